@@ -1,0 +1,68 @@
+#include "common/protocol.h"
+
+#include "common/wire.h"
+
+namespace cordon::proto {
+
+std::string EncodeLaunchSpec(const LaunchSpec& s) {
+  wire::Writer w;
+  w.U32(kMagic);
+  w.U32(kSpecVersion);
+  w.U32(s.flags);
+  w.U32(s.host_uid);
+  w.U32(s.host_gid);
+  w.U32(s.task_uid);
+  w.U32(s.task_gid);
+  w.U64(s.tmpfs_bytes);
+  w.U32(s.setup_timeout_ms);
+  w.U32(s.fail_at_step);
+  w.U32(s.bound_fds);
+  w.Str(s.hostname);
+  w.Str(s.cwd);
+  w.StrList(s.argv);
+  w.StrList(s.envp);
+  w.U32(static_cast<uint32_t>(s.mounts.size()));
+  for (const auto& m : s.mounts) {
+    w.U32(static_cast<uint32_t>(m.kind));
+    w.U32(m.mode);
+    w.Str(m.source);
+    w.Str(m.target);
+  }
+  return w.data();
+}
+
+bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
+  wire::Reader r(data, size);
+  if (r.U32() != kMagic || r.U32() != kSpecVersion) return false;
+  s->flags = r.U32();
+  s->host_uid = r.U32();
+  s->host_gid = r.U32();
+  s->task_uid = r.U32();
+  s->task_gid = r.U32();
+  s->tmpfs_bytes = r.U64();
+  s->setup_timeout_ms = r.U32();
+  s->fail_at_step = r.U32();
+  s->bound_fds = r.U32();
+  s->hostname = r.Str();
+  s->cwd = r.Str();
+  s->argv = r.StrList();
+  s->envp = r.StrList();
+  uint32_t n = r.U32();
+  if (!r.ok() || n > r.Remaining() / 16) return false;
+  s->mounts.clear();
+  for (uint32_t i = 0; i < n && r.ok(); ++i) {
+    MountEntry m;
+    uint32_t kind = r.U32();
+    if (kind < 1 || kind > 4) return false;
+    m.kind = static_cast<MountKind>(kind);
+    m.mode = r.U32();
+    m.source = r.Str();
+    m.target = r.Str();
+    if (m.target.empty() || m.target[0] != '/') return false;
+    s->mounts.push_back(std::move(m));
+  }
+  return r.ok() && r.AtEnd() && !s->argv.empty() && !s->argv[0].empty() &&
+         s->bound_fds + 3 <= static_cast<uint32_t>(kMaxFdsPerLaunch) && !s->cwd.empty() && s->cwd[0] == '/';
+}
+
+}  // namespace cordon::proto

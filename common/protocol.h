@@ -1,0 +1,113 @@
+// common/protocol.h: messages between the supervisor and the shim (docs/protocol.md).
+//
+// The control socket is an AF_UNIX SOCK_SEQPACKET pair; the shim gets its end as fd 3. Every
+// message starts with MsgHeader; fds ride along with SCM_RIGHTS. Order on the wire:
+//   supervisor -> shim   kLaunch  + fds [spec memfd, bpf memfd, stdin, stdout, stderr, bound fds...]
+//   shim -> supervisor   kExecOk  (timestamps)              | kError (ErrorRecord), then exit
+//   shim -> supervisor   kExit    (ExitRecord) once the task's PID 1 is gone
+//   supervisor -> shim   kSignal  (signal number to forward to the task) at any time
+#pragma once
+
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/setup_step.h"
+
+namespace cordon::proto {
+
+inline constexpr uint32_t kMagic = 0x43524431;  // "CRD1"
+inline constexpr uint32_t kSpecVersion = 1;
+// stdin, stdout, stderr and bound fds ride in one SCM_RIGHTS message with the spec and BPF memfds.
+inline constexpr int kMaxFdsPerLaunch = 250;
+
+enum class MsgType : uint32_t {
+  kLaunch = 1,
+  kExecOk = 2,
+  kError = 3,
+  kExit = 4,
+  kSignal = 5,
+};
+
+struct MsgHeader {
+  uint32_t magic = kMagic;
+  MsgType type{};
+};
+
+// A setup step failed. Fixed size so that the child can send it with one write and no allocation.
+struct ErrorRecord {
+  MsgHeader hdr{kMagic, MsgType::kError};
+  SetupStep step = SetupStep::kNone;
+  int32_t err = 0;      // errno of the failed call, 0 if not a system call's failure
+  char msg[200] = {};   // what was being done, NUL-terminated, e.g. "mount proc on /proc"
+};
+
+// The command is running: the task's execve succeeded.
+struct ExecOkRecord {
+  MsgHeader hdr{kMagic, MsgType::kExecOk};
+  uint64_t ready_ns = 0;  // CLOCK_MONOTONIC: sandbox built, about to start the task process
+  uint64_t exec_ns = 0;   // CLOCK_MONOTONIC: execve of the command returned into the new image
+  int32_t task_pid = 0;   // pid of the task in the sandbox's PID namespace (normally 2)
+  int32_t host_pid = 0;   // the same process as the host sees it (filled in by the outer shim)
+};
+
+// The sandbox is gone. `status` is the wait status of the task process (PID 2) as its PID 1 saw it;
+// `rusage` covers every process of the sandbox that was reaped (wait4 of PID 1 by the outer shim).
+struct ExitRecord {
+  MsgHeader hdr{kMagic, MsgType::kExit};
+  int32_t status = 0;
+  int32_t task_reported = 0;  // 1 if PID 1 reported the task's status, 0 if PID 1 itself died first
+  int32_t init_status = 0;    // wait status of PID 1
+  int32_t pad = 0;
+  uint64_t exit_ns = 0;       // CLOCK_MONOTONIC when the task process was reaped
+  struct rusage usage {};
+};
+
+struct SignalRecord {
+  MsgHeader hdr{kMagic, MsgType::kSignal};
+  int32_t signo = 0;
+};
+
+// Flags of LaunchSpec.
+inline constexpr uint32_t kFlagRootful = 1u << 0;    // outer shim runs as host root: drop groups
+inline constexpr uint32_t kFlagDevTty = 1u << 1;     // bind the caller's /dev/tty
+
+// One entry of the new root's filesystem, applied in order.
+enum class MountKind : uint32_t {
+  kRoBind = 1,   // bind `source` (host path) at `target`, then remount read-only
+  kSymlink = 2,  // create symlink `target` -> `source`
+  kFile = 3,     // write `source` (content) into a new file `target` with mode `mode`
+  kDir = 4,      // mkdir `target` with mode `mode`
+};
+
+struct MountEntry {
+  MountKind kind{};
+  uint32_t mode = 0;
+  std::string source;
+  std::string target;  // absolute path inside the sandbox
+};
+
+// Everything the shim needs to build one sandbox. Built by the supervisor (which resolves names,
+// NSS and policy); the shim only applies it.
+struct LaunchSpec {
+  uint32_t flags = 0;
+  uint32_t host_uid = 0, host_gid = 0;  // outside ids the task runs as
+  uint32_t task_uid = 1000, task_gid = 1000;  // inside ids (never 0 by default)
+  uint64_t tmpfs_bytes = 64ull << 20;   // size limit of the scratch tmpfs (/tmp, /work, /dev/shm)
+  uint32_t setup_timeout_ms = 10000;
+  uint32_t fail_at_step = 0;            // test hook: fail this SetupStep on purpose (0 = off)
+  uint32_t bound_fds = 0;               // fds after stdio in the launch message, placed at 3..
+  std::string hostname = "cordon";
+  std::string cwd = "/work";
+  std::vector<std::string> argv;        // argv[0] is resolved by the shim through PATH in envp
+  std::vector<std::string> envp;
+  std::vector<MountEntry> mounts;
+};
+
+std::string EncodeLaunchSpec(const LaunchSpec& spec);
+// Returns false on malformed input (truncated, trailing bytes, bad version, empty argv).
+bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* out);
+
+}  // namespace cordon::proto

@@ -1,0 +1,30 @@
+#include "common/syscalls.h"
+
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+namespace cordon::sys {
+
+long Clone3(clone_args* args) { return ::syscall(SYS_clone3, args, sizeof(*args)); }
+int PidfdOpen(pid_t pid, unsigned flags) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags)); }
+int PidfdSendSignal(int pidfd, int sig) {
+  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+int PidfdGetfd(int pidfd, int targetfd) {
+  return static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, targetfd, 0));
+}
+int CloseRange(unsigned first, unsigned last, unsigned flags) {
+  return static_cast<int>(::syscall(SYS_close_range, first, last, flags));
+}
+int Seccomp(unsigned op, unsigned flags, void* args) {
+  return static_cast<int>(::syscall(SYS_seccomp, op, flags, args));
+}
+
+uint64_t MonotonicNs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace cordon::sys

@@ -1,0 +1,237 @@
+#include "shim/child.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <new>
+#include <cstring>
+
+#include "common/syscalls.h"
+#include "shim/failure.h"
+#include "shim/mnt.h"
+#include "shim/task.h"
+
+namespace cordon::shim {
+namespace {
+
+using proto::LaunchSpec;
+
+// Signals PID 1 passes on to the task. PID 1 of a PID namespace only receives signals for which it
+// has a handler (kernel/signal.c sig_task_ignored), so each gets an empty handler while blocked,
+// and sigwaitinfo() collects them.
+constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+void NoopHandler(int) {}
+
+[[noreturn]] void Die(int sync_fd, const Failure& f) {
+  (void)::send(sync_fd, &f.rec, sizeof f.rec, MSG_NOSIGNAL);
+  _exit(kExitCordonFailure);
+}
+
+bool SetIds(const LaunchSpec& spec, Failure* f) {
+  // The maps hold a single id each (task id -> host id). In rootful mode our uid is still host root,
+  // which is unmapped here; in rootless mode it already is the task id. Either way we hold all
+  // capabilities of the new user namespace, and setresuid inside it does not clear them because
+  // the old ids are not the namespace's root (security/commoncap.c cap_emulate_setxuid).
+  if (::setresgid(spec.task_gid, spec.task_gid, spec.task_gid) < 0)
+    return SetFailure(f, SetupStep::kSetIds, errno, "setresgid %u", spec.task_gid);
+  if (::setresuid(spec.task_uid, spec.task_uid, spec.task_uid) < 0)
+    return SetFailure(f, SetupStep::kSetIds, errno, "setresuid %u", spec.task_uid);
+  return true;
+}
+
+bool LoopbackUp(Failure* f) {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return SetFailure(f, SetupStep::kLoopback, errno, "socket for lo");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  int rc = ::ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (rc == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    rc = ::ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int err = errno;
+  ::close(s);
+  if (rc < 0) return SetFailure(f, SetupStep::kLoopback, err, "bring lo up");
+  return true;
+}
+
+// Moves `fd` to a number at or above `floor`, so the task's fd placement (0..N in the shared table)
+// cannot overwrite it.
+int LiftFd(int fd, int floor) {
+  if (fd >= floor) return fd;
+  int n = ::fcntl(fd, F_DUPFD_CLOEXEC, floor);
+  if (n >= 0) ::close(fd);
+  return n;
+}
+
+// PID 1 after the task started: no capabilities, not dumpable (so the task, running as the same
+// uid, cannot ptrace it or read its /proc files), and nothing but the sync socket open.
+void BecomeInit(int sync_fd) {
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  cap_t none = cap_init();
+  if (none != nullptr) {
+    cap_set_proc(none);
+    cap_free(none);
+  }
+  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  // Close the task's stdio and bound fds in our table: readers of the task's stdout must see EOF
+  // when the task (not its init) closes it.
+  for (int fd = 0; fd < 1024; ++fd) {
+    if (fd != sync_fd) ::close(fd);
+  }
+}
+
+[[noreturn]] void ReapUntilTaskExits(int sync_fd, pid_t task, const sigset_t& waitset) {
+  proto::ExitRecord rec;
+  for (;;) {
+    siginfo_t si;
+    int sig = ::sigwaitinfo(&waitset, &si);
+    if (sig < 0) continue;
+    if (sig != SIGCHLD) {
+      ::kill(task, sig);
+      continue;
+    }
+    for (;;) {
+      int status = 0;
+      rusage ru{};
+      pid_t p = ::wait4(-1, &status, WNOHANG | __WALL, &ru);
+      if (p <= 0) break;
+      if (p == task) {
+        rec.status = status;
+        rec.task_reported = 1;
+        rec.exit_ns = sys::MonotonicNs();
+        rec.usage = ru;
+        (void)::send(sync_fd, &rec, sizeof rec, MSG_NOSIGNAL);
+        // Our exit tears down the PID namespace: the kernel SIGKILLs every process left in it.
+        _exit(0);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+[[noreturn]] void RunChild(const ChildArgs& args) {
+  const LaunchSpec& spec = *args.spec;
+  Failure f;
+  int sync_fd = args.sync_fd;
+
+  // Step 1: die with the outer shim. The re-check closes the race where it died before prctl.
+  if (HookFails(spec, SetupStep::kPdeathsig, &f)) Die(sync_fd, f);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+    SetFailure(&f, SetupStep::kPdeathsig, errno, "prctl PR_SET_PDEATHSIG");
+    Die(sync_fd, f);
+  }
+  // getppid() is 0 here whatever happens (the parent is outside our PID namespace), so the
+  // re-check is the sync socket: if the outer shim died before prctl, the recv below sees EOF.
+
+  // Step 2 (sync #1): wait for "maps written". Nothing may use ids before that.
+  char go = 0;
+  ssize_t n;
+  do {
+    n = ::recv(sync_fd, &go, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1 || go != 'G') _exit(kExitCordonFailure);
+  if (HookFails(spec, SetupStep::kWaitGo, &f)) Die(sync_fd, f);
+
+  if (HookFails(spec, SetupStep::kSetIds, &f) || !SetIds(spec, &f)) Die(sync_fd, f);
+  if (!mnt::BuildRoot(spec, &f)) Die(sync_fd, f);
+  if (HookFails(spec, SetupStep::kLoopback, &f) || !LoopbackUp(&f)) Die(sync_fd, f);
+  if (HookFails(spec, SetupStep::kHostname, &f)) Die(sync_fd, f);
+  if (::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
+    SetFailure(&f, SetupStep::kHostname, errno, "sethostname");
+    Die(sync_fd, f);
+  }
+  if (HookFails(spec, SetupStep::kCgroupNs, &f)) Die(sync_fd, f);
+  if (::unshare(CLONE_NEWCGROUP) < 0) {
+    SetFailure(&f, SetupStep::kCgroupNs, errno, "unshare cgroup namespace");
+    Die(sync_fd, f);
+  }
+
+  // Step: start the task. Everything it needs is built here, before the clone.
+  if (HookFails(spec, SetupStep::kForkTask, &f)) Die(sync_fd, f);
+  const int floor = static_cast<int>(args.task_fds.size()) + 3;
+  sync_fd = LiftFd(sync_fd, floor);
+  if (sync_fd < 0) {
+    SetFailure(&f, SetupStep::kForkTask, errno, "move sync socket");
+    Die(args.sync_fd, f);
+  }
+  TaskArgs ta;
+  ta.spec = &spec;
+  ta.fds = args.task_fds;
+  ta.bpf = args.bpf;
+  for (const auto& s : spec.argv) ta.argv.push_back(const_cast<char*>(s.c_str()));
+  ta.argv.push_back(nullptr);
+  for (const auto& s : spec.envp) {
+    ta.envp.push_back(const_cast<char*>(s.c_str()));
+    if (s.rfind("PATH=", 0) == 0) ta.path_env = s.c_str() + 5;
+  }
+  ta.envp.push_back(nullptr);
+  void* page = ::mmap(nullptr, sizeof(TaskReport), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (page == MAP_FAILED) {
+    SetFailure(&f, SetupStep::kForkTask, errno, "mmap task report page");
+    Die(sync_fd, f);
+  }
+  ta.report = new (page) TaskReport();
+
+  sigset_t waitset;
+  sigemptyset(&waitset);
+  sigaddset(&waitset, SIGCHLD);
+  struct sigaction sa{};
+  sa.sa_handler = NoopHandler;
+  for (int s : kForwarded) {
+    sigaddset(&waitset, s);
+    ::sigaction(s, &sa, nullptr);
+  }
+  ::sigaction(SIGCHLD, &sa, nullptr);
+  ::sigprocmask(SIG_BLOCK, &waitset, nullptr);
+
+  const uint64_t ready_ns = sys::MonotonicNs();
+  // CLONE_VFORK: we resume once the task has exec'd or exited. CLONE_FILES: until its execve the task
+  // shares our fd table, so fds it opens before exec (a seccomp listener) stay ours afterwards.
+  clone_args ca{};
+  ca.flags = CLONE_VFORK | CLONE_FILES;
+  ca.exit_signal = SIGCHLD;
+  long pid = sys::Clone3(&ca);
+  if (pid < 0) {
+    SetFailure(&f, SetupStep::kForkTask, errno, "clone task process");
+    Die(sync_fd, f);
+  }
+  if (pid == 0) RunTask(ta);
+
+  const uint64_t exec_ns = sys::MonotonicNs();
+  TaskReport* report = ta.report;
+  if (report->error.step != SetupStep::kNone) {
+    (void)::send(sync_fd, &report->error, sizeof report->error, MSG_NOSIGNAL);
+    int status;
+    ::waitpid(static_cast<pid_t>(pid), &status, __WALL);
+    _exit(kExitCordonFailure);
+  }
+  siginfo_t si{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0 &&
+      !report->reached_exec) {
+    SetFailure(&f, SetupStep::kForkTask, 0, "task process died during setup (status %d)", si.si_status);
+    Die(sync_fd, f);
+  }
+  proto::ExecOkRecord ok;
+  ok.ready_ns = ready_ns;
+  ok.exec_ns = exec_ns;
+  ok.task_pid = static_cast<int32_t>(pid);
+  (void)::send(sync_fd, &ok, sizeof ok, MSG_NOSIGNAL);
+  BecomeInit(sync_fd);
+  ReapUntilTaskExits(sync_fd, static_cast<pid_t>(pid), waitset);
+}
+
+}  // namespace cordon::shim

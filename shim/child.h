@@ -1,0 +1,24 @@
+// shim/child.h: the child of clone3(), PID 1 of the sandbox's PID namespace.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "common/protocol.h"
+
+namespace cordon::shim {
+
+struct ChildArgs {
+  const proto::LaunchSpec* spec = nullptr;
+  int sync_fd = -1;                   // SEQPACKET to the outer shim (child's end)
+  std::vector<int> task_fds;          // stdin, stdout, stderr, then bound fds, in target order
+  const std::vector<uint8_t>* bpf = nullptr;  // sock_filter array, installed last before exec
+};
+
+// Runs the setup checklist (docs/setup-sequence.md), starts the task as PID 2, then stays as the
+// sandbox's init: reaps every process, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the
+// task, and exits as soon as the task does — which makes the kernel kill whatever else is left in
+// the PID namespace. Reports kExecOk/kError/kExit records on sync_fd. Never returns.
+[[noreturn]] void RunChild(const ChildArgs& args);
+
+}  // namespace cordon::shim

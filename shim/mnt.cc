@@ -1,0 +1,245 @@
+#include "shim/mnt.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "common/unique_fd.h"
+
+namespace cordon::shim::mnt {
+namespace {
+
+using proto::LaunchSpec;
+using proto::MountEntry;
+using proto::MountKind;
+
+// The scratch tmpfs is mounted over the old root's /tmp. The mount namespace is private by then,
+// so the host never sees it; bubblewrap uses the same base for the same reason.
+constexpr const char* kScratch = "/tmp";
+constexpr const char* kNewRoot = "/tmp/root";
+
+// Creates every missing directory of `path` (absolute). Existing components are fine.
+bool MkdirAll(const std::string& path, mode_t mode) {
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    std::string part = path.substr(0, pos);
+    if (::mkdir(part.c_str(), mode) < 0 && errno != EEXIST) return false;
+  }
+  return true;
+}
+
+// A mount point for a file is an empty regular file.
+bool TouchFile(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0 && !MkdirAll(path.substr(0, slash), 0755)) return false;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// Clones the mount at `src` as a detached tree, applies `attr` (always more restrictive: a user
+// namespace may add but never clear locked flags) and attaches it at `dst`. The new mount API makes
+// the flags apply to the whole tree at once, where a MS_BIND|MS_RDONLY remount only touches the top
+// mount and leaves submounts writable.
+bool BindTree(const char* src, const std::string& dst, uint64_t attr, bool recursive, SetupStep step,
+              Failure* f) {
+  unsigned rec = recursive ? AT_RECURSIVE : 0;
+  UniqueFd tree(::open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec));
+  if (!tree) return SetFailure(f, step, errno, "open_tree %s", src);
+  mount_attr a{};
+  a.attr_set = attr;
+  if (::mount_setattr(tree.Get(), "", AT_EMPTY_PATH | rec, &a, sizeof a) < 0)
+    return SetFailure(f, step, errno, "mount_setattr %s", src);
+  if (::move_mount(tree.Get(), "", AT_FDCWD, dst.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return SetFailure(f, step, errno, "move_mount %s to %s", src, dst.c_str());
+  return true;
+}
+
+constexpr uint64_t kRoAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+
+bool ApplyEntry(const MountEntry& m, Failure* f) {
+  std::string dst = std::string(kNewRoot) + m.target;
+  switch (m.kind) {
+    case MountKind::kRoBind: {
+      struct stat st;
+      if (::stat(m.source.c_str(), &st) < 0)
+        return SetFailure(f, SetupStep::kBindMounts, errno, "stat %s", m.source.c_str());
+      bool ok = S_ISDIR(st.st_mode) ? MkdirAll(dst, 0755) : TouchFile(dst);
+      if (!ok) return SetFailure(f, SetupStep::kBindMounts, errno, "create mount point %s", m.target.c_str());
+      return BindTree(m.source.c_str(), dst, kRoAttrs, true, SetupStep::kBindMounts, f);
+    }
+    case MountKind::kSymlink: {
+      auto slash = dst.rfind('/');
+      if (!MkdirAll(dst.substr(0, slash), 0755) || ::symlink(m.source.c_str(), dst.c_str()) < 0)
+        return SetFailure(f, SetupStep::kBindMounts, errno, "symlink %s -> %s", m.target.c_str(),
+                          m.source.c_str());
+      return true;
+    }
+    case MountKind::kDir:
+      if (!MkdirAll(dst, m.mode ? m.mode : 0755) || ::chmod(dst.c_str(), m.mode ? m.mode : 0755) < 0)
+        return SetFailure(f, SetupStep::kBindMounts, errno, "mkdir %s", m.target.c_str());
+      return true;
+    case MountKind::kFile: {
+      auto slash = dst.rfind('/');
+      if (!MkdirAll(dst.substr(0, slash), 0755))
+        return SetFailure(f, SetupStep::kEtcFiles, errno, "mkdir for %s", m.target.c_str());
+      UniqueFd fd(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                         m.mode ? m.mode : 0644));
+      if (!fd) return SetFailure(f, SetupStep::kEtcFiles, errno, "create %s", m.target.c_str());
+      size_t off = 0;
+      while (off < m.source.size()) {
+        ssize_t n = ::write(fd.Get(), m.source.data() + off, m.source.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return SetFailure(f, SetupStep::kEtcFiles, errno, "write %s", m.target.c_str());
+        off += static_cast<size_t>(n);
+      }
+      return true;
+    }
+  }
+  return SetFailure(f, SetupStep::kBindMounts, EINVAL, "unknown mount entry kind");
+}
+
+// Fresh procfs for the new PID namespace, then the same masking container runtimes apply:
+// kernel-wide knobs read-only, files that leak host state or allow host-wide actions hidden.
+bool MountProc(Failure* f) {
+  std::string proc = std::string(kNewRoot) + "/proc";
+  if (!MkdirAll(proc, 0555)) return SetFailure(f, SetupStep::kMountProc, errno, "mkdir /proc");
+  // Mounting procfs in a user namespace needs a fully visible procfs in this mount namespace
+  // (fs/namespace.c mnt_already_visible): do it before the old root is detached.
+  if (::mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
+    return SetFailure(f, SetupStep::kMountProc, errno, "mount proc on /proc");
+  static const char* const kReadOnly[] = {"sys", "sysrq-trigger", "bus", "fs", "irq"};
+  for (const char* p : kReadOnly) {
+    std::string path = proc + "/" + p;
+    if (::access(path.c_str(), F_OK) < 0) continue;
+    if (!BindTree(path.c_str(), path, kRoAttrs | MOUNT_ATTR_NOEXEC, true, SetupStep::kMountProc, f))
+      return false;
+  }
+  static const char* const kMaskFiles[] = {"kcore", "keys", "timer_list", "sched_debug",
+                                           "latency_stats", "timer_stats", "kallsyms", "kpagecount",
+                                           "kpageflags", "kpagecgroup", "config.gz"};
+  for (const char* p : kMaskFiles) {
+    std::string path = proc + "/" + p;
+    if (::access(path.c_str(), F_OK) < 0) continue;
+    if (!BindTree("/dev/null", path, kRoAttrs | MOUNT_ATTR_NOEXEC, false, SetupStep::kMountProc, f))
+      return false;
+  }
+  static const char* const kMaskDirs[] = {"acpi", "asound", "scsi", "driver"};
+  for (const char* p : kMaskDirs) {
+    std::string path = proc + "/" + p;
+    if (::access(path.c_str(), F_OK) < 0) continue;
+    if (::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=0,mode=0555") < 0)
+      return SetFailure(f, SetupStep::kMountProc, errno, "mask /proc/%s", p);
+  }
+  return true;
+}
+
+// A tmpfs /dev holding binds of the host's harmless character devices. Device nodes cannot be
+// created in a user namespace, so they are bound; those binds are the only mounts without nodev.
+bool MountDev(const LaunchSpec& spec, Failure* f) {
+  std::string dev = std::string(kNewRoot) + "/dev";
+  if (!MkdirAll(dev, 0755) ||
+      ::mount("tmpfs", dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755,nr_inodes=64") < 0)
+    return SetFailure(f, SetupStep::kMountDev, errno, "mount tmpfs on /dev");
+  static const char* const kNodes[] = {"null", "zero", "full", "random", "urandom"};
+  for (const char* n : kNodes) {
+    std::string host = std::string("/dev/") + n;
+    std::string path = dev + "/" + n;
+    if (!TouchFile(path)) return SetFailure(f, SetupStep::kMountDev, errno, "create /dev/%s", n);
+    if (!BindTree(host.c_str(), path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, SetupStep::kMountDev, f))
+      return false;
+  }
+  if (spec.flags & proto::kFlagDevTty) {
+    std::string path = dev + "/tty";
+    if (!TouchFile(path) ||
+        !BindTree("/dev/tty", path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false, SetupStep::kMountDev, f))
+      return f->rec.step == SetupStep::kNone ? SetFailure(f, SetupStep::kMountDev, errno, "bind /dev/tty")
+                                             : false;
+  }
+  static const char* const kLinks[][2] = {{"/proc/self/fd", "fd"},      {"/proc/self/fd/0", "stdin"},
+                                          {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+                                          {"/proc/kcore", "core"}};
+  for (const auto& l : kLinks) {
+    std::string path = dev + "/" + l[1];
+    if (::symlink(l[0], path.c_str()) < 0)
+      return SetFailure(f, SetupStep::kMountDev, errno, "symlink /dev/%s", l[1]);
+  }
+  std::string shm = dev + "/shm";
+  std::string scratch_shm = std::string(kScratch) + "/shm";
+  if (!MkdirAll(shm, 01777))
+    return SetFailure(f, SetupStep::kMountDev, errno, "mkdir /dev/shm");
+  return BindTree(scratch_shm.c_str(), shm, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false,
+                  SetupStep::kMountDev, f);
+}
+
+}  // namespace
+
+bool BuildRoot(const LaunchSpec& spec, Failure* f) {
+  // Step 4: nothing below may propagate to the host's mounts.
+  if (HookFails(spec, SetupStep::kMountPrivate, f)) return false;
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+    return SetFailure(f, SetupStep::kMountPrivate, errno, "make / private");
+
+  // Step 5: the scratch tmpfs (one size budget for /tmp, /work and /dev/shm) and the root tmpfs.
+  if (HookFails(spec, SetupStep::kMountRoot, f)) return false;
+  char opts[64];
+  snprintf(opts, sizeof opts, "mode=0755,size=%llu", static_cast<unsigned long long>(spec.tmpfs_bytes));
+  if (::mount("tmpfs", kScratch, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+    return SetFailure(f, SetupStep::kMountRoot, errno, "mount scratch tmpfs (size=%llu) on %s",
+                      static_cast<unsigned long long>(spec.tmpfs_bytes), kScratch);
+  for (const char* d : {"/tmp/tmp", "/tmp/work", "/tmp/shm", kNewRoot}) {
+    bool sticky = std::strcmp(d, "/tmp/tmp") == 0 || std::strcmp(d, "/tmp/shm") == 0;
+    if (::mkdir(d, sticky ? 01777 : 0755) < 0 || (sticky && ::chmod(d, 01777) < 0))
+      return SetFailure(f, SetupStep::kMountRoot, errno, "mkdir %s in scratch tmpfs", d);
+  }
+  if (::mount("tmpfs", kNewRoot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=2m,nr_inodes=4096") < 0)
+    return SetFailure(f, SetupStep::kMountRoot, errno, "mount root tmpfs");
+
+  // Steps 6-7: the spec's read-only binds, symlinks and generated files, in the spec's order.
+  if (HookFails(spec, SetupStep::kBindMounts, f)) return false;
+  for (const MountEntry& m : spec.mounts) {
+    if (m.kind == MountKind::kFile) continue;
+    if (!ApplyEntry(m, f)) return false;
+  }
+  for (const char* d : {"/tmp", "/work"}) {
+    std::string dst = std::string(kNewRoot) + d;
+    std::string src = std::string(kScratch) + d;
+    if (!MkdirAll(dst, 0755)) return SetFailure(f, SetupStep::kMountRoot, errno, "mkdir %s", d);
+    // Writable scratch space: never exec, never suid or devices ("only the runtime dirs exec").
+    if (!BindTree(src.c_str(), dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false,
+                  SetupStep::kMountRoot, f))
+      return false;
+  }
+  if (HookFails(spec, SetupStep::kMountProc, f) || !MountProc(f)) return false;
+  if (HookFails(spec, SetupStep::kMountDev, f) || !MountDev(spec, f)) return false;
+  if (HookFails(spec, SetupStep::kEtcFiles, f)) return false;
+  for (const MountEntry& m : spec.mounts) {
+    if (m.kind == MountKind::kFile && !ApplyEntry(m, f)) return false;
+  }
+
+  // Step 8: pivot_root(new, new) stacks the old root on top of the new one at "/"; detaching "."
+  // then removes it (pivot_root(2) "pivot_root(".", ".")"). The old root must be gone before
+  // anything in the sandbox runs.
+  if (HookFails(spec, SetupStep::kPivotRoot, f)) return false;
+  if (::chdir(kNewRoot) < 0) return SetFailure(f, SetupStep::kPivotRoot, errno, "chdir new root");
+  if (::syscall(SYS_pivot_root, ".", ".") < 0) return SetFailure(f, SetupStep::kPivotRoot, errno, "pivot_root");
+  if (::umount2(".", MNT_DETACH) < 0) return SetFailure(f, SetupStep::kPivotRoot, errno, "detach old root");
+  if (::chdir("/") < 0) return SetFailure(f, SetupStep::kPivotRoot, errno, "chdir /");
+
+  // Step 9: the root tmpfs is read-only for the task; /tmp and /work below it stay writable.
+  if (HookFails(spec, SetupStep::kRemountReadOnly, f)) return false;
+  mount_attr a{};
+  a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+  if (::mount_setattr(AT_FDCWD, "/", 0, &a, sizeof a) < 0)
+    return SetFailure(f, SetupStep::kRemountReadOnly, errno, "make / read-only");
+  return true;
+}
+
+}  // namespace cordon::shim::mnt

@@ -1,0 +1,169 @@
+#include "shim/task.h"
+
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/syscalls.h"
+#include "shim/failure.h"
+
+namespace cordon::shim {
+namespace {
+
+// Copies without calling into anything that might make a system call.
+void CopyMsg(char* dst, size_t cap, const char* a, const char* b = "") {
+  size_t i = 0;
+  for (const char* p = a; *p && i + 1 < cap; ++p) dst[i++] = *p;
+  for (const char* p = b; *p && i + 1 < cap; ++p) dst[i++] = *p;
+  dst[i] = '\0';
+}
+
+[[noreturn]] void Die(const TaskArgs& a, SetupStep step, int err, const char* what, const char* arg = "",
+                      int code = kExitCordonFailure) {
+  a.report->error.step = step;
+  a.report->error.err = err;
+  CopyMsg(a.report->error.msg, sizeof a.report->error.msg, what, arg);
+  _exit(code);
+}
+
+void CheckHook(const TaskArgs& a, SetupStep step) {
+  Failure f;
+  if (HookFails(*a.spec, step, &f)) Die(a, step, EPERM, "failed on purpose by the test hook");
+}
+
+// Moves fds[i] to number i. Sources are first lifted above the target range so that no dup2
+// overwrites a source still to be moved (they may sit anywhere, including inside 0..N).
+void PlaceFds(const TaskArgs& a) {
+  const int n = static_cast<int>(a.fds.size());
+  int lifted[proto::kMaxFdsPerLaunch];
+  for (int i = 0; i < n; ++i) {
+    lifted[i] = ::fcntl(a.fds[i], F_DUPFD_CLOEXEC, n);
+    if (lifted[i] < 0) Die(a, SetupStep::kStdioFds, errno, "lift fd above target range");
+  }
+  for (int i = 0; i < n; ++i) {
+    // dup2 clears FD_CLOEXEC on the target: exactly these fds survive exec.
+    if (::dup2(lifted[i], i) < 0) Die(a, SetupStep::kStdioFds, errno, "dup2 task fd");
+  }
+  // Everything else (sources, PID 1's sync socket in the shared table) is closed at exec. CLOEXEC
+  // rather than close: PID 1 still needs its own fds, and the shared table is also PID 1's.
+  if (sys::CloseRange(static_cast<unsigned>(n), ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+    Die(a, SetupStep::kStdioFds, errno, "close_range");
+}
+
+void ResetSession(const TaskArgs& a) {
+  if (::setsid() < 0) Die(a, SetupStep::kSession, errno, "setsid");
+  ::umask(022);
+  // Dispositions set to SIG_IGN survive execve (the caller may ignore SIGPIPE): reset them all.
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    ::signal(sig, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) < 0) Die(a, SetupStep::kSession, errno, "sigprocmask");
+  rlimit core{0, 0};
+  if (::setrlimit(RLIMIT_CORE, &core) < 0) Die(a, SetupStep::kSession, errno, "setrlimit RLIMIT_CORE");
+}
+
+void DropPrivileges(const TaskArgs& a, cap_t empty) {
+  CheckHook(a, SetupStep::kDropBounding);
+  // The bounding set can only shrink, and only with CAP_SETPCAP, which we still have here.
+  for (cap_value_t c = 0; c < 64; ++c) {
+    if (::prctl(PR_CAPBSET_READ, c) < 0) break;  // past the kernel's last capability
+    if (cap_drop_bound(c) < 0) Die(a, SetupStep::kDropBounding, errno, "drop capability from bounding set");
+  }
+  CheckHook(a, SetupStep::kSecurebits);
+  // Locked: the task can never regain capabilities through uid 0 semantics, setuid fixups,
+  // KEEPCAPS or ambient raising, even in a nested user namespace it may not create anyway.
+  constexpr unsigned long kBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if (::prctl(PR_SET_SECUREBITS, kBits) < 0) Die(a, SetupStep::kSecurebits, errno, "lock securebits");
+  CheckHook(a, SetupStep::kDropCaps);
+  if (cap_reset_ambient() < 0) Die(a, SetupStep::kDropCaps, errno, "clear ambient capabilities");
+  if (cap_set_proc(empty) < 0) Die(a, SetupStep::kDropCaps, errno, "clear capabilities");
+  CheckHook(a, SetupStep::kNoNewPrivs);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) Die(a, SetupStep::kNoNewPrivs, errno, "set no_new_privs");
+}
+
+bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV; }
+
+// execvp without allocation and without the /bin/sh retry on ENOEXEC: the exit code says 126.
+[[noreturn]] void Exec(const TaskArgs& a) {
+  const char* file = a.argv[0];
+  char* const* argv = a.argv.data();
+  char* const* envp = a.envp.data();
+  a.report->reached_exec = 1;
+  if (std::strchr(file, '/') != nullptr || a.path_env == nullptr) {
+    ::execve(file, argv, envp);
+    int err = errno;
+    Die(a, SetupStep::kExec, err, "execve ", file, IsSkippable(err) ? kExitNotFound : kExitNotExecutable);
+  }
+  char buf[4096];
+  bool saw_eacces = false;
+  const size_t flen = std::strlen(file);
+  for (const char* p = a.path_env;;) {
+    const char* end = std::strchr(p, ':');
+    size_t dlen = end ? static_cast<size_t>(end - p) : std::strlen(p);
+    if (dlen + flen + 2 <= sizeof buf) {
+      size_t off = 0;
+      if (dlen == 0) {
+        buf[off++] = '.';
+      } else {
+        std::memcpy(buf, p, dlen);
+        off = dlen;
+      }
+      buf[off++] = '/';
+      std::memcpy(buf + off, file, flen + 1);
+      ::execve(buf, argv, envp);
+      int err = errno;
+      if (err == EACCES) {
+        saw_eacces = true;
+      } else if (!IsSkippable(err)) {
+        Die(a, SetupStep::kExec, err, "execve ", buf, kExitNotExecutable);
+      }
+    }
+    if (end == nullptr) break;
+    p = end + 1;
+  }
+  if (saw_eacces) Die(a, SetupStep::kExec, EACCES, "execve ", file, kExitNotExecutable);
+  Die(a, SetupStep::kExec, ENOENT, "command not found in PATH: ", file, kExitNotFound);
+}
+
+}  // namespace
+
+[[noreturn]] void RunTask(const TaskArgs& a) {
+  cap_t empty = cap_init();  // allocated before any privilege change; freed by exec
+  if (empty == nullptr) Die(a, SetupStep::kStdioFds, errno, "cap_init");
+  CheckHook(a, SetupStep::kStdioFds);
+  PlaceFds(a);
+  CheckHook(a, SetupStep::kSession);
+  ResetSession(a);
+  CheckHook(a, SetupStep::kChdir);
+  if (::chdir(a.spec->cwd.c_str()) < 0) Die(a, SetupStep::kChdir, errno, "chdir ", a.spec->cwd.c_str());
+  DropPrivileges(a, empty);
+
+  // Last: the filter. From here on only execve (and exit_group on failure) may be called.
+  CheckHook(a, SetupStep::kSeccomp);
+  if (a.bpf == nullptr || a.bpf->empty() || a.bpf->size() % sizeof(sock_filter) != 0)
+    Die(a, SetupStep::kSeccomp, EINVAL, "no seccomp filter: a task never runs unfiltered");
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(a.bpf->size() / sizeof(sock_filter));
+  prog.filter = reinterpret_cast<sock_filter*>(const_cast<uint8_t*>(a.bpf->data()));
+  if (sys::Seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+    Die(a, SetupStep::kSeccomp, errno, "load seccomp filter");
+  CheckHook(a, SetupStep::kExec);
+  Exec(a);
+}
+
+}  // namespace cordon::shim

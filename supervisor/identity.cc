@@ -1,0 +1,80 @@
+#include "supervisor/identity.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <random>
+
+namespace cordon {
+namespace {
+
+Result<void> MkdirPrivate(const std::string& dir) {
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string part = dir.substr(0, pos);
+    if (::mkdir(part.c_str(), 0755) < 0 && errno != EEXIST) return Fail(errno, "mkdir " + part);
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) < 0) return Fail(errno, "stat " + dir);
+  // Another user able to create lock files here could squat every slot: insist on root's own dir.
+  if (st.st_uid != 0 || (st.st_mode & 022) != 0) {
+    if (::chmod(dir.c_str(), 0700) < 0 || st.st_uid != 0)
+      return FailMsg(dir + " must be owned by root and not writable by others",
+                     "remove it or fix its owner and mode (0700)");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<IdRange> ParseIdRange(const std::string& text) {
+  auto colon = text.find(':');
+  IdRange r;
+  auto parse = [](std::string_view s, uint32_t* out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return ec == std::errc() && p == s.data() + s.size();
+  };
+  if (colon == std::string::npos || !parse(std::string_view(text).substr(0, colon), &r.start) ||
+      !parse(std::string_view(text).substr(colon + 1), &r.count))
+    return FailMsg("id range '" + text + "' is not START:COUNT", "use e.g. 524288:65536");
+  if (r.start == 0 || r.count == 0 || uint64_t{r.start} + r.count > 0xFFFFFFFEull)
+    return FailMsg("id range '" + text + "' must not include uid 0 and must end below 4294967294",
+                   "use e.g. 524288:65536");
+  return r;
+}
+
+Result<TaskIdentity> AcquireIdentity(const IdRange& range, const std::string& lock_dir) {
+  TaskIdentity id;
+  if (::geteuid() != 0) {
+    id.host_uid = ::geteuid();
+    id.host_gid = ::getegid();
+    return id;
+  }
+  id.rootful = true;
+  CORDON_TRY(MkdirPrivate(lock_dir));
+  // Probe from a random slot: concurrent supervisors rarely collide, and a collision only costs
+  // one more flock attempt.
+  std::random_device rd;
+  uint32_t first = rd() % range.count;
+  uint32_t tries = range.count < 4096 ? range.count : 4096;
+  for (uint32_t i = 0; i < tries; ++i) {
+    uint32_t slot = (first + i) % range.count;
+    std::string path = lock_dir + "/" + std::to_string(range.start + slot) + ".lock";
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) return Fail(errno, "open " + path);
+    if (::flock(fd.Get(), LOCK_EX | LOCK_NB) == 0) {
+      id.host_uid = id.host_gid = range.start + slot;
+      id.lease = std::move(fd);
+      return id;
+    }
+    if (errno != EWOULDBLOCK) return Fail(errno, "flock " + path);
+  }
+  return FailMsg("no free task identity in range " + std::to_string(range.start) + ":" +
+                     std::to_string(range.count) + " after " + std::to_string(tries) + " tries",
+                 "too many tasks at once: widen the range with --id-range or CORDON_ID_RANGE");
+}
+
+}  // namespace cordon

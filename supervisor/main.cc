@@ -1,0 +1,220 @@
+// cordon: the command-line front of the supervisor. `cordon run` runs one task in-process with the
+// supervisor core library; later subcommands talk to cordond.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/syscalls.h"
+#include "supervisor/identity.h"
+#include "supervisor/policy_loader.h"
+#include "supervisor/seccomp_filter.h"
+#include "supervisor/task.h"
+
+namespace cordon {
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: cordon COMMAND [OPTIONS]\n"
+    "\n"
+    "Run untrusted code in a fresh, throw-away Linux sandbox.\n"
+    "\n"
+    "Commands:\n"
+    "  run       Run one command in a new sandbox and exit with its exit code\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help     Show this help (`cordon run --help` for the run options)\n"
+    "  --version      Show the version\n"
+    "\n"
+    "Documentation: README.md and docs/ (policy.md, evidence.md, security.md).\n";
+
+constexpr const char* kRunUsage =
+    "Usage: cordon run [OPTIONS] [--] CMD [ARGS...]\n"
+    "\n"
+    "Runs CMD once in a new sandbox: fresh user, mount, PID, network, IPC, UTS and cgroup\n"
+    "namespaces; a read-only runtime (/usr, /lib*, a few /etc files); a private /tmp and /work;\n"
+    "no network but loopback; no capabilities; no_new_privs; a seccomp allowlist. stdin, stdout\n"
+    "and stderr pass through. Exits with CMD's exit code, 128+N if a signal N killed it, 125 if\n"
+    "Cordon itself failed, 126 if CMD cannot be executed, 127 if CMD was not found.\n"
+    "\n"
+    "Options:\n"
+    "  --policy NAME|PATH   Policy to apply (default: the built-in `default`). A NAME is looked up\n"
+    "                       in /etc/cordon/policies and the installed share/cordon/policies.\n"
+    "  --evidence PATH|-    Append the task's evidence record (one JSON line) to PATH, or write it\n"
+    "                       to stdout with `-`.\n"
+    "  --cwd DIR            Working directory inside the sandbox (default /work).\n"
+    "  --env K=V            Set a variable for CMD; `--env K` passes K from this environment.\n"
+    "                       Repeatable. The policy's env.allow decides which names are allowed.\n"
+    "                       Nothing from the caller's environment is passed otherwise.\n"
+    "  --tty                Also bind /dev/tty into the sandbox.\n"
+    "  --id-range S:C       Rootful only: host uids/gids for tasks (default 524288:65536, or\n"
+    "                       CORDON_ID_RANGE).\n"
+    "  -h, --help           Show this help.\n"
+    "\n"
+    "Example:\n"
+    "  cordon run --evidence - -- python3 -c 'import os; print(os.getuid())'\n";
+
+int UsageError(const std::string& msg, const char* usage_hint) {
+  std::fprintf(stderr, "cordon: %s\nTry '%s' for more information.\n", msg.c_str(), usage_hint);
+  return kExitCordonFailure;
+}
+
+int Failed(const Error& e) {
+  std::fprintf(stderr, "cordon: %s\n", e.Message().c_str());
+  if (!e.hint.empty()) std::fprintf(stderr, "cordon: hint: %s\n", e.hint.c_str());
+  return kExitCordonFailure;
+}
+
+bool TakeValue(int argc, char** argv, int* i, const char* flag, std::string* out) {
+  std::string a = argv[*i];
+  std::string prefix = std::string(flag) + "=";
+  if (a.rfind(prefix, 0) == 0) {
+    *out = a.substr(prefix.size());
+    return true;
+  }
+  if (a != flag) return false;
+  if (*i + 1 >= argc) {
+    out->clear();
+    *out = "\x01missing";
+    return true;
+  }
+  *out = argv[++*i];
+  return true;
+}
+
+int CmdRun(int argc, char** argv) {
+  const uint64_t received = sys::MonotonicNs();
+  std::string policy_name = "default", evidence, cwd = "/work", id_range;
+  std::vector<std::string> env_args;
+  bool tty = false;
+  int i = 0;
+  for (; i < argc; ++i) {
+    std::string a = argv[i], v;
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a == "-h" || a == "--help") {
+      std::fputs(kRunUsage, stdout);
+      return 0;
+    }
+    if (a == "--tty") {
+      tty = true;
+      continue;
+    }
+    bool matched = false;
+    for (auto [flag, dst] : {std::pair<const char*, std::string*>{"--policy", &policy_name},
+                             {"--evidence", &evidence}, {"--cwd", &cwd}, {"--id-range", &id_range}}) {
+      if (TakeValue(argc, argv, &i, flag, &v)) {
+        if (v == "\x01missing") return UsageError(std::string(flag) + " needs a value", "cordon run --help");
+        *dst = v;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched && TakeValue(argc, argv, &i, "--env", &v)) {
+      if (v == "\x01missing") return UsageError("--env needs K=V or K", "cordon run --help");
+      env_args.push_back(v);
+      matched = true;
+    }
+    if (matched) continue;
+    if (a.size() > 1 && a[0] == '-') return UsageError("unknown option '" + a + "'", "cordon run --help");
+    break;  // first non-option: the command
+  }
+  if (i >= argc) return UsageError("no command given", "cordon run --help");
+  if (cwd.empty() || cwd[0] != '/') return UsageError("--cwd must be an absolute path inside the sandbox", "cordon run --help");
+
+  IdRange ids;
+  if (id_range.empty()) {
+    const char* e = ::getenv("CORDON_ID_RANGE");
+    if (e && *e) id_range = e;
+  }
+  if (!id_range.empty()) {
+    auto r = ParseIdRange(id_range);
+    if (!r) return Failed(r.error());
+    ids = *r;
+  }
+
+  auto rt = LocateRuntime();
+  if (!rt) return Failed(rt.error());
+  auto policy = LoadPolicy(policy_name, rt->data_dir);
+  if (!policy) return Failed(policy.error());
+
+  TaskRequest req;
+  req.argv.assign(argv + i, argv + argc);
+  req.cwd = cwd;
+  req.tty = tty;
+  for (const auto& kv : env_args) {
+    auto eq = kv.find('=');
+    std::string name = kv.substr(0, eq);
+    if (name.empty()) return UsageError("--env '" + kv + "': empty variable name", "cordon run --help");
+    if (name.rfind("CORDON_", 0) == 0)
+      return Failed(Error{0, "--env " + name + ": names starting with CORDON_ are reserved for Cordon", ""});
+    if (policy->env.set.contains(name))
+      return Failed(Error{0, "--env " + name + ": policy '" + policy->name + "' forces this variable",
+                          "drop --env " + name + ", or use a policy that does not set it in env.set"});
+    if (!EnvNameAllowed(policy->env, name))
+      return Failed(Error{0, "--env " + name + ": not allowed by policy '" + policy->name + "' (env.allow)",
+                          "use a policy whose env.allow lists " + name});
+    if (eq == std::string::npos) {
+      const char* val = ::getenv(name.c_str());
+      if (val == nullptr)
+        return Failed(Error{0, "--env " + name + ": not set in this environment", "use --env " + name + "=VALUE"});
+      req.env.push_back(name + "=" + val);
+    } else {
+      req.env.push_back(kv);
+    }
+  }
+  if (const char* hook = ::getenv("CORDON_TEST_FAIL_STEP")) req.fail_at_step = static_cast<uint32_t>(std::atoi(hook));
+
+  // Open the evidence destination first: a bad path must fail before anything runs.
+  UniqueFd evidence_fd;
+  if (!evidence.empty() && evidence != "-") {
+    evidence_fd.Reset(::open(evidence.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!evidence_fd)
+      return Failed(Error{errno, "--evidence " + evidence, "give a writable file path, or - for stdout"});
+  }
+
+  FilterOptions fo;
+  fo.data_dir = rt->data_dir;
+  auto filter = LoadSeccompFilter(policy->seccomp_profile, fo);
+  if (!filter) return Failed(filter.error());
+
+  auto task = RunTaskToCompletion(*rt, *policy, *filter, req, ids, received);
+  if (!task) return Failed(task.error());
+  const TaskOutcome& o = (*task)->outcome();
+  if (!o.message.empty() && o.failure != FailureClass::kNone) std::fprintf(stderr, "cordon: %s\n", o.message.c_str());
+  if (!evidence.empty()) {
+    std::string line = (*task)->EvidenceJson() + "\n";
+    int fd = evidence == "-" ? STDOUT_FILENO : evidence_fd.Get();
+    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+      std::fprintf(stderr, "cordon: writing evidence to %s failed: %s\n", evidence.c_str(), std::strerror(errno));
+  }
+  return o.exit_code;
+}
+
+}  // namespace
+}  // namespace cordon
+
+int main(int argc, char** argv) {
+  using namespace cordon;
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitCordonFailure;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "--version") {
+    std::printf("cordon %s\n", CORDON_VERSION);
+    return 0;
+  }
+  if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  return UsageError("unknown command '" + cmd + "'", "cordon --help");
+}

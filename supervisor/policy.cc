@@ -1,0 +1,178 @@
+#include "supervisor/policy.h"
+
+#include <nlohmann/json.hpp>
+
+#include "supervisor/sha256.h"
+
+namespace cordon {
+namespace {
+
+using nlohmann::json;
+
+const char* TypeName(const json& j) { return j.type_name(); }
+
+// Collects the first error with its JSON path, so callers can write straight-line validation.
+class Validator {
+ public:
+  explicit Validator(std::string source) : source_(std::move(source)) {}
+
+  bool Object(const json& j, const std::string& path, std::initializer_list<const char*> known) {
+    if (!j.is_object()) return Bad(path, std::string("expected an object, got ") + TypeName(j));
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      bool ok = false;
+      for (const char* k : known) ok = ok || it.key() == k;
+      if (!ok) {
+        std::string expected;
+        for (const char* k : known) expected += std::string(expected.empty() ? "" : ", ") + k;
+        return Bad(Join(path, it.key()), "unknown field (known fields: " + expected + ")");
+      }
+    }
+    return true;
+  }
+  bool String(const json& j, const std::string& path, std::string* out, bool nonempty = true) {
+    if (!j.is_string()) return Bad(path, std::string("expected a string, got ") + TypeName(j));
+    *out = j.get<std::string>();
+    if (nonempty && out->empty()) return Bad(path, "must not be empty");
+    return true;
+  }
+  bool Uint(const json& j, const std::string& path, uint64_t* out, uint64_t min, uint64_t max) {
+    if (!j.is_number_unsigned() && !(j.is_number_integer() && j.get<int64_t>() >= 0))
+      return Bad(path, std::string("expected a non-negative integer, got ") + TypeName(j));
+    uint64_t v = j.get<uint64_t>();
+    if (v < min || v > max)
+      return Bad(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    *out = v;
+    return true;
+  }
+  bool StringList(const json& j, const std::string& path, std::vector<std::string>* out) {
+    if (!j.is_array()) return Bad(path, std::string("expected an array of strings, got ") + TypeName(j));
+    for (size_t i = 0; i < j.size(); ++i) {
+      std::string s;
+      if (!String(j[i], path + "[" + std::to_string(i) + "]", &s)) return false;
+      out->push_back(std::move(s));
+    }
+    return true;
+  }
+  bool Bad(const std::string& path, const std::string& why) {
+    if (!error_) error_ = Error{EINVAL, "policy " + source_ + ": " + path + ": " + why,
+                                "fix the field and see docs/policy.md for the format"};
+    return false;
+  }
+  static std::string Join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  std::optional<Error> error_;
+
+ private:
+  std::string source_;
+};
+
+bool ValidEnvName(const std::string& n) {
+  if (n.empty()) return false;
+  for (char c : n)
+    if (c == '=' || c == '\0') return false;
+  return true;
+}
+
+// An extra mount must be a plain absolute path that cannot shadow what Cordon builds itself.
+bool ValidMountPath(const std::string& p, std::string* why) {
+  if (p.empty() || p[0] != '/') return (*why = "must be an absolute path"), false;
+  if (p.find("/../") != std::string::npos || p.find("/./") != std::string::npos || p.ends_with("/..") ||
+      p.ends_with("/.") || p.find("//") != std::string::npos)
+    return (*why = "must be a normalised path (no '.', '..' or '//')"), false;
+  if (p == "/") return (*why = "cannot mount the host's root"), false;
+  for (const char* reserved : {"/proc", "/dev", "/sys", "/tmp", "/work", "/run"}) {
+    std::string r = reserved;
+    if (p == r || p.starts_with(r + "/"))
+      return (*why = r + " is built by Cordon for every sandbox and cannot be replaced"), false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
+  Policy p;
+  p.source = source;
+  p.sha256 = Sha256Hex(text);
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return Fail(EINVAL, "policy " + source + ": not valid JSON: " + e.what(),
+                "fix the syntax; see docs/policy.md for an example");
+  }
+  Validator v(source);
+  auto done = [&]() -> Result<Policy> {
+    if (v.error_) return std::unexpected(*v.error_);
+    return p;
+  };
+  if (!v.Object(j, "", {"name", "version", "role", "seccomp_profile", "limits", "env", "mounts", "description"}))
+    return done();
+  for (const char* required : {"name", "version"}) {
+    if (!j.contains(required)) {
+      v.Bad(required, "required field is missing");
+      return done();
+    }
+  }
+  std::string desc;
+  if (!v.String(j["name"], "name", &p.name) || !v.Uint(j["version"], "version", &p.version, 1, UINT32_MAX))
+    return done();
+  if (j.contains("description") && !v.String(j["description"], "description", &desc, false)) return done();
+  p.role = p.name;
+  if (j.contains("role") && !v.String(j["role"], "role", &p.role)) return done();
+  if (j.contains("seccomp_profile") && !v.String(j["seccomp_profile"], "seccomp_profile", &p.seccomp_profile))
+    return done();
+  if (j.contains("limits")) {
+    const json& l = j["limits"];
+    if (!v.Object(l, "limits", {"max_wall_ms", "tmpfs_bytes"})) return done();
+    if (l.contains("max_wall_ms") &&
+        !v.Uint(l["max_wall_ms"], "limits.max_wall_ms", &p.limits.max_wall_ms, 0, 7ull * 24 * 3600 * 1000))
+      return done();
+    if (l.contains("tmpfs_bytes") &&
+        !v.Uint(l["tmpfs_bytes"], "limits.tmpfs_bytes", &p.limits.tmpfs_bytes, 1 << 20, 1ull << 40))
+      return done();
+  }
+  if (j.contains("env")) {
+    const json& e = j["env"];
+    if (!v.Object(e, "env", {"allow", "set"})) return done();
+    if (e.contains("allow") && !v.StringList(e["allow"], "env.allow", &p.env.allow)) return done();
+    if (e.contains("set")) {
+      if (!e["set"].is_object()) {
+        v.Bad("env.set", std::string("expected an object of strings, got ") + TypeName(e["set"]));
+        return done();
+      }
+      for (auto it = e["set"].begin(); it != e["set"].end(); ++it) {
+        std::string val;
+        if (!ValidEnvName(it.key())) {
+          v.Bad("env.set." + it.key(), "not a valid variable name");
+          return done();
+        }
+        if (!v.String(it.value(), "env.set." + it.key(), &val, false)) return done();
+        p.env.set[it.key()] = val;
+      }
+    }
+  }
+  if (j.contains("mounts")) {
+    if (!v.StringList(j["mounts"], "mounts", &p.mounts)) return done();
+    for (size_t i = 0; i < p.mounts.size(); ++i) {
+      std::string why;
+      if (!ValidMountPath(p.mounts[i], &why)) {
+        v.Bad("mounts[" + std::to_string(i) + "]", "'" + p.mounts[i] + "' " + why);
+        return done();
+      }
+    }
+  }
+  return done();
+}
+
+bool EnvNameAllowed(const PolicyEnv& env, std::string_view name) {
+  for (const auto& a : env.allow) {
+    if (a == "*" || a == name) return true;
+    if (a.size() > 1 && a.back() == '*' && name.starts_with(std::string_view(a).substr(0, a.size() - 1)))
+      return true;
+  }
+  return false;
+}
+
+}  // namespace cordon

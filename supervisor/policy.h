@@ -1,0 +1,51 @@
+// supervisor/policy.h: task policies (docs/policy.md). JSON in, a validated Policy out.
+// Unknown fields and wrong types are errors that name the field's JSON path.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace cordon {
+
+struct PolicyLimits {
+  uint64_t max_wall_ms = 0;            // 0 = no wall-clock limit
+  uint64_t tmpfs_bytes = 64ull << 20;  // one budget for /tmp, /work and /dev/shm
+};
+
+struct PolicyEnv {
+  // Names (or prefixes ending in '*') a caller may set with --env; "*" allows any name.
+  std::vector<std::string> allow;
+  // Variables the policy forces; a caller cannot override them.
+  std::map<std::string, std::string> set;
+};
+
+struct Policy {
+  std::string name;
+  uint64_t version = 1;
+  std::string role;
+  std::string seccomp_profile = "default";  // a shipped profile name or a path
+  PolicyLimits limits;
+  PolicyEnv env;
+  std::vector<std::string> mounts;  // extra read-only runtime paths, mounted at the same path
+
+  std::string source;  // where it was loaded from: a path, or "<embedded default>"
+  std::string sha256;  // of the exact bytes loaded
+};
+
+// Parses and validates policy JSON. `source` names the file in error messages.
+Result<Policy> ParsePolicy(std::string_view json_text, const std::string& source);
+
+// True when `name` may be set by the caller under `env.allow` (exact name or a "PREFIX*" entry).
+bool EnvNameAllowed(const PolicyEnv& env, std::string_view name);
+
+// The policy compiled into the binary (policies/default.json at build time).
+std::string_view EmbeddedDefaultPolicy();
+// The default seccomp profile compiled into the binary (seccomp-profiles/default.json).
+std::string_view EmbeddedDefaultSeccompProfile();
+
+}  // namespace cordon

@@ -1,0 +1,75 @@
+#include "supervisor/rootfs.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace cordon {
+namespace {
+
+using proto::MountEntry;
+using proto::MountKind;
+
+// Adds `path` as a read-only bind, or as the same symlink when the host has a symlink there.
+// Returns ENOENT when it does not exist so callers decide whether that is an error.
+int AddHostPath(const std::string& host_root, const std::string& path, std::vector<MountEntry>* out) {
+  std::string host = host_root == "/" ? path : host_root + path;
+  struct stat st;
+  if (::lstat(host.c_str(), &st) < 0) return errno;
+  if (S_ISLNK(st.st_mode)) {
+    char buf[4096];
+    ssize_t n = ::readlink(host.c_str(), buf, sizeof buf - 1);
+    if (n < 0) return errno;
+    out->push_back({MountKind::kSymlink, 0, std::string(buf, static_cast<size_t>(n)), path});
+    return 0;
+  }
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) return EINVAL;
+  out->push_back({MountKind::kRoBind, 0, host, path});
+  return 0;
+}
+
+}  // namespace
+
+Result<std::vector<MountEntry>> BuildRootfs(const Policy& policy, const RootfsOptions& o) {
+  std::vector<MountEntry> m;
+  // Runtime directories: the only ones that may hold executables.
+  for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+    int err = AddHostPath(o.host_root, p, &m);
+    if (err != 0 && err != ENOENT) return Fail(err, std::string("inspect host path ") + p);
+  }
+  // /etc entries programs need: dynamic linker config, TLS roots, alternatives (python3, node and
+  // many tools resolve through /etc/alternatives on Debian), time zone, MIME and service tables.
+  for (const char* p : {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/ssl",
+                        "/etc/ca-certificates.conf", "/etc/alternatives", "/etc/localtime", "/etc/mime.types",
+                        "/etc/protocols", "/etc/services", "/etc/debian_version", "/etc/os-release"}) {
+    int err = AddHostPath(o.host_root, p, &m);
+    if (err != 0 && err != ENOENT) return Fail(err, std::string("inspect host path ") + p);
+  }
+  for (size_t i = 0; i < policy.mounts.size(); ++i) {
+    int err = AddHostPath(o.host_root, policy.mounts[i], &m);
+    if (err != 0)
+      return Fail(err, "policy " + policy.name + ": mounts[" + std::to_string(i) + "] " + policy.mounts[i],
+                  "the host must have this path (a directory, regular file or symlink); fix the policy's mounts");
+  }
+  // Generated identity and name-service files: the task user exists, nothing of the host's does.
+  const std::string uid = std::to_string(o.task_uid), gid = std::to_string(o.task_gid);
+  m.push_back({MountKind::kFile, 0644,
+               "root:x:0:0:root:/root:/usr/sbin/nologin\n" + o.user_name + ":x:" + uid + ":" + gid +
+                   ":Cordon task:/work:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+               "/etc/passwd"});
+  m.push_back({MountKind::kFile, 0644, "root:x:0:\n" + o.user_name + ":x:" + gid + ":\nnogroup:x:65534:\n",
+               "/etc/group"});
+  m.push_back({MountKind::kFile, 0644,
+               "127.0.0.1\tlocalhost\n127.0.1.1\t" + o.hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+               "/etc/hosts"});
+  m.push_back({MountKind::kFile, 0644, o.hostname + "\n", "/etc/hostname"});
+  m.push_back({MountKind::kFile, 0644,
+               "# Cordon: this sandbox has no direct network; there is no resolver to reach.\n",
+               "/etc/resolv.conf"});
+  m.push_back({MountKind::kFile, 0644, "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
+               "/etc/nsswitch.conf"});
+  return m;
+}
+
+}  // namespace cordon

@@ -1,0 +1,154 @@
+#include "supervisor/seccomp_filter.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "supervisor/policy.h"
+#include "supervisor/seccomp/compiler.h"
+#include "supervisor/seccomp/profile.h"
+#include "supervisor/sha256.h"
+
+namespace cordon {
+namespace {
+
+std::string KernelRelease() {
+  utsname u{};
+  ::uname(&u);
+  return u.release;
+}
+
+bool LooksLikePath(const std::string& s) { return s.find('/') != std::string::npos || s.ends_with(".json"); }
+
+std::string DefaultCacheDir() {
+  if (::geteuid() == 0) return "/var/cache/cordon/bpf";
+  const char* xdg = ::getenv("XDG_CACHE_HOME");
+  if (xdg && *xdg == '/') return std::string(xdg) + "/cordon/bpf";
+  const char* home = ::getenv("HOME");
+  if (home && *home == '/') return std::string(home) + "/.cache/cordon/bpf";
+  return {};
+}
+
+// A cache another user could write to would let them swap in a permissive filter: only use a
+// directory we own that nobody else can write, and create it that way.
+bool PrepareCacheDir(const std::string& dir) {
+  if (dir.empty()) return false;
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos != dir.size() && dir[pos] != '/') continue;
+    std::string part = dir.substr(0, pos);
+    ::mkdir(part.c_str(), pos == dir.size() ? 0700 : 0755);
+  }
+  struct stat st;
+  return ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() &&
+         (st.st_mode & 022) == 0;
+}
+
+Result<UniqueFd> SealedMemfd(const std::vector<uint8_t>& bpf) {
+  UniqueFd fd(::memfd_create("cordon-bpf", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return Fail(errno, "memfd_create for BPF");
+  if (::write(fd.Get(), bpf.data(), bpf.size()) != static_cast<ssize_t>(bpf.size()))
+    return Fail(errno, "write BPF to memfd");
+  if (::fcntl(fd.Get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+    return Fail(errno, "seal BPF memfd");
+  return fd;
+}
+
+}  // namespace
+
+Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Fail(errno, "open " + path);
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.Get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(errno, "read " + path);
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) return Fail(EFBIG, path + " is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  return out;
+}
+
+Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOptions& opts) {
+  SeccompFilter f;
+  f.name = name;
+  std::string text;
+  if (LooksLikePath(name)) {
+    f.source = name;
+  } else {
+    for (const std::string& dir : {std::string("/etc/cordon/seccomp-profiles"), opts.data_dir + "/seccomp-profiles"}) {
+      std::string p = dir + "/" + name + ".json";
+      if (::access(p.c_str(), F_OK) == 0) {
+        f.source = p;
+        break;
+      }
+    }
+    if (f.source.empty()) {
+      if (name != "default")
+        return FailMsg("seccomp profile '" + name + "' not found in /etc/cordon/seccomp-profiles or " +
+                           opts.data_dir + "/seccomp-profiles",
+                       "name a shipped profile (default, strict) or give a path to an OCI seccomp JSON file");
+      f.source = "<embedded default>";
+      text = EmbeddedDefaultSeccompProfile();
+    }
+  }
+  if (text.empty()) {
+    auto r = ReadFileToString(f.source);
+    if (!r) return Wrap(r.error(), "seccomp profile");
+    text = std::move(*r);
+  }
+  f.profile_sha256 = Sha256Hex(text);
+
+  // The key covers everything the BPF depends on: the bytes, how they are read (strict, the
+  // running kernel for minKernel, the native arch), and the compiler.
+  const std::string release = KernelRelease();
+  const std::string key = Sha256Hex(f.profile_sha256 + "\n" + (opts.strict ? "strict" : "lenient") + "\n" +
+                                    release + "\n" + seccomp::NativeArchName() + "\n" +
+                                    seccomp::LibseccompVersion() + "\ncordon " CORDON_VERSION "\n");
+  std::string cache_dir = opts.cache_dir.empty() ? DefaultCacheDir() : opts.cache_dir;
+  bool cache_ok = opts.use_cache && PrepareCacheDir(cache_dir);
+  std::string cache_path = cache_dir + "/" + key + ".bpf";
+  std::vector<uint8_t> bpf;
+  if (cache_ok) {
+    auto cached = ReadFileToString(cache_path, 1 << 20);
+    if (cached && !cached->empty() && cached->size() % 8 == 0) {
+      bpf.assign(cached->begin(), cached->end());
+      f.from_cache = true;
+    }
+  }
+  if (bpf.empty()) {
+    seccomp::LoadOptions lo;
+    lo.strict = opts.strict;
+    lo.source_name = f.source;
+    if (auto kv = seccomp::ParseKernelRelease(release)) lo.context.kernel = *kv;
+    auto profile = seccomp::ParseProfile(text, lo);
+    if (!profile) return std::unexpected(profile.error());
+    f.warnings = profile->warnings;
+    auto compiled = seccomp::Compile(*profile, {});
+    if (!compiled) return Wrap(compiled.error(), "compile seccomp profile " + f.source);
+    bpf = std::move(compiled->bpf);
+    if (cache_ok) {
+      // Write-then-rename: a concurrent reader sees the old file or the whole new one.
+      std::string tmp = cache_path + ".tmp." + std::to_string(::getpid());
+      UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+      if (out && ::write(out.Get(), bpf.data(), bpf.size()) == static_cast<ssize_t>(bpf.size())) {
+        out.Reset();
+        if (::rename(tmp.c_str(), cache_path.c_str()) < 0) ::unlink(tmp.c_str());
+      } else {
+        ::unlink(tmp.c_str());
+      }
+    }
+  }
+  f.bpf_bytes = bpf.size();
+  f.bpf_sha256 = Sha256Hex(std::string_view(reinterpret_cast<const char*>(bpf.data()), bpf.size()));
+  CORDON_ASSIGN_OR_RETURN(f.memfd, SealedMemfd(bpf));
+  return f;
+}
+
+}  // namespace cordon

@@ -1,0 +1,41 @@
+// supervisor/seccomp_filter.h: a policy's seccomp profile, compiled to BPF once and handed to shims
+// as a sealed memfd. Compiled filters are cached on disk by a key over the profile bytes, the
+// compile options and the libseccomp version, so a one-shot `cordon run` pays ~0.1 ms to read the
+// cache instead of ~2 ms to compile.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+
+namespace cordon {
+
+struct SeccompFilter {
+  std::string name;            // as the policy names it: "default", "strict" or a path
+  std::string source;          // the file it was read from, or "<embedded default>"
+  std::string profile_sha256;  // of the profile's bytes
+  std::string bpf_sha256;      // of the BPF program the shim installs
+  size_t bpf_bytes = 0;
+  bool from_cache = false;
+  UniqueFd memfd;              // sealed (no write, grow, shrink), read by the shim
+  std::vector<std::string> warnings;
+};
+
+struct FilterOptions {
+  std::string data_dir;    // .../share/cordon: shipped profiles live in data_dir/seccomp-profiles
+  std::string cache_dir;   // empty: /var/cache/cordon/bpf as root, $XDG_CACHE_HOME/cordon/bpf otherwise
+  bool use_cache = true;
+  bool strict = false;     // unknown syscalls and duplicate rules are errors instead of warnings
+};
+
+// Resolves `name_or_path` (a name is looked up in /etc/cordon/seccomp-profiles, then the shipped
+// profiles; "default" falls back to the embedded profile), compiles or loads it from the cache.
+Result<SeccompFilter> LoadSeccompFilter(const std::string& name_or_path, const FilterOptions& opts);
+
+// Reads a whole file (used for profiles and policies).
+Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 16u << 20);
+
+}  // namespace cordon

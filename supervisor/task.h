@@ -1,0 +1,113 @@
+// supervisor/task.h: one task's life on the supervisor side: spawn the shim, send the launch,
+// follow its records, and assemble the evidence. Event-driven so that one loop (the `cordon run`
+// loop here, the daemon's epoll loop later) can drive many tasks: register control_fd() and
+// shim_pidfd(), call OnControlReadable()/OnShimExited() when they fire.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/protocol.h"
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "supervisor/identity.h"
+#include "supervisor/policy.h"
+#include "supervisor/seccomp_filter.h"
+
+namespace cordon {
+
+struct TaskRequest {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // caller's K=V, already checked against the policy's env.allow
+  std::string cwd = "/work";
+  int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;  // borrowed; duplicated into the task
+  bool tty = false;
+  uint32_t fail_at_step = 0;  // test hook, see common/setup_step.h
+};
+
+// Where the runtime lives; resolved once per supervisor.
+struct RuntimePaths {
+  std::string shim;        // .../libexec/cordon/cordon-shim
+  std::string data_dir;    // .../share/cordon
+};
+Result<RuntimePaths> LocateRuntime();
+
+enum class FailureClass { kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled };
+const char* FailureClassName(FailureClass c);
+
+struct TaskOutcome {
+  FailureClass failure = FailureClass::kNone;
+  int exit_code = 0;             // what `cordon run` exits with
+  int task_exit_code = -1;       // the command's own exit code, -1 if it did not exit normally
+  int task_signal = 0;           // the signal that killed it, 0 if none
+  std::optional<proto::ErrorRecord> setup_error;
+  std::string message;           // one line for the user when failure is setup/exec/timeout
+};
+
+struct TaskTiming {  // CLOCK_MONOTONIC ns; 0 = did not happen
+  uint64_t received = 0, admitted = 0, spawned = 0, ready = 0, exec = 0, exit = 0, reaped = 0;
+};
+
+class Task {
+ public:
+  // Builds the launch spec, spawns the shim and sends it everything. `received_ns` anchors timing.
+  static Result<std::unique_ptr<Task>> Start(const RuntimePaths& rt, const Policy& policy,
+                                             const SeccompFilter& filter, TaskIdentity identity,
+                                             const TaskRequest& req, uint64_t received_ns);
+  ~Task();
+
+  int control_fd() const { return ctrl_.Get(); }
+  int shim_pidfd() const { return pidfd_.Get(); }
+  bool finished() const { return finished_; }
+
+  // Reads every pending record from the shim. Returns false when the control socket closed.
+  bool OnControlReadable();
+  // The shim exited: reap it, drain what is left and settle the outcome.
+  void OnShimExited();
+  // Forwards a signal to the task (through the shim and the sandbox's PID 1).
+  void ForwardSignal(int signo);
+  // Kills the whole sandbox now (the shim; its PID 1 follows through PDEATHSIG and takes the PID
+  // namespace with it), recording why.
+  void Kill(FailureClass why, const std::string& message);
+
+  const std::string& id() const { return id_; }
+  const TaskOutcome& outcome() const { return outcome_; }
+  const TaskTiming& timing() const { return timing_; }
+  // The evidence record (docs/evidence.md), valid once finished().
+  std::string EvidenceJson() const;
+
+ private:
+  Task() = default;
+  void HandleRecord(const void* buf, size_t len);
+  void Settle();
+
+  std::string id_;
+  const Policy* policy_ = nullptr;
+  const SeccompFilter* filter_ = nullptr;
+  TaskIdentity identity_;
+  TaskRequest req_;
+  proto::LaunchSpec spec_;
+  UniqueFd ctrl_, pidfd_;
+  pid_t shim_pid_ = -1;
+  bool finished_ = false;
+  bool exec_ok_ = false;
+  std::optional<proto::ExitRecord> exit_;
+  int shim_status_ = 0;
+  TaskTiming timing_;
+  TaskOutcome outcome_;
+  std::optional<FailureClass> killed_;
+  std::string kill_message_;
+};
+
+// Runs one task to completion on the calling thread: forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to it,
+// enforces limits.max_wall_ms, and returns the finished task. Used by `cordon run`.
+Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, const Policy& policy,
+                                                  const SeccompFilter& filter, const TaskRequest& req,
+                                                  const IdRange& ids, uint64_t received_ns);
+
+}  // namespace cordon
