@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/capability.h>
@@ -147,6 +148,15 @@ void BecomeInit(int sync_fd) {
   if (HookFails(spec, SetupStep::kWaitGo, &f)) Die(sync_fd, f);
 
   if (HookFails(spec, SetupStep::kSetIds, &f) || !SetIds(spec, &f)) Die(sync_fd, f);
+  // Changing the euid (rootful: host root -> task id) clears the parent-death signal
+  // (kernel/cred.c commit_creds). Arm it again, then make sure the outer shim did not die in between:
+  // its end of the sync socket would show POLLHUP.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+    SetFailure(&f, SetupStep::kSetIds, errno, "prctl PR_SET_PDEATHSIG after setresuid");
+    Die(sync_fd, f);
+  }
+  pollfd alive{sync_fd, POLLIN, 0};
+  if (::poll(&alive, 1, 0) > 0 && (alive.revents & POLLHUP)) _exit(kExitCordonFailure);
   if (!mnt::BuildRoot(spec, &f)) Die(sync_fd, f);
   if (HookFails(spec, SetupStep::kLoopback, &f) || !LoopbackUp(&f)) Die(sync_fd, f);
   if (HookFails(spec, SetupStep::kHostname, &f)) Die(sync_fd, f);

@@ -146,7 +146,8 @@ bool MountProc(Failure* f) {
 bool MountDev(const LaunchSpec& spec, Failure* f) {
   std::string dev = std::string(kNewRoot) + "/dev";
   if (!MkdirAll(dev, 0755) ||
-      ::mount("tmpfs", dev.c_str(), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755,nr_inodes=64") < 0)
+      ::mount("tmpfs", dev.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=64k,mode=0755,nr_inodes=64") < 0)
     return SetFailure(f, SetupStep::kMountDev, errno, "mount tmpfs on /dev");
   static const char* const kNodes[] = {"null", "zero", "full", "random", "urandom"};
   for (const char* n : kNodes) {

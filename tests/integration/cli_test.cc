@@ -1,0 +1,160 @@
+// The `cordon` command line as a user meets it: help, bad input, policies, evidence, setup errors.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "common/setup_step.h"
+#include "tests/support/run.h"
+
+extern char** environ;
+
+namespace cordon::test {
+namespace {
+
+#define REQUIRE_SANDBOX()                                              \
+  do {                                                                 \
+    if (auto why = SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why; \
+  } while (0)
+
+std::vector<std::string> EnvWith(const std::string& kv) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  env.push_back(kv);
+  return env;
+}
+
+TEST(Cli, HelpExplainsEveryFlag) {
+  auto top = RunProgram({BuildPath("bin/cordon"), "--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("run"), std::string::npos);
+  auto run = RunProgram({BuildPath("bin/cordon"), "run", "--help"});
+  EXPECT_EQ(run.exit_code, 0);
+  for (const char* flag : {"--policy", "--evidence", "--cwd", "--env", "--tty", "--id-range"})
+    EXPECT_NE(run.out.find(flag), std::string::npos) << flag;
+  EXPECT_EQ(RunProgram({BuildPath("bin/cordon"), "--version"}).out.rfind("cordon ", 0), 0u);
+}
+
+TEST(Cli, BadUsageExits125WithAReason) {
+  auto none = RunProgram({BuildPath("bin/cordon"), "run"});
+  EXPECT_EQ(none.exit_code, 125);
+  EXPECT_NE(none.err.find("no command given"), std::string::npos) << none.err;
+  auto unknown = RunProgram({BuildPath("bin/cordon"), "run", "--bogus", "true"});
+  EXPECT_EQ(unknown.exit_code, 125);
+  EXPECT_NE(unknown.err.find("unknown option '--bogus'"), std::string::npos) << unknown.err;
+  auto cmd = RunProgram({BuildPath("bin/cordon"), "frobnicate"});
+  EXPECT_EQ(cmd.exit_code, 125);
+  EXPECT_NE(cmd.err.find("unknown command"), std::string::npos);
+  auto missing = RunProgram({BuildPath("bin/cordon"), "run", "--policy"});
+  EXPECT_EQ(missing.exit_code, 125);
+  EXPECT_NE(missing.err.find("--policy needs a value"), std::string::npos) << missing.err;
+}
+
+TEST(Cli, InvalidPolicyNamesTheField) {
+  std::string p = WriteTempFile("bad-type.json", R"({"name": "x", "version": 1, "limits": {"max_wall_ms": "soon"}})");
+  auto r = CordonRun({"true"}, {"--policy", p});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("limits.max_wall_ms: expected a non-negative integer, got string"), std::string::npos) << r.err;
+  std::string u = WriteTempFile("unknown.json", R"({"name": "x", "version": 1, "netwrok": "none"})");
+  auto r2 = CordonRun({"true"}, {"--policy", u});
+  EXPECT_EQ(r2.exit_code, 125);
+  EXPECT_NE(r2.err.find("netwrok: unknown field"), std::string::npos) << r2.err;
+  auto r3 = CordonRun({"true"}, {"--policy", "no-such-policy"});
+  EXPECT_EQ(r3.exit_code, 125);
+  EXPECT_NE(r3.err.find("policy 'no-such-policy' not found"), std::string::npos) << r3.err;
+  std::string m = WriteTempFile("missing-mount.json", R"({"name": "x", "version": 1, "mounts": ["/opt/does-not-exist"]})");
+  auto r4 = CordonRun({"true"}, {"--policy", m});
+  EXPECT_EQ(r4.exit_code, 125);
+  EXPECT_NE(r4.err.find("mounts[0] /opt/does-not-exist"), std::string::npos) << r4.err;
+}
+
+TEST(Cli, ShippedPoliciesLoadByName) {
+  REQUIRE_SANDBOX();
+  auto a = CordonRun({"/bin/true"}, {"--policy", "analyst", "--evidence", "-"});
+  EXPECT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(JsonField(a.out, "policy/name"), "analyst");
+  auto d = CordonRun({"/bin/true"}, {"--evidence", "-"});
+  EXPECT_EQ(JsonField(d.out, "policy/name"), "default");
+}
+
+TEST(Cli, PolicyEnvAllowlistIsEnforced) {
+  auto r = CordonRun({"true"}, {"--policy", "analyst", "--env", "LD_PRELOAD=/x.so"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("not allowed by policy 'analyst'"), std::string::npos) << r.err;
+  auto forced = CordonRun({"true"}, {"--env", "HOME=/root"});
+  EXPECT_EQ(forced.exit_code, 125);
+  EXPECT_NE(forced.err.find("forces this variable"), std::string::npos) << forced.err;
+  auto reserved = CordonRun({"true"}, {"--env", "CORDON_FD_X=3"});
+  EXPECT_EQ(reserved.exit_code, 125);
+}
+
+TEST(Cli, EvidenceRecord) {
+  REQUIRE_SANDBOX();
+  std::string path = WriteTempFile("evidence.jsonl", "");
+  auto r = CordonRun({"/bin/sh", "-c", "exit 5"}, {"--evidence", path});
+  EXPECT_EQ(r.exit_code, 5);
+  CordonRun({"/bin/true"}, {"--evidence", path});
+  std::ifstream f(path);
+  std::string first, second;
+  std::getline(f, first);
+  std::getline(f, second);
+  EXPECT_EQ(JsonField(first, "failure_class"), "exit_nonzero");
+  EXPECT_EQ(JsonField(first, "exit/code"), "5");
+  EXPECT_EQ(JsonField(second, "failure_class"), "none") << "evidence is appended, one JSON line per task";
+  EXPECT_EQ(JsonField(first, "command/0"), "/bin/sh");
+  EXPECT_EQ(JsonField(first, "policy/sha256").size(), 64u);
+  EXPECT_EQ(JsonField(first, "sandbox/namespaces"), R"(["user","mount","pid","net","ipc","uts","cgroup"])");
+  EXPECT_EQ(JsonField(first, "timing/received_us"), "0");
+  for (const char* t : {"ready_us", "exec_us", "exit_us"}) {
+    long v = std::stol(JsonField(first, std::string("timing/") + t));
+    EXPECT_GT(v, 0) << t;
+  }
+  EXPECT_LE(std::stol(JsonField(first, "timing/ready_us")), std::stol(JsonField(first, "timing/exec_us")));
+  EXPECT_LE(std::stol(JsonField(first, "timing/exec_us")), std::stol(JsonField(first, "timing/exit_us")));
+  EXPECT_NE(JsonField(first, "usage/source").find("wait4"), std::string::npos);
+  EXPECT_EQ(JsonField(first, "seccomp/bpf_sha256").size(), 64u);
+  auto bad = CordonRun({"/bin/true"}, {"--evidence", "/nonexistent-dir/e.json"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_NE(bad.err.find("--evidence /nonexistent-dir/e.json"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, SignaledTaskEvidence) {
+  REQUIRE_SANDBOX();
+  auto r = CordonRun({"/bin/sh", "-c", "kill -SEGV $$"}, {"--evidence", "-"});
+  EXPECT_EQ(r.exit_code, 128 + 11);
+  EXPECT_EQ(JsonField(r.out, "failure_class"), "signaled");
+  EXPECT_EQ(JsonField(r.out, "exit/signal"), "11");
+}
+
+// Every setup step reports itself by name when it fails: the test hook fails exactly step N, and
+// the report (message and evidence) must name N. Steps run in SetupStep order, so a report naming
+// a later step would mean the checklist skipped one.
+TEST(Cli, EveryFailingSetupStepIsReportedByName) {
+  REQUIRE_SANDBOX();
+  const SetupStep steps[] = {
+      SetupStep::kClone,        SetupStep::kIdMaps,        SetupStep::kPdeathsig,   SetupStep::kWaitGo,
+      SetupStep::kSetIds,       SetupStep::kMountPrivate,  SetupStep::kMountRoot,   SetupStep::kBindMounts,
+      SetupStep::kMountProc,    SetupStep::kMountDev,      SetupStep::kEtcFiles,    SetupStep::kPivotRoot,
+      SetupStep::kRemountReadOnly, SetupStep::kLoopback,   SetupStep::kHostname,    SetupStep::kCgroupNs,
+      SetupStep::kForkTask,     SetupStep::kStdioFds,      SetupStep::kSession,     SetupStep::kChdir,
+      SetupStep::kDropBounding, SetupStep::kSecurebits,    SetupStep::kDropCaps,    SetupStep::kNoNewPrivs,
+      SetupStep::kSeccomp,      SetupStep::kExec};
+  for (SetupStep s : steps) {
+    RunOptions o;
+    o.env = EnvWith("CORDON_TEST_FAIL_STEP=" + std::to_string(static_cast<uint32_t>(s)));
+    auto r = CordonRun({"/bin/true"}, {"--evidence", "-"}, o);
+    const std::string name = SetupStepName(s);
+    EXPECT_EQ(JsonField(r.out, "error/step"), name) << r.out << r.err;
+    if (s == SetupStep::kExec) {
+      EXPECT_EQ(r.exit_code, 126) << name;
+      EXPECT_EQ(JsonField(r.out, "failure_class"), "exec_failed");
+    } else {
+      EXPECT_EQ(r.exit_code, 125) << name;
+      EXPECT_EQ(JsonField(r.out, "failure_class"), "setup_failed");
+      EXPECT_NE(r.err.find("setup failed at step " + name + ":"), std::string::npos) << r.err;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cordon::test

@@ -1,0 +1,42 @@
+// tests/support/run.h: run the real `cordon` binary (or any program) and capture what it printed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cordon::test {
+
+struct RunResult {
+  int exit_code = -1;   // exit status, or 128+signal
+  std::string out, err;
+  bool timed_out = false;
+};
+
+struct RunOptions {
+  std::string stdin_data;
+  std::vector<std::string> env;  // full environment of the child; empty = inherit ours
+  int timeout_ms = 60000;        // killed past this, and timed_out is set (a test never hangs)
+};
+
+RunResult RunProgram(const std::vector<std::string>& argv, const RunOptions& opts = {});
+
+// Path of a built file: BuildPath("bin/cordon").
+std::string BuildPath(const std::string& rel);
+std::string SourcePath(const std::string& rel);
+
+// `cordon run [extra...] -- cmd...`
+RunResult CordonRun(const std::vector<std::string>& cmd, const std::vector<std::string>& extra = {},
+                    const RunOptions& opts = {});
+
+// Writes `text` to a fresh file under a private temp dir and returns its path.
+std::string WriteTempFile(const std::string& name, const std::string& text);
+
+// Reason to skip sandbox tests on this host, or "" if a sandbox can be created here.
+std::string SandboxUnavailableReason();
+
+bool IsRoot();
+
+// Parses one JSON evidence line, returning the value at a '/'-separated path as text ("" if absent).
+std::string JsonField(const std::string& json_line, const std::string& path);
+
+}  // namespace cordon::test

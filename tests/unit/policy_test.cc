@@ -1,0 +1,82 @@
+#include <gtest/gtest.h>
+
+#include "supervisor/policy.h"
+#include "supervisor/seccomp_filter.h"
+
+namespace cordon {
+namespace {
+
+Result<Policy> P(const std::string& j) { return ParsePolicy(j, "test.json"); }
+
+TEST(Policy, MinimalPolicyGetsDefaults) {
+  auto p = P(R"({"name": "min", "version": 3})");
+  ASSERT_TRUE(p) << p.error().Message();
+  EXPECT_EQ(p->name, "min");
+  EXPECT_EQ(p->version, 3u);
+  EXPECT_EQ(p->role, "min");
+  EXPECT_EQ(p->seccomp_profile, "default");
+  EXPECT_EQ(p->limits.max_wall_ms, 0u);
+  EXPECT_EQ(p->limits.tmpfs_bytes, 64u << 20);
+  EXPECT_TRUE(p->env.allow.empty());
+  EXPECT_EQ(p->sha256.size(), 64u);
+}
+
+TEST(Policy, ErrorsNameTheFieldPath) {
+  struct Case { const char* json; const char* expect; } cases[] = {
+      {R"({"version": 1})", "name: required field is missing"},
+      {R"({"name": "x"})", "version: required field is missing"},
+      {R"({"name": 5, "version": 1})", "name: expected a string, got number"},
+      {R"({"name": "x", "version": -1})", "version: expected a non-negative integer"},
+      {R"({"name": "x", "version": 1, "limits": {"max_wall_ms": 1.5}})", "limits.max_wall_ms: expected a non-negative integer, got number"},
+      {R"({"name": "x", "version": 1, "limits": {"cpu": 1}})", "limits.cpu: unknown field"},
+      {R"({"name": "x", "version": 1, "limits": {"tmpfs_bytes": 10}})", "limits.tmpfs_bytes: must be between"},
+      {R"({"name": "x", "version": 1, "env": {"allow": "*"}})", "env.allow: expected an array of strings"},
+      {R"({"name": "x", "version": 1, "env": {"set": {"A": 1}}})", "env.set.A: expected a string, got number"},
+      {R"({"name": "x", "version": 1, "env": {"set": {"A=B": "1"}}})", "env.set.A=B: not a valid variable name"},
+      {R"({"name": "x", "version": 1, "mounts": ["relative"]})", "mounts[0]: 'relative' must be an absolute path"},
+      {R"({"name": "x", "version": 1, "mounts": ["/usr/../etc"]})", "mounts[0]: '/usr/../etc' must be a normalised path"},
+      {R"({"name": "x", "version": 1, "mounts": ["/proc/sys"]})", "/proc is built by Cordon"},
+      {R"({"name": "x", "version": 1, "mounts": ["/"]})", "cannot mount the host's root"},
+      {R"({"name": "x", "version": 1, "extra": true})", "extra: unknown field"},
+      {R"([1, 2])", "expected an object, got array"},
+      {R"({"name": "x", )", "not valid JSON"},
+  };
+  for (const auto& c : cases) {
+    auto p = P(c.json);
+    ASSERT_FALSE(p) << c.json;
+    EXPECT_NE(p.error().context.find(c.expect), std::string::npos) << c.json << " -> " << p.error().context;
+    EXPECT_NE(p.error().context.find("policy test.json"), std::string::npos);
+    EXPECT_FALSE(p.error().hint.empty());
+  }
+}
+
+TEST(Policy, EnvAllowPatterns) {
+  PolicyEnv env;
+  env.allow = {"LANG", "LC_*"};
+  EXPECT_TRUE(EnvNameAllowed(env, "LANG"));
+  EXPECT_TRUE(EnvNameAllowed(env, "LC_ALL"));
+  EXPECT_FALSE(EnvNameAllowed(env, "LANGUAGE"));
+  EXPECT_FALSE(EnvNameAllowed(env, "LD_PRELOAD"));
+  env.allow = {"*"};
+  EXPECT_TRUE(EnvNameAllowed(env, "ANYTHING"));
+  env.allow = {};
+  EXPECT_FALSE(EnvNameAllowed(env, "LANG"));
+}
+
+TEST(Policy, ShippedPoliciesAreValidAndEmbeddedDefaultMatchesTheFile) {
+  for (const char* name : {"default", "analyst"}) {
+    std::string path = std::string(CORDON_SOURCE_DIR) + "/policies/" + name + ".json";
+    auto text = ReadFileToString(path);
+    ASSERT_TRUE(text) << path;
+    auto p = ParsePolicy(*text, path);
+    ASSERT_TRUE(p) << p.error().Message();
+    EXPECT_EQ(p->name, name);
+  }
+  auto file = ReadFileToString(std::string(CORDON_SOURCE_DIR) + "/policies/default.json");
+  EXPECT_EQ(*file, EmbeddedDefaultPolicy());
+  auto prof = ReadFileToString(std::string(CORDON_SOURCE_DIR) + "/seccomp-profiles/default.json");
+  EXPECT_EQ(*prof, EmbeddedDefaultSeccompProfile());
+}
+
+}  // namespace
+}  // namespace cordon

@@ -1,0 +1,110 @@
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/protocol.h"
+#include "common/scm_rights.h"
+
+namespace cordon {
+namespace {
+
+proto::LaunchSpec Sample() {
+  proto::LaunchSpec s;
+  s.flags = proto::kFlagRootful;
+  s.host_uid = 600001;
+  s.host_gid = 600002;
+  s.tmpfs_bytes = 123456789;
+  s.fail_at_step = 17;
+  s.bound_fds = 2;
+  s.hostname = "h";
+  s.cwd = "/work/sub";
+  s.argv = {"python3", "-c", std::string("print(1)\0x", 10)};
+  s.envp = {"A=1", "PATH=/bin"};
+  s.mounts = {{proto::MountKind::kRoBind, 0, "/usr", "/usr"}, {proto::MountKind::kFile, 0644, "data\n", "/etc/x"}};
+  return s;
+}
+
+TEST(Protocol, LaunchSpecRoundTrip) {
+  proto::LaunchSpec in = Sample(), out;
+  std::string bytes = proto::EncodeLaunchSpec(in);
+  ASSERT_TRUE(proto::DecodeLaunchSpec(bytes.data(), bytes.size(), &out));
+  EXPECT_EQ(out.flags, in.flags);
+  EXPECT_EQ(out.host_uid, in.host_uid);
+  EXPECT_EQ(out.host_gid, in.host_gid);
+  EXPECT_EQ(out.tmpfs_bytes, in.tmpfs_bytes);
+  EXPECT_EQ(out.fail_at_step, in.fail_at_step);
+  EXPECT_EQ(out.bound_fds, in.bound_fds);
+  EXPECT_EQ(out.cwd, in.cwd);
+  EXPECT_EQ(out.argv, in.argv);
+  EXPECT_EQ(out.envp, in.envp);
+  ASSERT_EQ(out.mounts.size(), 2u);
+  EXPECT_EQ(out.mounts[1].source, "data\n");
+  EXPECT_EQ(out.mounts[1].mode, 0644u);
+}
+
+TEST(Protocol, EveryTruncationAndTrailingByteIsRejected) {
+  std::string bytes = proto::EncodeLaunchSpec(Sample());
+  proto::LaunchSpec out;
+  for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(proto::DecodeLaunchSpec(bytes.data(), n, &out)) << n;
+  std::string longer = bytes + "x";
+  EXPECT_FALSE(proto::DecodeLaunchSpec(longer.data(), longer.size(), &out));
+}
+
+TEST(Protocol, HugeCountsAreRejectedWithoutAllocating) {
+  std::string bytes = proto::EncodeLaunchSpec(Sample());
+  // Flip bytes one at a time: decoding must never crash or accept garbage lengths.
+  proto::LaunchSpec out;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    std::string b = bytes;
+    b[i] = static_cast<char>(0xff);
+    (void)proto::DecodeLaunchSpec(b.data(), b.size(), &out);
+  }
+  SUCCEED();
+}
+
+TEST(Protocol, EmptyArgvOrRelativeCwdIsRejected) {
+  proto::LaunchSpec s = Sample(), out;
+  s.argv.clear();
+  std::string b = proto::EncodeLaunchSpec(s);
+  EXPECT_FALSE(proto::DecodeLaunchSpec(b.data(), b.size(), &out));
+  s = Sample();
+  s.cwd = "work";
+  b = proto::EncodeLaunchSpec(s);
+  EXPECT_FALSE(proto::DecodeLaunchSpec(b.data(), b.size(), &out));
+}
+
+TEST(ScmRights, PassesFdsAndRejectsTruncation) {
+  int sp[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+  UniqueFd a(sp[0]), b(sp[1]);
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  UniqueFd r(p[0]), w(p[1]);
+  int fds[] = {r.Get(), w.Get()};
+  ASSERT_TRUE(SendMsg(a.Get(), "hi", 2, fds, 2));
+  char buf[8];
+  auto got = RecvMsg(b.Get(), buf, sizeof buf, 2);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->len, 2u);
+  ASSERT_EQ(got->fds.size(), 2u);
+  ASSERT_EQ(::write(got->fds[1].Get(), "x", 1), 1);
+  char c;
+  ASSERT_EQ(::read(r.Get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+  // More fds than the receiver accepts: an error, and the fds are closed, not leaked.
+  ASSERT_TRUE(SendMsg(a.Get(), "hi", 2, fds, 2));
+  auto too_many = RecvMsg(b.Get(), buf, sizeof buf, 1);
+  EXPECT_FALSE(too_many);
+  // A message larger than the buffer is refused (MSG_TRUNC), not silently cut.
+  ASSERT_TRUE(SendMsg(a.Get(), "0123456789", 10, nullptr, 0));
+  auto trunc = RecvMsg(b.Get(), buf, 4, 0);
+  EXPECT_FALSE(trunc);
+  // EOF.
+  a.Reset();
+  auto eof = RecvMsg(b.Get(), buf, sizeof buf, 0);
+  ASSERT_TRUE(eof);
+  EXPECT_TRUE(eof->eof);
+}
+
+}  // namespace
+}  // namespace cordon
