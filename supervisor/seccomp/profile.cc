@@ -1,0 +1,803 @@
+// supervisor/seccomp/profile.cc: OCI/Docker/Podman seccomp JSON -> Profile.
+//
+// The loader does more than type-check: libseccomp 2.5 resolves several ambiguous rule sets
+// silently (first unconditional rule wins, an unconditional rule beats conditional ones whatever
+// the order, overlapping conditional rules with different actions are ordered by its internal
+// tree, not by the file). We decide those cases here, with a warning that names both JSON paths,
+// so that the compiled filter and Evaluate() cannot disagree. docs/seccomp.md lists the rules.
+#include "supervisor/seccomp/profile.h"
+
+#include <seccomp.h>
+#include <sys/utsname.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "supervisor/sha256.h"
+
+namespace cordon::seccomp {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::pair<std::string_view, Action>, 9> kActionNames = {{
+    {"SCMP_ACT_KILL", Action::kKillThread},
+    {"SCMP_ACT_KILL_THREAD", Action::kKillThread},
+    {"SCMP_ACT_KILL_PROCESS", Action::kKillProcess},
+    {"SCMP_ACT_TRAP", Action::kTrap},
+    {"SCMP_ACT_ERRNO", Action::kErrno},
+    {"SCMP_ACT_TRACE", Action::kTrace},
+    {"SCMP_ACT_ALLOW", Action::kAllow},
+    {"SCMP_ACT_LOG", Action::kLog},
+    {"SCMP_ACT_NOTIFY", Action::kNotify},
+}};
+
+constexpr std::array<std::pair<std::string_view, CmpOp>, 7> kCmpNames = {{
+    {"SCMP_CMP_NE", CmpOp::kNe},
+    {"SCMP_CMP_LT", CmpOp::kLt},
+    {"SCMP_CMP_LE", CmpOp::kLe},
+    {"SCMP_CMP_EQ", CmpOp::kEq},
+    {"SCMP_CMP_GE", CmpOp::kGe},
+    {"SCMP_CMP_GT", CmpOp::kGt},
+    {"SCMP_CMP_MASKED_EQ", CmpOp::kMaskedEq},
+}};
+
+// SECCOMP_FILTER_FLAG_* (linux/seccomp.h). Spelled out so the table does not depend on how new the
+// installed kernel headers are.
+constexpr std::array<std::pair<std::string_view, uint32_t>, 6> kFilterFlags = {{
+    {"SECCOMP_FILTER_FLAG_TSYNC", 1u << 0},
+    {"SECCOMP_FILTER_FLAG_LOG", 1u << 1},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", 1u << 2},
+    {"SECCOMP_FILTER_FLAG_NEW_LISTENER", 1u << 3},
+    {"SECCOMP_FILTER_FLAG_TSYNC_ESRCH", 1u << 4},
+    {"SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1u << 5},
+}};
+
+// Docker writes Go GOARCH names in includes/excludes `arches`; OCI tools write SCMP_ARCH_*.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 20> kGoArchNames = {{
+    {"amd64", "SCMP_ARCH_X86_64"},    {"386", "SCMP_ARCH_X86"},
+    {"x86", "SCMP_ARCH_X86"},         {"x32", "SCMP_ARCH_X32"},
+    {"arm", "SCMP_ARCH_ARM"},         {"arm64", "SCMP_ARCH_AARCH64"},
+    {"mips", "SCMP_ARCH_MIPS"},       {"mipsle", "SCMP_ARCH_MIPSEL"},
+    {"mips64", "SCMP_ARCH_MIPS64"},   {"mips64le", "SCMP_ARCH_MIPSEL64"},
+    {"mips64n32", "SCMP_ARCH_MIPS64N32"}, {"mips64len32", "SCMP_ARCH_MIPSEL64N32"},
+    {"ppc", "SCMP_ARCH_PPC"},         {"ppc64", "SCMP_ARCH_PPC64"},
+    {"ppc64le", "SCMP_ARCH_PPC64LE"}, {"s390", "SCMP_ARCH_S390"},
+    {"s390x", "SCMP_ARCH_S390X"},     {"riscv64", "SCMP_ARCH_RISCV64"},
+    {"loong64", "SCMP_ARCH_LOONGARCH64"}, {"parisc64", "SCMP_ARCH_PARISC64"},
+}};
+
+std::string Quote(std::string_view s) {
+  std::string q = "\"";
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+      q += buf;
+    } else {
+      q += c;
+    }
+  }
+  return q + "\"";
+}
+
+std::string TypeName(const json& j) { return j.type_name(); }
+
+std::string LibVersion() {
+  const scmp_version* v = seccomp_version();
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro);
+}
+
+// Line and column of a byte offset, for parse errors (1-based, like editors show them).
+std::pair<size_t, size_t> LineColumn(std::string_view text, size_t byte) {
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return {line, col};
+}
+
+// Accepts only SCMP_ARCH_<UPPER/DIGITS/_> or a known Go name; returns the SCMP_ARCH_* form.
+std::optional<std::string> CanonicalArch(std::string_view s) {
+  if (s.starts_with("SCMP_ARCH_") && s.size() > 10 &&
+      std::all_of(s.begin() + 10, s.end(), [](char c) {
+        return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+      })) {
+    return std::string(s);
+  }
+  for (const auto& [go, scmp] : kGoArchNames) {
+    if (go == s) return std::string(scmp);
+  }
+  return std::nullopt;
+}
+
+struct Condition {  // includes/excludes
+  std::vector<std::string> caps;
+  std::vector<std::string> arches;  // canonical SCMP_ARCH_*
+  std::optional<KernelVersion> min_kernel;
+};
+
+struct Entry {
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> names;  // (name, JSON path of the name)
+  Action action = Action::kAllow;
+  int errno_ret = 0;
+  std::vector<ArgCondition> conditions;
+  Condition includes;
+  Condition excludes;
+};
+
+// Docker's semantics: a rule applies when every includes condition holds (all listed caps held,
+// the arch listed, kernel >= minKernel) and no excludes condition holds (no listed cap held, the
+// arch not listed, kernel < minKernel).
+bool Applies(const Entry& e, const Context& ctx) {
+  for (const auto& c : e.includes.caps) {
+    if (!ctx.caps.contains(c)) return false;
+  }
+  if (!e.includes.arches.empty() &&
+      std::find(e.includes.arches.begin(), e.includes.arches.end(), ctx.arch) == e.includes.arches.end()) {
+    return false;
+  }
+  if (e.includes.min_kernel && ctx.kernel < *e.includes.min_kernel) return false;
+  for (const auto& c : e.excludes.caps) {
+    if (ctx.caps.contains(c)) return false;
+  }
+  if (std::find(e.excludes.arches.begin(), e.excludes.arches.end(), ctx.arch) != e.excludes.arches.end()) {
+    return false;
+  }
+  if (e.excludes.min_kernel && ctx.kernel >= *e.excludes.min_kernel) return false;
+  return true;
+}
+
+// Values an unmasked comparison accepts, as at most two closed intervals over uint64.
+struct IntervalSet {
+  std::vector<std::pair<uint64_t, uint64_t>> parts;
+};
+
+constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+
+IntervalSet ToIntervals(const ArgCondition& c) {
+  IntervalSet s;
+  switch (c.op) {
+    case CmpOp::kEq: s.parts = {{c.value, c.value}}; break;
+    case CmpOp::kNe:
+      if (c.value > 0) s.parts.push_back({0, c.value - 1});
+      if (c.value < kMax) s.parts.push_back({c.value + 1, kMax});
+      break;
+    case CmpOp::kLt: if (c.value > 0) s.parts = {{0, c.value - 1}}; break;
+    case CmpOp::kLe: s.parts = {{0, c.value}}; break;
+    case CmpOp::kGt: if (c.value < kMax) s.parts = {{c.value + 1, kMax}}; break;
+    case CmpOp::kGe: s.parts = {{c.value, kMax}}; break;
+    case CmpOp::kMaskedEq:
+      // Bounding interval of {x : x & m == v}: smallest member is v, largest v | ~m. Empty when v
+      // has bits outside the mask (can never match).
+      if ((c.value_two & ~c.value) == 0) s.parts = {{c.value_two, c.value_two | ~c.value}};
+      break;
+  }
+  return s;
+}
+
+bool Intersect(const IntervalSet& a, const IntervalSet& b) {
+  for (const auto& [alo, ahi] : a.parts) {
+    for (const auto& [blo, bhi] : b.parts) {
+      if (alo <= bhi && blo <= ahi) return true;
+    }
+  }
+  return false;
+}
+
+// True unless the two comparisons on the same argument provably have no common value. Exact for
+// every pair of unmasked ops and for masked/masked and masked/EQ; conservative otherwise.
+bool ConditionsMayOverlap(const ArgCondition& a, const ArgCondition& b) {
+  if (a.op == CmpOp::kMaskedEq && b.op == CmpOp::kMaskedEq) {
+    if ((a.value_two & ~a.value) != 0 || (b.value_two & ~b.value) != 0) return false;
+    uint64_t common = a.value & b.value;
+    return (a.value_two & common) == (b.value_two & common);
+  }
+  if (a.op == CmpOp::kMaskedEq && b.op == CmpOp::kEq) return (b.value & a.value) == a.value_two;
+  if (b.op == CmpOp::kMaskedEq && a.op == CmpOp::kEq) return (a.value & b.value) == b.value_two;
+  return Intersect(ToIntervals(a), ToIntervals(b));
+}
+
+bool RulesMayOverlap(const Rule& a, const Rule& b) {
+  for (const auto& ca : a.conditions) {
+    for (const auto& cb : b.conditions) {
+      if (ca.index == cb.index && !ConditionsMayOverlap(ca, cb)) return false;
+    }
+  }
+  return true;
+}
+
+bool SameConditions(const Rule& a, const Rule& b) {
+  auto key = [](const Rule& r) {
+    std::vector<std::tuple<uint32_t, CmpOp, uint64_t, uint64_t>> k;
+    for (const auto& c : r.conditions) {
+      k.emplace_back(c.index, c.op, c.value, c.op == CmpOp::kMaskedEq ? c.value_two : 0);
+    }
+    std::sort(k.begin(), k.end());
+    return k;
+  };
+  return key(a) == key(b);
+}
+
+bool SameOutcome(Action a, int ea, Action b, int eb) {
+  if (a != b) return false;
+  return (a != Action::kErrno && a != Action::kTrace) || ea == eb;
+}
+
+std::string OutcomeName(Action a, int e) {
+  std::string s(ActionName(a));
+  if (a == Action::kErrno || a == Action::kTrace) s += "(" + std::to_string(e) + ")";
+  return s;
+}
+
+// The walker: one instance per ParseProfile call. Every failure goes through Fail() so each error
+// carries the source name, the JSON path and the reason.
+class Loader {
+ public:
+  Loader(std::string_view text, const LoadOptions& options) : text_(text), options_(options) {
+    source_ = options.source_name.empty() ? "<profile>" : options.source_name;
+  }
+
+  Result<Profile> Run();
+
+ private:
+  std::unexpected<Error> Bad(const std::string& path, const std::string& reason) const {
+    return FailMsg(source_ + ": " + path + ": " + reason);
+  }
+  void Warn(const std::string& path, const std::string& what) {
+    profile_.warnings.push_back(source_ + ": " + path + ": " + what);
+  }
+  // A warning ("<what>; <consequence>") normally, an error ("<what> (strict mode)") under
+  // LoadOptions::strict.
+  Result<void> WarnOrFail(const std::string& path, const std::string& what, const std::string& consequence) {
+    if (options_.strict) return Bad(path, what + " (strict mode)");
+    Warn(path, what + "; " + consequence);
+    return {};
+  }
+
+  Result<void> CheckFields(const json& obj, const std::string& path,
+                           std::initializer_list<std::string_view> known) const;
+  Result<uint64_t> GetU64(const json& j, const std::string& path) const;
+  Result<int> GetErrno(const json& j, const std::string& path) const;
+  Result<std::vector<std::string>> GetStrings(const json& j, const std::string& path) const;
+  Result<Action> GetAction(const json& j, const std::string& path) const;
+  Result<Condition> GetCondition(const json& j, const std::string& path);
+  Result<Entry> GetEntry(const json& j, const std::string& path);
+  Result<void> AddArch(const std::string& name, const std::string& path);
+  Result<void> AddEntryRules(const Entry& e);
+  void CheckExecAllowed();
+
+  std::string_view text_;
+  const LoadOptions& options_;
+  std::string source_;
+  Profile profile_;
+  std::vector<bool> dropped_;                                   // parallel to profile_.rules
+  std::unordered_map<std::string, std::vector<size_t>> by_name_;  // indexes into profile_.rules
+  std::unordered_map<size_t, std::string> name_paths_;            // rule index -> names[k] path
+};
+
+Result<void> Loader::CheckFields(const json& obj, const std::string& path,
+                                 std::initializer_list<std::string_view> known) const {
+  if (!obj.is_object()) return Bad(path, "expected an object, got " + TypeName(obj));
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string expected;
+      for (auto k : known) expected += (expected.empty() ? "" : ", ") + std::string(k);
+      return Bad(path + "." + key, "unknown field (expected one of: " + expected + ")");
+    }
+  }
+  return {};
+}
+
+Result<uint64_t> Loader::GetU64(const json& j, const std::string& path) const {
+  if (j.is_number_unsigned()) return j.get<uint64_t>();
+  if (j.is_number_integer()) {
+    return Bad(path, "must be a non-negative integer, got " + std::to_string(j.get<int64_t>()));
+  }
+  return Bad(path, "must be a non-negative integer, got " + TypeName(j));
+}
+
+Result<int> Loader::GetErrno(const json& j, const std::string& path) const {
+  if (j.is_string()) {
+    auto e = ParseErrnoName(j.get<std::string>());
+    if (!e) return Bad(path, "unknown errno name " + Quote(j.get<std::string>()));
+    return *e;
+  }
+  if (!j.is_number_integer() && !j.is_number_unsigned()) {
+    return Bad(path, "must be an errno number or name, got " + TypeName(j));
+  }
+  if (j.is_number_unsigned() ? j.get<uint64_t>() > 4095 : (j.get<int64_t>() < 0 || j.get<int64_t>() > 4095)) {
+    return Bad(path, "errno must be in 0..4095");
+  }
+  return static_cast<int>(j.get<int64_t>());
+}
+
+Result<std::vector<std::string>> Loader::GetStrings(const json& j, const std::string& path) const {
+  std::vector<std::string> out;
+  if (j.is_null()) return out;
+  if (!j.is_array()) return Bad(path, "expected an array of strings, got " + TypeName(j));
+  for (size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_string()) {
+      return Bad(path + "[" + std::to_string(i) + "]", "expected a string, got " + TypeName(j[i]));
+    }
+    out.push_back(j[i].get<std::string>());
+  }
+  return out;
+}
+
+Result<Action> Loader::GetAction(const json& j, const std::string& path) const {
+  if (!j.is_string()) return Bad(path, "expected an action name string, got " + TypeName(j));
+  auto a = ParseActionName(j.get<std::string>());
+  if (!a) {
+    return Bad(path, "unknown action " + Quote(j.get<std::string>()) +
+                         " (expected SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, "
+                         "SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_TRACE, SCMP_ACT_LOG or SCMP_ACT_NOTIFY)");
+  }
+  return *a;
+}
+
+Result<Condition> Loader::GetCondition(const json& j, const std::string& path) {
+  Condition c;
+  if (j.is_null()) return c;
+  CORDON_TRY(CheckFields(j, path, {"caps", "arches", "minKernel", "comment"}));
+  if (j.contains("caps")) {
+    CORDON_ASSIGN_OR_RETURN(c.caps, GetStrings(j["caps"], path + ".caps"));
+  }
+  if (j.contains("arches")) {
+    CORDON_ASSIGN_OR_RETURN(auto arches, GetStrings(j["arches"], path + ".arches"));
+    for (size_t i = 0; i < arches.size(); ++i) {
+      auto canon = CanonicalArch(arches[i]);
+      if (!canon) {
+        return Bad(path + ".arches[" + std::to_string(i) + "]",
+                   "unknown architecture " + Quote(arches[i]) + " (expected SCMP_ARCH_* or a Go GOARCH name)");
+      }
+      c.arches.push_back(*canon);
+    }
+  }
+  if (j.contains("minKernel") && !j["minKernel"].is_null()) {
+    const json& k = j["minKernel"];
+    if (!k.is_string()) return Bad(path + ".minKernel", "expected a \"major.minor\" string, got " + TypeName(k));
+    auto v = ParseKernelRelease(k.get<std::string>());
+    if (!v) return Bad(path + ".minKernel", "expected \"major.minor\", got " + Quote(k.get<std::string>()));
+    c.min_kernel = *v;
+  }
+  return c;
+}
+
+Result<Entry> Loader::GetEntry(const json& j, const std::string& path) {
+  CORDON_TRY(CheckFields(j, path, {"names", "name", "action", "errnoRet", "errno", "args", "includes",
+                                   "excludes", "comment"}));
+  Entry e;
+  e.path = path;
+  if (j.contains("names")) {
+    CORDON_ASSIGN_OR_RETURN(auto names, GetStrings(j["names"], path + ".names"));
+    for (size_t i = 0; i < names.size(); ++i) {
+      e.names.emplace_back(names[i], path + ".names[" + std::to_string(i) + "]");
+    }
+  }
+  if (j.contains("name") && !j["name"].is_null()) {  // legacy single-name form (runtime-spec < 1.0)
+    if (!j["name"].is_string()) return Bad(path + ".name", "expected a string, got " + TypeName(j["name"]));
+    e.names.emplace_back(j["name"].get<std::string>(), path + ".name");
+  }
+  for (const auto& [n, npath] : e.names) {
+    if (n.empty()) return Bad(npath, "empty syscall name");
+  }
+  if (!j.contains("action")) return Bad(path + ".action", "missing required field");
+  CORDON_ASSIGN_OR_RETURN(e.action, GetAction(j["action"], path + ".action"));
+
+  // errnoRet (runtime-spec, number; Podman also writes a name) and errno (Podman, a name) must agree.
+  std::optional<int> err;
+  if (j.contains("errnoRet") && !j["errnoRet"].is_null()) {
+    CORDON_ASSIGN_OR_RETURN(err, GetErrno(j["errnoRet"], path + ".errnoRet"));
+  }
+  if (j.contains("errno") && !j["errno"].is_null() &&
+      !(j["errno"].is_string() && j["errno"].get<std::string>().empty())) {
+    CORDON_ASSIGN_OR_RETURN(int e2, GetErrno(j["errno"], path + ".errno"));
+    if (err && *err != e2) {
+      return Bad(path + ".errno", "disagrees with errnoRet (" + std::to_string(e2) + " vs " + std::to_string(*err) + ")");
+    }
+    err = e2;
+  }
+  if (err && e.action != Action::kErrno && e.action != Action::kTrace) {
+    Warn(path + ".errnoRet", "ignored: only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take a return value");
+    err.reset();
+  }
+  // runtime-spec: an ERRNO rule without errnoRet returns EPERM.
+  if (e.action == Action::kErrno) e.errno_ret = err.value_or(EPERM);
+  if (e.action == Action::kTrace) e.errno_ret = err.value_or(0);
+
+  if (j.contains("args") && !j["args"].is_null()) {
+    const json& args = j["args"];
+    if (!args.is_array()) return Bad(path + ".args", "expected an array, got " + TypeName(args));
+    for (size_t i = 0; i < args.size(); ++i) {
+      std::string apath = path + ".args[" + std::to_string(i) + "]";
+      const json& a = args[i];
+      CORDON_TRY(CheckFields(a, apath, {"index", "value", "valueTwo", "op", "comment"}));
+      ArgCondition c;
+      if (!a.contains("index")) return Bad(apath + ".index", "missing required field");
+      CORDON_ASSIGN_OR_RETURN(uint64_t index, GetU64(a["index"], apath + ".index"));
+      if (index > 5) return Bad(apath + ".index", "argument index " + std::to_string(index) + " out of range 0..5");
+      c.index = static_cast<uint32_t>(index);
+      if (!a.contains("op")) return Bad(apath + ".op", "missing required field");
+      if (!a["op"].is_string()) return Bad(apath + ".op", "expected a string, got " + TypeName(a["op"]));
+      auto op = ParseCmpOpName(a["op"].get<std::string>());
+      if (!op) {
+        return Bad(apath + ".op", "unknown comparison operator " + Quote(a["op"].get<std::string>()) +
+                                      " (expected SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT or _MASKED_EQ)");
+      }
+      c.op = *op;
+      if (!a.contains("value")) return Bad(apath + ".value", "missing required field");
+      CORDON_ASSIGN_OR_RETURN(c.value, GetU64(a["value"], apath + ".value"));
+      if (a.contains("valueTwo") && !a["valueTwo"].is_null()) {
+        CORDON_ASSIGN_OR_RETURN(c.value_two, GetU64(a["valueTwo"], apath + ".valueTwo"));
+      }
+      if (c.op == CmpOp::kMaskedEq && (c.value_two & ~c.value) != 0) {
+        return Bad(apath + ".valueTwo", "has bits outside the mask in value; the comparison can never match");
+      }
+      // libseccomp 2.5 rejects (EINVAL) two comparisons on one argument in one rule, so there is
+      // no AND of ranges on a single argument. Reject here, with the path, rather than at compile.
+      for (const auto& prev : e.conditions) {
+        if (prev.index == c.index) {
+          return Bad(apath + ".index", "second comparison on argument " + std::to_string(c.index) +
+                                           " in one rule (libseccomp cannot AND comparisons on the same "
+                                           "argument; split the rule)");
+        }
+      }
+      e.conditions.push_back(c);
+    }
+  }
+  if (j.contains("includes")) {
+    CORDON_ASSIGN_OR_RETURN(e.includes, GetCondition(j["includes"], path + ".includes"));
+  }
+  if (j.contains("excludes")) {
+    CORDON_ASSIGN_OR_RETURN(e.excludes, GetCondition(j["excludes"], path + ".excludes"));
+  }
+  if (e.names.empty()) Warn(path, "no syscall names; entry ignored");
+  return e;
+}
+
+Result<void> Loader::AddArch(const std::string& name, const std::string& path) {
+  if (!name.starts_with("SCMP_ARCH_") || !CanonicalArch(name)) {
+    return Bad(path, "unknown architecture " + Quote(name) + " (expected SCMP_ARCH_*)");
+  }
+  auto& v = profile_.architectures;
+  if (std::find(v.begin(), v.end(), name) == v.end()) v.push_back(name);
+  return {};
+}
+
+// Adds one rule per name of an applicable entry, resolving conflicts the way documented in
+// docs/seccomp.md ("Rules for the same syscall").
+Result<void> Loader::AddEntryRules(const Entry& e) {
+  if (SameOutcome(e.action, e.errno_ret, profile_.default_action, profile_.default_errno)) {
+    // libseccomp refuses these (EACCES); they change nothing.
+    Warn(e.path, "action " + OutcomeName(e.action, e.errno_ret) + " equals defaultAction; rule skipped");
+    return {};
+  }
+  for (const auto& [name, npath] : e.names) {
+    int nr = seccomp_syscall_resolve_name(name.c_str());
+    if (nr == __NR_SCMP_ERROR) {
+      CORDON_TRY(WarnOrFail(npath, "unknown syscall " + Quote(name) + " (not known to libseccomp " + std::string(LibVersion()) + ")", "skipped"));
+      continue;
+    }
+    Rule r{.syscall = name, .nr = nr, .action = e.action, .errno_ret = e.errno_ret,
+           .conditions = e.conditions, .path = e.path};
+    auto& kept = by_name_[name];
+    bool keep = true;
+    std::vector<size_t> to_drop;
+    for (size_t k : kept) {
+      if (dropped_[k]) continue;
+      const Rule& old = profile_.rules[k];
+      const std::string& opath = name_paths_[k];
+      bool same = SameOutcome(old.action, old.errno_ret, r.action, r.errno_ret);
+      if (old.conditions.empty()) {
+        // libseccomp keeps the first unconditional rule and ignores later rules for the syscall.
+        CORDON_TRY(WarnOrFail(npath, "duplicate rule for " + Quote(name) + ": shadowed by the unconditional rule " +
+                                         opath + " (" + OutcomeName(old.action, old.errno_ret) + ")", "skipped"));
+        keep = false;
+        break;
+      }
+      if (r.conditions.empty()) {
+        // libseccomp lets an unconditional rule replace any conditional rules, in either order.
+        CORDON_TRY(WarnOrFail(opath, "duplicate rule for " + Quote(name) + ": conditional rule (" +
+                                         OutcomeName(old.action, old.errno_ret) + ") overridden by the unconditional rule " +
+                                         npath + " (" + OutcomeName(r.action, r.errno_ret) + ")", "dropped"));
+        to_drop.push_back(k);
+        continue;
+      }
+      if (same) {
+        if (SameConditions(old, r)) {
+          CORDON_TRY(WarnOrFail(npath, "duplicate rule for " + Quote(name) + ": same conditions and action as " +
+                                           opath, "skipped"));
+          keep = false;
+          break;
+        }
+        continue;  // alternatives with one action: ORed, order does not matter
+      }
+      if (RulesMayOverlap(old, r)) {
+        // Which of two overlapping rules with different actions wins is decided by libseccomp's
+        // internal tree order, not by the file. Keep the first in file order, so the meaning is
+        // defined and Evaluate() matches the filter.
+        CORDON_TRY(WarnOrFail(npath, "conflicting rule for " + Quote(name) + ": its conditions may overlap " + opath +
+                                         " which has a different action (" + OutcomeName(old.action, old.errno_ret) +
+                                         " vs " + OutcomeName(r.action, r.errno_ret) + ")", "the later rule is skipped"));
+        keep = false;
+        break;
+      }
+    }
+    if (!keep) continue;
+    for (size_t k : to_drop) dropped_[k] = true;
+    name_paths_[profile_.rules.size()] = npath;
+    kept.push_back(profile_.rules.size());
+    profile_.rules.push_back(std::move(r));
+    dropped_.push_back(false);
+  }
+  return {};
+}
+
+// The shim installs the filter right before execveat(), so a profile that denies exec makes every
+// task fail with a confusing error; exit/exit_group denied would hang or kill every task.
+void Loader::CheckExecAllowed() {
+  static constexpr uint64_t kZero[6] = {};
+  for (const char* name : {"execve", "execveat", "exit", "exit_group"}) {
+    if (seccomp_syscall_resolve_name(name) < 0) continue;
+    const Rule* r = FindMatchingRule(profile_, name, kZero);
+    Action a = r ? r->action : profile_.default_action;
+    if (a == Action::kAllow || a == Action::kLog) continue;
+    Warn(r ? r->path : "defaultAction",
+         std::string(name) + " is not allowed (" + std::string(ActionName(a)) +
+             "); the shim execs the task after installing the filter, so every task would fail");
+  }
+}
+
+Result<Profile> Loader::Run() {
+  profile_.name = source_;
+  profile_.sha256 = Sha256Hex(text_);
+  profile_.context = options_.context;
+  profile_.strict = options_.strict;
+
+  json root;
+  try {
+    root = json::parse(text_.begin(), text_.end());
+  } catch (const json::parse_error& e) {
+    auto [line, col] = LineColumn(text_, e.byte > 0 ? e.byte - 1 : 0);
+    std::string what = e.what();
+    // nlohmann's message starts with "[json.exception.parse_error.101] parse error at line..": keep the tail.
+    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+    return FailMsg(source_ + ": line " + std::to_string(line) + ", column " + std::to_string(col) +
+                   ": invalid JSON: " + what);
+  } catch (const std::exception& e) {
+    return FailMsg(source_ + ": invalid JSON: " + e.what());
+  }
+
+  try {
+    CORDON_TRY(CheckFields(root, "$", {"defaultAction", "defaultErrnoRet", "defaultErrno", "architectures",
+                                       "archMap", "syscalls", "flags", "listenerPath", "listenerMetadata",
+                                       "comment"}));
+    if (!root.contains("defaultAction")) return Bad("defaultAction", "missing required field");
+    CORDON_ASSIGN_OR_RETURN(profile_.default_action, GetAction(root["defaultAction"], "defaultAction"));
+    std::optional<int> derr;
+    if (root.contains("defaultErrnoRet") && !root["defaultErrnoRet"].is_null()) {
+      CORDON_ASSIGN_OR_RETURN(derr, GetErrno(root["defaultErrnoRet"], "defaultErrnoRet"));
+    }
+    if (root.contains("defaultErrno") && !root["defaultErrno"].is_null()) {  // Podman
+      CORDON_ASSIGN_OR_RETURN(int e2, GetErrno(root["defaultErrno"], "defaultErrno"));
+      if (derr && *derr != e2) return Bad("defaultErrno", "disagrees with defaultErrnoRet");
+      derr = e2;
+    }
+    profile_.default_errno = profile_.default_action == Action::kTrace ? derr.value_or(0) : derr.value_or(EPERM);
+
+    if (root.contains("architectures")) {
+      CORDON_ASSIGN_OR_RETURN(auto arches, GetStrings(root["architectures"], "architectures"));
+      for (size_t i = 0; i < arches.size(); ++i) {
+        CORDON_TRY(AddArch(arches[i], "architectures[" + std::to_string(i) + "]"));
+      }
+    }
+    if (root.contains("archMap") && !root["archMap"].is_null()) {
+      const json& m = root["archMap"];
+      if (!m.is_array()) return Bad("archMap", "expected an array, got " + TypeName(m));
+      for (size_t i = 0; i < m.size(); ++i) {
+        std::string p = "archMap[" + std::to_string(i) + "]";
+        CORDON_TRY(CheckFields(m[i], p, {"architecture", "subArchitectures", "comment"}));
+        if (!m[i].contains("architecture") || !m[i]["architecture"].is_string()) {
+          return Bad(p + ".architecture", "expected a string");
+        }
+        CORDON_TRY(AddArch(m[i]["architecture"].get<std::string>(), p + ".architecture"));
+        if (m[i].contains("subArchitectures")) {
+          CORDON_ASSIGN_OR_RETURN(auto subs, GetStrings(m[i]["subArchitectures"], p + ".subArchitectures"));
+          for (size_t k = 0; k < subs.size(); ++k) {
+            CORDON_TRY(AddArch(subs[k], p + ".subArchitectures[" + std::to_string(k) + "]"));
+          }
+        }
+      }
+    }
+    if (root.contains("flags")) {
+      CORDON_ASSIGN_OR_RETURN(auto flags, GetStrings(root["flags"], "flags"));
+      for (size_t i = 0; i < flags.size(); ++i) {
+        std::string p = "flags[" + std::to_string(i) + "]";
+        auto it = std::find_if(kFilterFlags.begin(), kFilterFlags.end(),
+                               [&](const auto& f) { return f.first == flags[i]; });
+        if (it == kFilterFlags.end()) return Bad(p, "unknown seccomp filter flag " + Quote(flags[i]));
+        if (it->second == 1u) {  // TSYNC
+          Warn(p, "ignored: the shim is single-threaded when it installs the filter");
+          continue;
+        }
+        profile_.flags |= it->second;
+      }
+    }
+    for (const char* f : {"listenerPath", "listenerMetadata"}) {
+      if (root.contains(f)) {
+        if (!root[f].is_string()) return Bad(f, "expected a string, got " + TypeName(root[f]));
+        Warn(f, "ignored: Cordon's supervisor is the seccomp notification listener (see notify mode)");
+      }
+    }
+
+    if (root.contains("syscalls") && !root["syscalls"].is_null()) {
+      const json& sc = root["syscalls"];
+      if (!sc.is_array()) return Bad("syscalls", "expected an array, got " + TypeName(sc));
+      // Validate every entry first, whatever the context, so a broken file fails everywhere.
+      std::vector<Entry> entries;
+      entries.reserve(sc.size());
+      for (size_t i = 0; i < sc.size(); ++i) {
+        CORDON_ASSIGN_OR_RETURN(Entry e, GetEntry(sc[i], "syscalls[" + std::to_string(i) + "]"));
+        entries.push_back(std::move(e));
+      }
+      for (const auto& e : entries) {
+        if (!Applies(e, options_.context)) continue;
+        CORDON_TRY(AddEntryRules(e));
+      }
+    }
+  } catch (const json::exception& e) {
+    // Every access above is type-checked first; this is a backstop so nothing escapes the module.
+    return FailMsg(source_ + ": unexpected JSON structure: " + e.what());
+  }
+
+  std::vector<Rule> rules;
+  for (size_t i = 0; i < profile_.rules.size(); ++i) {
+    if (!dropped_[i]) rules.push_back(std::move(profile_.rules[i]));
+  }
+  profile_.rules = std::move(rules);
+  CheckExecAllowed();
+  return std::move(profile_);
+}
+
+}  // namespace
+
+std::string_view ActionName(Action a) {
+  switch (a) {
+    case Action::kKillThread: return "SCMP_ACT_KILL_THREAD";
+    case Action::kKillProcess: return "SCMP_ACT_KILL_PROCESS";
+    case Action::kTrap: return "SCMP_ACT_TRAP";
+    case Action::kErrno: return "SCMP_ACT_ERRNO";
+    case Action::kTrace: return "SCMP_ACT_TRACE";
+    case Action::kAllow: return "SCMP_ACT_ALLOW";
+    case Action::kLog: return "SCMP_ACT_LOG";
+    case Action::kNotify: return "SCMP_ACT_NOTIFY";
+  }
+  return "?";
+}
+
+std::optional<Action> ParseActionName(std::string_view name) {
+  for (const auto& [n, a] : kActionNames) {
+    if (n == name) return a;
+  }
+  return std::nullopt;
+}
+
+std::string_view CmpOpName(CmpOp op) {
+  for (const auto& [n, o] : kCmpNames) {
+    if (o == op) return n;
+  }
+  return "?";
+}
+
+std::optional<CmpOp> ParseCmpOpName(std::string_view name) {
+  for (const auto& [n, o] : kCmpNames) {
+    if (n == name) return o;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> ParseErrnoName(std::string_view name) {
+  // Built once from glibc's own table, so every name glibc knows is accepted.
+  static const std::map<std::string, int, std::less<>> kTable = [] {
+    std::map<std::string, int, std::less<>> t;
+    for (int e = 1; e < 4096; ++e) {
+      if (const char* n = strerrorname_np(e)) t.emplace(n, e);
+    }
+    return t;
+  }();
+  auto it = kTable.find(name);
+  if (it == kTable.end()) return std::nullopt;
+  return it->second;
+}
+
+bool ArgCondition::Matches(const uint64_t args[6]) const {
+  uint64_t a = args[index];
+  switch (op) {
+    case CmpOp::kNe: return a != value;
+    case CmpOp::kLt: return a < value;
+    case CmpOp::kLe: return a <= value;
+    case CmpOp::kEq: return a == value;
+    case CmpOp::kGe: return a >= value;
+    case CmpOp::kGt: return a > value;
+    case CmpOp::kMaskedEq: return (a & value) == value_two;
+  }
+  return false;
+}
+
+bool Rule::Matches(const uint64_t args[6]) const {
+  return std::all_of(conditions.begin(), conditions.end(), [&](const ArgCondition& c) { return c.Matches(args); });
+}
+
+Result<KernelVersion> ParseKernelRelease(std::string_view release) {
+  KernelVersion v;
+  const char* p = release.data();
+  const char* end = p + release.size();
+  auto r1 = std::from_chars(p, end, v.major);
+  if (r1.ec != std::errc() || r1.ptr == end || *r1.ptr != '.') return FailMsg("bad kernel version " + Quote(release));
+  auto r2 = std::from_chars(r1.ptr + 1, end, v.minor);
+  if (r2.ec != std::errc() || v.major < 0 || v.minor < 0) return FailMsg("bad kernel version " + Quote(release));
+  // Anything after major.minor (".0-18-amd64", ".12") is ignored, as Docker does.
+  if (r2.ptr != end && *r2.ptr != '.' && *r2.ptr != '-' && *r2.ptr != '+') {
+    return FailMsg("bad kernel version " + Quote(release));
+  }
+  return v;
+}
+
+std::string NativeArchName() {
+  // libseccomp tokens are the AUDIT_ARCH_* values; map back through the SCMP names we know.
+  for (const auto& [go, scmp] : kGoArchNames) {
+    std::string lower(scmp.substr(10));
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (seccomp_arch_resolve_name(lower.c_str()) == seccomp_arch_native()) return std::string(scmp);
+  }
+  return "SCMP_ARCH_NATIVE";
+}
+
+Result<Profile> ParseProfile(std::string_view json_text, const LoadOptions& options) {
+  try {
+    Loader loader(json_text, options);
+    return loader.Run();
+  } catch (const std::exception& e) {  // bad_alloc and friends: nothing may escape the module
+    return FailMsg((options.source_name.empty() ? "<profile>" : options.source_name) + ": " + e.what());
+  }
+}
+
+Result<Profile> LoadProfileFile(const std::string& path, const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(errno, "open seccomp profile " + path);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) return Fail(errno, "read seccomp profile " + path);
+  LoadOptions o = options;
+  if (o.source_name.empty()) {
+    auto slash = path.rfind('/');
+    o.source_name = slash == std::string::npos ? path : path.substr(slash + 1);
+  }
+  return ParseProfile(buf.str(), o);
+}
+
+const Rule* FindMatchingRule(const Profile& profile, std::string_view syscall, const uint64_t args[6]) {
+  for (const auto& r : profile.rules) {
+    if (r.syscall == syscall && r.Matches(args)) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace cordon::seccomp
