@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what Cordon needs to build, test and benchmark, from Debian 12 packages. Idempotent:
+# apt-get runs only when something is missing.
+set -euo pipefail
+PKGS=(cmake ninja-build g++ pkg-config git
+      libseccomp-dev libcap-dev nlohmann-json3-dev libprotobuf-dev protobuf-compiler
+      libboost1.81-dev libsqlite3-dev libgtest-dev libgmock-dev
+      python3 procps iproute2 util-linux passwd bubblewrap)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "cordon: missing packages: ${missing[*]}" >&2
+    echo "cordon: run this script as root, or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "cordon: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
