@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
   std::map<std::string, std::vector<double>> steps;
   std::ifstream f(tmpl);
   std::string line;
-  const char* order[] = {"admitted_us", "spawned_us", "ready_us", "exec_us", "exit_us", "reaped_us"};
+  const char* order[] = {"admitted_us", "spawned_us", "ready_us", "exec_us", "exit_us", "done_us"};
   while (std::getline(f, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded()) continue;
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
   unlink(tmpl);
   const char* label[] = {"policy + BPF (cache) loaded", "shim spawned (clone3+exec)",
                          "sandbox built (ns, maps, mounts)", "task started (caps, seccomp, exec)",
-                         "task ran to exit", "sandbox torn down, shim reaped"};
+                         "task ran to exit", "sandbox processes killed+reaped, reported"};
   std::printf("\nWhere `cordon run` spends its time (median ms per step, from %d evidence records;\n"
               "the CLI's own process start before main() is the rest of the p50 above):\n\n", n);
   for (size_t i = 0; i < 6; ++i) {

@@ -7,9 +7,8 @@ const char* SetupStepName(SetupStep step) {
     case SetupStep::kNone: return "none";
     case SetupStep::kReadSpec: return "read-spec";
     case SetupStep::kClone: return "clone";
-    case SetupStep::kIdMaps: return "id-maps";
     case SetupStep::kPdeathsig: return "pdeathsig";
-    case SetupStep::kWaitGo: return "wait-go";
+    case SetupStep::kIdMaps: return "id-maps";
     case SetupStep::kSetIds: return "set-ids";
     case SetupStep::kMountPrivate: return "mount-private";
     case SetupStep::kMountRoot: return "mount-root";

@@ -10,11 +10,10 @@ enum class SetupStep : uint32_t {
   kNone = 0,
   // Outer shim, on the host side of the clone.
   kReadSpec = 1,        // receive and decode the launch message
-  kClone = 2,           // clone3() with the new namespaces
-  kIdMaps = 3,          // setgroups/gid_map/uid_map of the child
+  kClone = 2,           // drop to the task's host ids, clone3() with the new namespaces
   // Child: PID 1 of the new PID namespace, in this order (shim/child.cc).
   kPdeathsig = 10,      // PR_SET_PDEATHSIG(SIGKILL) + getppid() re-check
-  kWaitGo = 11,         // block until the outer shim wrote the id maps
+  kIdMaps = 11,         // write our own setgroups ("deny"), gid_map, uid_map: task id -> host id
   kSetIds = 12,         // setresgid/setresuid to the task ids inside the namespace
   kMountPrivate = 13,   // make every mount MS_PRIVATE: nothing propagates to the host
   kMountRoot = 14,      // tmpfs for the new root and the scratch tmpfs (/tmp, /work)

@@ -34,6 +34,8 @@ if ! runuser -u "$TEST_USER" -- test -r "$SRC/CMakeLists.txt" -a -x "$SRC/build/
   chown -R "$TEST_USER" /var/tmp/cordon-rootless
   runuser -u "$TEST_USER" -- env -C "$RL_SRC" scripts/build.sh
 fi
+# ctest writes its logs under build/Testing: the rootful pass created it as root.
+mkdir -p "$RL_SRC/build/Testing" && chown -R "$TEST_USER" "$RL_SRC/build/Testing"
 echo "== rootless suite (as $TEST_USER) =="
 rootless=0
 runuser -u "$TEST_USER" -- env HOME="$(getent passwd "$TEST_USER" | cut -d: -f6)" TMPDIR=/tmp \

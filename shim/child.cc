@@ -40,11 +40,32 @@ void NoopHandler(int) {}
   _exit(kExitCordonFailure);
 }
 
+bool WriteSelfFile(const char* path, const char* text, Failure* f) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return SetFailure(f, SetupStep::kIdMaps, errno, "open %s", path);
+  ssize_t n = ::write(fd, text, std::strlen(text));
+  int err = errno;
+  ::close(fd);
+  if (n < 0) return SetFailure(f, SetupStep::kIdMaps, err, "write '%s' to %s", text, path);
+  return true;
+}
+
+// "deny" on setgroups must precede an unprivileged gid_map write (user_namespaces(7)); it also means
+// the task can never call setgroups(2) to pick up groups.
+bool WriteIdMaps(const LaunchSpec& s, Failure* f) {
+  char map[64];
+  if (!WriteSelfFile("/proc/self/setgroups", "deny", f)) return false;
+  snprintf(map, sizeof map, "%u %u 1\n", s.task_gid, s.host_gid);
+  if (!WriteSelfFile("/proc/self/gid_map", map, f)) return false;
+  snprintf(map, sizeof map, "%u %u 1\n", s.task_uid, s.host_uid);
+  return WriteSelfFile("/proc/self/uid_map", map, f);
+}
+
 bool SetIds(const LaunchSpec& spec, Failure* f) {
-  // The maps hold a single id each (task id -> host id). In rootful mode our uid is still host root,
-  // which is unmapped here; in rootless mode it already is the task id. Either way we hold all
-  // capabilities of the new user namespace, and setresuid inside it does not clear them because
-  // the old ids are not the namespace's root (security/commoncap.c cap_emulate_setxuid).
+  // The maps hold a single id each (task id -> host id). In rootful mode our real and saved ids are
+  // still host root, unmapped here; this makes every id the task's. We keep all capabilities of the
+  // new user namespace: the old ids are not the namespace's root (security/commoncap.c
+  // cap_emulate_setxuid), and rootful mode also set SECBIT_NO_SETUID_FIXUP.
   if (::setresgid(spec.task_gid, spec.task_gid, spec.task_gid) < 0)
     return SetFailure(f, SetupStep::kSetIds, errno, "setresgid %u", spec.task_gid);
   if (::setresuid(spec.task_uid, spec.task_uid, spec.task_uid) < 0)
@@ -89,9 +110,8 @@ void BecomeInit(int sync_fd) {
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   // Close the task's stdio and bound fds in our table: readers of the task's stdout must see EOF
   // when the task (not its init) closes it.
-  for (int fd = 0; fd < 1024; ++fd) {
-    if (fd != sync_fd) ::close(fd);
-  }
+  if (sync_fd > 0) sys::CloseRange(0, static_cast<unsigned>(sync_fd - 1), 0);
+  sys::CloseRange(static_cast<unsigned>(sync_fd + 1), ~0u, 0);
 }
 
 [[noreturn]] void ReapUntilTaskExits(int sync_fd, pid_t task, const sigset_t& waitset) {
@@ -113,9 +133,14 @@ void BecomeInit(int sync_fd) {
         rec.status = status;
         rec.task_reported = 1;
         rec.exit_ns = sys::MonotonicNs();
-        rec.usage = ru;
+        // The task is done, so is its sandbox: kill whatever it left behind (kill(-1) from PID 1
+        // reaches every other process of the namespace) and reap it all before reporting, so the
+        // report means "nothing of this sandbox runs any more" and the usage covers everything.
+        ::kill(-1, SIGKILL);
+        while (::wait4(-1, nullptr, __WALL, nullptr) > 0 || errno == EINTR) {
+        }
+        ::getrusage(RUSAGE_CHILDREN, &rec.usage);
         (void)::send(sync_fd, &rec, sizeof rec, MSG_NOSIGNAL);
-        // Our exit tears down the PID namespace: the kernel SIGKILLs every process left in it.
         _exit(0);
       }
     }
@@ -135,22 +160,14 @@ void BecomeInit(int sync_fd) {
     SetFailure(&f, SetupStep::kPdeathsig, errno, "prctl PR_SET_PDEATHSIG");
     Die(sync_fd, f);
   }
-  // getppid() is 0 here whatever happens (the parent is outside our PID namespace), so the
-  // re-check is the sync socket: if the outer shim died before prctl, the recv below sees EOF.
 
-  // Step 2 (sync #1): wait for "maps written". Nothing may use ids before that.
-  char go = 0;
-  ssize_t n;
-  do {
-    n = ::recv(sync_fd, &go, 1, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n != 1 || go != 'G') _exit(kExitCordonFailure);
-  if (HookFails(spec, SetupStep::kWaitGo, &f)) Die(sync_fd, f);
-
+  // Step 2: our own id maps. The namespace is owned by the ids we were cloned with (the task's host
+  // ids, see shim/main.cc), so a single-id map of our own euid/egid needs no help from outside.
+  if (HookFails(spec, SetupStep::kIdMaps, &f) || !WriteIdMaps(spec, &f)) Die(sync_fd, f);
   if (HookFails(spec, SetupStep::kSetIds, &f) || !SetIds(spec, &f)) Die(sync_fd, f);
-  // Changing the euid (rootful: host root -> task id) clears the parent-death signal
-  // (kernel/cred.c commit_creds). Arm it again, then make sure the outer shim did not die in between:
-  // its end of the sync socket would show POLLHUP.
+  // An euid change clears the parent-death signal (kernel/cred.c commit_creds); arm it again in
+  // case setresuid changed one, then make sure the outer shim did not die before we armed it: its
+  // end of the sync socket would show POLLHUP. (getppid() cannot tell: it is 0 in a new PID ns.)
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
     SetFailure(&f, SetupStep::kSetIds, errno, "prctl PR_SET_PDEATHSIG after setresuid");
     Die(sync_fd, f);
@@ -212,7 +229,8 @@ void BecomeInit(int sync_fd) {
   // CLONE_VFORK: we resume once the task has exec'd or exited. CLONE_FILES: until its execve the task
   // shares our fd table, so fds it opens before exec (a seccomp listener) stay ours afterwards.
   clone_args ca{};
-  ca.flags = CLONE_VFORK | CLONE_FILES;
+  // CLONE_CLEAR_SIGHAND: the task starts with default dispositions, not our forwarding handlers.
+  ca.flags = CLONE_VFORK | CLONE_FILES | CLONE_CLEAR_SIGHAND;
   ca.exit_signal = SIGCHLD;
   long pid = sys::Clone3(&ca);
   if (pid < 0) {

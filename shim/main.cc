@@ -7,6 +7,7 @@
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/securebits.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -57,28 +59,44 @@ bool ReadAll(int fd, std::vector<uint8_t>* out, size_t max, Failure* f, const ch
   return true;
 }
 
-bool WriteProcFile(pid_t pid, const char* name, const char* text, Failure* f) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
-  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return SetFailure(f, SetupStep::kIdMaps, errno, "open %s", path);
-  ssize_t n = ::write(fd, text, std::strlen(text));
-  int err = errno;
+// Signals ignored by whoever started the supervisor (`nohup`, `cmd &` in a script) stay ignored
+// across execve. Reset them here, once, so neither PID 1 nor the task inherits SIG_IGN: the mask
+// comes from one read of /proc/self/status instead of 64 sigaction() queries.
+void ResetIgnoredSignals() {
+  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
   ::close(fd);
-  if (n < 0) return SetFailure(f, SetupStep::kIdMaps, err, "write '%s' to %s", text, path);
-  return true;
+  if (n <= 0) return;
+  buf[n] = '\0';
+  const char* line = std::strstr(buf, "\nSigIgn:\t");
+  if (line == nullptr) return;
+  unsigned long long mask = std::strtoull(line + 9, nullptr, 16);
+  for (int sig = 1; sig <= 64 && mask != 0; ++sig, mask >>= 1) {
+    if ((mask & 1) && sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  }
 }
 
-// Single-id maps: the task's uid/gid inside -> its host uid/gid. "deny" on setgroups is required
-// before an unprivileged gid_map write (user_namespaces(7)) and is harmless when rootful, where the
-// supplementary groups were already dropped before the clone.
-bool WriteIdMaps(pid_t pid, const proto::LaunchSpec& s, Failure* f) {
-  char map[64];
-  if (!WriteProcFile(pid, "setgroups", "deny", f)) return false;
-  snprintf(map, sizeof map, "%u %u 1\n", s.task_gid, s.host_gid);
-  if (!WriteProcFile(pid, "gid_map", map, f)) return false;
-  snprintf(map, sizeof map, "%u %u 1\n", s.task_uid, s.host_uid);
-  return WriteProcFile(pid, "uid_map", map, f);
+// Rootful: become the task's host ids before the clone, so that the new user namespace is owned by
+// them and the child can write its own single-id maps (user_namespaces(7): one id, the writer's
+// own, needs no capability in the parent namespace). The real and saved ids stay root and
+// SECBIT_NO_SETUID_FIXUP keeps our capabilities through the euid change, so creating the namespace
+// is still a privileged act on hosts that restrict unprivileged user namespaces. Supplementary
+// groups go first: they survive setresgid and would grant host group access (gid 0!) through binds.
+bool BecomeTaskIds(const proto::LaunchSpec& spec, Failure* f) {
+  if (::setgroups(0, nullptr) < 0) return SetFailure(f, SetupStep::kClone, errno, "setgroups(0)");
+  if (::prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP) < 0)
+    return SetFailure(f, SetupStep::kClone, errno, "set SECBIT_NO_SETUID_FIXUP");
+  if (::setresgid(static_cast<gid_t>(-1), spec.host_gid, static_cast<gid_t>(-1)) < 0)
+    return SetFailure(f, SetupStep::kClone, errno, "setresgid to host gid %u", spec.host_gid);
+  if (::setresuid(static_cast<uid_t>(-1), spec.host_uid, static_cast<uid_t>(-1)) < 0)
+    return SetFailure(f, SetupStep::kClone, errno, "setresuid to host uid %u", spec.host_uid);
+  // The euid change made us non-dumpable, which would make the child's /proc/self files root's and
+  // its map writes fail. Our real and saved ids are still root, so the task (host uid = our euid)
+  // cannot ptrace us either way; PID 1 makes itself non-dumpable again once the task runs.
+  if (::prctl(PR_SET_DUMPABLE, 1) < 0) return SetFailure(f, SetupStep::kClone, errno, "PR_SET_DUMPABLE");
+  return true;
 }
 
 int RunOuter() {
@@ -107,12 +125,8 @@ int RunOuter() {
   msg->fds[0].Reset();
   msg->fds[1].Reset();
 
-  // Rootful: the child starts as host root. Supplementary groups are kept across setresgid and
-  // would still grant host group access (gid 0!) through bind mounts, so drop them first.
-  if ((spec.flags & proto::kFlagRootful) && ::setgroups(0, nullptr) < 0) {
-    SetFailure(&f, SetupStep::kClone, errno, "setgroups(0)");
-    Report(f);
-  }
+  ResetIgnoredSignals();
+  if ((spec.flags & proto::kFlagRootful) && !BecomeTaskIds(spec, &f)) Report(f);
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
     SetFailure(&f, SetupStep::kClone, errno, "socketpair");
@@ -146,21 +160,10 @@ int RunOuter() {
   child_sync.Reset();
   msg->fds.clear();  // the child has its copies; ours must not keep the task's pipes open
 
-  if (HookFails(spec, SetupStep::kIdMaps, &f) || !WriteIdMaps(static_cast<pid_t>(pid), spec, &f)) {
-    sys::PidfdSendSignal(child_pidfd.Get(), SIGKILL);
-    Report(f);
-  }
-  char go = 'G';  // sync #1: maps written
-  if (::send(sync.Get(), &go, 1, MSG_NOSIGNAL) != 1) {
-    SetFailure(&f, SetupStep::kWaitGo, errno, "send go to child");
-    Report(f);
-  }
-
   // Relay until PID 1 of the sandbox is gone. Setup has a deadline; the task itself has none here
   // (the supervisor owns wall-clock limits and kills us, which kills the child via PDEATHSIG).
   const uint64_t deadline = sys::MonotonicNs() + uint64_t{spec.setup_timeout_ms} * 1000000ull;
   bool exec_ok = false, got_exit = false, sent_error = false;
-  proto::ExitRecord exit_rec;
   for (;;) {
     // A negative fd is ignored by poll(): once the child's end is closed only the others remain.
     pollfd p[3] = {{sync.Get(), POLLIN, 0}, {kControlFd, POLLIN, 0}, {child_pidfd.Get(), POLLIN, 0}};
@@ -194,8 +197,10 @@ int RunOuter() {
           sent_error = true;
           Send(buf, static_cast<size_t>(n));
         } else if (h.type == proto::MsgType::kExit && n == sizeof(proto::ExitRecord)) {
+          // PID 1 killed and reaped every process of the sandbox before sending this, so the
+          // supervisor can finish now; the namespaces' teardown in PID 1's exit is not its wait.
           got_exit = true;
-          std::memcpy(&exit_rec, buf, sizeof exit_rec);
+          Send(buf, static_cast<size_t>(n));
         }
       }
     }
@@ -212,24 +217,29 @@ int RunOuter() {
     if (p[2].revents & POLLIN) break;
   }
 
-  // Drain a record that raced with the exit, then reap PID 1 with the usage of the whole sandbox.
+  // Drain a record that raced with the exit. Without one, PID 1 died before the task did (killed
+  // by the supervisor, or crashed): report its status and the usage of the whole sandbox.
   if (sync.Valid() && !got_exit) {
-    proto::ExitRecord r;
-    if (::recv(sync.Get(), &r, sizeof r, MSG_DONTWAIT) == sizeof r && r.hdr.type == proto::MsgType::kExit) {
-      got_exit = true;
-      exit_rec = r;
+    alignas(8) char buf[sizeof(proto::ExitRecord)];
+    if (::recv(sync.Get(), buf, sizeof buf, MSG_DONTWAIT) == sizeof buf) {
+      proto::MsgHeader h;
+      std::memcpy(&h, buf, sizeof h);
+      if (h.magic == proto::kMagic && h.type == proto::MsgType::kExit) {
+        got_exit = true;
+        Send(buf, sizeof buf);
+      }
     }
   }
   int status = 0;
   rusage ru{};
   ::wait4(static_cast<pid_t>(pid), &status, __WALL, &ru);
   if (!got_exit) {
-    exit_rec = proto::ExitRecord();
-    exit_rec.exit_ns = sys::MonotonicNs();
+    proto::ExitRecord rec;
+    rec.exit_ns = sys::MonotonicNs();
+    rec.init_status = status;
+    rec.usage = ru;
+    Send(&rec, sizeof rec);
   }
-  exit_rec.init_status = status;
-  exit_rec.usage = ru;
-  Send(&exit_rec, sizeof exit_rec);
   return 0;
 }
 

@@ -25,6 +25,9 @@ constexpr const char* kNewRoot = "/tmp/root";
 
 // Creates every missing directory of `path` (absolute). Existing components are fine.
 bool MkdirAll(const std::string& path, mode_t mode) {
+  // Most parents exist already: try the whole path first, walk up only when a parent is missing.
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return true;
+  if (errno != ENOENT) return false;
   for (size_t pos = 1; pos <= path.size(); ++pos) {
     if (pos != path.size() && path[pos] != '/') continue;
     std::string part = path.substr(0, pos);

@@ -63,11 +63,8 @@ void PlaceFds(const TaskArgs& a) {
 void ResetSession(const TaskArgs& a) {
   if (::setsid() < 0) Die(a, SetupStep::kSession, errno, "setsid");
   ::umask(022);
-  // Dispositions set to SIG_IGN survive execve (the caller may ignore SIGPIPE): reset them all.
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    ::signal(sig, SIG_DFL);
-  }
+  // Dispositions are already default: the outer shim reset inherited SIG_IGN ones and the clone
+  // used CLONE_CLEAR_SIGHAND for PID 1's handlers. Only the mask is left.
   sigset_t none;
   sigemptyset(&none);
   if (::sigprocmask(SIG_SETMASK, &none, nullptr) < 0) Die(a, SetupStep::kSession, errno, "sigprocmask");
@@ -79,8 +76,9 @@ void DropPrivileges(const TaskArgs& a, cap_t empty) {
   CheckHook(a, SetupStep::kDropBounding);
   // The bounding set can only shrink, and only with CAP_SETPCAP, which we still have here.
   for (cap_value_t c = 0; c < 64; ++c) {
-    if (::prctl(PR_CAPBSET_READ, c) < 0) break;  // past the kernel's last capability
-    if (cap_drop_bound(c) < 0) Die(a, SetupStep::kDropBounding, errno, "drop capability from bounding set");
+    if (cap_drop_bound(c) == 0) continue;
+    if (errno == EINVAL) break;  // past the kernel's last capability
+    Die(a, SetupStep::kDropBounding, errno, "drop capability from bounding set");
   }
   CheckHook(a, SetupStep::kSecurebits);
   // Locked: the task can never regain capabilities through uid 0 semantics, setuid fixups,

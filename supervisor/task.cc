@@ -185,10 +185,23 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, const Policy& 
 }
 
 Task::~Task() {
-  if (!finished_ && pidfd_) {
+  if (!pidfd_ || reaped_) return;
+  if (!finished_) {
     sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
     ::waitpid(shim_pid_, nullptr, 0);
+    return;
   }
+  // Finished but the shim is still exiting: reap it if it is done, otherwise leave it to our
+  // parent-of-last-resort (the process is on its way out and holds nothing of the task).
+  siginfo_t si{};
+  ::waitid(P_PIDFD, static_cast<id_t>(pidfd_.Get()), &si, WEXITED | WNOHANG);
+}
+
+void Task::Finish() {
+  if (finished_) return;
+  timing_.done = sys::MonotonicNs();
+  Settle();
+  finished_ = true;
 }
 
 void Task::HandleRecord(const void* buf, size_t len) {
@@ -220,6 +233,7 @@ void Task::HandleRecord(const void* buf, size_t len) {
       std::memcpy(&r, buf, sizeof r);
       exit_ = r;
       timing_.exit = r.exit_ns;
+      Finish();
       break;
     }
     default:
@@ -241,14 +255,13 @@ bool Task::OnControlReadable() {
 }
 
 void Task::OnShimExited() {
-  if (finished_) return;
+  if (reaped_) return;
   siginfo_t si{};
   if (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.Get()), &si, WEXITED) == 0)
     shim_status_ = si.si_code == CLD_EXITED ? (si.si_status << 8) : si.si_status;
+  reaped_ = true;
   OnControlReadable();
-  timing_.reaped = sys::MonotonicNs();
-  Settle();
-  finished_ = true;
+  Finish();
 }
 
 void Task::ForwardSignal(int signo) {
@@ -356,7 +369,7 @@ std::string Task::EvidenceJson() const {
                   {"ready_us", Us(timing_.ready, t0)},
                   {"exec_us", Us(timing_.exec, t0)},
                   {"exit_us", Us(timing_.exit, t0)},
-                  {"reaped_us", Us(timing_.reaped, t0)}};
+                  {"done_us", Us(timing_.done, t0)}};
   json exit_j = {{"code", outcome_.task_exit_code >= 0 ? json(outcome_.task_exit_code) : json(nullptr)},
                  {"signal", outcome_.task_signal ? json(outcome_.task_signal) : json(nullptr)},
                  {"cordon_exit_code", outcome_.exit_code}};
@@ -374,7 +387,9 @@ std::string Task::EvidenceJson() const {
   json usage;
   if (exit_) {
     const rusage& ru = exit_->usage;
-    usage = {{"source", "wait4 rusage of the sandbox's PID 1 (every reaped process of the sandbox)"},
+    usage = {{"source", exit_->task_reported
+                            ? "getrusage(RUSAGE_CHILDREN) of the sandbox's PID 1 after it reaped every process"
+                            : "wait4 rusage of the sandbox's PID 1 (it died before the task)"},
              {"cpu_user_usec", ru.ru_utime.tv_sec * 1000000ll + ru.ru_utime.tv_usec},
              {"cpu_system_usec", ru.ru_stime.tv_sec * 1000000ll + ru.ru_stime.tv_usec},
              {"max_rss_kib", ru.ru_maxrss},

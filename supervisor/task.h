@@ -50,7 +50,7 @@ struct TaskOutcome {
 };
 
 struct TaskTiming {  // CLOCK_MONOTONIC ns; 0 = did not happen
-  uint64_t received = 0, admitted = 0, spawned = 0, ready = 0, exec = 0, exit = 0, reaped = 0;
+  uint64_t received = 0, admitted = 0, spawned = 0, ready = 0, exec = 0, exit = 0, done = 0;
 };
 
 class Task {
@@ -63,11 +63,14 @@ class Task {
 
   int control_fd() const { return ctrl_.Get(); }
   int shim_pidfd() const { return pidfd_.Get(); }
+  // The outcome is settled: the sandbox's PID 1 reported that every process of it is gone (or the
+  // shim died). The shim may still be finishing its own exit; shim_reaped() tells.
   bool finished() const { return finished_; }
+  bool shim_reaped() const { return reaped_; }
 
   // Reads every pending record from the shim. Returns false when the control socket closed.
   bool OnControlReadable();
-  // The shim exited: reap it, drain what is left and settle the outcome.
+  // The shim exited: reap it, and settle the outcome if no exit record did.
   void OnShimExited();
   // Forwards a signal to the task (through the shim and the sandbox's PID 1).
   void ForwardSignal(int signo);
@@ -85,6 +88,7 @@ class Task {
   Task() = default;
   void HandleRecord(const void* buf, size_t len);
   void Settle();
+  void Finish();
 
   std::string id_;
   const Policy* policy_ = nullptr;
@@ -95,6 +99,7 @@ class Task {
   UniqueFd ctrl_, pidfd_;
   pid_t shim_pid_ = -1;
   bool finished_ = false;
+  bool reaped_ = false;
   bool exec_ok_ = false;
   std::optional<proto::ExitRecord> exit_;
   int shim_status_ = 0;

@@ -111,7 +111,7 @@ TEST(Cli, EvidenceRecord) {
   }
   EXPECT_LE(std::stol(JsonField(first, "timing/ready_us")), std::stol(JsonField(first, "timing/exec_us")));
   EXPECT_LE(std::stol(JsonField(first, "timing/exec_us")), std::stol(JsonField(first, "timing/exit_us")));
-  EXPECT_NE(JsonField(first, "usage/source").find("wait4"), std::string::npos);
+  EXPECT_NE(JsonField(first, "usage/source").find("RUSAGE_CHILDREN"), std::string::npos);
   EXPECT_EQ(JsonField(first, "seccomp/bpf_sha256").size(), 64u);
   auto bad = CordonRun({"/bin/true"}, {"--evidence", "/nonexistent-dir/e.json"});
   EXPECT_EQ(bad.exit_code, 125);
@@ -132,7 +132,7 @@ TEST(Cli, SignaledTaskEvidence) {
 TEST(Cli, EveryFailingSetupStepIsReportedByName) {
   REQUIRE_SANDBOX();
   const SetupStep steps[] = {
-      SetupStep::kClone,        SetupStep::kIdMaps,        SetupStep::kPdeathsig,   SetupStep::kWaitGo,
+      SetupStep::kClone,        SetupStep::kPdeathsig,     SetupStep::kIdMaps,
       SetupStep::kSetIds,       SetupStep::kMountPrivate,  SetupStep::kMountRoot,   SetupStep::kBindMounts,
       SetupStep::kMountProc,    SetupStep::kMountDev,      SetupStep::kEtcFiles,    SetupStep::kPivotRoot,
       SetupStep::kRemountReadOnly, SetupStep::kLoopback,   SetupStep::kHostname,    SetupStep::kCgroupNs,

@@ -296,8 +296,9 @@ TEST(Sandbox, SignalsToCordonReachTheTask) {
     ::close(out[0]);
     std::string cordon = BuildPath("bin/cordon");
     ::execl(cordon.c_str(), "cordon", "run", "--", "python3", "-c",
-            "import signal, sys, time\n"
-            "signal.signal(signal.SIGTERM, lambda *a: (print('got-term', flush=True), sys.exit(3)))\n"
+            "import os, signal, time\n"
+            // os.write, not print: the handler may run while print('ready') is still returning.
+            "signal.signal(signal.SIGTERM, lambda *a: (os.write(1, b'got-term\\n'), os._exit(3)))\n"
             "print('ready', flush=True)\ntime.sleep(30)\n",
             nullptr);
     _exit(1);
