@@ -1,5 +1,9 @@
 #include "common/syscalls.h"
 
+#include <sched.h>
+#include <cerrno>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +23,18 @@ int CloseRange(unsigned first, unsigned last, unsigned flags) {
 }
 int Seccomp(unsigned op, unsigned flags, void* args) {
   return static_cast<int>(::syscall(SYS_seccomp, op, flags, args));
+}
+
+pid_t CloneVfork(int (*fn)(void*), void* arg, int flags, int* pidfd) {
+  constexpr size_t kStack = 256 * 1024;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return -1;
+  pid_t pid = ::clone(fn, static_cast<char*>(stack) + kStack, CLONE_VM | CLONE_VFORK | SIGCHLD | flags, arg,
+                      pidfd, nullptr, nullptr);
+  int err = errno;
+  ::munmap(stack, kStack);  // the child has exec'd or exited: its stack is ours again
+  errno = err;
+  return pid;
 }
 
 uint64_t MonotonicNs() {

@@ -20,3 +20,15 @@ int Seccomp(unsigned op, unsigned flags, void* args);
 uint64_t MonotonicNs();
 
 }  // namespace cordon::sys
+
+namespace cordon::sys {
+
+// posix_spawn's trick: clone(CLONE_VM|CLONE_VFORK) runs `fn(arg)` in a child that shares our memory
+// on a stack of its own, and returns once the child has exec'd or exited. No page tables are
+// copied, which is most of a fork's cost on a paravirtualised host. `fn` may only make system
+// calls and touch memory the caller prepared (no malloc, no locks): the parent is suspended, not
+// gone. `flags` adds clone flags (CLONE_PIDFD stores the pidfd in *pidfd; CLONE_FILES shares the fd
+// table). Returns the child's pid, or -1 with errno set.
+pid_t CloneVfork(int (*fn)(void*), void* arg, int flags, int* pidfd);
+
+}  // namespace cordon::sys

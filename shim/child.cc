@@ -114,6 +114,8 @@ void BecomeInit(int sync_fd) {
   sys::CloseRange(static_cast<unsigned>(sync_fd + 1), ~0u, 0);
 }
 
+int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
+
 [[noreturn]] void ReapUntilTaskExits(int sync_fd, pid_t task, const sigset_t& waitset) {
   proto::ExitRecord rec;
   for (;;) {
@@ -206,13 +208,8 @@ void BecomeInit(int sync_fd) {
     if (s.rfind("PATH=", 0) == 0) ta.path_env = s.c_str() + 5;
   }
   ta.envp.push_back(nullptr);
-  void* page = ::mmap(nullptr, sizeof(TaskReport), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (page == MAP_FAILED) {
-    SetFailure(&f, SetupStep::kForkTask, errno, "mmap task report page");
-    Die(sync_fd, f);
-  }
-  ta.report = new (page) TaskReport();
-
+  TaskReport report_storage;  // shared with the task: CLONE_VM below
+  ta.report = &report_storage;
   sigset_t waitset;
   sigemptyset(&waitset);
   sigaddset(&waitset, SIGCHLD);
@@ -221,24 +218,26 @@ void BecomeInit(int sync_fd) {
   for (int s : kForwarded) {
     sigaddset(&waitset, s);
     ::sigaction(s, &sa, nullptr);
+    ta.handled_signals.push_back(s);
   }
   ::sigaction(SIGCHLD, &sa, nullptr);
+  ta.handled_signals.push_back(SIGCHLD);
+  ta.empty_caps = cap_init();
+  if (ta.empty_caps == nullptr) {
+    SetFailure(&f, SetupStep::kForkTask, errno, "cap_init");
+    Die(sync_fd, f);
+  }
   ::sigprocmask(SIG_BLOCK, &waitset, nullptr);
 
   const uint64_t ready_ns = sys::MonotonicNs();
-  // CLONE_VFORK: we resume once the task has exec'd or exited. CLONE_FILES: until its execve the task
-  // shares our fd table, so fds it opens before exec (a seccomp listener) stay ours afterwards.
-  clone_args ca{};
-  // CLONE_CLEAR_SIGHAND: the task starts with default dispositions, not our forwarding handlers.
-  ca.flags = CLONE_VFORK | CLONE_FILES | CLONE_CLEAR_SIGHAND;
-  ca.exit_signal = SIGCHLD;
-  long pid = sys::Clone3(&ca);
+  // CLONE_VM|CLONE_VFORK: the task runs on its own stack in our memory until its execve, and we
+  // resume once it has exec'd or exited; no page tables are copied. CLONE_FILES: it also shares our
+  // fd table until execve, so fds it opens before exec (a seccomp listener) stay ours afterwards.
+  long pid = sys::CloneVfork(RunTaskEntry, &ta, CLONE_FILES, nullptr);
   if (pid < 0) {
     SetFailure(&f, SetupStep::kForkTask, errno, "clone task process");
     Die(sync_fd, f);
   }
-  if (pid == 0) RunTask(ta);
-
   const uint64_t exec_ns = sys::MonotonicNs();
   TaskReport* report = ta.report;
   if (report->error.step != SetupStep::kNone) {

@@ -63,8 +63,9 @@ void PlaceFds(const TaskArgs& a) {
 void ResetSession(const TaskArgs& a) {
   if (::setsid() < 0) Die(a, SetupStep::kSession, errno, "setsid");
   ::umask(022);
-  // Dispositions are already default: the outer shim reset inherited SIG_IGN ones and the clone
-  // used CLONE_CLEAR_SIGHAND for PID 1's handlers. Only the mask is left.
+  // The outer shim reset inherited SIG_IGN dispositions; what is left are PID 1's forwarding
+  // handlers (our copy of its table: no CLONE_SIGHAND) and the blocked mask.
+  for (int sig : a.handled_signals) ::signal(sig, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   if (::sigprocmask(SIG_SETMASK, &none, nullptr) < 0) Die(a, SetupStep::kSession, errno, "sigprocmask");
@@ -141,15 +142,13 @@ bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == EST
 }  // namespace
 
 [[noreturn]] void RunTask(const TaskArgs& a) {
-  cap_t empty = cap_init();  // allocated before any privilege change; freed by exec
-  if (empty == nullptr) Die(a, SetupStep::kStdioFds, errno, "cap_init");
   CheckHook(a, SetupStep::kStdioFds);
   PlaceFds(a);
   CheckHook(a, SetupStep::kSession);
   ResetSession(a);
   CheckHook(a, SetupStep::kChdir);
   if (::chdir(a.spec->cwd.c_str()) < 0) Die(a, SetupStep::kChdir, errno, "chdir ", a.spec->cwd.c_str());
-  DropPrivileges(a, empty);
+  DropPrivileges(a, a.empty_caps);
 
   // Last: the filter. From here on only execve (and exit_group on failure) may be called.
   CheckHook(a, SetupStep::kSeccomp);

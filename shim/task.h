@@ -1,6 +1,8 @@
 // shim/task.h: the task process (PID 2) between clone and execve.
 #pragma once
 
+#include <sys/capability.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -8,8 +10,8 @@
 
 namespace cordon::shim {
 
-// Shared (MAP_SHARED) between PID 1 and the task process: the task reports a failed step here, with
-// plain memory stores, because after the seccomp filter is loaded it must make no system call but
+// Lives in PID 1's memory, which the task shares until execve: the task reports a failed step here,
+// with plain memory stores, because after the seccomp filter is loaded it must make no system call but
 // execve (the profile may deny everything else).
 struct TaskReport {
   proto::ErrorRecord error;  // error.step != kNone when a step failed
@@ -24,10 +26,13 @@ struct TaskArgs {
   // Prebuilt before the clone so that the task allocates nothing after it (sandbox2's rule).
   std::vector<char*> argv, envp;
   const char* path_env = nullptr;  // value of PATH in envp, for the command lookup
+  std::vector<int> handled_signals;  // PID 1's handlers, reset to SIG_DFL in the task
+  cap_t empty_caps = nullptr;        // cap_init() result, made by PID 1 (the task must not malloc)
 };
 
-// Steps kStdioFds..kExec. Runs in a child cloned with CLONE_VFORK|CLONE_FILES: it shares PID 1's
-// fd table until execve, so PID 1 keeps any fd the task creates before exec (the seccomp listener).
+// Steps kStdioFds..kExec. Runs in a child cloned with CLONE_VM|CLONE_VFORK|CLONE_FILES: it shares
+// PID 1's memory and fd table until execve, so PID 1 keeps any fd the task creates before exec (the
+// seccomp listener). It must not allocate: everything it uses is prepared in TaskArgs.
 [[noreturn]] void RunTask(const TaskArgs& args);
 
 }  // namespace cordon::shim

@@ -54,34 +54,38 @@ Result<UniqueFd> MemfdWithContent(const char* name, const std::string& data) {
   return fd;
 }
 
-// Starts the shim with the control socket as fd 3, in its own process group so that terminal
-// signals reach only the supervisor, which forwards them deliberately. CLONE_VFORK: we resume once
-// the exec happened, so the child only touches its own stack.
-Result<std::pair<pid_t, UniqueFd>> SpawnShim(const std::string& shim, int ctrl_child) {
-  int pidfd = -1;
-  clone_args ca{};
-  ca.flags = CLONE_PIDFD | CLONE_VFORK;
-  ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-  ca.exit_signal = SIGCHLD;
+struct ShimExec {
+  const char* path;
+  int ctrl_child;
+};
+
+// Runs in the spawned child, on its own stack, sharing our memory until execve: system calls only.
+int ShimChild(void* p) {
+  const ShimExec* a = static_cast<const ShimExec*>(p);
   const char* argv[] = {"cordon-shim", nullptr};
   const char* envp[] = {nullptr};
-  long pid = sys::Clone3(&ca);
-  if (pid < 0) return Fail(errno, "clone3 for the shim");
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    if (ctrl_child == 3) {
-      ::fcntl(3, F_SETFD, 0);
-    } else if (::dup2(ctrl_child, 3) < 0) {
-      _exit(kExitCordonFailure);
-    }
-    sys::CloseRange(4, ~0u, CLOSE_RANGE_CLOEXEC);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(shim.c_str(), const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+  ::setpgid(0, 0);
+  if (a->ctrl_child == 3) {
+    ::fcntl(3, F_SETFD, 0);
+  } else if (::dup2(a->ctrl_child, 3) < 0) {
     _exit(kExitCordonFailure);
   }
-  return std::make_pair(static_cast<pid_t>(pid), UniqueFd(pidfd));
+  sys::CloseRange(4, ~0u, CLOSE_RANGE_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(a->path, const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+  _exit(kExitCordonFailure);
+}
+
+// Starts the shim with the control socket as fd 3, in its own process group so that terminal
+// signals reach only the supervisor, which forwards them deliberately.
+Result<std::pair<pid_t, UniqueFd>> SpawnShim(const std::string& shim, int ctrl_child) {
+  int pidfd = -1;
+  ShimExec args{shim.c_str(), ctrl_child};
+  pid_t pid = sys::CloneVfork(ShimChild, &args, CLONE_PIDFD, &pidfd);
+  if (pid < 0) return Fail(errno, "clone for the shim");
+  return std::make_pair(pid, UniqueFd(pidfd));
 }
 
 std::vector<std::string> BuildEnv(const Policy& policy, const TaskRequest& req) {
