@@ -173,12 +173,23 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i) SpawnWait(ce);
   close(fd);
   std::map<std::string, std::vector<double>> steps;
+  std::vector<std::string> setup_order;
+  std::map<std::string, std::vector<double>> setup;
   std::ifstream f(tmpl);
   std::string line;
   const char* order[] = {"admitted_us", "spawned_us", "ready_us", "exec_us", "exit_us", "done_us"};
   while (std::getline(f, line)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded()) continue;
+    // Setup steps as the shim stamped them: each lasts until the next one starts.
+    auto& st = j["timing"]["steps"];
+    for (size_t i = 0; i + 1 <= st.size(); ++i) {
+      std::string name = st[i].value("step", "");
+      int64_t start = st[i].value("start_us", int64_t(0));
+      int64_t end = i + 1 < st.size() ? st[i + 1].value("start_us", int64_t(0)) : j["timing"].value("exec_us", start);
+      if (!setup.count(name)) setup_order.push_back(name);
+      setup[name].push_back(double(end - start) / 1000.0);
+    }
     int64_t prev = 0;
     for (const char* k : order) {
       int64_t v = j["timing"].value(k, int64_t(-1));
@@ -198,5 +209,8 @@ int main(int argc, char** argv) {
     if (v.empty()) continue;
     std::printf("  %-40s %7.3f\n", label[i], Summarize(v, 0).p50);
   }
+  std::printf("\nSetup steps inside the shim (median ms from the step's start to the next step's;\n"
+              "`exec` ends when the command's execve returned):\n\n");
+  for (const auto& name : setup_order) std::printf("  %-40s %7.3f\n", name.c_str(), Summarize(setup[name], 0).p50);
   return 0;
 }

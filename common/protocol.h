@@ -44,13 +44,22 @@ struct ErrorRecord {
   char msg[200] = {};   // what was being done, NUL-terminated, e.g. "mount proc on /proc"
 };
 
+// When each setup step started (CLOCK_MONOTONIC), in the order the steps ran.
+struct StepMark {
+  SetupStep step = SetupStep::kNone;
+  uint32_t pad = 0;
+  uint64_t ns = 0;
+};
+inline constexpr int kMaxStepMarks = 40;
+
 // The command is running: the task's execve succeeded.
 struct ExecOkRecord {
   MsgHeader hdr{kMagic, MsgType::kExecOk};
   uint64_t ready_ns = 0;  // CLOCK_MONOTONIC: sandbox built, about to start the task process
   uint64_t exec_ns = 0;   // CLOCK_MONOTONIC: execve of the command returned into the new image
   int32_t task_pid = 0;   // pid of the task in the sandbox's PID namespace (normally 2)
-  int32_t host_pid = 0;   // the same process as the host sees it (filled in by the outer shim)
+  uint32_t nmarks = 0;    // entries used in `marks`
+  StepMark marks[kMaxStepMarks];  // outer shim's, PID 1's and the task's steps
 };
 
 // The sandbox is gone. `status` is the wait status of the task process (PID 2) as its PID 1 saw it;

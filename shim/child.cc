@@ -256,6 +256,8 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
   ok.ready_ns = ready_ns;
   ok.exec_ns = exec_ns;
   ok.task_pid = static_cast<int32_t>(pid);
+  ok.nmarks = g_step_clock.n;
+  std::memcpy(ok.marks, g_step_clock.marks, sizeof ok.marks);
   (void)::send(sync_fd, &ok, sizeof ok, MSG_NOSIGNAL);
   BecomeInit(sync_fd);
   ReapUntilTaskExits(sync_fd, static_cast<pid_t>(pid), waitset);

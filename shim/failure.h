@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "common/protocol.h"
+#include "common/syscalls.h"
 
 namespace cordon::shim {
 
@@ -26,9 +27,23 @@ struct Failure {
   return false;
 }
 
-// The test hook: LaunchSpec.fail_at_step makes exactly that step fail with EPERM, so a test can
-// check that every step reports itself by name and that the checklist runs in order.
+// Start times of the steps, reported with kExecOk (evidence timing.steps). One array per process
+// image: PID 1 inherits the outer shim's marks through its copy of memory, and the task writes into
+// PID 1's (CLONE_VM), so PID 1 ends up holding all of them. A clock read costs ~20 ns (vDSO).
+struct StepClock {
+  proto::StepMark marks[proto::kMaxStepMarks];
+  uint32_t n = 0;
+  void Mark(SetupStep step) {
+    if (n < proto::kMaxStepMarks) marks[n++] = {step, 0, sys::MonotonicNs()};
+  }
+};
+inline StepClock g_step_clock;
+
+// Every step begins here: it is stamped, and the test hook may fail it. LaunchSpec.fail_at_step
+// makes exactly that step fail with EPERM, so a test can check that every step reports itself by
+// name and that the checklist runs in order.
 inline bool HookFails(const proto::LaunchSpec& spec, SetupStep step, Failure* f) {
+  g_step_clock.Mark(step);
   if (spec.fail_at_step != static_cast<uint32_t>(step)) return false;
   SetFailure(f, step, EPERM, "failed on purpose by the test hook");
   return true;

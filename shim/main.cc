@@ -106,6 +106,7 @@ int RunOuter() {
   if (::getppid() == 1) return kExitCordonFailure;
 
   proto::MsgHeader hdr;
+  g_step_clock.Mark(SetupStep::kReadSpec);
   auto msg = RecvMsg(kControlFd, &hdr, sizeof hdr, proto::kMaxFdsPerLaunch + 2);
   if (!msg || msg->eof || msg->len != sizeof hdr || hdr.magic != proto::kMagic ||
       hdr.type != proto::MsgType::kLaunch || msg->fds.size() < 5) {
@@ -125,6 +126,7 @@ int RunOuter() {
   msg->fds[0].Reset();
   msg->fds[1].Reset();
 
+  if (HookFails(spec, SetupStep::kClone, &f)) Report(f);
   ResetIgnoredSignals();
   if ((spec.flags & proto::kFlagRootful) && !BecomeTaskIds(spec, &f)) Report(f);
   int sp[2];
@@ -133,7 +135,6 @@ int RunOuter() {
     Report(f);
   }
   UniqueFd sync(sp[0]), child_sync(sp[1]);
-  if (HookFails(spec, SetupStep::kClone, &f)) Report(f);
 
   int pidfd = -1;
   clone_args ca{};
@@ -183,7 +184,7 @@ int RunOuter() {
       continue;
     }
     if (p[0].revents & (POLLIN | POLLHUP)) {
-      alignas(8) char buf[sizeof(proto::ExitRecord) + sizeof(proto::ErrorRecord)];
+      alignas(8) char buf[sizeof(proto::ExecOkRecord) + sizeof(proto::ExitRecord) + sizeof(proto::ErrorRecord)];
       ssize_t n = ::recv(sync.Get(), buf, sizeof buf, MSG_DONTWAIT);
       proto::MsgHeader h;
       if (n >= static_cast<ssize_t>(sizeof h)) std::memcpy(&h, buf, sizeof h);

@@ -221,6 +221,7 @@ void Task::HandleRecord(const void* buf, size_t len) {
       exec_ok_ = true;
       timing_.ready = r.ready_ns;
       timing_.exec = r.exec_ns;
+      timing_.steps.assign(r.marks, r.marks + std::min<uint32_t>(r.nmarks, proto::kMaxStepMarks));
       break;
     }
     case proto::MsgType::kError: {
@@ -247,7 +248,7 @@ void Task::HandleRecord(const void* buf, size_t len) {
 
 bool Task::OnControlReadable() {
   for (;;) {
-    alignas(8) char buf[512];
+    alignas(8) char buf[2048];
     ssize_t n = ::recv(ctrl_.Get(), buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
       HandleRecord(buf, static_cast<size_t>(n));
@@ -374,6 +375,10 @@ std::string Task::EvidenceJson() const {
                   {"exec_us", Us(timing_.exec, t0)},
                   {"exit_us", Us(timing_.exit, t0)},
                   {"done_us", Us(timing_.done, t0)}};
+  json steps = json::array();
+  for (const auto& m : timing_.steps)
+    steps.push_back({{"step", SetupStepName(m.step)}, {"start_us", Us(m.ns, t0)}});
+  ev["timing"]["steps"] = steps;
   json exit_j = {{"code", outcome_.task_exit_code >= 0 ? json(outcome_.task_exit_code) : json(nullptr)},
                  {"signal", outcome_.task_signal ? json(outcome_.task_signal) : json(nullptr)},
                  {"cordon_exit_code", outcome_.exit_code}};

@@ -51,6 +51,7 @@ struct TaskOutcome {
 
 struct TaskTiming {  // CLOCK_MONOTONIC ns; 0 = did not happen
   uint64_t received = 0, admitted = 0, spawned = 0, ready = 0, exec = 0, exit = 0, done = 0;
+  std::vector<proto::StepMark> steps;  // when each setup step started, as the shim stamped them
 };
 
 class Task {
