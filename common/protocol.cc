@@ -17,6 +17,7 @@ std::string EncodeLaunchSpec(const LaunchSpec& s) {
   w.U32(s.setup_timeout_ms);
   w.U32(s.fail_at_step);
   w.U32(s.bound_fds);
+  w.U32(s.seccomp_flags);
   w.Str(s.hostname);
   w.Str(s.cwd);
   w.StrList(s.argv);
@@ -43,6 +44,7 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
   s->setup_timeout_ms = r.U32();
   s->fail_at_step = r.U32();
   s->bound_fds = r.U32();
+  s->seccomp_flags = r.U32();
   s->hostname = r.Str();
   s->cwd = r.Str();
   s->argv = r.StrList();

@@ -59,6 +59,7 @@ struct ExecOkRecord {
   uint64_t exec_ns = 0;   // CLOCK_MONOTONIC: execve of the command returned into the new image
   int32_t task_pid = 0;   // pid of the task in the sandbox's PID namespace (normally 2)
   uint32_t nmarks = 0;    // entries used in `marks`
+  // With SECCOMP_FILTER_FLAG_NEW_LISTENER, the listener fd rides along with this record (SCM_RIGHTS).
   StepMark marks[kMaxStepMarks];  // outer shim's, PID 1's and the task's steps
 };
 
@@ -108,6 +109,7 @@ struct LaunchSpec {
   uint32_t setup_timeout_ms = 10000;
   uint32_t fail_at_step = 0;            // test hook: fail this SetupStep on purpose (0 = off)
   uint32_t bound_fds = 0;               // fds after stdio in the launch message, placed at 3..
+  uint32_t seccomp_flags = 0;           // SECCOMP_FILTER_FLAG_*; NEW_LISTENER sends denials to the supervisor
   std::string hostname = "cordon";
   std::string cwd = "/work";
   std::vector<std::string> argv;        // argv[0] is resolved by the shim through PATH in envp

@@ -19,6 +19,7 @@
 #include <new>
 #include <cstring>
 
+#include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "shim/failure.h"
 #include "shim/mnt.h"
@@ -258,7 +259,8 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
   ok.task_pid = static_cast<int32_t>(pid);
   ok.nmarks = g_step_clock.n;
   std::memcpy(ok.marks, g_step_clock.marks, sizeof ok.marks);
-  (void)::send(sync_fd, &ok, sizeof ok, MSG_NOSIGNAL);
+  int listener = report->listener_fd;
+  (void)SendMsg(sync_fd, &ok, sizeof ok, &listener, listener >= 0 ? 1 : 0);
   BecomeInit(sync_fd);
   ReapUntilTaskExits(sync_fd, static_cast<pid_t>(pid), waitset);
 }

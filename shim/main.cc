@@ -185,7 +185,9 @@ int RunOuter() {
     }
     if (p[0].revents & (POLLIN | POLLHUP)) {
       alignas(8) char buf[sizeof(proto::ExecOkRecord) + sizeof(proto::ExitRecord) + sizeof(proto::ErrorRecord)];
-      ssize_t n = ::recv(sync.Get(), buf, sizeof buf, MSG_DONTWAIT);
+      auto got = RecvMsg(sync.Get(), buf, sizeof buf, 1, MSG_DONTWAIT);
+      ssize_t n = got ? static_cast<ssize_t>(got->len) : -1;
+      if (!got && got.error().err == EAGAIN) continue;
       proto::MsgHeader h;
       if (n >= static_cast<ssize_t>(sizeof h)) std::memcpy(&h, buf, sizeof h);
       if (n == 0) {
@@ -193,7 +195,8 @@ int RunOuter() {
       } else if (n >= static_cast<ssize_t>(sizeof h) && h.magic == proto::kMagic) {
         if (h.type == proto::MsgType::kExecOk && n == sizeof(proto::ExecOkRecord)) {
           exec_ok = true;
-          Send(buf, static_cast<size_t>(n));
+          int listener = got->fds.empty() ? -1 : got->fds[0].Get();
+          Send(buf, static_cast<size_t>(n), &listener, listener >= 0 ? 1 : 0);
         } else if (h.type == proto::MsgType::kError && n == sizeof(proto::ErrorRecord)) {
           sent_error = true;
           Send(buf, static_cast<size_t>(n));

@@ -157,8 +157,11 @@ bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == EST
   sock_fprog prog{};
   prog.len = static_cast<unsigned short>(a.bpf->size() / sizeof(sock_filter));
   prog.filter = reinterpret_cast<sock_filter*>(const_cast<uint8_t*>(a.bpf->data()));
-  if (sys::Seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-    Die(a, SetupStep::kSeccomp, errno, "load seccomp filter");
+  // With NEW_LISTENER the call returns the listener fd. It lands in the fd table we share with
+  // PID 1 (CLONE_FILES), close-on-exec, so after our execve only PID 1 holds it.
+  int rc = sys::Seccomp(SECCOMP_SET_MODE_FILTER, a.spec->seccomp_flags, &prog);
+  if (rc < 0) Die(a, SetupStep::kSeccomp, errno, "load seccomp filter");
+  if (a.spec->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) a.report->listener_fd = rc;
   CheckHook(a, SetupStep::kExec);
   Exec(a);
 }

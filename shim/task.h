@@ -16,6 +16,7 @@ namespace cordon::shim {
 struct TaskReport {
   proto::ErrorRecord error;  // error.step != kNone when a step failed
   volatile int32_t reached_exec = 0;
+  volatile int32_t listener_fd = -1;  // seccomp user-notification fd, in PID 1's (shared) fd table
 };
 
 struct TaskArgs {

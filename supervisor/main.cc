@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/syscalls.h"
+#include "supervisor/cli_seccomp.h"
 #include "supervisor/identity.h"
 #include "supervisor/policy_loader.h"
 #include "supervisor/seccomp_filter.h"
@@ -25,6 +26,7 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  run       Run one command in a new sandbox and exit with its exit code\n"
+    "  seccomp   Compile, print (pseudo-C) and query seccomp profiles\n"
     "\n"
     "Options:\n"
     "  -h, --help     Show this help (`cordon run --help` for the run options)\n"
@@ -216,5 +218,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  if (cmd == "seccomp") {
+    auto rt = LocateRuntime();
+    std::string data_dir = rt ? rt->data_dir : std::string("/usr/share/cordon");
+    return CmdSeccomp(argc - 2, argv + 2, data_dir.c_str());
+  }
   return UsageError("unknown command '" + cmd + "'", "cordon --help");
 }

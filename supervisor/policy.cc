@@ -74,13 +74,18 @@ bool ValidEnvName(const std::string& n) {
   return true;
 }
 
-// An extra mount must be a plain absolute path that cannot shadow what Cordon builds itself.
-bool ValidMountPath(const std::string& p, std::string* why) {
+bool ValidHostPath(const std::string& p, std::string* why) {
   if (p.empty() || p[0] != '/') return (*why = "must be an absolute path"), false;
   if (p.find("/../") != std::string::npos || p.find("/./") != std::string::npos || p.ends_with("/..") ||
       p.ends_with("/.") || p.find("//") != std::string::npos)
     return (*why = "must be a normalised path (no '.', '..' or '//')"), false;
   if (p == "/") return (*why = "cannot mount the host's root"), false;
+  return true;
+}
+
+// A mount target must be a plain absolute path that cannot shadow what Cordon builds itself.
+bool ValidMountPath(const std::string& p, std::string* why) {
+  if (!ValidHostPath(p, why)) return false;
   for (const char* reserved : {"/proc", "/dev", "/sys", "/tmp", "/work", "/run"}) {
     std::string r = reserved;
     if (p == r || p.starts_with(r + "/"))
@@ -154,13 +159,39 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     }
   }
   if (j.contains("mounts")) {
-    if (!v.StringList(j["mounts"], "mounts", &p.mounts)) return done();
-    for (size_t i = 0; i < p.mounts.size(); ++i) {
-      std::string why;
-      if (!ValidMountPath(p.mounts[i], &why)) {
-        v.Bad("mounts[" + std::to_string(i) + "]", "'" + p.mounts[i] + "' " + why);
+    const json& m = j["mounts"];
+    if (!m.is_array()) {
+      v.Bad("mounts", std::string("expected an array, got ") + TypeName(m));
+      return done();
+    }
+    for (size_t i = 0; i < m.size(); ++i) {
+      const std::string path = "mounts[" + std::to_string(i) + "]";
+      Policy::Mount mt;
+      if (m[i].is_string()) {
+        mt.source = mt.target = m[i].get<std::string>();
+      } else if (m[i].is_object()) {
+        if (!v.Object(m[i], path, {"source", "target"})) return done();
+        if (!m[i].contains("source")) {
+          v.Bad(path + ".source", "required field is missing");
+          return done();
+        }
+        if (!v.String(m[i]["source"], path + ".source", &mt.source)) return done();
+        mt.target = mt.source;
+        if (m[i].contains("target") && !v.String(m[i]["target"], path + ".target", &mt.target)) return done();
+      } else {
+        v.Bad(path, std::string("expected a path or {\"source\", \"target\"}, got ") + TypeName(m[i]));
         return done();
       }
+      std::string why;
+      if (!ValidHostPath(mt.source, &why)) {
+        v.Bad(path, "'" + mt.source + "' " + why);
+        return done();
+      }
+      if (!ValidMountPath(mt.target, &why)) {
+        v.Bad(path, "target '" + mt.target + "' " + why);
+        return done();
+      }
+      p.mounts.push_back(std::move(mt));
     }
   }
   return done();

@@ -31,7 +31,11 @@ struct Policy {
   std::string seccomp_profile = "default";  // a shipped profile name or a path
   PolicyLimits limits;
   PolicyEnv env;
-  std::vector<std::string> mounts;  // extra read-only runtime paths, mounted at the same path
+  struct Mount {
+    std::string source;  // host path
+    std::string target;  // path inside the sandbox (same as source unless given)
+  };
+  std::vector<Mount> mounts;  // extra read-only runtime paths
 
   std::string source;  // where it was loaded from: a path, or "<embedded default>"
   std::string sha256;  // of the exact bytes loaded

@@ -13,19 +13,21 @@ using proto::MountKind;
 
 // Adds `path` as a read-only bind, or as the same symlink when the host has a symlink there.
 // Returns ENOENT when it does not exist so callers decide whether that is an error.
-int AddHostPath(const std::string& host_root, const std::string& path, std::vector<MountEntry>* out) {
+int AddHostPath(const std::string& host_root, const std::string& path, std::vector<MountEntry>* out,
+                const std::string& target = {}) {
   std::string host = host_root == "/" ? path : host_root + path;
+  const std::string& dst = target.empty() ? path : target;
   struct stat st;
   if (::lstat(host.c_str(), &st) < 0) return errno;
   if (S_ISLNK(st.st_mode)) {
     char buf[4096];
     ssize_t n = ::readlink(host.c_str(), buf, sizeof buf - 1);
     if (n < 0) return errno;
-    out->push_back({MountKind::kSymlink, 0, std::string(buf, static_cast<size_t>(n)), path});
+    out->push_back({MountKind::kSymlink, 0, std::string(buf, static_cast<size_t>(n)), dst});
     return 0;
   }
   if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) return EINVAL;
-  out->push_back({MountKind::kRoBind, 0, host, path});
+  out->push_back({MountKind::kRoBind, 0, host, dst});
   return 0;
 }
 
@@ -47,9 +49,9 @@ Result<std::vector<MountEntry>> BuildRootfs(const Policy& policy, const RootfsOp
     if (err != 0 && err != ENOENT) return Fail(err, std::string("inspect host path ") + p);
   }
   for (size_t i = 0; i < policy.mounts.size(); ++i) {
-    int err = AddHostPath(o.host_root, policy.mounts[i], &m);
+    int err = AddHostPath(o.host_root, policy.mounts[i].source, &m, policy.mounts[i].target);
     if (err != 0)
-      return Fail(err, "policy " + policy.name + ": mounts[" + std::to_string(i) + "] " + policy.mounts[i],
+      return Fail(err, "policy " + policy.name + ": mounts[" + std::to_string(i) + "] " + policy.mounts[i].source,
                   "the host must have this path (a directory, regular file or symlink); fix the policy's mounts");
   }
   // Generated identity and name-service files: the task user exists, nothing of the host's does.

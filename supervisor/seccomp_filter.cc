@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/compiler.h"
@@ -75,50 +76,61 @@ Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes) 
   return out;
 }
 
-Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOptions& opts) {
-  SeccompFilter f;
-  f.name = name;
-  std::string text;
+Result<std::pair<std::string, std::string>> ReadSeccompProfile(const std::string& name, const std::string& data_dir) {
+  std::string source;
   if (LooksLikePath(name)) {
-    f.source = name;
+    source = name;
   } else {
-    for (const std::string& dir : {std::string("/etc/cordon/seccomp-profiles"), opts.data_dir + "/seccomp-profiles"}) {
+    for (const std::string& dir : {std::string("/etc/cordon/seccomp-profiles"), data_dir + "/seccomp-profiles"}) {
       std::string p = dir + "/" + name + ".json";
       if (::access(p.c_str(), F_OK) == 0) {
-        f.source = p;
+        source = p;
         break;
       }
     }
-    if (f.source.empty()) {
+    if (source.empty()) {
       if (name != "default")
-        return FailMsg("seccomp profile '" + name + "' not found in /etc/cordon/seccomp-profiles or " +
-                           opts.data_dir + "/seccomp-profiles",
+        return FailMsg("seccomp profile '" + name + "' not found in /etc/cordon/seccomp-profiles or " + data_dir +
+                           "/seccomp-profiles",
                        "name a shipped profile (default, strict) or give a path to an OCI seccomp JSON file");
-      f.source = "<embedded default>";
-      text = EmbeddedDefaultSeccompProfile();
+      return std::make_pair(std::string("<embedded default>"), std::string(EmbeddedDefaultSeccompProfile()));
     }
   }
-  if (text.empty()) {
-    auto r = ReadFileToString(f.source);
-    if (!r) return Wrap(r.error(), "seccomp profile");
-    text = std::move(*r);
-  }
+  auto r = ReadFileToString(source);
+  if (!r) return Wrap(r.error(), "seccomp profile");
+  return std::make_pair(source, std::move(*r));
+}
+
+Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOptions& opts) {
+  SeccompFilter f;
+  f.name = name;
+  CORDON_ASSIGN_OR_RETURN(auto found, ReadSeccompProfile(name, opts.data_dir));
+  f.source = std::move(found.first);
+  std::string text = std::move(found.second);
   f.profile_sha256 = Sha256Hex(text);
 
   // The key covers everything the BPF depends on: the bytes, how they are read (strict, the
   // running kernel for minKernel, the native arch), and the compiler.
   const std::string release = KernelRelease();
+  f.text = text;
+  f.strict = opts.strict;
+  f.notify = opts.notify;
   const std::string key = Sha256Hex(f.profile_sha256 + "\n" + (opts.strict ? "strict" : "lenient") + "\n" +
+                                    (opts.notify ? "notify" : "direct") + "\n" +
                                     release + "\n" + seccomp::NativeArchName() + "\n" +
                                     seccomp::LibseccompVersion() + "\ncordon " CORDON_VERSION "\n");
   std::string cache_dir = opts.cache_dir.empty() ? DefaultCacheDir() : opts.cache_dir;
   bool cache_ok = opts.use_cache && PrepareCacheDir(cache_dir);
   std::string cache_path = cache_dir + "/" + key + ".bpf";
+  // Cache file: "CRDBPF1\0", u32 filter flags, u32 zero, then the sock_filter array.
+  constexpr char kMagic[8] = {'C', 'R', 'D', 'B', 'P', 'F', '1', '\0'};
   std::vector<uint8_t> bpf;
   if (cache_ok) {
     auto cached = ReadFileToString(cache_path, 1 << 20);
-    if (cached && !cached->empty() && cached->size() % 8 == 0) {
-      bpf.assign(cached->begin(), cached->end());
+    if (cached && cached->size() > 16 && (cached->size() - 16) % 8 == 0 &&
+        std::memcmp(cached->data(), kMagic, 8) == 0) {
+      std::memcpy(&f.filter_flags, cached->data() + 8, 4);
+      bpf.assign(cached->begin() + 16, cached->end());
       f.from_cache = true;
     }
   }
@@ -130,14 +142,30 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
     auto profile = seccomp::ParseProfile(text, lo);
     if (!profile) return std::unexpected(profile.error());
     f.warnings = profile->warnings;
-    auto compiled = seccomp::Compile(*profile, {});
+    // A profile that denies execve or exit_group could never start a task (the shim's last calls)
+    // and would leave its task blocked on its own denial: refuse it up front.
+    for (const char* needed : {"execve", "exit_group"}) {
+      auto nr = seccomp::SyscallNumber(needed);
+      uint64_t args[6] = {};
+      if (nr && seccomp::Evaluate(*profile, seccomp::NativeAuditArch(), *nr, args).action != seccomp::Action::kAllow)
+        return FailMsg("seccomp profile " + f.source + " does not allow " + needed,
+                       "every task ends its setup with execve and may exit with exit_group: allow both");
+    }
+    seccomp::CompileOptions co;
+    co.notify_denials = opts.notify;
+    auto compiled = seccomp::Compile(*profile, co);
     if (!compiled) return Wrap(compiled.error(), "compile seccomp profile " + f.source);
     bpf = std::move(compiled->bpf);
+    f.filter_flags = compiled->filter_flags;
     if (cache_ok) {
       // Write-then-rename: a concurrent reader sees the old file or the whole new one.
       std::string tmp = cache_path + ".tmp." + std::to_string(::getpid());
       UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-      if (out && ::write(out.Get(), bpf.data(), bpf.size()) == static_cast<ssize_t>(bpf.size())) {
+      char hdr[16] = {};
+      std::memcpy(hdr, kMagic, 8);
+      std::memcpy(hdr + 8, &f.filter_flags, 4);
+      if (out && ::write(out.Get(), hdr, sizeof hdr) == sizeof hdr &&
+          ::write(out.Get(), bpf.data(), bpf.size()) == static_cast<ssize_t>(bpf.size())) {
         out.Reset();
         if (::rename(tmp.c_str(), cache_path.c_str()) < 0) ::unlink(tmp.c_str());
       } else {

@@ -19,7 +19,11 @@ struct SeccompFilter {
   std::string profile_sha256;  // of the profile's bytes
   std::string bpf_sha256;      // of the BPF program the shim installs
   size_t bpf_bytes = 0;
+  uint32_t filter_flags = 0;   // SECCOMP_FILTER_FLAG_* for seccomp(2), NEW_LISTENER included
+  bool notify = false;         // denials reach the supervisor on a listener fd (user notification)
   bool from_cache = false;
+  std::string text;            // the profile's bytes, parsed again only when a denial needs Evaluate()
+  bool strict = false;
   UniqueFd memfd;              // sealed (no write, grow, shrink), read by the shim
   std::vector<std::string> warnings;
 };
@@ -29,11 +33,16 @@ struct FilterOptions {
   std::string cache_dir;   // empty: /var/cache/cordon/bpf as root, $XDG_CACHE_HOME/cordon/bpf otherwise
   bool use_cache = true;
   bool strict = false;     // unknown syscalls and duplicate rules are errors instead of warnings
+  bool notify = true;      // compile denials and kill rules as SECCOMP_RET_USER_NOTIF (evidence)
 };
 
 // Resolves `name_or_path` (a name is looked up in /etc/cordon/seccomp-profiles, then the shipped
 // profiles; "default" falls back to the embedded profile), compiles or loads it from the cache.
 Result<SeccompFilter> LoadSeccompFilter(const std::string& name_or_path, const FilterOptions& opts);
+
+// Finds a profile by name or path the way LoadSeccompFilter does; returns {source, bytes}.
+Result<std::pair<std::string, std::string>> ReadSeccompProfile(const std::string& name_or_path,
+                                                               const std::string& data_dir);
 
 // Reads a whole file (used for profiles and policies).
 Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 16u << 20);

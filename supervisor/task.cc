@@ -4,7 +4,9 @@
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -18,6 +20,8 @@
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "supervisor/rootfs.h"
+#include "supervisor/seccomp/compiler.h"
+#include "supervisor/seccomp/profile.h"
 
 namespace cordon {
 namespace {
@@ -116,6 +120,7 @@ const char* FailureClassName(FailureClass c) {
     case FailureClass::kExecFailed: return "exec_failed";
     case FailureClass::kWallTimeout: return "wall_timeout";
     case FailureClass::kKilled: return "killed";
+    case FailureClass::kSeccompViolation: return "seccomp_violation";
   }
   return "unknown";
 }
@@ -155,6 +160,7 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, const Policy& 
   s.host_uid = t->identity_.host_uid;
   s.host_gid = t->identity_.host_gid;
   s.tmpfs_bytes = policy.limits.tmpfs_bytes;
+  s.seccomp_flags = filter.filter_flags;
   s.fail_at_step = req.fail_at_step;
   s.cwd = req.cwd.empty() ? "/work" : req.cwd;
   s.argv = req.argv;
@@ -208,7 +214,7 @@ void Task::Finish() {
   finished_ = true;
 }
 
-void Task::HandleRecord(const void* buf, size_t len) {
+void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds) {
   proto::MsgHeader hdr;
   if (len < sizeof hdr) return;
   std::memcpy(&hdr, buf, sizeof hdr);
@@ -222,6 +228,8 @@ void Task::HandleRecord(const void* buf, size_t len) {
       timing_.ready = r.ready_ns;
       timing_.exec = r.exec_ns;
       timing_.steps.assign(r.marks, r.marks + std::min<uint32_t>(r.nmarks, proto::kMaxStepMarks));
+      if (!fds->empty() && (filter_->filter_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+        listener_ = std::move((*fds)[0]);
       break;
     }
     case proto::MsgType::kError: {
@@ -249,13 +257,80 @@ void Task::HandleRecord(const void* buf, size_t len) {
 bool Task::OnControlReadable() {
   for (;;) {
     alignas(8) char buf[2048];
-    ssize_t n = ::recv(ctrl_.Get(), buf, sizeof buf, MSG_DONTWAIT);
-    if (n > 0) {
-      HandleRecord(buf, static_cast<size_t>(n));
-      continue;
+    auto got = RecvMsg(ctrl_.Get(), buf, sizeof buf, 1, MSG_DONTWAIT);
+    if (!got) return got.error().err == EAGAIN;
+    if (got->eof) return false;
+    HandleRecord(buf, got->len, &got->fds);
+  }
+}
+
+void Task::RecordDenial(const seccomp_notif& req) {
+  const uint64_t now = sys::MonotonicNs();
+  ++denied_total_;
+  if (!profile_) {
+    seccomp::LoadOptions lo;
+    lo.strict = filter_->strict;
+    lo.source_name = filter_->source;
+    utsname u{};
+    ::uname(&u);
+    if (auto kv = seccomp::ParseKernelRelease(u.release)) lo.context.kernel = *kv;
+    auto p = seccomp::ParseProfile(filter_->text, lo);
+    if (p) profile_ = std::make_shared<seccomp::Profile>(std::move(*p));
+  }
+  seccomp::Decision d;
+  d.action = seccomp::Action::kErrno;
+  d.errno_ret = EPERM;
+  d.rule_path = "unknown (the profile could not be parsed again)";
+  uint64_t args[6];
+  for (int i = 0; i < 6; ++i) args[i] = req.data.args[i];
+  if (profile_) d = seccomp::Evaluate(*static_cast<seccomp::Profile*>(profile_.get()), req.data.arch, req.data.nr, args);
+  SeccompDenial* rec = nullptr;
+  for (auto& r : denials_)
+    if (r.nr == req.data.nr && r.rule == d.rule_path) rec = &r;
+  if (rec == nullptr && denials_.size() < 256) {
+    SeccompDenial r;
+    r.nr = req.data.nr;
+    r.name = seccomp::SyscallName(req.data.nr).value_or("syscall_" + std::to_string(req.data.nr));
+    r.action = std::string(seccomp::ActionName(d.action));
+    r.errno_ret = d.action == seccomp::Action::kErrno ? d.errno_ret : 0;
+    r.rule = d.rule_path;
+    r.first_ns = now;
+    std::memcpy(r.args, args, sizeof r.args);
+    denials_.push_back(r);
+    rec = &denials_.back();
+  }
+  if (rec) ++rec->count;
+
+  seccomp_notif_resp resp{};
+  resp.id = req.id;
+  if (d.action == seccomp::Action::kKillProcess || d.action == seccomp::Action::kKillThread) {
+    // A kill rule: the call must never run. The task is blocked in it until we answer, so kill it
+    // first; the kernel then drops the notification. Whole process, as SCMP_ACT_KILL_PROCESS does.
+    if (!seccomp_kill_ && rec) seccomp_kill_ = *rec;
+    UniqueFd victim(sys::PidfdOpen(static_cast<pid_t>(req.pid), 0));
+    if (victim) sys::PidfdSendSignal(victim.Get(), SIGKILL);
+    return;
+  }
+  // Every other notified action is a denial (ERRNO, or an ALLOW that should not have been notified,
+  // which is answered EPERM rather than let through): never SECCOMP_USER_NOTIF_FLAG_CONTINUE.
+  resp.error = -(d.action == seccomp::Action::kErrno && d.errno_ret > 0 ? d.errno_ret : EPERM);
+  (void)::ioctl(listener_.Get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
+}
+
+void Task::OnListenerReadable() {
+  for (;;) {
+    pollfd p{listener_.Get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) {
+      if (p.revents & POLLHUP) listener_.Reset();  // no task left that uses the filter
+      return;
     }
-    if (n < 0 && errno == EINTR) continue;
-    return !(n == 0 || (n < 0 && errno != EAGAIN));
+    seccomp_notif req{};
+    if (::ioctl(listener_.Get(), SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+      if (errno == EINTR || errno == ENOENT) continue;  // ENOENT: the caller died meanwhile
+      listener_.Reset();
+      return;
+    }
+    RecordDenial(req);
   }
 }
 
@@ -295,6 +370,13 @@ void Task::Settle() {
       o.task_signal = WTERMSIG(st);
       o.exit_code = 128 + o.task_signal;
       o.failure = FailureClass::kSignaled;
+      if (o.task_signal == SIGSYS) {
+        // Kill rules come to the supervisor as notifications and are named there; a native SIGSYS
+        // death is the filter's own architecture check (x32 or i386 syscalls) or a SCMP_ACT_TRAP.
+        o.failure = FailureClass::kSeccompViolation;
+        o.message = "the task was killed by SIGSYS: a syscall of a foreign ABI (x32 or i386 int 0x80), "
+                    "which the seccomp filter kills, or a SCMP_ACT_TRAP rule it did not handle";
+      }
     }
   }
   if (o.setup_error) {
@@ -327,6 +409,15 @@ void Task::Settle() {
       snprintf(buf, sizeof buf, "the shim ended without a report (shim wait status %d, PID 1 status %d)",
                shim_status_, exit_ ? exit_->init_status : -1);
       o.message = std::string(buf) + "; run with the same policy again, and report a bug if it repeats";
+    }
+  }
+  if (seccomp_kill_ && !killed_) {
+    o.failure = FailureClass::kSeccompViolation;
+    o.message = "the task called " + seccomp_kill_->name + ", which seccomp profile " + filter_->name +
+                " kills (" + seccomp_kill_->rule + "); the task was killed";
+    if (o.task_signal == 0 && o.task_exit_code < 0) {
+      o.task_signal = SIGKILL;
+      o.exit_code = 128 + SIGKILL;
     }
   }
   if (killed_) {
@@ -362,7 +453,19 @@ std::string Task::EvidenceJson() const {
   sandbox["tmpfs_bytes"] = spec_.tmpfs_bytes;
   sandbox["shim_pid"] = shim_pid_;
   ev["sandbox"] = sandbox;
+  json denied = json::array();
+  for (const auto& d : denials_) {
+    json args = json::array();
+    for (uint64_t a : d.args) args.push_back(a);
+    json jd = {{"syscall", d.name}, {"nr", d.nr},       {"action", d.action}, {"rule", d.rule},
+               {"count", d.count},  {"first_us", Us(d.first_ns, t0)}, {"args", args}};
+    if (d.errno_ret) jd["errno"] = strerrorname_np(d.errno_ret);
+    denied.push_back(jd);
+  }
   ev["seccomp"] = {{"profile", filter_->name},
+                   {"notify", filter_->notify},
+                   {"denied_total", denied_total_},
+                   {"denied", denied},
                    {"profile_source", filter_->source},
                    {"profile_sha256", filter_->profile_sha256},
                    {"bpf_sha256", filter_->bpf_sha256},
@@ -446,16 +549,17 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, const 
   uint64_t hard_kill_at = 0;
   bool ctrl_open = true;
   while (!task->finished()) {
-    pollfd p[4] = {{ctrl_open ? task->control_fd() : -1, POLLIN, 0},
+    pollfd p[5] = {{ctrl_open ? task->control_fd() : -1, POLLIN, 0},
                    {task->shim_pidfd(), POLLIN, 0},
                    {sigfd.Get(), POLLIN, 0},
-                   {wall.Get(), POLLIN, 0}};
+                   {wall.Get(), POLLIN, 0},
+                   {task->listener_fd(), POLLIN, 0}};
     int timeout = -1;
     if (hard_kill_at) {
       uint64_t now = sys::MonotonicNs();
       timeout = now >= hard_kill_at ? 0 : static_cast<int>((hard_kill_at - now) / 1000000 + 1);
     }
-    int rc = ::poll(p, 4, timeout);
+    int rc = ::poll(p, 5, timeout);
     if (rc < 0 && errno == EINTR) continue;
     if (rc < 0) return Fail(errno, "poll");
     if (rc == 0 && hard_kill_at) {
@@ -464,6 +568,7 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, const 
       hard_kill_at = 0;
       continue;
     }
+    if (p[4].revents) task->OnListenerReadable();
     if (p[0].revents) ctrl_open = task->OnControlReadable();
     if (p[2].revents & POLLIN) {
       signalfd_siginfo si;

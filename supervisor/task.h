@@ -4,6 +4,7 @@
 // shim_pidfd(), call OnControlReadable()/OnShimExited() when they fire.
 #pragma once
 
+#include <linux/seccomp.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -37,7 +38,21 @@ struct RuntimePaths {
 };
 Result<RuntimePaths> LocateRuntime();
 
-enum class FailureClass { kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled };
+enum class FailureClass {
+  kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled, kSeccompViolation
+};
+
+// One denied syscall, as the supervisor answered it (docs/evidence.md seccomp.denied).
+struct SeccompDenial {
+  int nr = -1;
+  std::string name;        // "keyctl", or "syscall_<nr>" when libseccomp has no name for it
+  std::string action;      // the profile's action: SCMP_ACT_ERRNO, SCMP_ACT_KILL_PROCESS…
+  int errno_ret = 0;       // what the task got, for ERRNO
+  std::string rule;        // which rule decided: "syscalls[12]" or "defaultAction"
+  uint64_t count = 0;
+  uint64_t first_ns = 0;
+  uint64_t args[6] = {};   // of the first occurrence: numbers only, never memory behind pointers
+};
 const char* FailureClassName(FailureClass c);
 
 struct TaskOutcome {
@@ -63,6 +78,11 @@ class Task {
   ~Task();
 
   int control_fd() const { return ctrl_.Get(); }
+  // The seccomp user-notification fd once the task runs, or -1. Register it for POLLIN.
+  int listener_fd() const { return listener_.Get(); }
+  // Answers every pending notification: the profile's errno for a denial; for a kill rule the task
+  // is killed (the call never proceeds). Never "continue" for a denied call.
+  void OnListenerReadable();
   int shim_pidfd() const { return pidfd_.Get(); }
   // The outcome is settled: the sandbox's PID 1 reported that every process of it is gone (or the
   // shim died). The shim may still be finishing its own exit; shim_reaped() tells.
@@ -87,7 +107,8 @@ class Task {
 
  private:
   Task() = default;
-  void HandleRecord(const void* buf, size_t len);
+  void HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds);
+  void RecordDenial(const struct seccomp_notif& req);
   void Settle();
   void Finish();
 
@@ -97,7 +118,11 @@ class Task {
   TaskIdentity identity_;
   TaskRequest req_;
   proto::LaunchSpec spec_;
-  UniqueFd ctrl_, pidfd_;
+  UniqueFd ctrl_, pidfd_, listener_;
+  std::vector<SeccompDenial> denials_;
+  uint64_t denied_total_ = 0;
+  std::optional<SeccompDenial> seccomp_kill_;
+  std::shared_ptr<void> profile_;  // seccomp::Profile, parsed on the first denial
   pid_t shim_pid_ = -1;
   bool finished_ = false;
   bool reaped_ = false;

@@ -69,8 +69,10 @@ bool Accepts(const std::vector<uint32_t>& arches, uint32_t token) {
 
 uint32_t ToScmpAction(Action a, int errno_ret, const CompileOptions& options) {
   switch (a) {
-    case Action::kKillThread: return SCMP_ACT_KILL_THREAD;
-    case Action::kKillProcess: return SCMP_ACT_KILL_PROCESS;
+    // In notify mode the supervisor enforces kill rules itself, after recording the syscall: a
+    // native kill leaves only "SIGSYS" in the wait status. Bad-architecture kills stay native.
+    case Action::kKillThread: return options.notify_denials ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_THREAD;
+    case Action::kKillProcess: return options.notify_denials ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_PROCESS;
     case Action::kTrap: return SCMP_ACT_TRAP;
     case Action::kErrno:
       return options.notify_denials ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(static_cast<uint16_t>(errno_ret));
@@ -232,8 +234,8 @@ Decision Evaluate(const Profile& profile, uint32_t arch, int syscall_nr, const u
 uint32_t SeccompReturnValue(const Decision& d, const CompileOptions& options) {
   const uint32_t data = static_cast<uint32_t>(d.errno_ret) & SECCOMP_RET_DATA;
   switch (d.action) {
-    case Action::kKillThread: return SECCOMP_RET_KILL_THREAD;
-    case Action::kKillProcess: return SECCOMP_RET_KILL_PROCESS;
+    case Action::kKillThread: return options.notify_denials ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_KILL_THREAD;
+    case Action::kKillProcess: return options.notify_denials ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_KILL_PROCESS;
     case Action::kTrap: return SECCOMP_RET_TRAP;
     case Action::kErrno: return options.notify_denials ? SECCOMP_RET_USER_NOTIF : (SECCOMP_RET_ERRNO | data);
     case Action::kTrace: return SECCOMP_RET_TRACE | data;

@@ -22,9 +22,10 @@
 namespace cordon::seccomp {
 
 struct CompileOptions {
-  // Compile every SCMP_ACT_ERRNO (rules and default) as SCMP_ACT_NOTIFY, so the supervisor sees
-  // each denial on the listener fd, records it, and answers with the errno Evaluate() returns.
-  // KILL/TRAP/TRACE/ALLOW/LOG are unchanged. The installer must then pass
+  // Compile every SCMP_ACT_ERRNO and SCMP_ACT_KILL_* (rules and default) as SCMP_ACT_NOTIFY, so
+  // the supervisor sees each denial on the listener fd, records it, and answers with the errno
+  // Evaluate() returns, or kills the task for a kill rule (after naming the syscall). The
+  // bad-architecture kill and TRAP/TRACE/ALLOW/LOG are unchanged. The installer must then pass
   // SECCOMP_FILTER_FLAG_NEW_LISTENER (Compiled::filter_flags includes it). Default: off.
   bool notify_denials = false;
   // Also accept the non-native architectures the profile lists (on x86_64: SCMP_ARCH_X86 and
