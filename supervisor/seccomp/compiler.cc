@@ -233,6 +233,8 @@ Decision Evaluate(const Profile& profile, uint32_t arch, int syscall_nr, const u
 
 uint32_t SeccompReturnValue(const Decision& d, const CompileOptions& options) {
   const uint32_t data = static_cast<uint32_t>(d.errno_ret) & SECCOMP_RET_DATA;
+  // The architecture check is libseccomp's ACT_BADARCH: a native kill in every mode.
+  if (d.rule_path == "architecture") return SECCOMP_RET_KILL_PROCESS;
   switch (d.action) {
     case Action::kKillThread: return options.notify_denials ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_KILL_THREAD;
     case Action::kKillProcess: return options.notify_denials ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_KILL_PROCESS;
