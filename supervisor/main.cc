@@ -183,6 +183,7 @@ int CmdRun(int argc, char** argv) {
 
   FilterOptions fo;
   fo.data_dir = rt->data_dir;
+  if (const char* nc = ::getenv("CORDON_NO_BPF_CACHE"); nc && *nc == '1') fo.use_cache = false;
   auto filter = LoadSeccompFilter(policy->seccomp_profile, fo);
   if (!filter) return Failed(filter.error());
 
