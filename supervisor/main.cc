@@ -187,7 +187,8 @@ int CmdRun(int argc, char** argv) {
   auto filter = LoadSeccompFilter(policy->seccomp_profile, fo);
   if (!filter) return Failed(filter.error());
 
-  auto task = RunTaskToCompletion(*rt, *policy, *filter, req, ids, received);
+  auto task = RunTaskToCompletion(*rt, std::make_shared<const Policy>(std::move(*policy)),
+                                  std::make_shared<const SeccompFilter>(std::move(*filter)), req, ids, received);
   if (!task) return Failed(task.error());
   const TaskOutcome& o = (*task)->outcome();
   if (!o.message.empty() && o.failure != FailureClass::kNone) std::fprintf(stderr, "cordon: %s\n", o.message.c_str());

@@ -143,13 +143,15 @@ Result<RuntimePaths> LocateRuntime() {
   return rt;
 }
 
-Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, const Policy& policy,
-                                          const SeccompFilter& filter, TaskIdentity identity,
+Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy_ptr,
+                                          std::shared_ptr<const SeccompFilter> filter_ptr, TaskIdentity identity,
                                           const TaskRequest& req, uint64_t received_ns) {
+  const Policy& policy = *policy_ptr;
+  const SeccompFilter& filter = *filter_ptr;
   std::unique_ptr<Task> t(new Task());
   t->id_ = NewTaskId();
-  t->policy_ = &policy;
-  t->filter_ = &filter;
+  t->policy_ = std::move(policy_ptr);
+  t->filter_ = std::move(filter_ptr);
   t->identity_ = std::move(identity);
   t->req_ = req;
   t->timing_.received = received_ns;
@@ -518,9 +520,10 @@ std::string Task::EvidenceJson() const {
   return ev.dump();
 }
 
-Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, const Policy& policy,
-                                                  const SeccompFilter& filter, const TaskRequest& req,
-                                                  const IdRange& ids, uint64_t received_ns) {
+Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::shared_ptr<const Policy> policy_ptr,
+                                                  std::shared_ptr<const SeccompFilter> filter,
+                                                  const TaskRequest& req, const IdRange& ids, uint64_t received_ns) {
+  const Policy& policy = *policy_ptr;
   CORDON_ASSIGN_OR_RETURN(TaskIdentity identity, AcquireIdentity(ids));
   // Signals that a user sends to `cordon run` are meant for the task: collect them on a signalfd
   // and forward. They are blocked before the shim starts so none is lost in between.
@@ -536,7 +539,7 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, const 
   UniqueFd sigfd(::signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd) return Fail(errno, "signalfd");
 
-  CORDON_ASSIGN_OR_RETURN(auto task, Task::Start(rt, policy, filter, std::move(identity), req, received_ns));
+  CORDON_ASSIGN_OR_RETURN(auto task, Task::Start(rt, policy_ptr, std::move(filter), std::move(identity), req, received_ns));
 
   UniqueFd wall(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
   if (!wall) return Fail(errno, "timerfd_create");

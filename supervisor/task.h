@@ -72,8 +72,9 @@ struct TaskTiming {  // CLOCK_MONOTONIC ns; 0 = did not happen
 class Task {
  public:
   // Builds the launch spec, spawns the shim and sends it everything. `received_ns` anchors timing.
-  static Result<std::unique_ptr<Task>> Start(const RuntimePaths& rt, const Policy& policy,
-                                             const SeccompFilter& filter, TaskIdentity identity,
+  // The task keeps `policy` and `filter` alive for its whole life (a daemon may reload them).
+  static Result<std::unique_ptr<Task>> Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
+                                             std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
                                              const TaskRequest& req, uint64_t received_ns);
   ~Task();
 
@@ -113,8 +114,8 @@ class Task {
   void Finish();
 
   std::string id_;
-  const Policy* policy_ = nullptr;
-  const SeccompFilter* filter_ = nullptr;
+  std::shared_ptr<const Policy> policy_;
+  std::shared_ptr<const SeccompFilter> filter_;
   TaskIdentity identity_;
   TaskRequest req_;
   proto::LaunchSpec spec_;
@@ -137,8 +138,8 @@ class Task {
 
 // Runs one task to completion on the calling thread: forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to it,
 // enforces limits.max_wall_ms, and returns the finished task. Used by `cordon run`.
-Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, const Policy& policy,
-                                                  const SeccompFilter& filter, const TaskRequest& req,
-                                                  const IdRange& ids, uint64_t received_ns);
+Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
+                                                  std::shared_ptr<const SeccompFilter> filter,
+                                                  const TaskRequest& req, const IdRange& ids, uint64_t received_ns);
 
 }  // namespace cordon
