@@ -18,6 +18,10 @@ std::string EncodeLaunchSpec(const LaunchSpec& s) {
   w.U32(s.fail_at_step);
   w.U32(s.bound_fds);
   w.U32(s.seccomp_flags);
+  w.U64(s.rlimit_cpu_s);
+  w.U64(s.rlimit_nofile);
+  w.U64(s.rlimit_nproc);
+  w.U64(s.rlimit_as);
   w.Str(s.hostname);
   w.Str(s.cwd);
   w.StrList(s.argv);
@@ -45,6 +49,10 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
   s->fail_at_step = r.U32();
   s->bound_fds = r.U32();
   s->seccomp_flags = r.U32();
+  s->rlimit_cpu_s = r.U64();
+  s->rlimit_nofile = r.U64();
+  s->rlimit_nproc = r.U64();
+  s->rlimit_as = r.U64();
   s->hostname = r.Str();
   s->cwd = r.Str();
   s->argv = r.StrList();
@@ -64,7 +72,7 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
     s->mounts.push_back(std::move(m));
   }
   return r.ok() && r.AtEnd() && !s->argv.empty() && !s->argv[0].empty() &&
-         s->bound_fds + 3 <= static_cast<uint32_t>(kMaxFdsPerLaunch) && !s->cwd.empty() && s->cwd[0] == '/';
+         s->bound_fds + 4 <= static_cast<uint32_t>(kMaxFdsPerLaunch) && !s->cwd.empty() && s->cwd[0] == '/';
 }
 
 }  // namespace cordon::proto

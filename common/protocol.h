@@ -83,6 +83,7 @@ struct SignalRecord {
 // Flags of LaunchSpec.
 inline constexpr uint32_t kFlagRootful = 1u << 0;    // outer shim runs as host root: drop groups
 inline constexpr uint32_t kFlagDevTty = 1u << 1;     // bind the caller's /dev/tty
+inline constexpr uint32_t kFlagCgroupFd = 1u << 2;   // last launch fd: v2 cgroup dir for CLONE_INTO_CGROUP
 
 // One entry of the new root's filesystem, applied in order.
 enum class MountKind : uint32_t {
@@ -110,6 +111,11 @@ struct LaunchSpec {
   uint32_t fail_at_step = 0;            // test hook: fail this SetupStep on purpose (0 = off)
   uint32_t bound_fds = 0;               // fds after stdio in the launch message, placed at 3..
   uint32_t seccomp_flags = 0;           // SECCOMP_FILTER_FLAG_*; NEW_LISTENER sends denials to the supervisor
+  // Resource limits the task process sets on itself (0 = leave as inherited).
+  uint64_t rlimit_cpu_s = 0;            // RLIMIT_CPU: per-process backstop of limits.max_cpu_ms
+  uint64_t rlimit_nofile = 0;           // RLIMIT_NOFILE
+  uint64_t rlimit_nproc = 0;            // RLIMIT_NPROC: limits.pids when no cgroup enforces it
+  uint64_t rlimit_as = 0;               // RLIMIT_AS: limits.memory_bytes when no cgroup enforces it
   std::string hostname = "cordon";
   std::string cwd = "/work";
   std::vector<std::string> argv;        // argv[0] is resolved by the shim through PATH in envp

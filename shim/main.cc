@@ -119,12 +119,19 @@ int RunOuter() {
     Report(f);
   proto::LaunchSpec spec;
   if (!proto::DecodeLaunchSpec(reinterpret_cast<const char*>(spec_bytes.data()), spec_bytes.size(), &spec) ||
-      msg->fds.size() != 5 + spec.bound_fds) {
+      msg->fds.size() != 5 + spec.bound_fds + ((spec.flags & proto::kFlagCgroupFd) ? 1 : 0)) {
     SetFailure(&f, SetupStep::kReadSpec, EBADMSG, "malformed launch spec");
     Report(f);
   }
   msg->fds[0].Reset();
   msg->fds[1].Reset();
+  // The task's v2 cgroup: PID 1 is born in it (CLONE_INTO_CGROUP), so nothing of the sandbox ever
+  // runs outside it. We, the outer shim, stay where we are.
+  UniqueFd cgroup_fd;
+  if (spec.flags & proto::kFlagCgroupFd) {
+    cgroup_fd = std::move(msg->fds.back());
+    msg->fds.pop_back();
+  }
 
   if (HookFails(spec, SetupStep::kClone, &f)) Report(f);
   ResetIgnoredSignals();
@@ -142,6 +149,10 @@ int RunOuter() {
              CLONE_PIDFD;
   ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   ca.exit_signal = SIGCHLD;
+  if (cgroup_fd) {
+    ca.flags |= CLONE_INTO_CGROUP;
+    ca.cgroup = static_cast<uint64_t>(cgroup_fd.Get());
+  }
   long pid = sys::Clone3(&ca);
   if (pid < 0) {
     int err = errno;
@@ -159,6 +170,7 @@ int RunOuter() {
   }
   UniqueFd child_pidfd(pidfd);
   child_sync.Reset();
+  cgroup_fd.Reset();
   msg->fds.clear();  // the child has its copies; ours must not keep the task's pipes open
 
   // Relay until PID 1 of the sandbox is gone. Setup has a deadline; the task itself has none here

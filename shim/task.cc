@@ -71,6 +71,20 @@ void ResetSession(const TaskArgs& a) {
   if (::sigprocmask(SIG_SETMASK, &none, nullptr) < 0) Die(a, SetupStep::kSession, errno, "sigprocmask");
   rlimit core{0, 0};
   if (::setrlimit(RLIMIT_CORE, &core) < 0) Die(a, SetupStep::kSession, errno, "setrlimit RLIMIT_CORE");
+  const struct {
+    int resource;
+    uint64_t value;
+    const char* name;
+  } limits[] = {{RLIMIT_CPU, a.spec->rlimit_cpu_s, "setrlimit RLIMIT_CPU"},
+                {RLIMIT_NOFILE, a.spec->rlimit_nofile, "setrlimit RLIMIT_NOFILE"},
+                {RLIMIT_NPROC, a.spec->rlimit_nproc, "setrlimit RLIMIT_NPROC"},
+                {RLIMIT_AS, a.spec->rlimit_as, "setrlimit RLIMIT_AS"}};
+  for (const auto& l : limits) {
+    if (l.value == 0) continue;
+    // RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL at the hard one a second later.
+    rlimit r{l.value, l.resource == RLIMIT_CPU ? l.value + 1 : l.value};
+    if (::setrlimit(l.resource, &r) < 0) Die(a, SetupStep::kSession, errno, l.name);
+  }
 }
 
 void DropPrivileges(const TaskArgs& a, cap_t empty) {

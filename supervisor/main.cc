@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/syscalls.h"
+#include "supervisor/cgroup/layout.h"
 #include "supervisor/cli_seccomp.h"
 #include "supervisor/identity.h"
 #include "supervisor/policy_loader.h"
@@ -187,8 +188,24 @@ int CmdRun(int argc, char** argv) {
   auto filter = LoadSeccompFilter(policy->seccomp_profile, fo);
   if (!filter) return Failed(filter.error());
 
+  // Per-task cgroups where this host and this user allow them; otherwise rlimits (and the evidence
+  // says which). Detected per run: a one-shot CLI has no state to keep it in.
+  std::optional<cgroup::Layout> layout;
+  if (policy->limits.memory_bytes || policy->limits.pids || policy->limits.max_cpu_ms || ::geteuid() == 0) {
+    auto l = cgroup::DetectLayout();
+    if (l && l->no_cgroup_reason.empty()) {
+      if (auto prep = cgroup::PrepareBase(*l); !prep) l->no_cgroup_reason = prep.error().Message();
+    }
+    if (l) {
+      layout = std::move(*l);
+    } else {
+      layout.emplace();
+      layout->no_cgroup_reason = l.error().Message();
+    }
+  }
   auto task = RunTaskToCompletion(*rt, std::make_shared<const Policy>(std::move(*policy)),
-                                  std::make_shared<const SeccompFilter>(std::move(*filter)), req, ids, received);
+                                  std::make_shared<const SeccompFilter>(std::move(*filter)), req, ids, received,
+                                  layout ? &*layout : nullptr);
   if (!task) return Failed(task.error());
   const TaskOutcome& o = (*task)->outcome();
   if (!o.message.empty() && o.failure != FailureClass::kNone) std::fprintf(stderr, "cordon: %s\n", o.message.c_str());

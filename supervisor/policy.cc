@@ -130,7 +130,24 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     return done();
   if (j.contains("limits")) {
     const json& l = j["limits"];
-    if (!v.Object(l, "limits", {"max_wall_ms", "tmpfs_bytes"})) return done();
+    if (!v.Object(l, "limits", {"max_wall_ms", "tmpfs_bytes", "max_cpu_ms", "memory_bytes", "pids",
+                                "output_bytes", "nofile"}))
+      return done();
+    struct Field {
+      const char* name;
+      uint64_t* out;
+      uint64_t min, max;
+    } fields[] = {
+        {"max_cpu_ms", &p.limits.max_cpu_ms, 1, 7ull * 24 * 3600 * 1000},
+        {"memory_bytes", &p.limits.memory_bytes, 4ull << 20, 1ull << 50},
+        {"pids", &p.limits.pids, 2, 1u << 22},
+        {"output_bytes", &p.limits.output_bytes, 1, 1ull << 50},
+        {"nofile", &p.limits.nofile, 16, 1u << 20},
+    };
+    for (const auto& f : fields) {
+      if (l.contains(f.name) && !v.Uint(l[f.name], std::string("limits.") + f.name, f.out, f.min, f.max))
+        return done();
+    }
     if (l.contains("max_wall_ms") &&
         !v.Uint(l["max_wall_ms"], "limits.max_wall_ms", &p.limits.max_wall_ms, 0, 7ull * 24 * 3600 * 1000))
       return done();

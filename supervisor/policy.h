@@ -15,6 +15,11 @@ namespace cordon {
 struct PolicyLimits {
   uint64_t max_wall_ms = 0;            // 0 = no wall-clock limit
   uint64_t tmpfs_bytes = 64ull << 20;  // one budget for /tmp, /work and /dev/shm
+  uint64_t max_cpu_ms = 0;             // 0 = none: CPU time of the whole sandbox (cgroup), RLIMIT_CPU backstop
+  uint64_t memory_bytes = 0;           // 0 = none: memory.max / memory.limit_in_bytes, no swap
+  uint64_t pids = 0;                   // 0 = none: pids.max (processes and threads)
+  uint64_t output_bytes = 0;           // 0 = none: stdout+stderr together; past it the output is cut and the task stopped
+  uint64_t nofile = 0;                 // 0 = inherit: RLIMIT_NOFILE of the task
 };
 
 struct PolicyEnv {

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -105,9 +106,6 @@ std::vector<std::string> BuildEnv(const Policy& policy, const TaskRequest& req) 
   return out;
 }
 
-int64_t Us(uint64_t t, uint64_t origin) {
-  return t == 0 ? -1 : static_cast<int64_t>((t - origin) / 1000);
-}
 
 }  // namespace
 
@@ -121,6 +119,11 @@ const char* FailureClassName(FailureClass c) {
     case FailureClass::kWallTimeout: return "wall_timeout";
     case FailureClass::kKilled: return "killed";
     case FailureClass::kSeccompViolation: return "seccomp_violation";
+    case FailureClass::kOom: return "oom";
+    case FailureClass::kCpuBudget: return "cpu_budget";
+    case FailureClass::kPidsLimit: return "pids_limit";
+    case FailureClass::kOutputLimit: return "output_limit";
+    case FailureClass::kSupervisorRestart: return "supervisor_restart";
   }
   return "unknown";
 }
@@ -145,7 +148,8 @@ Result<RuntimePaths> LocateRuntime() {
 
 Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy_ptr,
                                           std::shared_ptr<const SeccompFilter> filter_ptr, TaskIdentity identity,
-                                          const TaskRequest& req, uint64_t received_ns) {
+                                          const TaskRequest& req, uint64_t received_ns,
+                                          const cgroup::Layout* cgroups) {
   const Policy& policy = *policy_ptr;
   const SeccompFilter& filter = *filter_ptr;
   std::unique_ptr<Task> t(new Task());
@@ -167,6 +171,48 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
   s.cwd = req.cwd.empty() ? "/work" : req.cwd;
   s.argv = req.argv;
   s.envp = BuildEnv(policy, req);
+  const PolicyLimits& lim = policy.limits;
+  // Per-task cgroup, created and limited before anything of the task exists.
+  if (cgroups != nullptr && cgroups->no_cgroup_reason.empty()) {
+    cgroup::Limits cl;
+    if (lim.memory_bytes) cl.memory_bytes = lim.memory_bytes;
+    // On v1 the outer shim sits in the task's pids cgroup too (see SpawnShim below): one more.
+    t->shim_in_v1_pids_ = cgroups->Of(cgroup::Controller::kPids).where == cgroup::Where::kV1;
+    if (lim.pids) cl.pids = lim.pids + (t->shim_in_v1_pids_ ? 1 : 0);
+    auto cg = cgroup::TaskCgroup::Create(*cgroups, "task-" + t->id_, cl);
+    if (!cg) return Wrap(cg.error(), "create the task's cgroup");
+    t->cgroup_.emplace(std::move(*cg));
+    t->cgroup_mode_ = std::string(cgroup::ModeName(cgroups->mode));
+  } else {
+    t->cgroup_mode_ = cgroups ? "none: " + cgroups->no_cgroup_reason : "none: cgroups not used by this supervisor";
+    // Without a cgroup the limits fall back to per-process rlimits (docs/policy.md).
+    s.rlimit_nproc = lim.pids;
+    s.rlimit_as = lim.memory_bytes;
+  }
+  if (lim.max_cpu_ms) s.rlimit_cpu_s = (lim.max_cpu_ms + 999) / 1000 + (t->cgroup_ ? 1 : 0);
+  s.rlimit_nofile = lim.nofile;
+  t->cpu_budget_usec_ = lim.max_cpu_ms * 1000;
+
+  // With an output budget the task writes into pipes we read and forward, counting; otherwise its
+  // stdout/stderr are the caller's fds themselves and nothing is copied.
+  int task_out = req.stdout_fd, task_err = req.stderr_fd;
+  UniqueFd out_w, err_w;
+  if (lim.output_bytes) {
+    int po[2], pe[2];
+    if (::pipe2(po, O_CLOEXEC) < 0) return Fail(errno, "pipe for stdout");
+    t->pumps_[0].read_end.Reset(po[0]);
+    out_w.Reset(po[1]);
+    if (::pipe2(pe, O_CLOEXEC) < 0) return Fail(errno, "pipe for stderr");
+    t->pumps_[1].read_end.Reset(pe[0]);
+    err_w.Reset(pe[1]);
+    t->pumps_[0].dest = req.stdout_fd;
+    t->pumps_[1].dest = req.stderr_fd;
+    for (auto& p : t->pumps_) ::fcntl(p.read_end.Get(), F_SETFL, O_NONBLOCK);
+    task_out = out_w.Get();
+    task_err = err_w.Get();
+  }
+  if (t->cgroup_ && t->cgroup_->V2DirFd() >= 0) s.flags |= proto::kFlagCgroupFd;
+
   RootfsOptions ro;
   ro.task_uid = s.task_uid;
   ro.task_gid = s.task_gid;
@@ -183,37 +229,171 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
   t->pidfd_ = std::move(spawned.second);
   child_end.Reset();
   t->timing_.spawned = sys::MonotonicNs();
+  // v1 hierarchies have no CLONE_INTO_CGROUP: place the outer shim in them now, before it gets the
+  // launch message and so before it clones anything; PID 1 and the task inherit the placement.
+  if (t->cgroup_) {
+    if (auto a = t->cgroup_->AttachPid(t->shim_pid_, cgroup::V2Entry::kEnteredViaClone); !a) {
+      sys::PidfdSendSignal(t->pidfd_.Get(), SIGKILL);
+      ::waitpid(t->shim_pid_, nullptr, 0);
+      t->reaped_ = true;
+      return Wrap(a.error(), "place the shim in the task's v1 cgroups");
+    }
+  }
 
   proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kLaunch};
-  int fds[] = {spec_fd.Get(), filter.memfd.Get(), req.stdin_fd, req.stdout_fd, req.stderr_fd};
-  auto sent = SendMsg(t->ctrl_.Get(), &hdr, sizeof hdr, fds, 5);
+  int fds[] = {spec_fd.Get(), filter.memfd.Get(), req.stdin_fd, task_out, task_err,
+               t->cgroup_ ? t->cgroup_->V2DirFd() : -1};
+  auto sent = SendMsg(t->ctrl_.Get(), &hdr, sizeof hdr, fds, (s.flags & proto::kFlagCgroupFd) ? 6 : 5);
   if (!sent) {
     sys::PidfdSendSignal(t->pidfd_.Get(), SIGKILL);
     ::waitpid(t->shim_pid_, nullptr, 0);
     return Wrap(sent.error(), "send launch message to the shim");
   }
   ::fcntl(t->ctrl_.Get(), F_SETFL, O_NONBLOCK);
+  if (lim.max_wall_ms) t->wall_deadline_ns_ = t->timing_.spawned + lim.max_wall_ms * 1000000ull;
+  if (t->cpu_budget_usec_ && t->cgroup_) t->cpu_check_ns_ = t->timing_.spawned + 5'000'000ull;
   return t;
 }
 
 Task::~Task() {
-  if (!pidfd_ || reaped_) return;
-  if (!finished_) {
-    sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
-    ::waitpid(shim_pid_, nullptr, 0);
-    return;
+  if (pidfd_ && !reaped_) {
+    if (!finished_ || cgroup_) {
+      // Unfinished, or a cgroup still to remove: nothing of the task may survive us.
+      if (cgroup_) (void)cgroup_->Kill();
+      sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
+      ::waitpid(shim_pid_, nullptr, 0);
+    } else {
+      // Finished, the sandbox is gone, the shim is on its way out: reap it if it is done already,
+      // otherwise leave it to our parent-of-last-resort (it holds nothing of the task).
+      siginfo_t si{};
+      ::waitid(P_PIDFD, static_cast<id_t>(pidfd_.Get()), &si, WEXITED | WNOHANG);
+    }
   }
-  // Finished but the shim is still exiting: reap it if it is done, otherwise leave it to our
-  // parent-of-last-resort (the process is on its way out and holds nothing of the task).
-  siginfo_t si{};
-  ::waitid(P_PIDFD, static_cast<id_t>(pidfd_.Get()), &si, WEXITED | WNOHANG);
+  if (cgroup_) (void)cgroup_->Remove();
 }
 
 void Task::Finish() {
   if (finished_) return;
+  // Every process of the sandbox is gone, so no one writes the pipes any more: forward what is
+  // left in them, then read the cgroup's final figures.
+  PumpOutput(0, true);
+  PumpOutput(1, true);
+  if (cgroup_) {
+    auto u = cgroup_->ReadUsage();
+    if (u) cgroup_usage_ = std::move(*u);
+    // On v1 the outer shim shares the task's pids cgroup (it was placed there so PID 1 would be
+    // born inside): report the sandbox's own processes.
+    if (cgroup_usage_ && shim_in_v1_pids_) {
+      cgroup::Figure& peak = cgroup_usage_->pids_peak;
+      if (peak.value && *peak.value > 0) {
+        *peak.value -= 1;
+        peak.source += " (minus the outer shim, which shares the v1 cgroup)";
+      }
+    }
+  }
   timing_.done = sys::MonotonicNs();
   Settle();
   finished_ = true;
+}
+
+std::vector<int> Task::Watches() const {
+  std::vector<int> w;
+  if (ctrl_) w.push_back(ctrl_.Get());
+  if (pidfd_ && !reaped_) w.push_back(pidfd_.Get());
+  if (listener_) w.push_back(listener_.Get());
+  for (const auto& p : pumps_)
+    if (p.read_end) w.push_back(p.read_end.Get());
+  return w;
+}
+
+void Task::OnReady(int fd) {
+  if (fd < 0) return;
+  if (listener_ && fd == listener_.Get()) {
+    OnListenerReadable();
+  } else if (ctrl_ && fd == ctrl_.Get()) {
+    if (!OnControlReadable()) ctrl_.Reset();
+  } else if (pidfd_ && fd == pidfd_.Get()) {
+    OnShimExited();
+  } else {
+    for (int i = 0; i < 2; ++i)
+      if (pumps_[i].read_end && fd == pumps_[i].read_end.Get()) PumpOutput(i, false);
+  }
+}
+
+uint64_t Task::NextDeadlineNs() const {
+  uint64_t next = 0;
+  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, reaped_ ? 0 : kill_grace_ns_})
+    if (d && (next == 0 || d < next)) next = d;
+  return next;
+}
+
+void Task::OnDeadline(uint64_t now) {
+  if (kill_grace_ns_ && now >= kill_grace_ns_ && !reaped_) {
+    // PID 1 did not go within the grace period: kill the shim; PDEATHSIG takes the rest.
+    sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
+    kill_grace_ns_ = 0;
+  }
+  if (finished_) return;
+  if (wall_deadline_ns_ && now >= wall_deadline_ns_) {
+    wall_deadline_ns_ = 0;
+    Kill(FailureClass::kWallTimeout, "wall-clock limit of " + std::to_string(policy_->limits.max_wall_ms) +
+                                         " ms reached (policy limits.max_wall_ms); the sandbox was killed");
+  }
+  if (cpu_check_ns_ && now >= cpu_check_ns_) CheckCpuBudget(now);
+}
+
+// The budget is CPU time of the whole sandbox. It cannot be spent faster than one second per
+// second per CPU, so the next check is when the rest could be gone at the earliest: cheap for long
+// tasks, prompt near the end.
+void Task::CheckCpuBudget(uint64_t now) {
+  cpu_check_ns_ = 0;
+  if (!cgroup_ || killed_) return;
+  auto u = cgroup_->ReadUsage(cgroup::TaskCgroup::Psi::kSkip);
+  if (!u || !u->cpu_user_usec.value || !u->cpu_system_usec.value) return;
+  uint64_t used = *u->cpu_user_usec.value + *u->cpu_system_usec.value;
+  if (used >= cpu_budget_usec_) {
+    Kill(FailureClass::kCpuBudget, "CPU budget of " + std::to_string(policy_->limits.max_cpu_ms) +
+                                       " ms spent (policy limits.max_cpu_ms); the sandbox was killed");
+    return;
+  }
+  long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
+  uint64_t wait_ns = (cpu_budget_usec_ - used) * 1000 / static_cast<uint64_t>(ncpu > 0 ? ncpu : 1);
+  cpu_check_ns_ = now + std::clamp<uint64_t>(wait_ns, 2'000'000ull, 1'000'000'000ull);
+}
+
+void Task::PumpOutput(int which, bool drain) {
+  Pump& p = pumps_[which];
+  if (!p.read_end) return;
+  const uint64_t budget = policy_->limits.output_bytes;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(p.read_end.Get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN && !drain) return;
+    if (n <= 0) {
+      p.read_end.Reset();  // EOF: every writer is gone
+      return;
+    }
+    size_t keep = static_cast<size_t>(n);
+    bool over = output_total_ + keep > budget;
+    if (over) keep = static_cast<size_t>(budget - output_total_);
+    output_total_ += keep;
+    for (size_t off = 0; off < keep;) {
+      ssize_t w = ::write(p.dest, buf + off, keep - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;  // the caller stopped reading: the bytes are dropped, the count stands
+      off += static_cast<size_t>(w);
+    }
+    if (over) {
+      // Cut: close both pipes (further writes get EPIPE/SIGPIPE) and stop the task.
+      pumps_[0].read_end.Reset();
+      pumps_[1].read_end.Reset();
+      if (!finished_)
+        Kill(FailureClass::kOutputLimit, "output limit of " + std::to_string(budget) +
+                                             " bytes reached (policy limits.output_bytes); output was cut and the task stopped");
+      return;
+    }
+  }
 }
 
 void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds) {
@@ -266,84 +446,19 @@ bool Task::OnControlReadable() {
   }
 }
 
-void Task::RecordDenial(const seccomp_notif& req) {
-  const uint64_t now = sys::MonotonicNs();
-  ++denied_total_;
-  if (!profile_) {
-    seccomp::LoadOptions lo;
-    lo.strict = filter_->strict;
-    lo.source_name = filter_->source;
-    utsname u{};
-    ::uname(&u);
-    if (auto kv = seccomp::ParseKernelRelease(u.release)) lo.context.kernel = *kv;
-    auto p = seccomp::ParseProfile(filter_->text, lo);
-    if (p) profile_ = std::make_shared<seccomp::Profile>(std::move(*p));
-  }
-  seccomp::Decision d;
-  d.action = seccomp::Action::kErrno;
-  d.errno_ret = EPERM;
-  d.rule_path = "unknown (the profile could not be parsed again)";
-  uint64_t args[6];
-  for (int i = 0; i < 6; ++i) args[i] = req.data.args[i];
-  if (profile_) d = seccomp::Evaluate(*static_cast<seccomp::Profile*>(profile_.get()), req.data.arch, req.data.nr, args);
-  SeccompDenial* rec = nullptr;
-  for (auto& r : denials_)
-    if (r.nr == req.data.nr && r.rule == d.rule_path) rec = &r;
-  if (rec == nullptr && denials_.size() < 256) {
-    SeccompDenial r;
-    r.nr = req.data.nr;
-    r.name = seccomp::SyscallName(req.data.nr).value_or("syscall_" + std::to_string(req.data.nr));
-    r.action = std::string(seccomp::ActionName(d.action));
-    r.errno_ret = d.action == seccomp::Action::kErrno ? d.errno_ret : 0;
-    r.rule = d.rule_path;
-    r.first_ns = now;
-    std::memcpy(r.args, args, sizeof r.args);
-    denials_.push_back(r);
-    rec = &denials_.back();
-  }
-  if (rec) ++rec->count;
-
-  seccomp_notif_resp resp{};
-  resp.id = req.id;
-  if (d.action == seccomp::Action::kKillProcess || d.action == seccomp::Action::kKillThread) {
-    // A kill rule: the call must never run. The task is blocked in it until we answer, so kill it
-    // first; the kernel then drops the notification. Whole process, as SCMP_ACT_KILL_PROCESS does.
-    if (!seccomp_kill_ && rec) seccomp_kill_ = *rec;
-    UniqueFd victim(sys::PidfdOpen(static_cast<pid_t>(req.pid), 0));
-    if (victim) sys::PidfdSendSignal(victim.Get(), SIGKILL);
-    return;
-  }
-  // Every other notified action is a denial (ERRNO, or an ALLOW that should not have been notified,
-  // which is answered EPERM rather than let through): never SECCOMP_USER_NOTIF_FLAG_CONTINUE.
-  resp.error = -(d.action == seccomp::Action::kErrno && d.errno_ret > 0 ? d.errno_ret : EPERM);
-  (void)::ioctl(listener_.Get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
-}
-
-void Task::OnListenerReadable() {
-  for (;;) {
-    pollfd p{listener_.Get(), POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) {
-      if (p.revents & POLLHUP) listener_.Reset();  // no task left that uses the filter
-      return;
-    }
-    seccomp_notif req{};
-    if (::ioctl(listener_.Get(), SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
-      if (errno == EINTR || errno == ENOENT) continue;  // ENOENT: the caller died meanwhile
-      listener_.Reset();
-      return;
-    }
-    RecordDenial(req);
-  }
-}
-
 void Task::OnShimExited() {
   if (reaped_) return;
   siginfo_t si{};
   if (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.Get()), &si, WEXITED) == 0)
     shim_status_ = si.si_code == CLD_EXITED ? (si.si_status << 8) : si.si_status;
   reaped_ = true;
-  OnControlReadable();
+  if (ctrl_ && !OnControlReadable()) ctrl_.Reset();
   Finish();
+  // The shim (which sits in the v1 task cgroups) is gone: the cgroup can go now.
+  if (cgroup_) {
+    (void)cgroup_->Remove();
+    cgroup_.reset();
+  }
 }
 
 void Task::ForwardSignal(int signo) {
@@ -357,7 +472,41 @@ void Task::Kill(FailureClass why, const std::string& message) {
     killed_ = why;
     kill_message_ = message;
   }
+  // The whole sandbox at once where a cgroup holds it (cgroup.kill, or freeze+kill on v1); PID 1
+  // then reaps the task and reports as usual. SIGKILL to PID 1 is the path without a cgroup.
+  if (cgroup_) (void)cgroup_->Kill();
   ForwardSignal(SIGKILL);
+  if (!kill_grace_ns_) kill_grace_ns_ = sys::MonotonicNs() + kKillGraceNs;
+}
+
+// What the cgroup (or, without one, the rlimits) says about how the task ended. Only refines an
+// unsuccessful end: a task that exited 0 stays "none" whatever it brushed against.
+void Task::ApplyCgroupOutcome() {
+  TaskOutcome& o = outcome_;
+  if (o.failure != FailureClass::kExitNonzero && o.failure != FailureClass::kSignaled) return;
+  const PolicyLimits& lim = policy_->limits;
+  if (cgroup_usage_) {
+    const auto& u = *cgroup_usage_;
+    if (u.oom_kills.value && *u.oom_kills.value > 0) {
+      o.failure = FailureClass::kOom;
+      o.message = "out of memory: the sandbox reached limits.memory_bytes (" + std::to_string(lim.memory_bytes) +
+                  " bytes) and the kernel's OOM killer killed " + std::to_string(*u.oom_kills.value) + " process(es)";
+      return;
+    }
+    if (lim.pids && u.pids_limit_hits.value && *u.pids_limit_hits.value > 0) {
+      o.failure = FailureClass::kPidsLimit;
+      o.message = "process limit reached: " + std::to_string(*u.pids_limit_hits.value) +
+                  " fork(s) failed against limits.pids (" + std::to_string(lim.pids) + ")";
+      return;
+    }
+  }
+  if (lim.max_cpu_ms && (o.task_signal == SIGXCPU || (!cgroup_usage_ && o.task_signal == SIGKILL &&
+                                                          exit_ && exit_->usage.ru_utime.tv_sec +
+                                                                           exit_->usage.ru_stime.tv_sec >=
+                                                                       static_cast<time_t>(lim.max_cpu_ms / 1000)))) {
+    o.failure = FailureClass::kCpuBudget;
+    o.message = "CPU budget of " + std::to_string(lim.max_cpu_ms) + " ms spent (RLIMIT_CPU backstop)";
+  }
 }
 
 void Task::Settle() {
@@ -413,6 +562,7 @@ void Task::Settle() {
       o.message = std::string(buf) + "; run with the same policy again, and report a bug if it repeats";
     }
   }
+  ApplyCgroupOutcome();
   if (seccomp_kill_ && !killed_) {
     o.failure = FailureClass::kSeccompViolation;
     o.message = "the task called " + seccomp_kill_->name + ", which seccomp profile " + filter_->name +
@@ -430,164 +580,6 @@ void Task::Settle() {
       o.exit_code = 128 + SIGKILL;
     }
   }
-}
-
-std::string Task::EvidenceJson() const {
-  using nlohmann::json;
-  const uint64_t t0 = timing_.received;
-  json ev;
-  ev["task_id"] = id_;
-  ev["command"] = req_.argv;
-  ev["cwd"] = spec_.cwd;
-  ev["policy"] = {{"name", policy_->name},     {"version", policy_->version}, {"role", policy_->role},
-                  {"sha256", policy_->sha256}, {"source", policy_->source}};
-  char map[64];
-  json sandbox;
-  sandbox["mode"] = identity_.rootful ? "rootful" : "rootless";
-  sandbox["namespaces"] = {"user", "mount", "pid", "net", "ipc", "uts", "cgroup"};
-  snprintf(map, sizeof map, "%u %u 1", spec_.task_uid, spec_.host_uid);
-  sandbox["uid_map"] = map;
-  snprintf(map, sizeof map, "%u %u 1", spec_.task_gid, spec_.host_gid);
-  sandbox["gid_map"] = map;
-  sandbox["task_uid"] = spec_.task_uid;
-  sandbox["host_uid"] = spec_.host_uid;
-  sandbox["hostname"] = spec_.hostname;
-  sandbox["tmpfs_bytes"] = spec_.tmpfs_bytes;
-  sandbox["shim_pid"] = shim_pid_;
-  ev["sandbox"] = sandbox;
-  json denied = json::array();
-  for (const auto& d : denials_) {
-    json args = json::array();
-    for (uint64_t a : d.args) args.push_back(a);
-    json jd = {{"syscall", d.name}, {"nr", d.nr},       {"action", d.action}, {"rule", d.rule},
-               {"count", d.count},  {"first_us", Us(d.first_ns, t0)}, {"args", args}};
-    if (d.errno_ret) jd["errno"] = strerrorname_np(d.errno_ret);
-    denied.push_back(jd);
-  }
-  ev["seccomp"] = {{"profile", filter_->name},
-                   {"notify", filter_->notify},
-                   {"denied_total", denied_total_},
-                   {"denied", denied},
-                   {"profile_source", filter_->source},
-                   {"profile_sha256", filter_->profile_sha256},
-                   {"bpf_sha256", filter_->bpf_sha256},
-                   {"bpf_bytes", filter_->bpf_bytes},
-                   {"from_cache", filter_->from_cache}};
-  ev["timing"] = {{"received_us", 0},
-                  {"admitted_us", Us(timing_.admitted, t0)},
-                  {"spawned_us", Us(timing_.spawned, t0)},
-                  {"ready_us", Us(timing_.ready, t0)},
-                  {"exec_us", Us(timing_.exec, t0)},
-                  {"exit_us", Us(timing_.exit, t0)},
-                  {"done_us", Us(timing_.done, t0)}};
-  json steps = json::array();
-  for (const auto& m : timing_.steps)
-    steps.push_back({{"step", SetupStepName(m.step)}, {"start_us", Us(m.ns, t0)}});
-  ev["timing"]["steps"] = steps;
-  json exit_j = {{"code", outcome_.task_exit_code >= 0 ? json(outcome_.task_exit_code) : json(nullptr)},
-                 {"signal", outcome_.task_signal ? json(outcome_.task_signal) : json(nullptr)},
-                 {"cordon_exit_code", outcome_.exit_code}};
-  ev["exit"] = exit_j;
-  ev["failure_class"] = FailureClassName(outcome_.failure);
-  if (outcome_.setup_error) {
-    const auto& e = *outcome_.setup_error;
-    ev["error"] = {{"step", SetupStepName(e.step)},
-                   {"step_number", static_cast<uint32_t>(e.step)},
-                   {"errno", e.err},
-                   {"errno_name", e.err ? strerrorname_np(e.err) : ""},
-                   {"message", e.msg}};
-  }
-  if (!outcome_.message.empty()) ev["message"] = outcome_.message;
-  json usage;
-  if (exit_) {
-    const rusage& ru = exit_->usage;
-    usage = {{"source", exit_->task_reported
-                            ? "getrusage(RUSAGE_CHILDREN) of the sandbox's PID 1 after it reaped every process"
-                            : "wait4 rusage of the sandbox's PID 1 (it died before the task)"},
-             {"cpu_user_usec", ru.ru_utime.tv_sec * 1000000ll + ru.ru_utime.tv_usec},
-             {"cpu_system_usec", ru.ru_stime.tv_sec * 1000000ll + ru.ru_stime.tv_usec},
-             {"max_rss_kib", ru.ru_maxrss},
-             {"minor_faults", ru.ru_minflt},
-             {"major_faults", ru.ru_majflt},
-             {"block_reads", ru.ru_inblock},
-             {"block_writes", ru.ru_oublock},
-             {"voluntary_switches", ru.ru_nvcsw},
-             {"involuntary_switches", ru.ru_nivcsw}};
-  } else {
-    usage = {{"source", "unavailable: the sandbox's PID 1 was not reaped by the shim"}};
-  }
-  ev["usage"] = usage;
-  return ev.dump();
-}
-
-Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::shared_ptr<const Policy> policy_ptr,
-                                                  std::shared_ptr<const SeccompFilter> filter,
-                                                  const TaskRequest& req, const IdRange& ids, uint64_t received_ns) {
-  const Policy& policy = *policy_ptr;
-  CORDON_ASSIGN_OR_RETURN(TaskIdentity identity, AcquireIdentity(ids));
-  // Signals that a user sends to `cordon run` are meant for the task: collect them on a signalfd
-  // and forward. They are blocked before the shim starts so none is lost in between.
-  sigset_t fwd, old;
-  sigemptyset(&fwd);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH})
-    sigaddset(&fwd, s);
-  ::sigprocmask(SIG_BLOCK, &fwd, &old);
-  struct Restore {
-    sigset_t m;
-    ~Restore() { ::sigprocmask(SIG_SETMASK, &m, nullptr); }
-  } restore{old};
-  UniqueFd sigfd(::signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sigfd) return Fail(errno, "signalfd");
-
-  CORDON_ASSIGN_OR_RETURN(auto task, Task::Start(rt, policy_ptr, std::move(filter), std::move(identity), req, received_ns));
-
-  UniqueFd wall(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!wall) return Fail(errno, "timerfd_create");
-  if (policy.limits.max_wall_ms > 0) {
-    itimerspec its{};
-    its.it_value.tv_sec = static_cast<time_t>(policy.limits.max_wall_ms / 1000);
-    its.it_value.tv_nsec = static_cast<long>((policy.limits.max_wall_ms % 1000) * 1000000);
-    ::timerfd_settime(wall.Get(), 0, &its, nullptr);
-  }
-  uint64_t hard_kill_at = 0;
-  bool ctrl_open = true;
-  while (!task->finished()) {
-    pollfd p[5] = {{ctrl_open ? task->control_fd() : -1, POLLIN, 0},
-                   {task->shim_pidfd(), POLLIN, 0},
-                   {sigfd.Get(), POLLIN, 0},
-                   {wall.Get(), POLLIN, 0},
-                   {task->listener_fd(), POLLIN, 0}};
-    int timeout = -1;
-    if (hard_kill_at) {
-      uint64_t now = sys::MonotonicNs();
-      timeout = now >= hard_kill_at ? 0 : static_cast<int>((hard_kill_at - now) / 1000000 + 1);
-    }
-    int rc = ::poll(p, 5, timeout);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) return Fail(errno, "poll");
-    if (rc == 0 && hard_kill_at) {
-      // PID 1 did not go within the grace period: kill the shim, PDEATHSIG takes the rest.
-      sys::PidfdSendSignal(task->shim_pidfd(), SIGKILL);
-      hard_kill_at = 0;
-      continue;
-    }
-    if (p[4].revents) task->OnListenerReadable();
-    if (p[0].revents) ctrl_open = task->OnControlReadable();
-    if (p[2].revents & POLLIN) {
-      signalfd_siginfo si;
-      while (::read(sigfd.Get(), &si, sizeof si) == sizeof si) task->ForwardSignal(static_cast<int>(si.ssi_signo));
-    }
-    if (p[3].revents & POLLIN) {
-      uint64_t ticks;
-      (void)!::read(wall.Get(), &ticks, sizeof ticks);
-      task->Kill(FailureClass::kWallTimeout,
-                 "wall-clock limit of " + std::to_string(policy.limits.max_wall_ms) +
-                     " ms reached (policy limits.max_wall_ms); the sandbox was killed");
-      hard_kill_at = sys::MonotonicNs() + kKillGraceNs;
-    }
-    if (p[1].revents & POLLIN) task->OnShimExited();
-  }
-  return task;
 }
 
 }  // namespace cordon

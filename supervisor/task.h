@@ -16,6 +16,8 @@
 #include "common/protocol.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "supervisor/cgroup/layout.h"
+#include "supervisor/cgroup/task_cgroup.h"
 #include "supervisor/identity.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp_filter.h"
@@ -39,7 +41,8 @@ struct RuntimePaths {
 Result<RuntimePaths> LocateRuntime();
 
 enum class FailureClass {
-  kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled, kSeccompViolation
+  kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled, kSeccompViolation,
+  kOom, kCpuBudget, kPidsLimit, kOutputLimit, kSupervisorRestart
 };
 
 // One denied syscall, as the supervisor answered it (docs/evidence.md seccomp.denied).
@@ -73,10 +76,28 @@ class Task {
  public:
   // Builds the launch spec, spawns the shim and sends it everything. `received_ns` anchors timing.
   // The task keeps `policy` and `filter` alive for its whole life (a daemon may reload them).
+  // `cgroups`: the host's layout, prepared once (cgroup::DetectLayout + PrepareBase); nullptr or a
+  // layout with no_cgroup_reason set means no per-task cgroup: limits fall back to rlimits and
+  // the evidence says so.
   static Result<std::unique_ptr<Task>> Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
                                              std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
-                                             const TaskRequest& req, uint64_t received_ns);
+                                             const TaskRequest& req, uint64_t received_ns,
+                                             const cgroup::Layout* cgroups = nullptr);
   ~Task();
+
+  // ---- Driving a task from any event loop (poll, epoll) ----
+  // The fds the task wants watched right now (all for POLLIN); the set changes as the task runs
+  // (the seccomp listener appears after exec, pipes close), so re-read it after every event.
+  std::vector<int> Watches() const;
+  // Something happened on `fd` (one of Watches()).
+  void OnReady(int fd);
+  // CLOCK_MONOTONIC ns of the next deadline (wall clock, CPU budget check, kill grace), 0 if none.
+  uint64_t NextDeadlineNs() const;
+  // Call when NextDeadlineNs() has passed.
+  void OnDeadline(uint64_t now_ns);
+  // True once the outcome is settled and nothing is left to clean up (the shim is reaped and the
+  // cgroup removed). A loop may stop at finished() when it does not own cleanup (the CLI exits).
+  bool done() const { return finished_ && reaped_ && !cgroup_; }
 
   int control_fd() const { return ctrl_.Get(); }
   // The seccomp user-notification fd once the task runs, or -1. Register it for POLLIN.
@@ -112,6 +133,24 @@ class Task {
   void RecordDenial(const struct seccomp_notif& req);
   void Settle();
   void Finish();
+  void PumpOutput(int which, bool drain);
+  void CheckCpuBudget(uint64_t now_ns);
+  void ApplyCgroupOutcome();
+
+  // Output pumped through the supervisor when limits.output_bytes is set (which = 0 stdout, 1 stderr).
+  struct Pump {
+    UniqueFd read_end;
+    int dest = -1;
+  };
+  Pump pumps_[2];
+  uint64_t output_total_ = 0;
+
+  std::optional<cgroup::TaskCgroup> cgroup_;
+  std::string cgroup_mode_;            // "v2", "hybrid", "v1", or why there is none
+  bool shim_in_v1_pids_ = false;       // the outer shim counts in the v1 pids cgroup
+  std::optional<cgroup::Usage> cgroup_usage_;
+  uint64_t cpu_budget_usec_ = 0;
+  uint64_t wall_deadline_ns_ = 0, cpu_check_ns_ = 0, kill_grace_ns_ = 0;
 
   std::string id_;
   std::shared_ptr<const Policy> policy_;
@@ -137,9 +176,10 @@ class Task {
 };
 
 // Runs one task to completion on the calling thread: forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to it,
-// enforces limits.max_wall_ms, and returns the finished task. Used by `cordon run`.
+// enforces the policy's limits, and returns the finished task (its cgroup removed). `cordon run`.
 Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
                                                   std::shared_ptr<const SeccompFilter> filter,
-                                                  const TaskRequest& req, const IdRange& ids, uint64_t received_ns);
+                                                  const TaskRequest& req, const IdRange& ids, uint64_t received_ns,
+                                                  const cgroup::Layout* cgroups = nullptr);
 
 }  // namespace cordon

@@ -298,8 +298,16 @@ Result<Usage> TaskCgroup::ReadUsage(Psi psi) const {
         Unavailable(u.pids_peak, "no pids.peak or pids.current");
       }
     }
+    // pids.events "max": how many forks failed against pids.max (Cordon's pids_limit class).
+    auto ev = fs::ReadFileAt(fd, "pids.events");
+    if (ev) {
+      auto pe = ParsePidsEvents(*ev, fs::Join(dir, "pids.events"));
+      if (pe) u.pids_limit_hits = {pe->max, fs::Join(dir, "pids.events"), {}};
+    }
+    if (!u.pids_limit_hits.value) Unavailable(u.pids_limit_hits, "pids.events unreadable");
   } else {
     Unavailable(u.pids_peak, "no pids controller available to Cordon");
+    Unavailable(u.pids_limit_hits, "no pids controller available to Cordon");
   }
 
   // I/O bytes.

@@ -46,6 +46,7 @@ struct Usage {
   Figure memory_peak_bytes;     // high-water mark of the cgroup's memory charge (see docs/cgroups.md)
   Figure memory_current_bytes;
   Figure pids_peak;
+  Figure pids_limit_hits;       // forks refused because pids.max was reached (pids.events "max")
   Figure io_read_bytes;
   Figure io_write_bytes;
   Figure oom_kills;             // processes the OOM killer killed in this cgroup

@@ -1,0 +1,141 @@
+// supervisor/evidence.cc: the task's evidence record (docs/evidence.md).
+#include <signal.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "supervisor/task.h"
+
+namespace cordon {
+namespace {
+
+int64_t Us(uint64_t t, uint64_t origin) {
+  return t == 0 ? -1 : static_cast<int64_t>((t - origin) / 1000);
+}
+
+}  // namespace
+
+std::string Task::EvidenceJson() const {
+  using nlohmann::json;
+  const uint64_t t0 = timing_.received;
+  json ev;
+  ev["task_id"] = id_;
+  ev["command"] = req_.argv;
+  ev["cwd"] = spec_.cwd;
+  ev["policy"] = {{"name", policy_->name},     {"version", policy_->version}, {"role", policy_->role},
+                  {"sha256", policy_->sha256}, {"source", policy_->source}};
+  char map[64];
+  json sandbox;
+  sandbox["mode"] = identity_.rootful ? "rootful" : "rootless";
+  sandbox["namespaces"] = {"user", "mount", "pid", "net", "ipc", "uts", "cgroup"};
+  snprintf(map, sizeof map, "%u %u 1", spec_.task_uid, spec_.host_uid);
+  sandbox["uid_map"] = map;
+  snprintf(map, sizeof map, "%u %u 1", spec_.task_gid, spec_.host_gid);
+  sandbox["gid_map"] = map;
+  sandbox["task_uid"] = spec_.task_uid;
+  sandbox["host_uid"] = spec_.host_uid;
+  sandbox["hostname"] = spec_.hostname;
+  sandbox["tmpfs_bytes"] = spec_.tmpfs_bytes;
+  sandbox["shim_pid"] = shim_pid_;
+  ev["sandbox"] = sandbox;
+  json denied = json::array();
+  for (const auto& d : denials_) {
+    json args = json::array();
+    for (uint64_t a : d.args) args.push_back(a);
+    json jd = {{"syscall", d.name}, {"nr", d.nr},       {"action", d.action}, {"rule", d.rule},
+               {"count", d.count},  {"first_us", Us(d.first_ns, t0)}, {"args", args}};
+    if (d.errno_ret) jd["errno"] = strerrorname_np(d.errno_ret);
+    denied.push_back(jd);
+  }
+  ev["seccomp"] = {{"profile", filter_->name},
+                   {"notify", filter_->notify},
+                   {"denied_total", denied_total_},
+                   {"denied", denied},
+                   {"profile_source", filter_->source},
+                   {"profile_sha256", filter_->profile_sha256},
+                   {"bpf_sha256", filter_->bpf_sha256},
+                   {"bpf_bytes", filter_->bpf_bytes},
+                   {"from_cache", filter_->from_cache}};
+  ev["timing"] = {{"received_us", 0},
+                  {"admitted_us", Us(timing_.admitted, t0)},
+                  {"spawned_us", Us(timing_.spawned, t0)},
+                  {"ready_us", Us(timing_.ready, t0)},
+                  {"exec_us", Us(timing_.exec, t0)},
+                  {"exit_us", Us(timing_.exit, t0)},
+                  {"done_us", Us(timing_.done, t0)}};
+  json steps = json::array();
+  for (const auto& m : timing_.steps)
+    steps.push_back({{"step", SetupStepName(m.step)}, {"start_us", Us(m.ns, t0)}});
+  ev["timing"]["steps"] = steps;
+  json exit_j = {{"code", outcome_.task_exit_code >= 0 ? json(outcome_.task_exit_code) : json(nullptr)},
+                 {"signal", outcome_.task_signal ? json(outcome_.task_signal) : json(nullptr)},
+                 {"cordon_exit_code", outcome_.exit_code}};
+  ev["exit"] = exit_j;
+  ev["failure_class"] = FailureClassName(outcome_.failure);
+  if (outcome_.setup_error) {
+    const auto& e = *outcome_.setup_error;
+    ev["error"] = {{"step", SetupStepName(e.step)},
+                   {"step_number", static_cast<uint32_t>(e.step)},
+                   {"errno", e.err},
+                   {"errno_name", e.err ? strerrorname_np(e.err) : ""},
+                   {"message", e.msg}};
+  }
+  if (!outcome_.message.empty()) ev["message"] = outcome_.message;
+  json usage;
+  if (exit_) {
+    const rusage& ru = exit_->usage;
+    usage = {{"source", exit_->task_reported
+                            ? "getrusage(RUSAGE_CHILDREN) of the sandbox's PID 1 after it reaped every process"
+                            : "wait4 rusage of the sandbox's PID 1 (it died before the task)"},
+             {"cpu_user_usec", ru.ru_utime.tv_sec * 1000000ll + ru.ru_utime.tv_usec},
+             {"cpu_system_usec", ru.ru_stime.tv_sec * 1000000ll + ru.ru_stime.tv_usec},
+             {"max_rss_kib", ru.ru_maxrss},
+             {"minor_faults", ru.ru_minflt},
+             {"major_faults", ru.ru_majflt},
+             {"block_reads", ru.ru_inblock},
+             {"block_writes", ru.ru_oublock},
+             {"voluntary_switches", ru.ru_nvcsw},
+             {"involuntary_switches", ru.ru_nivcsw}};
+  } else {
+    usage = {{"source", "unavailable: the sandbox's PID 1 was not reaped by the shim"}};
+  }
+  // The sandbox as a whole, from its cgroup: one {value, source} per figure, or why it is missing.
+  json cg = {{"mode", cgroup_mode_}};
+  if (cgroup_usage_) {
+    auto fig = [](const cgroup::Figure& f) {
+      if (f.value) return json{{"value", *f.value}, {"source", f.source}};
+      return json{{"value", nullptr}, {"unavailable", f.unavailable}};
+    };
+    auto psi = [](const cgroup::PressureFigure& f) {
+      if (!f.value) return json{{"value", nullptr}, {"unavailable", f.unavailable}};
+      json j = {{"source", f.source}};
+      auto line = [](const cgroup::PressureLine& l) {
+        return json{{"avg10", l.avg10}, {"avg60", l.avg60}, {"avg300", l.avg300}, {"total_usec", l.total_usec}};
+      };
+      if (f.value->some) j["some"] = line(*f.value->some);
+      if (f.value->full) j["full"] = line(*f.value->full);
+      return j;
+    };
+    const auto& u = *cgroup_usage_;
+    cg["cpu_user_usec"] = fig(u.cpu_user_usec);
+    cg["cpu_system_usec"] = fig(u.cpu_system_usec);
+    cg["memory_peak_bytes"] = fig(u.memory_peak_bytes);
+    cg["pids_peak"] = fig(u.pids_peak);
+    cg["pids_limit_hits"] = fig(u.pids_limit_hits);
+    cg["io_read_bytes"] = fig(u.io_read_bytes);
+    cg["io_write_bytes"] = fig(u.io_write_bytes);
+    cg["oom_kills"] = fig(u.oom_kills);
+    cg["pressure"] = {{"cpu", psi(u.cpu_pressure)}, {"memory", psi(u.memory_pressure)}, {"io", psi(u.io_pressure)}};
+  }
+  usage["cgroup"] = cg;
+  if (policy_->limits.output_bytes) usage["output_bytes"] = output_total_;
+  ev["usage"] = usage;
+  const PolicyLimits& lim = policy_->limits;
+  ev["limits"] = {{"max_wall_ms", lim.max_wall_ms},   {"max_cpu_ms", lim.max_cpu_ms}, {"memory_bytes", lim.memory_bytes},
+                  {"pids", lim.pids},                 {"output_bytes", lim.output_bytes}, {"tmpfs_bytes", lim.tmpfs_bytes},
+                  {"nofile", lim.nofile},
+                  {"enforced_by", cgroup_usage_ || cgroup_mode_.rfind("none", 0) != 0 ? "cgroup" : "rlimit"}};
+  return ev.dump();
+}
+
+}  // namespace cordon

@@ -1,0 +1,58 @@
+// supervisor/run_loop.cc: one task, driven to completion on the calling thread (`cordon run`).
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/syscalls.h"
+#include "supervisor/task.h"
+
+namespace cordon {
+
+Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
+                                                  std::shared_ptr<const SeccompFilter> filter,
+                                                  const TaskRequest& req, const IdRange& ids, uint64_t received_ns,
+                                                  const cgroup::Layout* cgroups) {
+  CORDON_ASSIGN_OR_RETURN(TaskIdentity identity, AcquireIdentity(ids));
+  // Signals that a user sends to `cordon run` are meant for the task: collect them on a signalfd
+  // and forward. They are blocked before the shim starts so none is lost in between.
+  sigset_t fwd, old;
+  sigemptyset(&fwd);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&fwd, s);
+  ::sigprocmask(SIG_BLOCK, &fwd, &old);
+  struct Restore {
+    sigset_t m;
+    ~Restore() { ::sigprocmask(SIG_SETMASK, &m, nullptr); }
+  } restore{old};
+  UniqueFd sigfd(::signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) return Fail(errno, "signalfd");
+
+  CORDON_ASSIGN_OR_RETURN(auto task, Task::Start(rt, std::move(policy), std::move(filter), std::move(identity),
+                                                 req, received_ns, cgroups));
+  // Without a cgroup to remove, the outcome is all we wait for: the shim's own exit (the
+  // namespaces' teardown) is not the caller's wait. With one, stay until it is removed.
+  while (!(task->finished() && (task->done() || !cgroups || !cgroups->no_cgroup_reason.empty()))) {
+    std::vector<int> fds = task->Watches();
+    std::vector<pollfd> p;
+    for (int fd : fds) p.push_back({fd, POLLIN, 0});
+    p.push_back({sigfd.Get(), POLLIN, 0});
+    int timeout = -1;
+    if (uint64_t d = task->NextDeadlineNs()) {
+      uint64_t now = sys::MonotonicNs();
+      timeout = now >= d ? 0 : static_cast<int>((d - now) / 1000000 + 1);
+    }
+    int rc = ::poll(p.data(), p.size(), timeout);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc < 0) return Fail(errno, "poll");
+    for (size_t i = 0; i + 1 < p.size(); ++i)
+      if (p[i].revents) task->OnReady(p[i].fd);
+    if (p.back().revents & POLLIN) {
+      signalfd_siginfo si;
+      while (::read(sigfd.Get(), &si, sizeof si) == sizeof si) task->ForwardSignal(static_cast<int>(si.ssi_signo));
+    }
+    if (uint64_t d = task->NextDeadlineNs(); d && sys::MonotonicNs() >= d) task->OnDeadline(sys::MonotonicNs());
+  }
+  return task;
+}
+
+}  // namespace cordon
