@@ -134,6 +134,11 @@ int main(int argc, char** argv) {
   setenv("CORDON_NO_BPF_CACHE", "1", 1);
   rows.push_back({"cordon run, BPF compiled per run", Measure(c, iterations / 2 + 1, warmup)});
   unsetenv("CORDON_NO_BPF_CACHE");
+  // And with per-task cgroups off (rlimits only): the difference is what the cgroup costs
+  // (create, limit, place, read, remove).
+  setenv("CORDON_CGROUPS", "off", 1);
+  rows.push_back({"cordon run, no cgroup (rlimits)", Measure(c, iterations / 2 + 1, warmup)});
+  unsetenv("CORDON_CGROUPS");
   std::string bwrap = FindBwrap();
   if (!bwrap.empty()) {
     std::vector<std::string> b = {bwrap, "--unshare-all", "--die-with-parent", "--new-session",

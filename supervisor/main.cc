@@ -190,9 +190,15 @@ int CmdRun(int argc, char** argv) {
 
   // Per-task cgroups where this host and this user allow them; otherwise rlimits (and the evidence
   // says which). Detected per run: a one-shot CLI has no state to keep it in.
+  // CORDON_CGROUPS=auto (default) | v1 (ignore a cgroup2 tree) | off (rlimits only).
   std::optional<cgroup::Layout> layout;
-  if (policy->limits.memory_bytes || policy->limits.pids || policy->limits.max_cpu_ms || ::geteuid() == 0) {
-    auto l = cgroup::DetectLayout();
+  std::string cg_mode = ::getenv("CORDON_CGROUPS") ? ::getenv("CORDON_CGROUPS") : "auto";
+  if (cg_mode != "auto" && cg_mode != "v1" && cg_mode != "off")
+    return Failed(Error{0, "CORDON_CGROUPS=" + cg_mode + " is not auto, v1 or off", "unset it, or use one of those"});
+  if (cg_mode != "off") {
+    cgroup::BaseOptions bo;
+    bo.ignore_v2 = cg_mode == "v1";
+    auto l = cgroup::DetectLayout(bo);
     if (l && l->no_cgroup_reason.empty()) {
       if (auto prep = cgroup::PrepareBase(*l); !prep) l->no_cgroup_reason = prep.error().Message();
     }

@@ -394,6 +394,23 @@ Result<void> EnableControllers(const std::string& dir, const std::vector<std::st
 Result<Layout> DetectLayout(const BaseOptions& options) {
   CORDON_ASSIGN_OR_RETURN(std::string mountinfo, fs::ReadFileAt(AT_FDCWD, "/proc/self/mountinfo"));
   CORDON_ASSIGN_OR_RETURN(std::string self, fs::ReadFileAt(AT_FDCWD, "/proc/self/cgroup"));
+  if (options.ignore_v2) {
+    // Drop the cgroup2 mounts and our "0::" membership line: the pure parser then sees a v1 host.
+    auto keep = [](const std::string& text, auto&& drop) {
+      std::string out;
+      size_t pos = 0;
+      while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos + 1);
+        if (!drop(line)) out += line;
+        if (nl == std::string::npos) break;
+        pos = nl + 1;
+      }
+      return out;
+    };
+    mountinfo = keep(mountinfo, [](const std::string& l) { return l.find(" - cgroup2 ") != std::string::npos; });
+    self = keep(self, [](const std::string& l) { return l.rfind("0::", 0) == 0; });
+  }
   CORDON_ASSIGN_OR_RETURN(Layout l, DetectLayout(mountinfo, self));
   if (!l.v2_mount.empty()) {
     auto text = fs::ReadFileAt(AT_FDCWD, fs::Join(l.v2_mount, "cgroup.controllers").c_str());

@@ -91,6 +91,10 @@ struct BaseOptions {
   // v1 blkio counters cost one more mkdir/rmdir per task and stay 0 on queues without a throttle
   // rule (see docs/cgroups.md); on by default so pure-v1 hosts get an io figure.
   bool v1_io = true;
+  // Treat the host as pure v1 even where a cgroup2 tree is mounted: on a hybrid host this runs the
+  // v1-only paths (cpuacct, freezer, no CLONE_INTO_CGROUP). For tests and for hosts whose cgroup2
+  // tree must not be used. Default off.
+  bool ignore_v2 = false;
 };
 
 // What the non-pure DetectLayout learns about the host to choose the base (probed, or set by tests).

@@ -11,6 +11,8 @@
 
 #include "tests/support/run.h"
 
+extern char** environ;
+
 namespace cordon::test {
 namespace {
 
@@ -158,6 +160,60 @@ TEST(Limits, NoCgroupIsLeftAfterManyTasks) {
   }
   EXPECT_EQ(tasks, 500);
   EXPECT_EQ(leftovers, 0);
+}
+
+std::vector<std::string> EnvWith(const std::string& kv) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  env.push_back(kv);
+  return env;
+}
+
+// On a hybrid host the default layout puts cpu accounting and kills on the cgroup2 tree; with
+// CORDON_CGROUPS=v1 the same limits run on v1 only: cpuacct figures, freezer-based kill, and the
+// outer shim placed in the v1 cgroups instead of CLONE_INTO_CGROUP.
+TEST(Limits, V1OnlyPathsOfThisHost) {
+  REQUIRE_SANDBOX();
+  RunOptions v1;
+  v1.env = EnvWith("CORDON_CGROUPS=v1");
+  auto probe = CordonRun({"/bin/true"}, {"--evidence", "-"}, v1);
+  std::string pev = Evidence(probe);
+  if (JsonField(pev, "usage/cgroup/mode") != "v1")
+    GTEST_SKIP() << "no v1 controllers usable here: " << JsonField(pev, "usage/cgroup/mode");
+  auto cpu = CordonRun({"python3", "-c", "while True: pass"},
+                       {"--policy", Policy("cpu-v1", R"("max_cpu_ms": 300)"), "--evidence", "-"}, v1);
+  std::string ev = Evidence(cpu);
+  EXPECT_EQ(JsonField(ev, "failure_class"), "cpu_budget") << ev;
+  EXPECT_NE(JsonField(ev, "usage/cgroup/cpu_user_usec/source").find("cpuacct"), std::string::npos) << ev;
+  uint64_t used = Figure(ev, "cpu_user_usec") + Figure(ev, "cpu_system_usec");
+  EXPECT_GE(used, 300000u);
+  EXPECT_LT(used, 600000u);
+  // The freezer kill takes the whole sandbox, background processes included.
+  auto wall = CordonRun({"/bin/sh", "-c", "sleep 30 & sleep 30 & sleep 30"},
+                        {"--policy", Policy("wall-v1", R"("max_wall_ms": 300)"), "--evidence", "-"}, v1);
+  EXPECT_EQ(JsonField(Evidence(wall), "failure_class"), "wall_timeout");
+  auto mem = CordonRun({"python3", "-c", "x = [bytearray(1 << 20) for _ in range(256)]"},
+                       {"--policy", Policy("mem-v1", R"("memory_bytes": 67108864)"), "--evidence", "-"}, v1);
+  ev = Evidence(mem);
+  EXPECT_EQ(JsonField(ev, "failure_class"), "oom") << ev;
+  EXPECT_LE(Figure(ev, "memory_peak_bytes"), 67108864u);
+}
+
+TEST(Limits, CgroupsOffFallsBackToRlimitsAndSaysSo) {
+  REQUIRE_SANDBOX();
+  RunOptions off;
+  off.env = EnvWith("CORDON_CGROUPS=off");
+  auto r = CordonRun({"python3", "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_NPROC))"},
+                     {"--policy", Policy("off", R"("pids": 40)"), "--evidence", "-"}, off);
+  std::string ev = Evidence(r);
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "(40, 40)");
+  EXPECT_EQ(JsonField(ev, "limits/enforced_by"), "rlimit");
+  EXPECT_EQ(JsonField(ev, "usage/cgroup/mode").rfind("none", 0), 0u);
+  RunOptions bad;
+  bad.env = EnvWith("CORDON_CGROUPS=maybe");
+  auto b = CordonRun({"/bin/true"}, {}, bad);
+  EXPECT_EQ(b.exit_code, 125);
+  EXPECT_NE(b.err.find("CORDON_CGROUPS=maybe"), std::string::npos);
 }
 
 }  // namespace
