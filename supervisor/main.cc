@@ -198,6 +198,12 @@ int CmdRun(int argc, char** argv) {
   if (cg_mode != "off") {
     cgroup::BaseOptions bo;
     bo.ignore_v2 = cg_mode == "v1";
+    if (const char* sub = ::getenv("CORDON_CGROUP_SUBTREE"); sub && *sub) {
+      std::string s = sub;
+      if (s.find('/') != std::string::npos || s == "." || s == "..")
+        return Failed(Error{0, "CORDON_CGROUP_SUBTREE=" + s + " must be a single directory name", "e.g. cordon.slice"});
+      bo.subtree = s;
+    }
     auto l = cgroup::DetectLayout(bo);
     if (l && l->no_cgroup_reason.empty()) {
       if (auto prep = cgroup::PrepareBase(*l); !prep) l->no_cgroup_reason = prep.error().Message();
