@@ -33,6 +33,15 @@ std::string EncodeLaunchSpec(const LaunchSpec& s) {
     w.Str(m.source);
     w.Str(m.target);
   }
+  w.U32(static_cast<uint32_t>(s.binds.size()));
+  for (const auto& b : s.binds) {
+    w.U32(b.fd_index);
+    w.U32(b.flags);
+    w.U64(b.dev);
+    w.U64(b.ino);
+    w.Str(b.source);
+    w.Str(b.target);
+  }
   return w.data();
 }
 
@@ -70,6 +79,21 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
     m.target = r.Str();
     if (m.target.empty() || m.target[0] != '/') return false;
     s->mounts.push_back(std::move(m));
+  }
+  uint32_t nb = r.U32();
+  if (!r.ok() || nb > s->bound_fds) return false;
+  s->binds.clear();
+  for (uint32_t i = 0; i < nb && r.ok(); ++i) {
+    BindEntry b;
+    b.fd_index = r.U32();
+    b.flags = r.U32();
+    b.dev = r.U64();
+    b.ino = r.U64();
+    b.source = r.Str();
+    b.target = r.Str();
+    if (b.fd_index >= s->bound_fds) return false;
+    if ((b.flags & kBindMount) && (b.target.empty() || b.target[0] != '/' || b.source.empty())) return false;
+    s->binds.push_back(std::move(b));
   }
   return r.ok() && r.AtEnd() && !s->argv.empty() && !s->argv[0].empty() &&
          s->bound_fds + 4 <= static_cast<uint32_t>(kMaxFdsPerLaunch) && !s->cwd.empty() && s->cwd[0] == '/';

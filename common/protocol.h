@@ -100,6 +100,20 @@ struct MountEntry {
   std::string target;  // absolute path inside the sandbox
 };
 
+// A binding (docs/bindings.md): bound fd number fd_index (the task gets it as fd 3 + fd_index).
+// Mounted bindings are re-resolved by PID 1 in its own mount namespace, without following
+// symlinks, and must be the same inode (dev, ino) the supervisor opened; then mounted at target.
+inline constexpr uint32_t kBindMount = 1u << 0;     // mount at target
+inline constexpr uint32_t kBindWritable = 1u << 1;  // rw (default ro)
+inline constexpr uint32_t kBindDir = 1u << 2;       // a directory: the task's fd is O_PATH on the mount
+struct BindEntry {
+  uint32_t fd_index = 0;
+  uint32_t flags = 0;
+  uint64_t dev = 0, ino = 0;
+  std::string source;  // host path, for the re-resolution
+  std::string target;  // absolute path inside the sandbox
+};
+
 // Everything the shim needs to build one sandbox. Built by the supervisor (which resolves names,
 // NSS and policy); the shim only applies it.
 struct LaunchSpec {
@@ -121,6 +135,7 @@ struct LaunchSpec {
   std::vector<std::string> argv;        // argv[0] is resolved by the shim through PATH in envp
   std::vector<std::string> envp;
   std::vector<MountEntry> mounts;
+  std::vector<BindEntry> binds;
 };
 
 std::string EncodeLaunchSpec(const LaunchSpec& spec);

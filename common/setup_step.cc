@@ -7,6 +7,7 @@ const char* SetupStepName(SetupStep step) {
     case SetupStep::kNone: return "none";
     case SetupStep::kReadSpec: return "read-spec";
     case SetupStep::kClone: return "clone";
+    case SetupStep::kStageBindings: return "stage-bindings";
     case SetupStep::kPdeathsig: return "pdeathsig";
     case SetupStep::kIdMaps: return "id-maps";
     case SetupStep::kSetIds: return "set-ids";
@@ -22,6 +23,7 @@ const char* SetupStepName(SetupStep step) {
     case SetupStep::kHostname: return "hostname";
     case SetupStep::kCgroupNs: return "cgroup-ns";
     case SetupStep::kForkTask: return "fork-task";
+    case SetupStep::kResolveBindings: return "resolve-bindings";
     case SetupStep::kStdioFds: return "stdio-fds";
     case SetupStep::kSession: return "session";
     case SetupStep::kChdir: return "chdir";

@@ -11,6 +11,7 @@ enum class SetupStep : uint32_t {
   // Outer shim, on the host side of the clone.
   kReadSpec = 1,        // receive and decode the launch message
   kClone = 2,           // drop to the task's host ids, clone3() with the new namespaces
+  kStageBindings = 4,   // rootful: bind each mounted binding where PID 1 can open it (before kClone)
   // Child: PID 1 of the new PID namespace, in this order (shim/child.cc).
   kPdeathsig = 10,      // PR_SET_PDEATHSIG(SIGKILL) + getppid() re-check
   kIdMaps = 11,         // write our own setgroups ("deny"), gid_map, uid_map: task id -> host id
@@ -27,6 +28,7 @@ enum class SetupStep : uint32_t {
   kHostname = 22,       // sethostname in the new UTS namespace
   kCgroupNs = 23,       // unshare(CLONE_NEWCGROUP) once inside the task cgroup
   kForkTask = 24,       // clone the task process (PID 2); PID 1 stays as the reaper
+  kResolveBindings = 25,// runs after id-maps: re-open mounted bindings without symlinks, same inode?
   // Task process (PID 2), between fork and exec.
   kStdioFds = 30,       // stdio to 0..2, bound fds to 3..N, everything else CLOEXEC
   kSession = 31,        // setsid, umask, rlimits, signal mask and dispositions reset

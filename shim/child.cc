@@ -167,6 +167,8 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
   // Step 2: our own id maps. The namespace is owned by the ids we were cloned with (the task's host
   // ids, see shim/main.cc), so a single-id map of our own euid/egid needs no help from outside.
   if (HookFails(spec, SetupStep::kIdMaps, &f) || !WriteIdMaps(spec, &f)) Die(sync_fd, f);
+  std::vector<int> bind_fds;
+  if (HookFails(spec, SetupStep::kResolveBindings, &f) || !mnt::ResolveBindings(spec, &bind_fds, &f)) Die(sync_fd, f);
   if (HookFails(spec, SetupStep::kSetIds, &f) || !SetIds(spec, &f)) Die(sync_fd, f);
   // An euid change clears the parent-death signal (kernel/cred.c commit_creds); arm it again in
   // case setresuid changed one, then make sure the outer shim did not die before we armed it: its
@@ -177,7 +179,21 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
   }
   pollfd alive{sync_fd, POLLIN, 0};
   if (::poll(&alive, 1, 0) > 0 && (alive.revents & POLLHUP)) _exit(kExitCordonFailure);
-  if (!mnt::BuildRoot(spec, &f)) Die(sync_fd, f);
+  if (!mnt::BuildRoot(spec, bind_fds, &f)) Die(sync_fd, f);
+  for (int fd : bind_fds)
+    if (fd >= 0) ::close(fd);
+  // A directory binding reaches the task as an O_PATH fd on its mount inside the sandbox, never on
+  // the host directory itself: ".." from there stays in the sandbox.
+  std::vector<int> task_fds = args.task_fds;
+  for (const proto::BindEntry& b : spec.binds) {
+    if (!(b.flags & proto::kBindDir)) continue;
+    int fd = ::open(b.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      SetFailure(&f, SetupStep::kBindMounts, errno, "open binding %s inside the sandbox", b.target.c_str());
+      Die(sync_fd, f);
+    }
+    task_fds[3 + b.fd_index] = fd;
+  }
   if (HookFails(spec, SetupStep::kLoopback, &f) || !LoopbackUp(&f)) Die(sync_fd, f);
   if (HookFails(spec, SetupStep::kHostname, &f)) Die(sync_fd, f);
   if (::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
@@ -192,7 +208,7 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
 
   // Step: start the task. Everything it needs is built here, before the clone.
   if (HookFails(spec, SetupStep::kForkTask, &f)) Die(sync_fd, f);
-  const int floor = static_cast<int>(args.task_fds.size()) + 3;
+  const int floor = static_cast<int>(task_fds.size()) + 3;
   sync_fd = LiftFd(sync_fd, floor);
   if (sync_fd < 0) {
     SetFailure(&f, SetupStep::kForkTask, errno, "move sync socket");
@@ -200,7 +216,7 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
   }
   TaskArgs ta;
   ta.spec = &spec;
-  ta.fds = args.task_fds;
+  ta.fds = task_fds;
   ta.bpf = args.bpf;
   for (const auto& s : spec.argv) ta.argv.push_back(const_cast<char*>(s.c_str()));
   ta.argv.push_back(nullptr);

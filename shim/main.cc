@@ -27,6 +27,7 @@
 #include "common/unique_fd.h"
 #include "shim/child.h"
 #include "shim/failure.h"
+#include "shim/mnt.h"
 
 namespace cordon::shim {
 namespace {
@@ -107,7 +108,7 @@ int RunOuter() {
 
   proto::MsgHeader hdr;
   g_step_clock.Mark(SetupStep::kReadSpec);
-  auto msg = RecvMsg(kControlFd, &hdr, sizeof hdr, proto::kMaxFdsPerLaunch + 2);
+  auto msg = RecvMsg(kControlFd, &hdr, sizeof hdr, proto::kMaxFdsPerLaunch + 3);
   if (!msg || msg->eof || msg->len != sizeof hdr || hdr.magic != proto::kMagic ||
       hdr.type != proto::MsgType::kLaunch || msg->fds.size() < 5) {
     SetFailure(&f, SetupStep::kReadSpec, msg ? EBADMSG : msg.error().err, "bad launch message");
@@ -135,7 +136,10 @@ int RunOuter() {
 
   if (HookFails(spec, SetupStep::kClone, &f)) Report(f);
   ResetIgnoredSignals();
-  if ((spec.flags & proto::kFlagRootful) && !BecomeTaskIds(spec, &f)) Report(f);
+  if (spec.flags & proto::kFlagRootful) {
+    if (HookFails(spec, SetupStep::kStageBindings, &f) || !mnt::StageBindings(&spec, &f)) Report(f);
+    if (!BecomeTaskIds(spec, &f)) Report(f);
+  }
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
     SetFailure(&f, SetupStep::kClone, errno, "socketpair");

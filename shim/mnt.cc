@@ -1,6 +1,8 @@
 #include "shim/mnt.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -185,7 +187,76 @@ bool MountDev(const LaunchSpec& spec, Failure* f) {
 
 }  // namespace
 
-bool BuildRoot(const LaunchSpec& spec, Failure* f) {
+int OpenBindingSource(const proto::BindEntry& b) {
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC | ((b.flags & proto::kBindDir) ? O_DIRECTORY : 0);
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, b.source.c_str(), &how, sizeof how));
+}
+
+bool SameInode(int fd, const proto::BindEntry& b) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 && st.st_dev == b.dev && st.st_ino == b.ino;
+}
+
+bool StageBindings(LaunchSpec* spec, Failure* f) {
+  bool any = false;
+  for (const auto& b : spec->binds) any = any || (b.flags & proto::kBindMount);
+  if (!any) return true;
+  if (::unshare(CLONE_NEWNS) < 0) return SetFailure(f, SetupStep::kStageBindings, errno, "unshare mount namespace");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
+    return SetFailure(f, SetupStep::kStageBindings, errno, "make / private");
+  const char* stage = nullptr;
+  for (const char* d : {"/run", "/mnt", "/srv", "/opt"}) {
+    if (::mount("cordon-stage", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") == 0) {
+      stage = d;
+      break;
+    }
+  }
+  if (stage == nullptr) return SetFailure(f, SetupStep::kStageBindings, errno, "mount a staging tmpfs");
+  for (size_t i = 0; i < spec->binds.size(); ++i) {
+    proto::BindEntry& b = spec->binds[i];
+    if (!(b.flags & proto::kBindMount)) continue;
+    int fd = OpenBindingSource(b);
+    if (fd < 0) return SetFailure(f, SetupStep::kStageBindings, errno, "binding %s: re-open without symlinks", b.source.c_str());
+    if (!SameInode(fd, b)) {
+      ::close(fd);
+      return SetFailure(f, SetupStep::kStageBindings, ESTALE,
+                        "binding %s changed between admission and mount (not the inode the supervisor opened)",
+                        b.source.c_str());
+    }
+    char staged[64], from[64];
+    snprintf(staged, sizeof staged, "%s/b%zu", stage, i);
+    snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
+    bool ok = (b.flags & proto::kBindDir) ? ::mkdir(staged, 0755) == 0 : TouchFile(staged);
+    ok = ok && ::mount(from, staged, nullptr, MS_BIND | MS_REC, nullptr) == 0;
+    int err = errno;
+    ::close(fd);
+    if (!ok) return SetFailure(f, SetupStep::kStageBindings, err, "stage binding %s", b.source.c_str());
+    b.source = staged;
+  }
+  return true;
+}
+
+bool ResolveBindings(const LaunchSpec& spec, std::vector<int>* out, Failure* f) {
+  out->assign(spec.binds.size(), -1);
+  for (size_t i = 0; i < spec.binds.size(); ++i) {
+    const proto::BindEntry& b = spec.binds[i];
+    if (!(b.flags & proto::kBindMount)) continue;
+    int fd = OpenBindingSource(b);
+    if (fd < 0) return SetFailure(f, SetupStep::kResolveBindings, errno, "binding %s: re-open without symlinks", b.source.c_str());
+    if (!SameInode(fd, b)) {
+      ::close(fd);
+      return SetFailure(f, SetupStep::kResolveBindings, ESTALE,
+                        "binding %s changed between admission and mount (not the inode the supervisor opened)",
+                        b.source.c_str());
+    }
+    (*out)[i] = fd;
+  }
+  return true;
+}
+
+bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, Failure* f) {
   // Step 4: nothing below may propagate to the host's mounts.
   if (HookFails(spec, SetupStep::kMountPrivate, f)) return false;
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
@@ -220,6 +291,23 @@ bool BuildRoot(const LaunchSpec& spec, Failure* f) {
     if (!BindTree(src.c_str(), dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false,
                   SetupStep::kMountRoot, f))
       return false;
+  }
+  // Bindings: mounted from PID 1's verified fds, never executable, read-only unless "rw".
+  for (size_t i = 0; i < spec.binds.size(); ++i) {
+    const proto::BindEntry& b = spec.binds[i];
+    if (!(b.flags & proto::kBindMount) || i >= bind_fds.size() || bind_fds[i] < 0) continue;
+    std::string dst = std::string(kNewRoot) + b.target;
+    bool ok = (b.flags & proto::kBindDir) ? MkdirAll(dst, 0755) : TouchFile(dst);
+    if (!ok) return SetFailure(f, SetupStep::kBindMounts, errno, "create mount point %s", b.target.c_str());
+    UniqueFd tree(::open_tree(bind_fds[i], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE));
+    if (!tree) return SetFailure(f, SetupStep::kBindMounts, errno, "open_tree binding %s", b.source.c_str());
+    mount_attr a{};
+    a.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+                 ((b.flags & proto::kBindWritable) ? 0 : MOUNT_ATTR_RDONLY);
+    if (::mount_setattr(tree.Get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0)
+      return SetFailure(f, SetupStep::kBindMounts, errno, "mount_setattr binding %s", b.target.c_str());
+    if (::move_mount(tree.Get(), "", AT_FDCWD, dst.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+      return SetFailure(f, SetupStep::kBindMounts, errno, "mount binding at %s", b.target.c_str());
   }
   if (HookFails(spec, SetupStep::kMountProc, f) || !MountProc(f)) return false;
   if (HookFails(spec, SetupStep::kMountDev, f) || !MountDev(spec, f)) return false;

@@ -130,6 +130,32 @@ std::string Task::EvidenceJson() const {
   usage["cgroup"] = cg;
   if (policy_->limits.output_bytes) usage["output_bytes"] = output_total_;
   ev["usage"] = usage;
+  // The capability map: what the task could reach, and exactly which objects those were.
+  json bindings = json::array();
+  if (req_.bindings) {
+    for (size_t i = 0; i < req_.bindings->size(); ++i) {
+      const OpenBinding& ob = (*req_.bindings)[i];
+      const Binding& b = ob.binding;
+      json jb = {{"name", b.name},
+                 {"kind", BindingKindName(b.kind)},
+                 {"source", b.from_caller() ? std::string("caller") : ob.host_path},
+                 {"target", b.target.empty() ? json(nullptr) : json(b.target)},
+                 {"access", b.writable || b.kind == Binding::Kind::kState ? "rw" : "ro"},
+                 {"fd", 3 + i},
+                 {"dev", static_cast<uint64_t>(ob.dev)},
+                 {"inode", static_cast<uint64_t>(ob.ino)},
+                 {"data_domain", b.data_domain.empty() ? json(nullptr) : json(b.data_domain)}};
+      if (b.kind == Binding::Kind::kState) {
+        uint64_t after = i < state_bytes_after_.size() ? state_bytes_after_[i] : 0;
+        jb["state_bytes_before"] = ob.state_bytes;
+        jb["state_bytes_after"] = after;
+        jb["max_bytes"] = b.max_bytes;
+        jb["over_quota"] = b.max_bytes > 0 && after > b.max_bytes;
+      }
+      bindings.push_back(jb);
+    }
+  }
+  ev["bindings"] = bindings;
   const PolicyLimits& lim = policy_->limits;
   ev["limits"] = {{"max_wall_ms", lim.max_wall_ms},   {"max_cpu_ms", lim.max_cpu_ms}, {"memory_bytes", lim.memory_bytes},
                   {"pids", lim.pids},                 {"output_bytes", lim.output_bytes}, {"tmpfs_bytes", lim.tmpfs_bytes},

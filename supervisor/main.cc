@@ -1,6 +1,7 @@
 // cordon: the command-line front of the supervisor. `cordon run` runs one task in-process with the
 // supervisor core library; later subcommands talk to cordond.
 #include <fcntl.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,7 +11,9 @@
 #include <vector>
 
 #include "common/syscalls.h"
+#include "supervisor/bindings.h"
 #include "supervisor/cgroup/layout.h"
+#include "supervisor/cli_client.h"
 #include "supervisor/cli_seccomp.h"
 #include "supervisor/identity.h"
 #include "supervisor/policy_loader.h"
@@ -53,6 +56,11 @@ constexpr const char* kRunUsage =
     "  --env K=V            Set a variable for CMD; `--env K` passes K from this environment.\n"
     "                       Repeatable. The policy's env.allow decides which names are allowed.\n"
     "                       Nothing from the caller's environment is passed otherwise.\n"
+    "  --fd NAME=N          Hand this process's fd N to the task as binding NAME; the policy must\n"
+    "                       declare NAME with \"source\": \"caller\" (docs/bindings.md).\n"
+    "  --app ID             App id of the task (default `default`): keys its state bindings.\n"
+    "  --tenant NAME        Root only: the tenant whose state bindings the task gets (default: the\n"
+    "                       calling user's name).\n"
     "  --tty                Also bind /dev/tty into the sandbox.\n"
     "  --id-range S:C       Rootful only: host uids/gids for tasks (default 524288:65536, or\n"
     "                       CORDON_ID_RANGE).\n"
@@ -91,8 +99,8 @@ bool TakeValue(int argc, char** argv, int* i, const char* flag, std::string* out
 
 int CmdRun(int argc, char** argv) {
   const uint64_t received = sys::MonotonicNs();
-  std::string policy_name = "default", evidence, cwd = "/work", id_range;
-  std::vector<std::string> env_args;
+  std::string policy_name = "default", evidence, cwd = "/work", id_range, app = "default", tenant;
+  std::vector<std::string> env_args, fd_args;
   bool tty = false;
   int i = 0;
   for (; i < argc; ++i) {
@@ -111,13 +119,19 @@ int CmdRun(int argc, char** argv) {
     }
     bool matched = false;
     for (auto [flag, dst] : {std::pair<const char*, std::string*>{"--policy", &policy_name},
-                             {"--evidence", &evidence}, {"--cwd", &cwd}, {"--id-range", &id_range}}) {
+                             {"--evidence", &evidence}, {"--cwd", &cwd}, {"--id-range", &id_range},
+                             {"--app", &app}, {"--tenant", &tenant}}) {
       if (TakeValue(argc, argv, &i, flag, &v)) {
         if (v == "\x01missing") return UsageError(std::string(flag) + " needs a value", "cordon run --help");
         *dst = v;
         matched = true;
         break;
       }
+    }
+    if (!matched && TakeValue(argc, argv, &i, "--fd", &v)) {
+      if (v == "\x01missing") return UsageError("--fd needs NAME=N", "cordon run --help");
+      fd_args.push_back(v);
+      matched = true;
     }
     if (!matched && TakeValue(argc, argv, &i, "--env", &v)) {
       if (v == "\x01missing") return UsageError("--env needs K=V or K", "cordon run --help");
@@ -173,6 +187,31 @@ int CmdRun(int argc, char** argv) {
     }
   }
   if (const char* hook = ::getenv("CORDON_TEST_FAIL_STEP")) req.fail_at_step = static_cast<uint32_t>(std::atoi(hook));
+
+  // Bindings: the only way anything of the host reaches the task.
+  BindingContext bctx;
+  bctx.state_root = DefaultStateRoot();
+  bctx.app = app;
+  if (!tenant.empty() && ::geteuid() != 0)
+    return Failed(Error{0, "--tenant is for root only: a user's tasks use the user's own tenant", "drop --tenant"});
+  if (tenant.empty()) {
+    const passwd* pw = ::getpwuid(::geteuid());
+    tenant = pw ? pw->pw_name : "uid-" + std::to_string(::geteuid());
+  }
+  bctx.tenant = tenant;
+  for (const auto& f : fd_args) {
+    auto eq = f.find('=');
+    int n = -1;
+    if (eq == std::string::npos || eq == 0 || (n = std::atoi(f.c_str() + eq + 1)) < 0 ||
+        std::to_string(n) != f.substr(eq + 1))
+      return UsageError("--fd '" + f + "' is not NAME=N", "cordon run --help");
+    bctx.caller_fds[f.substr(0, eq)] = n;
+  }
+  auto bindings = OpenBindings(*policy, bctx);
+  if (!bindings) return Failed(bindings.error());
+  req.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*bindings));
+  if (const char* pause = ::getenv("CORDON_TEST_PAUSE_AFTER_BINDINGS_MS"))
+    ::usleep(static_cast<useconds_t>(std::atoi(pause)) * 1000);
 
   // Open the evidence destination first: a bad path must fail before anything runs.
   UniqueFd evidence_fd;
@@ -249,6 +288,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli_client.cc).
+  if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
   if (cmd == "seccomp") {
     auto rt = LocateRuntime();
     std::string data_dir = rt ? rt->data_dir : std::string("/usr/share/cordon");

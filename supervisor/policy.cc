@@ -1,5 +1,6 @@
 #include "supervisor/policy.h"
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "supervisor/sha256.h"
@@ -112,7 +113,8 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     if (v.error_) return std::unexpected(*v.error_);
     return p;
   };
-  if (!v.Object(j, "", {"name", "version", "role", "seccomp_profile", "limits", "env", "mounts", "description"}))
+  if (!v.Object(j, "", {"name", "version", "role", "seccomp_profile", "limits", "env", "mounts", "description",
+                        "bindings", "data_domain"}))
     return done();
   for (const char* required : {"name", "version"}) {
     if (!j.contains(required)) {
@@ -211,7 +213,122 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
       p.mounts.push_back(std::move(mt));
     }
   }
+  if (j.contains("data_domain") && !v.String(j["data_domain"], "data_domain", &p.data_domain)) return done();
+  if (j.contains("bindings")) {
+    const json& b = j["bindings"];
+    if (!b.is_array()) {
+      v.Bad("bindings", std::string("expected an array, got ") + TypeName(b));
+      return done();
+    }
+    for (size_t i = 0; i < b.size(); ++i) {
+      const std::string path = "bindings[" + std::to_string(i) + "]";
+      if (!v.Object(b[i], path, {"name", "kind", "source", "target", "access", "data_domain", "max_bytes"}))
+        return done();
+      Binding bd;
+      std::string kind, access = "ro", why;
+      for (const char* req : {"name", "kind"}) {
+        if (!b[i].contains(req)) {
+          v.Bad(path + "." + req, "required field is missing");
+          return done();
+        }
+      }
+      if (!v.String(b[i]["name"], path + ".name", &bd.name) || !v.String(b[i]["kind"], path + ".kind", &kind))
+        return done();
+      for (char c : bd.name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
+          v.Bad(path + ".name", "'" + bd.name + "' may only hold letters, digits and '_' (it becomes $CORDON_FD_NAME)");
+          return done();
+        }
+      }
+      for (size_t k = 0; k < p.bindings.size(); ++k) {
+        if (p.bindings[k].name == bd.name) {
+          v.Bad(path + ".name", "'" + bd.name + "' is already bindings[" + std::to_string(k) + "]");
+          return done();
+        }
+      }
+      static const std::pair<const char*, Binding::Kind> kKinds[] = {{"dir", Binding::Kind::kDir},
+          {"file", Binding::Kind::kFile}, {"socket", Binding::Kind::kSocket}, {"state", Binding::Kind::kState},
+          {"pipe", Binding::Kind::kPipe}};
+      bool known = false;
+      for (auto [n, k] : kKinds)
+        if (kind == n) bd.kind = k, known = true;
+      if (!known) {
+        v.Bad(path + ".kind", "'" + kind + "' is not one of dir, file, socket, state, pipe");
+        return done();
+      }
+      if (b[i].contains("source") && !v.String(b[i]["source"], path + ".source", &bd.source)) return done();
+      if (b[i].contains("target") && !v.String(b[i]["target"], path + ".target", &bd.target)) return done();
+      if (b[i].contains("access") && !v.String(b[i]["access"], path + ".access", &access)) return done();
+      if (b[i].contains("data_domain") && !v.String(b[i]["data_domain"], path + ".data_domain", &bd.data_domain))
+        return done();
+      if (b[i].contains("max_bytes") && !v.Uint(b[i]["max_bytes"], path + ".max_bytes", &bd.max_bytes, 0, 1ull << 50))
+        return done();
+      if (access != "ro" && access != "rw") {
+        v.Bad(path + ".access", "'" + access + "' is not ro or rw");
+        return done();
+      }
+      bd.writable = access == "rw";
+      const bool needs_source = bd.kind != Binding::Kind::kState;
+      if (needs_source && bd.source.empty()) {
+        v.Bad(path + ".source", "required for kind " + kind + " (a host path, or \"caller\" for --fd " + bd.name + "=N)");
+        return done();
+      }
+      if (!needs_source && !bd.source.empty()) {
+        v.Bad(path + ".source", "a state binding has no source: Cordon keys it by tenant and app");
+        return done();
+      }
+      if (bd.kind == Binding::Kind::kPipe && !bd.from_caller()) {
+        v.Bad(path + ".source", "a pipe binding comes from the caller: use \"caller\"");
+        return done();
+      }
+      if (!bd.source.empty() && !bd.from_caller() && !ValidHostPath(bd.source, &why)) {
+        v.Bad(path + ".source", "'" + bd.source + "' " + why);
+        return done();
+      }
+      const bool mountable = bd.kind == Binding::Kind::kDir || bd.kind == Binding::Kind::kState ||
+                             bd.kind == Binding::Kind::kFile;
+      if ((bd.kind == Binding::Kind::kDir || bd.kind == Binding::Kind::kState) && bd.target.empty()) {
+        v.Bad(path + ".target", "required for kind " + kind + ": where the task finds it");
+        return done();
+      }
+      if (!mountable && !bd.target.empty()) {
+        v.Bad(path + ".target", "kind " + kind + " is handed over as an fd only ($CORDON_FD_" + bd.name + ")");
+        return done();
+      }
+      if (!bd.target.empty() && !ValidMountPath(bd.target, &why)) {
+        v.Bad(path + ".target", "'" + bd.target + "' " + why);
+        return done();
+      }
+      if (bd.max_bytes && bd.kind != Binding::Kind::kState) {
+        v.Bad(path + ".max_bytes", "only a state binding has a quota");
+        return done();
+      }
+      p.bindings.push_back(std::move(bd));
+    }
+  }
+  // The legal partition: a policy bound to a data domain accepts only bindings of that domain.
+  if (!p.data_domain.empty()) {
+    for (size_t i = 0; i < p.bindings.size(); ++i) {
+      if (p.bindings[i].data_domain != p.data_domain) {
+        v.Bad("bindings[" + std::to_string(i) + "].data_domain",
+              "binding '" + p.bindings[i].name + "' is in data domain '" + p.bindings[i].data_domain +
+                  "' but policy '" + p.name + "' is bound to '" + p.data_domain + "'");
+        return done();
+      }
+    }
+  }
   return done();
+}
+
+const char* BindingKindName(Binding::Kind k) {
+  switch (k) {
+    case Binding::Kind::kDir: return "dir";
+    case Binding::Kind::kFile: return "file";
+    case Binding::Kind::kSocket: return "socket";
+    case Binding::Kind::kState: return "state";
+    case Binding::Kind::kPipe: return "pipe";
+  }
+  return "unknown";
 }
 
 bool EnvNameAllowed(const PolicyEnv& env, std::string_view name) {

@@ -29,6 +29,20 @@ struct PolicyEnv {
   std::map<std::string, std::string> set;
 };
 
+// A capability the task receives as a file descriptor (docs/bindings.md).
+struct Binding {
+  enum class Kind { kDir, kFile, kSocket, kState, kPipe };
+  std::string name;         // [A-Za-z0-9_]+; the task finds it as $CORDON_FD_<NAME> (upper case)
+  Kind kind = Kind::kDir;
+  std::string source;       // host path (dir, file, socket); empty for state; "caller" = --fd NAME=N
+  std::string target;       // mount point inside the sandbox (dir, state; optional for file)
+  bool writable = false;    // access "rw" (default "ro")
+  std::string data_domain;  // empty = none
+  uint64_t max_bytes = 0;   // state: quota, 0 = none
+  bool from_caller() const { return source == "caller"; }
+};
+const char* BindingKindName(Binding::Kind k);
+
 struct Policy {
   std::string name;
   uint64_t version = 1;
@@ -41,6 +55,8 @@ struct Policy {
     std::string target;  // path inside the sandbox (same as source unless given)
   };
   std::vector<Mount> mounts;  // extra read-only runtime paths
+  std::vector<Binding> bindings;
+  std::string data_domain;    // when set, every binding must carry the same data_domain
 
   std::string source;  // where it was loaded from: a path, or "<embedded default>"
   std::string sha256;  // of the exact bytes loaded

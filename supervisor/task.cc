@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -95,6 +96,14 @@ Result<std::pair<pid_t, UniqueFd>> SpawnShim(const std::string& shim, int ctrl_c
 
 std::vector<std::string> BuildEnv(const Policy& policy, const TaskRequest& req) {
   std::map<std::string, std::string> env;
+  if (req.bindings) {
+    // Like systemd's LISTEN_FDNAMES: the task finds each capability by name.
+    for (size_t i = 0; i < req.bindings->size(); ++i) {
+      std::string name = (*req.bindings)[i].binding.name;
+      for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      env["CORDON_FD_" + name] = std::to_string(3 + i);
+    }
+  }
   for (const auto& kv : req.env) {
     auto eq = kv.find('=');
     env[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
@@ -212,6 +221,27 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
     task_err = err_w.Get();
   }
   if (t->cgroup_ && t->cgroup_->V2DirFd() >= 0) s.flags |= proto::kFlagCgroupFd;
+  std::vector<int> bound;
+  if (req.bindings) {
+    for (size_t i = 0; i < req.bindings->size(); ++i) {
+      const OpenBinding& ob = (*req.bindings)[i];
+      bound.push_back(ob.fd.Get());
+      if (!ob.mounted) continue;
+      proto::BindEntry be;
+      be.fd_index = static_cast<uint32_t>(i);
+      const bool dir = ob.binding.kind == Binding::Kind::kDir || ob.binding.kind == Binding::Kind::kState;
+      be.flags = proto::kBindMount | (dir ? proto::kBindDir : 0) |
+                 (ob.binding.writable || ob.binding.kind == Binding::Kind::kState ? proto::kBindWritable : 0);
+      be.dev = ob.dev;
+      be.ino = ob.ino;
+      be.source = ob.host_path;
+      be.target = ob.binding.target;
+      s.binds.push_back(std::move(be));
+    }
+    if (bound.size() + 6 > static_cast<size_t>(proto::kMaxFdsPerLaunch))
+      return FailMsg("too many bindings (" + std::to_string(bound.size()) + ")", "at most 240 per task");
+  }
+  s.bound_fds = static_cast<uint32_t>(bound.size());
 
   RootfsOptions ro;
   ro.task_uid = s.task_uid;
@@ -241,9 +271,10 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
   }
 
   proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kLaunch};
-  int fds[] = {spec_fd.Get(), filter.memfd.Get(), req.stdin_fd, task_out, task_err,
-               t->cgroup_ ? t->cgroup_->V2DirFd() : -1};
-  auto sent = SendMsg(t->ctrl_.Get(), &hdr, sizeof hdr, fds, (s.flags & proto::kFlagCgroupFd) ? 6 : 5);
+  std::vector<int> fds = {spec_fd.Get(), filter.memfd.Get(), req.stdin_fd, task_out, task_err};
+  fds.insert(fds.end(), bound.begin(), bound.end());
+  if (s.flags & proto::kFlagCgroupFd) fds.push_back(t->cgroup_->V2DirFd());
+  auto sent = SendMsg(t->ctrl_.Get(), &hdr, sizeof hdr, fds.data(), fds.size());
   if (!sent) {
     sys::PidfdSendSignal(t->pidfd_.Get(), SIGKILL);
     ::waitpid(t->shim_pid_, nullptr, 0);
@@ -290,6 +321,10 @@ void Task::Finish() {
         peak.source += " (minus the outer shim, which shares the v1 cgroup)";
       }
     }
+  }
+  if (req_.bindings) {
+    for (const auto& b : *req_.bindings)
+      state_bytes_after_.push_back(b.binding.kind == Binding::Kind::kState ? DirectoryBytes(b.host_path) : 0);
   }
   timing_.done = sys::MonotonicNs();
   Settle();

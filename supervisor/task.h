@@ -16,6 +16,7 @@
 #include "common/protocol.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "supervisor/bindings.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cgroup/task_cgroup.h"
 #include "supervisor/identity.h"
@@ -31,6 +32,9 @@ struct TaskRequest {
   int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;  // borrowed; duplicated into the task
   bool tty = false;
   uint32_t fail_at_step = 0;  // test hook, see common/setup_step.h
+  // The policy's bindings, opened by OpenBindings (supervisor/bindings.h); the task gets binding i
+  // as fd 3+i and $CORDON_FD_<NAME>, mounted ones also at their target.
+  std::shared_ptr<std::vector<OpenBinding>> bindings;
 };
 
 // Where the runtime lives; resolved once per supervisor.
@@ -143,6 +147,7 @@ class Task {
     int dest = -1;
   };
   Pump pumps_[2];
+  std::vector<uint64_t> state_bytes_after_;  // parallel to req_.bindings, for kState
   uint64_t output_total_ = 0;
 
   std::optional<cgroup::TaskCgroup> cgroup_;

@@ -132,14 +132,16 @@ TEST(Cli, SignaledTaskEvidence) {
 TEST(Cli, EveryFailingSetupStepIsReportedByName) {
   REQUIRE_SANDBOX();
   const SetupStep steps[] = {
-      SetupStep::kClone,        SetupStep::kPdeathsig,     SetupStep::kIdMaps,
+      SetupStep::kClone,        SetupStep::kPdeathsig,     SetupStep::kIdMaps,    SetupStep::kResolveBindings,
       SetupStep::kSetIds,       SetupStep::kMountPrivate,  SetupStep::kMountRoot,   SetupStep::kBindMounts,
       SetupStep::kMountProc,    SetupStep::kMountDev,      SetupStep::kEtcFiles,    SetupStep::kPivotRoot,
       SetupStep::kRemountReadOnly, SetupStep::kLoopback,   SetupStep::kHostname,    SetupStep::kCgroupNs,
       SetupStep::kForkTask,     SetupStep::kStdioFds,      SetupStep::kSession,     SetupStep::kChdir,
       SetupStep::kDropBounding, SetupStep::kSecurebits,    SetupStep::kDropCaps,    SetupStep::kNoNewPrivs,
       SetupStep::kSeccomp,      SetupStep::kExec};
-  for (SetupStep s : steps) {
+  std::vector<SetupStep> all(std::begin(steps), std::end(steps));
+  if (IsRoot()) all.push_back(SetupStep::kStageBindings);  // the rootful outer shim's step
+  for (SetupStep s : all) {
     RunOptions o;
     o.env = EnvWith("CORDON_TEST_FAIL_STEP=" + std::to_string(static_cast<uint32_t>(s)));
     auto r = CordonRun({"/bin/true"}, {"--evidence", "-"}, o);

@@ -44,6 +44,17 @@ TEST(Policy, ErrorsNameTheFieldPath) {
       {R"({"name": "x", "version": 1, "mounts": [7]})", "mounts[0]: expected a path or"},
       {R"({"name": "x", "version": 1, "extra": true})", "extra: unknown field"},
       {R"([1, 2])", "expected an object, got array"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a b", "kind": "dir", "source": "/x", "target": "/y"}]})", "bindings[0].name: 'a b' may only hold"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a", "kind": "disk", "source": "/x"}]})", "bindings[0].kind: 'disk' is not one of"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a", "kind": "dir", "target": "/y"}]})", "bindings[0].source: required for kind dir"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a", "kind": "dir", "source": "/x"}]})", "bindings[0].target: required for kind dir"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a", "kind": "socket", "source": "/s", "target": "/t"}]})", "bindings[0].target: kind socket is handed over as an fd only"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a", "kind": "state", "source": "/s", "target": "/t"}]})", "a state binding has no source"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a", "kind": "pipe", "source": "/p"}]})", "a pipe binding comes from the caller"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a", "kind": "dir", "source": "/x", "target": "/y", "access": "wo"}]})", "bindings[0].access: 'wo' is not ro or rw"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a", "kind": "dir", "source": "/x", "target": "/tmp/y"}]})", "bindings[0].target: '/tmp/y' /tmp is built by Cordon"},
+      {R"({"name": "x", "version": 1, "bindings": [{"name": "a", "kind": "dir", "source": "/x", "target": "/y"}, {"name": "a", "kind": "dir", "source": "/z", "target": "/w"}]})", "bindings[1].name: 'a' is already bindings[0]"},
+      {R"({"name": "x", "version": 1, "data_domain": "eu", "bindings": [{"name": "a", "kind": "dir", "source": "/x", "target": "/y"}]})", "binding 'a' is in data domain '' but policy 'x' is bound to 'eu'"},
       {R"({"name": "x", )", "not valid JSON"},
   };
   for (const auto& c : cases) {

@@ -1,0 +1,205 @@
+#include "supervisor/bindings.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace cordon {
+namespace {
+
+std::string Who(const Binding& b, const Policy& p) {
+  return "binding '" + b.name + "' (" + BindingKindName(b.kind) + ") of policy '" + p.name + "'";
+}
+
+// openat2 with RESOLVE_NO_SYMLINKS: a symlink anywhere in the path is refused (ELOOP), so a binding
+// can never be redirected out of the directory an operator named.
+int OpenNoSymlinks(const std::string& path, int flags) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how));
+}
+
+std::string OpenError(int err) {
+  switch (err) {
+    case ELOOP: return "is a symlink or passes through one (bindings never follow symlinks)";
+    case ENOENT: return "does not exist";
+    case ENOTDIR: return "is not a directory";
+    case EACCES: return "is not accessible";
+    default: return std::strerror(err);
+  }
+}
+
+bool ValidKey(const std::string& s) {
+  if (s.empty() || s.size() > 64 || s == "." || s == "..") return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  return true;
+}
+
+// Every task of a tenant runs under a host uid of its own (rootful), yet all of them must be able to
+// change the tenant's state: the state directory gets a default ACL granting rwx to everyone, so
+// whatever a task creates stays writable by the next. Only root can reach it on the host (the
+// state root is 0700), and inside a sandbox it is mounted only for its own tenant and app.
+void ShareWithEveryTaskUid(const std::string& dir) {
+  struct Entry {
+    uint16_t tag, perm;
+    uint32_t id;
+  };
+  struct {
+    uint32_t version = 2;
+    Entry e[4] = {{0x01, 7, ~0u}, {0x04, 7, ~0u}, {0x10, 7, ~0u}, {0x20, 7, ~0u}};  // user, group, mask, other
+  } acl;
+  ::chmod(dir.c_str(), 0777);
+  ::setxattr(dir.c_str(), "system.posix_acl_default", &acl, sizeof acl, 0);
+}
+
+Result<void> MkdirAll(const std::string& path, mode_t mode) {
+  for (size_t pos = 1; pos <= path.size(); ++pos) {
+    if (pos != path.size() && path[pos] != '/') continue;
+    std::string part = path.substr(0, pos);
+    if (::mkdir(part.c_str(), mode) < 0 && errno != EEXIST) return Fail(errno, "mkdir " + part);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string DefaultStateRoot() {
+  if (::geteuid() == 0) return "/var/lib/cordon/state";
+  const char* xdg = ::getenv("XDG_STATE_HOME");
+  if (xdg && *xdg == '/') return std::string(xdg) + "/cordon/state";
+  const char* home = ::getenv("HOME");
+  return std::string(home && *home == '/' ? home : "/tmp") + "/.local/state/cordon/state";
+}
+
+uint64_t DirectoryBytes(const std::string& dir) {
+  uint64_t total = 0;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  struct stat top;
+  ::fstat(::dirfd(d), &top);
+  while (dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    struct stat st;
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != top.st_dev) continue;
+    total += static_cast<uint64_t>(st.st_blocks) * 512;
+    if (S_ISDIR(st.st_mode)) total += DirectoryBytes(dir + "/" + e->d_name);
+  }
+  ::closedir(d);
+  return total;
+}
+
+Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const BindingContext& ctx) {
+  for (const auto& [name, fd] : ctx.caller_fds) {
+    bool declared = false;
+    for (const auto& b : policy.bindings) declared = declared || (b.name == name && b.from_caller());
+    if (!declared)
+      return FailMsg("--fd " + name + "=" + std::to_string(fd) + ": policy '" + policy.name +
+                         "' declares no caller binding named '" + name + "'; nothing was started",
+                     "add a binding with \"source\": \"caller\" to the policy, or drop the --fd");
+  }
+  std::vector<OpenBinding> out;
+  for (const Binding& b : policy.bindings) {
+    OpenBinding ob;
+    ob.binding = b;
+    const std::string who = Who(b, policy);
+    if (b.from_caller()) {
+      auto it = ctx.caller_fds.find(b.name);
+      if (it == ctx.caller_fds.end())
+        return FailMsg(who + " expects an fd from the caller", "pass it with --fd " + b.name + "=N");
+      struct stat st;
+      if (::fstat(it->second, &st) < 0)
+        return Fail(errno, "--fd " + b.name + "=" + std::to_string(it->second), "pass an fd this process holds open");
+      const bool ok = (b.kind == Binding::Kind::kDir && S_ISDIR(st.st_mode)) ||
+                      (b.kind == Binding::Kind::kFile && S_ISREG(st.st_mode)) ||
+                      (b.kind == Binding::Kind::kPipe && S_ISFIFO(st.st_mode)) ||
+                      (b.kind == Binding::Kind::kSocket && S_ISSOCK(st.st_mode));
+      if (!ok || b.kind == Binding::Kind::kState)
+        return FailMsg("--fd " + b.name + "=" + std::to_string(it->second) + " is not a " + BindingKindName(b.kind),
+                       who + " declares that kind");
+      // A caller's directory fd is not mounted (its path is the caller's business): fd only.
+      ob.fd.Reset(::fcntl(it->second, F_DUPFD_CLOEXEC, 3));
+      if (!ob.fd) return Fail(errno, "dup --fd " + b.name);
+      ob.dev = st.st_dev;
+      ob.ino = st.st_ino;
+      out.push_back(std::move(ob));
+      continue;
+    }
+    switch (b.kind) {
+      case Binding::Kind::kDir:
+      case Binding::Kind::kState: {
+        if (b.kind == Binding::Kind::kState) {
+          if (!ValidKey(ctx.tenant) || !ValidKey(ctx.app))
+            return FailMsg(who + ": tenant '" + ctx.tenant + "' or app '" + ctx.app + "' is not a valid key",
+                           "use letters, digits, '-', '_' or '.', at most 64");
+          // Keyed only by the verified tenant and the app id, never by a path from the request.
+          CORDON_TRY(MkdirAll(ctx.state_root, 0700));
+          ::chmod(ctx.state_root.c_str(), 0700);
+          ob.host_path = ctx.state_root + "/tenants/" + ctx.tenant + "/apps/" + ctx.app + "/" + b.name;
+          bool fresh = ::access(ob.host_path.c_str(), F_OK) != 0;
+          CORDON_TRY(MkdirAll(ob.host_path, 0700));
+          if (fresh && ::geteuid() == 0) ShareWithEveryTaskUid(ob.host_path);
+          ob.state_bytes = DirectoryBytes(ob.host_path);
+          if (b.max_bytes && ob.state_bytes > b.max_bytes)
+            return FailMsg(who + ": " + ob.host_path + " holds " + std::to_string(ob.state_bytes) +
+                               " bytes, over its max_bytes of " + std::to_string(b.max_bytes),
+                           "remove data from it, or raise max_bytes in the policy");
+        } else {
+          ob.host_path = b.source;
+        }
+        ob.fd.Reset(OpenNoSymlinks(ob.host_path, O_PATH | O_DIRECTORY));
+        if (!ob.fd) return FailMsg(who + ": source " + ob.host_path + " " + OpenError(errno), "fix the policy's source");
+        ob.mounted = true;
+        break;
+      }
+      case Binding::Kind::kFile: {
+        ob.host_path = b.source;
+        ob.fd.Reset(OpenNoSymlinks(b.source, (b.writable ? O_RDWR : O_RDONLY) | O_NOCTTY | O_NONBLOCK));
+        if (!ob.fd) return FailMsg(who + ": source " + b.source + " " + OpenError(errno), "fix the policy's source");
+        struct stat st;
+        ::fstat(ob.fd.Get(), &st);
+        if (!S_ISREG(st.st_mode)) return FailMsg(who + ": source " + b.source + " is not a regular file", "fix the policy's source");
+        ::fcntl(ob.fd.Get(), F_SETFL, 0);
+        ob.mounted = !b.target.empty();
+        break;
+      }
+      case Binding::Kind::kSocket: {
+        ob.host_path = b.source;
+        struct stat st;
+        if (::lstat(b.source.c_str(), &st) < 0)
+          return FailMsg(who + ": source " + b.source + " " + OpenError(errno), "start the service, or fix the path");
+        if (!S_ISSOCK(st.st_mode))
+          return FailMsg(who + ": source " + b.source + " is not a Unix socket", "fix the policy's source");
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        if (b.source.size() >= sizeof addr.sun_path) return FailMsg(who + ": socket path too long");
+        std::memcpy(addr.sun_path, b.source.c_str(), b.source.size());
+        ob.fd.Reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (!ob.fd || ::connect(ob.fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+          return Fail(errno, who + ": connect " + b.source, "is the service listening?");
+        break;
+      }
+      case Binding::Kind::kPipe:
+        return FailMsg(who + ": a pipe binding must come from the caller");
+    }
+    struct stat st;
+    if (::fstat(ob.fd.Get(), &st) == 0) {
+      ob.dev = st.st_dev;
+      ob.ino = st.st_ino;
+    }
+    out.push_back(std::move(ob));
+  }
+  return out;
+}
+
+}  // namespace cordon

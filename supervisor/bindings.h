@@ -1,0 +1,46 @@
+// supervisor/bindings.h: capabilities as file descriptors (docs/bindings.md). The supervisor opens
+// every binding the policy declares; the task receives each as an fd ($CORDON_FD_<NAME>) and, for
+// directories, files and state, as a mount at its target. Nothing undeclared reaches the task.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "supervisor/policy.h"
+
+namespace cordon {
+
+struct OpenBinding {
+  Binding binding;
+  std::string host_path;   // resolved host path (the state directory for kState; "caller" fds: "")
+  UniqueFd fd;             // dir/state: O_PATH|O_DIRECTORY; file: opened ro or rw; socket: connected
+  dev_t dev = 0;           // identity of what was opened, checked again by the shim before mounting
+  ino_t ino = 0;
+  bool mounted = false;    // mounted at binding.target inside the sandbox
+  uint64_t state_bytes = 0;  // kState: bytes held before the task
+};
+
+struct BindingContext {
+  std::string state_root;              // e.g. /var/lib/cordon/state
+  std::string tenant;                  // the verified principal's tenant
+  std::string app = "default";         // app id of the request
+  std::map<std::string, int> caller_fds;  // --fd NAME=N: borrowed fds of the caller
+};
+
+// Opens every binding of `policy`. Refuses (naming the binding, the policy and the reason): a caller
+// fd the policy does not declare, a declared caller binding without its fd, a source that does not
+// exist, is a symlink or passes through one, or is of the wrong type, a state binding over quota.
+Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const BindingContext& ctx);
+
+// Default state root: /var/lib/cordon/state as root, $XDG_STATE_HOME/cordon/state otherwise.
+std::string DefaultStateRoot();
+
+// Bytes held by the files below `dir` (st_blocks), not following symlinks or crossing mounts.
+uint64_t DirectoryBytes(const std::string& dir);
+
+}  // namespace cordon
