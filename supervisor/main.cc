@@ -13,7 +13,6 @@
 #include "common/syscalls.h"
 #include "supervisor/bindings.h"
 #include "supervisor/cgroup/layout.h"
-#include "supervisor/cli_client.h"
 #include "supervisor/cli_seccomp.h"
 #include "supervisor/identity.h"
 #include "supervisor/policy_loader.h"
@@ -288,8 +287,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
-  // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli_client.cc).
-  if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
   if (cmd == "seccomp") {
     auto rt = LocateRuntime();
     std::string data_dir = rt ? rt->data_dir : std::string("/usr/share/cordon");
