@@ -22,6 +22,7 @@ std::string EncodeLaunchSpec(const LaunchSpec& s) {
   w.U64(s.rlimit_nofile);
   w.U64(s.rlimit_nproc);
   w.U64(s.rlimit_as);
+  w.U32(s.proxy_port);
   w.Str(s.hostname);
   w.Str(s.cwd);
   w.StrList(s.argv);
@@ -62,6 +63,8 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
   s->rlimit_nofile = r.U64();
   s->rlimit_nproc = r.U64();
   s->rlimit_as = r.U64();
+  s->proxy_port = r.U32();
+  if (s->proxy_port > 65535) return false;
   s->hostname = r.Str();
   s->cwd = r.Str();
   s->argv = r.StrList();

@@ -59,7 +59,10 @@ struct ExecOkRecord {
   uint64_t exec_ns = 0;   // CLOCK_MONOTONIC: execve of the command returned into the new image
   int32_t task_pid = 0;   // pid of the task in the sandbox's PID namespace (normally 2)
   uint32_t nmarks = 0;    // entries used in `marks`
-  // With SECCOMP_FILTER_FLAG_NEW_LISTENER, the listener fd rides along with this record (SCM_RIGHTS).
+  // fds riding along with this record (SCM_RIGHTS), in this order when present: the seccomp
+  // listener (SECCOMP_FILTER_FLAG_NEW_LISTENER), then the egress proxy's listening socket.
+  uint32_t has_listener = 0;
+  uint32_t has_proxy = 0;
   StepMark marks[kMaxStepMarks];  // outer shim's, PID 1's and the task's steps
 };
 
@@ -130,6 +133,8 @@ struct LaunchSpec {
   uint64_t rlimit_nofile = 0;           // RLIMIT_NOFILE
   uint64_t rlimit_nproc = 0;            // RLIMIT_NPROC: limits.pids when no cgroup enforces it
   uint64_t rlimit_as = 0;               // RLIMIT_AS: limits.memory_bytes when no cgroup enforces it
+  uint32_t proxy_port = 0;              // != 0: PID 1 listens on the sandbox's 127.0.0.1:proxy_port and
+                                        // hands the listening socket to the supervisor (egress proxy)
   std::string hostname = "cordon";
   std::string cwd = "/work";
   std::vector<std::string> argv;        // argv[0] is resolved by the shim through PATH in envp

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -195,6 +196,20 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
     task_fds[3 + b.fd_index] = fd;
   }
   if (HookFails(spec, SetupStep::kLoopback, &f) || !LoopbackUp(&f)) Die(sync_fd, f);
+  // The egress proxy's door: a listening socket on the sandbox's own loopback. The supervisor gets
+  // it and proxies from the host side; the task's network namespace keeps nothing but lo.
+  int proxy_fd = -1;
+  if (spec.proxy_port != 0) {
+    proxy_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(spec.proxy_port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (proxy_fd < 0 || ::bind(proxy_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(proxy_fd, 128) < 0) {
+      SetFailure(&f, SetupStep::kLoopback, errno, "listen on 127.0.0.1:%u for the egress proxy", spec.proxy_port);
+      Die(sync_fd, f);
+    }
+  }
   if (HookFails(spec, SetupStep::kHostname, &f)) Die(sync_fd, f);
   if (::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
     SetFailure(&f, SetupStep::kHostname, errno, "sethostname");
@@ -275,8 +290,17 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
   ok.task_pid = static_cast<int32_t>(pid);
   ok.nmarks = g_step_clock.n;
   std::memcpy(ok.marks, g_step_clock.marks, sizeof ok.marks);
-  int listener = report->listener_fd;
-  (void)SendMsg(sync_fd, &ok, sizeof ok, &listener, listener >= 0 ? 1 : 0);
+  int pass[2];
+  size_t npass = 0;
+  if (report->listener_fd >= 0) {
+    pass[npass++] = report->listener_fd;
+    ok.has_listener = 1;
+  }
+  if (proxy_fd >= 0) {
+    pass[npass++] = proxy_fd;
+    ok.has_proxy = 1;
+  }
+  (void)SendMsg(sync_fd, &ok, sizeof ok, pass, npass);
   BecomeInit(sync_fd);
   ReapUntilTaskExits(sync_fd, static_cast<pid_t>(pid), waitset);
 }

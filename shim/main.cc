@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -201,7 +202,7 @@ int RunOuter() {
     }
     if (p[0].revents & (POLLIN | POLLHUP)) {
       alignas(8) char buf[sizeof(proto::ExecOkRecord) + sizeof(proto::ExitRecord) + sizeof(proto::ErrorRecord)];
-      auto got = RecvMsg(sync.Get(), buf, sizeof buf, 1, MSG_DONTWAIT);
+      auto got = RecvMsg(sync.Get(), buf, sizeof buf, 2, MSG_DONTWAIT);
       ssize_t n = got ? static_cast<ssize_t>(got->len) : -1;
       if (!got && got.error().err == EAGAIN) continue;
       proto::MsgHeader h;
@@ -211,8 +212,9 @@ int RunOuter() {
       } else if (n >= static_cast<ssize_t>(sizeof h) && h.magic == proto::kMagic) {
         if (h.type == proto::MsgType::kExecOk && n == sizeof(proto::ExecOkRecord)) {
           exec_ok = true;
-          int listener = got->fds.empty() ? -1 : got->fds[0].Get();
-          Send(buf, static_cast<size_t>(n), &listener, listener >= 0 ? 1 : 0);
+          int pass[2];
+          for (size_t k = 0; k < got->fds.size() && k < 2; ++k) pass[k] = got->fds[k].Get();
+          Send(buf, static_cast<size_t>(n), pass, std::min<size_t>(got->fds.size(), 2));
         } else if (h.type == proto::MsgType::kError && n == sizeof(proto::ErrorRecord)) {
           sent_error = true;
           Send(buf, static_cast<size_t>(n));

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "supervisor/egress/record.h"
 #include "supervisor/task.h"
 
 namespace cordon {
@@ -156,6 +157,14 @@ std::string Task::EvidenceJson() const {
     }
   }
   ev["bindings"] = bindings;
+  // Structured egress telemetry: destination, method, decision, sizes; never payloads or credentials.
+  json egress_records = json::array();
+  for (const auto& r : egress_) egress_records.push_back(egress::ToJson(r));
+  ev["egress"] = egress_records;
+  ev["outbound"] = {{"mode", egress::OutboundModeName(policy_->outbound.mode)},
+                    {"calls", egress_calls_},
+                    {"max_calls", policy_->limits.max_calls},
+                    {"records_dropped", egress_dropped_}};
   const PolicyLimits& lim = policy_->limits;
   ev["limits"] = {{"max_wall_ms", lim.max_wall_ms},   {"max_cpu_ms", lim.max_cpu_ms}, {"memory_bytes", lim.memory_bytes},
                   {"pids", lim.pids},                 {"output_bytes", lim.output_bytes}, {"tmpfs_bytes", lim.tmpfs_bytes},

@@ -114,7 +114,7 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     return p;
   };
   if (!v.Object(j, "", {"name", "version", "role", "seccomp_profile", "limits", "env", "mounts", "description",
-                        "bindings", "data_domain"}))
+                        "bindings", "data_domain", "outbound"}))
     return done();
   for (const char* required : {"name", "version"}) {
     if (!j.contains(required)) {
@@ -133,7 +133,7 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
   if (j.contains("limits")) {
     const json& l = j["limits"];
     if (!v.Object(l, "limits", {"max_wall_ms", "tmpfs_bytes", "max_cpu_ms", "memory_bytes", "pids",
-                                "output_bytes", "nofile"}))
+                                "output_bytes", "nofile", "max_calls"}))
       return done();
     struct Field {
       const char* name;
@@ -145,6 +145,7 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
         {"pids", &p.limits.pids, 2, 1u << 22},
         {"output_bytes", &p.limits.output_bytes, 1, 1ull << 50},
         {"nofile", &p.limits.nofile, 16, 1u << 20},
+        {"max_calls", &p.limits.max_calls, 1, 1ull << 40},
     };
     for (const auto& f : fields) {
       if (l.contains(f.name) && !v.Uint(l[f.name], std::string("limits.") + f.name, f.out, f.min, f.max))
@@ -214,6 +215,14 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     }
   }
   if (j.contains("data_domain") && !v.String(j["data_domain"], "data_domain", &p.data_domain)) return done();
+  if (j.contains("outbound")) {
+    auto o = egress::ParseOutbound(j["outbound"], "outbound");
+    if (!o) {
+      v.Bad("outbound", o.error().context);
+      return done();
+    }
+    p.outbound = std::move(*o);
+  }
   if (j.contains("bindings")) {
     const json& b = j["bindings"];
     if (!b.is_array()) {

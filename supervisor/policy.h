@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "supervisor/egress/policy.h"
 
 namespace cordon {
 
@@ -20,6 +21,7 @@ struct PolicyLimits {
   uint64_t pids = 0;                   // 0 = none: pids.max (processes and threads)
   uint64_t output_bytes = 0;           // 0 = none: stdout+stderr together; past it the output is cut and the task stopped
   uint64_t nofile = 0;                 // 0 = inherit: RLIMIT_NOFILE of the task
+  uint64_t max_calls = 0;              // 0 = none: outbound requests through the proxy (docs/network.md)
 };
 
 struct PolicyEnv {
@@ -57,6 +59,7 @@ struct Policy {
   std::vector<Mount> mounts;  // extra read-only runtime paths
   std::vector<Binding> bindings;
   std::string data_domain;    // when set, every binding must carry the same data_domain
+  egress::OutboundPolicy outbound;  // mode none (default), allowlist or monitored
 
   std::string source;  // where it was loaded from: a path, or "<embedded default>"
   std::string sha256;  // of the exact bytes loaded

@@ -29,6 +29,7 @@ namespace cordon {
 namespace {
 
 constexpr uint64_t kKillGraceNs = 2'000'000'000ull;  // SIGKILL via PID 1, then the shim itself
+constexpr uint16_t kProxyPort = 3128;  // the egress proxy, on the sandbox's own 127.0.0.1
 
 std::string NewTaskId() {
   uint8_t b[16];
@@ -109,6 +110,15 @@ std::vector<std::string> BuildEnv(const Policy& policy, const TaskRequest& req) 
     env[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
   }
   for (const auto& [k, v] : policy.env.set) env[k] = v;  // forced: the policy wins
+  if (policy.outbound.mode != egress::OutboundMode::kNone) {
+    for (const auto& kv : egress::ProxyEnvironment(kProxyPort)) {
+      auto eq = kv.find('=');
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    // Only the name "localhost" bypasses the proxy (for the sandbox's own services): an address
+    // such as 127.0.0.1 goes through it, so the policy decides about the host's loopback too.
+    env["NO_PROXY"] = env["no_proxy"] = "localhost";
+  }
   if (!env.contains("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
   std::vector<std::string> out;
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
@@ -176,6 +186,7 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
   s.host_gid = t->identity_.host_gid;
   s.tmpfs_bytes = policy.limits.tmpfs_bytes;
   s.seccomp_flags = filter.filter_flags;
+  if (policy.outbound.mode != egress::OutboundMode::kNone) s.proxy_port = kProxyPort;
   s.fail_at_step = req.fail_at_step;
   s.cwd = req.cwd.empty() ? "/work" : req.cwd;
   s.argv = req.argv;
@@ -309,6 +320,14 @@ void Task::Finish() {
   // left in them, then read the cgroup's final figures.
   PumpOutput(0, true);
   PumpOutput(1, true);
+  if (proxy_) {
+    // The sandbox is gone: close what it left open, keeping the records of those connections.
+    proxy_->CloseAll();
+    egress_ = proxy_->TakeRecords();
+    egress_calls_ = proxy_->calls();
+    egress_dropped_ = proxy_->dropped_records();
+    proxy_.reset();
+  }
   if (cgroup_) {
     auto u = cgroup_->ReadUsage();
     if (u) cgroup_usage_ = std::move(*u);
@@ -336,6 +355,7 @@ std::vector<int> Task::Watches() const {
   if (ctrl_) w.push_back(ctrl_.Get());
   if (pidfd_ && !reaped_) w.push_back(pidfd_.Get());
   if (listener_) w.push_back(listener_.Get());
+  if (proxy_) w.push_back(proxy_->fd());
   for (const auto& p : pumps_)
     if (p.read_end) w.push_back(p.read_end.Get());
   return w;
@@ -345,6 +365,8 @@ void Task::OnReady(int fd) {
   if (fd < 0) return;
   if (listener_ && fd == listener_.Get()) {
     OnListenerReadable();
+  } else if (proxy_ && fd == proxy_->fd()) {
+    proxy_->OnReadable();
   } else if (ctrl_ && fd == ctrl_.Get()) {
     if (!OnControlReadable()) ctrl_.Reset();
   } else if (pidfd_ && fd == pidfd_.Get()) {
@@ -357,7 +379,8 @@ void Task::OnReady(int fd) {
 
 uint64_t Task::NextDeadlineNs() const {
   uint64_t next = 0;
-  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, reaped_ ? 0 : kill_grace_ns_})
+  const uint64_t proxy = proxy_ ? proxy_->NextDeadlineNs() : 0;
+  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, reaped_ ? 0 : kill_grace_ns_, proxy})
     if (d && (next == 0 || d < next)) next = d;
   return next;
 }
@@ -368,6 +391,7 @@ void Task::OnDeadline(uint64_t now) {
     sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
     kill_grace_ns_ = 0;
   }
+  if (proxy_ && proxy_->NextDeadlineNs() && now >= proxy_->NextDeadlineNs()) proxy_->OnTimer();
   if (finished_) return;
   if (wall_deadline_ns_ && now >= wall_deadline_ns_) {
     wall_deadline_ns_ = 0;
@@ -445,8 +469,19 @@ void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds)
       timing_.ready = r.ready_ns;
       timing_.exec = r.exec_ns;
       timing_.steps.assign(r.marks, r.marks + std::min<uint32_t>(r.nmarks, proto::kMaxStepMarks));
-      if (!fds->empty() && (filter_->filter_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
-        listener_ = std::move((*fds)[0]);
+      size_t next = 0;
+      if (r.has_listener && next < fds->size()) listener_ = std::move((*fds)[next++]);
+      if (r.has_proxy && next < fds->size()) {
+        egress::Limits el;
+        el.max_calls = policy_->limits.max_calls;
+        auto p = egress::Proxy::Create(std::move((*fds)[next++]), policy_->outbound, el, egress::SystemResolver(),
+                                       timing_.received);
+        if (p) {
+          proxy_ = std::move(*p);
+        } else {
+          Kill(FailureClass::kSetupFailed, "egress proxy could not start: " + p.error().Message());
+        }
+      }
       break;
     }
     case proto::MsgType::kError: {
@@ -474,7 +509,7 @@ void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds)
 bool Task::OnControlReadable() {
   for (;;) {
     alignas(8) char buf[2048];
-    auto got = RecvMsg(ctrl_.Get(), buf, sizeof buf, 1, MSG_DONTWAIT);
+    auto got = RecvMsg(ctrl_.Get(), buf, sizeof buf, 2, MSG_DONTWAIT);  // listener, proxy socket
     if (!got) return got.error().err == EAGAIN;
     if (got->eof) return false;
     HandleRecord(buf, got->len, &got->fds);

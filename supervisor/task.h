@@ -19,6 +19,7 @@
 #include "supervisor/bindings.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cgroup/task_cgroup.h"
+#include "supervisor/egress/proxy.h"
 #include "supervisor/identity.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp_filter.h"
@@ -148,6 +149,10 @@ class Task {
   };
   Pump pumps_[2];
   std::vector<uint64_t> state_bytes_after_;  // parallel to req_.bindings, for kState
+  // Outbound network (docs/network.md): the proxy serving the sandbox's 127.0.0.1:kProxyPort.
+  std::unique_ptr<egress::Proxy> proxy_;
+  std::vector<egress::EgressRecord> egress_;
+  uint64_t egress_calls_ = 0, egress_dropped_ = 0;
   uint64_t output_total_ = 0;
 
   std::optional<cgroup::TaskCgroup> cgroup_;

@@ -72,6 +72,25 @@ TEST(Bindings, ReadWriteDirIsSeenByTheHost) {
   EXPECT_EQ(got, "written");
 }
 
+TEST(Bindings, FileBindingMountedReadOnlyAndAsAnFd) {
+  REQUIRE_SANDBOX();
+  std::string d = HostDir("file");
+  std::ofstream(d + "/config.ini") << "key=value\n";
+  ::chmod((d + "/config.ini").c_str(), 0666);  // writable on the host: only the ro mount stops the task
+  std::ofstream(d + "/log.txt") << "";
+  ::chmod((d + "/log.txt").c_str(), 0666);
+  std::string policy = Policy("file", R"({"name": "config", "kind": "file", "source": ")" + d + R"(/config.ini", "target": "/etc/app.ini"},
+                                         {"name": "log", "kind": "file", "source": ")" + d + R"(/log.txt", "access": "rw"})");
+  auto r = CordonRun({"/bin/sh", "-c",
+                      "cat /etc/app.ini; (echo x >> /etc/app.ini) 2>&1 | grep -o 'Read-only file system'; "
+                      "echo appended >&$CORDON_FD_LOG; cat <&$CORDON_FD_CONFIG"},
+                     {"--policy", policy});
+  EXPECT_EQ(r.out, "key=value\nRead-only file system\nkey=value\n") << r.err;
+  std::string got;
+  std::getline(std::ifstream(d + "/log.txt"), got);
+  EXPECT_EQ(got, "appended");
+}
+
 TEST(Bindings, SymlinkPlantedInABoundDirIsNotFollowedOut) {
   REQUIRE_SANDBOX();
   std::string d = HostDir("planted");

@@ -1,0 +1,20 @@
+#include "supervisor/egress/record.h"
+
+#include <nlohmann/json.hpp>
+
+namespace cordon::egress {
+
+nlohmann::json ToJson(const EgressRecord& r) {
+  // Every string here is ASCII: hosts, methods and allow entries passed the proxy's validators, so
+  // dump() cannot throw on invalid UTF-8.
+  nlohmann::json j = {
+      {"time_us", r.time_us},       {"host", r.host},         {"address", r.address},
+      {"port", r.port},             {"method", r.method},     {"decision", r.decision},
+      {"reason", r.reason},         {"status", r.status},     {"bytes_up", r.bytes_up},
+      {"bytes_down", r.bytes_down}, {"duration_us", r.duration_us},
+  };
+  if (!r.error.empty()) j["error"] = r.error;
+  return j;
+}
+
+}  // namespace cordon::egress
