@@ -3,7 +3,7 @@
 # apt-get runs only when something is missing.
 set -euo pipefail
 PKGS=(cmake ninja-build g++ pkg-config git
-      libseccomp-dev libcap-dev nlohmann-json3-dev libprotobuf-dev protobuf-compiler
+      libseccomp-dev libcap-dev nlohmann-json3-dev libprotobuf-dev protobuf-compiler python3-protobuf
       libboost1.81-dev libsqlite3-dev libgtest-dev libgmock-dev
       python3 procps iproute2 util-linux passwd bubblewrap)
 missing=()

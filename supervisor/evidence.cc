@@ -170,7 +170,8 @@ std::string Task::EvidenceJson() const {
                   {"pids", lim.pids},                 {"output_bytes", lim.output_bytes}, {"tmpfs_bytes", lim.tmpfs_bytes},
                   {"nofile", lim.nofile},
                   {"enforced_by", cgroup_usage_ || cgroup_mode_.rfind("none", 0) != 0 ? "cgroup" : "rlimit"}};
-  return ev.dump();
+  // A command line or path need not be UTF-8: replace invalid bytes instead of failing the record.
+  return ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace cordon

@@ -13,6 +13,7 @@
 #include "common/syscalls.h"
 #include "supervisor/bindings.h"
 #include "supervisor/cgroup/layout.h"
+#include "supervisor/cli_client.h"
 #include "supervisor/cli_seccomp.h"
 #include "supervisor/identity.h"
 #include "supervisor/policy_loader.h"
@@ -30,6 +31,14 @@ constexpr const char* kUsage =
     "Commands:\n"
     "  run       Run one command in a new sandbox and exit with its exit code\n"
     "  seccomp   Compile, print (pseudo-C) and query seccomp profiles\n"
+    "\n"
+    "Clients of the cordond daemon (docs/daemon.md; `cordon submit --help`):\n"
+    "  submit    Submit a task to cordond (attached by default: stdio and exit code pass through)\n"
+    "  ps        List tasks\n"
+    "  status    Show one task\n"
+    "  wait      Wait for a task and exit with its exit code\n"
+    "  cancel    Kill a running task\n"
+    "  evidence  Print a task's evidence record\n"
     "\n"
     "Options:\n"
     "  -h, --help     Show this help (`cordon run --help` for the run options)\n"
@@ -287,6 +296,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli_client.cc).
+  if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
   if (cmd == "seccomp") {
     auto rt = LocateRuntime();
     std::string data_dir = rt ? rt->data_dir : std::string("/usr/share/cordon");

@@ -21,11 +21,6 @@ extern char** environ;
 namespace cordon::test {
 namespace {
 
-#define REQUIRE_SANDBOX()                                              \
-  do {                                                                 \
-    if (auto why = SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why; \
-  } while (0)
-
 namespace fs = std::filesystem;
 
 // A fresh host directory tree for one test, readable by the task's host uid in both modes.
@@ -40,12 +35,6 @@ std::string HostDir(const std::string& name) {
 std::string Policy(const std::string& name, const std::string& bindings, const std::string& extra = "") {
   return WriteTempFile(name + ".json", R"({"name": ")" + name + R"(", "version": 1, )" + extra +
                                            R"("bindings": [)" + bindings + "]}");
-}
-
-std::string Evidence(const RunResult& r) {
-  std::string s = r.out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
 }
 
 TEST(Bindings, ReadOnlyDirIsReadableAndNotWritable) {
@@ -210,7 +199,7 @@ TEST(Bindings, StateOverQuotaIsRefused) {
   std::string app = "quota-" + std::to_string(::getpid());
   std::string policy = Policy("quota", R"({"name": "notes", "kind": "state", "target": "/state", "max_bytes": 65536})");
   auto fill = CordonRun({"/bin/sh", "-c", "head -c 200000 /dev/zero > /state/blob"}, {"--policy", policy, "--app", app, "--evidence", "-"});
-  EXPECT_EQ(JsonField(Evidence(fill), "bindings/0/over_quota"), "true") << fill.out;
+  EXPECT_EQ(JsonField(EvidenceLine(fill), "bindings/0/over_quota"), "true") << fill.out;
   auto next = CordonRun({"/bin/true"}, {"--policy", policy, "--app", app});
   EXPECT_EQ(next.exit_code, 125);
   EXPECT_NE(next.err.find("over its max_bytes of 65536"), std::string::npos) << next.err;
@@ -230,7 +219,7 @@ TEST(Bindings, EvidenceHasTheCapabilityMap) {
   std::string d = HostDir("map");
   auto r = CordonRun({"/bin/true"}, {"--policy", Policy("map", R"({"name": "in", "kind": "dir", "source": ")" + d + R"(", "target": "/in"})"),
                                      "--evidence", "-"});
-  std::string ev = Evidence(r);
+  std::string ev = EvidenceLine(r);
   EXPECT_EQ(JsonField(ev, "bindings/0/name"), "in");
   EXPECT_EQ(JsonField(ev, "bindings/0/kind"), "dir");
   EXPECT_EQ(JsonField(ev, "bindings/0/source"), d);

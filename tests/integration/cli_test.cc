@@ -12,18 +12,6 @@ extern char** environ;
 namespace cordon::test {
 namespace {
 
-#define REQUIRE_SANDBOX()                                              \
-  do {                                                                 \
-    if (auto why = SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why; \
-  } while (0)
-
-std::vector<std::string> EnvWith(const std::string& kv) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
-  env.push_back(kv);
-  return env;
-}
-
 TEST(Cli, HelpExplainsEveryFlag) {
   auto top = RunProgram({BuildPath("bin/cordon"), "--help"});
   EXPECT_EQ(top.exit_code, 0);

@@ -16,20 +16,8 @@ extern char** environ;
 namespace cordon::test {
 namespace {
 
-#define REQUIRE_SANDBOX()                                              \
-  do {                                                                 \
-    if (auto why = SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why; \
-  } while (0)
-
 std::string Policy(const std::string& name, const std::string& limits) {
   return WriteTempFile(name + ".json", R"({"name": ")" + name + R"(", "version": 1, "limits": {)" + limits + "}}");
-}
-
-// The evidence line is the last line of stdout.
-std::string Evidence(const RunResult& r) {
-  std::string s = r.out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
 }
 
 bool HasCgroup(const std::string& ev) { return JsonField(ev, "usage/cgroup/mode").rfind("none", 0) != 0; }
@@ -43,7 +31,7 @@ TEST(Limits, MemoryHogEndsOomWithPeakWithinLimit) {
   REQUIRE_SANDBOX();
   auto r = CordonRun({"python3", "-c", "x = [bytearray(1 << 20) for _ in range(256)]"},
                      {"--policy", Policy("mem", R"("memory_bytes": 67108864)"), "--evidence", "-"});
-  std::string ev = Evidence(r);
+  std::string ev = EvidenceLine(r);
   if (!HasCgroup(ev)) {
     // rlimit fallback: RLIMIT_AS makes the allocation fail inside Python.
     EXPECT_NE(r.exit_code, 0);
@@ -64,7 +52,7 @@ TEST(Limits, BusyLoopEndsCpuBudgetNearTheBudget) {
   auto r = CordonRun({"python3", "-c", "while True: pass"},
                      {"--policy", Policy("cpu", R"("max_cpu_ms": 300)"), "--evidence", "-"});
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-  std::string ev = Evidence(r);
+  std::string ev = EvidenceLine(r);
   EXPECT_EQ(JsonField(ev, "failure_class"), "cpu_budget") << ev;
   EXPECT_LT(ms, 5000);
   if (HasCgroup(ev)) {
@@ -79,7 +67,7 @@ TEST(Limits, SleepEndsWallTimeoutWithinASecond) {
   auto start = std::chrono::steady_clock::now();
   auto r = CordonRun({"sleep", "30"}, {"--policy", Policy("wall", R"("max_wall_ms": 500)"), "--evidence", "-"});
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_EQ(JsonField(Evidence(r), "failure_class"), "wall_timeout");
+  EXPECT_EQ(JsonField(EvidenceLine(r), "failure_class"), "wall_timeout");
   EXPECT_GE(ms, 450);
   EXPECT_LT(ms, 1500);
 }
@@ -97,7 +85,7 @@ TEST(Limits, ForkLoopHitsPidsLimit) {
                       "except OSError as e:\n"
                       "    print('EAGAIN' if e.errno == 11 else e.errno, n); sys.exit(1)\n"},
                      {"--policy", Policy("pids", R"("pids": 32)"), "--evidence", "-"});
-  std::string ev = Evidence(r);
+  std::string ev = EvidenceLine(r);
   EXPECT_EQ(r.out.rfind("EAGAIN ", 0), 0u) << r.out << r.err;
   int forked = std::stoi(r.out.substr(7));
   EXPECT_LE(forked, 31);  // python itself is one of the 32
@@ -139,7 +127,7 @@ TEST(Limits, NofileLimitsOpenFiles) {
 TEST(Limits, NoCgroupIsLeftAfterManyTasks) {
   REQUIRE_SANDBOX();
   auto r0 = CordonRun({"/bin/true"}, {"--evidence", "-"});
-  if (!HasCgroup(Evidence(r0))) GTEST_SKIP() << "no per-task cgroup for this user: " << JsonField(Evidence(r0), "usage/cgroup/mode");
+  if (!HasCgroup(EvidenceLine(r0))) GTEST_SKIP() << "no per-task cgroup for this user: " << JsonField(EvidenceLine(r0), "usage/cgroup/mode");
   // Our own tasks' cgroups, by id from their evidence: other tests may create cgroups meanwhile.
   std::string evfile = WriteTempFile("many-ev.jsonl", "");
   std::string policy = Policy("many", R"("memory_bytes": 67108864, "pids": 16)");
@@ -162,13 +150,6 @@ TEST(Limits, NoCgroupIsLeftAfterManyTasks) {
   EXPECT_EQ(leftovers, 0);
 }
 
-std::vector<std::string> EnvWith(const std::string& kv) {
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
-  env.push_back(kv);
-  return env;
-}
-
 // On a hybrid host the default layout puts cpu accounting and kills on the cgroup2 tree; with
 // CORDON_CGROUPS=v1 the same limits run on v1 only: cpuacct figures, freezer-based kill, and the
 // outer shim placed in the v1 cgroups instead of CLONE_INTO_CGROUP.
@@ -177,12 +158,12 @@ TEST(Limits, V1OnlyPathsOfThisHost) {
   RunOptions v1;
   v1.env = EnvWith("CORDON_CGROUPS=v1");
   auto probe = CordonRun({"/bin/true"}, {"--evidence", "-"}, v1);
-  std::string pev = Evidence(probe);
+  std::string pev = EvidenceLine(probe);
   if (JsonField(pev, "usage/cgroup/mode") != "v1")
     GTEST_SKIP() << "no v1 controllers usable here: " << JsonField(pev, "usage/cgroup/mode");
   auto cpu = CordonRun({"python3", "-c", "while True: pass"},
                        {"--policy", Policy("cpu-v1", R"("max_cpu_ms": 300)"), "--evidence", "-"}, v1);
-  std::string ev = Evidence(cpu);
+  std::string ev = EvidenceLine(cpu);
   EXPECT_EQ(JsonField(ev, "failure_class"), "cpu_budget") << ev;
   EXPECT_NE(JsonField(ev, "usage/cgroup/cpu_user_usec/source").find("cpuacct"), std::string::npos) << ev;
   uint64_t used = Figure(ev, "cpu_user_usec") + Figure(ev, "cpu_system_usec");
@@ -191,10 +172,10 @@ TEST(Limits, V1OnlyPathsOfThisHost) {
   // The freezer kill takes the whole sandbox, background processes included.
   auto wall = CordonRun({"/bin/sh", "-c", "sleep 30 & sleep 30 & sleep 30"},
                         {"--policy", Policy("wall-v1", R"("max_wall_ms": 300)"), "--evidence", "-"}, v1);
-  EXPECT_EQ(JsonField(Evidence(wall), "failure_class"), "wall_timeout");
+  EXPECT_EQ(JsonField(EvidenceLine(wall), "failure_class"), "wall_timeout");
   auto mem = CordonRun({"python3", "-c", "x = [bytearray(1 << 20) for _ in range(256)]"},
                        {"--policy", Policy("mem-v1", R"("memory_bytes": 67108864)"), "--evidence", "-"}, v1);
-  ev = Evidence(mem);
+  ev = EvidenceLine(mem);
   EXPECT_EQ(JsonField(ev, "failure_class"), "oom") << ev;
   EXPECT_LE(Figure(ev, "memory_peak_bytes"), 67108864u);
 }
@@ -205,7 +186,7 @@ TEST(Limits, CgroupsOffFallsBackToRlimitsAndSaysSo) {
   off.env = EnvWith("CORDON_CGROUPS=off");
   auto r = CordonRun({"python3", "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_NPROC))"},
                      {"--policy", Policy("off", R"("pids": 40)"), "--evidence", "-"}, off);
-  std::string ev = Evidence(r);
+  std::string ev = EvidenceLine(r);
   EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "(40, 40)");
   EXPECT_EQ(JsonField(ev, "limits/enforced_by"), "rlimit");
   EXPECT_EQ(JsonField(ev, "usage/cgroup/mode").rfind("none", 0), 0u);

@@ -15,11 +15,6 @@
 namespace cordon::test {
 namespace {
 
-#define REQUIRE_SANDBOX()                                              \
-  do {                                                                 \
-    if (auto why = SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why; \
-  } while (0)
-
 // A tiny HTTP server on the host's 127.0.0.1 that answers every request with "hello".
 class HostServer {
  public:
@@ -68,12 +63,6 @@ std::string Policy(const std::string& name, const std::string& outbound, const s
                                            R"(, "limits": )" + limits + "}");
 }
 
-std::string Evidence(const RunResult& r) {
-  std::string s = r.out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s.substr(s.rfind('\n') == std::string::npos ? 0 : s.rfind('\n') + 1);
-}
-
 std::string Curl(int port, const std::string& path = "/") {
   return "curl -s -m 5 -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:" + std::to_string(port) + path + "; ";
 }
@@ -83,8 +72,8 @@ TEST(Network, NoneModeHasNoWayOut) {
   HostServer srv;
   auto r = CordonRun({"/bin/sh", "-c", Curl(srv.port()) + "env | grep -ci proxy"}, {"--evidence", "-"});
   EXPECT_EQ(r.out.substr(0, 8), "000\n0\n{\"") << r.out;
-  EXPECT_EQ(JsonField(Evidence(r), "egress"), "[]");
-  EXPECT_EQ(JsonField(Evidence(r), "outbound/mode"), "none");
+  EXPECT_EQ(JsonField(EvidenceLine(r), "egress"), "[]");
+  EXPECT_EQ(JsonField(EvidenceLine(r), "outbound/mode"), "none");
   EXPECT_EQ(srv.served(), 0);
 }
 
@@ -96,7 +85,7 @@ TEST(Network, AllowlistAllowsOnlyWhatItNames) {
                        "curl -s -m 5 -o /dev/null -w '%{http_code}\\n' http://169.254.169.254/latest; " +
                        "curl -s -m 5 -o /dev/null -w '%{http_connect}\\n' -p https://127.0.0.1:" + std::to_string(other.port()) + "/";
   auto r = CordonRun({"/bin/sh", "-c", script}, {"--policy", policy, "--evidence", "-"});
-  std::string ev = Evidence(r);
+  std::string ev = EvidenceLine(r);
   EXPECT_EQ(r.out.substr(0, r.out.find('{')), "200\n403\n403\n403\n") << r.out << r.err;
   EXPECT_EQ(srv.served(), 1);
   EXPECT_EQ(other.served(), 0);
@@ -121,7 +110,7 @@ TEST(Network, MonitoredRecordsEverything) {
                       "for p in ['/a', '/b?user=x']:\n"
                       "    print(urllib.request.urlopen('http://127.0.0.1:" + std::to_string(srv.port()) + "' + p).read().decode())\n"},
                      {"--policy", policy, "--evidence", "-"});
-  std::string ev = Evidence(r);
+  std::string ev = EvidenceLine(r);
   EXPECT_EQ(r.out.substr(0, 12), "hello\nhello\n") << r.err;
   EXPECT_EQ(JsonField(ev, "outbound/mode"), "monitored");
   EXPECT_EQ(JsonField(ev, "egress/1/status"), "200");
@@ -135,7 +124,7 @@ TEST(Network, MaxCallsRefusesTheFourth) {
                               R"({"max_calls": 3})");
   auto r = CordonRun({"/bin/sh", "-c", Curl(srv.port()) + Curl(srv.port()) + Curl(srv.port()) + Curl(srv.port())},
                      {"--policy", policy, "--evidence", "-"});
-  std::string ev = Evidence(r);
+  std::string ev = EvidenceLine(r);
   EXPECT_EQ(r.out.substr(0, r.out.find('{')), "200\n200\n200\n403\n") << r.out;
   EXPECT_NE(JsonField(ev, "egress/3/reason").find("max_calls"), std::string::npos) << ev;
   EXPECT_EQ(srv.served(), 3);

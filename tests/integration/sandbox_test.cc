@@ -18,11 +18,6 @@
 namespace cordon::test {
 namespace {
 
-#define REQUIRE_SANDBOX()                                              \
-  do {                                                                 \
-    if (auto why = SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why; \
-  } while (0)
-
 std::string Sh(const std::string& script, const std::vector<std::string>& extra = {}, int* code = nullptr) {
   RunResult r = CordonRun({"/bin/sh", "-c", script}, extra);
   if (code) *code = r.exit_code;

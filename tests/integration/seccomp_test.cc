@@ -12,11 +12,6 @@
 namespace cordon::test {
 namespace {
 
-#define REQUIRE_SANDBOX()                                              \
-  do {                                                                 \
-    if (auto why = SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why; \
-  } while (0)
-
 // A policy that uses `profile` and mounts the test helpers (read-only, at their build path).
 std::string PolicyFor(const std::string& profile) {
   std::string name = "seccomp-" + std::to_string(std::hash<std::string>()(profile)) + ".json";

@@ -135,6 +135,20 @@ std::string SandboxUnavailableReason() {
 
 bool IsRoot() { return ::geteuid() == 0; }
 
+std::string EvidenceLine(const RunResult& r) {
+  std::string s = r.out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  size_t nl = s.rfind('\n');
+  return nl == std::string::npos ? s : s.substr(nl + 1);
+}
+
+std::vector<std::string> EnvWith(const std::string& kv) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  env.push_back(kv);
+  return env;
+}
+
 std::string JsonField(const std::string& line, const std::string& path) {
   try {
     auto j = nlohmann::json::parse(line);

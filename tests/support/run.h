@@ -36,6 +36,18 @@ std::string SandboxUnavailableReason();
 
 bool IsRoot();
 
+// The last line of a run's stdout: the evidence record of `cordon run --evidence -`.
+std::string EvidenceLine(const RunResult& r);
+
+// Our environment plus one "K=V" (for RunOptions::env).
+std::vector<std::string> EnvWith(const std::string& kv);
+
+// Skips the current test, with the reason, when this host cannot create sandboxes.
+#define REQUIRE_SANDBOX()                                                                \
+  do {                                                                                   \
+    if (auto why = ::cordon::test::SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why; \
+  } while (0)
+
 // Parses one JSON evidence line, returning the value at a '/'-separated path as text ("" if absent).
 std::string JsonField(const std::string& json_line, const std::string& path);
 

@@ -1,0 +1,428 @@
+#include "supervisor/cli_client.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "common/setup_step.h"
+#include "supervisor/daemon/client.h"
+#include "supervisor/daemon/paths.h"
+
+namespace cordon {
+namespace {
+
+namespace api = ::cordon::api::v1;
+using daemon::ClientConnection;
+
+constexpr int kExitWaitTimeout = 124;  // like timeout(1)
+
+constexpr const char* kClientUsage =
+    "Usage:\n"
+    "  cordon submit [OPTIONS] [--] CMD [ARGS...]   Run CMD through cordond (attached by default)\n"
+    "  cordon ps [--all] [--limit N] [--json]       List your running tasks (--all: finished too)\n"
+    "  cordon status [--json] ID                    Show one task\n"
+    "  cordon wait [--timeout SECONDS] [--json] ID  Wait for a task; exit with its exit code\n"
+    "  cordon cancel [--json] ID                    Kill a task's sandbox\n"
+    "  cordon evidence ID                           Print the task's evidence record (JSON)\n"
+    "\n"
+    "Options of every client command:\n"
+    "  --socket PATH    cordond's socket (default: CORDON_SOCKET, else /run/cordon/cordond.sock as\n"
+    "                   root and $XDG_RUNTIME_DIR/cordon/cordond.sock otherwise)\n"
+    "  --json           Print JSON instead of a table\n"
+    "\n"
+    "Options of submit:\n"
+    "  --policy NAME    Policy (default: default). Your roles in principals.json must allow it.\n"
+    "  --app ID         Application id recorded with the task.\n"
+    "  --class C        interactive, batch (default) or privileged.\n"
+    "  --request-id ID  Idempotency key: submitting the same request again returns the same task.\n"
+    "  --env K=V        Set a variable (--env K passes K from this environment). Repeatable.\n"
+    "  --cwd DIR        Working directory inside the sandbox (default /work).\n"
+    "  --detach         Print the task id and return; the task's stdio is /dev/null.\n"
+    "Attached, the task reads this process's stdin and writes to its stdout and stderr directly\n"
+    "(the fds are passed to cordond); Ctrl-C cancels the task; the exit code is the task's, as\n"
+    "for `cordon run`.\n";
+
+int Fail(const std::string& msg, const std::string& hint = {}) {
+  std::fprintf(stderr, "cordon: %s\n", msg.c_str());
+  if (!hint.empty()) std::fprintf(stderr, "cordon: hint: %s\n", hint.c_str());
+  return kExitCordonFailure;
+}
+int Fail(const Error& e) { return Fail(e.Message(), e.hint); }
+
+const char* CodeName(api::ErrorCode c) {
+  switch (c) {
+    case api::ERROR_CODE_MALFORMED: return "malformed";
+    case api::ERROR_CODE_TOO_LARGE: return "too large";
+    case api::ERROR_CODE_TRUNCATED: return "truncated";
+    case api::ERROR_CODE_TIMEOUT: return "timeout";
+    case api::ERROR_CODE_UNAUTHENTICATED: return "refused (unknown principal)";
+    case api::ERROR_CODE_PERMISSION_DENIED: return "refused";
+    case api::ERROR_CODE_INVALID_ARGUMENT: return "invalid request";
+    case api::ERROR_CODE_NOT_FOUND: return "not found";
+    case api::ERROR_CODE_CONFLICT: return "refused (request_id conflict)";
+    case api::ERROR_CODE_UNAVAILABLE: return "unavailable";
+    case api::ERROR_CODE_INTERNAL: return "cordond failed";
+    default: return "error";
+  }
+}
+
+int FailResponse(const api::Response& r) {
+  return Fail(std::string(CodeName(r.error().code())) + ": " + r.error().message());
+}
+
+const char* ClassName(api::TaskClass c) {
+  switch (c) {
+    case api::TASK_CLASS_INTERACTIVE: return "interactive";
+    case api::TASK_CLASS_PRIVILEGED: return "privileged";
+    default: return "batch";
+  }
+}
+
+const char* StateName(api::TaskState s) {
+  switch (s) {
+    case api::TASK_STATE_ADMITTED: return "admitted";
+    case api::TASK_STATE_RUNNING: return "running";
+    case api::TASK_STATE_FINISHED: return "finished";
+    default: return "unknown";
+  }
+}
+
+nlohmann::json InfoJson(const api::TaskInfo& t) {
+  nlohmann::json j = {{"task_id", t.task_id()},
+                      {"principal", t.principal()},
+                      {"tenant", t.tenant()},
+                      {"app_id", t.app_id()},
+                      {"class", ClassName(t.class_())},
+                      {"policy", t.policy()},
+                      {"policy_version", t.policy_version()},
+                      {"state", StateName(t.state())},
+                      {"argv", std::vector<std::string>(t.argv().begin(), t.argv().end())},
+                      {"request_id", t.request_id()},
+                      {"created_unix_ms", t.created_unix_ms()}};
+  if (t.state() == api::TASK_STATE_FINISHED) {
+    j["exit_code"] = t.exit_code();
+    j["failure_class"] = t.failure_class();
+    j["finished_unix_ms"] = t.finished_unix_ms();
+    if (!t.message().empty()) j["message"] = t.message();
+  } else {
+    j["shim_pid"] = t.shim_pid();
+  }
+  return j;
+}
+
+std::string Command(const api::TaskInfo& t, size_t max) {
+  std::string s;
+  for (const auto& a : t.argv()) s += (s.empty() ? "" : " ") + a;
+  if (s.size() > max) s = s.substr(0, max - 3) + "...";
+  return s;
+}
+
+std::string Age(int64_t unix_ms) {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t s = (static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000 - unix_ms) / 1000;
+  if (s < 0) s = 0;
+  if (s < 120) return std::to_string(s) + "s";
+  if (s < 7200) return std::to_string(s / 60) + "m";
+  if (s < 172800) return std::to_string(s / 3600) + "h";
+  return std::to_string(s / 86400) + "d";
+}
+
+void PrintStatus(const api::TaskInfo& t) {
+  std::printf("task        %s\n", t.task_id().c_str());
+  std::printf("state       %s\n", StateName(t.state()));
+  std::printf("principal   %s (tenant %s)\n", t.principal().c_str(), t.tenant().c_str());
+  std::printf("policy      %s v%llu\n", t.policy().c_str(), static_cast<unsigned long long>(t.policy_version()));
+  std::printf("class       %s\n", ClassName(t.class_()));
+  if (!t.app_id().empty()) std::printf("app         %s\n", t.app_id().c_str());
+  if (!t.request_id().empty()) std::printf("request id  %s\n", t.request_id().c_str());
+  std::printf("command     %s\n", Command(t, 200).c_str());
+  std::printf("age         %s\n", Age(t.created_unix_ms()).c_str());
+  if (t.state() == api::TASK_STATE_FINISHED) {
+    std::printf("exit code   %d\n", t.exit_code());
+    std::printf("failure     %s\n", t.failure_class().c_str());
+    if (!t.message().empty()) std::printf("message     %s\n", t.message().c_str());
+  } else {
+    std::printf("shim pid    %d\n", t.shim_pid());
+  }
+}
+
+struct CommonFlags {
+  std::string socket;
+  bool json = false;
+  std::vector<std::string> positional;
+};
+
+// Parses the flags every client command shares plus `extra` (name -> takes a value); unknown
+// options are errors. Values of extra flags land in `values`.
+bool ParseFlags(int argc, char** argv, CommonFlags* f, const std::vector<std::pair<std::string, bool>>& extra,
+                std::vector<std::pair<std::string, std::string>>* values, std::string* err, bool stop_at_positional) {
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") {
+      for (++i; i < argc; ++i) f->positional.push_back(argv[i]);
+      return true;
+    }
+    if (a.size() > 1 && a[0] == '-') {
+      std::string name = a.substr(0, a.find('='));
+      std::string value;
+      bool has_inline = a.find('=') != std::string::npos;
+      if (has_inline) value = a.substr(a.find('=') + 1);
+      bool takes_value = name == "--socket";
+      bool known = name == "--socket" || name == "--json";
+      for (const auto& [n, v] : extra)
+        if (n == name) {
+          known = true;
+          takes_value = v;
+        }
+      if (!known) return (*err = "unknown option '" + a + "'"), false;
+      if (takes_value && !has_inline) {
+        if (i + 1 >= argc) return (*err = name + " needs a value"), false;
+        value = argv[++i];
+      }
+      if (name == "--socket") {
+        f->socket = value;
+      } else if (name == "--json") {
+        f->json = true;
+      } else {
+        values->emplace_back(name, value);
+      }
+      continue;
+    }
+    f->positional.push_back(a);
+    if (stop_at_positional) {
+      for (++i; i < argc; ++i) f->positional.push_back(argv[i]);
+      return true;
+    }
+  }
+  return true;
+}
+
+Result<ClientConnection> Connect(const CommonFlags& f) {
+  return ClientConnection::Open(f.socket.empty() ? daemon::ClientSocketPath() : f.socket);
+}
+
+int ExitFor(const api::TaskInfo& t) {
+  if (!t.message().empty() && t.failure_class() != "none" && t.failure_class() != "exit_nonzero")
+    std::fprintf(stderr, "cordon: %s\n", t.message().c_str());
+  return t.exit_code();
+}
+
+int CmdSubmit(int argc, char** argv) {
+  CommonFlags f;
+  std::vector<std::pair<std::string, std::string>> v;
+  std::string err;
+  if (!ParseFlags(argc, argv, &f,
+                  {{"--policy", true}, {"--app", true}, {"--class", true}, {"--request-id", true},
+                   {"--env", true}, {"--cwd", true}, {"--detach", false}, {"-h", false}, {"--help", false}},
+                  &v, &err, true))
+    return Fail(err + "\nTry 'cordon submit --help' for more information.");
+  api::Request req;
+  api::SubmitRequest* s = req.mutable_submit();
+  bool detach = false;
+  for (const auto& [name, value] : v) {
+    if (name == "-h" || name == "--help") {
+      std::fputs(kClientUsage, stdout);
+      return 0;
+    }
+    if (name == "--policy") s->set_policy(value);
+    if (name == "--app") s->set_app_id(value);
+    if (name == "--request-id") s->set_request_id(value);
+    if (name == "--cwd") s->set_cwd(value);
+    if (name == "--detach") detach = true;
+    if (name == "--class") {
+      if (value == "interactive") s->set_class_(api::TASK_CLASS_INTERACTIVE);
+      else if (value == "batch") s->set_class_(api::TASK_CLASS_BATCH);
+      else if (value == "privileged") s->set_class_(api::TASK_CLASS_PRIVILEGED);
+      else return Fail("--class must be interactive, batch or privileged, not '" + value + "'");
+    }
+    if (name == "--env") {
+      if (value.find('=') != std::string::npos) {
+        s->add_env(value);
+      } else {
+        const char* e = ::getenv(value.c_str());
+        if (e == nullptr) return Fail("--env " + value + ": not set in this environment", "use --env " + value + "=VALUE");
+        s->add_env(value + "=" + e);
+      }
+    }
+  }
+  if (f.positional.empty()) return Fail("no command given\nTry 'cordon submit --help' for more information.");
+  for (const auto& a : f.positional) s->add_argv(a);
+  s->set_stdio(!detach);
+
+  auto conn = Connect(f);
+  if (!conn) return Fail(conn.error());
+  const int stdio[3] = {0, 1, 2};
+  auto resp = conn->Call(req, detach ? nullptr : stdio, detach ? 0 : 3);
+  if (!resp) return Fail(resp.error());
+  if (resp->has_error()) return FailResponse(*resp);
+  const api::TaskInfo task = resp->submit().task();
+  if (detach) {
+    if (f.json) {
+      nlohmann::json j = InfoJson(task);
+      j["replayed"] = resp->submit().replayed();
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else {
+      std::printf("%s\n", task.task_id().c_str());
+    }
+    return 0;
+  }
+
+  // Attached: wait for the end; Ctrl-C (or SIGTERM/SIGHUP) cancels the task rather than leaving it.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&sigs, sig);
+  ::sigprocmask(SIG_BLOCK, &sigs, nullptr);
+  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK));
+  api::Request wait;
+  const uint64_t wait_id = conn->NextCallId();
+  wait.set_call_id(wait_id);
+  wait.mutable_wait()->set_task_id(task.task_id());
+  if (auto sent = conn->Send(wait); !sent) return Fail(sent.error());
+  bool cancelled = false;
+  for (;;) {
+    pollfd p[2] = {{conn->fd(), POLLIN, 0}, {sigfd.Get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Fail(Error{errno, "poll", ""});
+    }
+    if (p[1].revents & POLLIN) {
+      signalfd_siginfo si;
+      while (::read(sigfd.Get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      }
+      if (!cancelled) {
+        api::Request cancel;
+        cancel.set_call_id(conn->NextCallId());
+        cancel.mutable_cancel()->set_task_id(task.task_id());
+        (void)conn->Send(cancel);
+        cancelled = true;
+      }
+    }
+    if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    auto r = conn->Receive();
+    if (!r) return Fail(r.error());
+    if (r->call_id() != wait_id && r->call_id() != 0) continue;  // the Cancel's answer
+    if (r->has_error()) return FailResponse(*r);
+    if (!r->wait().timed_out()) return ExitFor(r->wait().task());
+    // A wait without a deadline does not time out; ask again if the daemon says otherwise.
+    if (auto sent = conn->Send(wait); !sent) return Fail(sent.error());
+  }
+}
+
+int CmdPs(int argc, char** argv) {
+  CommonFlags f;
+  std::vector<std::pair<std::string, std::string>> v;
+  std::string err;
+  if (!ParseFlags(argc, argv, &f, {{"--all", false}, {"-a", false}, {"--limit", true}}, &v, &err, false))
+    return Fail(err);
+  if (!f.positional.empty()) return Fail("cordon ps takes no arguments");
+  api::Request req;
+  for (const auto& [name, value] : v) {
+    if (name == "--all" || name == "-a") req.mutable_list()->set_all(true);
+    if (name == "--limit") req.mutable_list()->set_limit(static_cast<uint32_t>(std::strtoul(value.c_str(), nullptr, 10)));
+  }
+  req.mutable_list();
+  auto conn = Connect(f);
+  if (!conn) return Fail(conn.error());
+  auto resp = conn->Call(req);
+  if (!resp) return Fail(resp.error());
+  if (resp->has_error()) return FailResponse(*resp);
+  if (f.json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& t : resp->list().tasks()) j.push_back(InfoJson(t));
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  std::printf("%-32s  %-12s  %-10s  %-11s  %-8s  %4s  %5s  %s\n", "TASK ID", "PRINCIPAL", "POLICY", "CLASS", "STATE",
+              "EXIT", "AGE", "COMMAND");
+  for (const auto& t : resp->list().tasks()) {
+    std::string exit = t.state() == api::TASK_STATE_FINISHED ? std::to_string(t.exit_code()) : "-";
+    std::printf("%-32s  %-12s  %-10s  %-11s  %-8s  %4s  %5s  %s\n", t.task_id().c_str(), t.principal().c_str(),
+                t.policy().c_str(), ClassName(t.class_()), StateName(t.state()), exit.c_str(),
+                Age(t.created_unix_ms()).c_str(), Command(t, 60).c_str());
+  }
+  return 0;
+}
+
+// status, wait, cancel, evidence: one task id each.
+int CmdTask(const std::string& cmd, int argc, char** argv) {
+  CommonFlags f;
+  std::vector<std::pair<std::string, std::string>> v;
+  std::string err;
+  std::vector<std::pair<std::string, bool>> extra;
+  if (cmd == "wait") extra.push_back({"--timeout", true});
+  if (!ParseFlags(argc, argv, &f, extra, &v, &err, false)) return Fail(err);
+  if (f.positional.size() != 1) return Fail("cordon " + cmd + " takes one task id");
+  const std::string& id = f.positional[0];
+  api::Request req;
+  uint64_t timeout_ms = 0;
+  for (const auto& [name, value] : v)
+    if (name == "--timeout") timeout_ms = static_cast<uint64_t>(std::strtod(value.c_str(), nullptr) * 1000);
+  if (cmd == "status") req.mutable_status()->set_task_id(id);
+  if (cmd == "wait") {
+    req.mutable_wait()->set_task_id(id);
+    req.mutable_wait()->set_timeout_ms(timeout_ms);
+  }
+  if (cmd == "cancel") req.mutable_cancel()->set_task_id(id);
+  if (cmd == "evidence") req.mutable_evidence()->set_task_id(id);
+  auto conn = Connect(f);
+  if (!conn) return Fail(conn.error());
+  auto resp = conn->Call(req);
+  if (!resp) return Fail(resp.error());
+  if (resp->has_error()) return FailResponse(*resp);
+  if (cmd == "evidence") {
+    std::printf("%s\n", resp->evidence().evidence_json().c_str());
+    return 0;
+  }
+  const api::TaskInfo& t = cmd == "status" ? resp->status().task()
+                           : cmd == "wait" ? resp->wait().task()
+                                           : resp->cancel().task();
+  if (f.json) {
+    nlohmann::json j = InfoJson(t);
+    if (cmd == "wait") j["timed_out"] = resp->wait().timed_out();
+    if (cmd == "cancel") j["already_finished"] = resp->cancel().already_finished();
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else if (cmd == "cancel") {
+    std::printf("%s %s\n", resp->cancel().already_finished() ? "already finished:" : "cancelled:", t.task_id().c_str());
+  } else if (cmd == "status") {
+    PrintStatus(t);
+  }
+  if (cmd == "wait") {
+    if (resp->wait().timed_out()) {
+      std::fprintf(stderr, "cordon: task %s still runs after %.1f s\n", id.c_str(), timeout_ms / 1000.0);
+      return kExitWaitTimeout;
+    }
+    return ExitFor(t);
+  }
+  return 0;
+}
+
+}  // namespace
+
+bool IsClientCommand(const std::string& cmd) {
+  for (const char* c : {"submit", "ps", "status", "wait", "cancel", "evidence"})
+    if (cmd == c) return true;
+  return false;
+}
+
+int RunClientCommand(const std::string& cmd, int argc, char** argv) {
+  for (int i = 0; i < argc && cmd != "submit"; ++i) {
+    std::string a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kClientUsage, stdout);
+      return 0;
+    }
+  }
+  if (cmd == "submit") return CmdSubmit(argc, argv);
+  if (cmd == "ps") return CmdPs(argc, argv);
+  return CmdTask(cmd, argc, argv);
+}
+
+}  // namespace cordon

@@ -1,0 +1,247 @@
+#include "supervisor/daemon/config.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "supervisor/sha256.h"
+
+namespace cordon::daemon {
+namespace {
+
+using nlohmann::json;
+
+// First error wins, with the JSON path, like policy.cc's validator.
+struct Checker {
+  std::string source;
+  std::optional<Error> error;
+
+  bool Bad(const std::string& path, const std::string& why) {
+    if (!error)
+      error = Error{EINVAL, "principals " + source + ": " + path + ": " + why,
+                    "fix the file (docs/daemon.md describes principals.json), then send cordond SIGHUP"};
+    return false;
+  }
+  bool Object(const json& j, const std::string& path, std::initializer_list<const char*> known) {
+    if (!j.is_object()) return Bad(path, std::string("expected an object, got ") + j.type_name());
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (std::none_of(known.begin(), known.end(), [&](const char* k) { return it.key() == k; })) {
+        std::string list;
+        for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
+        return Bad(path + (path.empty() ? "" : ".") + it.key(), "unknown field (known fields: " + list + ")");
+      }
+    }
+    return true;
+  }
+  bool String(const json& j, const std::string& path, std::string* out) {
+    if (!j.is_string() || j.get<std::string>().empty()) return Bad(path, "expected a non-empty string");
+    *out = j.get<std::string>();
+    return true;
+  }
+  bool Strings(const json& j, const std::string& path, std::vector<std::string>* out) {
+    if (!j.is_array()) return Bad(path, std::string("expected an array of strings, got ") + j.type_name());
+    for (size_t i = 0; i < j.size(); ++i) {
+      std::string s;
+      if (!String(j[i], path + "[" + std::to_string(i) + "]", &s)) return false;
+      out->push_back(s);
+    }
+    return true;
+  }
+  bool Ids(const json& j, const std::string& path, std::vector<uint32_t>* out) {
+    if (!j.is_array()) return Bad(path, std::string("expected an array of ids, got ") + j.type_name());
+    for (size_t i = 0; i < j.size(); ++i) {
+      if (!j[i].is_number_integer() || j[i].get<int64_t>() < 0 || j[i].get<int64_t>() > 0xfffffffe)
+        return Bad(path + "[" + std::to_string(i) + "]", "expected a uid/gid number");
+      out->push_back(static_cast<uint32_t>(j[i].get<int64_t>()));
+    }
+    return true;
+  }
+  bool Classes(const json& j, const std::string& path, std::vector<std::string>* out) {
+    if (!Strings(j, path, out)) return false;
+    for (size_t i = 0; i < out->size(); ++i)
+      if (!IsClassName((*out)[i]))
+        return Bad(path + "[" + std::to_string(i) + "]",
+                   "unknown class '" + (*out)[i] + "' (classes: interactive, batch, privileged)");
+    return true;
+  }
+};
+
+std::vector<std::string> JsonFilesIn(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 5 && n.ends_with(".json") && n[0] != '.') out.push_back(dir + "/" + n);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+bool IsClassName(std::string_view name) {
+  return std::any_of(std::begin(kClassNames), std::end(kClassNames), [&](const char* c) { return name == c; });
+}
+
+Result<Principals> ParsePrincipals(std::string_view text, const std::string& source) {
+  Principals out;
+  out.source = source;
+  out.sha256 = Sha256Hex(text);
+  Checker c{source, {}};
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    return Fail(EINVAL, "principals " + source + ": not valid JSON: " + e.what(),
+                "fix the file (docs/daemon.md describes principals.json)");
+  }
+  if (!c.Object(j, "", {"version", "principals", "roles", "policy_classes", "description"})) return std::unexpected(*c.error);
+  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1)
+    return Fail(EINVAL, "principals " + source + ": version: expected 1", "set \"version\": 1");
+  if (j.contains("roles")) {
+    if (!j["roles"].is_object()) return Fail(EINVAL, "principals " + source + ": roles: expected an object");
+    for (auto it = j["roles"].begin(); it != j["roles"].end(); ++it) {
+      const std::string path = "roles." + it.key();
+      Role r;
+      r.name = it.key();
+      if (!c.Object(*it, path, {"policies", "classes", "manage_all_tasks", "description"})) return std::unexpected(*c.error);
+      if (it->contains("policies") && !c.Strings((*it)["policies"], path + ".policies", &r.policies))
+        return std::unexpected(*c.error);
+      if (it->contains("classes")) {
+        if (!c.Classes((*it)["classes"], path + ".classes", &r.classes)) return std::unexpected(*c.error);
+      } else {
+        r.classes = {"interactive", "batch"};  // privileged only when a role says so
+      }
+      if (it->contains("manage_all_tasks")) {
+        if (!(*it)["manage_all_tasks"].is_boolean()) {
+          c.Bad(path + ".manage_all_tasks", "expected true or false");
+          return std::unexpected(*c.error);
+        }
+        r.manage_all_tasks = (*it)["manage_all_tasks"].get<bool>();
+      }
+      out.roles[r.name] = std::move(r);
+    }
+  }
+  std::set<uint32_t> seen_uids;
+  if (j.contains("principals")) {
+    if (!j["principals"].is_array()) return Fail(EINVAL, "principals " + source + ": principals: expected an array");
+    for (size_t i = 0; i < j["principals"].size(); ++i) {
+      const json& pj = j["principals"][i];
+      const std::string path = "principals[" + std::to_string(i) + "]";
+      Principal p;
+      if (!c.Object(pj, path, {"name", "tenant", "uids", "gids", "roles", "description"})) return std::unexpected(*c.error);
+      if (!pj.contains("name") || !c.String(pj["name"], path + ".name", &p.name)) {
+        c.Bad(path + ".name", "required");
+        return std::unexpected(*c.error);
+      }
+      p.tenant = "default";
+      if (pj.contains("tenant") && !c.String(pj["tenant"], path + ".tenant", &p.tenant)) return std::unexpected(*c.error);
+      if (pj.contains("uids") && !c.Ids(pj["uids"], path + ".uids", &p.uids)) return std::unexpected(*c.error);
+      if (pj.contains("gids") && !c.Ids(pj["gids"], path + ".gids", &p.gids)) return std::unexpected(*c.error);
+      if (p.uids.empty() && p.gids.empty()) {
+        c.Bad(path, "lists neither uids nor gids, so no peer can be this principal");
+        return std::unexpected(*c.error);
+      }
+      for (uint32_t u : p.uids)
+        if (!seen_uids.insert(u).second) {
+          c.Bad(path + ".uids", "uid " + std::to_string(u) + " is already listed by another principal");
+          return std::unexpected(*c.error);
+        }
+      if (pj.contains("roles") && !c.Strings(pj["roles"], path + ".roles", &p.roles)) return std::unexpected(*c.error);
+      for (size_t k = 0; k < p.roles.size(); ++k)
+        if (!out.roles.contains(p.roles[k])) {
+          c.Bad(path + ".roles[" + std::to_string(k) + "]", "role '" + p.roles[k] + "' is not defined under roles");
+          return std::unexpected(*c.error);
+        }
+      for (const auto& q : out.principals)
+        if (q.name == p.name) {
+          c.Bad(path + ".name", "principal '" + p.name + "' is defined twice");
+          return std::unexpected(*c.error);
+        }
+      out.principals.push_back(std::move(p));
+    }
+  }
+  if (j.contains("policy_classes")) {
+    if (!j["policy_classes"].is_object())
+      return Fail(EINVAL, "principals " + source + ": policy_classes: expected an object of policy name -> classes");
+    for (auto it = j["policy_classes"].begin(); it != j["policy_classes"].end(); ++it) {
+      std::vector<std::string> cls;
+      if (!c.Classes(*it, "policy_classes." + it.key(), &cls)) return std::unexpected(*c.error);
+      out.policy_classes[it.key()] = std::move(cls);
+    }
+  }
+  return out;
+}
+
+const Principal* FindPrincipal(const Principals& p, uint32_t uid, uint32_t gid) {
+  for (const auto& q : p.principals)
+    if (std::find(q.uids.begin(), q.uids.end(), uid) != q.uids.end()) return &q;
+  for (const auto& q : p.principals)
+    if (std::find(q.gids.begin(), q.gids.end(), gid) != q.gids.end()) return &q;
+  return nullptr;
+}
+
+Result<Config> LoadConfig(const ConfigPaths& paths) {
+  Config cfg;
+  const std::string principals_path = paths.config_dir + "/principals.json";
+  struct stat st{};
+  if (::stat(principals_path.c_str(), &st) < 0)
+    return Fail(errno, "principals file " + principals_path,
+                "create it (the shipped example is share/cordon/examples/principals.json), or pass --config-dir");
+  auto text = ReadFileToString(principals_path, 4u << 20);
+  if (!text) return Wrap(text.error(), "principals");
+  CORDON_ASSIGN_OR_RETURN(cfg.principals, ParsePrincipals(*text, principals_path));
+  cfg.notes.push_back("principals: " + principals_path + " (" + std::to_string(cfg.principals.principals.size()) +
+                      " principals, " + std::to_string(cfg.principals.roles.size()) + " roles)");
+
+  std::map<std::string, Policy> policies;
+  {
+    auto def = ParsePolicy(EmbeddedDefaultPolicy(), "<embedded default>");
+    if (!def) return std::unexpected(def.error());
+    policies["default"] = std::move(*def);
+  }
+  // Later directories replace earlier ones by name; inside one directory a name may appear once.
+  for (const std::string& dir : {paths.data_dir + "/policies", paths.config_dir + "/policies"}) {
+    std::set<std::string> here;
+    for (const std::string& file : JsonFilesIn(dir)) {
+      auto t = ReadFileToString(file, 4u << 20);
+      if (!t) return Wrap(t.error(), "policy");
+      auto p = ParsePolicy(*t, file);
+      if (!p) return std::unexpected(p.error());
+      if (!here.insert(p->name).second)
+        return Fail(EINVAL, "policy " + file + ": name '" + p->name + "' is used by another file in " + dir,
+                    "give every policy in a directory its own name");
+      policies[p->name] = std::move(*p);
+    }
+  }
+  std::map<std::string, std::shared_ptr<const SeccompFilter>> filters;  // one compile per profile
+  for (auto& [name, pol] : policies) {
+    LoadedPolicy lp;
+    if (paths.compile_filters) {
+      auto& f = filters[pol.seccomp_profile];
+      if (!f) {
+        FilterOptions fo;
+        fo.data_dir = paths.data_dir;
+        fo.use_cache = paths.bpf_cache;
+        auto filter = LoadSeccompFilter(pol.seccomp_profile, fo);
+        if (!filter) return Wrap(filter.error(), "policy " + pol.source + ": seccomp profile " + pol.seccomp_profile);
+        f = std::make_shared<const SeccompFilter>(std::move(*filter));
+      }
+      lp.filter = f;
+    }
+    cfg.notes.push_back("policy " + name + " v" + std::to_string(pol.version) + ": " + pol.source);
+    lp.policy = std::make_shared<const Policy>(std::move(pol));
+    cfg.policies[name] = std::move(lp);
+  }
+  for (const auto& [pname, cls] : cfg.principals.policy_classes)
+    if (!cfg.policies.contains(pname))
+      cfg.notes.push_back("warning: policy_classes names policy '" + pname + "', which is not loaded");
+  return cfg;
+}
+
+}  // namespace cordon::daemon

@@ -1,0 +1,78 @@
+// supervisor/daemon/config.h: what cordond loads at start and on SIGHUP: the principals file
+// (who may do what, docs/daemon.md) and the policy set (shipped policies, overridden by the
+// config dir's). A load is all or nothing: a bad file fails it, and the daemon keeps the old set.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "supervisor/policy.h"
+#include "supervisor/seccomp_filter.h"
+
+namespace cordon::daemon {
+
+// Admission classes, as principals.json spells them.
+inline constexpr const char* kClassNames[] = {"interactive", "batch", "privileged"};
+bool IsClassName(std::string_view name);
+
+struct Role {
+  std::string name;
+  std::vector<std::string> policies;  // policy names this role may use; "*" = every loaded policy
+  std::vector<std::string> classes;   // admission classes this role may use
+  bool manage_all_tasks = false;      // may see, wait on, cancel and read evidence of others' tasks
+};
+
+struct Principal {
+  std::string name;
+  std::string tenant;
+  std::vector<uint32_t> uids;  // peers whose SO_PEERCRED uid is one of these
+  std::vector<uint32_t> gids;  // ... or whose primary gid is one of these (uids are matched first)
+  std::vector<std::string> roles;
+};
+
+struct Principals {
+  std::vector<Principal> principals;
+  std::map<std::string, Role> roles;
+  // Optional per-policy restriction: the classes a policy accepts. A policy not listed accepts all.
+  std::map<std::string, std::vector<std::string>> policy_classes;
+  std::string source;  // the file read
+  std::string sha256;  // of its bytes
+};
+
+// Parses principals.json. Unknown fields, unknown classes, roles that a principal names but that
+// are not defined, and a uid listed twice are errors naming the JSON path.
+Result<Principals> ParsePrincipals(std::string_view json_text, const std::string& source);
+
+// The principal for a peer: the first whose uids list `uid`, else the first whose gids list
+// `gid`; nullptr when none does.
+const Principal* FindPrincipal(const Principals& p, uint32_t uid, uint32_t gid);
+
+struct LoadedPolicy {
+  std::shared_ptr<const Policy> policy;
+  std::shared_ptr<const SeccompFilter> filter;  // compiled once per load, shared by its tasks
+};
+
+struct Config {
+  Principals principals;
+  std::map<std::string, LoadedPolicy> policies;  // by Policy::name
+  std::vector<std::string> notes;                // what was loaded from where, for the log
+};
+
+struct ConfigPaths {
+  std::string config_dir;  // principals.json, and policies/*.json that override shipped ones
+  std::string data_dir;    // .../share/cordon: the shipped policies/*.json
+  bool compile_filters = true;  // false in unit tests: policies only
+  bool bpf_cache = true;
+};
+
+// Loads principals.json and every policy. Shipped policies come from data_dir/policies, then the
+// config dir's policies/*.json replace them by name. "default" is always present (embedded).
+Result<Config> LoadConfig(const ConfigPaths& paths);
+
+}  // namespace cordon::daemon

@@ -1,0 +1,37 @@
+// supervisor/daemon/daemon.h: cordond's event loop (docs/daemon.md). One thread, one epoll set:
+// the listening socket, every client connection, a signalfd, and every fd each live Task asks to
+// be watched (control socket, shim pidfd, seccomp listener, output pumps). Task deadlines (wall
+// clock, kill grace) and connection read deadlines become the epoll_wait timeout, so a thousand
+// sleeping tasks cost no thread and no timer each.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+#include "supervisor/identity.h"
+#include "supervisor/task.h"
+
+namespace cordon::daemon {
+
+struct DaemonOptions {
+  std::string socket_path;
+  std::string state_dir;
+  std::string config_dir;
+  RuntimePaths runtime;
+  IdRange ids;                            // rootful host uid/gid pool, as for `cordon run`
+  std::string id_lock_dir = "/run/cordon/ids";
+  uint64_t grace_ms = 10000;              // SIGTERM: how long running tasks may go on
+  uint64_t read_timeout_ms = 5000;        // a frame must arrive whole within this of its first byte
+  uint64_t idempotency_window_s = 86400;  // how long a request_id is remembered
+  size_t max_tasks = 4096;                // live tasks; Submit beyond it gets UNAVAILABLE
+  size_t max_connections = 4096;
+  bool bpf_cache = true;
+};
+
+// Runs the daemon until SIGTERM/SIGINT and the shutdown that follows. Errors that prevent the
+// start (socket in use, unreadable config, state database) come back as an Error; after the
+// start, failures are logged to stderr and the loop goes on.
+Result<void> RunDaemon(const DaemonOptions& opts);
+
+}  // namespace cordon::daemon

@@ -1,0 +1,79 @@
+#include "supervisor/daemon/recovery.h"
+
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/setup_step.h"
+#include "common/syscalls.h"
+#include "common/unique_fd.h"
+#include "supervisor/daemon/procfs.h"
+
+namespace cordon::daemon {
+namespace {
+
+nlohmann::json AdmissionJson(const TaskRow& r) {
+  return {{"supervisor", "cordond"},      {"principal", r.principal},    {"tenant", r.tenant},
+          {"app_id", r.app_id},           {"class", r.cls},              {"request_id", r.request_id},
+          {"fingerprint", r.fingerprint}, {"decision_id", r.decision_id}};
+}
+
+// Kills the shim if (pid, start time) still names it. Returns what happened, for the record.
+std::string KillLeftover(const TaskRow& t, bool* killed) {
+  *killed = false;
+  if (t.shim_pid <= 0) return "no shim pid was recorded (the daemon stopped while starting it)";
+  // Open the pidfd first, then compare start times: the pidfd pins the process we compared.
+  UniqueFd pidfd(sys::PidfdOpen(t.shim_pid, 0));
+  if (!pidfd) return "shim pid " + std::to_string(t.shim_pid) + " is gone";
+  auto start = ReadStartTime(t.shim_pid);
+  if (!start) return "shim pid " + std::to_string(t.shim_pid) + " is gone";
+  if (*start != t.shim_start_time)
+    return "pid " + std::to_string(t.shim_pid) + " now belongs to another process (start time " +
+           std::to_string(*start) + ", the shim's was " + std::to_string(t.shim_start_time) + "); left alone";
+  if (sys::PidfdSendSignal(pidfd.Get(), SIGKILL) < 0)
+    return "SIGKILL to shim pid " + std::to_string(t.shim_pid) + " failed: " + std::strerror(errno);
+  *killed = true;
+  return "the shim (pid " + std::to_string(t.shim_pid) + ") was still running and was killed";
+}
+
+}  // namespace
+
+Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms) {
+  RecoveryReport rep;
+  CORDON_ASSIGN_OR_RETURN(std::vector<TaskRow> rows, store.UnfinishedTasks());
+  for (const TaskRow& t : rows) {
+    bool killed = false;
+    std::string what = KillLeftover(t, &killed);
+    if (killed) ++rep.killed;
+    const std::string message =
+        "cordond stopped while the task ran (crash or kill -9) and the next cordond ended it: " + what;
+    nlohmann::json ev = {
+        {"task_id", t.id},
+        {"command", t.argv},
+        {"policy", {{"name", t.policy}, {"version", t.policy_version}, {"sha256", t.policy_sha256}}},
+        {"exit", {{"code", nullptr}, {"signal", nullptr}, {"cordon_exit_code", kExitCordonFailure}}},
+        {"failure_class", "supervisor_restart"},
+        {"message", message},
+        {"recovery",
+         {{"shim_pid", t.shim_pid}, {"shim_start_time", t.shim_start_time}, {"killed", killed},
+          {"recovered_unix_ms", now_ms}}},
+        {"admission", AdmissionJson(t)}};
+    // replace: an argument that is not UTF-8 must not stop the recovery (JSON text is UTF-8).
+    const std::string text = ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    CORDON_TRY(store.FinishTask(t.id, kExitCordonFailure, "supervisor_restart", message, now_ms, text));
+    rep.log.push_back("recovered task " + t.id + " (principal " + t.principal + "): " + what);
+  }
+  return rep;
+}
+
+std::string AddAdmissionToEvidence(const std::string& evidence_json, const TaskRow& row) {
+  try {
+    auto j = nlohmann::json::parse(evidence_json);
+    j["admission"] = AdmissionJson(row);
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } catch (const nlohmann::json::exception&) {
+    return evidence_json;
+  }
+}
+
+}  // namespace cordon::daemon

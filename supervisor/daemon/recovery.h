@@ -1,0 +1,28 @@
+// supervisor/daemon/recovery.h: what cordond does at start about tasks that a previous instance
+// left "running" (it crashed or was killed -9), and the admission part of evidence records.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "supervisor/daemon/store.h"
+
+namespace cordon::daemon {
+
+struct RecoveryReport {
+  std::vector<std::string> log;  // one line per task found
+  size_t killed = 0;             // shims that were still alive and got SIGKILL
+};
+
+// For every task not finished: if its shim still runs as the same process (pid and /proc start
+// time both match), SIGKILL it through a pidfd (the sandbox's PID 1 and the task follow through
+// their PDEATHSIG chain). Then records the task finished with failure_class "supervisor_restart".
+// Finished tasks and their evidence are not touched.
+Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_unix_ms);
+
+// The evidence record with an "admission" object: principal, tenant, app_id, class, request_id,
+// request fingerprint, decision id. Returns `evidence_json` unchanged if it does not parse.
+std::string AddAdmissionToEvidence(const std::string& evidence_json, const TaskRow& row);
+
+}  // namespace cordon::daemon

@@ -1,0 +1,326 @@
+#include "supervisor/daemon/store.h"
+
+#include <sqlite3.h>
+
+
+namespace cordon::daemon {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS decisions(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_unix_ms INTEGER NOT NULL, peer_pid INTEGER, peer_uid INTEGER, peer_gid INTEGER,
+  principal TEXT, tenant TEXT, policy TEXT, policy_version INTEGER, policy_sha256 TEXT,
+  principals_sha256 TEXT, fingerprint TEXT, request_id TEXT, app_id TEXT, class TEXT,
+  allowed INTEGER NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks(
+  id TEXT PRIMARY KEY, principal TEXT NOT NULL, tenant TEXT, app_id TEXT, class TEXT,
+  policy TEXT, policy_version INTEGER, policy_sha256 TEXT, argv BLOB,
+  request_id TEXT, fingerprint TEXT, state TEXT NOT NULL,
+  shim_pid INTEGER, shim_start_time INTEGER,
+  exit_code INTEGER, failure_class TEXT, message TEXT,
+  created_unix_ms INTEGER, finished_unix_ms INTEGER, decision_id INTEGER, evidence TEXT);
+CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
+CREATE INDEX IF NOT EXISTS tasks_created ON tasks(created_unix_ms);
+CREATE TABLE IF NOT EXISTS idempotency(
+  principal TEXT NOT NULL, request_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
+  task_id TEXT NOT NULL, created_unix_ms INTEGER NOT NULL,
+  PRIMARY KEY(principal, request_id));
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created_unix_ms);
+)sql";
+
+constexpr const char* kTaskColumns =
+    "id, principal, tenant, app_id, class, policy, policy_version, policy_sha256, argv, request_id, "
+    "fingerprint, state, shim_pid, shim_start_time, exit_code, failure_class, message, created_unix_ms, "
+    "finished_unix_ms, decision_id";
+
+// Resets the statement when the scope ends, so a cached statement is ready for its next use.
+struct StmtUse {
+  sqlite3_stmt* s;
+  ~StmtUse() {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  }
+};
+
+void BindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+std::string Text(sqlite3_stmt* s, int i) {
+  const void* t = sqlite3_column_blob(s, i);
+  return t ? std::string(static_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(s, i))) : "";
+}
+
+// argv as one blob: each argument followed by a NUL. Lossless (Linux arguments cannot contain NUL
+// but need not be UTF-8, which rules out JSON text).
+std::string JoinArgv(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    out += a;
+    out.push_back('\0');
+  }
+  return out;
+}
+
+std::vector<std::string> SplitArgv(const std::string& blob) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i < blob.size(); ++i)
+    if (blob[i] == '\0') {
+      out.push_back(blob.substr(start, i - start));
+      start = i + 1;
+    }
+  return out;
+}
+
+TaskRow ReadTask(sqlite3_stmt* s) {
+  TaskRow t;
+  t.id = Text(s, 0);
+  t.principal = Text(s, 1);
+  t.tenant = Text(s, 2);
+  t.app_id = Text(s, 3);
+  t.cls = Text(s, 4);
+  t.policy = Text(s, 5);
+  t.policy_version = static_cast<uint64_t>(sqlite3_column_int64(s, 6));
+  t.policy_sha256 = Text(s, 7);
+  t.argv = SplitArgv(Text(s, 8));
+  t.request_id = Text(s, 9);
+  t.fingerprint = Text(s, 10);
+  t.state = Text(s, 11);
+  t.shim_pid = sqlite3_column_int(s, 12);
+  t.shim_start_time = static_cast<uint64_t>(sqlite3_column_int64(s, 13));
+  t.exit_code = sqlite3_column_int(s, 14);
+  t.failure_class = Text(s, 15);
+  t.message = Text(s, 16);
+  t.created_unix_ms = sqlite3_column_int64(s, 17);
+  t.finished_unix_ms = sqlite3_column_int64(s, 18);
+  t.decision_id = sqlite3_column_int64(s, 19);
+  return t;
+}
+
+}  // namespace
+
+Error Store::DbError(const std::string& what) const {
+  return Error{0, what + ": " + (db_ ? sqlite3_errmsg(db_) : "no database"),
+               "check that the state dir is writable and has free space"};
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  std::unique_ptr<Store> st(new Store());
+  // NOMUTEX: one thread uses the connection; no shared cache, no extension loading.
+  int rc = sqlite3_open_v2(path.c_str(), &st->db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                           nullptr);
+  if (rc != SQLITE_OK) return std::unexpected(st->DbError("open " + path));
+  sqlite3_busy_timeout(st->db_, 5000);
+  CORDON_TRY(st->Exec("PRAGMA journal_mode=WAL"));
+  CORDON_TRY(st->Exec("PRAGMA synchronous=NORMAL"));
+  CORDON_TRY(st->Exec("PRAGMA foreign_keys=OFF"));
+  CORDON_TRY(st->Exec(kSchema));
+  return st;
+}
+
+Store::~Store() {
+  for (auto& [sql, s] : stmts_) sqlite3_finalize(s);
+  if (db_) sqlite3_close(db_);
+}
+
+Result<void> Store::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Fail(0, std::string("sqlite: ") + m + " (in: " + std::string(sql).substr(0, 60) + ")");
+  }
+  return {};
+}
+
+Result<sqlite3_stmt*> Store::Prepare(const char* sql) {
+  for (auto& [k, s] : stmts_)
+    if (k == sql) return s;
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+    return std::unexpected(DbError(std::string("prepare ") + sql));
+  stmts_.emplace_back(sql, s);
+  return s;
+}
+
+Result<int64_t> Store::RecordDecision(const DecisionRow& d) {
+  static const char* kSql =
+      "INSERT INTO decisions(time_unix_ms, peer_pid, peer_uid, peer_gid, principal, tenant, policy, policy_version,"
+      " policy_sha256, principals_sha256, fingerprint, request_id, app_id, class, allowed, reason)"
+      " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(kSql));
+  StmtUse use{s};
+  sqlite3_bind_int64(s, 1, d.time_unix_ms);
+  sqlite3_bind_int(s, 2, d.peer_pid);
+  sqlite3_bind_int64(s, 3, d.peer_uid);
+  sqlite3_bind_int64(s, 4, d.peer_gid);
+  BindText(s, 5, d.principal);
+  BindText(s, 6, d.tenant);
+  BindText(s, 7, d.policy);
+  sqlite3_bind_int64(s, 8, static_cast<int64_t>(d.policy_version));
+  BindText(s, 9, d.policy_sha256);
+  BindText(s, 10, d.principals_sha256);
+  BindText(s, 11, d.fingerprint);
+  BindText(s, 12, d.request_id);
+  BindText(s, 13, d.app_id);
+  BindText(s, 14, d.cls);
+  sqlite3_bind_int(s, 15, d.allowed ? 1 : 0);
+  BindText(s, 16, d.reason);
+  // A decision is on disk before the daemon acts on it: FULL syncs the WAL at this commit.
+  CORDON_TRY(Exec("PRAGMA synchronous=FULL"));
+  int rc = sqlite3_step(s);
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  CORDON_TRY(Exec("PRAGMA synchronous=NORMAL"));
+  if (rc != SQLITE_DONE) return std::unexpected(DbError("record decision"));
+  return id;
+}
+
+Result<void> Store::InsertTask(const TaskRow& t) {
+  static const char* kTask =
+      "INSERT INTO tasks(id, principal, tenant, app_id, class, policy, policy_version, policy_sha256, argv,"
+      " request_id, fingerprint, state, shim_pid, shim_start_time, exit_code, failure_class, message,"
+      " created_unix_ms, finished_unix_ms, decision_id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+  static const char* kKey =
+      "INSERT OR REPLACE INTO idempotency(principal, request_id, fingerprint, task_id, created_unix_ms)"
+      " VALUES(?,?,?,?,?)";
+  CORDON_TRY(Exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Result<void> {
+    CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(kTask));
+    StmtUse use{s};
+    BindText(s, 1, t.id);
+    BindText(s, 2, t.principal);
+    BindText(s, 3, t.tenant);
+    BindText(s, 4, t.app_id);
+    BindText(s, 5, t.cls);
+    BindText(s, 6, t.policy);
+    sqlite3_bind_int64(s, 7, static_cast<int64_t>(t.policy_version));
+    BindText(s, 8, t.policy_sha256);
+    const std::string argv = JoinArgv(t.argv);
+    sqlite3_bind_blob(s, 9, argv.data(), static_cast<int>(argv.size()), SQLITE_TRANSIENT);
+    BindText(s, 10, t.request_id);
+    BindText(s, 11, t.fingerprint);
+    BindText(s, 12, t.state);
+    sqlite3_bind_int(s, 13, t.shim_pid);
+    sqlite3_bind_int64(s, 14, static_cast<int64_t>(t.shim_start_time));
+    sqlite3_bind_int(s, 15, t.exit_code);
+    BindText(s, 16, t.failure_class);
+    BindText(s, 17, t.message);
+    sqlite3_bind_int64(s, 18, t.created_unix_ms);
+    sqlite3_bind_int64(s, 19, t.finished_unix_ms);
+    sqlite3_bind_int64(s, 20, t.decision_id);
+    if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(DbError("insert task " + t.id));
+    if (!t.request_id.empty()) {
+      CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * k, Prepare(kKey));
+      StmtUse kuse{k};
+      BindText(k, 1, t.principal);
+      BindText(k, 2, t.request_id);
+      BindText(k, 3, t.fingerprint);
+      BindText(k, 4, t.id);
+      sqlite3_bind_int64(k, 5, t.created_unix_ms);
+      if (sqlite3_step(k) != SQLITE_DONE) return std::unexpected(DbError("insert idempotency key"));
+    }
+    return {};
+  };
+  auto r = body();
+  if (!r) {
+    (void)Exec("ROLLBACK");
+    return r;
+  }
+  return Exec("COMMIT");
+}
+
+Result<void> Store::FinishTask(const std::string& id, int32_t exit_code, const std::string& failure_class,
+                               const std::string& message, int64_t finished_unix_ms, const std::string& evidence) {
+  static const char* kSql =
+      "UPDATE tasks SET state='finished', exit_code=?, failure_class=?, message=?, finished_unix_ms=?, evidence=?"
+      " WHERE id=?";
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(kSql));
+  StmtUse use{s};
+  sqlite3_bind_int(s, 1, exit_code);
+  BindText(s, 2, failure_class);
+  BindText(s, 3, message);
+  sqlite3_bind_int64(s, 4, finished_unix_ms);
+  BindText(s, 5, evidence);
+  BindText(s, 6, id);
+  if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(DbError("finish task " + id));
+  return {};
+}
+
+Result<std::optional<TaskRow>> Store::GetTask(const std::string& id) {
+  static const std::string sql = std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE id=?";
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(sql.c_str()));
+  StmtUse use{s};
+  BindText(s, 1, id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE) return std::optional<TaskRow>();
+  if (rc != SQLITE_ROW) return std::unexpected(DbError("read task " + id));
+  return std::optional<TaskRow>(ReadTask(s));
+}
+
+Result<std::string> Store::GetEvidence(const std::string& id) {
+  static const char* kSql = "SELECT evidence FROM tasks WHERE id=?";
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(kSql));
+  StmtUse use{s};
+  BindText(s, 1, id);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE) return std::string();
+  if (rc != SQLITE_ROW) return std::unexpected(DbError("read evidence of " + id));
+  return Text(s, 0);
+}
+
+Result<std::vector<TaskRow>> Store::ListTasks(bool include_finished, uint32_t limit, const std::string& principal) {
+  static const std::string sql = std::string("SELECT ") + kTaskColumns +
+                                 " FROM tasks WHERE (?1 OR state != 'finished') AND (?2 = '' OR principal = ?2)"
+                                 " ORDER BY created_unix_ms DESC, rowid DESC LIMIT ?3";
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(sql.c_str()));
+  StmtUse use{s};
+  sqlite3_bind_int(s, 1, include_finished ? 1 : 0);
+  BindText(s, 2, principal);
+  sqlite3_bind_int64(s, 3, limit);
+  std::vector<TaskRow> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(ReadTask(s));
+  if (rc != SQLITE_DONE) return std::unexpected(DbError("list tasks"));
+  return out;
+}
+
+Result<std::vector<TaskRow>> Store::UnfinishedTasks() {
+  static const std::string sql = std::string("SELECT ") + kTaskColumns + " FROM tasks WHERE state != 'finished'";
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(sql.c_str()));
+  StmtUse use{s};
+  std::vector<TaskRow> out;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) out.push_back(ReadTask(s));
+  if (rc != SQLITE_DONE) return std::unexpected(DbError("list unfinished tasks"));
+  return out;
+}
+
+Result<std::optional<IdempotencyKey>> Store::FindKey(const std::string& principal, const std::string& request_id,
+                                                     int64_t not_before_ms) {
+  static const char* kSql =
+      "SELECT fingerprint, task_id, created_unix_ms FROM idempotency"
+      " WHERE principal=? AND request_id=? AND created_unix_ms >= ?";
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(kSql));
+  StmtUse use{s};
+  BindText(s, 1, principal);
+  BindText(s, 2, request_id);
+  sqlite3_bind_int64(s, 3, not_before_ms);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_DONE) return std::optional<IdempotencyKey>();
+  if (rc != SQLITE_ROW) return std::unexpected(DbError("read idempotency key"));
+  return std::optional<IdempotencyKey>(IdempotencyKey{Text(s, 0), Text(s, 1), sqlite3_column_int64(s, 2)});
+}
+
+Result<void> Store::PurgeKeys(int64_t before_ms) {
+  static const char* kSql = "DELETE FROM idempotency WHERE created_unix_ms < ?";
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(kSql));
+  StmtUse use{s};
+  sqlite3_bind_int64(s, 1, before_ms);
+  if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(DbError("purge idempotency keys"));
+  return {};
+}
+
+}  // namespace cordon::daemon

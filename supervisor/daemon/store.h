@@ -1,0 +1,86 @@
+// supervisor/daemon/store.h: cordond's state in SQLite under the state dir (docs/daemon.md).
+// WAL mode. Admission decisions commit with synchronous=FULL (fsync before the sandbox starts);
+// task rows and evidence commit with synchronous=NORMAL, which survives a crash of cordond (the
+// WAL is in the kernel's page cache), though not a power loss of the last commits.
+// Single-threaded: one Store belongs to the event loop.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace cordon::daemon {
+
+struct DecisionRow {
+  int64_t time_unix_ms = 0;
+  int32_t peer_pid = 0;
+  uint32_t peer_uid = 0, peer_gid = 0;
+  std::string principal, tenant;     // empty when the peer is unknown
+  std::string policy;                // as requested
+  uint64_t policy_version = 0;       // 0 when the policy is not loaded
+  std::string policy_sha256;
+  std::string principals_sha256;     // of the principals.json that decided
+  std::string fingerprint, request_id, app_id, cls;
+  bool allowed = false;
+  std::string reason;
+};
+
+struct TaskRow {
+  std::string id, principal, tenant, app_id, cls, policy;
+  uint64_t policy_version = 0;
+  std::string policy_sha256;
+  std::vector<std::string> argv;
+  std::string request_id, fingerprint;
+  std::string state;                 // "admitted", "running", "finished"
+  int32_t shim_pid = 0;
+  uint64_t shim_start_time = 0;      // /proc/PID/stat field 22: tells a reused pid apart
+  int32_t exit_code = 0;
+  std::string failure_class, message;
+  int64_t created_unix_ms = 0, finished_unix_ms = 0;
+  int64_t decision_id = 0;
+};
+
+struct IdempotencyKey {
+  std::string fingerprint, task_id;
+  int64_t created_unix_ms = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database file and its schema.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+
+  Result<int64_t> RecordDecision(const DecisionRow& d);
+  // Inserts the task and, if it has a request_id, its idempotency key, in one transaction.
+  Result<void> InsertTask(const TaskRow& t);
+  Result<void> FinishTask(const std::string& id, int32_t exit_code, const std::string& failure_class,
+                          const std::string& message, int64_t finished_unix_ms, const std::string& evidence_json);
+  Result<std::optional<TaskRow>> GetTask(const std::string& id);
+  Result<std::string> GetEvidence(const std::string& id);
+  // Newest first. `principal` empty = every principal's.
+  Result<std::vector<TaskRow>> ListTasks(bool include_finished, uint32_t limit, const std::string& principal);
+  Result<std::vector<TaskRow>> UnfinishedTasks();
+  // The key if it was created at or after `not_before_ms`.
+  Result<std::optional<IdempotencyKey>> FindKey(const std::string& principal, const std::string& request_id,
+                                                int64_t not_before_ms);
+  Result<void> PurgeKeys(int64_t before_ms);
+
+ private:
+  Store() = default;
+  Result<void> Exec(const char* sql);
+  Result<sqlite3_stmt*> Prepare(const char* sql);
+  Error DbError(const std::string& what) const;
+
+  sqlite3* db_ = nullptr;
+  std::vector<std::pair<const char*, sqlite3_stmt*>> stmts_;  // cached by SQL text pointer
+};
+
+}  // namespace cordon::daemon
