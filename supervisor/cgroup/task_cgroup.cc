@@ -126,14 +126,20 @@ TaskCgroup& TaskCgroup::operator=(TaskCgroup&& o) noexcept {
 
 TaskCgroup::~TaskCgroup() { (void)Remove(); }
 
-Result<TaskCgroup> TaskCgroup::Create(const Layout& layout, const std::string& task_id, const Limits& limits) {
+Result<TaskCgroup> TaskCgroup::Adopt(const Layout& layout, const std::string& task_id) {
+  return Open(layout, task_id, false);
+}
+
+Result<TaskCgroup> TaskCgroup::Open(const Layout& layout, const std::string& task_id, bool create) {
   if (!layout.no_cgroup_reason.empty()) return FailMsg("no cgroup for tasks: " + layout.no_cgroup_reason);
   if (!ValidTaskId(task_id)) return Fail(EINVAL, "task cgroup name \"" + task_id + "\"", "use one path component");
 
   TaskCgroup t;
   auto make = [&](const std::string& base, Dir& d) -> Result<void> {
     std::string path = fs::Join(base, task_id);
-    if (::mkdir(path.c_str(), 0755) != 0) return Fail(errno, "mkdir " + path);
+    if (create && ::mkdir(path.c_str(), 0755) != 0) return Fail(errno, "mkdir " + path);
+    // Adopting: a hierarchy where the directory is already gone is simply not used.
+    if (!create && ::access(path.c_str(), F_OK) != 0) return {};
     d.path = std::move(path);  // from here on Remove() owns it
     d.fd.Reset(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!d.fd) return Fail(errno, "open " + d.path);
@@ -161,7 +167,11 @@ Result<TaskCgroup> TaskCgroup::Create(const Layout& layout, const std::string& t
     if (t.v2_.path.empty() && std::find(names.begin(), names.end(), "cpuacct") != names.end()) t.cpuacct_v1_ = pos;
     if (layout.v1_freezer_index == idx) t.freezer_v1_ = pos;
   }
+  return t;
+}
 
+Result<TaskCgroup> TaskCgroup::Create(const Layout& layout, const std::string& task_id, const Limits& limits) {
+  CORDON_ASSIGN_OR_RETURN(TaskCgroup t, Open(layout, task_id, true));
   if (limits.memory_bytes) {
     const std::string v = std::to_string(*limits.memory_bytes);
     if (t.v2_memory_) {
@@ -357,6 +367,7 @@ Result<void> TaskCgroup::KillV1Loop(Clock::time_point until) {
   while (true) {
     size_t remaining = 0;
     const Dir* freezer = freezer_v1_ >= 0 ? &v1_[static_cast<size_t>(freezer_v1_)] : nullptr;
+    if (freezer && !freezer->fd) freezer = nullptr;  // an adopted cgroup may lack a hierarchy
     if (freezer) {
       // Freezing first stops a fork bomb from outrunning the kill loop (freezer-subsystem.rst).
       // SIGKILL is delivered to frozen tasks once thawed, so thaw after signalling.
@@ -371,7 +382,7 @@ Result<void> TaskCgroup::KillV1Loop(Clock::time_point until) {
       CORDON_TRY(fs::WriteFileAt(freezer->fd.Get(), "freezer.state", "THAWED"));
     }
     for (const Dir& d : v1_) {
-      if (&d == freezer) continue;
+      if (&d == freezer || !d.fd) continue;
       CORDON_ASSIGN_OR_RETURN(size_t n, SignalProcs(d.fd.Get(), d.path));
       remaining += n;
     }

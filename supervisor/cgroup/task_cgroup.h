@@ -70,6 +70,9 @@ class TaskCgroup {
   // controller is unavailable to us is an error (the caller falls back to rlimits). task_id must be
   // a single path component. An existing directory of that name is an error (EEXIST).
   static Result<TaskCgroup> Create(const Layout& layout, const std::string& task_id, const Limits& limits);
+  // Takes over a task cgroup an earlier supervisor created and did not remove (it crashed): the
+  // directories that still exist, without touching limits. Then Kill() and Remove() as usual.
+  static Result<TaskCgroup> Adopt(const Layout& layout, const std::string& task_id);
 
   TaskCgroup(TaskCgroup&& o) noexcept;
   TaskCgroup& operator=(TaskCgroup&& o) noexcept;
@@ -112,6 +115,7 @@ class TaskCgroup {
     UniqueFd fd;       // O_DIRECTORY
   };
   TaskCgroup() = default;
+  static Result<TaskCgroup> Open(const Layout& layout, const std::string& task_id, bool create);
 
   Result<void> KillV1Loop(std::chrono::steady_clock::time_point until);
 

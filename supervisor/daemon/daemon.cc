@@ -222,7 +222,9 @@ Result<void> Daemon::Init() {
     Log("no per-task cgroups: " + layout.error().Message());
   }
 
-  CORDON_ASSIGN_OR_RETURN(RecoveryReport rep, RecoverUnfinished(*store_, NowUnixMs()));
+  CORDON_ASSIGN_OR_RETURN(RecoveryReport rep,
+                          RecoverUnfinished(*store_, NowUnixMs(), cgroups_ && cgroups_->no_cgroup_reason.empty()
+                                                                      ? &*cgroups_ : nullptr));
   for (const auto& line : rep.log) Log(line);
   last_purge_ms_ = NowUnixMs();
   (void)store_->PurgeKeys(last_purge_ms_ - static_cast<int64_t>(opts_.idempotency_window_s) * 1000);

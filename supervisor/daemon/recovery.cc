@@ -7,6 +7,7 @@
 #include "common/setup_step.h"
 #include "common/syscalls.h"
 #include "common/unique_fd.h"
+#include "supervisor/cgroup/task_cgroup.h"
 #include "supervisor/daemon/procfs.h"
 
 namespace cordon::daemon {
@@ -36,15 +37,31 @@ std::string KillLeftover(const TaskRow& t, bool* killed) {
   return "the shim (pid " + std::to_string(t.shim_pid) + ") was still running and was killed";
 }
 
+// The sandbox's cgroup holds every process it ever had, even one that escaped the parent-death
+// chain: kill through it and remove the directories, which would otherwise stay behind.
+std::string KillThroughCgroup(const cgroup::Layout& layout, const std::string& task_id, bool* found) {
+  *found = false;
+  auto cg = cgroup::TaskCgroup::Adopt(layout, "task-" + task_id);
+  if (!cg) return "; its cgroup could not be opened: " + cg.error().Message();
+  if (cg->Dirs().empty()) return "; no cgroup was left";
+  *found = true;
+  std::string out = "; its cgroup (" + cg->Dirs().front() + ") was killed";
+  if (auto k = cg->Kill(); !k) out += " (kill: " + k.error().Message() + ")";
+  if (auto r = cg->Remove(); !r) return out + " but not removed: " + r.error().Message();
+  return out + " and removed";
+}
+
 }  // namespace
 
-Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms) {
+Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms, const cgroup::Layout* cgroups) {
   RecoveryReport rep;
   CORDON_ASSIGN_OR_RETURN(std::vector<TaskRow> rows, store.UnfinishedTasks());
   for (const TaskRow& t : rows) {
     bool killed = false;
     std::string what = KillLeftover(t, &killed);
     if (killed) ++rep.killed;
+    bool cgroup_found = false;
+    if (cgroups) what += KillThroughCgroup(*cgroups, t.id, &cgroup_found);
     const std::string message =
         "cordond stopped while the task ran (crash or kill -9) and the next cordond ended it: " + what;
     nlohmann::json ev = {
@@ -56,6 +73,7 @@ Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms) {
         {"message", message},
         {"recovery",
          {{"shim_pid", t.shim_pid}, {"shim_start_time", t.shim_start_time}, {"killed", killed},
+          {"cgroup_found", cgroup_found},
           {"recovered_unix_ms", now_ms}}},
         {"admission", AdmissionJson(t)}};
     // replace: an argument that is not UTF-8 must not stop the recovery (JSON text is UTF-8).

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "supervisor/cgroup/layout.h"
 #include "supervisor/daemon/store.h"
 
 namespace cordon::daemon {
@@ -19,7 +20,10 @@ struct RecoveryReport {
 // time both match), SIGKILL it through a pidfd (the sandbox's PID 1 and the task follow through
 // their PDEATHSIG chain). Then records the task finished with failure_class "supervisor_restart".
 // Finished tasks and their evidence are not touched.
-Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_unix_ms);
+// Ends every task the store says was running: kills its shim if (pid, start time) still names it,
+// then, through the task's cgroup (when `cgroups` is given), kills whatever is left of the sandbox
+// and removes the cgroup directories, and records the task as supervisor_restart.
+Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_unix_ms, const cgroup::Layout* cgroups = nullptr);
 
 // The evidence record with an "admission" object: principal, tenant, app_id, class, request_id,
 // request fingerprint, decision id. Returns `evidence_json` unchanged if it does not parse.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -372,6 +373,16 @@ TEST(Daemon, KillMinus9AndRestartRecoversTasks) {
   std::string left = shim_start();
   EXPECT_TRUE(left.empty() || left.find(" Z ") != std::string::npos) << left;
   EXPECT_NE(d.Log().find("recovered task " + running_id), std::string::npos) << d.Log();
+  // Where the task had a cgroup, recovery killed through it and removed it in every hierarchy.
+  std::string ev = d.Cli({"evidence", running_id}).out;
+  if (JsonField(ev, "recovery/cgroup_found") == "true") {
+    for (const char* base : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids",
+                             "/sys/fs/cgroup/blkio"}) {
+      EXPECT_FALSE(std::filesystem::exists(std::string(base) + "/cordon.slice/task-" + running_id)) << base;
+    }
+  } else if (IsRoot()) {
+    ADD_FAILURE() << "as root the task had a cgroup, and recovery should have found it: " << ev;
+  }
   // The restarted daemon serves as before.
   EXPECT_EQ(d.Cli({"submit", "--", "/bin/true"}).exit_code, 0);
 }
