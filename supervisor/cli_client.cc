@@ -44,6 +44,7 @@ constexpr const char* kClientUsage =
     "  --request-id ID  Idempotency key: submitting the same request again returns the same task.\n"
     "  --env K=V        Set a variable (--env K passes K from this environment). Repeatable.\n"
     "  --cwd DIR        Working directory inside the sandbox (default /work).\n"
+    "  --fd NAME=N      Hand this process's fd N to the task as the policy's caller binding NAME.\n"
     "  --detach         Print the task id and return; the task's stdio is /dev/null.\n"
     "Attached, the task reads this process's stdin and writes to its stdout and stderr directly\n"
     "(the fds are passed to cordond); Ctrl-C cancels the task; the exit code is the task's, as\n"
@@ -221,12 +222,13 @@ int CmdSubmit(int argc, char** argv) {
   std::string err;
   if (!ParseFlags(argc, argv, &f,
                   {{"--policy", true}, {"--app", true}, {"--class", true}, {"--request-id", true},
-                   {"--env", true}, {"--cwd", true}, {"--detach", false}, {"-h", false}, {"--help", false}},
+                   {"--env", true}, {"--cwd", true}, {"--fd", true}, {"--detach", false}, {"-h", false}, {"--help", false}},
                   &v, &err, true))
     return Fail(err + "\nTry 'cordon submit --help' for more information.");
   api::Request req;
   api::SubmitRequest* s = req.mutable_submit();
   bool detach = false;
+  std::vector<int> bound;  // --fd NAME=N, after stdio in the frame's SCM_RIGHTS
   for (const auto& [name, value] : v) {
     if (name == "-h" || name == "--help") {
       std::fputs(kClientUsage, stdout);
@@ -237,6 +239,14 @@ int CmdSubmit(int argc, char** argv) {
     if (name == "--request-id") s->set_request_id(value);
     if (name == "--cwd") s->set_cwd(value);
     if (name == "--detach") detach = true;
+    if (name == "--fd") {
+      auto eq = value.find('=');
+      int n = eq == std::string::npos ? -1 : std::atoi(value.c_str() + eq + 1);
+      if (eq == std::string::npos || eq == 0 || n < 0 || std::to_string(n) != value.substr(eq + 1))
+        return Fail("--fd '" + value + "' is not NAME=N");
+      s->add_fd_bindings(value.substr(0, eq));
+      bound.push_back(n);
+    }
     if (name == "--class") {
       if (value == "interactive") s->set_class_(api::TASK_CLASS_INTERACTIVE);
       else if (value == "batch") s->set_class_(api::TASK_CLASS_BATCH);
@@ -259,8 +269,10 @@ int CmdSubmit(int argc, char** argv) {
 
   auto conn = Connect(f);
   if (!conn) return Fail(conn.error());
-  const int stdio[3] = {0, 1, 2};
-  auto resp = conn->Call(req, detach ? nullptr : stdio, detach ? 0 : 3);
+  std::vector<int> fds;
+  if (!detach) fds = {0, 1, 2};
+  fds.insert(fds.end(), bound.begin(), bound.end());
+  auto resp = conn->Call(req, fds.empty() ? nullptr : fds.data(), fds.size());
   if (!resp) return Fail(resp.error());
   if (resp->has_error()) return FailResponse(*resp);
   const api::TaskInfo task = resp->submit().task();

@@ -26,6 +26,7 @@ struct Submission {
   std::vector<std::string> env;
   std::string cwd = "/work";
   bool stdio = false;
+  std::vector<std::string> fd_bindings;  // caller bindings the frame carries fds for
 };
 
 // sha256 (hex) of a canonical serialisation of what the request asks for: argv, env, cwd, policy,

@@ -1,5 +1,7 @@
 #include "supervisor/daemon/daemon.h"
 
+#include "supervisor/bindings.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -42,7 +44,8 @@ namespace {
 // reused in the same epoll batch finds no owner instead of the wrong one.
 constexpr uint64_t kListenSerial = 1, kSignalSerial = 2;
 constexpr int kFdBits = 20;
-constexpr size_t kMaxPendingFds = 6;        // fds received but not yet claimed by a Submit frame
+constexpr size_t kMaxFdBindings = 64;       // caller binding fds one Submit may carry
+constexpr size_t kMaxPendingFds = 3 + kMaxFdBindings;  // fds received but not yet claimed by a Submit frame
 constexpr size_t kMaxOutBytes = 16u << 20;  // a client that reads no replies is dropped past this
 constexpr size_t kRecvChunk = 65536;
 constexpr uint64_t kShutdownGiveUpNs = 15'000'000'000ull;  // after the kill, before exiting anyway
@@ -424,7 +427,8 @@ void Daemon::OnConn(Conn& c, uint32_t events) {
   }
   for (auto& fd : got->fds) c.fds.push_back(std::move(fd));
   if (c.fds.size() > kMaxPendingFds) {
-    FailAndClose(c, api::ERROR_CODE_MALFORMED, "more than 6 fds received ahead of the frames that claim them");
+    FailAndClose(c, api::ERROR_CODE_MALFORMED,
+                 "more than " + std::to_string(kMaxPendingFds) + " fds received ahead of the frames that claim them");
     return;
   }
   if (got->len == 0) {
@@ -566,10 +570,16 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   s.env.assign(req.env().begin(), req.env().end());
   if (!req.cwd().empty()) s.cwd = req.cwd();
   s.stdio = req.stdio();
+  s.fd_bindings.assign(req.fd_bindings().begin(), req.fd_bindings().end());
   // The fds this frame carried, if it says it carries them. Closed on return unless a task takes them.
   std::vector<UniqueFd> stdio;
   while (s.stdio && stdio.size() < 3 && !c.fds.empty()) {
     stdio.push_back(std::move(c.fds.front()));
+    c.fds.pop_front();
+  }
+  std::vector<UniqueFd> bound;
+  while (bound.size() < s.fd_bindings.size() && bound.size() < kMaxFdBindings && !c.fds.empty()) {
+    bound.push_back(std::move(c.fds.front()));
     c.fds.pop_front();
   }
 
@@ -583,6 +593,10 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     if (stopping_) {
       code = api::ERROR_CODE_UNAVAILABLE;
       reason = "cordond is shutting down and admits no new tasks; submit again once it is back";
+    } else if (s.fd_bindings.size() > kMaxFdBindings || bound.size() != s.fd_bindings.size()) {
+      code = api::ERROR_CODE_INVALID_ARGUMENT;
+      reason = "fd_bindings names " + std::to_string(s.fd_bindings.size()) + " fds but the frame carried " +
+               std::to_string(bound.size()) + " after stdio (at most " + std::to_string(kMaxFdBindings) + ")";
     } else if (s.stdio && stdio.size() != 3) {
       code = api::ERROR_CODE_INVALID_ARGUMENT;
       reason = "stdio is set but the Submit frame carried " + std::to_string(stdio.size()) +
@@ -666,6 +680,19 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   tr.stdin_fd = stdio[0].Get();
   tr.stdout_fd = stdio[1].Get();
   tr.stderr_fd = stdio[2].Get();
+  // Bindings, keyed by the verified principal's tenant and the request's app id (docs/bindings.md).
+  BindingContext bctx;
+  bctx.state_root = opts_.state_dir + "/state";
+  bctx.tenant = d.principal->tenant;
+  bctx.app = s.app_id.empty() ? "default" : s.app_id;
+  for (size_t i = 0; i < bound.size(); ++i) bctx.caller_fds[s.fd_bindings[i]] = bound[i].Get();
+  auto opened = OpenBindings(*d.policy->policy, bctx);
+  if (!opened) {
+    std::string msg = opened.error().Message();
+    if (!opened.error().hint.empty()) msg += " (" + opened.error().hint + ")";
+    return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, msg);
+  }
+  tr.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));
   auto task = StartSandbox(*d.policy, tr, received);
   if (!task) {
     Log("starting a sandbox failed: " + task.error().Message());

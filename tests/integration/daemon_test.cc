@@ -132,6 +132,7 @@ class DaemonProcess {
     return std::string(std::istreambuf_iterator<char>(f), {});
   }
   std::string socket() const { return dir_ + "/cordond.sock"; }
+  std::string conf() const { return dir_ + "/conf"; }
   const std::string& dir() const { return dir_; }
   pid_t pid() const { return pid_; }
 
@@ -385,6 +386,37 @@ TEST(Daemon, KillMinus9AndRestartRecoversTasks) {
   }
   // The restarted daemon serves as before.
   EXPECT_EQ(d.Cli({"submit", "--", "/bin/true"}).exit_code, 0);
+}
+
+// Bindings through the daemon: the caller's pipe rides in the Submit frame after stdio, and the
+// state binding is keyed by the principal's tenant ("ci") and the request's app id.
+TEST(Daemon, SubmitCarriesCallerBindingsAndTenantState) {
+  REQUIRE_SANDBOX();
+  std::string principals = R"({"version": 1, "roles": {"runner": {"policies": ["default", "bound"], "classes": ["batch", "interactive"]}},
+    "principals": [{"name": "tester", "tenant": "ci", "uids": [)" + std::to_string(::geteuid()) + R"(], "roles": ["runner"]}]})";
+  DaemonProcess d(principals);
+  ::mkdir((d.conf() + "/policies").c_str(), 0755);
+  std::ofstream(d.conf() + "/policies/bound.json") << R"({"name": "bound", "version": 1, "bindings": [
+      {"name": "feed", "kind": "pipe", "source": "caller"},
+      {"name": "notes", "kind": "state", "target": "/state"}]})";
+  EXPECT_EQ(d.Signal(SIGHUP, 0), -1) << "SIGHUP reloads; the daemon keeps running";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  ASSERT_EQ(::write(p[1], "through-the-daemon\n", 19), 19);
+  ::close(p[1]);
+  std::string app = "daemon-app-" + std::to_string(::getpid());
+  auto r = d.Cli({"submit", "--policy", "bound", "--app", app, "--fd", "feed=" + std::to_string(p[0]), "--",
+                  "/bin/sh", "-c", "cat <&$CORDON_FD_FEED; echo kept > /state/note"});
+  ::close(p[0]);
+  EXPECT_EQ(r.exit_code, 0) << r.err << d.Log();
+  EXPECT_EQ(r.out, "through-the-daemon\n");
+  auto again = d.Cli({"submit", "--policy", "bound", "--app", app, "--fd", "feed=0", "--", "cat", "/state/note"});
+  EXPECT_EQ(again.out, "kept\n") << again.err;
+  // An fd for a binding the policy does not declare is refused, nothing starts.
+  auto bad = d.Cli({"submit", "--policy", "bound", "--fd", "other=0", "--", "true"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("declares no caller binding named 'other'"), std::string::npos) << bad.err;
 }
 
 TEST(Daemon, SigtermKillsTasksAfterTheGracePeriod) {
