@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -357,7 +358,7 @@ std::vector<int> Task::Watches() const {
   if (listener_) w.push_back(listener_.Get());
   if (proxy_) w.push_back(proxy_->fd());
   for (const auto& p : pumps_)
-    if (p.read_end) w.push_back(p.read_end.Get());
+    if (p.read_end && p.pending.empty()) w.push_back(p.read_end.Get());
   return w;
 }
 
@@ -380,7 +381,8 @@ void Task::OnReady(int fd) {
 uint64_t Task::NextDeadlineNs() const {
   uint64_t next = 0;
   const uint64_t proxy = proxy_ ? proxy_->NextDeadlineNs() : 0;
-  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, reaped_ ? 0 : kill_grace_ns_, proxy})
+  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, reaped_ ? 0 : kill_grace_ns_, proxy,
+                     pumps_[0].retry_ns, pumps_[1].retry_ns})
     if (d && (next == 0 || d < next)) next = d;
   return next;
 }
@@ -392,6 +394,8 @@ void Task::OnDeadline(uint64_t now) {
     kill_grace_ns_ = 0;
   }
   if (proxy_ && proxy_->NextDeadlineNs() && now >= proxy_->NextDeadlineNs()) proxy_->OnTimer();
+  for (int i = 0; i < 2; ++i)
+    if (pumps_[i].retry_ns && now >= pumps_[i].retry_ns) PumpOutput(i, false);
   if (finished_) return;
   if (wall_deadline_ns_ && now >= wall_deadline_ns_) {
     wall_deadline_ns_ = 0;
@@ -420,29 +424,74 @@ void Task::CheckCpuBudget(uint64_t now) {
   cpu_check_ns_ = now + std::clamp<uint64_t>(wait_ns, 2'000'000ull, 1'000'000'000ull);
 }
 
+namespace {
+
+// Writes as much as the caller's fd takes now, without blocking and without touching its flags
+// (O_NONBLOCK would change the caller's own open file description): RWF_NOWAIT where the kernel
+// supports it for this file (pipes and sockets), otherwise a zero-timeout poll first. Returns the
+// bytes written; -1 when the reader is gone.
+ssize_t WriteNoWait(int fd, const char* data, size_t len) {
+  iovec iov{const_cast<char*>(data), len};
+  ssize_t w = ::pwritev2(fd, &iov, 1, -1, RWF_NOWAIT);
+  if (w >= 0) return w;
+  if (errno == EAGAIN || errno == EINTR) return 0;
+  if (errno != EOPNOTSUPP && errno != EINVAL && errno != ESPIPE) return -1;
+  pollfd p{fd, POLLOUT, 0};
+  if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLOUT)) return 0;
+  w = ::write(fd, data, len);
+  if (w < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+  return w;
+}
+
+constexpr uint64_t kPumpRetryNs = 10'000'000ull;  // a slow reader is tried again every 10 ms
+
+}  // namespace
+
+// Forwards the task's output to the caller's fd, counting it against limits.output_bytes. Never
+// blocks the supervisor's loop on a caller that stopped reading: what the caller's fd does not
+// take stays in `pending`, the task's pipe is not read meanwhile (so the task blocks on its own
+// write: backpressure), and the rest is retried on a deadline.
 void Task::PumpOutput(int which, bool drain) {
   Pump& p = pumps_[which];
-  if (!p.read_end) return;
   const uint64_t budget = policy_->limits.output_bytes;
+  const uint64_t patience = req_.output_drain_ms ? uint64_t{req_.output_drain_ms} * 1000000ull : 0;
+  const uint64_t give_up = drain && patience ? sys::MonotonicNs() + patience : UINT64_MAX;
+  auto flush = [&]() {
+    while (!p.pending.empty()) {
+      ssize_t w = WriteNoWait(p.dest, p.pending.data(), p.pending.size());
+      if (w < 0) {
+        p.pending.clear();  // the caller is gone: the bytes are dropped, the count stands
+        return true;
+      }
+      p.pending.erase(0, static_cast<size_t>(w));
+      if (w == 0) {
+        if (!drain || sys::MonotonicNs() >= give_up) {
+          p.retry_ns = sys::MonotonicNs() + kPumpRetryNs;
+          if (drain) p.pending.clear();  // the task is gone and the caller does not read: give up
+          return false;
+        }
+        pollfd pf{p.dest, POLLOUT, 0};
+        ::poll(&pf, 1, 100);
+      }
+    }
+    p.retry_ns = 0;
+    return true;
+  };
+  if (!flush()) return;
   char buf[65536];
-  for (;;) {
+  while (p.read_end) {
     ssize_t n = ::read(p.read_end.Get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN && !drain) return;
     if (n <= 0) {
       p.read_end.Reset();  // EOF: every writer is gone
-      return;
+      break;
     }
     size_t keep = static_cast<size_t>(n);
     bool over = output_total_ + keep > budget;
     if (over) keep = static_cast<size_t>(budget - output_total_);
     output_total_ += keep;
-    for (size_t off = 0; off < keep;) {
-      ssize_t w = ::write(p.dest, buf + off, keep - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) break;  // the caller stopped reading: the bytes are dropped, the count stands
-      off += static_cast<size_t>(w);
-    }
+    p.pending.append(buf, keep);
     if (over) {
       // Cut: close both pipes (further writes get EPIPE/SIGPIPE) and stop the task.
       pumps_[0].read_end.Reset();
@@ -450,9 +499,10 @@ void Task::PumpOutput(int which, bool drain) {
       if (!finished_)
         Kill(FailureClass::kOutputLimit, "output limit of " + std::to_string(budget) +
                                              " bytes reached (policy limits.output_bytes); output was cut and the task stopped");
-      return;
     }
+    if (!flush()) return;
   }
+  flush();
 }
 
 void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds) {

@@ -36,6 +36,10 @@ struct TaskRequest {
   // The policy's bindings, opened by OpenBindings (supervisor/bindings.h); the task gets binding i
   // as fd 3+i and $CORDON_FD_<NAME>, mounted ones also at their target.
   std::shared_ptr<std::vector<OpenBinding>> bindings;
+  // With limits.output_bytes: how long, once the task is gone, to wait for a caller that stops
+  // reading before the rest of the output is dropped. 0 = as long as it takes (a CLI's own stdout);
+  // a daemon serving many callers bounds it.
+  uint32_t output_drain_ms = 0;
 };
 
 // Where the runtime lives; resolved once per supervisor.
@@ -146,6 +150,8 @@ class Task {
   struct Pump {
     UniqueFd read_end;
     int dest = -1;
+    std::string pending;    // read from the task, not yet taken by the caller's fd
+    uint64_t retry_ns = 0;  // when to try the caller's fd again (0 = not waiting)
   };
   Pump pumps_[2];
   std::vector<uint64_t> state_bytes_after_;  // parallel to req_.bindings, for kState

@@ -693,6 +693,8 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, msg);
   }
   tr.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));
+  // One caller that stops reading must not hold the loop: bounded wait for the output's tail.
+  tr.output_drain_ms = 2000;
   auto task = StartSandbox(*d.policy, tr, received);
   if (!task) {
     Log("starting a sandbox failed: " + task.error().Message());

@@ -419,6 +419,40 @@ TEST(Daemon, SubmitCarriesCallerBindingsAndTenantState) {
   EXPECT_NE(bad.err.find("declares no caller binding named 'other'"), std::string::npos) << bad.err;
 }
 
+// With limits.output_bytes the daemon pumps a task's output into the caller's fd. A caller that
+// never reads must not stall the daemon for everyone else.
+TEST(Daemon, ACallerThatStopsReadingDoesNotStallOthers) {
+  REQUIRE_SANDBOX();
+  std::string principals = R"({"version": 1, "roles": {"runner": {"policies": ["default", "pumped"], "classes": ["batch", "interactive"]}},
+    "principals": [{"name": "tester", "tenant": "ci", "uids": [)" + std::to_string(::geteuid()) + R"(], "roles": ["runner"]}]})";
+  DaemonProcess d(principals);
+  ::mkdir((d.conf() + "/policies").c_str(), 0755);
+  std::ofstream(d.conf() + "/policies/pumped.json") << R"({"name": "pumped", "version": 1, "limits": {"output_bytes": 104857600}})";
+  d.Signal(SIGHUP, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  pid_t slow = ::fork();
+  if (slow == 0) {
+    ::dup2(p[1], 1);
+    ::close(p[0]);
+    std::string cordon = BuildPath("bin/cordon");
+    ::setenv("CORDON_SOCKET", d.socket().c_str(), 1);
+    ::execl(cordon.c_str(), "cordon", "submit", "--policy", "pumped", "--", "head", "-c", "20000000", "/dev/zero", nullptr);
+    _exit(127);
+  }
+  ::close(p[1]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // its pipe is full by now
+  auto start = std::chrono::steady_clock::now();
+  auto other = d.Cli({"submit", "--", "/bin/echo", "served"});
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(other.out, "served\n") << other.err;
+  EXPECT_LT(ms, 5000) << "another client waited behind the one that does not read";
+  ::kill(slow, SIGKILL);
+  ::waitpid(slow, nullptr, 0);
+  ::close(p[0]);
+}
+
 TEST(Daemon, SigtermKillsTasksAfterTheGracePeriod) {
   REQUIRE_SANDBOX();
   DaemonProcess d(PrincipalsFor(::geteuid()), {"--grace-ms", "300"});
