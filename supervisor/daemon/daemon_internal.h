@@ -1,0 +1,196 @@
+// supervisor/daemon/daemon_internal.h: the Daemon class behind RunDaemon(), shared by daemon.cc
+// (event loop, connections, task lifecycle, signals) and calls.cc (the API calls). Not a public
+// interface: everything here is an implementation detail of cordond.
+#pragma once
+
+#include "supervisor/bindings.h"
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <google/protobuf/stubs/logging.h>
+#include "common/scm_rights.h"
+#include "common/syscalls.h"
+#include "proto/cordon.pb.h"
+#include "supervisor/cgroup/layout.h"
+#include "supervisor/daemon/admission.h"
+#include "supervisor/daemon/config.h"
+#include "supervisor/daemon/frame.h"
+#include "supervisor/daemon/procfs.h"
+#include "supervisor/daemon/recovery.h"
+#include "supervisor/daemon/store.h"
+
+#include "supervisor/daemon/daemon.h"
+#include "supervisor/task.h"
+
+namespace cordon::daemon::internal {
+namespace api = ::cordon::api::v1;
+
+// epoll tokens: (serial << 20) | fd. Serials 1 and 2 are the listening socket and the signalfd;
+// connections and tasks get fresh serials, so an event for a closed connection whose fd number was
+// reused in the same epoll batch finds no owner instead of the wrong one.
+inline constexpr uint64_t kListenSerial = 1, kSignalSerial = 2;
+inline constexpr int kFdBits = 20;
+inline constexpr size_t kMaxFdBindings = 64;       // caller binding fds one Submit may carry
+inline constexpr size_t kMaxPendingFds = 3 + kMaxFdBindings;  // fds received but not yet claimed by a Submit frame
+inline constexpr size_t kMaxOutBytes = 16u << 20;  // a client that reads no replies is dropped past this
+inline constexpr size_t kRecvChunk = 65536;
+inline constexpr uint64_t kShutdownGiveUpNs = 15'000'000'000ull;  // after the kill, before exiting anyway
+
+inline uint64_t Token(uint64_t serial, int fd) { return (serial << kFdBits) | static_cast<uint64_t>(fd); }
+
+inline int64_t NowUnixMs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+inline void Log(const std::string& msg) { std::fprintf(stderr, "cordond: %s\n", msg.c_str()); }
+
+inline std::string ClassName(api::TaskClass c) {
+  switch (c) {
+    case api::TASK_CLASS_INTERACTIVE: return "interactive";
+    case api::TASK_CLASS_PRIVILEGED: return "privileged";
+    case api::TASK_CLASS_BATCH:
+    case api::TASK_CLASS_UNSPECIFIED: return "batch";
+    default: return "unknown(" + std::to_string(static_cast<int>(c)) + ")";
+  }
+}
+
+inline api::TaskClass ClassEnum(const std::string& s) {
+  if (s == "interactive") return api::TASK_CLASS_INTERACTIVE;
+  if (s == "privileged") return api::TASK_CLASS_PRIVILEGED;
+  return api::TASK_CLASS_BATCH;
+}
+
+inline api::TaskState StateEnum(const std::string& s) {
+  if (s == "admitted") return api::TASK_STATE_ADMITTED;
+  if (s == "running") return api::TASK_STATE_RUNNING;
+  return api::TASK_STATE_FINISHED;
+}
+
+inline void FillInfo(const TaskRow& r, api::TaskInfo* t) {
+  t->set_task_id(r.id);
+  t->set_principal(r.principal);
+  t->set_tenant(r.tenant);
+  t->set_app_id(r.app_id);
+  t->set_class_(ClassEnum(r.cls));
+  t->set_policy(r.policy);
+  t->set_policy_version(r.policy_version);
+  t->set_state(StateEnum(r.state));
+  for (const auto& a : r.argv) t->add_argv(a);
+  t->set_request_id(r.request_id);
+  t->set_exit_code(r.exit_code);
+  t->set_failure_class(r.failure_class);
+  t->set_message(r.message);
+  t->set_created_unix_ms(r.created_unix_ms);
+  t->set_finished_unix_ms(r.finished_unix_ms);
+  if (r.state != "finished") t->set_shim_pid(r.shim_pid);
+}
+
+inline api::ErrorCode CodeOf(Verdict v) {
+  switch (v) {
+    case Verdict::kAllow: return api::ERROR_CODE_OK;
+    case Verdict::kUnauthenticated: return api::ERROR_CODE_UNAUTHENTICATED;
+    case Verdict::kPermissionDenied: return api::ERROR_CODE_PERMISSION_DENIED;
+    case Verdict::kInvalidArgument: return api::ERROR_CODE_INVALID_ARGUMENT;
+  }
+  return api::ERROR_CODE_INTERNAL;
+}
+
+struct Waiter {
+  uint64_t conn = 0;
+  uint64_t call_id = 0;
+  uint64_t deadline_ns = 0;  // 0: none
+};
+
+struct Conn {
+  uint64_t serial = 0;
+  UniqueFd fd;
+  PeerCred peer;
+  FrameDecoder decoder;
+  std::deque<UniqueFd> fds;   // received with SCM_RIGHTS, not yet claimed by a Submit
+  std::string out;
+  size_t out_off = 0;
+  uint64_t deadline_ns = 0;   // a started frame must complete (or an error reply drain) by then
+  bool read_closed = false;   // EOF, or an error was sent: nothing more is read
+  bool close_after_flush = false;
+  uint32_t events = 0;        // as registered with epoll
+  size_t waits = 0;           // Wait calls of this connection still pending
+};
+
+struct Live {
+  uint64_t serial = 0;
+  std::unique_ptr<Task> task;
+  TaskRow row;
+  std::set<int> watched;
+  UniqueFd stdio[3];  // the caller's fds, kept only while the Task pumps output into them
+  bool recorded = false;
+  std::vector<Waiter> waiters;
+};
+
+class Daemon {
+ public:
+  explicit Daemon(const DaemonOptions& o) : opts_(o) {}
+  Result<void> Init();
+  void Run();
+
+ private:
+  Result<void> Listen();
+  void Accept();
+  void OnSignals();
+  void Reload();
+  void BeginStop(bool now);
+
+  void OnConn(Conn& c, uint32_t events);
+  void HandleFrame(Conn& c, const std::string& payload);
+  void HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& req);
+  void HandleTaskCall(Conn& c, const api::Request& req);
+  void HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req);
+  void Reply(Conn& c, const api::Response& resp);
+  void ReplyError(Conn& c, uint64_t call_id, api::ErrorCode code, const std::string& msg);
+  void FailAndClose(Conn& c, api::ErrorCode code, const std::string& msg);
+  void Flush(Conn& c);
+  void UpdateEvents(Conn& c);
+  void MaybeClose(Conn& c);
+  void CloseConn(uint64_t serial);
+
+  Result<std::unique_ptr<Task>> StartSandbox(const LoadedPolicy& lp, const TaskRequest& req, uint64_t received_ns);
+  void OnTask(Live& l, int fd);
+  void SyncWatches(Live& l);
+  void AfterTask(uint64_t serial);
+  void RecordFinish(Live& l);
+  void AnswerWaiter(const Waiter& w, const TaskRow& row, bool timed_out);
+  void RunDeadlines(uint64_t now);
+  int NextTimeoutMs(uint64_t now) const;
+
+  const DaemonOptions& opts_;
+  UniqueFd epoll_, listen_, sigfd_, state_lock_;
+  ino_t socket_ino_ = 0;
+  std::unique_ptr<Store> store_;
+  std::shared_ptr<const Config> config_;
+  std::optional<cgroup::Layout> cgroups_;
+  uint64_t next_serial_ = 16;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  std::unordered_map<uint64_t, std::unique_ptr<Live>> live_;
+  std::unordered_map<std::string, uint64_t> live_by_id_;
+  int64_t last_purge_ms_ = 0;
+  bool stopping_ = false, killed_all_ = false;
+  uint64_t stop_kill_at_ = 0, stop_give_up_at_ = 0;
+};
+
+}  // namespace cordon::daemon::internal
