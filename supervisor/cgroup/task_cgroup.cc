@@ -3,6 +3,8 @@
 // files are opened relative to the task directories' fds, so no path walk per figure.
 #include "supervisor/cgroup/task_cgroup.h"
 
+#include <dirent.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -10,6 +12,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -446,6 +450,38 @@ Result<void> TaskCgroup::Remove() {
   remove(v2_);
   if (first) return std::unexpected(std::move(*first));
   return {};
+}
+
+std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age_s) {
+  std::vector<std::string> bases;
+  if (!layout.v2_base_dir.empty()) bases.push_back(layout.v2_base_dir);
+  for (int i : layout.UsedV1()) bases.push_back(layout.v1[static_cast<size_t>(i)].base_dir);
+  // A task's directories must be old and empty in every hierarchy before any is touched.
+  std::set<std::string> names;
+  for (const auto& b : bases) {
+    DIR* d = ::opendir(b.c_str());
+    if (d == nullptr) continue;
+    while (dirent* e = ::readdir(d))
+      if (std::strncmp(e->d_name, "task-", 5) == 0) names.insert(e->d_name);
+    ::closedir(d);
+  }
+  const time_t now = ::time(nullptr);
+  std::vector<std::string> removed;
+  for (const auto& name : names) {
+    bool stale = true;
+    for (const auto& b : bases) {
+      const std::string dir = fs::Join(b, name);
+      struct stat st;
+      if (::stat(dir.c_str(), &st) != 0) continue;
+      if (now - st.st_mtime < min_age_s) stale = false;
+      auto procs = fs::ReadFileAt(AT_FDCWD, fs::Join(dir, "cgroup.procs").c_str());
+      if (!procs || !procs->empty()) stale = false;
+    }
+    if (!stale) continue;
+    for (const auto& b : bases) ::rmdir(fs::Join(b, name).c_str());
+    removed.push_back(name);
+  }
+  return removed;
 }
 
 }  // namespace cordon::cgroup

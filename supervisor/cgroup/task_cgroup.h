@@ -61,6 +61,12 @@ enum class V2Entry {
   kEnteredViaClone,   // clone3(CLONE_INTO_CGROUP, V2DirFd()): the process is already there
 };
 
+// Removes task cgroups ("task-*" below the base in every hierarchy) that hold no process and were
+// created more than `min_age_s` seconds ago: the leftovers of supervisors killed with SIGKILL (their
+// sandboxes died with them, the directories stayed). The age keeps it off a cgroup a concurrent
+// supervisor has just created and not yet populated. Returns the task names removed.
+std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age_s = 60);
+
 class TaskCgroup {
  public:
   // Creates <base>/<task_id> in every hierarchy the layout uses, writes the limits (memory:

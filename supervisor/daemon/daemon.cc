@@ -39,6 +39,11 @@ Result<void> Daemon::Init() {
     Log("no per-task cgroups: " + layout.error().Message());
   }
 
+  if (cgroups_ && cgroups_->no_cgroup_reason.empty()) {
+    auto swept = cgroup::SweepStaleTaskCgroups(*cgroups_);
+    if (!swept.empty())
+      Log("removed " + std::to_string(swept.size()) + " empty task cgroups left by supervisors killed earlier");
+  }
   CORDON_ASSIGN_OR_RETURN(RecoveryReport rep,
                           RecoverUnfinished(*store_, NowUnixMs(), cgroups_ && cgroups_->no_cgroup_reason.empty()
                                                                       ? &*cgroups_ : nullptr));

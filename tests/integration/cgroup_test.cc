@@ -16,6 +16,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -406,6 +408,33 @@ TEST_F(CgroupTest, FiveHundredCreateRemoveLeaveNothing) {
     PrintTiming("per task over 500, with PSI, without v1 blkio", Bases(no_io).size(), t2);
   }
   for (const std::string& b : Bases(L())) EXPECT_THAT(Subdirs(b), ::testing::IsEmpty()) << b;
+}
+
+// Leftovers of supervisors killed with SIGKILL: empty task cgroups go, populated ones stay.
+TEST_F(CgroupTest, SweepRemovesOnlyEmptyTaskCgroups) {
+  const std::string empty_name = "task-sweep-empty-" + std::to_string(::getpid());
+  const std::string busy_name = "task-sweep-busy-" + std::to_string(::getpid());
+  auto empty = TaskCgroup::Create(L(), empty_name, {});
+  auto busy = TaskCgroup::Create(L(), busy_name, {});
+  ASSERT_TRUE(empty && busy);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    _exit(0);
+  }
+  ASSERT_TRUE(busy->AttachPid(child));
+  std::vector<std::string> empty_dirs = empty->Dirs(), busy_dirs = busy->Dirs();
+  auto removed = SweepStaleTaskCgroups(L(), /*min_age_s=*/0);
+  EXPECT_THAT(removed, ::testing::Contains(empty_name));
+  EXPECT_THAT(removed, ::testing::Not(::testing::Contains(busy_name)));
+  for (const auto& d : empty_dirs) EXPECT_FALSE(std::filesystem::exists(d)) << d;
+  for (const auto& d : busy_dirs) EXPECT_TRUE(std::filesystem::exists(d)) << d;
+  // A fresh cgroup is left alone whatever it holds: a concurrent supervisor may be about to use it.
+  auto fresh = TaskCgroup::Create(L(), empty_name + "-fresh", {});
+  ASSERT_TRUE(fresh);
+  EXPECT_THAT(SweepStaleTaskCgroups(L(), 60), ::testing::Not(::testing::Contains(empty_name + "-fresh")));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
 }
 
 // The cgroup2 path this hybrid host offers: clone3(CLONE_INTO_CGROUP) into the unified task
