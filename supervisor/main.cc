@@ -202,7 +202,10 @@ int CmdRun(int argc, char** argv) {
   bctx.app = app;
   if (!tenant.empty() && ::geteuid() != 0)
     return Failed(Error{0, "--tenant is for root only: a user's tasks use the user's own tenant", "drop --tenant"});
-  if (tenant.empty()) {
+  // The tenant keys state bindings only: look the user name up (NSS) only when one is declared.
+  bool has_state = false;
+  for (const auto& b : policy->bindings) has_state = has_state || b.kind == Binding::Kind::kState;
+  if (tenant.empty() && has_state) {
     const passwd* pw = ::getpwuid(::geteuid());
     tenant = pw ? pw->pw_name : "uid-" + std::to_string(::geteuid());
   }

@@ -38,14 +38,16 @@ std::string DefaultCacheDir() {
 // directory we own that nobody else can write, and create it that way.
 bool PrepareCacheDir(const std::string& dir) {
   if (dir.empty()) return false;
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    std::string part = dir.substr(0, pos);
-    ::mkdir(part.c_str(), pos == dir.size() ? 0700 : 0755);
-  }
   struct stat st;
-  return ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() &&
-         (st.st_mode & 022) == 0;
+  if (::lstat(dir.c_str(), &st) != 0) {  // first use: create it (every later run skips this)
+    for (size_t pos = 1; pos <= dir.size(); ++pos) {
+      if (pos != dir.size() && dir[pos] != '/') continue;
+      std::string part = dir.substr(0, pos);
+      ::mkdir(part.c_str(), pos == dir.size() ? 0700 : 0755);
+    }
+    if (::lstat(dir.c_str(), &st) != 0) return false;
+  }
+  return S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() && (st.st_mode & 022) == 0;
 }
 
 Result<UniqueFd> SealedMemfd(const std::vector<uint8_t>& bpf) {
