@@ -127,7 +127,30 @@ Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const Bindin
       if (!ok || b.kind == Binding::Kind::kState)
         return FailMsg("--fd " + b.name + "=" + std::to_string(it->second) + " is not a " + BindingKindName(b.kind),
                        who + " declares that kind");
-      // A caller's directory fd is not mounted (its path is the caller's business): fd only.
+      if (b.kind == Binding::Kind::kDir) {
+        // Never hand the task the caller's directory fd itself: its mount is in the host's mount
+        // namespace, so ".." from it walks up the host tree, past the sandbox's root. Mount the
+        // directory at the binding's target instead, like any dir binding, after checking that
+        // its path still names the inode the caller gave; the task gets an fd on that mount.
+        char link[64], path[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", it->second);
+        ssize_t n = ::readlink(link, path, sizeof path - 1);
+        if (n <= 0 || path[0] != '/')
+          return FailMsg("--fd " + b.name + ": the directory has no path the supervisor can mount",
+                         "pass a directory fd opened by path (not a deleted or foreign-namespace directory)");
+        ob.host_path.assign(path, static_cast<size_t>(n));
+        ob.fd.Reset(OpenNoSymlinks(ob.host_path, O_PATH | O_DIRECTORY));
+        struct stat again;
+        if (!ob.fd || ::fstat(ob.fd.Get(), &again) < 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino)
+          return FailMsg("--fd " + b.name + ": " + ob.host_path + " no longer names the directory that was passed",
+                         "pass the directory again; it must not be moved or replaced by a symlink meanwhile");
+        ob.dev = st.st_dev;
+        ob.ino = st.st_ino;
+        ob.mounted = true;
+        out.push_back(std::move(ob));
+        continue;
+      }
+      // Files, pipes and sockets cannot be walked out of: the task gets (a duplicate of) the fd.
       ob.fd.Reset(::fcntl(it->second, F_DUPFD_CLOEXEC, 3));
       if (!ob.fd) return Fail(errno, "dup --fd " + b.name);
       ob.dev = st.st_dev;

@@ -146,6 +146,36 @@ TEST(Bindings, CallerPipeCarriesDataIn) {
   EXPECT_NE(wrong.err.find("is not a pipe"), std::string::npos) << wrong.err;
 }
 
+// A caller's directory fd must not be a way out: the task gets the directory mounted at the
+// binding's target and an fd on that mount, never the caller's fd, from which ".." would walk up
+// the host's tree.
+TEST(Bindings, CallerDirectoryIsMountedNotPassedThrough) {
+  REQUIRE_SANDBOX();
+  std::string parent = HostDir("caller-parent");
+  std::string ws = parent + "/workspace";
+  fs::create_directories(ws);
+  ::chmod(ws.c_str(), 0755);
+  std::ofstream(ws + "/input.txt") << "in-workspace\n";
+  ::chmod((ws + "/input.txt").c_str(), 0644);
+  std::ofstream(parent + "/host-secret") << "HOST-PARENT\n";
+  ::chmod((parent + "/host-secret").c_str(), 0644);
+  int fd = ::open(ws.c_str(), O_RDONLY | O_DIRECTORY);  // inheritable on purpose
+  ASSERT_GE(fd, 0);
+  std::string policy = Policy("callerdir", R"({"name": "ws", "kind": "dir", "source": "caller", "target": "/ws"})");
+  auto r = CordonRun({"python3", "-c",
+                      "import os\n"
+                      "fd = int(os.environ['CORDON_FD_WS'])\n"
+                      "print(open('/ws/input.txt').read().strip())\n"
+                      "here = os.open('.', os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)\n"  // fd is O_PATH
+                      "print(sorted(os.listdir(here)))\n"
+                      "up = os.open('..', os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)\n"
+                      "print('host-secret' in os.listdir(up), 'usr' in os.listdir(up))\n"},
+                     {"--policy", policy, "--fd", "ws=" + std::to_string(fd)});
+  ::close(fd);
+  EXPECT_EQ(r.out, "in-workspace\n['input.txt']\nFalse True\n") << r.err;
+  EXPECT_EQ(r.out.find("HOST-PARENT"), std::string::npos);
+}
+
 TEST(Bindings, SocketBindingReachesTheServiceAndNothingElse) {
   REQUIRE_SANDBOX();
   std::string dir = HostDir("sock");
