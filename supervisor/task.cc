@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -192,6 +193,17 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
   s.cwd = req.cwd.empty() ? "/work" : req.cwd;
   s.argv = req.argv;
   s.envp = BuildEnv(policy, req);
+  // The task's stdio comes from the caller. A directory there would be a way out of the sandbox
+  // (".." from a host directory fd walks the host's tree), so stdio must not be one.
+  for (auto [fd, name] : {std::pair<int, const char*>{req.stdin_fd, "stdin"}, {req.stdout_fd, "stdout"},
+                          {req.stderr_fd, "stderr"}}) {
+    struct stat st;
+    if (::fstat(fd, &st) < 0) return Fail(errno, std::string("the task's ") + name + " (fd " + std::to_string(fd) + ")",
+                                          "give the task open stdin, stdout and stderr");
+    if (S_ISDIR(st.st_mode))
+      return FailMsg(std::string("the task's ") + name + " is a directory; a directory is handed over only as a binding",
+                     "redirect it from a file, a pipe or /dev/null");
+  }
   const PolicyLimits& lim = policy.limits;
   // Per-task cgroup, created and limited before anything of the task exists.
   if (cgroups != nullptr && cgroups->no_cgroup_reason.empty()) {

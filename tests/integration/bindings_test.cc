@@ -176,6 +176,15 @@ TEST(Bindings, CallerDirectoryIsMountedNotPassedThrough) {
   EXPECT_EQ(r.out.find("HOST-PARENT"), std::string::npos);
 }
 
+TEST(Bindings, DirectoryAsStdioIsRefused) {
+  REQUIRE_SANDBOX();
+  // `cordon run ... 0< /some/dir`: the directory would reach the task as fd 0.
+  std::string d = HostDir("stdin-dir");
+  auto r = RunProgram({"/bin/sh", "-c", "exec " + BuildPath("bin/cordon") + " run -- /bin/true 0< " + d});
+  EXPECT_EQ(r.exit_code, 125) << r.out;
+  EXPECT_NE(r.err.find("stdin is a directory"), std::string::npos) << r.err;
+}
+
 TEST(Bindings, SocketBindingReachesTheServiceAndNothingElse) {
   REQUIRE_SANDBOX();
   std::string dir = HostDir("sock");
