@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/fs_util.h"
 #include "common/unique_fd.h"
 
 namespace cordon::shim::mnt {
@@ -24,19 +25,6 @@ using proto::MountKind;
 // so the host never sees it; bubblewrap uses the same base for the same reason.
 constexpr const char* kScratch = "/tmp";
 constexpr const char* kNewRoot = "/tmp/root";
-
-// Creates every missing directory of `path` (absolute). Existing components are fine.
-bool MkdirAll(const std::string& path, mode_t mode) {
-  // Most parents exist already: try the whole path first, walk up only when a parent is missing.
-  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return true;
-  if (errno != ENOENT) return false;
-  for (size_t pos = 1; pos <= path.size(); ++pos) {
-    if (pos != path.size() && path[pos] != '/') continue;
-    std::string part = path.substr(0, pos);
-    if (::mkdir(part.c_str(), mode) < 0 && errno != EEXIST) return false;
-  }
-  return true;
-}
 
 // A mount point for a file is an empty regular file.
 bool TouchFile(const std::string& path) {

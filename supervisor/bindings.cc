@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/fs_util.h"
+
 namespace cordon {
 namespace {
 
@@ -61,15 +63,6 @@ void ShareWithEveryTaskUid(const std::string& dir) {
   } acl;
   ::chmod(dir.c_str(), 0777);
   ::setxattr(dir.c_str(), "system.posix_acl_default", &acl, sizeof acl, 0);
-}
-
-Result<void> MkdirAll(const std::string& path, mode_t mode) {
-  for (size_t pos = 1; pos <= path.size(); ++pos) {
-    if (pos != path.size() && path[pos] != '/') continue;
-    std::string part = path.substr(0, pos);
-    if (::mkdir(part.c_str(), mode) < 0 && errno != EEXIST) return Fail(errno, "mkdir " + part);
-  }
-  return {};
 }
 
 }  // namespace
@@ -166,11 +159,11 @@ Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const Bindin
             return FailMsg(who + ": tenant '" + ctx.tenant + "' or app '" + ctx.app + "' is not a valid key",
                            "use letters, digits, '-', '_' or '.', at most 64");
           // Keyed only by the verified tenant and the app id, never by a path from the request.
-          CORDON_TRY(MkdirAll(ctx.state_root, 0700));
+          if (!MkdirAll(ctx.state_root, 0700, 0700)) return Fail(errno, "mkdir " + ctx.state_root);
           ::chmod(ctx.state_root.c_str(), 0700);
           ob.host_path = ctx.state_root + "/tenants/" + ctx.tenant + "/apps/" + ctx.app + "/" + b.name;
           bool fresh = ::access(ob.host_path.c_str(), F_OK) != 0;
-          CORDON_TRY(MkdirAll(ob.host_path, 0700));
+          if (!MkdirAll(ob.host_path, 0700, 0700)) return Fail(errno, "mkdir " + ob.host_path);
           if (fresh && ::geteuid() == 0) ShareWithEveryTaskUid(ob.host_path);
           ob.state_bytes = DirectoryBytes(ob.host_path);
           if (b.max_bytes && ob.state_bytes > b.max_bytes)

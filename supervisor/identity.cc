@@ -8,15 +8,13 @@
 #include <charconv>
 #include <random>
 
+#include "common/fs_util.h"
+
 namespace cordon {
 namespace {
 
 Result<void> MkdirPrivate(const std::string& dir) {
-  for (size_t pos = 1; pos <= dir.size(); ++pos) {
-    if (pos != dir.size() && dir[pos] != '/') continue;
-    std::string part = dir.substr(0, pos);
-    if (::mkdir(part.c_str(), 0755) < 0 && errno != EEXIST) return Fail(errno, "mkdir " + part);
-  }
+  if (!MkdirAll(dir, 0755)) return Fail(errno, "mkdir " + dir);
   struct stat st;
   if (::stat(dir.c_str(), &st) < 0) return Fail(errno, "stat " + dir);
   // Another user able to create lock files here could squat every slot: insist on root's own dir.

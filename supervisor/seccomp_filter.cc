@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/fs_util.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/compiler.h"
 #include "supervisor/seccomp/profile.h"
@@ -40,24 +41,10 @@ bool PrepareCacheDir(const std::string& dir) {
   if (dir.empty()) return false;
   struct stat st;
   if (::lstat(dir.c_str(), &st) != 0) {  // first use: create it (every later run skips this)
-    for (size_t pos = 1; pos <= dir.size(); ++pos) {
-      if (pos != dir.size() && dir[pos] != '/') continue;
-      std::string part = dir.substr(0, pos);
-      ::mkdir(part.c_str(), pos == dir.size() ? 0700 : 0755);
-    }
+    MkdirAll(dir, 0700);
     if (::lstat(dir.c_str(), &st) != 0) return false;
   }
   return S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() && (st.st_mode & 022) == 0;
-}
-
-Result<UniqueFd> SealedMemfd(const std::vector<uint8_t>& bpf) {
-  UniqueFd fd(::memfd_create("cordon-bpf", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) return Fail(errno, "memfd_create for BPF");
-  if (::write(fd.Get(), bpf.data(), bpf.size()) != static_cast<ssize_t>(bpf.size()))
-    return Fail(errno, "write BPF to memfd");
-  if (::fcntl(fd.Get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
-    return Fail(errno, "seal BPF memfd");
-  return fd;
 }
 
 }  // namespace
@@ -177,7 +164,8 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
   }
   f.bpf_bytes = bpf.size();
   f.bpf_sha256 = Sha256Hex(std::string_view(reinterpret_cast<const char*>(bpf.data()), bpf.size()));
-  CORDON_ASSIGN_OR_RETURN(f.memfd, SealedMemfd(bpf));
+  CORDON_ASSIGN_OR_RETURN(
+      f.memfd, SealedMemfd("cordon-bpf", std::string_view(reinterpret_cast<const char*>(bpf.data()), bpf.size())));
   return f;
 }
 

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/fs_util.h"
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "supervisor/rootfs.h"
@@ -47,20 +48,6 @@ std::string NewTaskId() {
     s += hex[c & 15];
   }
   return s;
-}
-
-Result<UniqueFd> MemfdWithContent(const char* name, const std::string& data) {
-  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) return Fail(errno, "memfd_create");
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd.Get(), data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Fail(errno, "write memfd");
-    off += static_cast<size_t>(n);
-  }
-  ::fcntl(fd.Get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-  return fd;
 }
 
 struct ShimExec {
@@ -273,7 +260,7 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
   ro.hostname = s.hostname;
   CORDON_ASSIGN_OR_RETURN(s.mounts, BuildRootfs(policy, ro));
 
-  CORDON_ASSIGN_OR_RETURN(UniqueFd spec_fd, MemfdWithContent("cordon-spec", proto::EncodeLaunchSpec(s)));
+  CORDON_ASSIGN_OR_RETURN(UniqueFd spec_fd, SealedMemfd("cordon-spec", proto::EncodeLaunchSpec(s)));
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return Fail(errno, "socketpair");
   t->ctrl_.Reset(sp[0]);

@@ -1,0 +1,37 @@
+#include "common/fs_util.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace cordon {
+
+bool MkdirAll(const std::string& path, mode_t mode, mode_t parent_mode) {
+  // Most parents exist already: try the whole path first, walk down only when one is missing.
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return true;
+  if (errno != ENOENT) return false;
+  for (size_t pos = 1; pos < path.size(); ++pos) {
+    if (path[pos] != '/') continue;
+    if (::mkdir(path.substr(0, pos).c_str(), parent_mode) < 0 && errno != EEXIST) return false;
+  }
+  return ::mkdir(path.c_str(), mode) == 0 || errno == EEXIST;
+}
+
+Result<UniqueFd> SealedMemfd(const char* name, std::string_view data) {
+  UniqueFd fd(::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return Fail(errno, std::string("memfd_create ") + name);
+  for (size_t off = 0; off < data.size();) {
+    ssize_t n = ::write(fd.Get(), data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(errno, std::string("write memfd ") + name);
+    off += static_cast<size_t>(n);
+  }
+  if (::fcntl(fd.Get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+    return Fail(errno, std::string("seal memfd ") + name);
+  return fd;
+}
+
+}  // namespace cordon
