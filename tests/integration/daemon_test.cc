@@ -388,19 +388,28 @@ TEST(Daemon, KillMinus9AndRestartRecoversTasks) {
   EXPECT_EQ(d.Cli({"submit", "--", "/bin/true"}).exit_code, 0);
 }
 
+// A daemon whose config gains policy `name` (JSON `policy`), loaded with SIGHUP, and a principal for
+// our uid whose role may use "default" and that policy.
+std::unique_ptr<DaemonProcess> DaemonWithPolicy(const std::string& name, const std::string& policy) {
+  auto d = std::make_unique<DaemonProcess>(
+      R"({"version": 1, "roles": {"runner": {"policies": ["default", ")" + name +
+      R"("], "classes": ["batch", "interactive"]}}, "principals": [{"name": "tester", "tenant": "ci", "uids": [)" +
+      std::to_string(::geteuid()) + R"(], "roles": ["runner"]}]})");
+  ::mkdir((d->conf() + "/policies").c_str(), 0755);
+  std::ofstream(d->conf() + "/policies/" + name + ".json") << policy;
+  EXPECT_EQ(d->Signal(SIGHUP, 0), -1) << "SIGHUP reloads; the daemon keeps running";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  return d;
+}
+
 // Bindings through the daemon: the caller's pipe rides in the Submit frame after stdio, and the
 // state binding is keyed by the principal's tenant ("ci") and the request's app id.
 TEST(Daemon, SubmitCarriesCallerBindingsAndTenantState) {
   REQUIRE_SANDBOX();
-  std::string principals = R"({"version": 1, "roles": {"runner": {"policies": ["default", "bound"], "classes": ["batch", "interactive"]}},
-    "principals": [{"name": "tester", "tenant": "ci", "uids": [)" + std::to_string(::geteuid()) + R"(], "roles": ["runner"]}]})";
-  DaemonProcess d(principals);
-  ::mkdir((d.conf() + "/policies").c_str(), 0755);
-  std::ofstream(d.conf() + "/policies/bound.json") << R"({"name": "bound", "version": 1, "bindings": [
+  auto dp = DaemonWithPolicy("bound", R"({"name": "bound", "version": 1, "bindings": [
       {"name": "feed", "kind": "pipe", "source": "caller"},
-      {"name": "notes", "kind": "state", "target": "/state"}]})";
-  EXPECT_EQ(d.Signal(SIGHUP, 0), -1) << "SIGHUP reloads; the daemon keeps running";
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      {"name": "notes", "kind": "state", "target": "/state"}]})");
+  DaemonProcess& d = *dp;
   int p[2];
   ASSERT_EQ(::pipe(p), 0);
   ASSERT_EQ(::write(p[1], "through-the-daemon\n", 19), 19);
@@ -423,13 +432,8 @@ TEST(Daemon, SubmitCarriesCallerBindingsAndTenantState) {
 // never reads must not stall the daemon for everyone else.
 TEST(Daemon, ACallerThatStopsReadingDoesNotStallOthers) {
   REQUIRE_SANDBOX();
-  std::string principals = R"({"version": 1, "roles": {"runner": {"policies": ["default", "pumped"], "classes": ["batch", "interactive"]}},
-    "principals": [{"name": "tester", "tenant": "ci", "uids": [)" + std::to_string(::geteuid()) + R"(], "roles": ["runner"]}]})";
-  DaemonProcess d(principals);
-  ::mkdir((d.conf() + "/policies").c_str(), 0755);
-  std::ofstream(d.conf() + "/policies/pumped.json") << R"({"name": "pumped", "version": 1, "limits": {"output_bytes": 104857600}})";
-  d.Signal(SIGHUP, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto dp = DaemonWithPolicy("pumped", R"({"name": "pumped", "version": 1, "limits": {"output_bytes": 104857600}})");
+  DaemonProcess& d = *dp;
   int p[2];
   ASSERT_EQ(::pipe(p), 0);
   pid_t slow = ::fork();
