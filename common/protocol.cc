@@ -98,8 +98,28 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
     if ((b.flags & kBindMount) && (b.target.empty() || b.target[0] != '/' || b.source.empty())) return false;
     s->binds.push_back(std::move(b));
   }
-  return r.ok() && r.AtEnd() && !s->argv.empty() && !s->argv[0].empty() &&
+  const bool argv_ok = (s->flags & kFlagPooled) ? s->argv.empty() : !s->argv.empty() && !s->argv[0].empty();
+  return r.ok() && r.AtEnd() && argv_ok &&
          s->bound_fds + 4 <= static_cast<uint32_t>(kMaxFdsPerLaunch) && !s->cwd.empty() && s->cwd[0] == '/';
+}
+
+std::string EncodeTaskPart(const TaskPart& p) {
+  wire::Writer w;
+  w.U32(kMagic);
+  w.U32(kSpecVersion);
+  w.Str(p.cwd);
+  w.StrList(p.argv);
+  w.StrList(p.envp);
+  return w.data();
+}
+
+bool DecodeTaskPart(const char* data, size_t size, TaskPart* p) {
+  wire::Reader r(data, size);
+  if (r.U32() != kMagic || r.U32() != kSpecVersion) return false;
+  p->cwd = r.Str();
+  p->argv = r.StrList();
+  p->envp = r.StrList();
+  return r.ok() && r.AtEnd() && !p->argv.empty() && !p->argv[0].empty() && !p->cwd.empty() && p->cwd[0] == '/';
 }
 
 }  // namespace cordon::proto

@@ -6,6 +6,11 @@
 //   shim -> supervisor   kExecOk  (timestamps)              | kError (ErrorRecord), then exit
 //   shim -> supervisor   kExit    (ExitRecord) once the task's PID 1 is gone
 //   supervisor -> shim   kSignal  (signal number to forward to the task) at any time
+// A pooled sandbox (kFlagPooled, cordond's warm pool) is built before its task is known:
+//   supervisor -> shim   kLaunch  + fds [spec memfd, bpf memfd, start socket, bound fds...]
+//   shim -> supervisor   kReady   (ReadyRecord): built, PID 1 waits on the start socket
+//   supervisor -> PID 1  kStart   on the start socket + fds [task memfd, stdin, stdout, stderr]
+// and from there on as above (kExecOk or kError, then kExit).
 #pragma once
 
 #include <sys/resource.h>
@@ -29,6 +34,8 @@ enum class MsgType : uint32_t {
   kError = 3,
   kExit = 4,
   kSignal = 5,
+  kReady = 6,
+  kStart = 7,
 };
 
 struct MsgHeader {
@@ -66,6 +73,12 @@ struct ExecOkRecord {
   StepMark marks[kMaxStepMarks];  // outer shim's, PID 1's and the task's steps
 };
 
+// A pooled sandbox is built and waits for its task (kFlagPooled).
+struct ReadyRecord {
+  MsgHeader hdr{kMagic, MsgType::kReady};
+  uint64_t ready_ns = 0;  // CLOCK_MONOTONIC: PID 1 starts waiting for kStart
+};
+
 // The sandbox is gone. `status` is the wait status of the task process (PID 2) as its PID 1 saw it;
 // `rusage` covers every process of the sandbox that was reaped (wait4 of PID 1 by the outer shim).
 struct ExitRecord {
@@ -87,6 +100,8 @@ struct SignalRecord {
 inline constexpr uint32_t kFlagRootful = 1u << 0;    // outer shim runs as host root: drop groups
 inline constexpr uint32_t kFlagDevTty = 1u << 1;     // bind the caller's /dev/tty
 inline constexpr uint32_t kFlagCgroupFd = 1u << 2;   // last launch fd: v2 cgroup dir for CLONE_INTO_CGROUP
+inline constexpr uint32_t kFlagPooled = 1u << 3;     // built ahead of its task: argv, envp, cwd and stdio
+                                                     // come later with kStart (TaskPart)
 
 // One entry of the new root's filesystem, applied in order.
 enum class MountKind : uint32_t {
@@ -144,7 +159,19 @@ struct LaunchSpec {
 };
 
 std::string EncodeLaunchSpec(const LaunchSpec& spec);
-// Returns false on malformed input (truncated, trailing bytes, bad version, empty argv).
+// Returns false on malformed input (truncated, trailing bytes, bad version, empty argv unless
+// kFlagPooled).
 bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* out);
+
+// The per-task part of a pooled sandbox's spec, sent with kStart: it replaces the LaunchSpec's
+// (empty) argv, envp and cwd.
+struct TaskPart {
+  std::string cwd = "/work";
+  std::vector<std::string> argv;
+  std::vector<std::string> envp;
+};
+std::string EncodeTaskPart(const TaskPart& part);
+// Returns false on malformed input (truncated, trailing bytes, empty argv, relative cwd).
+bool DecodeTaskPart(const char* data, size_t size, TaskPart* out);
 
 }  // namespace cordon::proto

@@ -24,6 +24,7 @@ const char* SetupStepName(SetupStep step) {
     case SetupStep::kCgroupNs: return "cgroup-ns";
     case SetupStep::kForkTask: return "fork-task";
     case SetupStep::kResolveBindings: return "resolve-bindings";
+    case SetupStep::kAwaitTask: return "await-task";
     case SetupStep::kStdioFds: return "stdio-fds";
     case SetupStep::kSession: return "session";
     case SetupStep::kChdir: return "chdir";

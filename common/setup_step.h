@@ -29,6 +29,7 @@ enum class SetupStep : uint32_t {
   kCgroupNs = 23,       // unshare(CLONE_NEWCGROUP) once inside the task cgroup
   kForkTask = 24,       // clone the task process (PID 2); PID 1 stays as the reaper
   kResolveBindings = 25,// runs after id-maps: re-open mounted bindings without symlinks, same inode?
+  kAwaitTask = 26,      // pooled sandbox (cordond's warm pool): built, waiting for the task's kStart
   // Task process (PID 2), between fork and exec.
   kStdioFds = 30,       // stdio to 0..2, bound fds to 3..N, everything else CLOEXEC
   kSession = 31,        // setsid, umask, rlimits, signal mask and dispositions reset

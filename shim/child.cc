@@ -24,6 +24,7 @@
 #include "common/syscalls.h"
 #include "shim/failure.h"
 #include "shim/mnt.h"
+#include "shim/read_memfd.h"
 #include "shim/task.h"
 
 namespace cordon::shim {
@@ -116,6 +117,34 @@ void BecomeInit(int sync_fd) {
   sys::CloseRange(static_cast<unsigned>(sync_fd + 1), ~0u, 0);
 }
 
+// A pooled sandbox is built: say so, then wait for the task's part of the spec and its stdio. An
+// EOF means the supervisor discarded the sandbox (policy reloaded, shutdown): nothing ran, exit.
+bool AwaitTask(LaunchSpec* spec, int start_fd, int sync_fd, std::vector<int>* task_fds, Failure* f) {
+  proto::ReadyRecord ready;
+  ready.ready_ns = sys::MonotonicNs();
+  if (::send(sync_fd, &ready, sizeof ready, MSG_NOSIGNAL) < 0)
+    return SetFailure(f, SetupStep::kAwaitTask, errno, "report the sandbox ready");
+  proto::MsgHeader hdr;
+  auto msg = RecvMsg(start_fd, &hdr, sizeof hdr, 4);
+  if (msg && msg->eof) _exit(0);
+  if (!msg) return SetFailure(f, SetupStep::kAwaitTask, msg.error().err, "receive the task");
+  if (msg->len != sizeof hdr || hdr.magic != proto::kMagic || hdr.type != proto::MsgType::kStart ||
+      msg->fds.size() != 4)
+    return SetFailure(f, SetupStep::kAwaitTask, EBADMSG, "bad start message (%zu bytes, %zu fds)", msg->len,
+                      msg->fds.size());
+  std::vector<uint8_t> bytes;
+  if (!ReadMemfd(msg->fds[0].Get(), &bytes, 8u << 20, SetupStep::kAwaitTask, "task part", f)) return false;
+  proto::TaskPart part;
+  if (!proto::DecodeTaskPart(reinterpret_cast<const char*>(bytes.data()), bytes.size(), &part))
+    return SetFailure(f, SetupStep::kAwaitTask, EBADMSG, "malformed task part");
+  spec->argv = std::move(part.argv);
+  spec->envp = std::move(part.envp);
+  spec->cwd = std::move(part.cwd);
+  for (int i = 0; i < 3; ++i) (*task_fds)[static_cast<size_t>(i)] = msg->fds[static_cast<size_t>(i) + 1].Release();
+  ::close(start_fd);
+  return true;
+}
+
 int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
 
 [[noreturn]] void ReapUntilTaskExits(int sync_fd, pid_t task, const sigset_t& waitset) {
@@ -154,7 +183,7 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
 }  // namespace
 
 [[noreturn]] void RunChild(const ChildArgs& args) {
-  const LaunchSpec& spec = *args.spec;
+  LaunchSpec& spec = *args.spec;
   Failure f;
   int sync_fd = args.sync_fd;
 
@@ -221,13 +250,19 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
     Die(sync_fd, f);
   }
 
+  if ((spec.flags & proto::kFlagPooled) &&
+      (HookFails(spec, SetupStep::kAwaitTask, &f) || !AwaitTask(&spec, args.start_fd, sync_fd, &task_fds, &f)))
+    Die(sync_fd, f);
+
   // Step: start the task. Everything it needs is built here, before the clone.
   if (HookFails(spec, SetupStep::kForkTask, &f)) Die(sync_fd, f);
+  // The task's fds are placed at 0..N in the table it shares with us: keep ours above that.
   const int floor = static_cast<int>(task_fds.size()) + 3;
   sync_fd = LiftFd(sync_fd, floor);
-  if (sync_fd < 0) {
-    SetFailure(&f, SetupStep::kForkTask, errno, "move sync socket");
-    Die(args.sync_fd, f);
+  if (proxy_fd >= 0) proxy_fd = LiftFd(proxy_fd, floor);
+  if (sync_fd < 0 || (spec.proxy_port != 0 && proxy_fd < 0)) {
+    SetFailure(&f, SetupStep::kForkTask, errno, "move the sync and proxy sockets above the task's fds");
+    Die(sync_fd >= 0 ? sync_fd : args.sync_fd, f);
   }
   TaskArgs ta;
   ta.spec = &spec;

@@ -9,8 +9,9 @@
 namespace cordon::shim {
 
 struct ChildArgs {
-  const proto::LaunchSpec* spec = nullptr;
+  proto::LaunchSpec* spec = nullptr;  // pooled: argv, envp and cwd are filled in by kStart
   int sync_fd = -1;                   // SEQPACKET to the outer shim (child's end)
+  int start_fd = -1;                  // pooled: SEQPACKET to the supervisor, kStart arrives on it
   std::vector<int> task_fds;          // stdin, stdout, stderr, then bound fds, in target order
   const std::vector<uint8_t>* bpf = nullptr;  // sock_filter array, installed last before exec
 };

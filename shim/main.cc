@@ -29,6 +29,7 @@
 #include "shim/child.h"
 #include "shim/failure.h"
 #include "shim/mnt.h"
+#include "shim/read_memfd.h"
 
 namespace cordon::shim {
 namespace {
@@ -42,23 +43,6 @@ void Send(const void* rec, size_t len, const int* fds = nullptr, size_t nfds = 0
 [[noreturn]] void Report(const Failure& f) {
   Send(&f.rec, sizeof f.rec);
   _exit(kExitCordonFailure);
-}
-
-bool ReadAll(int fd, std::vector<uint8_t>* out, size_t max, Failure* f, const char* what) {
-  struct stat st;
-  if (::fstat(fd, &st) < 0) return SetFailure(f, SetupStep::kReadSpec, errno, "fstat %s", what);
-  if (st.st_size < 0 || static_cast<size_t>(st.st_size) > max)
-    return SetFailure(f, SetupStep::kReadSpec, EMSGSIZE, "%s is %lld bytes, limit %zu", what,
-                      static_cast<long long>(st.st_size), max);
-  out->resize(static_cast<size_t>(st.st_size));
-  size_t off = 0;
-  while (off < out->size()) {
-    ssize_t n = ::pread(fd, out->data() + off, out->size() - off, static_cast<off_t>(off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return SetFailure(f, SetupStep::kReadSpec, n < 0 ? errno : EIO, "read %s", what);
-    off += static_cast<size_t>(n);
-  }
-  return true;
 }
 
 // Signals ignored by whoever started the supervisor (`nohup`, `cmd &` in a script) stay ignored
@@ -111,17 +95,20 @@ int RunOuter() {
   g_step_clock.Mark(SetupStep::kReadSpec);
   auto msg = RecvMsg(kControlFd, &hdr, sizeof hdr, proto::kMaxFdsPerLaunch + 3);
   if (!msg || msg->eof || msg->len != sizeof hdr || hdr.magic != proto::kMagic ||
-      hdr.type != proto::MsgType::kLaunch || msg->fds.size() < 5) {
+      hdr.type != proto::MsgType::kLaunch || msg->fds.size() < 3) {
     SetFailure(&f, SetupStep::kReadSpec, msg ? EBADMSG : msg.error().err, "bad launch message");
     Report(f);
   }
   std::vector<uint8_t> spec_bytes, bpf;
-  if (!ReadAll(msg->fds[0].Get(), &spec_bytes, 8u << 20, &f, "launch spec") ||
-      !ReadAll(msg->fds[1].Get(), &bpf, 64u << 10, &f, "seccomp BPF"))
+  if (!ReadMemfd(msg->fds[0].Get(), &spec_bytes, 8u << 20, SetupStep::kReadSpec, "launch spec", &f) ||
+      !ReadMemfd(msg->fds[1].Get(), &bpf, 64u << 10, SetupStep::kReadSpec, "seccomp BPF", &f))
     Report(f);
   proto::LaunchSpec spec;
-  if (!proto::DecodeLaunchSpec(reinterpret_cast<const char*>(spec_bytes.data()), spec_bytes.size(), &spec) ||
-      msg->fds.size() != 5 + spec.bound_fds + ((spec.flags & proto::kFlagCgroupFd) ? 1 : 0)) {
+  // Cold: spec, BPF, stdin, stdout, stderr. Pooled: spec, BPF, the start socket (stdio comes later).
+  const bool decoded =
+      proto::DecodeLaunchSpec(reinterpret_cast<const char*>(spec_bytes.data()), spec_bytes.size(), &spec);
+  const size_t head = (spec.flags & proto::kFlagPooled) ? 3 : 5;
+  if (!decoded || msg->fds.size() != head + spec.bound_fds + ((spec.flags & proto::kFlagCgroupFd) ? 1 : 0)) {
     SetFailure(&f, SetupStep::kReadSpec, EBADMSG, "malformed launch spec");
     Report(f);
   }
@@ -169,7 +156,11 @@ int RunOuter() {
     ChildArgs args;
     args.spec = &spec;
     args.sync_fd = child_sync.Release();
-    for (size_t i = 2; i < msg->fds.size(); ++i) args.task_fds.push_back(msg->fds[i].Get());
+    const bool pooled = spec.flags & proto::kFlagPooled;
+    if (pooled) args.start_fd = msg->fds[2].Get();
+    // stdin, stdout, stderr (pooled: not yet, they come with kStart), then the bound fds.
+    for (size_t i = 0; i < 3; ++i) args.task_fds.push_back(pooled ? -1 : msg->fds[2 + i].Get());
+    for (size_t i = head; i < msg->fds.size(); ++i) args.task_fds.push_back(msg->fds[i].Get());
     args.bpf = &bpf;
     RunChild(args);
   }
@@ -181,12 +172,13 @@ int RunOuter() {
   // Relay until PID 1 of the sandbox is gone. Setup has a deadline; the task itself has none here
   // (the supervisor owns wall-clock limits and kills us, which kills the child via PDEATHSIG).
   const uint64_t deadline = sys::MonotonicNs() + uint64_t{spec.setup_timeout_ms} * 1000000ull;
-  bool exec_ok = false, got_exit = false, sent_error = false;
+  // A pooled sandbox's setup ends with kReady; then it may wait for its task as long as it takes.
+  bool exec_ok = false, ready = false, got_exit = false, sent_error = false;
   for (;;) {
     // A negative fd is ignored by poll(): once the child's end is closed only the others remain.
     pollfd p[3] = {{sync.Get(), POLLIN, 0}, {kControlFd, POLLIN, 0}, {child_pidfd.Get(), POLLIN, 0}};
     int timeout = -1;
-    if (!exec_ok && !sent_error) {
+    if (!exec_ok && !ready && !sent_error) {
       uint64_t now = sys::MonotonicNs();
       timeout = now >= deadline ? 0 : static_cast<int>((deadline - now) / 1000000 + 1);
     }
@@ -215,6 +207,9 @@ int RunOuter() {
           int pass[2];
           for (size_t k = 0; k < got->fds.size() && k < 2; ++k) pass[k] = got->fds[k].Get();
           Send(buf, static_cast<size_t>(n), pass, std::min<size_t>(got->fds.size(), 2));
+        } else if (h.type == proto::MsgType::kReady && n == sizeof(proto::ReadyRecord)) {
+          ready = true;
+          Send(buf, static_cast<size_t>(n));
         } else if (h.type == proto::MsgType::kError && n == sizeof(proto::ErrorRecord)) {
           sent_error = true;
           Send(buf, static_cast<size_t>(n));

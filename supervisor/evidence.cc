@@ -11,7 +11,8 @@ namespace cordon {
 namespace {
 
 int64_t Us(uint64_t t, uint64_t origin) {
-  return t == 0 ? -1 : static_cast<int64_t>((t - origin) / 1000);
+  // Negative for what happened before the request (a pooled sandbox was built ahead of it).
+  return t == 0 ? -1 : static_cast<int64_t>(t - origin) / 1000;
 }
 
 }  // namespace
@@ -38,6 +39,7 @@ std::string Task::EvidenceJson() const {
   sandbox["hostname"] = spec_.hostname;
   sandbox["tmpfs_bytes"] = spec_.tmpfs_bytes;
   sandbox["shim_pid"] = shim_pid_;
+  sandbox["pooled"] = pooled_;
   ev["sandbox"] = sandbox;
   json denied = json::array();
   for (const auto& d : denials_) {
@@ -64,6 +66,10 @@ std::string Task::EvidenceJson() const {
                   {"exec_us", Us(timing_.exec, t0)},
                   {"exit_us", Us(timing_.exit, t0)},
                   {"done_us", Us(timing_.done, t0)}};
+  if (pooled_) {
+    ev["timing"]["prepared_us"] = Us(timing_.prepared, t0);
+    ev["timing"]["pool_ready_us"] = Us(timing_.pool_ready, t0);
+  }
   json steps = json::array();
   for (const auto& m : timing_.steps)
     steps.push_back({{"step", SetupStepName(m.step)}, {"start_us", Us(m.ns, t0)}});

@@ -77,6 +77,12 @@ constexpr const char* kRunUsage =
     "Example:\n"
     "  cordon run --evidence - -- python3 -c 'import os; print(os.getuid())'\n";
 
+// Environment knobs of the test suite (docs/sandbox.md): set when the variable's value is "1".
+bool TestKnobSet(const char* name) {
+  const char* v = ::getenv(name);
+  return v != nullptr && std::strcmp(v, "1") == 0;
+}
+
 int UsageError(const std::string& msg, const char* usage_hint) {
   std::fprintf(stderr, "cordon: %s\nTry '%s' for more information.\n", msg.c_str(), usage_hint);
   return kExitCordonFailure;
@@ -234,7 +240,7 @@ int CmdRun(int argc, char** argv) {
 
   FilterOptions fo;
   fo.data_dir = rt->data_dir;
-  if (const char* nc = ::getenv("CORDON_NO_BPF_CACHE"); nc && *nc == '1') fo.use_cache = false;
+  if (TestKnobSet("CORDON_NO_BPF_CACHE")) fo.use_cache = false;
   auto filter = LoadSeccompFilter(policy->seccomp_profile, fo);
   if (!filter) return Failed(filter.error());
 
@@ -267,7 +273,7 @@ int CmdRun(int argc, char** argv) {
   }
   auto task = RunTaskToCompletion(*rt, std::make_shared<const Policy>(std::move(*policy)),
                                   std::make_shared<const SeccompFilter>(std::move(*filter)), req, ids, received,
-                                  layout ? &*layout : nullptr);
+                                  layout ? &*layout : nullptr, TestKnobSet("CORDON_TEST_POOLED"));
   if (!task) return Failed(task.error());
   const TaskOutcome& o = (*task)->outcome();
   if (!o.message.empty() && o.failure != FailureClass::kNone) std::fprintf(stderr, "cordon: %s\n", o.message.c_str());

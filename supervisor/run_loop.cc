@@ -12,7 +12,7 @@ namespace cordon {
 Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
                                                   std::shared_ptr<const SeccompFilter> filter,
                                                   const TaskRequest& req, const IdRange& ids, uint64_t received_ns,
-                                                  const cgroup::Layout* cgroups) {
+                                                  const cgroup::Layout* cgroups, bool pooled) {
   CORDON_ASSIGN_OR_RETURN(TaskIdentity identity, AcquireIdentity(ids));
   // Signals that a user sends to `cordon run` are meant for the task: collect them on a signalfd
   // and forward. They are blocked before the shim starts so none is lost in between.
@@ -27,8 +27,14 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::s
   UniqueFd sigfd(::signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd) return Fail(errno, "signalfd");
 
-  CORDON_ASSIGN_OR_RETURN(auto task, Task::Start(rt, std::move(policy), std::move(filter), std::move(identity),
-                                                 req, received_ns, cgroups));
+  std::unique_ptr<Task> task;
+  if (pooled) {
+    CORDON_ASSIGN_OR_RETURN(task, Task::Prepare(rt, std::move(policy), std::move(filter), std::move(identity), req,
+                                                cgroups));
+  } else {
+    CORDON_ASSIGN_OR_RETURN(task, Task::Start(rt, std::move(policy), std::move(filter), std::move(identity), req,
+                                              received_ns, cgroups));
+  }
   // Without a cgroup to remove, the outcome is all we wait for: the shim's own exit (the
   // namespaces' teardown) is not the caller's wait. With one, stay until it is removed.
   while (!(task->finished() && (task->done() || !cgroups || !cgroups->no_cgroup_reason.empty()))) {
@@ -51,6 +57,7 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::s
       while (::read(sigfd.Get(), &si, sizeof si) == sizeof si) task->ForwardSignal(static_cast<int>(si.ssi_signo));
     }
     if (uint64_t d = task->NextDeadlineNs(); d && sys::MonotonicNs() >= d) task->OnDeadline(sys::MonotonicNs());
+    if (!task->launched() && task->ready()) CORDON_TRY(task->Launch(req, sys::MonotonicNs()));
   }
   return task;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -154,49 +155,28 @@ Result<RuntimePaths> LocateRuntime() {
   return rt;
 }
 
-Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy_ptr,
-                                          std::shared_ptr<const SeccompFilter> filter_ptr, TaskIdentity identity,
-                                          const TaskRequest& req, uint64_t received_ns,
-                                          const cgroup::Layout* cgroups) {
+Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_ptr,
+                                           std::shared_ptr<const SeccompFilter> filter_ptr, TaskIdentity identity,
+                                           const cgroup::Layout* cgroups) {
   const Policy& policy = *policy_ptr;
-  const SeccompFilter& filter = *filter_ptr;
   std::unique_ptr<Task> t(new Task());
   t->id_ = NewTaskId();
   t->policy_ = std::move(policy_ptr);
   t->filter_ = std::move(filter_ptr);
   t->identity_ = std::move(identity);
-  t->req_ = req;
-  t->timing_.received = received_ns;
-  t->timing_.admitted = sys::MonotonicNs();
-
   proto::LaunchSpec& s = t->spec_;
-  s.flags = (t->identity_.rootful ? proto::kFlagRootful : 0) | (req.tty ? proto::kFlagDevTty : 0);
+  s.flags = t->identity_.rootful ? proto::kFlagRootful : 0;
   s.host_uid = t->identity_.host_uid;
   s.host_gid = t->identity_.host_gid;
   s.tmpfs_bytes = policy.limits.tmpfs_bytes;
-  s.seccomp_flags = filter.filter_flags;
+  s.seccomp_flags = t->filter_->filter_flags;
   if (policy.outbound.mode != egress::OutboundMode::kNone) s.proxy_port = kProxyPort;
-  s.fail_at_step = req.fail_at_step;
-  s.cwd = req.cwd.empty() ? "/work" : req.cwd;
-  s.argv = req.argv;
-  s.envp = BuildEnv(policy, req);
-  // The task's stdio comes from the caller. A directory there would be a way out of the sandbox
-  // (".." from a host directory fd walks the host's tree), so stdio must not be one.
-  for (auto [fd, name] : {std::pair<int, const char*>{req.stdin_fd, "stdin"}, {req.stdout_fd, "stdout"},
-                          {req.stderr_fd, "stderr"}}) {
-    struct stat st;
-    if (::fstat(fd, &st) < 0) return Fail(errno, std::string("the task's ") + name + " (fd " + std::to_string(fd) + ")",
-                                          "give the task open stdin, stdout and stderr");
-    if (S_ISDIR(st.st_mode))
-      return FailMsg(std::string("the task's ") + name + " is a directory; a directory is handed over only as a binding",
-                     "redirect it from a file, a pipe or /dev/null");
-  }
   const PolicyLimits& lim = policy.limits;
   // Per-task cgroup, created and limited before anything of the task exists.
   if (cgroups != nullptr && cgroups->no_cgroup_reason.empty()) {
     cgroup::Limits cl;
     if (lim.memory_bytes) cl.memory_bytes = lim.memory_bytes;
-    // On v1 the outer shim sits in the task's pids cgroup too (see SpawnShim below): one more.
+    // On v1 the outer shim sits in the task's pids cgroup too (see Spawn below): one more.
     t->shim_in_v1_pids_ = cgroups->Of(cgroup::Controller::kPids).where == cgroup::Where::kV1;
     if (lim.pids) cl.pids = lim.pids + (t->shim_in_v1_pids_ ? 1 : 0);
     auto cg = cgroup::TaskCgroup::Create(*cgroups, "task-" + t->id_, cl);
@@ -212,31 +192,18 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
   if (lim.max_cpu_ms) s.rlimit_cpu_s = (lim.max_cpu_ms + 999) / 1000 + (t->cgroup_ ? 1 : 0);
   s.rlimit_nofile = lim.nofile;
   t->cpu_budget_usec_ = lim.max_cpu_ms * 1000;
-
-  // With an output budget the task writes into pipes we read and forward, counting; otherwise its
-  // stdout/stderr are the caller's fds themselves and nothing is copied.
-  int task_out = req.stdout_fd, task_err = req.stderr_fd;
-  UniqueFd out_w, err_w;
-  if (lim.output_bytes) {
-    int po[2], pe[2];
-    if (::pipe2(po, O_CLOEXEC) < 0) return Fail(errno, "pipe for stdout");
-    t->pumps_[0].read_end.Reset(po[0]);
-    out_w.Reset(po[1]);
-    if (::pipe2(pe, O_CLOEXEC) < 0) return Fail(errno, "pipe for stderr");
-    t->pumps_[1].read_end.Reset(pe[0]);
-    err_w.Reset(pe[1]);
-    t->pumps_[0].dest = req.stdout_fd;
-    t->pumps_[1].dest = req.stderr_fd;
-    for (auto& p : t->pumps_) ::fcntl(p.read_end.Get(), F_SETFL, O_NONBLOCK);
-    task_out = out_w.Get();
-    task_err = err_w.Get();
-  }
   if (t->cgroup_ && t->cgroup_->V2DirFd() >= 0) s.flags |= proto::kFlagCgroupFd;
-  std::vector<int> bound;
-  if (req.bindings) {
-    for (size_t i = 0; i < req.bindings->size(); ++i) {
-      const OpenBinding& ob = (*req.bindings)[i];
-      bound.push_back(ob.fd.Get());
+  return t;
+}
+
+// The sandbox's shape: its filesystem (policy mounts, /dev/tty, mounted bindings) and the test hook.
+Result<void> Task::BuildSandbox(const TaskRequest& shape) {
+  proto::LaunchSpec& s = spec_;
+  if (shape.tty) s.flags |= proto::kFlagDevTty;
+  s.fail_at_step = shape.fail_at_step;
+  if (shape.bindings) {
+    for (size_t i = 0; i < shape.bindings->size(); ++i) {
+      const OpenBinding& ob = (*shape.bindings)[i];
       if (!ob.mounted) continue;
       proto::BindEntry be;
       be.fd_index = static_cast<uint32_t>(i);
@@ -249,52 +216,164 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
       be.target = ob.binding.target;
       s.binds.push_back(std::move(be));
     }
-    if (bound.size() + 6 > static_cast<size_t>(proto::kMaxFdsPerLaunch))
-      return FailMsg("too many bindings (" + std::to_string(bound.size()) + ")", "at most 240 per task");
+    if (shape.bindings->size() + 6 > static_cast<size_t>(proto::kMaxFdsPerLaunch))
+      return FailMsg("too many bindings (" + std::to_string(shape.bindings->size()) + ")", "at most 240 per task");
+    s.bound_fds = static_cast<uint32_t>(shape.bindings->size());
   }
-  s.bound_fds = static_cast<uint32_t>(bound.size());
-
   RootfsOptions ro;
   ro.task_uid = s.task_uid;
   ro.task_gid = s.task_gid;
   ro.hostname = s.hostname;
-  CORDON_ASSIGN_OR_RETURN(s.mounts, BuildRootfs(policy, ro));
+  CORDON_ASSIGN_OR_RETURN(s.mounts, BuildRootfs(*policy_, ro));
+  return {};
+}
 
-  CORDON_ASSIGN_OR_RETURN(UniqueFd spec_fd, SealedMemfd("cordon-spec", proto::EncodeLaunchSpec(s)));
+// The task's own part: argv, environment, cwd, and its stdin/stdout/stderr (the caller's fds, or
+// the pipes of the output pump when limits.output_bytes is set). Returns the three fds to pass;
+// `keep` holds the pipes' write ends until they are sent.
+Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::array<UniqueFd, 2>* keep) {
+  proto::LaunchSpec& s = spec_;
+  s.cwd = req.cwd.empty() ? "/work" : req.cwd;
+  s.argv = req.argv;
+  s.envp = BuildEnv(*policy_, req);
+  // The task's stdio comes from the caller. A directory there would be a way out of the sandbox
+  // (".." from a host directory fd walks the host's tree), so stdio must not be one.
+  for (auto [fd, name] : {std::pair<int, const char*>{req.stdin_fd, "stdin"}, {req.stdout_fd, "stdout"},
+                          {req.stderr_fd, "stderr"}}) {
+    struct stat st;
+    if (::fstat(fd, &st) < 0) return Fail(errno, std::string("the task's ") + name + " (fd " + std::to_string(fd) + ")",
+                                          "give the task open stdin, stdout and stderr");
+    if (S_ISDIR(st.st_mode))
+      return FailMsg(std::string("the task's ") + name + " is a directory; a directory is handed over only as a binding",
+                     "redirect it from a file, a pipe or /dev/null");
+  }
+  // With an output budget the task writes into pipes we read and forward, counting; otherwise its
+  // stdout/stderr are the caller's fds themselves and nothing is copied.
+  if (!policy_->limits.output_bytes) return std::array<int, 3>{req.stdin_fd, req.stdout_fd, req.stderr_fd};
+  const int dests[2] = {req.stdout_fd, req.stderr_fd};
+  for (int i = 0; i < 2; ++i) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) return Fail(errno, i == 0 ? "pipe for stdout" : "pipe for stderr");
+    pumps_[i].read_end.Reset(p[0]);
+    (*keep)[static_cast<size_t>(i)].Reset(p[1]);
+    pumps_[i].dest = dests[i];
+    ::fcntl(p[0], F_SETFL, O_NONBLOCK);
+  }
+  return std::array<int, 3>{req.stdin_fd, (*keep)[0].Get(), (*keep)[1].Get()};
+}
+
+// Spawns the shim and sends it the launch message: spec, BPF, `head` (stdio when cold, the start
+// socket when pooled), the bound fds and the v2 cgroup.
+Result<void> Task::Spawn(const RuntimePaths& rt, const std::vector<int>& head) {
+  CORDON_ASSIGN_OR_RETURN(UniqueFd spec_fd, SealedMemfd("cordon-spec", proto::EncodeLaunchSpec(spec_)));
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return Fail(errno, "socketpair");
-  t->ctrl_.Reset(sp[0]);
+  ctrl_.Reset(sp[0]);
   UniqueFd child_end(sp[1]);
   CORDON_ASSIGN_OR_RETURN(auto spawned, SpawnShim(rt.shim, child_end.Get()));
-  t->shim_pid_ = spawned.first;
-  t->pidfd_ = std::move(spawned.second);
+  shim_pid_ = spawned.first;
+  pidfd_ = std::move(spawned.second);
   child_end.Reset();
-  t->timing_.spawned = sys::MonotonicNs();
+  timing_.spawned = sys::MonotonicNs();
+  auto abandon = [&](const Error& e, const std::string& what) {
+    sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
+    ::waitpid(shim_pid_, nullptr, 0);
+    reaped_ = true;
+    return Wrap(e, what);
+  };
   // v1 hierarchies have no CLONE_INTO_CGROUP: place the outer shim in them now, before it gets the
   // launch message and so before it clones anything; PID 1 and the task inherit the placement.
-  if (t->cgroup_) {
-    if (auto a = t->cgroup_->AttachPid(t->shim_pid_, cgroup::V2Entry::kEnteredViaClone); !a) {
-      sys::PidfdSendSignal(t->pidfd_.Get(), SIGKILL);
-      ::waitpid(t->shim_pid_, nullptr, 0);
-      t->reaped_ = true;
-      return Wrap(a.error(), "place the shim in the task's v1 cgroups");
-    }
+  if (cgroup_) {
+    if (auto a = cgroup_->AttachPid(shim_pid_, cgroup::V2Entry::kEnteredViaClone); !a)
+      return abandon(a.error(), "place the shim in the task's v1 cgroups");
   }
-
   proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kLaunch};
-  std::vector<int> fds = {spec_fd.Get(), filter.memfd.Get(), req.stdin_fd, task_out, task_err};
-  fds.insert(fds.end(), bound.begin(), bound.end());
-  if (s.flags & proto::kFlagCgroupFd) fds.push_back(t->cgroup_->V2DirFd());
-  auto sent = SendMsg(t->ctrl_.Get(), &hdr, sizeof hdr, fds.data(), fds.size());
-  if (!sent) {
-    sys::PidfdSendSignal(t->pidfd_.Get(), SIGKILL);
-    ::waitpid(t->shim_pid_, nullptr, 0);
-    return Wrap(sent.error(), "send launch message to the shim");
-  }
-  ::fcntl(t->ctrl_.Get(), F_SETFL, O_NONBLOCK);
-  if (lim.max_wall_ms) t->wall_deadline_ns_ = t->timing_.spawned + lim.max_wall_ms * 1000000ull;
-  if (t->cpu_budget_usec_ && t->cgroup_) t->cpu_check_ns_ = t->timing_.spawned + 5'000'000ull;
+  std::vector<int> fds = {spec_fd.Get(), filter_->memfd.Get()};
+  fds.insert(fds.end(), head.begin(), head.end());
+  if (req_.bindings)
+    for (const OpenBinding& ob : *req_.bindings) fds.push_back(ob.fd.Get());
+  if (spec_.flags & proto::kFlagCgroupFd) fds.push_back(cgroup_->V2DirFd());
+  if (auto sent = SendMsg(ctrl_.Get(), &hdr, sizeof hdr, fds.data(), fds.size()); !sent)
+    return abandon(sent.error(), "send launch message to the shim");
+  ::fcntl(ctrl_.Get(), F_SETFL, O_NONBLOCK);
+  return {};
+}
+
+// The task's clocks start: wall-clock limit and CPU budget checks count from `from`.
+void Task::StartClocks(uint64_t from) {
+  if (policy_->limits.max_wall_ms) wall_deadline_ns_ = from + policy_->limits.max_wall_ms * 1000000ull;
+  if (cpu_budget_usec_ && cgroup_) cpu_check_ns_ = from + 5'000'000ull;
+}
+
+Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
+                                          std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
+                                          const TaskRequest& req, uint64_t received_ns,
+                                          const cgroup::Layout* cgroups) {
+  const uint64_t admitted = sys::MonotonicNs();
+  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups));
+  t->timing_.received = received_ns;
+  t->timing_.admitted = admitted;
+  t->req_ = req;
+  CORDON_TRY(t->BuildSandbox(req));
+  std::array<UniqueFd, 2> pipes;
+  CORDON_ASSIGN_OR_RETURN(auto stdio, t->BuildTaskPart(req, &pipes));
+  CORDON_TRY(t->Spawn(rt, {stdio[0], stdio[1], stdio[2]}));
+  t->StartClocks(t->timing_.spawned);
   return t;
+}
+
+Result<std::unique_ptr<Task>> Task::Prepare(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
+                                            std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
+                                            const TaskRequest& shape, const cgroup::Layout* cgroups) {
+  const uint64_t prepared = sys::MonotonicNs();
+  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups));
+  t->pooled_ = true;
+  t->timing_.prepared = prepared;
+  t->req_.bindings = shape.bindings;
+  t->req_.tty = shape.tty;
+  t->req_.fail_at_step = shape.fail_at_step;
+  CORDON_TRY(t->BuildSandbox(shape));
+  t->spec_.flags |= proto::kFlagPooled;
+  int sp[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return Fail(errno, "socketpair");
+  t->start_.Reset(sp[0]);
+  UniqueFd peer(sp[1]);
+  CORDON_TRY(t->Spawn(rt, {peer.Get()}));
+  return t;
+}
+
+Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns) {
+  if (!pooled_ || !ready_ || !start_)
+    return FailMsg("task " + id_ + " is not a pooled sandbox waiting for its task", "take a ready one from the pool");
+  timing_.received = received_ns;
+  timing_.admitted = sys::MonotonicNs();
+  // The sandbox's shape stays what it was built with; the request brings the rest.
+  auto bindings = req_.bindings;
+  const bool tty = req_.tty;
+  const uint32_t hook = req_.fail_at_step;
+  req_ = req;
+  req_.bindings = std::move(bindings);
+  req_.tty = tty;
+  req_.fail_at_step = hook;
+  std::array<UniqueFd, 2> pipes;
+  UniqueFd start = std::move(start_);  // one task per sandbox: the socket goes with this call
+  launched_ = true;
+  CORDON_ASSIGN_OR_RETURN(auto stdio, BuildTaskPart(req_, &pipes));
+  proto::TaskPart part{spec_.cwd, spec_.argv, spec_.envp};
+  CORDON_ASSIGN_OR_RETURN(UniqueFd part_fd, SealedMemfd("cordon-task", proto::EncodeTaskPart(part)));
+  proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kStart};
+  const int fds[4] = {part_fd.Get(), stdio[0], stdio[1], stdio[2]};
+  if (auto sent = SendMsg(start.Get(), &hdr, sizeof hdr, fds, 4); !sent)
+    return Wrap(sent.error(), "send the task to its pooled sandbox");
+  StartClocks(timing_.admitted);
+  return {};
+}
+
+std::optional<uint64_t> Task::MemoryBytes() const {
+  if (!cgroup_) return std::nullopt;
+  auto u = cgroup_->ReadUsage(cgroup::TaskCgroup::Psi::kSkip);
+  if (!u) return std::nullopt;
+  return u->memory_current_bytes.value;
 }
 
 Task::~Task() {
@@ -531,6 +610,14 @@ void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds)
           Kill(FailureClass::kSetupFailed, "egress proxy could not start: " + p.error().Message());
         }
       }
+      break;
+    }
+    case proto::MsgType::kReady: {
+      if (len != sizeof(proto::ReadyRecord)) return;
+      proto::ReadyRecord r;
+      std::memcpy(&r, buf, sizeof r);
+      ready_ = true;
+      timing_.pool_ready = r.ready_ns;
       break;
     }
     case proto::MsgType::kError: {

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,7 @@ struct TaskOutcome {
 
 struct TaskTiming {  // CLOCK_MONOTONIC ns; 0 = did not happen
   uint64_t received = 0, admitted = 0, spawned = 0, ready = 0, exec = 0, exit = 0, done = 0;
+  uint64_t prepared = 0, pool_ready = 0;  // pooled: Prepare() began; PID 1 began waiting for the task
   std::vector<proto::StepMark> steps;  // when each setup step started, as the shim stamped them
 };
 
@@ -93,6 +95,25 @@ class Task {
                                              const TaskRequest& req, uint64_t received_ns,
                                              const cgroup::Layout* cgroups = nullptr);
   ~Task();
+
+  // ---- Pooled sandboxes (cordond's warm pool, docs/performance.md) ----
+  // Builds a sandbox ahead of its task: cgroup, namespaces, mounts, bindings and BPF, all as Start
+  // would. `shape` gives what belongs to the sandbox rather than the task (bindings, tty, the test
+  // hook); argv, env, cwd and stdio come with Launch(). Drive it like a running task (Watches,
+  // OnReady) until ready(); if it fails or dies first, finished() says so and outcome() why.
+  static Result<std::unique_ptr<Task>> Prepare(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
+                                               std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
+                                               const TaskRequest& shape, const cgroup::Layout* cgroups = nullptr);
+  bool pooled() const { return pooled_; }
+  // A pooled sandbox is built and waits for its task (PID 1 blocks before the task's clone).
+  bool ready() const { return ready_ && !launched_ && !finished_; }
+  bool launched() const { return !pooled_ || launched_; }
+  // Hands the waiting sandbox its one task; from here on it is an ordinary running task. The
+  // request's bindings, tty and test hook are ignored: the sandbox keeps those it was built with.
+  Result<void> Launch(const TaskRequest& req, uint64_t received_ns);
+  // Memory charged to the sandbox's cgroup right now (memory.current, v1 memory.usage_in_bytes),
+  // or nullopt without a memory cgroup.
+  std::optional<uint64_t> MemoryBytes() const;
 
   // ---- Driving a task from any event loop (poll, epoll) ----
   // The fds the task wants watched right now (all for POLLIN); the set changes as the task runs
@@ -138,6 +159,13 @@ class Task {
 
  private:
   Task() = default;
+  static Result<std::unique_ptr<Task>> Create(std::shared_ptr<const Policy> policy,
+                                              std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
+                                              const cgroup::Layout* cgroups);
+  Result<void> BuildSandbox(const TaskRequest& shape);
+  Result<std::array<int, 3>> BuildTaskPart(const TaskRequest& req, std::array<UniqueFd, 2>* keep);
+  Result<void> Spawn(const RuntimePaths& rt, const std::vector<int>& head);
+  void StartClocks(uint64_t from);
   void HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds);
   void RecordDenial(const struct seccomp_notif& req);
   void Settle();
@@ -175,6 +203,8 @@ class Task {
   TaskRequest req_;
   proto::LaunchSpec spec_;
   UniqueFd ctrl_, pidfd_, listener_;
+  UniqueFd start_;  // pooled, until launched: the socket PID 1 waits on for kStart
+  bool pooled_ = false, ready_ = false, launched_ = false;
   std::vector<SeccompDenial> denials_;
   uint64_t denied_total_ = 0;
   std::optional<SeccompDenial> seccomp_kill_;
@@ -193,9 +223,11 @@ class Task {
 
 // Runs one task to completion on the calling thread: forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to it,
 // enforces the policy's limits, and returns the finished task (its cgroup removed). `cordon run`.
+// `pooled`: build the sandbox with Prepare() and hand it the task with Launch() once ready, the
+// path of cordond's warm pool (CORDON_TEST_POOLED=1 runs the CLI's tests through it).
 Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
                                                   std::shared_ptr<const SeccompFilter> filter,
                                                   const TaskRequest& req, const IdRange& ids, uint64_t received_ns,
-                                                  const cgroup::Layout* cgroups = nullptr);
+                                                  const cgroup::Layout* cgroups = nullptr, bool pooled = false);
 
 }  // namespace cordon

@@ -126,31 +126,48 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   tr.stdin_fd = stdio[0].Get();
   tr.stdout_fd = stdio[1].Get();
   tr.stderr_fd = stdio[2].Get();
-  // Bindings, keyed by the verified principal's tenant and the request's app id (docs/bindings.md).
-  BindingContext bctx;
-  bctx.state_root = opts_.state_dir + "/state";
-  bctx.tenant = d.principal->tenant;
-  bctx.app = s.app_id.empty() ? "default" : s.app_id;
-  for (size_t i = 0; i < bound.size(); ++i) bctx.caller_fds[s.fd_bindings[i]] = bound[i].Get();
-  auto opened = OpenBindings(*d.policy->policy, bctx);
-  if (!opened) {
-    std::string msg = opened.error().Message();
-    if (!opened.error().hint.empty()) msg += " (" + opened.error().hint + ")";
-    return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, msg);
-  }
-  tr.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));
   // One caller that stops reading must not hold the loop: bounded wait for the output's tail.
   tr.output_drain_ms = 2000;
-  auto task = StartSandbox(*d.policy, tr, received);
-  if (!task) {
-    Log("starting a sandbox failed: " + task.error().Message());
-    std::string msg = "starting the sandbox failed: " + task.error().Message();
-    if (!task.error().hint.empty()) msg += " (" + task.error().hint + ")";
-    return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, msg);
-  }
   auto l = std::make_unique<Live>();
-  l->serial = next_serial_++;
-  l->task = std::move(*task);
+  // The warm pool: a sandbox built ahead for exactly this policy and filter, when the request adds
+  // nothing to the sandbox's shape (no caller fds; the policy has no per-request bindings).
+  if (bound.empty()) {
+    if (std::unique_ptr<Pooled> p = TakePooled(s.policy, *d.policy)) {
+      if (auto launched = p->task->Launch(tr, received); launched) {
+        l->serial = p->serial;
+        l->watched = std::move(p->watched);
+        l->task = std::move(p->task);
+      } else {
+        Log("warm pool: handing a task to a pooled sandbox failed, starting a fresh one: " +
+            launched.error().Message());
+        for (int fd : p->watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
+      }
+    }
+  }
+  if (!l->task) {
+    // Bindings, keyed by the verified principal's tenant and the request's app id (docs/bindings.md).
+    BindingContext bctx;
+    bctx.state_root = opts_.state_dir + "/state";
+    bctx.tenant = d.principal->tenant;
+    bctx.app = s.app_id.empty() ? "default" : s.app_id;
+    for (size_t i = 0; i < bound.size(); ++i) bctx.caller_fds[s.fd_bindings[i]] = bound[i].Get();
+    auto opened = OpenBindings(*d.policy->policy, bctx);
+    if (!opened) {
+      std::string msg = opened.error().Message();
+      if (!opened.error().hint.empty()) msg += " (" + opened.error().hint + ")";
+      return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, msg);
+    }
+    tr.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));
+    auto task = StartSandbox(*d.policy, tr, received);
+    if (!task) {
+      Log("starting a sandbox failed: " + task.error().Message());
+      std::string msg = "starting the sandbox failed: " + task.error().Message();
+      if (!task.error().hint.empty()) msg += " (" + task.error().hint + ")";
+      return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, msg);
+    }
+    l->serial = next_serial_++;
+    l->task = std::move(*task);
+  }
   TaskRow& t = l->row;
   t.id = l->task->id();
   t.principal = d.principal->name;

@@ -134,6 +134,8 @@ void Daemon::Run() {
           OnConn(*c->second, events[i].events);
         } else if (auto t = live_.find(serial); t != live_.end()) {
           OnTask(*t->second, fd);
+        } else if (auto p = pool_.find(serial); p != pool_.end()) {
+          OnPooled(*p->second, fd);
         }
       } catch (const std::exception& e) {
         Log(std::string("internal error handling an event: ") + e.what());
@@ -141,6 +143,7 @@ void Daemon::Run() {
       }
     }
     RunDeadlines(sys::MonotonicNs());
+    RefillPool();
   }
   // Best effort: whatever replies are queued (Wait answers for killed tasks) go out now.
   for (auto& [serial, c] : conns_) Flush(*c);
@@ -157,6 +160,8 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
     for (const auto& w : l->waiters) consider(w.deadline_ns);
   }
   for (const auto& [s, c] : conns_) consider(c->deadline_ns);
+  if (!stopping_)
+    for (const auto& [name, b] : pool_backoff_) consider(b.until_ns);
   if (stopping_) consider(killed_all_ ? stop_give_up_at_ : stop_kill_at_);
   if (next == 0) return -1;
   if (next <= now) return 0;
@@ -384,20 +389,22 @@ void Daemon::OnTask(Live& l, int fd) {
   AfterTask(serial);
 }
 
-void Daemon::SyncWatches(Live& l) {
-  const std::vector<int> want_list = l.task->Watches();
+void Daemon::SyncWatches(Live& l) { SyncWatchSet(l.serial, *l.task, &l.watched); }
+
+void Daemon::SyncWatchSet(uint64_t serial, const Task& task, std::set<int>* watched) {
+  const std::vector<int> want_list = task.Watches();
   const std::set<int> want(want_list.begin(), want_list.end());
-  for (int fd : l.watched)
+  for (int fd : *watched)
     if (!want.contains(fd)) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);  // may be closed already
   for (int fd : want) {
-    epoll_event ev{EPOLLIN, {.u64 = Token(l.serial, fd)}};
+    epoll_event ev{EPOLLIN, {.u64 = Token(serial, fd)}};
     // MOD first: if the Task closed an fd and got the same number back for a new one, the old
     // registration vanished with the close and MOD fails with ENOENT.
-    if (l.watched.contains(fd) && ::epoll_ctl(epoll_.Get(), EPOLL_CTL_MOD, fd, &ev) == 0) continue;
+    if (watched->contains(fd) && ::epoll_ctl(epoll_.Get(), EPOLL_CTL_MOD, fd, &ev) == 0) continue;
     if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST)
       Log("epoll_ctl add task fd: " + std::string(std::strerror(errno)));
   }
-  l.watched = want;
+  *watched = want;
 }
 
 void Daemon::AfterTask(uint64_t serial) {
@@ -470,6 +477,7 @@ void Daemon::Reload() {
   }
   for (const auto& n : cfg->notes) Log("SIGHUP: " + n);
   config_ = std::make_shared<const Config>(std::move(*cfg));  // running tasks keep their own policy
+  DiscardStalePool(false, "SIGHUP: their policy or seccomp filter changed");
 }
 
 void Daemon::BeginStop(bool kill_now) {
@@ -485,6 +493,7 @@ void Daemon::BeginStop(bool kill_now) {
     }
     Log("stopping: no new tasks; " + std::to_string(live_.size()) + " running tasks get " +
         std::to_string(opts_.grace_ms) + " ms");
+    DiscardStalePool(true, "stopping");
   }
   if (!kill_now || killed_all_) return;
   killed_all_ = true;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "supervisor/identity.h"
@@ -27,6 +28,11 @@ struct DaemonOptions {
   size_t max_tasks = 4096;                // live tasks; Submit beyond it gets UNAVAILABLE
   size_t max_connections = 4096;
   bool bpf_cache = true;
+  // Warm pool (docs/daemon.md "Warm pool"): sandboxes built ahead of their tasks, per policy.
+  size_t pool_size = 2;                   // ready sandboxes kept per pooled policy; 0 turns the pool off
+  std::vector<std::string> pool_policies; // policies to pool; empty = every policy that can be pooled
+  size_t pool_refill = 1;                 // sandboxes built at the same time when refilling
+  uint64_t pool_memory_max = 256ull << 20;  // bytes all pooled sandboxes may hold together
 };
 
 // Runs the daemon until SIGTERM/SIGINT and the shutdown that follows. Errors that prevent the

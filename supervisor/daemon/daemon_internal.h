@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -143,6 +144,19 @@ struct Live {
   std::vector<Waiter> waiters;
 };
 
+// A sandbox of the warm pool: built for one policy, waiting for its task (docs/daemon.md).
+struct Pooled {
+  uint64_t serial = 0;     // its epoll serial; the Live that takes it over keeps it
+  std::string policy;      // the policy's name in the config it was built from
+  LoadedPolicy built_for;  // the exact policy and filter: a reload that changes either discards it
+  std::unique_ptr<Task> task;
+  std::set<int> watched;
+  uint64_t memory_bytes = 0;  // charged against --pool-memory-max (measured once ready)
+};
+
+// Why a policy cannot be pooled, or "" when it can: its sandbox must not depend on the request.
+std::string WhyNotPoolable(const Policy& policy);
+
 class Daemon {
  public:
   explicit Daemon(const DaemonOptions& o) : opts_(o) {}
@@ -170,6 +184,18 @@ class Daemon {
   void CloseConn(uint64_t serial);
 
   Result<std::unique_ptr<Task>> StartSandbox(const LoadedPolicy& lp, const TaskRequest& req, uint64_t received_ns);
+
+  // Warm pool (pool.cc).
+  void RefillPool();
+  void PrepareOne(const std::string& name, const LoadedPolicy& lp);
+  void OnPooled(Pooled& p, int fd);
+  void DropPooled(uint64_t serial, const std::string& why);
+  // A ready sandbox built for exactly `lp`, removed from the pool; nullptr when there is none.
+  std::unique_ptr<Pooled> TakePooled(const std::string& name, const LoadedPolicy& lp);
+  // Discards pooled sandboxes whose policy or filter is no longer the config's (or all of them).
+  void DiscardStalePool(bool all, const std::string& why);
+  uint64_t PoolMemory() const;
+  void SyncWatchSet(uint64_t serial, const Task& task, std::set<int>* watched);
   void OnTask(Live& l, int fd);
   void SyncWatches(Live& l);
   void AfterTask(uint64_t serial);
@@ -188,6 +214,13 @@ class Daemon {
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
   std::unordered_map<uint64_t, std::unique_ptr<Live>> live_;
   std::unordered_map<std::string, uint64_t> live_by_id_;
+  std::unordered_map<uint64_t, std::unique_ptr<Pooled>> pool_;
+  struct Backoff {
+    uint64_t until_ns = 0;
+    uint64_t delay_ns = 0;
+  };
+  std::map<std::string, Backoff> pool_backoff_;  // by policy: a failed build waits before the next
+  uint64_t pool_estimate_bytes_ = 1u << 20;      // charge of a sandbox still being built: the last measured
   int64_t last_purge_ms_ = 0;
   bool stopping_ = false, killed_all_ = false;
   uint64_t stop_kill_at_ = 0, stop_give_up_at_ = 0;

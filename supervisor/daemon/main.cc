@@ -2,9 +2,12 @@
 // RunDaemon (supervisor/daemon/daemon.h). docs/daemon.md describes running it.
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "common/setup_step.h"
 #include "supervisor/daemon/daemon.h"
@@ -28,6 +31,13 @@ constexpr const char* kUsage =
     "  --idempotency-window S    Seconds a request_id is remembered (default 86400).\n"
     "  --max-tasks N             Live tasks at most; more submits get UNAVAILABLE (default 4096).\n"
     "  --id-range S:C            Rootful host uid/gid pool (default 524288:65536, or CORDON_ID_RANGE).\n"
+    "  --pool-size N             Warm pool: sandboxes kept built ahead of their tasks, per policy\n"
+    "                            (default 2; 0 turns the pool off). Each serves one task only.\n"
+    "  --pool-policies A,B       Policies to pool (default: every policy without caller, state or\n"
+    "                            socket bindings).\n"
+    "  --pool-refill N           Sandboxes the pool builds at the same time (default 1).\n"
+    "  --pool-memory-max BYTES   Memory all pooled sandboxes may hold together, as their cgroups\n"
+    "                            count it; suffixes K, M, G (default 256M).\n"
     "  -h, --help                Show this help.\n"
     "  --version                 Show the version.\n"
     "\n"
@@ -40,12 +50,44 @@ int Usage(const std::string& msg) {
 }
 
 bool ParseU64(const std::string& s, uint64_t* out) {
-  if (s.empty()) return false;
+  if (s.empty() || s[0] == '-') return false;
   char* end = nullptr;
+  errno = 0;
   unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (*end != '\0') return false;
+  if (*end != '\0' || errno == ERANGE) return false;
   *out = v;
   return true;
+}
+
+// "64M", "1G", "1048576": bytes with an optional binary suffix.
+bool ParseBytes(std::string s, uint64_t* out) {
+  uint64_t mult = 1;
+  if (!s.empty()) {
+    switch (s.back()) {
+      case 'K': case 'k': mult = 1ull << 10; break;
+      case 'M': case 'm': mult = 1ull << 20; break;
+      case 'G': case 'g': mult = 1ull << 30; break;
+      default: break;
+    }
+    if (mult != 1) s.pop_back();
+  }
+  uint64_t v = 0;
+  if (!ParseU64(s, &v) || v > UINT64_MAX / mult) return false;
+  *out = v * mult;
+  return true;
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= s.size()) {
+    size_t comma = s.find(',', at);
+    std::string item = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -89,12 +131,23 @@ int main(int argc, char** argv) {
     } else if (flag == "--id-range") {
       id_range = value;
     } else if (flag == "--grace-ms" || flag == "--read-timeout-ms" || flag == "--idempotency-window" ||
-               flag == "--max-tasks") {
+               flag == "--max-tasks" || flag == "--pool-size" || flag == "--pool-refill") {
       if (!ParseU64(value, &n)) return Usage(flag + " needs a non-negative integer, got '" + value + "'");
       if (flag == "--grace-ms") o.grace_ms = n;
       if (flag == "--read-timeout-ms") o.read_timeout_ms = n == 0 ? 1 : n;
       if (flag == "--idempotency-window") o.idempotency_window_s = n;
       if (flag == "--max-tasks") o.max_tasks = n;
+      if (flag == "--pool-size") o.pool_size = n;
+      if (flag == "--pool-refill") {
+        if (n == 0) return Usage("--pool-refill must be at least 1 (use --pool-size 0 to turn the pool off)");
+        o.pool_refill = n;
+      }
+    } else if (flag == "--pool-policies") {
+      o.pool_policies = SplitComma(value);
+      if (o.pool_policies.empty()) return Usage("--pool-policies needs policy names, e.g. default,analyst");
+    } else if (flag == "--pool-memory-max") {
+      if (!ParseBytes(value, &o.pool_memory_max))
+        return Usage("--pool-memory-max needs bytes with an optional K, M or G suffix, got '" + value + "'");
     } else {
       return Usage("unknown option '" + a + "'");
     }

@@ -1,0 +1,145 @@
+// supervisor/daemon/pool.cc: cordond's warm pool. Per pooled policy it keeps --pool-size sandboxes
+// built ahead of their tasks (Task::Prepare: cgroup, namespaces, mounts, bindings, BPF), each waiting
+// before its task's clone. A Submit takes one and hands it the task (Task::Launch); the loop builds
+// the next one afterwards. A pooled sandbox serves one task and is never reused; one whose policy or
+// seccomp filter changed is discarded, never handed out.
+#include "supervisor/daemon/daemon_internal.h"
+
+namespace cordon::daemon::internal {
+namespace {
+
+constexpr uint64_t kFirstBackoffNs = 500'000'000ull;  // after a failed build; doubles up to the max
+constexpr uint64_t kMaxBackoffNs = 30'000'000'000ull;
+
+bool SameBuild(const LoadedPolicy& a, const LoadedPolicy& b) {
+  return a.policy && b.policy && a.filter && b.filter && a.policy->sha256 == b.policy->sha256 &&
+         a.filter->bpf_sha256 == b.filter->bpf_sha256 && a.filter->filter_flags == b.filter->filter_flags;
+}
+
+}  // namespace
+
+std::string WhyNotPoolable(const Policy& policy) {
+  for (const Binding& b : policy.bindings) {
+    if (b.from_caller()) return "binding '" + b.name + "' comes from the caller";
+    if (b.kind == Binding::Kind::kState) return "state binding '" + b.name + "' depends on the tenant and app";
+    // A connection made ahead of time could be closed by the service before the task uses it.
+    if (b.kind == Binding::Kind::kSocket) return "socket binding '" + b.name + "' is connected per task";
+  }
+  return "";
+}
+
+uint64_t Daemon::PoolMemory() const {
+  uint64_t sum = 0;
+  for (const auto& [s, p] : pool_) sum += p->memory_bytes ? p->memory_bytes : pool_estimate_bytes_;
+  return sum;
+}
+
+void Daemon::RefillPool() {
+  if (stopping_ || opts_.pool_size == 0) return;
+  size_t building = 0;
+  std::map<std::string, size_t> have;
+  for (const auto& [s, p] : pool_) {
+    ++have[p->policy];
+    if (!p->task->ready()) ++building;
+  }
+  const uint64_t now = sys::MonotonicNs();
+  for (const auto& [name, lp] : config_->policies) {
+    if (!opts_.pool_policies.empty() &&
+        std::find(opts_.pool_policies.begin(), opts_.pool_policies.end(), name) == opts_.pool_policies.end())
+      continue;
+    if (!WhyNotPoolable(*lp.policy).empty()) continue;
+    if (auto b = pool_backoff_.find(name); b != pool_backoff_.end() && now < b->second.until_ns) continue;
+    while (have[name] < opts_.pool_size && building < opts_.pool_refill &&
+           PoolMemory() + pool_estimate_bytes_ <= opts_.pool_memory_max) {
+      const size_t before = pool_.size();
+      PrepareOne(name, lp);
+      if (pool_.size() == before) break;  // failed: backing off
+      ++have[name];
+      ++building;
+    }
+  }
+}
+
+void Daemon::PrepareOne(const std::string& name, const LoadedPolicy& lp) {
+  auto fail = [&](const Error& e) {
+    Backoff& b = pool_backoff_[name];
+    b.delay_ns = b.delay_ns ? std::min(b.delay_ns * 2, kMaxBackoffNs) : kFirstBackoffNs;
+    b.until_ns = sys::MonotonicNs() + b.delay_ns;
+    Log("warm pool: building a sandbox for policy '" + name + "' failed, next try in " +
+        std::to_string(b.delay_ns / 1'000'000) + " ms: " + e.Message());
+  };
+  auto identity = AcquireIdentity(opts_.ids, opts_.id_lock_dir);
+  if (!identity) return fail(identity.error());
+  // Only policies without caller, state or socket bindings are pooled: what is left opens the same
+  // way for every request.
+  auto opened = OpenBindings(*lp.policy, BindingContext{});
+  if (!opened) return fail(opened.error());
+  TaskRequest shape;
+  shape.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));
+  auto task = Task::Prepare(opts_.runtime, lp.policy, lp.filter, std::move(*identity), shape,
+                            cgroups_ ? &*cgroups_ : nullptr);
+  if (!task) return fail(task.error());
+  auto p = std::make_unique<Pooled>();
+  p->serial = next_serial_++;
+  p->policy = name;
+  p->built_for = lp;
+  p->task = std::move(*task);
+  Pooled& ref = *p;
+  pool_[p->serial] = std::move(p);
+  SyncWatchSet(ref.serial, *ref.task, &ref.watched);
+}
+
+void Daemon::OnPooled(Pooled& p, int fd) {
+  const uint64_t serial = p.serial;
+  p.task->OnReady(fd);
+  SyncWatchSet(serial, *p.task, &p.watched);
+  if (p.task->finished()) {
+    // It died or failed before it had a task: nothing ran in it. Say why, and slow down.
+    std::string why = p.task->outcome().message;
+    Backoff& b = pool_backoff_[p.policy];
+    b.delay_ns = b.delay_ns ? std::min(b.delay_ns * 2, kMaxBackoffNs) : kFirstBackoffNs;
+    b.until_ns = sys::MonotonicNs() + b.delay_ns;
+    return DropPooled(serial, "warm pool: a sandbox for policy '" + p.policy + "' ended before its task (" + why +
+                                  "); next build in " + std::to_string(b.delay_ns / 1'000'000) + " ms");
+  }
+  if (p.task->ready() && p.memory_bytes == 0) {
+    pool_backoff_.erase(p.policy);
+    if (auto m = p.task->MemoryBytes()) {
+      p.memory_bytes = std::max<uint64_t>(*m, 1);
+      pool_estimate_bytes_ = p.memory_bytes;
+    } else {
+      p.memory_bytes = pool_estimate_bytes_;
+    }
+  }
+}
+
+void Daemon::DropPooled(uint64_t serial, const std::string& why) {
+  auto it = pool_.find(serial);
+  if (it == pool_.end()) return;
+  for (int fd : it->second->watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
+  if (!why.empty()) Log(why);
+  pool_.erase(it);  // ~Task kills what is left of the sandbox and removes its cgroup
+}
+
+std::unique_ptr<Pooled> Daemon::TakePooled(const std::string& name, const LoadedPolicy& lp) {
+  for (auto it = pool_.begin(); it != pool_.end(); ++it) {
+    Pooled& p = *it->second;
+    if (p.policy != name || !p.task->ready() || !SameBuild(p.built_for, lp)) continue;
+    std::unique_ptr<Pooled> out = std::move(it->second);
+    pool_.erase(it);
+    return out;
+  }
+  return nullptr;
+}
+
+void Daemon::DiscardStalePool(bool all, const std::string& why) {
+  std::vector<uint64_t> stale;
+  for (const auto& [s, p] : pool_) {
+    auto it = config_->policies.find(p->policy);
+    if (all || it == config_->policies.end() || !SameBuild(p->built_for, it->second)) stale.push_back(s);
+  }
+  for (uint64_t s : stale) DropPooled(s, "");
+  if (!stale.empty()) Log("warm pool: discarded " + std::to_string(stale.size()) + " sandboxes (" + why + ")");
+}
+
+}  // namespace cordon::daemon::internal
