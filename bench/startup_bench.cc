@@ -1,29 +1,48 @@
-// cordon-bench: sandbox start-up cost against its baselines, measured in one run on one machine.
+// cordon-bench: sandbox start-up cost against its baselines, measured in one run on one machine
+// (docs/performance.md). Numbers for people: it never passes or fails on timing.
 //
-//   cordon-bench [--iterations N] [--warmup N] [--cordon PATH] [CMD...]   (CMD defaults to /bin/true)
+//   cordon-bench [--iterations N] [--warmup N] [--workers 1,2] [--quick] [--no-daemon]
+//                [--cordon PATH] [--cordond PATH] [-- CMD...]
 //
-// For each contender it spawns the whole command N times (posix_spawn + waitpid from this driver,
-// the same for all), and prints p50/p95/p99 wall time and the ratios against a bare fork+exec of the
-// same program and against bubblewrap with comparable isolation. Then it runs `cordon run
-// --evidence` N times and prints the median of each step of Cordon's own timeline.
+// For each program (/bin/true and `python3 -c pass`, or CMD) and each contender it runs the program
+// N times and prints p50/p95/p99 wall time per run, then the throughput with 1 and 2 workers, with
+// the ratios against a bare fork+exec of the same program and against bubblewrap. Contenders:
+//   bare                 posix_spawn + waitpid from this driver (the floor without isolation)
+//   cordon run           the one-shot CLI, embedded default policy, full isolation
+//   cordond, cold        Submit + Wait over the daemon's socket, from a client already connected
+//   cordond, warm pool   the same against a daemon with --pool-size; paced so the pool keeps up
+//   bubblewrap           --unshare-all --die-with-parent --new-session, ro /usr, /proc, /dev, /tmp
+// Then where the time goes (the evidence timelines), and the daemon's CPU per task.
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "supervisor/daemon/client.h"
 
 extern char** environ;
 
 namespace {
+
+namespace api = cordon::api::v1;
+using Cmd = std::vector<std::string>;
 
 uint64_t NowNs() {
   timespec ts;
@@ -31,19 +50,15 @@ uint64_t NowNs() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-// Spawns argv with stdout/stderr to /dev/null (or `out_fd`), returns wall ns, or 0 on failure.
-uint64_t SpawnWait(const std::vector<std::string>& argv, int out_fd = -1) {
+// Spawns argv with stdio on /dev/null, waits; returns wall ns, or 0 when it did not exit 0.
+uint64_t SpawnWait(const Cmd& argv) {
   std::vector<char*> av;
   for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
   av.push_back(nullptr);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (out_fd >= 0) {
-    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-  } else {
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  }
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   uint64_t t0 = NowNs();
   pid_t pid;
@@ -57,7 +72,7 @@ uint64_t SpawnWait(const std::vector<std::string>& argv, int out_fd = -1) {
 }
 
 struct Stats {
-  double p50 = 0, p95 = 0, p99 = 0, mean = 0;
+  double p50 = 0, p95 = 0, p99 = 0;
   size_t ok = 0, failed = 0;
 };
 
@@ -71,17 +86,131 @@ Stats Summarize(std::vector<double> v, size_t failed) {
   s.p50 = pct(0.50);
   s.p95 = pct(0.95);
   s.p99 = pct(0.99);
-  for (double x : v) s.mean += x;
-  s.mean /= double(v.size());
   return s;
 }
 
-Stats Measure(const std::vector<std::string>& argv, int iterations, int warmup) {
-  for (int i = 0; i < warmup; ++i) SpawnWait(argv);
+double Median(std::vector<double> v) { return Summarize(std::move(v), 0).p50; }
+
+// A cordond of our own on a temporary socket and state dir, with a config naming the current user.
+class Daemon {
+ public:
+  static std::optional<Daemon> Start(const std::string& cordond, size_t pool_size, bool sync_each = true) {
+    Daemon d;
+    char tmpl[] = "/tmp/cordon-bench-daemon-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return std::nullopt;
+    d.dir_ = tmpl;
+    chmod(tmpl, 0755);
+    d.socket_ = d.dir_ + "/cordond.sock";
+    mkdir((d.dir_ + "/config").c_str(), 0755);
+    nlohmann::json principals = {
+        {"version", 1},
+        {"roles", {{"bench", {{"policies", {"*"}}, {"classes", {"batch"}}, {"manage_all_tasks", true}}}}},
+        {"principals", {{{"name", "bench"}, {"tenant", "bench"}, {"uids", {geteuid()}}, {"roles", {"bench"}}}}}};
+    std::ofstream(d.dir_ + "/config/principals.json") << principals.dump();
+    Cmd argv = {cordond, "--socket", d.socket_, "--state-dir", d.dir_ + "/state", "--config-dir", d.dir_ + "/config",
+                "--pool-size", std::to_string(pool_size), "--grace-ms", "1000", "--decision-sync",
+                sync_each ? "each" : "os"};
+    std::vector<char*> av;
+    for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+    av.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, (d.dir_ + "/cordond.log").c_str(), O_WRONLY | O_CREAT, 0644);
+    int rc = posix_spawn(&d.pid_, av[0], &fa, nullptr, av.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return std::nullopt;
+    for (int i = 0; i < 500; ++i) {
+      if (access(d.socket_.c_str(), F_OK) == 0) return d;
+      usleep(10000);
+    }
+    return std::nullopt;
+  }
+  Daemon() = default;
+  Daemon(Daemon&& o) noexcept : pid_(o.pid_), dir_(std::move(o.dir_)), socket_(std::move(o.socket_)) { o.pid_ = -1; }
+  ~Daemon() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    std::string rm = "rm -rf '" + dir_ + "'";
+    (void)!system(rm.c_str());
+  }
+  const std::string& socket() const { return socket_; }
+  // utime + stime of the daemon so far, in ms.
+  double CpuMs() const {
+    std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(f)), {});
+    auto close = s.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::vector<std::string> fields;
+    size_t at = close + 2;
+    while (at < s.size()) {
+      size_t sp = s.find(' ', at);
+      fields.push_back(s.substr(at, sp - at));
+      if (sp == std::string::npos) break;
+      at = sp + 1;
+    }
+    if (fields.size() < 13) return 0;
+    return double(std::stoull(fields[11]) + std::stoull(fields[12])) * 1000.0 / double(sysconf(_SC_CLK_TCK));
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string dir_, socket_;
+};
+
+// Submit + Wait on an open connection, stdio /dev/null (the same fds each time). Returns wall ns
+// and the task id, or 0 when the task failed.
+uint64_t SubmitWait(cordon::daemon::ClientConnection& c, const Cmd& cmd, int devnull, std::string* id) {
+  api::Request req;
+  api::SubmitRequest* s = req.mutable_submit();
+  for (const auto& a : cmd) s->add_argv(a);
+  s->set_stdio(true);
+  const int fds[3] = {devnull, devnull, devnull};
+  uint64_t t0 = NowNs();
+  auto r = c.Call(req, fds, 3);
+  if (!r || !r->has_submit()) return 0;
+  *id = r->submit().task().task_id();
+  api::Request w;
+  w.mutable_wait()->set_task_id(*id);
+  auto done = c.Call(w);
+  uint64_t t = NowNs() - t0;
+  if (!done || !done->has_wait() || done->wait().task().exit_code() != 0) return 0;
+  return t;
+}
+
+std::optional<nlohmann::json> Evidence(cordon::daemon::ClientConnection& c, const std::string& id) {
+  api::Request req;
+  req.mutable_evidence()->set_task_id(id);
+  auto r = c.Call(req);
+  if (!r || !r->has_evidence()) return std::nullopt;
+  auto j = nlohmann::json::parse(r->evidence().evidence_json(), nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+// One contender: runs the program once per call; `worker` tells which worker thread calls.
+struct Contender {
+  std::string name;
+  std::function<uint64_t(int worker)> once;
+  uint64_t pace_ns = 0;  // sleep between runs of the latency series (not counted)
+};
+
+struct Result {
+  Stats latency;
+  double per_s[3] = {0, 0, 0};  // throughput with 1, 2 workers (index = workers)
+};
+
+Stats Latency(const Contender& c, int iterations, int warmup) {
+  for (int i = 0; i < warmup; ++i) c.once(0);
   std::vector<double> ms;
   size_t failed = 0;
   for (int i = 0; i < iterations; ++i) {
-    uint64_t t = SpawnWait(argv);
+    if (c.pace_ns) {
+      timespec ts{time_t(c.pace_ns / 1000000000ull), long(c.pace_ns % 1000000000ull)};
+      nanosleep(&ts, nullptr);
+    }
+    uint64_t t = c.once(0);
     if (t == 0) {
       ++failed;
     } else {
@@ -91,135 +220,259 @@ Stats Measure(const std::vector<std::string>& argv, int iterations, int warmup) 
   return Summarize(ms, failed);
 }
 
+// Runs per_worker runs on each of `workers` threads back to back; tasks per second overall.
+double Throughput(const Contender& c, int workers, int per_worker) {
+  std::atomic<int> ok{0};
+  uint64_t t0 = NowNs();
+  std::vector<std::thread> ts;
+  for (int w = 0; w < workers; ++w)
+    ts.emplace_back([&, w] {
+      for (int i = 0; i < per_worker; ++i)
+        if (c.once(w) != 0) ++ok;
+    });
+  for (auto& t : ts) t.join();
+  return double(ok.load()) / (double(NowNs() - t0) / 1e9);
+}
+
 std::string FindBwrap() {
   for (const char* p : {"/usr/bin/bwrap", "/usr/local/bin/bwrap"})
     if (access(p, X_OK) == 0) return p;
   return {};
 }
 
-}  // namespace
+std::string Join(const Cmd& cmd) {
+  std::string s;
+  for (auto& a : cmd) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
 
-int main(int argc, char** argv) {
-  int iterations = 200, warmup = 10;
-  std::string cordon = std::string(CORDON_BUILD_DIR) + "/bin/cordon";
-  std::vector<std::string> cmd;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--iterations" && i + 1 < argc) {
-      iterations = std::max(1, atoi(argv[++i]));
-    } else if (a == "--warmup" && i + 1 < argc) {
-      warmup = std::max(0, atoi(argv[++i]));
-    } else if (a == "--cordon" && i + 1 < argc) {
-      cordon = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      std::printf("usage: cordon-bench [--iterations N] [--warmup N] [--cordon PATH] [CMD...]\n");
-      return 0;
-    } else {
-      cmd.assign(argv + i, argv + argc);
-      break;
-    }
-  }
-  if (cmd.empty()) cmd = {"/bin/true"};
-
-  struct Row {
-    std::string name;
-    Stats s;
-  };
-  std::vector<Row> rows;
-  rows.push_back({"bare fork+exec+wait", Measure(cmd, iterations, warmup)});
-  std::vector<std::string> c = {cordon, "run", "--"};
-  c.insert(c.end(), cmd.begin(), cmd.end());
-  rows.push_back({"cordon run (default policy)", Measure(c, iterations, warmup)});
-  // The same run with the BPF cache off: what compiling the profile per task would cost.
-  setenv("CORDON_NO_BPF_CACHE", "1", 1);
-  rows.push_back({"cordon run, BPF compiled per run", Measure(c, iterations / 2 + 1, warmup)});
-  unsetenv("CORDON_NO_BPF_CACHE");
-  // And with per-task cgroups off (rlimits only): the difference is what the cgroup costs
-  // (create, limit, place, read, remove).
-  setenv("CORDON_CGROUPS", "off", 1);
-  rows.push_back({"cordon run, no cgroup (rlimits)", Measure(c, iterations / 2 + 1, warmup)});
-  unsetenv("CORDON_CGROUPS");
-  std::string bwrap = FindBwrap();
-  if (!bwrap.empty()) {
-    std::vector<std::string> b = {bwrap, "--unshare-all", "--die-with-parent", "--new-session",
-                                  "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin",
-                                  "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-                                  "--symlink", "usr/sbin", "/sbin", "--ro-bind", "/etc/alternatives", "/etc/alternatives",
-                                  "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache",
-                                  "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--"};
-    b.insert(b.end(), cmd.begin(), cmd.end());
-    rows.push_back({"bubblewrap (--unshare-all)", Measure(b, iterations, warmup)});
-  }
-
-  std::string what;
-  for (auto& a : cmd) what += (what.empty() ? "" : " ") + a;
-  std::printf("cordon-bench: `%s`, %d iterations (+%d warm-up), wall time per run in ms\n\n", what.c_str(),
-              iterations, warmup);
-  std::printf("| %-34s | %8s | %8s | %8s | %9s | %9s | %s\n", "contender", "p50", "p95", "p99", "p50/bare",
-              "p50/bwrap", "failed");
-  std::printf("|------------------------------------|----------|----------|----------|-----------|-----------|-------\n");
-  double bare = rows[0].s.p50;
-  double bw = bwrap.empty() ? 0 : rows.back().s.p50;
-  for (auto& r : rows) {
-    std::printf("| %-34s | %8.2f | %8.2f | %8.2f | %8.2fx |", r.name.c_str(), r.s.p50, r.s.p95, r.s.p99,
-                bare > 0 ? r.s.p50 / bare : 0);
-    if (bw > 0) {
-      std::printf(" %8.2fx |", r.s.p50 / bw);
-    } else {
-      std::printf(" %9s |", "n/a");
-    }
-    std::printf(" %zu\n", r.s.failed);
-  }
-  if (bwrap.empty()) std::printf("\n(bubblewrap not installed: apt-get install bubblewrap to compare)\n");
-
-  // Where Cordon's time goes, from its own evidence timeline (medians over the runs).
-  char tmpl[] = "/tmp/cordon-bench-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) return 0;
-  std::vector<std::string> ce = {cordon, "run", "--evidence", tmpl, "--"};
-  ce.insert(ce.end(), cmd.begin(), cmd.end());
-  int n = std::min(iterations, 100);
-  for (int i = 0; i < n; ++i) SpawnWait(ce);
-  close(fd);
-  std::map<std::string, std::vector<double>> steps;
-  std::vector<std::string> setup_order;
-  std::map<std::string, std::vector<double>> setup;
-  std::ifstream f(tmpl);
-  std::string line;
+// Median duration of each step of the evidence timelines: the supervisor's own marks, then the
+// shim's setup steps (each lasts until the next one starts).
+void PrintTimeline(const std::string& title, const std::vector<nlohmann::json>& evidence) {
   const char* order[] = {"admitted_us", "spawned_us", "ready_us", "exec_us", "exit_us", "done_us"};
-  while (std::getline(f, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;
-    // Setup steps as the shim stamped them: each lasts until the next one starts.
-    auto& st = j["timing"]["steps"];
-    for (size_t i = 0; i + 1 <= st.size(); ++i) {
+  const char* label[] = {"admission (policy, BPF from cache)", "shim spawned (clone+exec)",
+                         "sandbox built (ns, maps, mounts)", "task started (caps, seccomp, exec)",
+                         "task ran to exit", "sandbox killed+reaped, evidence"};
+  std::map<std::string, std::vector<double>> phases, setup;
+  std::vector<std::string> setup_order;
+  size_t pooled = 0;
+  for (const auto& j : evidence) {
+    const auto& t = j["timing"];
+    if (j["sandbox"].value("pooled", false)) ++pooled;
+    int64_t prev = 0;
+    for (const char* k : order) {
+      int64_t v = t.value(k, int64_t(-1));
+      if (v == -1) continue;
+      // Pooled: spawned and the setup steps lie before the request (negative): count from 0.
+      phases[k].push_back(double(std::max<int64_t>(v - prev, 0)) / 1000.0);
+      prev = std::max(prev, v);
+    }
+    const auto& st = t["steps"];
+    for (size_t i = 0; i < st.size(); ++i) {
       std::string name = st[i].value("step", "");
       int64_t start = st[i].value("start_us", int64_t(0));
-      int64_t end = i + 1 < st.size() ? st[i + 1].value("start_us", int64_t(0)) : j["timing"].value("exec_us", start);
+      int64_t end = i + 1 < st.size() ? st[i + 1].value("start_us", int64_t(0)) : t.value("exec_us", start);
       if (!setup.count(name)) setup_order.push_back(name);
       setup[name].push_back(double(end - start) / 1000.0);
     }
-    int64_t prev = 0;
-    for (const char* k : order) {
-      int64_t v = j["timing"].value(k, int64_t(-1));
-      if (v < 0) break;
-      steps[k].push_back(double(v - prev) / 1000.0);
-      prev = v;
+  }
+  std::printf("\n%s: median ms per phase over %zu evidence records (%zu pooled)\n\n", title.c_str(),
+              evidence.size(), pooled);
+  for (size_t i = 0; i < 6; ++i)
+    if (!phases[order[i]].empty()) std::printf("  %-40s %7.3f\n", label[i], Median(phases[order[i]]));
+  std::printf("  setup steps inside the shim:\n");
+  for (const auto& name : setup_order) std::printf("    %-38s %7.3f\n", name.c_str(), Median(setup[name]));
+}
+
+std::vector<nlohmann::json> ReadEvidenceLines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_discarded()) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int iterations = 200, warmup = 10, per_worker = 0;
+  bool with_daemon = true;
+  std::vector<int> worker_counts = {1, 2};
+  std::string cordon = std::string(CORDON_BUILD_DIR) + "/bin/cordon";
+  std::string cordond = std::string(CORDON_BUILD_DIR) + "/bin/cordond";
+  std::vector<Cmd> programs;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--iterations") {
+      iterations = std::max(1, atoi(value().c_str()));
+    } else if (a == "--warmup") {
+      warmup = std::max(0, atoi(value().c_str()));
+    } else if (a == "--quick") {
+      iterations = 30;
+      warmup = 3;
+    } else if (a == "--per-worker") {
+      per_worker = std::max(1, atoi(value().c_str()));
+    } else if (a == "--no-daemon") {
+      with_daemon = false;
+    } else if (a == "--workers") {
+      worker_counts.clear();
+      std::string v = value();
+      for (size_t at = 0; at < v.size();) {
+        size_t comma = v.find(',', at);
+        int n = atoi(v.substr(at, comma - at).c_str());
+        if (n >= 1 && n <= 2) worker_counts.push_back(n);
+        at = comma == std::string::npos ? v.size() : comma + 1;
+      }
+    } else if (a == "--cordon") {
+      cordon = value();
+    } else if (a == "--cordond") {
+      cordond = value();
+    } else if (a == "-h" || a == "--help") {
+      std::printf(
+          "usage: cordon-bench [--iterations N] [--warmup N] [--quick] [--workers 1,2] [--per-worker N]\n"
+          "                    [--no-daemon] [--cordon PATH] [--cordond PATH] [-- CMD...]\n"
+          "Without CMD it measures /bin/true and `python3 -c pass`. docs/performance.md explains the output.\n");
+      return 0;
+    } else if (a == "--") {
+      programs.push_back(Cmd(argv + i + 1, argv + argc));
+      break;
+    } else {
+      programs.push_back(Cmd(argv + i, argv + argc));
+      break;
     }
   }
-  unlink(tmpl);
-  const char* label[] = {"policy + BPF (cache) loaded", "shim spawned (clone3+exec)",
-                         "sandbox built (ns, maps, mounts)", "task started (caps, seccomp, exec)",
-                         "task ran to exit", "sandbox processes killed+reaped, reported"};
-  std::printf("\nWhere `cordon run` spends its time (median ms per step, from %d evidence records;\n"
-              "the CLI's own process start before main() is the rest of the p50 above):\n\n", n);
-  for (size_t i = 0; i < 6; ++i) {
-    auto& v = steps[order[i]];
-    if (v.empty()) continue;
-    std::printf("  %-40s %7.3f\n", label[i], Summarize(v, 0).p50);
+  if (programs.empty()) programs = {{"/bin/true"}, {"/usr/bin/python3", "-c", "pass"}};
+  if (per_worker == 0) per_worker = std::max(10, iterations / 4);
+
+  // The daemons, each with its own socket and state: without a pool, with one, and with one and
+  // decisions committed to the OS rather than fdatasync'd each (--decision-sync os).
+  struct DaemonRow {
+    std::string name;
+    std::optional<Daemon> d;
+    uint64_t pace_ns = 0;
+    std::optional<cordon::daemon::ClientConnection> conn[2];  // one per worker, opened ahead
+    std::vector<std::string> ids;                            // worker 0's tasks, for the timelines
+    double cpu_per_task_ms = 0;
+  };
+  std::vector<DaemonRow> daemons;
+  if (with_daemon) {
+    // The pool builds one sandbox at a time: the latency series leaves it time to (20 ms between
+    // runs, not counted); the throughput runs do not, and show what a drained pool gives.
+    const struct {
+      const char* name;
+      size_t pool;
+      bool sync_each;
+      uint64_t pace_ns;
+    } kinds[] = {{"cordond submit+wait, cold", 0, true, 0},
+                 {"cordond submit+wait, warm pool", 2, true, 20'000'000ull},
+                 {"cordond warm pool, decision-sync os", 2, false, 20'000'000ull}};
+    for (const auto& k : kinds) {
+      DaemonRow& r = daemons.emplace_back();
+      r.name = k.name;
+      r.pace_ns = k.pace_ns;
+      if (auto d = Daemon::Start(cordond, k.pool, k.sync_each)) r.d.emplace(std::move(*d));
+      if (!r.d) {
+        std::printf("(cordond did not start: row '%s' is left out)\n", k.name);
+        daemons.pop_back();
+      }
+    }
   }
-  std::printf("\nSetup steps inside the shim (median ms from the step's start to the next step's;\n"
-              "`exec` ends when the command's execve returned):\n\n");
-  for (const auto& name : setup_order) std::printf("  %-40s %7.3f\n", name.c_str(), Summarize(setup[name], 0).p50);
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  std::string bwrap = FindBwrap();
+
+  for (const Cmd& cmd : programs) {
+    std::vector<Contender> cs;
+    cs.push_back({"bare fork+exec+wait", [&](int) { return SpawnWait(cmd); }});
+    Cmd run = {cordon, "run", "--"};
+    run.insert(run.end(), cmd.begin(), cmd.end());
+    cs.push_back({"cordon run (one-shot)", [run](int) { return SpawnWait(run); }});
+    // One connection per worker, opened before the clock starts: what a long-lived client has.
+    const size_t first_daemon = cs.size();
+    for (DaemonRow& r : daemons) {
+      r.ids.clear();
+      for (auto& c : r.conn) {
+        c.reset();
+        if (auto o = cordon::daemon::ClientConnection::Open(r.d->socket())) c.emplace(std::move(*o));
+      }
+      Contender c{r.name, [&r, &cmd, devnull](int w) {
+                    std::string id;
+                    uint64_t t = r.conn[w] ? SubmitWait(*r.conn[w], cmd, devnull, &id) : 0;
+                    if (w == 0) r.ids.push_back(id);
+                    return t;
+                  }};
+      c.pace_ns = r.pace_ns;
+      cs.push_back(c);
+    }
+    if (!bwrap.empty()) {
+      Cmd b = {bwrap,       "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",
+               "--symlink", "usr/bin",       "/bin",              "--symlink",     "usr/lib",   "/lib",
+               "--symlink", "usr/lib64",     "/lib64",            "--symlink",     "usr/sbin",  "/sbin",
+               "--ro-bind", "/etc/alternatives", "/etc/alternatives", "--ro-bind", "/etc/ld.so.cache",
+               "/etc/ld.so.cache", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--"};
+      b.insert(b.end(), cmd.begin(), cmd.end());
+      cs.push_back({"bubblewrap (--unshare-all)", [b](int) { return SpawnWait(b); }});
+    }
+
+    std::vector<Result> res(cs.size());
+    for (size_t i = 0; i < cs.size(); ++i) {
+      DaemonRow* dr = i >= first_daemon && i < first_daemon + daemons.size() ? &daemons[i - first_daemon] : nullptr;
+      const double cpu0 = dr ? dr->d->CpuMs() : 0;
+      res[i].latency = Latency(cs[i], iterations, warmup);
+      if (dr) dr->cpu_per_task_ms = (dr->d->CpuMs() - cpu0) / double(iterations + warmup);
+      for (int w : worker_counts) res[i].per_s[w] = Throughput(cs[i], w, per_worker);
+    }
+
+    const double bare = res[0].latency.p50;
+    const double bw = bwrap.empty() ? 0 : res.back().latency.p50;
+    std::printf("\ncordon-bench: `%s`, %d runs per contender (+%d warm-up), wall ms per run\n\n", Join(cmd).c_str(),
+                iterations, warmup);
+    std::printf("| %-32s | %7s | %7s | %7s | %8s | %9s |", "contender", "p50", "p95", "p99", "p50/bare", "p50/bwrap");
+    for (int w : worker_counts) std::printf(" %d worker%s/s | vs bare |", w, w == 1 ? " " : "s");
+    std::printf(" failed\n|----------------------------------|---------|---------|---------|----------|-----------|");
+    for (size_t k = 0; k < worker_counts.size(); ++k) std::printf("-------------|---------|");
+    std::printf("-------\n");
+    for (size_t i = 0; i < cs.size(); ++i) {
+      const Stats& s = res[i].latency;
+      std::printf("| %-32s | %7.2f | %7.2f | %7.2f | %7.2fx |", cs[i].name.c_str(), s.p50, s.p95, s.p99,
+                  bare > 0 ? s.p50 / bare : 0);
+      if (bw > 0) {
+        std::printf(" %8.2fx |", s.p50 / bw);
+      } else {
+        std::printf(" %9s |", "n/a");
+      }
+      for (int w : worker_counts)
+        std::printf(" %11.1f | %6.2fx |", res[i].per_s[w], res[0].per_s[w] > 0 ? res[i].per_s[w] / res[0].per_s[w] : 0);
+      std::printf(" %zu\n", s.failed);
+    }
+    if (bwrap.empty()) std::printf("\n(bubblewrap not installed: apt-get install bubblewrap to compare)\n");
+    if (!daemons.empty()) {
+      std::printf("\ncordond CPU per task (utime+stime over the latency series; with a pool it includes building\n"
+                  "the sandbox that replaces the one taken):\n");
+      for (const DaemonRow& r : daemons) std::printf("  %-40s %7.3f ms\n", r.name.c_str(), r.cpu_per_task_ms);
+    }
+
+    // Where the time goes: `cordon run`'s own evidence, and the warm pool's from the daemon.
+    char tmpl[] = "/tmp/cordon-bench-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd >= 0) {
+      close(fd);
+      Cmd ce = {cordon, "run", "--evidence", tmpl, "--"};
+      ce.insert(ce.end(), cmd.begin(), cmd.end());
+      for (int i = 0; i < std::min(iterations, 100); ++i) SpawnWait(ce);
+      PrintTimeline("`cordon run`", ReadEvidenceLines(tmpl));
+      unlink(tmpl);
+    }
+    for (DaemonRow& r : daemons) {
+      if (r.pace_ns == 0 || !r.conn[0]) continue;  // the pooled rows
+      std::vector<nlohmann::json> ev;
+      for (size_t i = 0; i < r.ids.size() && ev.size() < 100; ++i)
+        if (auto j = Evidence(*r.conn[0], r.ids[i])) ev.push_back(std::move(*j));
+      PrintTimeline(r.name + " (latency series)", ev);
+    }
+  }
   return 0;
 }

@@ -22,6 +22,7 @@ Result<void> Daemon::Init() {
     return Fail(errno, "lock " + opts_.state_dir + "/cordond.lock",
                 "another cordond uses this state dir; stop it or pass a different --state-dir");
   CORDON_ASSIGN_OR_RETURN(store_, Store::Open(opts_.state_dir + "/state.db"));
+  store_->SetSyncDecisions(opts_.sync_decisions);
 
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));
@@ -160,8 +161,10 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
     for (const auto& w : l->waiters) consider(w.deadline_ns);
   }
   for (const auto& [s, c] : conns_) consider(c->deadline_ns);
-  if (!stopping_)
+  if (!stopping_) {
     for (const auto& [name, b] : pool_backoff_) consider(b.until_ns);
+    consider(refill_not_before_ns_);
+  }
   if (stopping_) consider(killed_all_ ? stop_give_up_at_ : stop_kill_at_);
   if (next == 0) return -1;
   if (next <= now) return 0;
@@ -411,7 +414,10 @@ void Daemon::AfterTask(uint64_t serial) {
   auto it = live_.find(serial);
   if (it == live_.end()) return;
   Live& l = *it->second;
-  if (l.task->finished() && !l.recorded) RecordFinish(l);
+  if (l.task->finished() && !l.recorded) {
+    RecordFinish(l);
+    if (serial == last_started_serial_) refill_not_before_ns_ = 0;  // the pool may refill now
+  }
   if (!l.task->done()) return;
   for (int fd : l.watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
   live_by_id_.erase(l.row.id);

@@ -28,6 +28,7 @@ struct DaemonOptions {
   size_t max_tasks = 4096;                // live tasks; Submit beyond it gets UNAVAILABLE
   size_t max_connections = 4096;
   bool bpf_cache = true;
+  bool sync_decisions = true;             // --decision-sync each (true) | os (false): see Store
   // Warm pool (docs/daemon.md "Warm pool"): sandboxes built ahead of their tasks, per policy.
   size_t pool_size = 2;                   // ready sandboxes kept per pooled policy; 0 turns the pool off
   std::vector<std::string> pool_policies; // policies to pool; empty = every policy that can be pooled

@@ -36,6 +36,8 @@ uint64_t Daemon::PoolMemory() const {
 
 void Daemon::RefillPool() {
   if (stopping_ || opts_.pool_size == 0) return;
+  if (refill_not_before_ns_ && sys::MonotonicNs() < refill_not_before_ns_) return;
+  refill_not_before_ns_ = 0;
   size_t building = 0;
   std::map<std::string, size_t> have;
   for (const auto& [s, p] : pool_) {

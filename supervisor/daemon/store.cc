@@ -170,10 +170,10 @@ Result<int64_t> Store::RecordDecision(const DecisionRow& d) {
   sqlite3_bind_int(s, 15, d.allowed ? 1 : 0);
   BindText(s, 16, d.reason);
   // A decision is on disk before the daemon acts on it: FULL syncs the WAL at this commit.
-  CORDON_TRY(Exec("PRAGMA synchronous=FULL"));
+  if (sync_decisions_) CORDON_TRY(Exec("PRAGMA synchronous=FULL"));
   int rc = sqlite3_step(s);
   int64_t id = sqlite3_last_insert_rowid(db_);
-  CORDON_TRY(Exec("PRAGMA synchronous=NORMAL"));
+  if (sync_decisions_) CORDON_TRY(Exec("PRAGMA synchronous=NORMAL"));
   if (rc != SQLITE_DONE) return std::unexpected(DbError("record decision"));
   return id;
 }

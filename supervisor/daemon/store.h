@@ -58,6 +58,9 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(const std::string& path);
   ~Store();
 
+  // Every decision is fdatasync'd at its commit (the default), or, with false, committed to the OS
+  // only (it survives a cordond crash, not a power loss) and synced with the WAL's checkpoints.
+  void SetSyncDecisions(bool each) { sync_decisions_ = each; }
   Result<int64_t> RecordDecision(const DecisionRow& d);
   // Inserts the task and, if it has a request_id, its idempotency key, in one transaction.
   Result<void> InsertTask(const TaskRow& t);
@@ -80,6 +83,7 @@ class Store {
   Error DbError(const std::string& what) const;
 
   sqlite3* db_ = nullptr;
+  bool sync_decisions_ = true;
   std::vector<std::pair<const char*, sqlite3_stmt*>> stmts_;  // cached by SQL text pointer
 };
 

@@ -1,0 +1,191 @@
+// cordond's warm pool end to end: sandboxes built ahead of their tasks must be as isolated as cold
+// ones, serve one task each, count their limits from the task, and follow policy reloads. Runs
+// rootful (as root) and rootless (as any other user).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "tests/support/daemon_process.h"
+#include "tests/support/run.h"
+
+namespace cordon::test {
+namespace {
+
+std::string ReadLink(const std::string& path) {
+  char buf[256];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+// Our uid may use every policy, batch class.
+std::string AnyPolicyPrincipals() {
+  return R"({"version": 1, "roles": {"all": {"policies": ["*"], "classes": ["batch"]}},
+    "principals": [{"name": "tester", "tenant": "ci", "uids": [)" +
+         std::to_string(::geteuid()) + R"(], "roles": ["all"]}]})";
+}
+
+// A poolable policy (no caller, state or socket bindings) named `name`.
+void WritePolicy(const DaemonProcess& d, const std::string& name, const std::string& foo, uint64_t max_wall_ms) {
+  ::mkdir((d.conf() + "/policies").c_str(), 0755);
+  std::ofstream(d.conf() + "/policies/" + name + ".json")
+      << R"({"name": ")" << name << R"(", "version": 1, "role": "test", "seccomp_profile": "default",
+      "limits": {"max_wall_ms": )" << max_wall_ms << R"(, "tmpfs_bytes": 16777216},
+      "env": {"allow": ["*"], "set": {"FOO": ")" << foo << R"(", "PATH": "/usr/bin:/bin"}}})";
+}
+
+struct Ran {
+  RunResult run;
+  std::string evidence;
+  bool pooled() const { return JsonField(evidence, "sandbox/pooled") == "true"; }
+};
+
+// `cordon submit` attached, then the evidence of that task.
+Ran SubmitAndEvidence(DaemonProcess& d, const std::vector<std::string>& cmd, const std::string& policy = "") {
+  std::vector<std::string> args = {"submit"};
+  if (!policy.empty()) args.insert(args.end(), {"--policy", policy});
+  args.push_back("--");
+  args.insert(args.end(), cmd.begin(), cmd.end());
+  Ran r;
+  r.run = d.Cli(args);
+  auto ps = d.Cli({"ps", "--all", "--json", "--limit", "1"});
+  r.evidence = d.Cli({"evidence", JsonField(ps.out, "0/task_id")}).out;
+  return r;
+}
+
+// Submits until a task ran in a pooled sandbox (the pool fills in the background right after the
+// daemon starts and after each take), at most ~10 s.
+Ran SubmitPooled(DaemonProcess& d, const std::vector<std::string>& cmd, const std::string& policy = "") {
+  Ran r;
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    r = SubmitAndEvidence(d, cmd, policy);
+    if (r.pooled()) return r;
+  }
+  ADD_FAILURE() << "no task ran pooled in 50 tries; last: " << r.run.err << d.Log();
+  return r;
+}
+
+TEST(DaemonPool, PooledSandboxIsIsolatedAndServesOneTaskOnly) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  const std::vector<std::string> probe = {
+      "/bin/sh", "-c",
+      "id -u; readlink /proc/self/ns/user /proc/self/ns/mnt /proc/self/ns/pid /proc/self/ns/net;"
+      "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; echo /proc/[0-9]*;"
+      "sed -n '3,$p' /proc/net/dev | cut -d: -f1 | tr -d ' \\n'; echo; ls /tmp; touch /tmp/left-by-first"};
+  Ran a = SubmitPooled(d, probe);
+  ASSERT_EQ(a.run.exit_code, 0) << a.run.err << d.Log();
+  Ran b = SubmitPooled(d, probe);
+  ASSERT_EQ(b.run.exit_code, 0) << b.run.err << d.Log();
+  for (const Ran* r : {&a, &b}) {
+    const std::string& out = r->run.out;
+    EXPECT_EQ(out.rfind("1000\n", 0), 0u) << out;  // the task user, not root
+    for (const char* ns : {"user:[", "mnt:[", "pid:[", "net:["}) {
+      std::string host = ReadLink(std::string("/proc/self/ns/") + std::string(ns, std::strlen(ns) - 2));
+      EXPECT_NE(out.find(ns), std::string::npos) << out;
+      EXPECT_EQ(out.find(host), std::string::npos) << "shares " << host << " with the host:\n" << out;
+    }
+    EXPECT_NE(out.find("CapEff:\t0000000000000000"), std::string::npos) << out;
+    EXPECT_NE(out.find("CapBnd:\t0000000000000000"), std::string::npos) << out;
+    EXPECT_NE(out.find("NoNewPrivs:\t1"), std::string::npos) << out;
+    EXPECT_NE(out.find("\n/proc/1 /proc/2\nlo\n"), std::string::npos) << "pids visible / interfaces:\n" << out;
+    EXPECT_EQ(JsonField(r->evidence, "failure_class"), "none");
+    // Built before the request, run after it.
+    EXPECT_LT(std::stoll(JsonField(r->evidence, "timing/prepared_us")), 0) << r->evidence;
+    EXPECT_GT(std::stoll(JsonField(r->evidence, "timing/exec_us")), 0) << r->evidence;
+  }
+  // Never reused: the second task saw nothing of the first, in a different sandbox.
+  EXPECT_EQ(b.run.out.find("left-by-first"), std::string::npos) << b.run.out;
+  EXPECT_NE(JsonField(a.evidence, "sandbox/shim_pid"), JsonField(b.evidence, "sandbox/shim_pid"));
+  const std::string ns_a = a.run.out.substr(a.run.out.find("mnt:["), 20);
+  EXPECT_EQ(b.run.out.find(ns_a), std::string::npos) << "same mount namespace twice: " << ns_a;
+  if (IsRoot()) {
+    EXPECT_NE(JsonField(a.evidence, "sandbox/host_uid"), JsonField(b.evidence, "sandbox/host_uid"));
+  }
+}
+
+TEST(DaemonPool, WallClockLimitCountsFromTheTaskNotFromThePoolBuild) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(AnyPolicyPrincipals(), {"--pool-policies", "quick"});
+  WritePolicy(d, "quick", "1", 1500);
+  ::kill(d.pid(), SIGHUP);
+  // Let the pooled sandboxes sit for longer than the limit before they get a task.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  Ran ok = SubmitPooled(d, {"/bin/sleep", "0.5"}, "quick");
+  EXPECT_EQ(ok.run.exit_code, 0) << ok.run.err << ok.evidence;
+  EXPECT_EQ(JsonField(ok.evidence, "failure_class"), "none");
+  Ran late = SubmitPooled(d, {"/bin/sleep", "10"}, "quick");
+  EXPECT_EQ(JsonField(late.evidence, "failure_class"), "wall_timeout") << late.evidence;
+  const long long exit_us = std::stoll(JsonField(late.evidence, "timing/exit_us"));
+  EXPECT_GE(exit_us, 1'400'000) << late.evidence;
+  EXPECT_LT(exit_us, 5'000'000) << late.evidence;
+}
+
+TEST(DaemonPool, ReloadDiscardsSandboxesBuiltForTheOldPolicy) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(AnyPolicyPrincipals(), {"--pool-policies", "quick"});
+  WritePolicy(d, "quick", "old", 0);
+  ::kill(d.pid(), SIGHUP);
+  Ran before = SubmitPooled(d, {"/bin/sh", "-c", "echo $FOO"}, "quick");
+  EXPECT_EQ(before.run.out, "old\n") << before.run.err;
+  WritePolicy(d, "quick", "new", 0);
+  ::kill(d.pid(), SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Whatever runs from now on, pooled or cold, has the new policy.
+  Ran right_after = SubmitAndEvidence(d, {"/bin/sh", "-c", "echo $FOO"}, "quick");
+  EXPECT_EQ(right_after.run.out, "new\n") << right_after.run.err << d.Log();
+  Ran pooled = SubmitPooled(d, {"/bin/sh", "-c", "echo $FOO"}, "quick");
+  EXPECT_EQ(pooled.run.out, "new\n");
+  EXPECT_NE(JsonField(before.evidence, "policy/sha256"), JsonField(pooled.evidence, "policy/sha256"));
+  EXPECT_NE(d.Log().find("warm pool: discarded"), std::string::npos) << d.Log();
+}
+
+TEST(DaemonPool, PoolSizeZeroAndTheMemoryBoundKeepTasksCold) {
+  REQUIRE_SANDBOX();
+  for (const std::vector<std::string>& flags :
+       {std::vector<std::string>{"--pool-size", "0"}, std::vector<std::string>{"--pool-memory-max", "1K"}}) {
+    DaemonProcess d(PrincipalsFor(::geteuid()), flags);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (int i = 0; i < 3; ++i) {
+      Ran r = SubmitAndEvidence(d, {"/bin/true"});
+      EXPECT_EQ(r.run.exit_code, 0) << r.run.err;
+      EXPECT_FALSE(r.pooled()) << flags[0] << ": " << r.evidence;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  // Bad values are refused at start with the flag's name.
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--pool-size", "-1"},
+                                             std::vector<std::string>{"--pool-memory-max", "lots"},
+                                             std::vector<std::string>{"--pool-refill", "0"},
+                                             std::vector<std::string>{"--decision-sync", "never"}}) {
+    auto r = RunProgram({BuildPath("bin/cordond"), bad[0], bad[1]});
+    EXPECT_EQ(r.exit_code, 125) << bad[0];
+    EXPECT_NE(r.err.find(bad[0]), std::string::npos) << r.err;
+  }
+}
+
+TEST(DaemonPool, StopKillsThePooledSandboxes) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  // The pool's shims are the daemon's children while no task runs.
+  std::set<pid_t> shims;
+  for (int i = 0; i < 100 && shims.size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream f("/proc/" + std::to_string(d.pid()) + "/task/" + std::to_string(d.pid()) + "/children");
+    shims.clear();
+    for (pid_t p; f >> p;) shims.insert(p);
+  }
+  ASSERT_GE(shims.size(), 2u) << d.Log();
+  EXPECT_EQ(d.Signal(SIGTERM), 0) << d.Log();
+  for (pid_t p : shims) EXPECT_NE(::kill(p, 0), 0) << "pooled shim " << p << " outlived cordond";
+  EXPECT_NE(d.Log().find("warm pool: discarded"), std::string::npos) << d.Log();
+}
+
+}  // namespace
+}  // namespace cordon::test

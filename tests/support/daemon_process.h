@@ -1,0 +1,143 @@
+// tests/support/daemon_process.h: a real cordond for a test, on its own temporary socket, state dir
+// and config dir; killed (SIGKILL) and cleaned up when the test ends.
+#pragma once
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "supervisor/daemon/client.h"
+#include "tests/support/run.h"
+
+namespace cordon::test {
+
+namespace api = ::cordon::api::v1;
+using daemon::ClientConnection;
+
+// Our uid may use the default policy (interactive, batch); no role lists "analyst".
+inline std::string PrincipalsFor(uid_t uid) {
+  return R"({"version": 1,
+    "roles": {"runner": {"policies": ["default"], "classes": ["interactive", "batch"]},
+              "analysts": {"policies": ["analyst"], "classes": ["batch"]}},
+    "principals": [{"name": "tester", "tenant": "ci", "uids": [)" +
+         std::to_string(uid) + R"(], "roles": ["runner"]}]})";
+}
+
+inline size_t CountFds(pid_t pid) {
+  size_t n = 0;
+  DIR* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (!d) return 0;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n;
+}
+
+// One cordond child process with its own directories. `extra`: more cordond flags.
+class DaemonProcess {
+ public:
+  explicit DaemonProcess(const std::string& principals, std::vector<std::string> extra = {})
+      : extra_(std::move(extra)) {
+    const char* t = ::getenv("TMPDIR");
+    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/cordond-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl.data());
+    ::chmod(dir_.c_str(), 0755);  // the unknown-uid client must reach the socket
+    ::mkdir((dir_ + "/conf").c_str(), 0755);
+    WritePrincipals(principals);
+    Start();
+  }
+  ~DaemonProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    RunProgram({"/bin/rm", "-rf", dir_});
+  }
+
+  void WritePrincipals(const std::string& text) {
+    std::ofstream(dir_ + "/conf/principals.json.tmp") << text;
+    ::rename((dir_ + "/conf/principals.json.tmp").c_str(), (dir_ + "/conf/principals.json").c_str());
+  }
+
+  void Start() {
+    std::vector<std::string> argv = {BuildPath("bin/cordond"), "--socket", socket(), "--state-dir", dir_ + "/state",
+                                     "--config-dir", dir_ + "/conf", "--read-timeout-ms", "500"};
+    argv.insert(argv.end(), extra_.begin(), extra_.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int log = ::open((dir_ + "/cordond.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(log, 2);
+      int null = ::open("/dev/null", O_RDWR);
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      std::vector<char*> av;
+      for (auto& a : argv) av.push_back(a.data());
+      av.push_back(nullptr);
+      ::execv(av[0], av.data());
+      _exit(127);
+    }
+    // Ready when the socket accepts.
+    for (int i = 0; i < 500; ++i) {
+      if (ClientConnection::Open(socket())) return;
+      int st;
+      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        ADD_FAILURE() << "cordond exited at start: " << Log();
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "cordond did not listen within 5 s: " << Log();
+  }
+
+  // Returns the wait status.
+  int Signal(int sig, int timeout_ms = 20000) {
+    ::kill(pid_, sig);
+    int st = -1;
+    for (int i = 0; i < timeout_ms / 10; ++i) {
+      if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        return st;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+
+  RunResult Cli(std::vector<std::string> args, const RunOptions& opts = {}) {
+    std::vector<std::string> argv = {BuildPath("bin/cordon"), args[0], "--socket", socket()};
+    argv.insert(argv.end(), args.begin() + 1, args.end());
+    return RunProgram(argv, opts);
+  }
+
+  Result<api::Response> Call(const api::Request& req) {
+    CORDON_ASSIGN_OR_RETURN(ClientConnection c, ClientConnection::Open(socket()));
+    return c.Call(req, nullptr, 0, 30000);
+  }
+
+  std::string Log() const {
+    std::ifstream f(dir_ + "/cordond.log");
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+  std::string socket() const { return dir_ + "/cordond.sock"; }
+  std::string conf() const { return dir_ + "/conf"; }
+  const std::string& dir() const { return dir_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> extra_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace cordon::test
