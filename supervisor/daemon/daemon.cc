@@ -107,6 +107,7 @@ Result<void> Daemon::Listen() {
 void Daemon::Run() {
   epoll_event events[256];
   for (;;) {
+    RefillPool();  // before waiting: also at start, and after whatever the last events changed
     uint64_t now = sys::MonotonicNs();
     if (stopping_) {
       if (!killed_all_ && now >= stop_kill_at_) BeginStop(true);
@@ -144,7 +145,6 @@ void Daemon::Run() {
       }
     }
     RunDeadlines(sys::MonotonicNs());
-    RefillPool();
   }
   // Best effort: whatever replies are queued (Wait answers for killed tasks) go out now.
   for (auto& [serial, c] : conns_) Flush(*c);
