@@ -195,7 +195,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   const uint64_t serial = l->serial;
   live_by_id_[t.id] = serial;
   last_started_serial_ = serial;
-  refill_not_before_ns_ = sys::MonotonicNs() + kRefillQuietNs;
+  if (opts_.pool_size > 0) refill_not_before_ns_ = sys::MonotonicNs() + kRefillQuietNs;
   Live& ref = *l;
   live_[serial] = std::move(l);
   SyncWatches(ref);

@@ -35,9 +35,9 @@ uint64_t Daemon::PoolMemory() const {
 }
 
 void Daemon::RefillPool() {
-  if (stopping_ || opts_.pool_size == 0) return;
   if (refill_not_before_ns_ && sys::MonotonicNs() < refill_not_before_ns_) return;
-  refill_not_before_ns_ = 0;
+  refill_not_before_ns_ = 0;  // past (or never set): it must not keep the loop's timeout at 0
+  if (stopping_ || opts_.pool_size == 0) return;
   size_t building = 0;
   std::map<std::string, size_t> have;
   for (const auto& [s, p] : pool_) {
