@@ -430,14 +430,14 @@ int main(int argc, char** argv) {
     const double bw = bwrap.empty() ? 0 : res.back().latency.p50;
     std::printf("\ncordon-bench: `%s`, %d runs per contender (+%d warm-up), wall ms per run\n\n", Join(cmd).c_str(),
                 iterations, warmup);
-    std::printf("| %-32s | %7s | %7s | %7s | %8s | %9s |", "contender", "p50", "p95", "p99", "p50/bare", "p50/bwrap");
+    std::printf("| %-36s | %7s | %7s | %7s | %8s | %9s |", "contender", "p50", "p95", "p99", "p50/bare", "p50/bwrap");
     for (int w : worker_counts) std::printf(" %d worker%s/s | vs bare |", w, w == 1 ? " " : "s");
-    std::printf(" failed\n|----------------------------------|---------|---------|---------|----------|-----------|");
+    std::printf(" failed\n|--------------------------------------|---------|---------|---------|----------|-----------|");
     for (size_t k = 0; k < worker_counts.size(); ++k) std::printf("-------------|---------|");
     std::printf("-------\n");
     for (size_t i = 0; i < cs.size(); ++i) {
       const Stats& s = res[i].latency;
-      std::printf("| %-32s | %7.2f | %7.2f | %7.2f | %7.2fx |", cs[i].name.c_str(), s.p50, s.p95, s.p99,
+      std::printf("| %-36s | %7.2f | %7.2f | %7.2f | %7.2fx |", cs[i].name.c_str(), s.p50, s.p95, s.p99,
                   bare > 0 ? s.p50 / bare : 0);
       if (bw > 0) {
         std::printf(" %8.2fx |", s.p50 / bw);

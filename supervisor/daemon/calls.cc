@@ -195,7 +195,9 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   const uint64_t serial = l->serial;
   live_by_id_[t.id] = serial;
   last_started_serial_ = serial;
-  if (opts_.pool_size > 0) refill_not_before_ns_ = sys::MonotonicNs() + kRefillQuietNs;
+  // The pool's next build waits for this task's start, but a stream of submits never holds it
+  // back for more than one pause: a pause already running is not extended.
+  if (opts_.pool_size > 0 && refill_not_before_ns_ == 0) refill_not_before_ns_ = sys::MonotonicNs() + kRefillQuietNs;
   Live& ref = *l;
   live_[serial] = std::move(l);
   SyncWatches(ref);

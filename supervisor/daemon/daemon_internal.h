@@ -50,7 +50,7 @@ inline constexpr size_t kMaxFdBindings = 64;       // caller binding fds one Sub
 inline constexpr size_t kMaxPendingFds = 3 + kMaxFdBindings;  // fds received but not yet claimed by a Submit frame
 inline constexpr size_t kMaxOutBytes = 16u << 20;  // a client that reads no replies is dropped past this
 inline constexpr size_t kRecvChunk = 65536;
-inline constexpr uint64_t kRefillQuietNs = 5'000'000ull;  // see Daemon::refill_not_before_ns_
+inline constexpr uint64_t kRefillQuietNs = 50'000'000ull;  // see Daemon::refill_not_before_ns_
 inline constexpr uint64_t kShutdownGiveUpNs = 15'000'000'000ull;  // after the kill, before exiting anyway
 
 inline uint64_t Token(uint64_t serial, int fd) { return (serial << kFdBits) | static_cast<uint64_t>(fd); }
@@ -222,8 +222,9 @@ class Daemon {
   };
   std::map<std::string, Backoff> pool_backoff_;  // by policy: a failed build waits before the next
   uint64_t pool_estimate_bytes_ = 1u << 20;      // charge of a sandbox still being built: the last measured
-  // Building a sandbox takes a few ms of CPU. It waits while the task started last is in its first
-  // kRefillQuietNs, so that the pool does not slow the very task it just served.
+  // Building a sandbox takes a few ms of CPU. It waits until the task started last has ended, or
+  // kRefillQuietNs after the first start since the last build, so that the pool does not slow
+  // the very task it just served (on a 2-core host python3's start-up lost ~5 ms to it).
   uint64_t refill_not_before_ns_ = 0;
   uint64_t last_started_serial_ = 0;
   int64_t last_purge_ms_ = 0;

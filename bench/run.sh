@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The benchmark suite in one command (docs/performance.md). Numbers for people: it never fails on
+# timing. Installs bubblewrap when missing (as root), builds when needed, then runs
+#   cordon-bench       /bin/true and `python3 -c pass`: bare, cordon run, cordond cold and with the
+#                      warm pool, bubblewrap; p50/p95/p99, 1 and 2 workers, per-step breakdown
+#   daemon_load.py     N concurrent sleeping tasks: admission latency, RSS and fds per live task
+#
+#   bench/run.sh [--quick]     (--quick: fewer runs and tasks, for CI's record)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[[ "${1:-}" == --quick ]] && quick=1
+if ! command -v bwrap >/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get install -y -qq bubblewrap >/dev/null || echo "bench: could not install bubblewrap; its row is left out"
+  else
+    echo "bench: bubblewrap is not installed (sudo apt-get install bubblewrap); its row is left out"
+  fi
+fi
+[[ -x build/bin/cordon-bench && -x build/bin/cordond ]] || scripts/build.sh
+if (( quick )); then
+  build/bin/cordon-bench --quick --per-worker 15
+  python3 bench/daemon_load.py --tasks 100 --iterations 20
+else
+  build/bin/cordon-bench
+  python3 bench/daemon_load.py
+fi
