@@ -104,8 +104,7 @@ TEST(DaemonPool, PooledSandboxIsIsolatedAndServesOneTaskOnly) {
   // Never reused: the second task saw nothing of the first, in a different sandbox.
   EXPECT_EQ(b.run.out.find("left-by-first"), std::string::npos) << b.run.out;
   EXPECT_NE(JsonField(a.evidence, "sandbox/shim_pid"), JsonField(b.evidence, "sandbox/shim_pid"));
-  const std::string ns_a = a.run.out.substr(a.run.out.find("mnt:["), 20);
-  EXPECT_EQ(b.run.out.find(ns_a), std::string::npos) << "same mount namespace twice: " << ns_a;
+  // (Namespace ids cannot tell: the kernel reuses a freed namespace's inode number.)
   if (IsRoot()) {
     EXPECT_NE(JsonField(a.evidence, "sandbox/host_uid"), JsonField(b.evidence, "sandbox/host_uid"));
   }
