@@ -248,11 +248,15 @@ std::string Join(const Cmd& cmd) {
 
 // Median duration of each step of the evidence timelines: the supervisor's own marks, then the
 // shim's setup steps (each lasts until the next one starts).
-void PrintTimeline(const std::string& title, const std::vector<nlohmann::json>& evidence) {
-  const char* order[] = {"admitted_us", "spawned_us", "ready_us", "exec_us", "exit_us", "done_us"};
-  const char* label[] = {"admission (policy, BPF from cache)", "shim spawned (clone+exec)",
-                         "sandbox built (ns, maps, mounts)", "task started (caps, seccomp, exec)",
-                         "task ran to exit", "sandbox killed+reaped, evidence"};
+// `after_done`: per record, the client's wall time minus done_us (the daemon's evidence write and
+// reply, and the client's side of the round trips), when the caller knows it.
+void PrintTimeline(const std::string& title, const std::vector<nlohmann::json>& evidence,
+                   const std::vector<double>& after_done = {}) {
+  const char* order[] = {"admitted_us", "cgroup_us", "spawned_us", "ready_us", "exec_us", "exit_us", "done_us"};
+  const char* label[] = {"admission (policy, BPF from cache)", "cgroup created and limited",
+                         "shim spawned (clone+exec)",          "sandbox built (ns, maps, mounts)",
+                         "task started (caps, seccomp, exec)", "task ran to exit",
+                         "sandbox killed+reaped, usage read"};
   std::map<std::string, std::vector<double>> phases, setup;
   std::vector<std::string> setup_order;
   size_t pooled = 0;
@@ -278,8 +282,10 @@ void PrintTimeline(const std::string& title, const std::vector<nlohmann::json>& 
   }
   std::printf("\n%s: median ms per phase over %zu evidence records (%zu pooled)\n\n", title.c_str(),
               evidence.size(), pooled);
-  for (size_t i = 0; i < 6; ++i)
+  for (size_t i = 0; i < 7; ++i)
     if (!phases[order[i]].empty()) std::printf("  %-40s %7.3f\n", label[i], Median(phases[order[i]]));
+  if (!after_done.empty())
+    std::printf("  %-40s %7.3f\n", "evidence written, reply to the client", Median(after_done));
   std::printf("  setup steps inside the shim:\n");
   for (const auto& name : setup_order) std::printf("    %-38s %7.3f\n", name.c_str(), Median(setup[name]));
 }
@@ -356,6 +362,7 @@ int main(int argc, char** argv) {
     uint64_t pace_ns = 0;
     std::optional<cordon::daemon::ClientConnection> conn[2];  // one per worker, opened ahead
     std::vector<std::string> ids;                            // worker 0's tasks, for the timelines
+    std::vector<double> walls_ms;                            // and their wall times
     double cpu_per_task_ms = 0;
   };
   std::vector<DaemonRow> daemons;
@@ -394,6 +401,7 @@ int main(int argc, char** argv) {
     const size_t first_daemon = cs.size();
     for (DaemonRow& r : daemons) {
       r.ids.clear();
+      r.walls_ms.clear();
       for (auto& c : r.conn) {
         c.reset();
         if (auto o = cordon::daemon::ClientConnection::Open(r.d->socket())) c.emplace(std::move(*o));
@@ -401,7 +409,10 @@ int main(int argc, char** argv) {
       Contender c{r.name, [&r, &cmd, devnull](int w) {
                     std::string id;
                     uint64_t t = r.conn[w] ? SubmitWait(*r.conn[w], cmd, devnull, &id) : 0;
-                    if (w == 0) r.ids.push_back(id);
+                    if (w == 0 && t != 0) {
+                      r.ids.push_back(id);
+                      r.walls_ms.push_back(double(t) / 1e6);
+                    }
                     return t;
                   }};
       c.pace_ns = r.pace_ns;
@@ -467,11 +478,16 @@ int main(int argc, char** argv) {
       unlink(tmpl);
     }
     for (DaemonRow& r : daemons) {
-      if (r.pace_ns == 0 || !r.conn[0]) continue;  // the pooled rows
+      if (!r.conn[0]) continue;
       std::vector<nlohmann::json> ev;
-      for (size_t i = 0; i < r.ids.size() && ev.size() < 100; ++i)
-        if (auto j = Evidence(*r.conn[0], r.ids[i])) ev.push_back(std::move(*j));
-      PrintTimeline(r.name + " (latency series)", ev);
+      std::vector<double> after;
+      for (size_t i = 0; i < r.ids.size() && ev.size() < 100; ++i) {
+        auto j = Evidence(*r.conn[0], r.ids[i]);
+        if (!j) continue;
+        after.push_back(r.walls_ms[i] - double((*j)["timing"].value("done_us", int64_t(0))) / 1000.0);
+        ev.push_back(std::move(*j));
+      }
+      PrintTimeline(r.name + " (latency series)", ev, after);
     }
   }
   return 0;

@@ -61,6 +61,7 @@ std::string Task::EvidenceJson() const {
                    {"from_cache", filter_->from_cache}};
   ev["timing"] = {{"received_us", 0},
                   {"admitted_us", Us(timing_.admitted, t0)},
+                  {"cgroup_us", Us(timing_.cgroup, t0)},
                   {"spawned_us", Us(timing_.spawned, t0)},
                   {"ready_us", Us(timing_.ready, t0)},
                   {"exec_us", Us(timing_.exec, t0)},

@@ -182,6 +182,7 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
     auto cg = cgroup::TaskCgroup::Create(*cgroups, "task-" + t->id_, cl);
     if (!cg) return Wrap(cg.error(), "create the task's cgroup");
     t->cgroup_.emplace(std::move(*cg));
+    t->timing_.cgroup = sys::MonotonicNs();
     t->cgroup_mode_ = std::string(cgroup::ModeName(cgroups->mode));
   } else {
     t->cgroup_mode_ = cgroups ? "none: " + cgroups->no_cgroup_reason : "none: cgroups not used by this supervisor";

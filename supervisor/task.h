@@ -80,6 +80,7 @@ struct TaskOutcome {
 struct TaskTiming {  // CLOCK_MONOTONIC ns; 0 = did not happen
   uint64_t received = 0, admitted = 0, spawned = 0, ready = 0, exec = 0, exit = 0, done = 0;
   uint64_t prepared = 0, pool_ready = 0;  // pooled: Prepare() began; PID 1 began waiting for the task
+  uint64_t cgroup = 0;                    // the task's cgroup is created and limited (0: none)
   std::vector<proto::StepMark> steps;  // when each setup step started, as the shim stamped them
 };
 

@@ -187,6 +187,7 @@ class Daemon {
   Result<std::unique_ptr<Task>> StartSandbox(const LoadedPolicy& lp, const TaskRequest& req, uint64_t received_ns);
 
   // Warm pool (pool.cc).
+  void LogPoolPlan() const;  // which policies are pooled, and why a named one is not
   void RefillPool();
   void PrepareOne(const std::string& name, const LoadedPolicy& lp);
   void OnPooled(Pooled& p, int fd);

@@ -28,6 +28,29 @@ std::string WhyNotPoolable(const Policy& policy) {
   return "";
 }
 
+void Daemon::LogPoolPlan() const {
+  if (opts_.pool_size == 0) {
+    Log("warm pool: off (--pool-size 0)");
+    return;
+  }
+  std::string pooled;
+  for (const auto& [name, lp] : config_->policies) {
+    const bool listed = opts_.pool_policies.empty() ||
+                        std::find(opts_.pool_policies.begin(), opts_.pool_policies.end(), name) != opts_.pool_policies.end();
+    if (!listed) continue;
+    if (std::string why = WhyNotPoolable(*lp.policy); !why.empty()) {
+      // Only worth a line when the operator asked for this policy by name.
+      if (!opts_.pool_policies.empty()) Log("warm pool: policy '" + name + "' is not pooled: " + why);
+      continue;
+    }
+    pooled += (pooled.empty() ? "" : ", ") + name;
+  }
+  for (const auto& name : opts_.pool_policies)
+    if (!config_->policies.contains(name)) Log("warm pool: --pool-policies names '" + name + "', which is not loaded");
+  Log("warm pool: " + std::to_string(opts_.pool_size) + " sandboxes each for " + (pooled.empty() ? "no policy" : pooled) +
+      " (at most " + std::to_string(opts_.pool_memory_max >> 20) + " MiB together)");
+}
+
 uint64_t Daemon::PoolMemory() const {
   uint64_t sum = 0;
   for (const auto& [s, p] : pool_) sum += p->memory_bytes ? p->memory_bytes : pool_estimate_bytes_;
