@@ -50,8 +50,8 @@ uint64_t NowNs() {
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-// Spawns argv with stdio on /dev/null, waits; returns wall ns, or 0 when it did not exit 0.
-uint64_t SpawnWait(const Cmd& argv) {
+// Starts argv with stdin and stdout on /dev/null and stderr on `err_path`; returns its pid or -1.
+pid_t Spawn(const Cmd& argv, const std::string& err_path = "/dev/null") {
   std::vector<char*> av;
   for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
   av.push_back(nullptr);
@@ -59,12 +59,18 @@ uint64_t SpawnWait(const Cmd& argv) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  uint64_t t0 = NowNs();
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   pid_t pid;
   int rc = posix_spawn(&pid, av[0], &fa, nullptr, av.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return 0;
+  return rc == 0 ? pid : -1;
+}
+
+// Runs argv to its end; returns wall ns, or 0 when it did not exit 0.
+uint64_t SpawnWait(const Cmd& argv) {
+  uint64_t t0 = NowNs();
+  pid_t pid = Spawn(argv);
+  if (pid < 0) return 0;
   int status;
   waitpid(pid, &status, 0);
   uint64_t t = NowNs() - t0;
@@ -110,16 +116,8 @@ class Daemon {
     Cmd argv = {cordond, "--socket", d.socket_, "--state-dir", d.dir_ + "/state", "--config-dir", d.dir_ + "/config",
                 "--pool-size", std::to_string(pool_size), "--grace-ms", "1000", "--decision-sync",
                 sync_each ? "each" : "os"};
-    std::vector<char*> av;
-    for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-    av.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, (d.dir_ + "/cordond.log").c_str(), O_WRONLY | O_CREAT, 0644);
-    int rc = posix_spawn(&d.pid_, av[0], &fa, nullptr, av.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) return std::nullopt;
+    d.pid_ = Spawn(argv, d.dir_ + "/cordond.log");
+    if (d.pid_ < 0) return std::nullopt;
     for (int i = 0; i < 500; ++i) {
       if (access(d.socket_.c_str(), F_OK) == 0) return d;
       usleep(10000);
