@@ -73,6 +73,41 @@ TEST(Protocol, EmptyArgvOrRelativeCwdIsRejected) {
   EXPECT_FALSE(proto::DecodeLaunchSpec(b.data(), b.size(), &out));
 }
 
+// A pooled sandbox's spec has no argv yet (it comes with kStart); a cold one must have one.
+TEST(Protocol, PooledSpecHasNoArgvAndColdSpecMust) {
+  proto::LaunchSpec s = Sample(), out;
+  s.flags |= proto::kFlagPooled;
+  std::string b = proto::EncodeLaunchSpec(s);
+  EXPECT_FALSE(proto::DecodeLaunchSpec(b.data(), b.size(), &out)) << "pooled spec with an argv";
+  s.argv.clear();
+  b = proto::EncodeLaunchSpec(s);
+  ASSERT_TRUE(proto::DecodeLaunchSpec(b.data(), b.size(), &out));
+  EXPECT_TRUE(out.flags & proto::kFlagPooled);
+  EXPECT_TRUE(out.argv.empty());
+}
+
+TEST(Protocol, TaskPartRoundTripAndRejections) {
+  proto::TaskPart in{"/work/x", {"sh", "-c", std::string("a\0b", 3)}, {"A=1"}}, out;
+  std::string b = proto::EncodeTaskPart(in);
+  ASSERT_TRUE(proto::DecodeTaskPart(b.data(), b.size(), &out));
+  EXPECT_EQ(out.cwd, in.cwd);
+  EXPECT_EQ(out.argv, in.argv);
+  EXPECT_EQ(out.envp, in.envp);
+  for (size_t n = 0; n < b.size(); ++n) EXPECT_FALSE(proto::DecodeTaskPart(b.data(), n, &out)) << n;
+  std::string longer = b + "x";
+  EXPECT_FALSE(proto::DecodeTaskPart(longer.data(), longer.size(), &out));
+  for (size_t i = 0; i < b.size(); ++i) {  // no crash, no huge allocation on any corrupted byte
+    std::string c = b;
+    c[i] = static_cast<char>(0xff);
+    (void)proto::DecodeTaskPart(c.data(), c.size(), &out);
+  }
+  for (proto::TaskPart bad : {proto::TaskPart{"/work", {}, {}}, proto::TaskPart{"/work", {""}, {}},
+                              proto::TaskPart{"work", {"sh"}, {}}, proto::TaskPart{"", {"sh"}, {}}}) {
+    std::string e = proto::EncodeTaskPart(bad);
+    EXPECT_FALSE(proto::DecodeTaskPart(e.data(), e.size(), &out)) << bad.cwd;
+  }
+}
+
 TEST(ScmRights, PassesFdsAndRejectsTruncation) {
   int sp[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
