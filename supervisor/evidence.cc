@@ -18,6 +18,10 @@ int64_t Us(uint64_t t, uint64_t origin) {
 }  // namespace
 
 std::string Task::EvidenceJson() const {
+  return Evidence().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json Task::Evidence() const {
   using nlohmann::json;
   const uint64_t t0 = timing_.received;
   json ev;
@@ -178,7 +182,7 @@ std::string Task::EvidenceJson() const {
                   {"nofile", lim.nofile},
                   {"enforced_by", cgroup_usage_ || cgroup_mode_.rfind("none", 0) != 0 ? "cgroup" : "rlimit"}};
   // A command line or path need not be UTF-8: replace invalid bytes instead of failing the record.
-  return ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return ev;
 }
 
 }  // namespace cordon

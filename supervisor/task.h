@@ -10,6 +10,7 @@
 
 #include <array>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -155,8 +156,10 @@ class Task {
   const std::string& id() const { return id_; }
   const TaskOutcome& outcome() const { return outcome_; }
   const TaskTiming& timing() const { return timing_; }
-  // The evidence record (docs/evidence.md), valid once finished().
+  // The evidence record (docs/evidence.md), valid once finished(): as JSON text, or as the object
+  // (a daemon adds its admission block before serialising it once).
   std::string EvidenceJson() const;
+  nlohmann::json Evidence() const;
 
  private:
   Task() = default;

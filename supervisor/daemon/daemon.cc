@@ -3,6 +3,8 @@
 // shutdown. The API calls themselves are in calls.cc.
 #include "supervisor/daemon/daemon_internal.h"
 
+#include <nlohmann/json.hpp>
+
 namespace cordon::daemon {
 namespace internal {
 
@@ -435,7 +437,7 @@ void Daemon::RecordFinish(Live& l) {
   r.finished_unix_ms = NowUnixMs();
   std::string evidence;
   try {
-    evidence = AddAdmissionToEvidence(l.task->EvidenceJson(), r);
+    evidence = AddAdmissionToEvidence(l.task->Evidence(), r);
   } catch (const std::exception& e) {
     // nlohmann::json refuses to print a string that is not UTF-8 (an argument, say).
     evidence = R"({"task_id":")" + r.id + R"(","error":"evidence record could not be written"})";

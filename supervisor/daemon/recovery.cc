@@ -84,14 +84,9 @@ Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms, const cgr
   return rep;
 }
 
-std::string AddAdmissionToEvidence(const std::string& evidence_json, const TaskRow& row) {
-  try {
-    auto j = nlohmann::json::parse(evidence_json);
-    j["admission"] = AdmissionJson(row);
-    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  } catch (const nlohmann::json::exception&) {
-    return evidence_json;
-  }
+std::string AddAdmissionToEvidence(nlohmann::json evidence, const TaskRow& row) {
+  evidence["admission"] = AdmissionJson(row);
+  return evidence.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace cordon::daemon

@@ -2,6 +2,8 @@
 // left "running" (it crashed or was killed -9), and the admission part of evidence records.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <string>
 #include <vector>
 
@@ -25,8 +27,8 @@ struct RecoveryReport {
 // and removes the cgroup directories, and records the task as supervisor_restart.
 Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_unix_ms, const cgroup::Layout* cgroups = nullptr);
 
-// The evidence record with an "admission" object: principal, tenant, app_id, class, request_id,
-// request fingerprint, decision id. Returns `evidence_json` unchanged if it does not parse.
-std::string AddAdmissionToEvidence(const std::string& evidence_json, const TaskRow& row);
+// The evidence record (Task::Evidence()) with an "admission" object: principal, tenant, app_id,
+// class, request_id, request fingerprint, decision id; serialised once.
+std::string AddAdmissionToEvidence(nlohmann::json evidence, const TaskRow& row);
 
 }  // namespace cordon::daemon
