@@ -9,7 +9,9 @@
 // A pooled sandbox (kFlagPooled, cordond's warm pool) is built before its task is known:
 //   supervisor -> shim   kLaunch  + fds [spec memfd, bpf memfd, start socket, bound fds...]
 //   shim -> supervisor   kReady   (ReadyRecord): built, PID 1 waits on the start socket
-//   supervisor -> PID 1  kStart   on the start socket + fds [task memfd, stdin, stdout, stderr]
+//   supervisor -> PID 1  kStart   on the start socket, the TaskPart after the header (up to
+//                                  kMaxInlineTaskPart bytes) + fds [stdin, stdout, stderr], or, for
+//                                  a larger part, fds [stdin, stdout, stderr, task-part memfd]
 // and from there on as above (kExecOk or kError, then kExit).
 #pragma once
 
@@ -170,6 +172,7 @@ struct TaskPart {
   std::vector<std::string> argv;
   std::vector<std::string> envp;
 };
+inline constexpr size_t kMaxInlineTaskPart = 60u << 10;  // fits a SEQPACKET message with room to spare
 std::string EncodeTaskPart(const TaskPart& part);
 // Returns false on malformed input (truncated, trailing bytes, empty argv, relative cwd).
 bool DecodeTaskPart(const char* data, size_t size, TaskPart* out);

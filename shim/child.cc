@@ -124,23 +124,31 @@ bool AwaitTask(LaunchSpec* spec, int start_fd, int sync_fd, std::vector<int>* ta
   ready.ready_ns = sys::MonotonicNs();
   if (::send(sync_fd, &ready, sizeof ready, MSG_NOSIGNAL) < 0)
     return SetFailure(f, SetupStep::kAwaitTask, errno, "report the sandbox ready");
-  proto::MsgHeader hdr;
-  auto msg = RecvMsg(start_fd, &hdr, sizeof hdr, 4);
+  // The task part comes inline after the header, or in a memfd after the stdio fds when large.
+  std::vector<uint8_t> buf(sizeof(proto::MsgHeader) + proto::kMaxInlineTaskPart);
+  auto msg = RecvMsg(start_fd, buf.data(), buf.size(), 4);
   if (msg && msg->eof) _exit(0);
   if (!msg) return SetFailure(f, SetupStep::kAwaitTask, msg.error().err, "receive the task");
-  if (msg->len != sizeof hdr || hdr.magic != proto::kMagic || hdr.type != proto::MsgType::kStart ||
-      msg->fds.size() != 4)
+  proto::MsgHeader hdr;
+  if (msg->len >= sizeof hdr) std::memcpy(&hdr, buf.data(), sizeof hdr);
+  const bool in_memfd = msg->fds.size() == 4;
+  if (msg->len < sizeof hdr || hdr.magic != proto::kMagic || hdr.type != proto::MsgType::kStart ||
+      (msg->fds.size() != 3 && !in_memfd) || (in_memfd && msg->len != sizeof hdr))
     return SetFailure(f, SetupStep::kAwaitTask, EBADMSG, "bad start message (%zu bytes, %zu fds)", msg->len,
                       msg->fds.size());
   std::vector<uint8_t> bytes;
-  if (!ReadMemfd(msg->fds[0].Get(), &bytes, 8u << 20, SetupStep::kAwaitTask, "task part", f)) return false;
+  if (in_memfd) {
+    if (!ReadMemfd(msg->fds[3].Get(), &bytes, 8u << 20, SetupStep::kAwaitTask, "task part", f)) return false;
+  } else {
+    bytes.assign(buf.begin() + sizeof hdr, buf.begin() + static_cast<long>(msg->len));
+  }
   proto::TaskPart part;
   if (!proto::DecodeTaskPart(reinterpret_cast<const char*>(bytes.data()), bytes.size(), &part))
     return SetFailure(f, SetupStep::kAwaitTask, EBADMSG, "malformed task part");
   spec->argv = std::move(part.argv);
   spec->envp = std::move(part.envp);
   spec->cwd = std::move(part.cwd);
-  for (int i = 0; i < 3; ++i) (*task_fds)[static_cast<size_t>(i)] = msg->fds[static_cast<size_t>(i) + 1].Release();
+  for (size_t i = 0; i < 3; ++i) (*task_fds)[i] = msg->fds[i].Release();
   ::close(start_fd);
   return true;
 }

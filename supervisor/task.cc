@@ -361,10 +361,18 @@ Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns) {
   launched_ = true;
   CORDON_ASSIGN_OR_RETURN(auto stdio, BuildTaskPart(req_, &pipes));
   proto::TaskPart part{spec_.cwd, spec_.argv, spec_.envp};
-  CORDON_ASSIGN_OR_RETURN(UniqueFd part_fd, SealedMemfd("cordon-task", proto::EncodeTaskPart(part)));
+  const std::string encoded = proto::EncodeTaskPart(part);
   proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kStart};
-  const int fds[4] = {part_fd.Get(), stdio[0], stdio[1], stdio[2]};
-  if (auto sent = SendMsg(start.Get(), &hdr, sizeof hdr, fds, 4); !sent)
+  std::string msg(reinterpret_cast<const char*>(&hdr), sizeof hdr);
+  std::vector<int> fds = {stdio[0], stdio[1], stdio[2]};
+  UniqueFd part_fd;
+  if (encoded.size() <= proto::kMaxInlineTaskPart) {
+    msg += encoded;  // the common case: no memfd to create, seal and read
+  } else {
+    CORDON_ASSIGN_OR_RETURN(part_fd, SealedMemfd("cordon-task", encoded));
+    fds.push_back(part_fd.Get());
+  }
+  if (auto sent = SendMsg(start.Get(), msg.data(), msg.size(), fds.data(), fds.size()); !sent)
     return Wrap(sent.error(), "send the task to its pooled sandbox");
   StartClocks(timing_.admitted);
   return {};

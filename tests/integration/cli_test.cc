@@ -106,6 +106,25 @@ TEST(Cli, EvidenceRecord) {
   EXPECT_NE(bad.err.find("--evidence /nonexistent-dir/e.json"), std::string::npos) << bad.err;
 }
 
+// Large and odd arguments and variables reach the task byte for byte. Under CORDON_TEST_POOLED=1
+// (the pooled.* run) they travel with kStart: inline when small, in a memfd past 60 KiB; and the
+// evidence must then say the sandbox was pooled.
+TEST(Cli, ArgumentsAndEnvironmentArriveWhole) {
+  REQUIRE_SANDBOX();
+  const std::string big_arg(100000, 'a'), big_env(70000, 'b');
+  const std::string odd = std::string("tab\there \xff\x01 $HOME 'q'");
+  auto r = CordonRun({"/bin/sh", "-c", "printf '%s|%s|%s|%s\\n' \"${#1}\" \"$2\" \"${#BIG}\" \"$SMALL\"", "sh", big_arg, odd},
+                     {"--env", "BIG=" + big_env, "--env", "SMALL=" + odd, "--evidence", "-"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "100000|" + odd + "|70000|" + odd);
+  const char* pooled = ::getenv("CORDON_TEST_POOLED");
+  const bool want = pooled != nullptr && std::string(pooled) == "1";
+  EXPECT_EQ(JsonField(EvidenceLine(r), "sandbox/pooled"), want ? "true" : "false");
+  auto small = CordonRun({"/bin/echo", "hi"}, {"--evidence", "-"});
+  EXPECT_EQ(small.out.substr(0, 3), "hi\n");
+  EXPECT_EQ(JsonField(EvidenceLine(small), "sandbox/pooled"), want ? "true" : "false");
+}
+
 TEST(Cli, SignaledTaskEvidence) {
   REQUIRE_SANDBOX();
   auto r = CordonRun({"/bin/sh", "-c", "kill -SEGV $$"}, {"--evidence", "-"});
