@@ -30,7 +30,7 @@ Result<void> Daemon::Init() {
   CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));
   for (const auto& n : cfg.notes) Log(n);
   config_ = std::make_shared<const Config>(std::move(cfg));
-  LogPoolPlan();
+  PlanPool();
 
   auto layout = cgroup::DetectLayout();
   if (layout && layout->no_cgroup_reason.empty()) {
@@ -487,7 +487,7 @@ void Daemon::Reload() {
   for (const auto& n : cfg->notes) Log("SIGHUP: " + n);
   config_ = std::make_shared<const Config>(std::move(*cfg));  // running tasks keep their own policy
   DiscardStalePool(false, "SIGHUP: their policy or seccomp filter changed");
-  LogPoolPlan();
+  PlanPool();
 }
 
 void Daemon::BeginStop(bool kill_now) {

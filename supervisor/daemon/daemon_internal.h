@@ -187,8 +187,11 @@ class Daemon {
   Result<std::unique_ptr<Task>> StartSandbox(const LoadedPolicy& lp, const TaskRequest& req, uint64_t received_ns);
 
   // Warm pool (pool.cc).
-  void LogPoolPlan() const;  // which policies are pooled, and why a named one is not
+  // Which policies are pooled (pool_plan_), logged with why a policy named by --pool-policies is
+  // not. At start and after each reload.
+  void PlanPool();
   void RefillPool();
+  uint64_t BackOff(const std::string& policy);  // after a failed build: the pause, in ms
   void PrepareOne(const std::string& name, const LoadedPolicy& lp);
   void OnPooled(Pooled& p, int fd);
   void DropPooled(uint64_t serial, const std::string& why);
@@ -217,6 +220,7 @@ class Daemon {
   std::unordered_map<uint64_t, std::unique_ptr<Live>> live_;
   std::unordered_map<std::string, uint64_t> live_by_id_;
   std::unordered_map<uint64_t, std::unique_ptr<Pooled>> pool_;
+  std::vector<std::string> pool_plan_;  // the pooled policies of the current config
   struct Backoff {
     uint64_t until_ns = 0;
     uint64_t delay_ns = 0;

@@ -28,7 +28,8 @@ std::string WhyNotPoolable(const Policy& policy) {
   return "";
 }
 
-void Daemon::LogPoolPlan() const {
+void Daemon::PlanPool() {
+  pool_plan_.clear();
   if (opts_.pool_size == 0) {
     Log("warm pool: off (--pool-size 0)");
     return;
@@ -44,6 +45,7 @@ void Daemon::LogPoolPlan() const {
       continue;
     }
     pooled += (pooled.empty() ? "" : ", ") + name;
+    pool_plan_.push_back(name);
   }
   for (const auto& name : opts_.pool_policies)
     if (!config_->policies.contains(name)) Log("warm pool: --pool-policies names '" + name + "', which is not loaded");
@@ -68,11 +70,8 @@ void Daemon::RefillPool() {
     if (!p->task->ready()) ++building;
   }
   const uint64_t now = sys::MonotonicNs();
-  for (const auto& [name, lp] : config_->policies) {
-    if (!opts_.pool_policies.empty() &&
-        std::find(opts_.pool_policies.begin(), opts_.pool_policies.end(), name) == opts_.pool_policies.end())
-      continue;
-    if (!WhyNotPoolable(*lp.policy).empty()) continue;
+  for (const std::string& name : pool_plan_) {
+    const LoadedPolicy& lp = config_->policies.at(name);
     if (auto b = pool_backoff_.find(name); b != pool_backoff_.end() && now < b->second.until_ns) continue;
     while (have[name] < opts_.pool_size && building < opts_.pool_refill &&
            PoolMemory() + pool_estimate_bytes_ <= opts_.pool_memory_max) {
@@ -85,13 +84,18 @@ void Daemon::RefillPool() {
   }
 }
 
+uint64_t Daemon::BackOff(const std::string& policy) {
+  Backoff& b = pool_backoff_[policy];
+  b.delay_ns = b.delay_ns ? std::min(b.delay_ns * 2, kMaxBackoffNs) : kFirstBackoffNs;
+  b.until_ns = sys::MonotonicNs() + b.delay_ns;
+  return b.delay_ns / 1'000'000;
+}
+
 void Daemon::PrepareOne(const std::string& name, const LoadedPolicy& lp) {
   auto fail = [&](const Error& e) {
-    Backoff& b = pool_backoff_[name];
-    b.delay_ns = b.delay_ns ? std::min(b.delay_ns * 2, kMaxBackoffNs) : kFirstBackoffNs;
-    b.until_ns = sys::MonotonicNs() + b.delay_ns;
-    Log("warm pool: building a sandbox for policy '" + name + "' failed, next try in " +
-        std::to_string(b.delay_ns / 1'000'000) + " ms: " + e.Message());
+    const uint64_t ms = BackOff(name);
+    Log("warm pool: building a sandbox for policy '" + name + "' failed, next try in " + std::to_string(ms) +
+        " ms: " + e.Message());
   };
   auto identity = AcquireIdentity(opts_.ids, opts_.id_lock_dir);
   if (!identity) return fail(identity.error());
@@ -120,12 +124,9 @@ void Daemon::OnPooled(Pooled& p, int fd) {
   SyncWatchSet(serial, *p.task, &p.watched);
   if (p.task->finished()) {
     // It died or failed before it had a task: nothing ran in it. Say why, and slow down.
-    std::string why = p.task->outcome().message;
-    Backoff& b = pool_backoff_[p.policy];
-    b.delay_ns = b.delay_ns ? std::min(b.delay_ns * 2, kMaxBackoffNs) : kFirstBackoffNs;
-    b.until_ns = sys::MonotonicNs() + b.delay_ns;
-    return DropPooled(serial, "warm pool: a sandbox for policy '" + p.policy + "' ended before its task (" + why +
-                                  "); next build in " + std::to_string(b.delay_ns / 1'000'000) + " ms");
+    const uint64_t ms = BackOff(p.policy);
+    return DropPooled(serial, "warm pool: a sandbox for policy '" + p.policy + "' ended before its task (" +
+                                  p.task->outcome().message + "); next build in " + std::to_string(ms) + " ms");
   }
   if (p.task->ready() && p.memory_bytes == 0) {
     pool_backoff_.erase(p.policy);
