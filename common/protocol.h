@@ -12,7 +12,10 @@
 //   supervisor -> PID 1  kStart   on the start socket, the TaskPart after the header (up to
 //                                  kMaxInlineTaskPart bytes) + fds [stdin, stdout, stderr], or, for
 //                                  a larger part, fds [stdin, stdout, stderr, task-part memfd]
-// and from there on as above (kExecOk or kError, then kExit).
+// and from there on as above (kExecOk or kError, then kExit). With kStartHold instead of kStart,
+// the task is built up to its seccomp filter and waits for kGo on the start socket (an EOF there
+// withdraws it): cordond makes the admission decision durable meanwhile, and no task execs before
+// its decision is on disk.
 #pragma once
 
 #include <sys/resource.h>
@@ -38,6 +41,8 @@ enum class MsgType : uint32_t {
   kSignal = 5,
   kReady = 6,
   kStart = 7,
+  kStartHold = 8,  // kStart, but the task waits for kGo before its filter and execve
+  kGo = 9,
 };
 
 struct MsgHeader {

@@ -34,6 +34,7 @@ const char* SetupStepName(SetupStep step) {
     case SetupStep::kNoNewPrivs: return "no-new-privs";
     case SetupStep::kSeccomp: return "seccomp";
     case SetupStep::kExec: return "exec";
+    case SetupStep::kAwaitGo: return "await-go";
   }
   return "unknown";
 }

@@ -40,6 +40,8 @@ enum class SetupStep : uint32_t {
   kNoNewPrivs = 36,     // PR_SET_NO_NEW_PRIVS: setuid binaries cannot regain privileges
   kSeccomp = 37,        // seccomp(SET_MODE_FILTER) with the supervisor's BPF
   kExec = 38,           // execve of the command
+  kAwaitGo = 39,        // pooled, held (kStartHold): wait for kGo before the filter and execve; runs
+                        // between kNoNewPrivs and kSeccomp
 };
 
 // Stable lower-case name used in error messages and evidence, e.g. "mount-proc".

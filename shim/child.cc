@@ -119,7 +119,8 @@ void BecomeInit(int sync_fd) {
 
 // A pooled sandbox is built: say so, then wait for the task's part of the spec and its stdio. An
 // EOF means the supervisor discarded the sandbox (policy reloaded, shutdown): nothing ran, exit.
-bool AwaitTask(LaunchSpec* spec, int start_fd, int sync_fd, std::vector<int>* task_fds, Failure* f) {
+// `hold`: the start was kStartHold; the start socket stays open for the task's kGo.
+bool AwaitTask(LaunchSpec* spec, int start_fd, int sync_fd, std::vector<int>* task_fds, bool* hold, Failure* f) {
   proto::ReadyRecord ready;
   ready.ready_ns = sys::MonotonicNs();
   if (::send(sync_fd, &ready, sizeof ready, MSG_NOSIGNAL) < 0)
@@ -132,7 +133,8 @@ bool AwaitTask(LaunchSpec* spec, int start_fd, int sync_fd, std::vector<int>* ta
   proto::MsgHeader hdr;
   if (msg->len >= sizeof hdr) std::memcpy(&hdr, buf.data(), sizeof hdr);
   const bool in_memfd = msg->fds.size() == 4;
-  if (msg->len < sizeof hdr || hdr.magic != proto::kMagic || hdr.type != proto::MsgType::kStart ||
+  *hold = hdr.type == proto::MsgType::kStartHold;
+  if (msg->len < sizeof hdr || hdr.magic != proto::kMagic || (hdr.type != proto::MsgType::kStart && !*hold) ||
       (msg->fds.size() != 3 && !in_memfd) || (in_memfd && msg->len != sizeof hdr))
     return SetFailure(f, SetupStep::kAwaitTask, EBADMSG, "bad start message (%zu bytes, %zu fds)", msg->len,
                       msg->fds.size());
@@ -149,7 +151,7 @@ bool AwaitTask(LaunchSpec* spec, int start_fd, int sync_fd, std::vector<int>* ta
   spec->envp = std::move(part.envp);
   spec->cwd = std::move(part.cwd);
   for (size_t i = 0; i < 3; ++i) (*task_fds)[i] = msg->fds[i].Release();
-  ::close(start_fd);
+  if (!*hold) ::close(start_fd);
   return true;
 }
 
@@ -258,8 +260,9 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
     Die(sync_fd, f);
   }
 
+  bool hold = false;
   if ((spec.flags & proto::kFlagPooled) &&
-      (HookFails(spec, SetupStep::kAwaitTask, &f) || !AwaitTask(&spec, args.start_fd, sync_fd, &task_fds, &f)))
+      (HookFails(spec, SetupStep::kAwaitTask, &f) || !AwaitTask(&spec, args.start_fd, sync_fd, &task_fds, &hold, &f)))
     Die(sync_fd, f);
 
   // Step: start the task. Everything it needs is built here, before the clone.
@@ -268,14 +271,16 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
   const int floor = static_cast<int>(task_fds.size()) + 3;
   sync_fd = LiftFd(sync_fd, floor);
   if (proxy_fd >= 0) proxy_fd = LiftFd(proxy_fd, floor);
-  if (sync_fd < 0 || (spec.proxy_port != 0 && proxy_fd < 0)) {
-    SetFailure(&f, SetupStep::kForkTask, errno, "move the sync and proxy sockets above the task's fds");
+  const int go_fd = hold ? LiftFd(args.start_fd, floor) : -1;
+  if (sync_fd < 0 || (spec.proxy_port != 0 && proxy_fd < 0) || (hold && go_fd < 0)) {
+    SetFailure(&f, SetupStep::kForkTask, errno, "move the sync, proxy and start sockets above the task's fds");
     Die(sync_fd >= 0 ? sync_fd : args.sync_fd, f);
   }
   TaskArgs ta;
   ta.spec = &spec;
   ta.fds = task_fds;
   ta.bpf = args.bpf;
+  ta.go_fd = go_fd;
   for (const auto& s : spec.argv) ta.argv.push_back(const_cast<char*>(s.c_str()));
   ta.argv.push_back(nullptr);
   for (const auto& s : spec.envp) {

@@ -8,6 +8,7 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +110,19 @@ void DropPrivileges(const TaskArgs& a, cap_t empty) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) Die(a, SetupStep::kNoNewPrivs, errno, "set no_new_privs");
 }
 
+// A held start: the supervisor makes the admission decision durable while we got this far; the
+// filter and execve wait for its kGo. Anything else (an EOF: it withdrew the task) ends the task.
+void AwaitGo(const TaskArgs& a) {
+  CheckHook(a, SetupStep::kAwaitGo);
+  proto::MsgHeader hdr;
+  ssize_t n;
+  do {
+    n = ::recv(a.go_fd, &hdr, sizeof hdr, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof hdr) || hdr.magic != proto::kMagic || hdr.type != proto::MsgType::kGo)
+    Die(a, SetupStep::kAwaitGo, n < 0 ? errno : ECANCELED, "the supervisor withdrew the task before its exec");
+}
+
 bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV; }
 
 // execvp without allocation and without the /bin/sh retry on ENOEXEC: the exit code says 126.
@@ -163,6 +177,7 @@ bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == EST
   CheckHook(a, SetupStep::kChdir);
   if (::chdir(a.spec->cwd.c_str()) < 0) Die(a, SetupStep::kChdir, errno, "chdir ", a.spec->cwd.c_str());
   DropPrivileges(a, a.empty_caps);
+  if (a.go_fd >= 0) AwaitGo(a);
 
   // Last: the filter. From here on only execve (and exit_group on failure) may be called.
   CheckHook(a, SetupStep::kSeccomp);

@@ -29,6 +29,7 @@ struct TaskArgs {
   const char* path_env = nullptr;  // value of PATH in envp, for the command lookup
   std::vector<int> handled_signals;  // PID 1's handlers, reset to SIG_DFL in the task
   cap_t empty_caps = nullptr;        // cap_init() result, made by PID 1 (the task must not malloc)
+  int go_fd = -1;                    // held start (kStartHold): wait for kGo here before the filter
 };
 
 // Steps kStdioFds..kExec. Runs in a child cloned with CLONE_VM|CLONE_VFORK|CLONE_FILES: it shares

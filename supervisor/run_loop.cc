@@ -57,7 +57,11 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::s
       while (::read(sigfd.Get(), &si, sizeof si) == sizeof si) task->ForwardSignal(static_cast<int>(si.ssi_signo));
     }
     if (uint64_t d = task->NextDeadlineNs(); d && sys::MonotonicNs() >= d) task->OnDeadline(sys::MonotonicNs());
-    if (!task->launched() && task->ready()) CORDON_TRY(task->Launch(req, sys::MonotonicNs()));
+    if (!task->launched() && task->ready()) {
+      // Held and released at once: the pooled tests go through cordond's whole hand-over.
+      CORDON_TRY(task->Launch(req, sys::MonotonicNs(), /*hold_exec=*/true));
+      CORDON_TRY(task->ReleaseExec());
+    }
   }
   return task;
 }

@@ -343,7 +343,7 @@ Result<std::unique_ptr<Task>> Task::Prepare(const RuntimePaths& rt, std::shared_
   return t;
 }
 
-Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns) {
+Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns, bool hold_exec) {
   if (!pooled_ || !ready_ || !start_)
     return FailMsg("task " + id_ + " is not a pooled sandbox waiting for its task", "take a ready one from the pool");
   timing_.received = received_ns;
@@ -357,12 +357,13 @@ Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns) {
   req_.tty = tty;
   req_.fail_at_step = hook;
   std::array<UniqueFd, 2> pipes;
-  UniqueFd start = std::move(start_);  // one task per sandbox: the socket goes with this call
+  // One task per sandbox: the socket goes with this call, or with ReleaseExec() when held.
+  UniqueFd start = std::move(start_);
   launched_ = true;
   CORDON_ASSIGN_OR_RETURN(auto stdio, BuildTaskPart(req_, &pipes));
   proto::TaskPart part{spec_.cwd, spec_.argv, spec_.envp};
   const std::string encoded = proto::EncodeTaskPart(part);
-  proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kStart};
+  proto::MsgHeader hdr{proto::kMagic, hold_exec ? proto::MsgType::kStartHold : proto::MsgType::kStart};
   std::string msg(reinterpret_cast<const char*>(&hdr), sizeof hdr);
   std::vector<int> fds = {stdio[0], stdio[1], stdio[2]};
   UniqueFd part_fd;
@@ -374,8 +375,16 @@ Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns) {
   }
   if (auto sent = SendMsg(start.Get(), msg.data(), msg.size(), fds.data(), fds.size()); !sent)
     return Wrap(sent.error(), "send the task to its pooled sandbox");
+  if (hold_exec) held_ = std::move(start);
   StartClocks(timing_.admitted);
   return {};
+}
+
+Result<void> Task::ReleaseExec() {
+  if (!held_) return FailMsg("task " + id_ + " is not held before its exec", "call Launch with hold_exec");
+  UniqueFd go = std::move(held_);
+  proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kGo};
+  return SendMsg(go.Get(), &hdr, sizeof hdr, nullptr, 0);
 }
 
 std::optional<uint64_t> Task::MemoryBytes() const {

@@ -112,7 +112,10 @@ class Task {
   bool launched() const { return !pooled_ || launched_; }
   // Hands the waiting sandbox its one task; from here on it is an ordinary running task. The
   // request's bindings, tty and test hook are ignored: the sandbox keeps those it was built with.
-  Result<void> Launch(const TaskRequest& req, uint64_t received_ns);
+  // `hold_exec`: the task gets as far as its seccomp filter and waits for ReleaseExec() (the
+  // caller makes something durable meanwhile); destroying or killing the task withdraws it.
+  Result<void> Launch(const TaskRequest& req, uint64_t received_ns, bool hold_exec = false);
+  Result<void> ReleaseExec();
   // Memory charged to the sandbox's cgroup right now (memory.current, v1 memory.usage_in_bytes),
   // or nullopt without a memory cgroup.
   std::optional<uint64_t> MemoryBytes() const;
@@ -208,6 +211,7 @@ class Task {
   proto::LaunchSpec spec_;
   UniqueFd ctrl_, pidfd_, listener_;
   UniqueFd start_;  // pooled, until launched: the socket PID 1 waits on for kStart
+  UniqueFd held_;   // launched with hold_exec, until ReleaseExec: the task waits on it for kGo
   bool pooled_ = false, ready_ = false, launched_ = false;
   std::vector<SeccompDenial> denials_;
   uint64_t denied_total_ = 0;

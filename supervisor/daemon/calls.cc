@@ -89,7 +89,10 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   row.cls = s.cls;
   row.allowed = code == api::ERROR_CODE_OK;
   row.reason = reason;
-  auto decision_id = store_->RecordDecision(row);
+  // A decision that starts a task is synced later, while the task's sandbox gets it (its exec waits
+  // for the sync); the others now.
+  const bool starts_task = code == api::ERROR_CODE_OK && !key;
+  auto decision_id = store_->RecordDecision(row, /*defer_sync=*/starts_task);
   if (!decision_id) {
     Log("recording a decision failed, refusing the submit: " + decision_id.error().Message());
     return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
@@ -131,9 +134,21 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   auto l = std::make_unique<Live>();
   // The warm pool: a sandbox built ahead for exactly this policy and filter, when the request adds
   // nothing to the sandbox's shape (no caller fds; the policy has no per-request bindings).
+  // The decision must be on disk before the task execs: the pooled sandbox gets the task at once
+  // and holds it before its filter and exec until the sync is done; a cold start waits for it.
+  auto sync_failed = [&](const Error& e) {
+    Log("syncing an admission decision failed, refusing the submit: " + e.Message());
+    ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
+               "cordond could not record the admission decision durably: " + e.Message());
+  };
   if (bound.empty()) {
     if (std::unique_ptr<Pooled> p = TakePooled(s.policy, *d.policy)) {
-      if (auto launched = p->task->Launch(tr, received); launched) {
+      if (auto launched = p->task->Launch(tr, received, /*hold_exec=*/true); launched) {
+        if (auto synced = store_->SyncDecisions(); !synced) {
+          for (int fd : p->watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
+          return sync_failed(synced.error());  // `p` goes: the held task is withdrawn, never run
+        }
+        if (auto go = p->task->ReleaseExec(); !go) Log("releasing a pooled task failed: " + go.error().Message());
         l->serial = p->serial;
         l->watched = std::move(p->watched);
         l->task = std::move(p->task);
@@ -143,6 +158,9 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
         for (int fd : p->watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
       }
     }
+  }
+  if (!l->task) {
+    if (auto synced = store_->SyncDecisions(); !synced) return sync_failed(synced.error());
   }
   if (!l->task) {
     // Bindings, keyed by the verified principal's tenant and the request's app id (docs/bindings.md).

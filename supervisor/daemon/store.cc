@@ -108,6 +108,7 @@ Error Store::DbError(const std::string& what) const {
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   std::unique_ptr<Store> st(new Store());
+  st->path_ = path;
   // NOMUTEX: one thread uses the connection; no shared cache, no extension loading.
   int rc = sqlite3_open_v2(path.c_str(), &st->db_,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
@@ -146,7 +147,7 @@ Result<sqlite3_stmt*> Store::Prepare(const char* sql) {
   return s;
 }
 
-Result<int64_t> Store::RecordDecision(const DecisionRow& d) {
+Result<int64_t> Store::RecordDecision(const DecisionRow& d, bool defer_sync) {
   static const char* kSql =
       "INSERT INTO decisions(time_unix_ms, peer_pid, peer_uid, peer_gid, principal, tenant, policy, policy_version,"
       " policy_sha256, principals_sha256, fingerprint, request_id, app_id, class, allowed, reason)"
@@ -170,12 +171,27 @@ Result<int64_t> Store::RecordDecision(const DecisionRow& d) {
   sqlite3_bind_int(s, 15, d.allowed ? 1 : 0);
   BindText(s, 16, d.reason);
   // A decision is on disk before the daemon acts on it: FULL syncs the WAL at this commit.
-  if (sync_decisions_) CORDON_TRY(Exec("PRAGMA synchronous=FULL"));
+  const bool sync_now = sync_decisions_ && !defer_sync;
+  if (sync_now) CORDON_TRY(Exec("PRAGMA synchronous=FULL"));
   int rc = sqlite3_step(s);
   int64_t id = sqlite3_last_insert_rowid(db_);
-  if (sync_decisions_) CORDON_TRY(Exec("PRAGMA synchronous=NORMAL"));
+  if (sync_now) CORDON_TRY(Exec("PRAGMA synchronous=NORMAL"));
   if (rc != SQLITE_DONE) return std::unexpected(DbError("record decision"));
   return id;
+}
+
+Result<void> Store::SyncDecisions() {
+  if (!sync_decisions_) return {};
+  // The write-ahead log's file, as SQLite's VFS holds it: its xSync is the fdatasync a FULL commit
+  // would have made.
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || wal == nullptr ||
+      wal->pMethods == nullptr)
+    return FailMsg("the state database has no open write-ahead log to sync", "check " + path_ + " and its -wal file");
+  if (int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL); rc != SQLITE_OK)
+    return FailMsg(std::string("sync of the decision log failed: ") + sqlite3_errstr(rc),
+                   "check the disk holding " + path_);
+  return {};
 }
 
 Result<void> Store::InsertTask(const TaskRow& t) {

@@ -61,7 +61,12 @@ class Store {
   // Every decision is fdatasync'd at its commit (the default), or, with false, committed to the OS
   // only (it survives a cordond crash, not a power loss) and synced with the WAL's checkpoints.
   void SetSyncDecisions(bool each) { sync_decisions_ = each; }
-  Result<int64_t> RecordDecision(const DecisionRow& d);
+  // `defer_sync`: commit without the sync; SyncDecisions() then makes it durable. cordond overlaps
+  // that sync with the task's hand-over, and releases the task's exec only after it.
+  Result<int64_t> RecordDecision(const DecisionRow& d, bool defer_sync = false);
+  // fdatasync of the write-ahead log: every decision committed so far is on disk. A no-op with
+  // SetSyncDecisions(false).
+  Result<void> SyncDecisions();
   // Inserts the task and, if it has a request_id, its idempotency key, in one transaction.
   Result<void> InsertTask(const TaskRow& t);
   Result<void> FinishTask(const std::string& id, int32_t exit_code, const std::string& failure_class,
@@ -83,6 +88,7 @@ class Store {
   Error DbError(const std::string& what) const;
 
   sqlite3* db_ = nullptr;
+  std::string path_;
   bool sync_decisions_ = true;
   std::vector<std::pair<const char*, sqlite3_stmt*>> stmts_;  // cached by SQL text pointer
 };
