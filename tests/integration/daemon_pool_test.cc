@@ -147,6 +147,41 @@ TEST(DaemonPool, ReloadDiscardsSandboxesBuiltForTheOldPolicy) {
   EXPECT_NE(d.Log().find("warm pool: discarded"), std::string::npos) << d.Log();
 }
 
+// The same policy file with a changed seccomp profile: a SIGHUP recompiles the filter, and no
+// sandbox built with the old one serves a task afterwards.
+TEST(DaemonPool, ReloadDiscardsSandboxesBuiltWithTheOldSeccompFilter) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(AnyPolicyPrincipals(), {"--pool-policies", "filtered"});
+  std::ifstream shipped(SourcePath("seccomp-profiles/default.json"));
+  const std::string profile((std::istreambuf_iterator<char>(shipped)), {});
+  const std::string profile_path = d.conf() + "/filtered-profile.json";
+  ASSERT_NE(profile.find("\"getpriority\", "), std::string::npos);
+  std::ofstream(profile_path) << profile;
+  ::mkdir((d.conf() + "/policies").c_str(), 0755);
+  std::ofstream(d.conf() + "/policies/filtered.json")
+      << R"({"name": "filtered", "version": 1, "role": "test", "seccomp_profile": ")" << profile_path
+      << R"(", "limits": {"max_wall_ms": 0, "tmpfs_bytes": 16777216}, "env": {"allow": ["*"], "set": {}}})";
+  ::kill(d.pid(), SIGHUP);
+  const std::vector<std::string> probe = {
+      "/usr/bin/python3", "-c",
+      "import os\ntry:\n print('priority', os.getpriority(os.PRIO_PROCESS, 0))\nexcept OSError:\n print('denied')"};
+  Ran before = SubmitPooled(d, probe, "filtered");
+  EXPECT_EQ(before.run.out, "priority 0\n") << before.run.err << d.Log();
+  // The profile no longer allows getpriority; the policy file is unchanged.
+  std::string changed = profile;
+  changed.replace(changed.find("\"getpriority\", "), std::string("\"getpriority\", ").size(), "");
+  std::ofstream(profile_path) << changed;
+  ::kill(d.pid(), SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Ran right_after = SubmitAndEvidence(d, probe, "filtered");
+  EXPECT_EQ(right_after.run.out, "denied\n") << d.Log();
+  Ran pooled = SubmitPooled(d, probe, "filtered");
+  EXPECT_EQ(pooled.run.out, "denied\n");
+  EXPECT_EQ(JsonField(before.evidence, "policy/sha256"), JsonField(pooled.evidence, "policy/sha256"));
+  EXPECT_NE(JsonField(before.evidence, "seccomp/bpf_sha256"), JsonField(pooled.evidence, "seccomp/bpf_sha256"));
+  EXPECT_NE(d.Log().find("warm pool: discarded"), std::string::npos) << d.Log();
+}
+
 TEST(DaemonPool, PoolSizeZeroAndTheMemoryBoundKeepTasksCold) {
   REQUIRE_SANDBOX();
   for (const std::vector<std::string>& flags :
