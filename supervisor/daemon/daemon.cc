@@ -110,8 +110,9 @@ Result<void> Daemon::Listen() {
 void Daemon::Run() {
   epoll_event events[256];
   for (;;) {
-    RefillPool();  // before waiting: also at start, and after whatever the last events changed
     uint64_t now = sys::MonotonicNs();
+    pool_next_retire_ns_ = RetireOldPooled(now);
+    RefillPool();  // before waiting: also at start, and after whatever the last events changed
     if (stopping_) {
       if (!killed_all_ && now >= stop_kill_at_) BeginStop(true);
       if (live_.empty()) break;
@@ -167,6 +168,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
   if (!stopping_) {
     for (const auto& [name, b] : pool_backoff_) consider(b.until_ns);
     consider(refill_not_before_ns_);
+    consider(pool_next_retire_ns_);
   }
   if (stopping_) consider(killed_all_ ? stop_give_up_at_ : stop_kill_at_);
   if (next == 0) return -1;

@@ -34,6 +34,7 @@ struct DaemonOptions {
   std::vector<std::string> pool_policies; // policies to pool; empty = every policy that can be pooled
   size_t pool_refill = 1;                 // sandboxes built at the same time when refilling
   uint64_t pool_memory_max = 256ull << 20;  // bytes all pooled sandboxes may hold together
+  uint64_t pool_max_age_s = 600;          // a pooled sandbox unused this long is rebuilt; 0 = never
 };
 
 // Runs the daemon until SIGTERM/SIGINT and the shutdown that follows. Errors that prevent the

@@ -192,6 +192,9 @@ class Daemon {
   void PlanPool();
   void RefillPool();
   uint64_t BackOff(const std::string& policy);  // after a failed build: the pause, in ms
+  // Discards pooled sandboxes past --pool-max-age (their mounts and bindings are as old as they
+  // are); returns when the next one comes of age, 0 if none.
+  uint64_t RetireOldPooled(uint64_t now);
   void PrepareOne(const std::string& name, const LoadedPolicy& lp);
   void OnPooled(Pooled& p, int fd);
   void DropPooled(uint64_t serial, const std::string& why);
@@ -231,6 +234,7 @@ class Daemon {
   // kRefillQuietNs after the first start since the last build, so that the pool does not slow
   // the very task it just served (on a 2-core host python3's start-up lost ~5 ms to it).
   uint64_t refill_not_before_ns_ = 0;
+  uint64_t pool_next_retire_ns_ = 0;  // when the oldest pooled sandbox reaches --pool-max-age
   uint64_t last_started_serial_ = 0;
   int64_t last_purge_ms_ = 0;
   bool stopping_ = false, killed_all_ = false;

@@ -41,6 +41,8 @@ constexpr const char* kUsage =
     "  --pool-refill N           Sandboxes the pool builds at the same time (default 1).\n"
     "  --pool-memory-max BYTES   Memory all pooled sandboxes may hold together, as their cgroups\n"
     "                            count it; suffixes K, M, G (default 256M).\n"
+    "  --pool-max-age S          A pooled sandbox unused for S seconds is rebuilt, so that its\n"
+    "                            mounts and bindings are never older than that (default 600; 0 = never).\n"
     "  -h, --help                Show this help.\n"
     "  --version                 Show the version.\n"
     "\n"
@@ -134,13 +136,17 @@ int main(int argc, char** argv) {
     } else if (flag == "--id-range") {
       id_range = value;
     } else if (flag == "--grace-ms" || flag == "--read-timeout-ms" || flag == "--idempotency-window" ||
-               flag == "--max-tasks" || flag == "--pool-size" || flag == "--pool-refill") {
+               flag == "--max-tasks" || flag == "--pool-size" || flag == "--pool-refill" || flag == "--pool-max-age") {
       if (!ParseU64(value, &n)) return Usage(flag + " needs a non-negative integer, got '" + value + "'");
       if (flag == "--grace-ms") o.grace_ms = n;
       if (flag == "--read-timeout-ms") o.read_timeout_ms = n == 0 ? 1 : n;
       if (flag == "--idempotency-window") o.idempotency_window_s = n;
       if (flag == "--max-tasks") o.max_tasks = n;
       if (flag == "--pool-size") o.pool_size = n;
+      if (flag == "--pool-max-age") {
+        if (n > 100'000'000) return Usage("--pool-max-age is at most 100000000 seconds (0 = never rebuild)");
+        o.pool_max_age_s = n;
+      }
       if (flag == "--pool-refill") {
         if (n == 0) return Usage("--pool-refill must be at least 1 (use --pool-size 0 to turn the pool off)");
         o.pool_refill = n;

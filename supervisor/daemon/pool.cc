@@ -59,6 +59,26 @@ uint64_t Daemon::PoolMemory() const {
   return sum;
 }
 
+uint64_t Daemon::RetireOldPooled(uint64_t now) {
+  if (opts_.pool_max_age_s == 0) return 0;
+  const uint64_t max_age_ns = opts_.pool_max_age_s * 1'000'000'000ull;
+  std::vector<uint64_t> old;
+  uint64_t next = 0;
+  for (const auto& [s, p] : pool_) {
+    const uint64_t due = p->task->timing().prepared + max_age_ns;
+    if (due <= now) {
+      old.push_back(s);
+    } else if (next == 0 || due < next) {
+      next = due;
+    }
+  }
+  for (uint64_t s : old) DropPooled(s, "");
+  if (!old.empty())
+    Log("warm pool: discarded " + std::to_string(old.size()) + " sandboxes older than --pool-max-age " +
+        std::to_string(opts_.pool_max_age_s) + " s (they are rebuilt)");
+  return next;
+}
+
 void Daemon::RefillPool() {
   if (refill_not_before_ns_ && sys::MonotonicNs() < refill_not_before_ns_) return;
   refill_not_before_ns_ = 0;  // past (or never set): it must not keep the loop's timeout at 0

@@ -182,6 +182,19 @@ TEST(DaemonPool, ReloadDiscardsSandboxesBuiltWithTheOldSeccompFilter) {
   EXPECT_NE(d.Log().find("warm pool: discarded"), std::string::npos) << d.Log();
 }
 
+// A pooled sandbox's mounts and bindings are as old as the sandbox: past --pool-max-age it is
+// rebuilt, so a task never gets one older than that.
+TEST(DaemonPool, SandboxesPastTheirMaxAgeAreRebuilt) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-max-age", "1"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  Ran r = SubmitPooled(d, {"/bin/true"});
+  EXPECT_EQ(r.run.exit_code, 0) << r.run.err;
+  const long long prepared_us = std::stoll(JsonField(r.evidence, "timing/prepared_us"));
+  EXPECT_GT(prepared_us, -1'800'000) << "the sandbox was built " << -prepared_us / 1000 << " ms before the request";
+  EXPECT_NE(d.Log().find("older than --pool-max-age 1 s"), std::string::npos) << d.Log();
+}
+
 TEST(DaemonPool, PoolSizeZeroAndTheMemoryBoundKeepTasksCold) {
   REQUIRE_SANDBOX();
   for (const std::vector<std::string>& flags :
@@ -199,6 +212,7 @@ TEST(DaemonPool, PoolSizeZeroAndTheMemoryBoundKeepTasksCold) {
   for (const std::vector<std::string>& bad : {std::vector<std::string>{"--pool-size", "-1"},
                                              std::vector<std::string>{"--pool-memory-max", "lots"},
                                              std::vector<std::string>{"--pool-refill", "0"},
+                                             std::vector<std::string>{"--pool-max-age", "soon"},
                                              std::vector<std::string>{"--decision-sync", "never"}}) {
     auto r = RunProgram({BuildPath("bin/cordond"), bad[0], bad[1]});
     EXPECT_EQ(r.exit_code, 125) << bad[0];
