@@ -145,7 +145,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     if (std::unique_ptr<Pooled> p = TakePooled(s.policy, *d.policy)) {
       if (auto launched = p->task->Launch(tr, received, /*hold_exec=*/true); launched) {
         if (auto synced = store_->SyncDecisions(); !synced) {
-          for (int fd : p->watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
+          Unwatch(p->watched);
           return sync_failed(synced.error());  // `p` goes: the held task is withdrawn, never run
         }
         if (auto go = p->task->ReleaseExec(); !go) Log("releasing a pooled task failed: " + go.error().Message());
@@ -155,14 +155,12 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
       } else {
         Log("warm pool: handing a task to a pooled sandbox failed, starting a fresh one: " +
             launched.error().Message());
-        for (int fd : p->watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
+        Unwatch(p->watched);
       }
     }
   }
   if (!l->task) {
     if (auto synced = store_->SyncDecisions(); !synced) return sync_failed(synced.error());
-  }
-  if (!l->task) {
     // Bindings, keyed by the verified principal's tenant and the request's app id (docs/bindings.md).
     BindingContext bctx;
     bctx.state_root = opts_.state_dir + "/state";

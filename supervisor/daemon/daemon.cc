@@ -399,6 +399,10 @@ void Daemon::OnTask(Live& l, int fd) {
 
 void Daemon::SyncWatches(Live& l) { SyncWatchSet(l.serial, *l.task, &l.watched); }
 
+void Daemon::Unwatch(const std::set<int>& watched) {
+  for (int fd : watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
 void Daemon::SyncWatchSet(uint64_t serial, const Task& task, std::set<int>* watched) {
   const std::vector<int> want_list = task.Watches();
   const std::set<int> want(want_list.begin(), want_list.end());
@@ -424,7 +428,7 @@ void Daemon::AfterTask(uint64_t serial) {
     if (serial == last_started_serial_) refill_not_before_ns_ = 0;  // the pool may refill now
   }
   if (!l.task->done()) return;
-  for (int fd : l.watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
+  Unwatch(l.watched);
   live_by_id_.erase(l.row.id);
   live_.erase(it);
 }

@@ -204,6 +204,7 @@ class Daemon {
   void DiscardStalePool(bool all, const std::string& why);
   uint64_t PoolMemory() const;
   void SyncWatchSet(uint64_t serial, const Task& task, std::set<int>* watched);
+  void Unwatch(const std::set<int>& watched);  // takes a task's fds out of the epoll set
   void OnTask(Live& l, int fd);
   void SyncWatches(Live& l);
   void AfterTask(uint64_t serial);

@@ -162,7 +162,7 @@ void Daemon::OnPooled(Pooled& p, int fd) {
 void Daemon::DropPooled(uint64_t serial, const std::string& why) {
   auto it = pool_.find(serial);
   if (it == pool_.end()) return;
-  for (int fd : it->second->watched) ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, fd, nullptr);
+  Unwatch(it->second->watched);
   if (!why.empty()) Log(why);
   pool_.erase(it);  // ~Task kills what is left of the sandbox and removes its cgroup
 }

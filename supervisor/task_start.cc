@@ -1,0 +1,362 @@
+// supervisor/task_start.cc: building and starting a task's sandbox: the launch spec (sandbox
+// part and task part), the shim's spawn, and the warm pool's Prepare/Launch/ReleaseExec. The
+// running task's side (records, limits, output, outcome) is in task.cc.
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cctype>
+#include <cstring>
+#include <map>
+
+#include "common/fs_util.h"
+#include "common/scm_rights.h"
+#include "common/syscalls.h"
+#include "supervisor/rootfs.h"
+#include "supervisor/task.h"
+
+namespace cordon {
+namespace {
+constexpr uint16_t kProxyPort = 3128;  // the egress proxy, on the sandbox's own 127.0.0.1
+
+std::string NewTaskId() {
+  uint8_t b[16];
+  if (::getrandom(b, sizeof b, 0) != sizeof b) {
+    uint64_t t = sys::MonotonicNs() ^ (static_cast<uint64_t>(::getpid()) << 32);
+    std::memcpy(b, &t, 8);
+    std::memcpy(b + 8, &t, 8);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (uint8_t c : b) {
+    s += hex[c >> 4];
+    s += hex[c & 15];
+  }
+  return s;
+}
+
+struct ShimExec {
+  const char* path;
+  int ctrl_child;
+};
+
+// Runs in the spawned child, on its own stack, sharing our memory until execve: system calls only.
+int ShimChild(void* p) {
+  const ShimExec* a = static_cast<const ShimExec*>(p);
+  const char* argv[] = {"cordon-shim", nullptr};
+  const char* envp[] = {nullptr};
+  ::setpgid(0, 0);
+  if (a->ctrl_child == 3) {
+    ::fcntl(3, F_SETFD, 0);
+  } else if (::dup2(a->ctrl_child, 3) < 0) {
+    _exit(kExitCordonFailure);
+  }
+  sys::CloseRange(4, ~0u, CLOSE_RANGE_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execve(a->path, const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+  _exit(kExitCordonFailure);
+}
+
+// Starts the shim with the control socket as fd 3, in its own process group so that terminal
+// signals reach only the supervisor, which forwards them deliberately.
+Result<std::pair<pid_t, UniqueFd>> SpawnShim(const std::string& shim, int ctrl_child) {
+  int pidfd = -1;
+  ShimExec args{shim.c_str(), ctrl_child};
+  pid_t pid = sys::CloneVfork(ShimChild, &args, CLONE_PIDFD, &pidfd);
+  if (pid < 0) return Fail(errno, "clone for the shim");
+  return std::make_pair(pid, UniqueFd(pidfd));
+}
+
+std::vector<std::string> BuildEnv(const Policy& policy, const TaskRequest& req) {
+  std::map<std::string, std::string> env;
+  if (req.bindings) {
+    // Like systemd's LISTEN_FDNAMES: the task finds each capability by name.
+    for (size_t i = 0; i < req.bindings->size(); ++i) {
+      std::string name = (*req.bindings)[i].binding.name;
+      for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      env["CORDON_FD_" + name] = std::to_string(3 + i);
+    }
+  }
+  for (const auto& kv : req.env) {
+    auto eq = kv.find('=');
+    env[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : policy.env.set) env[k] = v;  // forced: the policy wins
+  if (policy.outbound.mode != egress::OutboundMode::kNone) {
+    for (const auto& kv : egress::ProxyEnvironment(kProxyPort)) {
+      auto eq = kv.find('=');
+      env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    // Only the name "localhost" bypasses the proxy (for the sandbox's own services): an address
+    // such as 127.0.0.1 goes through it, so the policy decides about the host's loopback too.
+    env["NO_PROXY"] = env["no_proxy"] = "localhost";
+  }
+  if (!env.contains("PATH")) env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+
+
+}  // namespace
+
+Result<RuntimePaths> LocateRuntime() {
+  RuntimePaths rt;
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n < 0) return Fail(errno, "readlink /proc/self/exe");
+  std::string self(exe, static_cast<size_t>(n));
+  std::string prefix = self.substr(0, self.rfind('/'));
+  prefix = prefix.substr(0, prefix.rfind('/'));  // .../bin/cordon -> ...
+  const char* env_shim = ::getenv("CORDON_SHIM");
+  rt.shim = env_shim && *env_shim ? env_shim : prefix + "/" CORDON_INSTALL_LIBEXECDIR "/cordon/cordon-shim";
+  rt.data_dir = prefix + "/" CORDON_INSTALL_DATADIR "/cordon";
+  if (::access(rt.shim.c_str(), X_OK) < 0)
+    return Fail(errno, "the shim " + rt.shim + " is not executable",
+                "reinstall Cordon (cmake --install) so that libexec/cordon/cordon-shim sits beside bin/cordon, "
+                "or set CORDON_SHIM to its path");
+  return rt;
+}
+
+Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_ptr,
+                                           std::shared_ptr<const SeccompFilter> filter_ptr, TaskIdentity identity,
+                                           const cgroup::Layout* cgroups) {
+  const Policy& policy = *policy_ptr;
+  std::unique_ptr<Task> t(new Task());
+  t->id_ = NewTaskId();
+  t->policy_ = std::move(policy_ptr);
+  t->filter_ = std::move(filter_ptr);
+  t->identity_ = std::move(identity);
+  proto::LaunchSpec& s = t->spec_;
+  s.flags = t->identity_.rootful ? proto::kFlagRootful : 0;
+  s.host_uid = t->identity_.host_uid;
+  s.host_gid = t->identity_.host_gid;
+  s.tmpfs_bytes = policy.limits.tmpfs_bytes;
+  s.seccomp_flags = t->filter_->filter_flags;
+  if (policy.outbound.mode != egress::OutboundMode::kNone) s.proxy_port = kProxyPort;
+  const PolicyLimits& lim = policy.limits;
+  // Per-task cgroup, created and limited before anything of the task exists.
+  if (cgroups != nullptr && cgroups->no_cgroup_reason.empty()) {
+    cgroup::Limits cl;
+    if (lim.memory_bytes) cl.memory_bytes = lim.memory_bytes;
+    // On v1 the outer shim sits in the task's pids cgroup too (see Spawn below): one more.
+    t->shim_in_v1_pids_ = cgroups->Of(cgroup::Controller::kPids).where == cgroup::Where::kV1;
+    if (lim.pids) cl.pids = lim.pids + (t->shim_in_v1_pids_ ? 1 : 0);
+    auto cg = cgroup::TaskCgroup::Create(*cgroups, "task-" + t->id_, cl);
+    if (!cg) return Wrap(cg.error(), "create the task's cgroup");
+    t->cgroup_.emplace(std::move(*cg));
+    t->timing_.cgroup = sys::MonotonicNs();
+    t->cgroup_mode_ = std::string(cgroup::ModeName(cgroups->mode));
+  } else {
+    t->cgroup_mode_ = cgroups ? "none: " + cgroups->no_cgroup_reason : "none: cgroups not used by this supervisor";
+    // Without a cgroup the limits fall back to per-process rlimits (docs/policy.md).
+    s.rlimit_nproc = lim.pids;
+    s.rlimit_as = lim.memory_bytes;
+  }
+  if (lim.max_cpu_ms) s.rlimit_cpu_s = (lim.max_cpu_ms + 999) / 1000 + (t->cgroup_ ? 1 : 0);
+  s.rlimit_nofile = lim.nofile;
+  t->cpu_budget_usec_ = lim.max_cpu_ms * 1000;
+  if (t->cgroup_ && t->cgroup_->V2DirFd() >= 0) s.flags |= proto::kFlagCgroupFd;
+  return t;
+}
+
+// The sandbox's shape: its filesystem (policy mounts, /dev/tty, mounted bindings) and the test hook.
+Result<void> Task::BuildSandbox(const TaskRequest& shape) {
+  proto::LaunchSpec& s = spec_;
+  if (shape.tty) s.flags |= proto::kFlagDevTty;
+  s.fail_at_step = shape.fail_at_step;
+  if (shape.bindings) {
+    for (size_t i = 0; i < shape.bindings->size(); ++i) {
+      const OpenBinding& ob = (*shape.bindings)[i];
+      if (!ob.mounted) continue;
+      proto::BindEntry be;
+      be.fd_index = static_cast<uint32_t>(i);
+      const bool dir = ob.binding.kind == Binding::Kind::kDir || ob.binding.kind == Binding::Kind::kState;
+      be.flags = proto::kBindMount | (dir ? proto::kBindDir : 0) |
+                 (ob.binding.writable || ob.binding.kind == Binding::Kind::kState ? proto::kBindWritable : 0);
+      be.dev = ob.dev;
+      be.ino = ob.ino;
+      be.source = ob.host_path;
+      be.target = ob.binding.target;
+      s.binds.push_back(std::move(be));
+    }
+    if (shape.bindings->size() + 6 > static_cast<size_t>(proto::kMaxFdsPerLaunch))
+      return FailMsg("too many bindings (" + std::to_string(shape.bindings->size()) + ")", "at most 240 per task");
+    s.bound_fds = static_cast<uint32_t>(shape.bindings->size());
+  }
+  RootfsOptions ro;
+  ro.task_uid = s.task_uid;
+  ro.task_gid = s.task_gid;
+  ro.hostname = s.hostname;
+  CORDON_ASSIGN_OR_RETURN(s.mounts, BuildRootfs(*policy_, ro));
+  return {};
+}
+
+// The task's own part: argv, environment, cwd, and its stdin/stdout/stderr (the caller's fds, or
+// the pipes of the output pump when limits.output_bytes is set). Returns the three fds to pass;
+// `keep` holds the pipes' write ends until they are sent.
+Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::array<UniqueFd, 2>* keep) {
+  proto::LaunchSpec& s = spec_;
+  s.cwd = req.cwd.empty() ? "/work" : req.cwd;
+  s.argv = req.argv;
+  s.envp = BuildEnv(*policy_, req);
+  // The task's stdio comes from the caller. A directory there would be a way out of the sandbox
+  // (".." from a host directory fd walks the host's tree), so stdio must not be one.
+  for (auto [fd, name] : {std::pair<int, const char*>{req.stdin_fd, "stdin"}, {req.stdout_fd, "stdout"},
+                          {req.stderr_fd, "stderr"}}) {
+    struct stat st;
+    if (::fstat(fd, &st) < 0) return Fail(errno, std::string("the task's ") + name + " (fd " + std::to_string(fd) + ")",
+                                          "give the task open stdin, stdout and stderr");
+    if (S_ISDIR(st.st_mode))
+      return FailMsg(std::string("the task's ") + name + " is a directory; a directory is handed over only as a binding",
+                     "redirect it from a file, a pipe or /dev/null");
+  }
+  // With an output budget the task writes into pipes we read and forward, counting; otherwise its
+  // stdout/stderr are the caller's fds themselves and nothing is copied.
+  if (!policy_->limits.output_bytes) return std::array<int, 3>{req.stdin_fd, req.stdout_fd, req.stderr_fd};
+  const int dests[2] = {req.stdout_fd, req.stderr_fd};
+  for (int i = 0; i < 2; ++i) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) return Fail(errno, i == 0 ? "pipe for stdout" : "pipe for stderr");
+    pumps_[i].read_end.Reset(p[0]);
+    (*keep)[static_cast<size_t>(i)].Reset(p[1]);
+    pumps_[i].dest = dests[i];
+    ::fcntl(p[0], F_SETFL, O_NONBLOCK);
+  }
+  return std::array<int, 3>{req.stdin_fd, (*keep)[0].Get(), (*keep)[1].Get()};
+}
+
+// Spawns the shim and sends it the launch message: spec, BPF, `head` (stdio when cold, the start
+// socket when pooled), the bound fds and the v2 cgroup.
+Result<void> Task::Spawn(const RuntimePaths& rt, const std::vector<int>& head) {
+  CORDON_ASSIGN_OR_RETURN(UniqueFd spec_fd, SealedMemfd("cordon-spec", proto::EncodeLaunchSpec(spec_)));
+  int sp[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return Fail(errno, "socketpair");
+  ctrl_.Reset(sp[0]);
+  UniqueFd child_end(sp[1]);
+  CORDON_ASSIGN_OR_RETURN(auto spawned, SpawnShim(rt.shim, child_end.Get()));
+  shim_pid_ = spawned.first;
+  pidfd_ = std::move(spawned.second);
+  child_end.Reset();
+  timing_.spawned = sys::MonotonicNs();
+  auto abandon = [&](const Error& e, const std::string& what) {
+    sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
+    ::waitpid(shim_pid_, nullptr, 0);
+    reaped_ = true;
+    return Wrap(e, what);
+  };
+  // v1 hierarchies have no CLONE_INTO_CGROUP: place the outer shim in them now, before it gets the
+  // launch message and so before it clones anything; PID 1 and the task inherit the placement.
+  if (cgroup_) {
+    if (auto a = cgroup_->AttachPid(shim_pid_, cgroup::V2Entry::kEnteredViaClone); !a)
+      return abandon(a.error(), "place the shim in the task's v1 cgroups");
+  }
+  proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kLaunch};
+  std::vector<int> fds = {spec_fd.Get(), filter_->memfd.Get()};
+  fds.insert(fds.end(), head.begin(), head.end());
+  if (req_.bindings)
+    for (const OpenBinding& ob : *req_.bindings) fds.push_back(ob.fd.Get());
+  if (spec_.flags & proto::kFlagCgroupFd) fds.push_back(cgroup_->V2DirFd());
+  if (auto sent = SendMsg(ctrl_.Get(), &hdr, sizeof hdr, fds.data(), fds.size()); !sent)
+    return abandon(sent.error(), "send launch message to the shim");
+  ::fcntl(ctrl_.Get(), F_SETFL, O_NONBLOCK);
+  return {};
+}
+
+// The task's clocks start: wall-clock limit and CPU budget checks count from `from`.
+void Task::StartClocks(uint64_t from) {
+  if (policy_->limits.max_wall_ms) wall_deadline_ns_ = from + policy_->limits.max_wall_ms * 1000000ull;
+  if (cpu_budget_usec_ && cgroup_) cpu_check_ns_ = from + 5'000'000ull;
+}
+
+Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
+                                          std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
+                                          const TaskRequest& req, uint64_t received_ns,
+                                          const cgroup::Layout* cgroups) {
+  const uint64_t admitted = sys::MonotonicNs();
+  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups));
+  t->timing_.received = received_ns;
+  t->timing_.admitted = admitted;
+  t->req_ = req;
+  CORDON_TRY(t->BuildSandbox(req));
+  std::array<UniqueFd, 2> pipes;
+  CORDON_ASSIGN_OR_RETURN(auto stdio, t->BuildTaskPart(req, &pipes));
+  CORDON_TRY(t->Spawn(rt, {stdio[0], stdio[1], stdio[2]}));
+  t->StartClocks(t->timing_.spawned);
+  return t;
+}
+
+Result<std::unique_ptr<Task>> Task::Prepare(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
+                                            std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
+                                            const TaskRequest& shape, const cgroup::Layout* cgroups) {
+  const uint64_t prepared = sys::MonotonicNs();
+  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups));
+  t->pooled_ = true;
+  t->timing_.prepared = prepared;
+  t->req_.bindings = shape.bindings;
+  t->req_.tty = shape.tty;
+  t->req_.fail_at_step = shape.fail_at_step;
+  CORDON_TRY(t->BuildSandbox(shape));
+  t->spec_.flags |= proto::kFlagPooled;
+  int sp[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return Fail(errno, "socketpair");
+  t->start_.Reset(sp[0]);
+  UniqueFd peer(sp[1]);
+  CORDON_TRY(t->Spawn(rt, {peer.Get()}));
+  return t;
+}
+
+Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns, bool hold_exec) {
+  if (!pooled_ || !ready_ || !start_)
+    return FailMsg("task " + id_ + " is not a pooled sandbox waiting for its task", "take a ready one from the pool");
+  timing_.received = received_ns;
+  timing_.admitted = sys::MonotonicNs();
+  // The sandbox's shape stays what it was built with; the request brings the rest.
+  auto bindings = req_.bindings;
+  const bool tty = req_.tty;
+  const uint32_t hook = req_.fail_at_step;
+  req_ = req;
+  req_.bindings = std::move(bindings);
+  req_.tty = tty;
+  req_.fail_at_step = hook;
+  std::array<UniqueFd, 2> pipes;
+  // One task per sandbox: the socket goes with this call, or with ReleaseExec() when held.
+  UniqueFd start = std::move(start_);
+  launched_ = true;
+  CORDON_ASSIGN_OR_RETURN(auto stdio, BuildTaskPart(req_, &pipes));
+  proto::TaskPart part{spec_.cwd, spec_.argv, spec_.envp};
+  const std::string encoded = proto::EncodeTaskPart(part);
+  proto::MsgHeader hdr{proto::kMagic, hold_exec ? proto::MsgType::kStartHold : proto::MsgType::kStart};
+  std::string msg(reinterpret_cast<const char*>(&hdr), sizeof hdr);
+  std::vector<int> fds = {stdio[0], stdio[1], stdio[2]};
+  UniqueFd part_fd;
+  if (encoded.size() <= proto::kMaxInlineTaskPart) {
+    msg += encoded;  // the common case: no memfd to create, seal and read
+  } else {
+    CORDON_ASSIGN_OR_RETURN(part_fd, SealedMemfd("cordon-task", encoded));
+    fds.push_back(part_fd.Get());
+  }
+  if (auto sent = SendMsg(start.Get(), msg.data(), msg.size(), fds.data(), fds.size()); !sent)
+    return Wrap(sent.error(), "send the task to its pooled sandbox");
+  if (hold_exec) held_ = std::move(start);
+  StartClocks(timing_.admitted);
+  return {};
+}
+
+Result<void> Task::ReleaseExec() {
+  if (!held_) return FailMsg("task " + id_ + " is not held before its exec", "call Launch with hold_exec");
+  UniqueFd go = std::move(held_);
+  proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kGo};
+  return SendMsg(go.Get(), &hdr, sizeof hdr, nullptr, 0);
+}
+
+}  // namespace cordon
