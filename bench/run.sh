@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark suite in one command (docs/performance.md). Numbers for people: it never fails on
 # timing. Installs bubblewrap when missing (as root), builds when needed, then runs
+#   cordon-host-costs  what this machine charges for a sandbox's primitives: system call, page
+#                      fault, cpuid, process start-up with and without libc, each namespace
 #   cordon-bench       /bin/true and `python3 -c pass`: bare, cordon run, cordond cold and with the
 #                      warm pool, bubblewrap; p50/p95/p99, 1 and 2 workers, per-step breakdown
 #   daemon_load.py     N concurrent sleeping tasks: admission latency, RSS and fds per live task
@@ -17,11 +19,13 @@ if ! command -v bwrap >/dev/null; then
     echo "bench: bubblewrap is not installed (sudo apt-get install bubblewrap); its row is left out"
   fi
 fi
-[[ -x build/bin/cordon-bench && -x build/bin/cordond ]] || scripts/build.sh
+[[ -x build/bin/cordon-bench && -x build/bin/cordond && -x build/bin/cordon-host-costs ]] || scripts/build.sh
 if (( quick )); then
+  build/bin/cordon-host-costs --runs 50
   build/bin/cordon-bench --quick --per-worker 15
   python3 bench/daemon_load.py --tasks 100 --iterations 20
 else
+  build/bin/cordon-host-costs
   build/bin/cordon-bench
   python3 bench/daemon_load.py
 fi
