@@ -117,45 +117,7 @@ void BecomeInit(int sync_fd) {
   sys::CloseRange(static_cast<unsigned>(sync_fd + 1), ~0u, 0);
 }
 
-// A pooled sandbox is built: say so, then wait for the task's part of the spec and its stdio. An
-// EOF means the supervisor discarded the sandbox (policy reloaded, shutdown): nothing ran, exit.
-// `hold`: the start was kStartHold; the start socket stays open for the task's kGo.
-bool AwaitTask(LaunchSpec* spec, int start_fd, int sync_fd, std::vector<int>* task_fds, bool* hold, Failure* f) {
-  proto::ReadyRecord ready;
-  ready.ready_ns = sys::MonotonicNs();
-  if (::send(sync_fd, &ready, sizeof ready, MSG_NOSIGNAL) < 0)
-    return SetFailure(f, SetupStep::kAwaitTask, errno, "report the sandbox ready");
-  // The task part comes inline after the header, or in a memfd after the stdio fds when large.
-  std::vector<uint8_t> buf(sizeof(proto::MsgHeader) + proto::kMaxInlineTaskPart);
-  auto msg = RecvMsg(start_fd, buf.data(), buf.size(), 4);
-  if (msg && msg->eof) _exit(0);
-  if (!msg) return SetFailure(f, SetupStep::kAwaitTask, msg.error().err, "receive the task");
-  proto::MsgHeader hdr;
-  if (msg->len >= sizeof hdr) std::memcpy(&hdr, buf.data(), sizeof hdr);
-  const bool in_memfd = msg->fds.size() == 4;
-  *hold = hdr.type == proto::MsgType::kStartHold;
-  if (msg->len < sizeof hdr || hdr.magic != proto::kMagic || (hdr.type != proto::MsgType::kStart && !*hold) ||
-      (msg->fds.size() != 3 && !in_memfd) || (in_memfd && msg->len != sizeof hdr))
-    return SetFailure(f, SetupStep::kAwaitTask, EBADMSG, "bad start message (%zu bytes, %zu fds)", msg->len,
-                      msg->fds.size());
-  std::vector<uint8_t> bytes;
-  if (in_memfd) {
-    if (!ReadMemfd(msg->fds[3].Get(), &bytes, 8u << 20, SetupStep::kAwaitTask, "task part", f)) return false;
-  } else {
-    bytes.assign(buf.begin() + sizeof hdr, buf.begin() + static_cast<long>(msg->len));
-  }
-  proto::TaskPart part;
-  if (!proto::DecodeTaskPart(reinterpret_cast<const char*>(bytes.data()), bytes.size(), &part))
-    return SetFailure(f, SetupStep::kAwaitTask, EBADMSG, "malformed task part");
-  spec->argv = std::move(part.argv);
-  spec->envp = std::move(part.envp);
-  spec->cwd = std::move(part.cwd);
-  for (size_t i = 0; i < 3; ++i) (*task_fds)[i] = msg->fds[i].Release();
-  if (!*hold) ::close(start_fd);
-  return true;
-}
-
-int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
+int RunTaskEntry(void* arg) { RunTask(*static_cast<TaskArgs*>(arg)); }
 
 [[noreturn]] void ReapUntilTaskExits(int sync_fd, pid_t task, const sigset_t& waitset) {
   proto::ExitRecord rec;
@@ -260,19 +222,16 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
     Die(sync_fd, f);
   }
 
-  bool hold = false;
-  if ((spec.flags & proto::kFlagPooled) &&
-      (HookFails(spec, SetupStep::kAwaitTask, &f) || !AwaitTask(&spec, args.start_fd, sync_fd, &task_fds, &hold, &f)))
-    Die(sync_fd, f);
-
-  // Step: start the task. Everything it needs is built here, before the clone.
+  // Step: start the task. Everything it needs is built here, before the clone. A pooled sandbox's
+  // task is started now too, before its request: it waits at await-task (shim/task.h).
+  const bool pooled = spec.flags & proto::kFlagPooled;
   if (HookFails(spec, SetupStep::kForkTask, &f)) Die(sync_fd, f);
   // The task's fds are placed at 0..N in the table it shares with us: keep ours above that.
   const int floor = static_cast<int>(task_fds.size()) + 3;
   sync_fd = LiftFd(sync_fd, floor);
   if (proxy_fd >= 0) proxy_fd = LiftFd(proxy_fd, floor);
-  const int go_fd = hold ? LiftFd(args.start_fd, floor) : -1;
-  if (sync_fd < 0 || (spec.proxy_port != 0 && proxy_fd < 0) || (hold && go_fd < 0)) {
+  const int start_fd = pooled ? LiftFd(args.start_fd, floor) : -1;
+  if (sync_fd < 0 || (spec.proxy_port != 0 && proxy_fd < 0) || (pooled && start_fd < 0)) {
     SetFailure(&f, SetupStep::kForkTask, errno, "move the sync, proxy and start sockets above the task's fds");
     Die(sync_fd >= 0 ? sync_fd : args.sync_fd, f);
   }
@@ -280,14 +239,9 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
   ta.spec = &spec;
   ta.fds = task_fds;
   ta.bpf = args.bpf;
-  ta.go_fd = go_fd;
-  for (const auto& s : spec.argv) ta.argv.push_back(const_cast<char*>(s.c_str()));
-  ta.argv.push_back(nullptr);
-  for (const auto& s : spec.envp) {
-    ta.envp.push_back(const_cast<char*>(s.c_str()));
-    if (s.rfind("PATH=", 0) == 0) ta.path_env = s.c_str() + 5;
-  }
-  ta.envp.push_back(nullptr);
+  ta.start_fd = start_fd;
+  ta.sync_fd = sync_fd;
+  if (!pooled) BuildExecArgs(&ta);
   TaskReport report_storage;  // shared with the task: CLONE_VM below
   ta.report = &report_storage;
   sigset_t waitset;
@@ -320,6 +274,7 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
   }
   const uint64_t exec_ns = sys::MonotonicNs();
   TaskReport* report = ta.report;
+  if (report->withdrawn) _exit(0);  // discarded before a task came: nothing ran
   if (report->error.step != SetupStep::kNone) {
     (void)::send(sync_fd, &report->error, sizeof report->error, MSG_NOSIGNAL);
     int status;
@@ -333,7 +288,7 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<const TaskArgs*>(arg)); }
     Die(sync_fd, f);
   }
   proto::ExecOkRecord ok;
-  ok.ready_ns = ready_ns;
+  ok.ready_ns = pooled ? report->started_ns : ready_ns;
   ok.exec_ns = exec_ns;
   ok.task_pid = static_cast<int32_t>(pid);
   ok.nmarks = g_step_clock.n;

@@ -15,8 +15,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "shim/failure.h"
+#include "shim/read_memfd.h"
 
 namespace cordon::shim {
 namespace {
@@ -35,6 +37,11 @@ void CopyMsg(char* dst, size_t cap, const char* a, const char* b = "") {
   a.report->error.err = err;
   CopyMsg(a.report->error.msg, sizeof a.report->error.msg, what, arg);
   _exit(code);
+}
+
+[[noreturn]] void Die(const TaskArgs& a, const Failure& f) {
+  a.report->error = f.rec;
+  _exit(kExitCordonFailure);
 }
 
 void CheckHook(const TaskArgs& a, SetupStep step) {
@@ -110,6 +117,56 @@ void DropPrivileges(const TaskArgs& a, cap_t empty) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) Die(a, SetupStep::kNoNewPrivs, errno, "set no_new_privs");
 }
 
+// A pooled task as far as it gets without its request: say the sandbox is ready, then wait for the
+// task's part and its stdio. The part comes inline after the header, or in a memfd after the stdio
+// fds when large. An EOF means the supervisor discarded the sandbox: nothing ran, exit quietly.
+void AwaitTask(TaskArgs& a) {
+  CheckHook(a, SetupStep::kAwaitTask);
+  Failure f;
+  proto::ReadyRecord ready;
+  ready.ready_ns = sys::MonotonicNs();
+  if (::send(a.sync_fd, &ready, sizeof ready, MSG_NOSIGNAL) < 0)
+    Die(a, SetupStep::kAwaitTask, errno, "report the sandbox ready");
+  std::vector<uint8_t> buf(sizeof(proto::MsgHeader) + proto::kMaxInlineTaskPart);
+  auto msg = RecvMsg(a.start_fd, buf.data(), buf.size(), 4);
+  if (msg && msg->eof) {
+    a.report->withdrawn = 1;
+    _exit(0);
+  }
+  if (!msg) Die(a, SetupStep::kAwaitTask, msg.error().err, "receive the task");
+  a.report->started_ns = sys::MonotonicNs();
+  proto::MsgHeader hdr;
+  if (msg->len >= sizeof hdr) std::memcpy(&hdr, buf.data(), sizeof hdr);
+  const bool in_memfd = msg->fds.size() == 4;
+  const bool hold = hdr.type == proto::MsgType::kStartHold;
+  if (msg->len < sizeof hdr || hdr.magic != proto::kMagic || (hdr.type != proto::MsgType::kStart && !hold) ||
+      (msg->fds.size() != 3 && !in_memfd) || (in_memfd && msg->len != sizeof hdr)) {
+    SetFailure(&f, SetupStep::kAwaitTask, EBADMSG, "bad start message (%zu bytes, %zu fds)", msg->len,
+               msg->fds.size());
+    Die(a, f);
+  }
+  std::vector<uint8_t> bytes;
+  if (in_memfd) {
+    if (!ReadMemfd(msg->fds[3].Get(), &bytes, 8u << 20, SetupStep::kAwaitTask, "task part", &f)) Die(a, f);
+  } else {
+    bytes.assign(buf.begin() + sizeof hdr, buf.begin() + static_cast<long>(msg->len));
+  }
+  proto::TaskPart part;
+  if (!proto::DecodeTaskPart(reinterpret_cast<const char*>(bytes.data()), bytes.size(), &part))
+    Die(a, SetupStep::kAwaitTask, EBADMSG, "malformed task part");
+  a.spec->argv = std::move(part.argv);
+  a.spec->envp = std::move(part.envp);
+  a.spec->cwd = std::move(part.cwd);
+  for (size_t i = 0; i < 3; ++i) a.fds[i] = msg->fds[i].Release();
+  BuildExecArgs(&a);
+  // Held: the socket stays open for kGo (it sits above the fds placed next, see RunChild).
+  if (hold) {
+    a.go_fd = a.start_fd;
+  } else {
+    ::close(a.start_fd);
+  }
+}
+
 // A held start: the supervisor makes the admission decision durable while we got this far; the
 // filter and execve wait for its kGo. Anything else (an EOF: it withdrew the task) ends the task.
 void AwaitGo(const TaskArgs& a) {
@@ -169,14 +226,38 @@ bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == EST
 
 }  // namespace
 
-[[noreturn]] void RunTask(const TaskArgs& a) {
-  CheckHook(a, SetupStep::kStdioFds);
-  PlaceFds(a);
-  CheckHook(a, SetupStep::kSession);
-  ResetSession(a);
+void BuildExecArgs(TaskArgs* a) {
+  a->argv.clear();
+  a->envp.clear();
+  a->path_env = nullptr;
+  for (const auto& s : a->spec->argv) a->argv.push_back(const_cast<char*>(s.c_str()));
+  a->argv.push_back(nullptr);
+  for (const auto& s : a->spec->envp) {
+    a->envp.push_back(const_cast<char*>(s.c_str()));
+    if (s.rfind("PATH=", 0) == 0) a->path_env = s.c_str() + 5;
+  }
+  a->envp.push_back(nullptr);
+}
+
+[[noreturn]] void RunTask(TaskArgs& a) {
+  if (a.start_fd >= 0) {
+    // Pooled: everything that does not depend on the request happens before it.
+    CheckHook(a, SetupStep::kSession);
+    ResetSession(a);
+    DropPrivileges(a, a.empty_caps);
+    AwaitTask(a);
+    CheckHook(a, SetupStep::kStdioFds);
+    PlaceFds(a);
+  } else {
+    CheckHook(a, SetupStep::kStdioFds);
+    PlaceFds(a);
+    CheckHook(a, SetupStep::kSession);
+    ResetSession(a);
+    DropPrivileges(a, a.empty_caps);
+  }
+  // Without capabilities, in both cases: the task enters its directory with its own permissions.
   CheckHook(a, SetupStep::kChdir);
   if (::chdir(a.spec->cwd.c_str()) < 0) Die(a, SetupStep::kChdir, errno, "chdir ", a.spec->cwd.c_str());
-  DropPrivileges(a, a.empty_caps);
   if (a.go_fd >= 0) AwaitGo(a);
 
   // Last: the filter. From here on only execve (and exit_group on failure) may be called.

@@ -249,6 +249,53 @@ TEST(DaemonPool, DaemonDoesNotSpinWhileATaskRuns) {
   }
 }
 
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<pid_t> out;
+  for (pid_t p; f >> p;) out.push_back(p);
+  return out;
+}
+
+std::string StatusLine(pid_t pid, const std::string& key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind(key + ":", 0) == 0) return line.substr(key.size() + 1);
+  return "";
+}
+
+// A pooled sandbox's task process exists before its request (the pool keeps sandboxes "blocked
+// before exec"), and it waits with nothing left to drop: no capabilities in any set, no_new_privs,
+// its own host uid, asleep.
+TEST(DaemonPool, PooledTaskWaitsForItsRequestWithoutPrivileges) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  std::vector<pid_t> waiting;  // shim -> PID 1 -> task
+  for (int i = 0; i < 200 && waiting.size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    waiting.clear();
+    for (pid_t shim : ChildrenOf(d.pid()))
+      for (pid_t init : ChildrenOf(shim))
+        for (pid_t task : ChildrenOf(init))
+          if (StatusLine(task, "State").find('S') != std::string::npos) waiting.push_back(task);
+  }
+  ASSERT_GE(waiting.size(), 2u) << d.Log();
+  for (pid_t task : waiting) {
+    for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+      EXPECT_EQ(StatusLine(task, set), "\t0000000000000000") << set << " of waiting task " << task;
+    EXPECT_EQ(StatusLine(task, "NoNewPrivs"), "\t1") << task;
+    const std::string uid = StatusLine(task, "Uid");
+    if (::geteuid() == 0) {
+      EXPECT_EQ(uid.find("\t0\t"), std::string::npos) << "a waiting task runs as host root: " << uid;
+    } else {
+      EXPECT_EQ(uid.rfind("\t" + std::to_string(::geteuid()) + "\t", 0), 0u) << uid;
+    }
+  }
+  // And it serves its task as before.
+  Ran r = SubmitPooled(d, {"/bin/sh", "-c", "grep -E '^(CapEff|NoNewPrivs)' /proc/self/status"});
+  EXPECT_EQ(r.run.exit_code, 0) << r.run.err;
+  EXPECT_NE(r.run.out.find("CapEff:\t0000000000000000\nNoNewPrivs:\t1"), std::string::npos) << r.run.out;
+}
+
 TEST(DaemonPool, StopKillsThePooledSandboxes) {
   REQUIRE_SANDBOX();
   DaemonProcess d(PrincipalsFor(::geteuid()));
