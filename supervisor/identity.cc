@@ -2,11 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
-#include <random>
 
 #include "common/fs_util.h"
 
@@ -55,8 +55,11 @@ Result<TaskIdentity> AcquireIdentity(const IdRange& range, const std::string& lo
   CORDON_TRY(MkdirPrivate(lock_dir));
   // Probe from a random slot: concurrent supervisors rarely collide, and a collision only costs
   // one more flock attempt.
-  std::random_device rd;
-  uint32_t first = rd() % range.count;
+  // getrandom(2) directly: std::random_device probes the CPU with cpuid on every construction, and
+  // each cpuid is a VM exit on most hypervisors.
+  uint32_t first = 0;
+  if (::getrandom(&first, sizeof first, GRND_NONBLOCK) != sizeof first) first = static_cast<uint32_t>(::getpid());
+  first %= range.count;
   uint32_t tries = range.count < 4096 ? range.count : 4096;
   for (uint32_t i = 0; i < tries; ++i) {
     uint32_t slot = (first + i) % range.count;
