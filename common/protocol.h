@@ -109,6 +109,8 @@ inline constexpr uint32_t kFlagDevTty = 1u << 1;     // bind the caller's /dev/t
 inline constexpr uint32_t kFlagCgroupFd = 1u << 2;   // last launch fd: v2 cgroup dir for CLONE_INTO_CGROUP
 inline constexpr uint32_t kFlagPooled = 1u << 3;     // built ahead of its task: argv, envp, cwd and stdio
                                                      // come later with kStart (TaskPart)
+inline constexpr uint32_t kFlagFilterBeforeGo = 1u << 4;  // a held task loads its filter before it
+                                                          // waits for kGo: the filter allows that wait
 
 // One entry of the new root's filesystem, applied in order.
 enum class MountKind : uint32_t {

@@ -186,6 +186,20 @@ void AwaitGo(const TaskArgs& a) {
     Die(a, SetupStep::kAwaitGo, n < 0 ? errno : ECANCELED, "the supervisor withdrew the task before its exec");
 }
 
+void LoadFilter(const TaskArgs& a) {
+  CheckHook(a, SetupStep::kSeccomp);
+  if (a.bpf == nullptr || a.bpf->empty() || a.bpf->size() % sizeof(sock_filter) != 0)
+    Die(a, SetupStep::kSeccomp, EINVAL, "no seccomp filter: a task never runs unfiltered");
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(a.bpf->size() / sizeof(sock_filter));
+  prog.filter = reinterpret_cast<sock_filter*>(const_cast<uint8_t*>(a.bpf->data()));
+  // With NEW_LISTENER the call returns the listener fd. It lands in the fd table we share with
+  // PID 1 (CLONE_FILES), close-on-exec, so after our execve only PID 1 holds it.
+  int rc = sys::Seccomp(SECCOMP_SET_MODE_FILTER, a.spec->seccomp_flags, &prog);
+  if (rc < 0) Die(a, SetupStep::kSeccomp, errno, "load seccomp filter");
+  if (a.spec->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) a.report->listener_fd = rc;
+}
+
 bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV; }
 
 // execvp without allocation and without the /bin/sh retry on ENOEXEC: the exit code says 126.
@@ -264,20 +278,16 @@ void BuildExecArgs(TaskArgs* a) {
   // Without capabilities, in both cases: the task enters its directory with its own permissions.
   CheckHook(a, SetupStep::kChdir);
   if (::chdir(a.spec->cwd.c_str()) < 0) Die(a, SetupStep::kChdir, errno, "chdir ", a.spec->cwd.c_str());
-  if (a.go_fd >= 0) AwaitGo(a);
-
-  // Last: the filter. From here on only execve (and exit_group on failure) may be called.
-  CheckHook(a, SetupStep::kSeccomp);
-  if (a.bpf == nullptr || a.bpf->empty() || a.bpf->size() % sizeof(sock_filter) != 0)
-    Die(a, SetupStep::kSeccomp, EINVAL, "no seccomp filter: a task never runs unfiltered");
-  sock_fprog prog{};
-  prog.len = static_cast<unsigned short>(a.bpf->size() / sizeof(sock_filter));
-  prog.filter = reinterpret_cast<sock_filter*>(const_cast<uint8_t*>(a.bpf->data()));
-  // With NEW_LISTENER the call returns the listener fd. It lands in the fd table we share with
-  // PID 1 (CLONE_FILES), close-on-exec, so after our execve only PID 1 holds it.
-  int rc = sys::Seccomp(SECCOMP_SET_MODE_FILTER, a.spec->seccomp_flags, &prog);
-  if (rc < 0) Die(a, SetupStep::kSeccomp, errno, "load seccomp filter");
-  if (a.spec->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) a.report->listener_fd = rc;
+  // Last: the filter; from there on only execve (and exit_group on failure) is called. A held task
+  // whose filter allows its wait for kGo loads it first, so that the load overlaps the supervisor's
+  // fdatasync (kFlagFilterBeforeGo; the supervisor checked the filter).
+  if (a.go_fd >= 0 && (a.spec->flags & proto::kFlagFilterBeforeGo)) {
+    LoadFilter(a);
+    AwaitGo(a);
+  } else {
+    if (a.go_fd >= 0) AwaitGo(a);
+    LoadFilter(a);
+  }
   CheckHook(a, SetupStep::kExec);
   Exec(a);
 }

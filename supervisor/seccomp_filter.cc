@@ -47,6 +47,22 @@ bool PrepareCacheDir(const std::string& dir) {
   return S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() && (st.st_mode & 022) == 0;
 }
 
+// What a held task does between loading its filter and its execve, when it loads it early: wait
+// for kGo with recv (recvfrom), or exit. A denial there would be answered by no one (the listener
+// reaches the supervisor only after the exec), so both must be allowed for any arguments: an allow
+// verdict, and no conditional rule for either name.
+bool AllowsHeldWait(const seccomp::Profile& p) {
+  for (const char* name : {"recvfrom", "exit_group"}) {
+    auto nr = seccomp::SyscallNumber(name);
+    uint64_t args[6] = {};
+    if (!nr || seccomp::Evaluate(p, seccomp::NativeAuditArch(), *nr, args).action != seccomp::Action::kAllow)
+      return false;
+    for (const seccomp::Rule& r : p.rules)
+      if (r.syscall == name && !r.conditions.empty()) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes) {
@@ -111,14 +127,18 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
   std::string cache_dir = opts.cache_dir.empty() ? DefaultCacheDir() : opts.cache_dir;
   bool cache_ok = opts.use_cache && PrepareCacheDir(cache_dir);
   std::string cache_path = cache_dir + "/" + key + ".bpf";
-  // Cache file: "CRDBPF1\0", u32 filter flags, u32 zero, then the sock_filter array.
-  constexpr char kMagic[8] = {'C', 'R', 'D', 'B', 'P', 'F', '1', '\0'};
+  // Cache file: "CRDBPF2\0", u32 filter flags, u32 properties (bit 0: allows_held_wait), then the
+  // sock_filter array.
+  constexpr char kMagic[8] = {'C', 'R', 'D', 'B', 'P', 'F', '2', '\0'};
   std::vector<uint8_t> bpf;
   if (cache_ok) {
     auto cached = ReadFileToString(cache_path, 1 << 20);
     if (cached && cached->size() > 16 && (cached->size() - 16) % 8 == 0 &&
         std::memcmp(cached->data(), kMagic, 8) == 0) {
       std::memcpy(&f.filter_flags, cached->data() + 8, 4);
+      uint32_t props = 0;
+      std::memcpy(&props, cached->data() + 12, 4);
+      f.allows_held_wait = props & 1;
       bpf.assign(cached->begin() + 16, cached->end());
       f.from_cache = true;
     }
@@ -140,6 +160,7 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
         return FailMsg("seccomp profile " + f.source + " does not allow " + needed,
                        "every task ends its setup with execve and may exit with exit_group: allow both");
     }
+    f.allows_held_wait = AllowsHeldWait(*profile);
     seccomp::CompileOptions co;
     co.notify_denials = opts.notify;
     auto compiled = seccomp::Compile(*profile, co);
@@ -153,6 +174,8 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
       char hdr[16] = {};
       std::memcpy(hdr, kMagic, 8);
       std::memcpy(hdr + 8, &f.filter_flags, 4);
+      const uint32_t props = f.allows_held_wait ? 1 : 0;
+      std::memcpy(hdr + 12, &props, 4);
       if (out && ::write(out.Get(), hdr, sizeof hdr) == sizeof hdr &&
           ::write(out.Get(), bpf.data(), bpf.size()) == static_cast<ssize_t>(bpf.size())) {
         out.Reset();

@@ -22,6 +22,9 @@ struct SeccompFilter {
   uint32_t filter_flags = 0;   // SECCOMP_FILTER_FLAG_* for seccomp(2), NEW_LISTENER included
   bool notify = false;         // denials reach the supervisor on a listener fd (user notification)
   bool from_cache = false;
+  // The filter allows recvfrom and exit_group whatever their arguments, so a held task (kStartHold)
+  // can load it before it waits for kGo: the load then overlaps the decision's fdatasync.
+  bool allows_held_wait = false;
   std::string text;            // the profile's bytes, parsed again only when a denial needs Evaluate()
   bool strict = false;
   UniqueFd memfd;              // sealed (no write, grow, shrink), read by the shim

@@ -142,6 +142,7 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
   s.host_gid = t->identity_.host_gid;
   s.tmpfs_bytes = policy.limits.tmpfs_bytes;
   s.seccomp_flags = t->filter_->filter_flags;
+  if (t->filter_->allows_held_wait) s.flags |= proto::kFlagFilterBeforeGo;
   if (policy.outbound.mode != egress::OutboundMode::kNone) s.proxy_port = kProxyPort;
   const PolicyLimits& lim = policy.limits;
   // Per-task cgroup, created and limited before anything of the task exists.

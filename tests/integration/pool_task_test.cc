@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include "common/syscalls.h"
@@ -103,13 +104,55 @@ TEST_F(PoolTask, HeldTaskWaitsForReleaseThenRuns) {
   ASSERT_TRUE(t->finished());
   EXPECT_EQ(t->outcome().failure, FailureClass::kNone) << t->outcome().message;
   EXPECT_EQ(ReadOut(), "ran\n");
-  // The task waited at await-go, after no-new-privs and before its filter.
+  // The task waited at await-go, after no-new-privs. The default profile allows that wait, so the
+  // filter was loaded before it (its load overlaps cordond's fdatasync); exec came last.
+  EXPECT_TRUE(filter_->allows_held_wait);
   std::vector<SetupStep> order;
   for (const auto& m : t->timing().steps) order.push_back(m.step);
   auto at = [&](SetupStep s) { return std::find(order.begin(), order.end(), s) - order.begin(); };
-  EXPECT_LT(at(SetupStep::kNoNewPrivs), at(SetupStep::kAwaitGo));
+  EXPECT_LT(at(SetupStep::kNoNewPrivs), at(SetupStep::kSeccomp));
+  EXPECT_LT(at(SetupStep::kSeccomp), at(SetupStep::kAwaitGo));
+  EXPECT_LT(at(SetupStep::kAwaitGo), at(SetupStep::kExec));
+  EXPECT_LT(static_cast<size_t>(at(SetupStep::kExec)), order.size());
+}
+
+// A filter that could refuse the wait for kGo (here: a conditional rule on recvfrom, which the
+// wait calls) is loaded after it, as the last step before exec: a denial during the wait would be
+// notified to a listener nobody reads yet, and the task would hang.
+TEST_F(PoolTask, FilterThatCouldRefuseTheWaitIsLoadedAfterIt) {
+  char dir[] = "/tmp/cordon-pool-filter-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string profile = std::string(dir) + "/recvfrom-conditional.json";
+  FILE* f = std::fopen(profile.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["recvfrom"],
+    "action": "SCMP_ACT_ERRNO", "args": [{"index": 3, "value": 74565, "op": "SCMP_CMP_EQ"}]}]})", f);
+  std::fclose(f);
+  FilterOptions fo;
+  fo.data_dir = rt_.data_dir;
+  fo.use_cache = false;
+  auto filter = LoadSeccompFilter(profile, fo);
+  ::unlink(profile.c_str());
+  ::rmdir(dir);
+  ASSERT_TRUE(filter) << filter.error().Message();
+  EXPECT_FALSE(filter->allows_held_wait);
+  filter_ = std::make_shared<const SeccompFilter>(std::move(*filter));
+
+  auto t = ReadySandbox();
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->Launch(Request(), sys::MonotonicNs(), /*hold_exec=*/true));
+  ASSERT_TRUE(t->ReleaseExec());
+  const uint64_t give_up = sys::MonotonicNs() + 10'000'000'000ull;
+  while (!t->finished() && sys::MonotonicNs() < give_up) Drive(*t, 100);
+  ASSERT_TRUE(t->finished());
+  EXPECT_EQ(t->outcome().failure, FailureClass::kNone) << t->outcome().message;
+  EXPECT_EQ(ReadOut(), "ran\n");
+  std::vector<SetupStep> order;
+  for (const auto& m : t->timing().steps) order.push_back(m.step);
+  auto at = [&](SetupStep s) { return std::find(order.begin(), order.end(), s) - order.begin(); };
   EXPECT_LT(at(SetupStep::kAwaitGo), at(SetupStep::kSeccomp));
-  EXPECT_LT(static_cast<size_t>(at(SetupStep::kSeccomp)), order.size());
+  EXPECT_LT(at(SetupStep::kSeccomp), at(SetupStep::kExec));
+  EXPECT_LT(static_cast<size_t>(at(SetupStep::kExec)), order.size());
 }
 
 TEST_F(PoolTask, TaskWithdrawnWhileHeldNeverRuns) {

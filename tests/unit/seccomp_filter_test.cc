@@ -1,0 +1,96 @@
+// LoadSeccompFilter's verdict on whether a held pooled task may load its filter before it waits for
+// kGo (allows_held_wait): true only when the wait's recvfrom and a failing exit_group are allowed
+// for any arguments, and kept across the BPF cache. A wrong "true" would hang a task on a denial
+// nobody answers yet (docs/setup-sequence.md).
+#include "supervisor/seccomp_filter.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+namespace cordon {
+namespace {
+
+class SeccompFilterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cordon-filter-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    opts_.data_dir = std::string(CORDON_BUILD_DIR) + "/share/cordon";
+    opts_.cache_dir = dir_ + "/cache";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Result<SeccompFilter> LoadText(const std::string& name, const std::string& json) {
+    const std::string path = dir_ + "/" + name + ".json";
+    FILE* f = std::fopen(path.c_str(), "w");
+    EXPECT_NE(f, nullptr);
+    std::fputs(json.c_str(), f);
+    std::fclose(f);
+    return LoadSeccompFilter(path, opts_);
+  }
+
+  std::string dir_;
+  FilterOptions opts_;
+};
+
+TEST_F(SeccompFilterTest, ShippedProfilesAllowTheHeldWait) {
+  for (const char* name : {"default", "strict"}) {
+    auto f = LoadSeccompFilter(name, opts_);
+    ASSERT_TRUE(f) << f.error().Message();
+    EXPECT_TRUE(f->allows_held_wait) << name;
+  }
+}
+
+TEST_F(SeccompFilterTest, ADeniedOrConditionalRecvfromOrExitGroupKeepsTheFilterLast) {
+  const struct {
+    const char* name;
+    const char* json;
+  } cases[] = {
+      {"recvfrom-denied", R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+         {"names": ["recvfrom"], "action": "SCMP_ACT_ERRNO"}]})"},
+      {"recvfrom-conditional", R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+         {"names": ["recvfrom"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 3, "value": 1, "op": "SCMP_CMP_EQ"}]}]})"},
+      {"recvfrom-allowed-conditionally", R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+         {"names": ["execve", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+         {"names": ["recvfrom"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 3, "value": 0, "op": "SCMP_CMP_EQ"}]}]})"},
+      {"exit-group-conditional", R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+         {"names": ["exit_group"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 77, "op": "SCMP_CMP_EQ"}]}]})"},
+      {"not-listed", R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+         {"names": ["execve", "exit_group"], "action": "SCMP_ACT_ALLOW"}]})"},
+  };
+  for (const auto& c : cases) {
+    auto f = LoadText(c.name, c.json);
+    ASSERT_TRUE(f) << c.name << ": " << f.error().Message();
+    EXPECT_FALSE(f->allows_held_wait) << c.name;
+  }
+  auto ok = LoadText("allowed", R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+      {"names": ["execve", "exit_group", "recvfrom"], "action": "SCMP_ACT_ALLOW"}]})");
+  ASSERT_TRUE(ok) << ok.error().Message();
+  EXPECT_TRUE(ok->allows_held_wait);
+}
+
+TEST_F(SeccompFilterTest, TheVerdictSurvivesTheCache) {
+  for (bool allowed : {true, false}) {
+    const std::string json = allowed ? R"({"defaultAction": "SCMP_ACT_ALLOW"})"
+                                     : R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                                          {"names": ["recvfrom"], "action": "SCMP_ACT_ERRNO"}]})";
+    const std::string name = allowed ? "cached-allowed" : "cached-denied";
+    auto first = LoadText(name, json);
+    ASSERT_TRUE(first) << first.error().Message();
+    EXPECT_FALSE(first->from_cache);
+    auto second = LoadText(name, json);
+    ASSERT_TRUE(second) << second.error().Message();
+    EXPECT_TRUE(second->from_cache) << "the second load should come from " << opts_.cache_dir;
+    EXPECT_EQ(second->allows_held_wait, allowed) << name;
+    EXPECT_EQ(second->bpf_sha256, first->bpf_sha256);
+  }
+}
+
+}  // namespace
+}  // namespace cordon
