@@ -48,11 +48,12 @@ bool PrepareCacheDir(const std::string& dir) {
 }
 
 // What a held task does between loading its filter and its execve, when it loads it early: wait
-// for kGo with recv (recvfrom), or exit. A denial there would be answered by no one (the listener
-// reaches the supervisor only after the exec), so both must be allowed for any arguments: an allow
-// verdict, and no conditional rule for either name.
+// for kGo with recv (recvfrom), stamp the step (clock_gettime, a system call where the vDSO falls
+// back to one), or exit. A denial there would be answered by no one (the listener reaches the
+// supervisor only after the exec), so all three must be allowed for any arguments: an allow
+// verdict, and no conditional rule for the name.
 bool AllowsHeldWait(const seccomp::Profile& p) {
-  for (const char* name : {"recvfrom", "exit_group"}) {
+  for (const char* name : {"recvfrom", "clock_gettime", "exit_group"}) {
     auto nr = seccomp::SyscallNumber(name);
     uint64_t args[6] = {};
     if (!nr || seccomp::Evaluate(p, seccomp::NativeAuditArch(), *nr, args).action != seccomp::Action::kAllow)

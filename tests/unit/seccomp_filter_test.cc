@@ -1,6 +1,6 @@
 // LoadSeccompFilter's verdict on whether a held pooled task may load its filter before it waits for
-// kGo (allows_held_wait): true only when the wait's recvfrom and a failing exit_group are allowed
-// for any arguments, and kept across the BPF cache. A wrong "true" would hang a task on a denial
+// kGo (allows_held_wait): true only when the wait's recvfrom, its step stamp's clock_gettime and a
+// failing exit_group are allowed for any arguments, and kept across the BPF cache. A wrong "true" would hang a task on a denial
 // nobody answers yet (docs/setup-sequence.md).
 #include "supervisor/seccomp_filter.h"
 
@@ -59,6 +59,8 @@ TEST_F(SeccompFilterTest, ADeniedOrConditionalRecvfromOrExitGroupKeepsTheFilterL
       {"recvfrom-allowed-conditionally", R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
          {"names": ["execve", "exit_group"], "action": "SCMP_ACT_ALLOW"},
          {"names": ["recvfrom"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 3, "value": 0, "op": "SCMP_CMP_EQ"}]}]})"},
+      {"clock-gettime-denied", R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+         {"names": ["clock_gettime"], "action": "SCMP_ACT_ERRNO"}]})"},
       {"exit-group-conditional", R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
          {"names": ["exit_group"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 77, "op": "SCMP_CMP_EQ"}]}]})"},
       {"not-listed", R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
@@ -70,7 +72,7 @@ TEST_F(SeccompFilterTest, ADeniedOrConditionalRecvfromOrExitGroupKeepsTheFilterL
     EXPECT_FALSE(f->allows_held_wait) << c.name;
   }
   auto ok = LoadText("allowed", R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
-      {"names": ["execve", "exit_group", "recvfrom"], "action": "SCMP_ACT_ALLOW"}]})");
+      {"names": ["execve", "exit_group", "recvfrom", "clock_gettime"], "action": "SCMP_ACT_ALLOW"}]})");
   ASSERT_TRUE(ok) << ok.error().Message();
   EXPECT_TRUE(ok->allows_held_wait);
 }
