@@ -185,14 +185,9 @@ TEST(Daemon, TwoHundredConcurrentTasksLeakNoFds) {
   REQUIRE_SANDBOX();
   DaemonProcess d(PrincipalsFor(::geteuid()));
   ASSERT_EQ(d.Cli({"submit", "--", "/bin/true"}).exit_code, 0);  // warm up: BPF cache, cgroup base
-  // The warm-up task's shim may still be exiting: take the baseline once the count is steady.
-  size_t before = CountFds(d.pid());
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    size_t now = CountFds(d.pid());
-    if (now == before) break;
-    before = now;
-  }
+  // The warm-up task's shim may still be exiting, and the pool refilling: take the baseline once
+  // the count is steady.
+  const size_t before = SteadyFdCount(d.pid());
   ASSERT_GT(before, 0u);
   constexpr int kTasks = 200;
   const auto t0 = std::chrono::steady_clock::now();
@@ -221,9 +216,7 @@ TEST(Daemon, TwoHundredConcurrentTasksLeakNoFds) {
   EXPECT_LT(elapsed, std::chrono::seconds(120));
   std::printf("200 tasks submitted and finished in %.2f s\n", std::chrono::duration<double>(elapsed).count());
   conns.clear();
-  size_t after = 0;
-  for (int i = 0; i < 500 && (after = CountFds(d.pid())) != before; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const size_t after = SteadyFdCount(d.pid());
   EXPECT_EQ(after, before) << "daemon fds before " << before << ", after " << after;
   auto all = d.Cli({"ps", "--all", "--limit", "1000", "--json"});
   EXPECT_NE(JsonField(all.out, "200/task_id"), "");

@@ -43,6 +43,27 @@ inline size_t CountFds(pid_t pid) {
   return n;
 }
 
+// The daemon's fd count once it has stopped changing for `steady` (polled every 20 ms, at most
+// `limit`). Its warm pool refills after each task it serves (after the task ends, or 50 ms), so
+// a shorter look can catch the pool one sandbox short and its fds with it.
+inline size_t SteadyFdCount(pid_t pid, std::chrono::milliseconds steady = std::chrono::milliseconds(300),
+                            std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  size_t last = CountFds(pid);
+  auto since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    size_t now = CountFds(pid);
+    if (now != last) {
+      last = now;
+      since = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - since >= steady) {
+      break;
+    }
+  }
+  return last;
+}
+
 // One cordond child process with its own directories. `extra`: more cordond flags.
 class DaemonProcess {
  public:
