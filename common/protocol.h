@@ -111,6 +111,8 @@ inline constexpr uint32_t kFlagPooled = 1u << 3;     // built ahead of its task:
                                                      // come later with kStart (TaskPart)
 inline constexpr uint32_t kFlagFilterBeforeGo = 1u << 4;  // a held task loads its filter before it
                                                           // waits for kGo: the filter allows that wait
+inline constexpr uint32_t kFlagClockAfterFilter = 1u << 5;  // the filter allows clock_gettime: the
+                                                            // exec step may be stamped after it
 
 // One entry of the new root's filesystem, applied in order.
 enum class MountKind : uint32_t {

@@ -33,8 +33,9 @@ struct Failure {
 struct StepClock {
   proto::StepMark marks[proto::kMaxStepMarks];
   uint32_t n = 0;
-  void Mark(SetupStep step) {
-    if (n < proto::kMaxStepMarks) marks[n++] = {step, 0, sys::MonotonicNs()};
+  void Mark(SetupStep step) { MarkAt(step, sys::MonotonicNs()); }
+  void MarkAt(SetupStep step, uint64_t ns) {
+    if (n < proto::kMaxStepMarks) marks[n++] = {step, 0, ns};
   }
 };
 inline StepClock g_step_clock;
@@ -42,11 +43,14 @@ inline StepClock g_step_clock;
 // Every step begins here: it is stamped, and the test hook may fail it. LaunchSpec.fail_at_step
 // makes exactly that step fail with EPERM, so a test can check that every step reports itself by
 // name and that the checklist runs in order.
-inline bool HookFails(const proto::LaunchSpec& spec, SetupStep step, Failure* f) {
-  g_step_clock.Mark(step);
+inline bool HookFailsAt(const proto::LaunchSpec& spec, SetupStep step, uint64_t ns, Failure* f) {
+  g_step_clock.MarkAt(step, ns);
   if (spec.fail_at_step != static_cast<uint32_t>(step)) return false;
   SetFailure(f, step, EPERM, "failed on purpose by the test hook");
   return true;
+}
+inline bool HookFails(const proto::LaunchSpec& spec, SetupStep step, Failure* f) {
+  return HookFailsAt(spec, step, sys::MonotonicNs(), f);
 }
 
 }  // namespace cordon::shim

@@ -45,9 +45,10 @@ void CopyMsg(char* dst, size_t cap, const char* a, const char* b = "") {
   _exit(kExitCordonFailure);
 }
 
-void CheckHook(const TaskArgs& a, SetupStep step) {
+void CheckHook(const TaskArgs& a, SetupStep step, uint64_t stamp_ns = 0) {
   Failure f;
-  if (HookFails(*a.spec, step, &f)) Die(a, step, EPERM, "failed on purpose by the test hook");
+  if (HookFailsAt(*a.spec, step, stamp_ns ? stamp_ns : sys::MonotonicNs(), &f))
+    Die(a, step, EPERM, "failed on purpose by the test hook");
 }
 
 // Moves fds[i] to number i. Sources are first lifted above the target range so that no dup2
@@ -186,8 +187,11 @@ void AwaitGo(const TaskArgs& a) {
     Die(a, SetupStep::kAwaitGo, n < 0 ? errno : ECANCELED, "the supervisor withdrew the task before its exec");
 }
 
-void LoadFilter(const TaskArgs& a) {
+// Returns the exec step's stamp when no clock may be read after the load (0 otherwise): the filter
+// may deny clock_gettime, which is a system call where the vDSO falls back to one.
+uint64_t LoadFilter(const TaskArgs& a) {
   CheckHook(a, SetupStep::kSeccomp);
+  const uint64_t exec_stamp = (a.spec->flags & proto::kFlagClockAfterFilter) ? 0 : sys::MonotonicNs();
   if (a.bpf == nullptr || a.bpf->empty() || a.bpf->size() % sizeof(sock_filter) != 0)
     Die(a, SetupStep::kSeccomp, EINVAL, "no seccomp filter: a task never runs unfiltered");
   sock_fprog prog{};
@@ -198,6 +202,7 @@ void LoadFilter(const TaskArgs& a) {
   int rc = sys::Seccomp(SECCOMP_SET_MODE_FILTER, a.spec->seccomp_flags, &prog);
   if (rc < 0) Die(a, SetupStep::kSeccomp, errno, "load seccomp filter");
   if (a.spec->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) a.report->listener_fd = rc;
+  return exec_stamp;
 }
 
 bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV; }
@@ -281,14 +286,15 @@ void BuildExecArgs(TaskArgs* a) {
   // Last: the filter; from there on only execve (and exit_group on failure) is called. A held task
   // whose filter allows its wait for kGo loads it first, so that the load overlaps the supervisor's
   // fdatasync (kFlagFilterBeforeGo; the supervisor checked the filter).
+  uint64_t exec_stamp = 0;
   if (a.go_fd >= 0 && (a.spec->flags & proto::kFlagFilterBeforeGo)) {
-    LoadFilter(a);
+    exec_stamp = LoadFilter(a);  // 0: this flag implies the filter allows clock_gettime
     AwaitGo(a);
   } else {
     if (a.go_fd >= 0) AwaitGo(a);
-    LoadFilter(a);
+    exec_stamp = LoadFilter(a);
   }
-  CheckHook(a, SetupStep::kExec);
+  CheckHook(a, SetupStep::kExec, exec_stamp);
   Exec(a);
 }
 

@@ -47,13 +47,12 @@ bool PrepareCacheDir(const std::string& dir) {
   return S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() && (st.st_mode & 022) == 0;
 }
 
-// What a held task does between loading its filter and its execve, when it loads it early: wait
-// for kGo with recv (recvfrom), stamp the step (clock_gettime, a system call where the vDSO falls
-// back to one), or exit. A denial there would be answered by no one (the listener reaches the
-// supervisor only after the exec), so all three must be allowed for any arguments: an allow
-// verdict, and no conditional rule for the name.
-bool AllowsHeldWait(const seccomp::Profile& p) {
-  for (const char* name : {"recvfrom", "clock_gettime", "exit_group"}) {
+// Whether the filter allows every one of `names` whatever the arguments: an allow verdict, and no
+// conditional rule for the name. Between its filter and its execve the shim may only make such
+// calls: a denial there would be notified to a listener that reaches the supervisor only after the
+// exec, and nobody would answer it.
+bool AllowsAlways(const seccomp::Profile& p, std::initializer_list<const char*> names) {
+  for (const char* name : names) {
     auto nr = seccomp::SyscallNumber(name);
     uint64_t args[6] = {};
     if (!nr || seccomp::Evaluate(p, seccomp::NativeAuditArch(), *nr, args).action != seccomp::Action::kAllow)
@@ -128,9 +127,9 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
   std::string cache_dir = opts.cache_dir.empty() ? DefaultCacheDir() : opts.cache_dir;
   bool cache_ok = opts.use_cache && PrepareCacheDir(cache_dir);
   std::string cache_path = cache_dir + "/" + key + ".bpf";
-  // Cache file: "CRDBPF2\0", u32 filter flags, u32 properties (bit 0: allows_held_wait), then the
-  // sock_filter array.
-  constexpr char kMagic[8] = {'C', 'R', 'D', 'B', 'P', 'F', '2', '\0'};
+  // Cache file: "CRDBPF3\0", u32 filter flags, u32 properties (bit 0: allows_held_wait, bit 1:
+  // allows_clock), then the sock_filter array.
+  constexpr char kMagic[8] = {'C', 'R', 'D', 'B', 'P', 'F', '3', '\0'};
   std::vector<uint8_t> bpf;
   if (cache_ok) {
     auto cached = ReadFileToString(cache_path, 1 << 20);
@@ -140,6 +139,7 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
       uint32_t props = 0;
       std::memcpy(&props, cached->data() + 12, 4);
       f.allows_held_wait = props & 1;
+      f.allows_clock = props & 2;
       bpf.assign(cached->begin() + 16, cached->end());
       f.from_cache = true;
     }
@@ -161,7 +161,10 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
         return FailMsg("seccomp profile " + f.source + " does not allow " + needed,
                        "every task ends its setup with execve and may exit with exit_group: allow both");
     }
-    f.allows_held_wait = AllowsHeldWait(*profile);
+    // A held task's wait for kGo: recv (recvfrom), the step's stamp (clock_gettime: a system call
+    // where the vDSO falls back to one), and exit_group when withdrawn.
+    f.allows_held_wait = AllowsAlways(*profile, {"recvfrom", "clock_gettime", "exit_group"});
+    f.allows_clock = AllowsAlways(*profile, {"clock_gettime"});
     seccomp::CompileOptions co;
     co.notify_denials = opts.notify;
     auto compiled = seccomp::Compile(*profile, co);
@@ -175,7 +178,7 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
       char hdr[16] = {};
       std::memcpy(hdr, kMagic, 8);
       std::memcpy(hdr + 8, &f.filter_flags, 4);
-      const uint32_t props = f.allows_held_wait ? 1 : 0;
+      const uint32_t props = (f.allows_held_wait ? 1u : 0u) | (f.allows_clock ? 2u : 0u);
       std::memcpy(hdr + 12, &props, 4);
       if (out && ::write(out.Get(), hdr, sizeof hdr) == sizeof hdr &&
           ::write(out.Get(), bpf.data(), bpf.size()) == static_cast<ssize_t>(bpf.size())) {

@@ -25,6 +25,10 @@ struct SeccompFilter {
   // The filter allows recvfrom and exit_group whatever their arguments, so a held task (kStartHold)
   // can load it before it waits for kGo: the load then overlaps the decision's fdatasync.
   bool allows_held_wait = false;
+  // The filter allows clock_gettime whatever the arguments, so the shim may stamp the exec step
+  // after loading it (where the vDSO falls back to the system call). Otherwise that stamp is taken
+  // before the load.
+  bool allows_clock = false;
   std::string text;            // the profile's bytes, parsed again only when a denial needs Evaluate()
   bool strict = false;
   UniqueFd memfd;              // sealed (no write, grow, shrink), read by the shim

@@ -143,6 +143,7 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
   s.tmpfs_bytes = policy.limits.tmpfs_bytes;
   s.seccomp_flags = t->filter_->filter_flags;
   if (t->filter_->allows_held_wait) s.flags |= proto::kFlagFilterBeforeGo;
+  if (t->filter_->allows_clock) s.flags |= proto::kFlagClockAfterFilter;
   if (policy.outbound.mode != egress::OutboundMode::kNone) s.proxy_port = kProxyPort;
   const PolicyLimits& lim = policy.limits;
   // Per-task cgroup, created and limited before anything of the task exists.

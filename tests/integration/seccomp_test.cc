@@ -150,6 +150,24 @@ TEST(Seccomp, KillRuleEndsTheTaskAsSeccompViolationNamingTheSyscall) {
   EXPECT_NE(r.err.find("getppid"), std::string::npos) << r.err;
 }
 
+// The shim stamps its exec step with clock_gettime. Where the vDSO falls back to the system call
+// (a clocksource without vDSO support), a stamp taken after the filter would meet a filter that
+// denies clock_gettime: a notification nobody reads before the exec, and a task stuck until its
+// setup deadline. Such a filter gets the stamp taken before it loads: the task starts, and only
+// its own raw call is killed.
+TEST(Seccomp, AFilterThatKillsClockGettimeStillStartsTasks) {
+  REQUIRE_SANDBOX();
+  std::string profile = WriteTempFile("kill-clock-gettime.json", R"({
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "syscalls": [{"names": ["clock_gettime"], "action": "SCMP_ACT_KILL_PROCESS"}]})");
+  auto ok = CordonRun({"/bin/true"}, {"--policy", PolicyFor(profile), "--evidence", "-"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(JsonField(ok.out, "failure_class"), "none") << ok.out;
+  auto killed = CordonRun({Helper(), "clock_gettime", "1", "0"}, {"--policy", PolicyFor(profile), "--evidence", "-"});
+  EXPECT_EQ(killed.exit_code, 128 + SIGKILL) << killed.out;
+  EXPECT_EQ(JsonField(killed.out, "failure_class"), "seccomp_violation") << killed.out;
+}
+
 TEST(Seccomp, ForeignAbiSyscallsAreKilled) {
   REQUIRE_SANDBOX();
   // x32: the same x86_64 filter sees nr | 0x40000000 and kills the process.

@@ -44,7 +44,23 @@ TEST_F(SeccompFilterTest, ShippedProfilesAllowTheHeldWait) {
     auto f = LoadSeccompFilter(name, opts_);
     ASSERT_TRUE(f) << f.error().Message();
     EXPECT_TRUE(f->allows_held_wait) << name;
+    EXPECT_TRUE(f->allows_clock) << name;
   }
+}
+
+// Without clock_gettime allowed, the shim stamps its exec step before the filter (where the vDSO
+// falls back to the system call, a stamp after it would be a denial nobody answers).
+TEST_F(SeccompFilterTest, ClockVerdict) {
+  auto denied = LoadText("clock-denied", R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+      {"names": ["clock_gettime"], "action": "SCMP_ACT_ERRNO"}]})");
+  ASSERT_TRUE(denied) << denied.error().Message();
+  EXPECT_FALSE(denied->allows_clock);
+  EXPECT_FALSE(denied->allows_held_wait);
+  auto recv_only = LoadText("recv-denied", R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+      {"names": ["recvfrom"], "action": "SCMP_ACT_ERRNO"}]})");
+  ASSERT_TRUE(recv_only) << recv_only.error().Message();
+  EXPECT_TRUE(recv_only->allows_clock);
+  EXPECT_FALSE(recv_only->allows_held_wait);
 }
 
 TEST_F(SeccompFilterTest, ADeniedOrConditionalRecvfromOrExitGroupKeepsTheFilterLast) {
@@ -90,6 +106,7 @@ TEST_F(SeccompFilterTest, TheVerdictSurvivesTheCache) {
     ASSERT_TRUE(second) << second.error().Message();
     EXPECT_TRUE(second->from_cache) << "the second load should come from " << opts_.cache_dir;
     EXPECT_EQ(second->allows_held_wait, allowed) << name;
+    EXPECT_TRUE(second->allows_clock) << name;
     EXPECT_EQ(second->bpf_sha256, first->bpf_sha256);
   }
 }
