@@ -11,6 +11,7 @@
 //   cordon run           the one-shot CLI, embedded default policy, full isolation
 //   cordond, cold        Submit + Wait over the daemon's socket, from a client already connected
 //   cordond, warm pool   the same against a daemon with --pool-size; paced so the pool keeps up
+//   cordon submit (CLI)  the `cordon submit` command per task against that daemon: what a shell gets
 //   bubblewrap           --unshare-all --die-with-parent --new-session, ro /usr, /proc, /dev, /tmp
 // Then where the time goes (the evidence timelines), and the daemon's CPU per task.
 #include <fcntl.h>
@@ -413,6 +414,16 @@ int main(int argc, char** argv) {
                     }
                     return t;
                   }};
+      c.pace_ns = r.pace_ns;
+      cs.push_back(c);
+    }
+    // What a shell user gets from the pool: the `cordon submit` CLI (attached), started per task,
+    // against the warm-pool daemon. Its own start is in the figure, as it is in `cordon run`'s.
+    for (DaemonRow& r : daemons) {
+      if (r.name != "cordond submit+wait, warm pool") continue;
+      Cmd sub = {cordon, "submit", "--socket", r.d->socket(), "--"};
+      sub.insert(sub.end(), cmd.begin(), cmd.end());
+      Contender c{"cordon submit (CLI), warm pool", [sub](int) { return SpawnWait(sub); }};
       c.pace_ns = r.pace_ns;
       cs.push_back(c);
     }
