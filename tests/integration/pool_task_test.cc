@@ -20,6 +20,13 @@
 namespace cordon::test {
 namespace {
 
+// Where `step` sits in the task's reported setup steps (their count when it is missing).
+size_t StepIndex(const Task& t, SetupStep step) {
+  const auto& steps = t.timing().steps;
+  auto it = std::find_if(steps.begin(), steps.end(), [&](const auto& m) { return m.step == step; });
+  return static_cast<size_t>(it - steps.begin());
+}
+
 class PoolTask : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -107,13 +114,11 @@ TEST_F(PoolTask, HeldTaskWaitsForReleaseThenRuns) {
   // The task waited at await-go, after no-new-privs. The default profile allows that wait, so the
   // filter was loaded before it (its load overlaps cordond's fdatasync); exec came last.
   EXPECT_TRUE(filter_->allows_held_wait);
-  std::vector<SetupStep> order;
-  for (const auto& m : t->timing().steps) order.push_back(m.step);
-  auto at = [&](SetupStep s) { return std::find(order.begin(), order.end(), s) - order.begin(); };
+  auto at = [&](SetupStep s) { return StepIndex(*t, s); };
   EXPECT_LT(at(SetupStep::kNoNewPrivs), at(SetupStep::kSeccomp));
   EXPECT_LT(at(SetupStep::kSeccomp), at(SetupStep::kAwaitGo));
   EXPECT_LT(at(SetupStep::kAwaitGo), at(SetupStep::kExec));
-  EXPECT_LT(static_cast<size_t>(at(SetupStep::kExec)), order.size());
+  EXPECT_LT(static_cast<size_t>(at(SetupStep::kExec)), t->timing().steps.size());
 }
 
 // A filter that could refuse the wait for kGo (here: a conditional rule on recvfrom, which the
@@ -147,12 +152,10 @@ TEST_F(PoolTask, FilterThatCouldRefuseTheWaitIsLoadedAfterIt) {
   ASSERT_TRUE(t->finished());
   EXPECT_EQ(t->outcome().failure, FailureClass::kNone) << t->outcome().message;
   EXPECT_EQ(ReadOut(), "ran\n");
-  std::vector<SetupStep> order;
-  for (const auto& m : t->timing().steps) order.push_back(m.step);
-  auto at = [&](SetupStep s) { return std::find(order.begin(), order.end(), s) - order.begin(); };
+  auto at = [&](SetupStep s) { return StepIndex(*t, s); };
   EXPECT_LT(at(SetupStep::kAwaitGo), at(SetupStep::kSeccomp));
   EXPECT_LT(at(SetupStep::kSeccomp), at(SetupStep::kExec));
-  EXPECT_LT(static_cast<size_t>(at(SetupStep::kExec)), order.size());
+  EXPECT_LT(static_cast<size_t>(at(SetupStep::kExec)), t->timing().steps.size());
 }
 
 TEST_F(PoolTask, TaskWithdrawnWhileHeldNeverRuns) {
