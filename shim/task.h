@@ -39,8 +39,9 @@ struct TaskArgs {
 
 // The task process's steps, from kStdioFds (cold) or kSession (pooled) to kExec. Runs in a child
 // cloned with CLONE_VM|CLONE_VFORK|CLONE_FILES: it shares PID 1's memory and fd table until
-// execve, so PID 1 keeps any fd the task creates before exec (the seccomp listener). A cold task
-// allocates nothing: everything it uses is prepared in TaskArgs. A pooled task (start_fd set) is cloned before its request: it drops its privileges, then waits at
+// execve, so PID 1 keeps any fd the task creates before exec (the seccomp listener).
+// A cold task allocates nothing: everything it uses is prepared in TaskArgs.
+// A pooled task (start_fd set) is cloned before its request: it drops its privileges, then waits at
 // await-task for its argv, envp, cwd and stdio, so that only fd placement, chdir, the filter and
 // execve are left after the request. It allocates while it decodes them, before its filter; PID 1
 // is single-threaded and suspended in clone() meanwhile, so no allocator lock can be held.
