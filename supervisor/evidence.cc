@@ -46,23 +46,39 @@ nlohmann::json Task::Evidence() const {
   sandbox["pooled"] = pooled_;
   ev["sandbox"] = sandbox;
   json denied = json::array();
-  for (const auto& d : denials_) {
+  const seccomp::DenialLog& slog = seccomp_log_;
+  for (const auto& d : slog.denied) {
     json args = json::array();
     for (uint64_t a : d.args) args.push_back(a);
-    json jd = {{"syscall", d.name}, {"nr", d.nr},       {"action", d.action}, {"rule", d.rule},
+    json jd = {{"syscall", d.name}, {"nr", d.nr},       {"arch", d.arch}, {"action", d.action}, {"rule", d.rule},
                {"count", d.count},  {"first_us", Us(d.first_ns, t0)}, {"args", args}};
-    if (d.errno_ret) jd["errno"] = strerrorname_np(d.errno_ret);
+    if (d.has_errno) {
+      // By name where glibc has one, by number otherwise: any errno 1..4095 is legal in a profile.
+      const char* name = d.errno_ret ? strerrorname_np(d.errno_ret) : nullptr;
+      jd["errno"] = name ? json(name) : json(d.errno_ret);
+      jd["errno_nr"] = d.errno_ret;
+    }
     denied.push_back(jd);
   }
-  ev["seccomp"] = {{"profile", filter_->name},
-                   {"notify", filter_->notify},
-                   {"denied_total", denied_total_},
-                   {"denied", denied},
-                   {"profile_source", filter_->source},
-                   {"profile_sha256", filter_->profile_sha256},
-                   {"bpf_sha256", filter_->bpf_sha256},
-                   {"bpf_bytes", filter_->bpf_bytes},
-                   {"from_cache", filter_->from_cache}};
+  json seccomp_j = {{"profile", filter_->name},
+                    {"notify", filter_->notify},
+                    {"denied_total", slog.total},
+                    {"denied", denied},
+                    {"denied_max_entries", seccomp::kMaxDenialEntries},
+                    {"omitted_entries", slog.omitted_entries},
+                    {"omitted_calls", slog.omitted_calls},
+                    {"profile_source", filter_->source},
+                    {"profile_sha256", filter_->profile_sha256},
+                    {"bpf_sha256", filter_->bpf_sha256},
+                    {"bpf_bytes", filter_->bpf_bytes},
+                    {"from_cache", filter_->from_cache}};
+  if (slog.fatal) {
+    seccomp_j["killed"] = {{"syscall", slog.fatal->name}, {"nr", slog.fatal->nr}, {"arch", slog.fatal->arch},
+                           {"action", slog.fatal->action}, {"rule", slog.fatal->rule},
+                           {"signal", slog.fatal_signal == SIGKILL ? "SIGKILL" : "SIGSYS"}};
+  }
+  if (!slog.notes.empty()) seccomp_j["notes"] = slog.notes;
+  ev["seccomp"] = seccomp_j;
   ev["timing"] = {{"received_us", 0},
                   {"admitted_us", Us(timing_.admitted, t0)},
                   {"cgroup_us", Us(timing_.cgroup, t0)},
@@ -89,7 +105,7 @@ nlohmann::json Task::Evidence() const {
     ev["error"] = {{"step", SetupStepName(e.step)},
                    {"step_number", static_cast<uint32_t>(e.step)},
                    {"errno", e.err},
-                   {"errno_name", e.err ? strerrorname_np(e.err) : ""},
+                   {"errno_name", e.err && strerrorname_np(e.err) ? strerrorname_np(e.err) : ""},
                    {"message", e.msg}};
   }
   if (!outcome_.message.empty()) ev["message"] = outcome_.message;

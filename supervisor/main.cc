@@ -243,6 +243,8 @@ int CmdRun(int argc, char** argv) {
   if (TestKnobSet("CORDON_NO_BPF_CACHE")) fo.use_cache = false;
   auto filter = LoadSeccompFilter(policy->seccomp_profile, fo);
   if (!filter) return Failed(filter.error());
+  // The profile's warnings (unknown metadata keys, skipped rules), when it was compiled now.
+  for (const auto& w : filter->warnings) std::fprintf(stderr, "cordon: warning: seccomp profile %s\n", w.c_str());
 
   // Per-task cgroups where this host and this user allow them; otherwise rlimits (and the evidence
   // says which). Detected per run: a one-shot CLI has no state to keep it in.

@@ -65,6 +65,17 @@ bool AllowsAlways(const seccomp::Profile& p, std::initializer_list<const char*> 
 
 }  // namespace
 
+std::shared_ptr<const seccomp::Profile> SeccompFilter::ParsedProfile() const {
+  std::call_once(parsed_->once, [this] {
+    seccomp::LoadOptions lo;
+    lo.strict = strict;
+    lo.source_name = source;
+    if (auto kv = seccomp::ParseKernelRelease(KernelRelease())) lo.context.kernel = *kv;
+    if (auto p = seccomp::ParseProfile(text, lo)) parsed_->profile = std::make_shared<const seccomp::Profile>(std::move(*p));
+  });
+  return parsed_->profile;
+}
+
 Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Fail(errno, "open " + path);
@@ -121,7 +132,7 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
   f.strict = opts.strict;
   f.notify = opts.notify;
   const std::string key = Sha256Hex(f.profile_sha256 + "\n" + (opts.strict ? "strict" : "lenient") + "\n" +
-                                    (opts.notify ? "notify" : "direct") + "\n" +
+                                    (opts.notify ? "notify2" : "direct") + "\n" +
                                     release + "\n" + seccomp::NativeArchName() + "\n" +
                                     seccomp::LibseccompVersion() + "\ncordon " CORDON_VERSION "\n");
   std::string cache_dir = opts.cache_dir.empty() ? DefaultCacheDir() : opts.cache_dir;

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,9 @@
 #include "common/unique_fd.h"
 
 namespace cordon {
+namespace seccomp {
+struct Profile;
+}
 
 struct SeccompFilter {
   std::string name;            // as the policy names it: "default", "strict" or a path
@@ -33,6 +38,18 @@ struct SeccompFilter {
   bool strict = false;
   UniqueFd memfd;              // sealed (no write, grow, shrink), read by the shim
   std::vector<std::string> warnings;
+
+  // The profile as parsed, for Evaluate() on notifications: parsed once, on first use, from any
+  // thread (the seccomp notifier's), then shared by every task that uses this filter. nullptr if
+  // the text no longer parses (it did when the filter was compiled).
+  std::shared_ptr<const seccomp::Profile> ParsedProfile() const;
+
+ private:
+  struct Parsed {
+    std::once_flag once;
+    std::shared_ptr<const seccomp::Profile> profile;
+  };
+  std::shared_ptr<Parsed> parsed_ = std::make_shared<Parsed>();
 };
 
 struct FilterOptions {

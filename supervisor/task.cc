@@ -65,6 +65,7 @@ Task::~Task() {
     }
   }
   if (cgroup_) (void)cgroup_->Remove();
+  EndSeccompWatch();
 }
 
 void Task::Finish() {
@@ -99,6 +100,7 @@ void Task::Finish() {
       state_bytes_after_.push_back(b.binding.kind == Binding::Kind::kState ? DirectoryBytes(b.host_path) : 0);
   }
   timing_.done = sys::MonotonicNs();
+  EndSeccompWatch();
   Settle();
   finished_ = true;
 }
@@ -107,7 +109,6 @@ std::vector<int> Task::Watches() const {
   std::vector<int> w;
   if (ctrl_) w.push_back(ctrl_.Get());
   if (pidfd_ && !reaped_) w.push_back(pidfd_.Get());
-  if (listener_) w.push_back(listener_.Get());
   if (proxy_) w.push_back(proxy_->fd());
   for (const auto& p : pumps_)
     if (p.read_end && p.pending.empty()) w.push_back(p.read_end.Get());
@@ -116,9 +117,7 @@ std::vector<int> Task::Watches() const {
 
 void Task::OnReady(int fd) {
   if (fd < 0) return;
-  if (listener_ && fd == listener_.Get()) {
-    OnListenerReadable();
-  } else if (proxy_ && fd == proxy_->fd()) {
+  if (proxy_ && fd == proxy_->fd()) {
     proxy_->OnReadable();
   } else if (ctrl_ && fd == ctrl_.Get()) {
     if (!OnControlReadable()) ctrl_.Reset();
@@ -272,7 +271,7 @@ void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds)
       timing_.exec = r.exec_ns;
       timing_.steps.assign(r.marks, r.marks + std::min<uint32_t>(r.nmarks, proto::kMaxStepMarks));
       size_t next = 0;
-      if (r.has_listener && next < fds->size()) listener_ = std::move((*fds)[next++]);
+      if (r.has_listener && next < fds->size()) WatchSeccomp(std::move((*fds)[next++]));
       if (r.has_proxy && next < fds->size()) {
         egress::Limits el;
         el.max_calls = policy_->limits.max_calls;
@@ -401,13 +400,7 @@ void Task::Settle() {
       o.task_signal = WTERMSIG(st);
       o.exit_code = 128 + o.task_signal;
       o.failure = FailureClass::kSignaled;
-      if (o.task_signal == SIGSYS) {
-        // Kill rules come to the supervisor as notifications and are named there; a native SIGSYS
-        // death is the filter's own architecture check (x32 or i386 syscalls) or a SCMP_ACT_TRAP.
-        o.failure = FailureClass::kSeccompViolation;
-        o.message = "the task was killed by SIGSYS: a syscall of a foreign ABI (x32 or i386 int 0x80), "
-                    "which the seccomp filter kills, or a SCMP_ACT_TRAP rule it did not handle";
-      }
+      if (o.task_signal == SIGSYS) SettleSeccompDeath();
     }
   }
   if (o.setup_error) {
@@ -443,15 +436,8 @@ void Task::Settle() {
     }
   }
   ApplyCgroupOutcome();
-  if (seccomp_kill_ && !killed_) {
-    o.failure = FailureClass::kSeccompViolation;
-    o.message = "the task called " + seccomp_kill_->name + ", which seccomp profile " + filter_->name +
-                " kills (" + seccomp_kill_->rule + "); the task was killed";
-    if (o.task_signal == 0 && o.task_exit_code < 0) {
-      o.task_signal = SIGKILL;
-      o.exit_code = 128 + SIGKILL;
-    }
-  }
+  // A seccomp kill of any process of the sandbox makes the task a seccomp violation.
+  if (seccomp_log_.fatal && !killed_) SettleSeccompDeath();
   if (killed_) {
     o.failure = *killed_;
     o.message = kill_message_;

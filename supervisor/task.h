@@ -24,6 +24,7 @@
 #include "supervisor/egress/proxy.h"
 #include "supervisor/identity.h"
 #include "supervisor/policy.h"
+#include "supervisor/seccomp/notifier.h"
 #include "supervisor/seccomp_filter.h"
 
 namespace cordon {
@@ -57,16 +58,7 @@ enum class FailureClass {
 };
 
 // One denied syscall, as the supervisor answered it (docs/evidence.md seccomp.denied).
-struct SeccompDenial {
-  int nr = -1;
-  std::string name;        // "keyctl", or "syscall_<nr>" when libseccomp has no name for it
-  std::string action;      // the profile's action: SCMP_ACT_ERRNO, SCMP_ACT_KILL_PROCESS…
-  int errno_ret = 0;       // what the task got, for ERRNO
-  std::string rule;        // which rule decided: "syscalls[12]" or "defaultAction"
-  uint64_t count = 0;
-  uint64_t first_ns = 0;
-  uint64_t args[6] = {};   // of the first occurrence: numbers only, never memory behind pointers
-};
+using SeccompDenial = seccomp::Denial;
 const char* FailureClassName(FailureClass c);
 
 struct TaskOutcome {
@@ -135,11 +127,8 @@ class Task {
   bool done() const { return finished_ && reaped_ && !cgroup_; }
 
   int control_fd() const { return ctrl_.Get(); }
-  // The seccomp user-notification fd once the task runs, or -1. Register it for POLLIN.
-  int listener_fd() const { return listener_.Get(); }
-  // Answers every pending notification: the profile's errno for a denial; for a kill rule the task
-  // is killed (the call never proceeds). Never "continue" for a denied call.
-  void OnListenerReadable();
+  // The task's seccomp notifications are answered on the notifier thread
+  // (supervisor/seccomp/notifier.h), not by the loop that drives the task.
   int shim_pidfd() const { return pidfd_.Get(); }
   // The outcome is settled: the sandbox's PID 1 reported that every process of it is gone (or the
   // shim died). The shim may still be finishing its own exit; shim_reaped() tells.
@@ -174,7 +163,9 @@ class Task {
   Result<void> Spawn(const RuntimePaths& rt, const std::vector<int>& head);
   void StartClocks(uint64_t from);
   void HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds);
-  void RecordDenial(const struct seccomp_notif& req);
+  void WatchSeccomp(UniqueFd listener);  // hands the listener to the notifier thread
+  void EndSeccompWatch();                // takes the denial record back (the task is gone)
+  void SettleSeccompDeath();             // the outcome of a task that ended by a seccomp kill
   void Settle();
   void Finish();
   void PumpOutput(int which, bool drain);
@@ -209,14 +200,12 @@ class Task {
   TaskIdentity identity_;
   TaskRequest req_;
   proto::LaunchSpec spec_;
-  UniqueFd ctrl_, pidfd_, listener_;
+  UniqueFd ctrl_, pidfd_;
   UniqueFd start_;  // pooled, until launched: the socket PID 1 waits on for kStart
   UniqueFd held_;   // launched with hold_exec, until ReleaseExec: the task waits on it for kGo
   bool pooled_ = false, ready_ = false, launched_ = false;
-  std::vector<SeccompDenial> denials_;
-  uint64_t denied_total_ = 0;
-  std::optional<SeccompDenial> seccomp_kill_;
-  std::shared_ptr<void> profile_;  // seccomp::Profile, parsed on the first denial
+  std::shared_ptr<seccomp::Notifier::Watch> seccomp_watch_;  // while the task runs
+  seccomp::DenialLog seccomp_log_;                            // after EndSeccompWatch()
   pid_t shim_pid_ = -1;
   bool finished_ = false;
   bool reaped_ = false;

@@ -1,87 +1,67 @@
-// supervisor/task_seccomp.cc: answering the task's seccomp user notifications (docs/seccomp.md).
-#include <linux/seccomp.h>
-#include <poll.h>
+// supervisor/task_seccomp.cc: a task's side of seccomp: its listener goes to the notifier thread
+// (supervisor/seccomp/notifier.h), its record comes back when it is finished, and a death by a
+// seccomp kill becomes its outcome (docs/seccomp.md).
 #include <signal.h>
-#include <sys/ioctl.h>
-#include <sys/utsname.h>
 
-#include <cstring>
-
-#include "common/syscalls.h"
-#include "supervisor/seccomp/compiler.h"
-#include "supervisor/seccomp/profile.h"
+#include "supervisor/seccomp/notifier.h"
 #include "supervisor/task.h"
 
 namespace cordon {
+namespace {
 
-void Task::RecordDenial(const seccomp_notif& req) {
-  const uint64_t now = sys::MonotonicNs();
-  ++denied_total_;
-  if (!profile_) {
-    seccomp::LoadOptions lo;
-    lo.strict = filter_->strict;
-    lo.source_name = filter_->source;
-    utsname u{};
-    ::uname(&u);
-    if (auto kv = seccomp::ParseKernelRelease(u.release)) lo.context.kernel = *kv;
-    auto p = seccomp::ParseProfile(filter_->text, lo);
-    if (p) profile_ = std::make_shared<seccomp::Profile>(std::move(*p));
-  }
-  seccomp::Decision d;
-  d.action = seccomp::Action::kErrno;
-  d.errno_ret = EPERM;
-  d.rule_path = "unknown (the profile could not be parsed again)";
-  uint64_t args[6];
-  for (int i = 0; i < 6; ++i) args[i] = req.data.args[i];
-  if (profile_) d = seccomp::Evaluate(*static_cast<seccomp::Profile*>(profile_.get()), req.data.arch, req.data.nr, args);
-  SeccompDenial* rec = nullptr;
-  for (auto& r : denials_)
-    if (r.nr == req.data.nr && r.rule == d.rule_path) rec = &r;
-  if (rec == nullptr && denials_.size() < 256) {
-    SeccompDenial r;
-    r.nr = req.data.nr;
-    r.name = seccomp::SyscallName(req.data.nr).value_or("syscall_" + std::to_string(req.data.nr));
-    r.action = std::string(seccomp::ActionName(d.action));
-    r.errno_ret = d.action == seccomp::Action::kErrno ? d.errno_ret : 0;
-    r.rule = d.rule_path;
-    r.first_ns = now;
-    std::memcpy(r.args, args, sizeof r.args);
-    denials_.push_back(r);
-    rec = &denials_.back();
-  }
-  if (rec) ++rec->count;
-
-  seccomp_notif_resp resp{};
-  resp.id = req.id;
-  if (d.action == seccomp::Action::kKillProcess || d.action == seccomp::Action::kKillThread) {
-    // A kill rule: the call must never run. The task is blocked in it until we answer, so kill it
-    // first; the kernel then drops the notification. Whole process, as SCMP_ACT_KILL_PROCESS does.
-    if (!seccomp_kill_ && rec) seccomp_kill_ = *rec;
-    UniqueFd victim(sys::PidfdOpen(static_cast<pid_t>(req.pid), 0));
-    if (victim) sys::PidfdSendSignal(victim.Get(), SIGKILL);
-    return;
-  }
-  // Every other notified action is a denial (ERRNO, or an ALLOW that should not have been notified,
-  // which is answered EPERM rather than let through): never SECCOMP_USER_NOTIF_FLAG_CONTINUE.
-  resp.error = -(d.action == seccomp::Action::kErrno && d.errno_ret > 0 ? d.errno_ret : EPERM);
-  (void)::ioctl(listener_.Get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
+std::string Describe(const SeccompDenial& d) {
+  return d.name + " (nr " + std::to_string(d.nr) + ", " + d.arch + ")";
 }
 
-void Task::OnListenerReadable() {
-  for (;;) {
-    pollfd p{listener_.Get(), POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) {
-      if (p.revents & POLLHUP) listener_.Reset();  // no task left that uses the filter
-      return;
-    }
-    seccomp_notif req{};
-    if (::ioctl(listener_.Get(), SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
-      if (errno == EINTR || errno == ENOENT) continue;  // ENOENT: the caller died meanwhile
-      listener_.Reset();
-      return;
-    }
-    RecordDenial(req);
+}  // namespace
+
+void Task::WatchSeccomp(UniqueFd listener) {
+  auto w = seccomp::Notifier::Shared().Add(std::move(listener), filter_, pidfd_.Get());
+  if (w) {
+    seccomp_watch_ = std::move(*w);
+  } else {
+    // Nobody would answer the task's denials: it would block in its first one.
+    Kill(FailureClass::kSetupFailed, "seccomp notifications cannot be served: " + w.error().Message());
   }
+}
+
+void Task::EndSeccompWatch() {
+  if (!seccomp_watch_) return;
+  seccomp_log_ = seccomp::Notifier::Shared().Remove(seccomp_watch_);
+  seccomp_watch_.reset();
+}
+
+void Task::SettleSeccompDeath() {
+  TaskOutcome& o = outcome_;
+  o.failure = FailureClass::kSeccompViolation;
+  const auto& log = seccomp_log_;
+  // A process the supervisor had to SIGKILL for a seccomp kill (it caught or blocked SIGSYS), or
+  // a task that vanished without a status, ended as the profile's kill: by SIGSYS.
+  if (log.fatal && (o.task_signal == SIGKILL || o.task_signal == SIGSYS || (o.task_signal == 0 && o.task_exit_code < 0))) {
+    o.task_signal = SIGSYS;
+    o.task_exit_code = -1;
+    o.exit_code = 128 + SIGSYS;
+  }
+  if (log.fatal) {
+    const SeccompDenial& f = *log.fatal;
+    const std::string how = log.fatal_signal == SIGKILL ? "SIGKILL (it caught, ignored or blocked SIGSYS)" : "SIGSYS";
+    if (f.rule == "architecture") {
+      o.message = "a process of the task made a system call of a foreign ABI, " + Describe(f) +
+                  ", which the seccomp filter kills; it was killed by " + how;
+    } else {
+      o.message = "a process of the task called " + Describe(f) + ", which seccomp profile " + filter_->name +
+                  " answers with " + f.action + " (" + f.rule + "); it was killed by " + how;
+    }
+    return;
+  }
+  for (const auto& d : log.denied) {
+    if (d.action == "SCMP_ACT_TRAP") {
+      o.message = "the task was killed by SIGSYS after seccomp profile " + filter_->name + " trapped " + Describe(d) +
+                  " (" + d.rule + ") and delivered SIGSYS to its handler";
+      return;
+    }
+  }
+  o.message = "the task was killed by SIGSYS, which seccomp did not send (the process raised it itself)";
 }
 
 }  // namespace cordon

@@ -230,6 +230,7 @@ Result<Config> LoadConfig(const ConfigPaths& paths) {
         fo.use_cache = paths.bpf_cache;
         auto filter = LoadSeccompFilter(pol.seccomp_profile, fo);
         if (!filter) return Wrap(filter.error(), "policy " + pol.source + ": seccomp profile " + pol.seccomp_profile);
+        for (const auto& w : filter->warnings) cfg.notes.push_back("warning: seccomp profile " + w);
         f = std::make_shared<const SeccompFilter>(std::move(*filter));
       }
       lp.filter = f;

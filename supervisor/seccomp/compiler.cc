@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -70,10 +71,12 @@ bool Accepts(const std::vector<uint32_t>& arches, uint32_t token) {
 uint32_t ToScmpAction(Action a, int errno_ret, const CompileOptions& options) {
   switch (a) {
     // In notify mode the supervisor enforces kill rules itself, after recording the syscall: a
-    // native kill leaves only "SIGSYS" in the wait status. Bad-architecture kills stay native.
+    // native kill leaves only "SIGSYS" in the wait status. The bad-architecture kill as well
+    // (ACT_BADARCH below).
     case Action::kKillThread: return options.notify_denials ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_THREAD;
     case Action::kKillProcess: return options.notify_denials ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_PROCESS;
-    case Action::kTrap: return SCMP_ACT_TRAP;
+    // TRAP too: the supervisor records the call, then delivers the same SIGSYS (docs/seccomp.md).
+    case Action::kTrap: return options.notify_denials ? SCMP_ACT_NOTIFY : SCMP_ACT_TRAP;
     case Action::kErrno:
       return options.notify_denials ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(static_cast<uint16_t>(errno_ret));
     case Action::kTrace: return SCMP_ACT_TRACE(static_cast<uint16_t>(errno_ret));
@@ -112,7 +115,8 @@ Result<Filter> Build(const Profile& profile, const CompileOptions& options) {
   // Compiled::filter_flags for the same reason.
   CORDON_TRY(attr(SCMP_FLTATR_CTL_NNP, 0, "CTL_NNP"));
   CORDON_TRY(attr(SCMP_FLTATR_CTL_TSYNC, 0, "CTL_TSYNC"));
-  CORDON_TRY(attr(SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS, "ACT_BADARCH"));
+  CORDON_TRY(attr(SCMP_FLTATR_ACT_BADARCH, options.notify_denials ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_PROCESS,
+                  "ACT_BADARCH"));
   // Binary tree over syscall numbers: O(log n) instead of a linear scan of ~350 syscalls.
   CORDON_TRY(attr(SCMP_FLTATR_CTL_OPTIMIZE, 2, "CTL_OPTIMIZE"));
 
@@ -199,7 +203,7 @@ Result<std::string> ExportPfc(const Profile& profile, const CompileOptions& opti
 }
 
 std::string CacheKey(const Profile& profile, const CompileOptions& options) {
-  std::string k = "cordon-seccomp-cache-v1\n";
+  std::string k = "cordon-seccomp-cache-v2\n";  // v2: TRAP and bad-arch notified too
   k += "profile=" + profile.sha256 + "\n";
   k += "strict=" + std::to_string(profile.strict) + "\n";
   k += "arch=" + profile.context.arch + "\n";
@@ -225,20 +229,22 @@ Decision Evaluate(const Profile& profile, uint32_t arch, int syscall_nr, const u
     name_arch = SCMP_ARCH_X32;
   }
   const std::string name = ResolveNum(name_arch, syscall_nr);
+  bool args_matter = false;
   if (!name.empty()) {
-    if (const Rule* r = FindMatchingRule(profile, name, args)) return {r->action, r->errno_ret, r->path};
+    for (const auto& r : profile.rules) args_matter = args_matter || (r.syscall == name && !r.conditions.empty());
+    if (const Rule* r = FindMatchingRule(profile, name, args)) return {r->action, r->errno_ret, r->path, args_matter};
   }
-  return {profile.default_action, profile.default_errno, "defaultAction"};
+  return {profile.default_action, profile.default_errno, "defaultAction", args_matter};
 }
 
 uint32_t SeccompReturnValue(const Decision& d, const CompileOptions& options) {
   const uint32_t data = static_cast<uint32_t>(d.errno_ret) & SECCOMP_RET_DATA;
-  // The architecture check is libseccomp's ACT_BADARCH: a native kill in every mode.
-  if (d.rule_path == "architecture") return SECCOMP_RET_KILL_PROCESS;
+  // The architecture check is libseccomp's ACT_BADARCH: notified in notify mode, a kill otherwise.
+  if (d.rule_path == "architecture") return options.notify_denials ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_KILL_PROCESS;
   switch (d.action) {
     case Action::kKillThread: return options.notify_denials ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_KILL_THREAD;
     case Action::kKillProcess: return options.notify_denials ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_KILL_PROCESS;
-    case Action::kTrap: return SECCOMP_RET_TRAP;
+    case Action::kTrap: return options.notify_denials ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_TRAP;
     case Action::kErrno: return options.notify_denials ? SECCOMP_RET_USER_NOTIF : (SECCOMP_RET_ERRNO | data);
     case Action::kTrace: return SECCOMP_RET_TRACE | data;
     case Action::kAllow: return SECCOMP_RET_ALLOW;
@@ -254,6 +260,27 @@ std::optional<int> SyscallNumber(std::string_view name) {
   int nr = seccomp_syscall_resolve_name(std::string(name).c_str());
   if (nr < 0) return std::nullopt;
   return nr;
+}
+
+std::optional<std::string> SyscallNameForArch(uint32_t arch, int nr) {
+  if (arch == SCMP_ARCH_X86_64 && static_cast<uint32_t>(nr) >= kX32SyscallBit && nr != -1) arch = SCMP_ARCH_X32;
+  std::string n = ResolveNum(arch, nr);
+  if (n.empty()) return std::nullopt;
+  return n;
+}
+
+std::string ArchName(uint32_t arch, int nr) {
+  if (arch == SCMP_ARCH_X86_64 && static_cast<uint32_t>(nr) >= kX32SyscallBit && nr != -1) return "SCMP_ARCH_X32";
+  static constexpr std::pair<uint32_t, const char*> kNames[] = {
+      {SCMP_ARCH_X86_64, "SCMP_ARCH_X86_64"}, {SCMP_ARCH_X86, "SCMP_ARCH_X86"},   {SCMP_ARCH_X32, "SCMP_ARCH_X32"},
+      {SCMP_ARCH_AARCH64, "SCMP_ARCH_AARCH64"}, {SCMP_ARCH_ARM, "SCMP_ARCH_ARM"}, {SCMP_ARCH_RISCV64, "SCMP_ARCH_RISCV64"},
+      {SCMP_ARCH_S390X, "SCMP_ARCH_S390X"},   {SCMP_ARCH_S390, "SCMP_ARCH_S390"}, {SCMP_ARCH_PPC64LE, "SCMP_ARCH_PPC64LE"},
+  };
+  for (const auto& [a, n] : kNames)
+    if (a == arch) return n;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%08x", arch);
+  return buf;
 }
 
 std::optional<std::string> SyscallName(int nr) {

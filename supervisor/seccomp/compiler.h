@@ -22,10 +22,10 @@
 namespace cordon::seccomp {
 
 struct CompileOptions {
-  // Compile every SCMP_ACT_ERRNO and SCMP_ACT_KILL_* (rules and default) as SCMP_ACT_NOTIFY, so
-  // the supervisor sees each denial on the listener fd, records it, and answers with the errno
-  // Evaluate() returns, or kills the task for a kill rule (after naming the syscall). The
-  // bad-architecture kill and TRAP/TRACE/ALLOW/LOG are unchanged. The installer must then pass
+  // Compile every SCMP_ACT_ERRNO, SCMP_ACT_KILL_* and SCMP_ACT_TRAP (rules and default) and the
+  // bad-architecture kill as SCMP_ACT_NOTIFY, so the supervisor sees each on the listener fd,
+  // records it, and then gives the profile's action itself (docs/seccomp.md: the errno Evaluate()
+  // returns, the kill, the trap). TRACE/ALLOW/LOG are unchanged. The installer must then pass
   // SECCOMP_FILTER_FLAG_NEW_LISTENER (Compiled::filter_flags includes it). Default: off.
   bool notify_denials = false;
   // Also accept the non-native architectures the profile lists (on x86_64: SCMP_ARCH_X86 and
@@ -63,6 +63,9 @@ struct Decision {
   // What decided: a rule path ("syscalls[12]"), "defaultAction", or "architecture" (bad arch /
   // x32 on x86_64 when not allowed).
   std::string rule_path;
+  // Some rule for this syscall compares arguments, so another call of it may be decided
+  // differently. False: every call of (arch, nr) gets this decision (it may be cached).
+  bool args_matter = false;
 };
 
 // Evaluates the profile in user space, the way the compiled filter does:
@@ -88,6 +91,12 @@ uint32_t NativeAuditArch();
 // names that exist only on other architectures.
 std::optional<int> SyscallNumber(std::string_view name);
 std::optional<std::string> SyscallName(int nr);
+// The name of syscall `nr` as a task of audit arch `arch` made it (x32 numbers on x86_64 resolve
+// in the x32 table), or nullopt.
+std::optional<std::string> SyscallNameForArch(uint32_t arch, int nr);
+// "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" (x86_64 audit arch with an x32 number), or
+// the audit arch in hex.
+std::string ArchName(uint32_t arch, int nr);
 
 // "2.5.4": the runtime libseccomp version (part of the cache key).
 std::string LibseccompVersion();

@@ -203,6 +203,7 @@ class Loader {
 
   Result<void> CheckFields(const json& obj, const std::string& path,
                            std::initializer_list<std::string_view> known) const;
+  Result<void> CheckTopLevelFields(const json& root);
   Result<uint64_t> GetU64(const json& j, const std::string& path) const;
   Result<int> GetErrno(const json& j, const std::string& path) const;
   Result<std::vector<std::string>> GetStrings(const json& j, const std::string& path) const;
@@ -231,6 +232,51 @@ Result<void> Loader::CheckFields(const json& obj, const std::string& path,
       for (auto k : known) expected += (expected.empty() ? "" : ", ") + std::string(k);
       return Bad(path + "." + key, "unknown field (expected one of: " + expected + ")");
     }
+  }
+  return {};
+}
+
+namespace {
+
+// Edit distance, capped: enough to tell a typo of a known field from unrelated metadata.
+size_t Distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      char x = static_cast<char>(std::tolower(static_cast<unsigned char>(a[i - 1])));
+      char y = static_cast<char>(std::tolower(static_cast<unsigned char>(b[j - 1])));
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x == y ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+constexpr std::string_view kTopLevelFields[] = {"defaultAction", "defaultErrnoRet", "defaultErrno", "architectures",
+                                                "archMap", "syscalls", "flags", "listenerPath", "listenerMetadata",
+                                                "comment"};
+
+}  // namespace
+
+// Top-level keys outside the format are metadata to runc and crun (Go's encoding/json and
+// libocispec skip unknown keys), and real profiles carry some ("_source", "version", "name"):
+// a warning, an error only in strict mode. A near-miss of a known field ("defaultActoin",
+// "syscall") is still an error: it would change the filter's meaning silently.
+Result<void> Loader::CheckTopLevelFields(const json& root) {
+  if (!root.is_object()) return Bad("$", "expected an object, got " + TypeName(root));
+  for (const auto& [key, value] : root.items()) {
+    if (std::find(std::begin(kTopLevelFields), std::end(kTopLevelFields), key) != std::end(kTopLevelFields)) continue;
+    std::string expected;
+    for (auto k : kTopLevelFields) expected += (expected.empty() ? "" : ", ") + std::string(k);
+    for (auto k : kTopLevelFields) {
+      if (Distance(key, k) <= 2 && key.size() >= 4) {
+        return Bad(key, "unknown field; did you mean " + std::string(k) + "? (expected one of: " + expected + ")");
+      }
+    }
+    CORDON_TRY(WarnOrFail(key, "unknown top-level field (not part of the OCI seccomp format)",
+                          "ignored, as runc and crun ignore it"));
   }
   return {};
 }
@@ -277,7 +323,15 @@ Result<Action> Loader::GetAction(const json& j, const std::string& path) const {
   if (!a) {
     return Bad(path, "unknown action " + Quote(j.get<std::string>()) +
                          " (expected SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL, SCMP_ACT_KILL_PROCESS, "
-                         "SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_TRACE, SCMP_ACT_LOG or SCMP_ACT_NOTIFY)");
+                         "SCMP_ACT_KILL_THREAD, SCMP_ACT_TRAP, SCMP_ACT_TRACE or SCMP_ACT_LOG)");
+  }
+  if (*a == Action::kNotify) {
+    // Under runc/crun, NOTIFY hands the decision to an outside agent at listenerPath, which may
+    // let the call run. Cordon's supervisor is the only listener and has no such agent: refuse,
+    // rather than turn the rule into a denial the profile's author did not write.
+    return Bad(path, "SCMP_ACT_NOTIFY is not supported: it hands the call to a seccomp agent (listenerPath), "
+                     "and Cordon forwards notifications to no agent; use SCMP_ACT_ERRNO to deny the call or "
+                     "SCMP_ACT_ALLOW to allow it (Cordon records every denial itself)");
   }
   return *a;
 }
@@ -516,9 +570,7 @@ Result<Profile> Loader::Run() {
   }
 
   try {
-    CORDON_TRY(CheckFields(root, "$", {"defaultAction", "defaultErrnoRet", "defaultErrno", "architectures",
-                                       "archMap", "syscalls", "flags", "listenerPath", "listenerMetadata",
-                                       "comment"}));
+    CORDON_TRY(CheckTopLevelFields(root));
     if (!root.contains("defaultAction")) return Bad("defaultAction", "missing required field");
     CORDON_ASSIGN_OR_RETURN(profile_.default_action, GetAction(root["defaultAction"], "defaultAction"));
     std::optional<int> derr;
@@ -571,10 +623,17 @@ Result<Profile> Loader::Run() {
       }
     }
     for (const char* f : {"listenerPath", "listenerMetadata"}) {
-      if (root.contains(f)) {
-        if (!root[f].is_string()) return Bad(f, "expected a string, got " + TypeName(root[f]));
-        Warn(f, "ignored: Cordon's supervisor is the seccomp notification listener (see notify mode)");
+      if (root.contains(f) && !root[f].is_null() && !root[f].is_string()) {
+        return Bad(f, "expected a string, got " + TypeName(root[f]));
       }
+    }
+    if (root.contains("listenerPath") && root["listenerPath"].is_string() && !root["listenerPath"].get<std::string>().empty()) {
+      return Bad("listenerPath", "seccomp agents are not supported: Cordon's supervisor is the only notification "
+                                 "listener and forwards nothing to " + Quote(root["listenerPath"].get<std::string>()) +
+                                 "; remove listenerPath (and SCMP_ACT_NOTIFY rules)");
+    }
+    if (root.contains("listenerMetadata") && root["listenerMetadata"].is_string()) {
+      Warn("listenerMetadata", "ignored: it is only passed to a seccomp agent (listenerPath), which Cordon does not use");
     }
 
     if (root.contains("syscalls") && !root["syscalls"].is_null()) {

@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   }
   if (ret == -1) {
     const char* n = strerrorname_np(errno);
-    printf("err %s\n", n ? n : "?");
+    if (n) printf("err %s\n", n); else printf("err %d\n", errno);  // errnos glibc cannot name
   } else {
     printf("ok %ld\n", ret);
   }

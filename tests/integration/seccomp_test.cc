@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/support/run.h"
 
 namespace cordon::test {
@@ -142,7 +144,7 @@ TEST(Seccomp, KillRuleEndsTheTaskAsSeccompViolationNamingTheSyscall) {
     "defaultAction": "SCMP_ACT_ALLOW",
     "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]})");
   auto r = CordonRun({Helper(), "getppid"}, {"--policy", PolicyFor(profile), "--evidence", "-"});
-  EXPECT_EQ(r.exit_code, 128 + SIGKILL);
+  EXPECT_EQ(r.exit_code, 128 + SIGSYS);  // as the kernel's own KILL_PROCESS (runc, crun)
   EXPECT_EQ(r.out.find("ok"), std::string::npos) << "the killed call must never return: " << r.out;
   EXPECT_EQ(JsonField(r.out, "failure_class"), "seccomp_violation") << r.out;
   EXPECT_NE(JsonField(r.out, "message").find("getppid"), std::string::npos) << r.out;
@@ -164,7 +166,7 @@ TEST(Seccomp, AFilterThatKillsClockGettimeStillStartsTasks) {
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(JsonField(ok.out, "failure_class"), "none") << ok.out;
   auto killed = CordonRun({Helper(), "clock_gettime", "1", "0"}, {"--policy", PolicyFor(profile), "--evidence", "-"});
-  EXPECT_EQ(killed.exit_code, 128 + SIGKILL) << killed.out;
+  EXPECT_EQ(killed.exit_code, 128 + SIGSYS) << killed.out;
   EXPECT_EQ(JsonField(killed.out, "failure_class"), "seccomp_violation") << killed.out;
 }
 
@@ -217,6 +219,195 @@ TEST(Seccomp, PublicProfilesRunTasks) {
   std::string podman = SourcePath("../shared/profiles/podman-containers-common.json");
   auto p = CordonRun({Helper(), "bpf", "0"}, {"--policy", PolicyFor(podman)});
   EXPECT_EQ(p.out, "err EPERM\n") << p.err;
+}
+
+// ---- Issue 13: each action as the kernel gives it, and every denial named ----
+
+std::string Probe() { return "/opt/cordon-test/seccomp_probe"; }
+
+// A profile that allows everything but one rule for kcmp (no libc or shell calls it by itself).
+std::string KcmpProfile(const std::string& name, const std::string& rule_tail) {
+  return WriteTempFile(name + ".json", R"({"defaultAction": "SCMP_ACT_ALLOW",
+      "syscalls": [{"names": ["kcmp"], )" + rule_tail + "}]}");
+}
+
+// The same profile compiled without notification (`cordon seccomp compile -o`): the filter runc
+// or crun would load, for the kernel's own answer.
+std::string NativeBpf(const std::string& profile) {
+  std::string out = WriteTempFile(std::to_string(std::hash<std::string>()(profile)) + ".bpf", "");
+  auto c = RunProgram({BuildPath("bin/cordon"), "seccomp", "compile", profile, "-o", out});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  return out;
+}
+
+// Runs argv on the host under the native filter (kernel behaviour to compare with).
+RunResult Native(const std::string& profile, std::vector<std::string> argv) {
+  argv[0] = BuildPath("tests/helpers/" + argv[0]);
+  argv.insert(argv.begin(), {BuildPath("tests/helpers/seccomp_probe"), "load", NativeBpf(profile)});
+  return RunProgram(argv);
+}
+
+// `cordon run` with a wall limit, so that a hang shows as wall_timeout instead of a stuck test.
+RunResult RunLimited(const std::string& profile, const std::vector<std::string>& cmd) {
+  std::string pol = WriteTempFile("p-" + std::to_string(std::hash<std::string>()(profile)) + ".json",
+                                  R"({"name": "seccomp-test", "version": 1, "seccomp_profile": ")" + profile +
+                                      R"(", "limits": {"max_wall_ms": 20000}, "mounts": [{"source": ")" +
+                                      BuildPath("tests/helpers") + R"(", "target": "/opt/cordon-test"}]})");
+  return CordonRun(cmd, {"--policy", pol, "--evidence", "-"});
+}
+
+// Item 1: an errno glibc has no name for is legal, answered, and recorded by number.
+TEST(SeccompActions, UnnamedErrnoIsAnsweredAndRecordedByNumber) {
+  REQUIRE_SANDBOX();
+  std::string profile = WriteTempFile("errno-unnamed.json", R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+      {"names": ["kcmp"], "action": "SCMP_ACT_ERRNO", "errnoRet": 524},
+      {"names": ["iopl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1001}]})");
+  auto r = RunLimited(profile, {"/bin/sh", "-c", Helper() + " kcmp; " + Helper() + " iopl 3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string ev = EvidenceLine(r);
+  EXPECT_EQ(r.out.substr(0, r.out.find('{')), "err 524\nerr 1001\n");
+  EXPECT_EQ(JsonField(ev, "seccomp/denied/0/syscall"), "kcmp");
+  EXPECT_EQ(JsonField(ev, "seccomp/denied/0/errno"), "524");
+  EXPECT_EQ(JsonField(ev, "seccomp/denied/1/errno"), "1001");
+  EXPECT_EQ(JsonField(ev, "seccomp/denied/1/errno_nr"), "1001");
+  EXPECT_EQ(JsonField(ev, "failure_class"), "none");
+}
+
+// Item 3: errnoRet 0 means "return 0 without running the call" in run, check, --pfc and the kernel.
+TEST(SeccompActions, ErrnoZeroReturnsZeroEverywhere) {
+  REQUIRE_SANDBOX();
+  std::string profile = KcmpProfile("errno-zero", R"("action": "SCMP_ACT_ERRNO", "errnoRet": 0)");
+  auto r = RunLimited(profile, {Helper(), "kcmp", "1", "2", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('{')), "ok 0\n");
+  EXPECT_EQ(JsonField(EvidenceLine(r), "seccomp/denied/0/errno_nr"), "0");
+  auto chk = RunProgram({BuildPath("bin/cordon"), "seccomp", "check", profile, "kcmp"});
+  EXPECT_EQ(chk.out, "kcmp (nr 312): SCMP_ACT_ERRNO(0), decided by syscalls[0]\n") << chk.err;
+  auto pfc = RunProgram({BuildPath("bin/cordon"), "seccomp", "compile", profile, "--pfc"});
+  EXPECT_NE(pfc.out.find("action ERRNO(0)"), std::string::npos) << pfc.out;
+  auto native = Native(profile, {"try_syscall", "kcmp", "1", "2", "0"});
+  EXPECT_EQ(native.out, "ok 0\n") << native.err;
+}
+
+// Item 2: KILL_THREAD from a second thread ends that thread only; the process goes on.
+TEST(SeccompActions, KillThreadFromASecondThreadEndsOnlyThatThread) {
+  REQUIRE_SANDBOX();
+  std::string profile = KcmpProfile("kill-thread", R"("action": "SCMP_ACT_KILL_THREAD")");
+  auto native = Native(profile, {"seccomp_probe", "thread", "kcmp"});
+  EXPECT_EQ(native.exit_code, 0);
+  EXPECT_EQ(native.out, "main alive\n");
+  auto r = RunLimited(profile, {Probe(), "thread", "kcmp"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_EQ(r.exit_code, 0) << r.err << ev;
+  EXPECT_EQ(r.out.substr(0, r.out.find('{')), native.out);
+  EXPECT_EQ(JsonField(ev, "failure_class"), "none");
+  EXPECT_EQ(JsonField(ev, "seccomp/denied/0/syscall"), "kcmp");
+  EXPECT_EQ(JsonField(ev, "seccomp/denied/0/action"), "SCMP_ACT_KILL_THREAD");
+  // The last thread: the kernel ends the process by SIGSYS (a shell sees 159).
+  auto single = RunLimited(profile, {"/bin/sh", "-c", Helper() + " kcmp; echo $?"});
+  EXPECT_EQ(single.out.substr(0, single.out.find('{')), "159\n") << single.err;
+}
+
+// Item 2: KILL_PROCESS from a second thread ends the whole task at once, by SIGSYS.
+TEST(SeccompActions, KillProcessFromASecondThreadIsSigsys) {
+  REQUIRE_SANDBOX();
+  std::string profile = KcmpProfile("kill-process", R"("action": "SCMP_ACT_KILL_PROCESS")");
+  auto native = Native(profile, {"seccomp_probe", "thread", "kcmp"});
+  EXPECT_EQ(native.exit_code, 128 + SIGSYS);
+  auto r = RunLimited(profile, {Probe(), "thread", "kcmp"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_EQ(r.exit_code, 128 + SIGSYS) << r.err << ev;
+  EXPECT_EQ(r.out.find("main alive"), std::string::npos);
+  EXPECT_EQ(JsonField(ev, "failure_class"), "seccomp_violation");
+  EXPECT_EQ(JsonField(ev, "exit/signal"), "31");
+  EXPECT_EQ(JsonField(ev, "seccomp/killed/syscall"), "kcmp");
+  EXPECT_EQ(JsonField(ev, "seccomp/killed/signal"), "SIGSYS");
+  EXPECT_NE(JsonField(ev, "message").find("kcmp"), std::string::npos) << ev;
+  // Inside the sandbox the killed process looks as under runc: 128 + SIGSYS.
+  auto sh = RunLimited(profile, {"/bin/sh", "-c", Probe() + " thread kcmp; echo $?"});
+  EXPECT_EQ(sh.out.substr(0, sh.out.find('{')), "159\n") << sh.err;
+  // A process that catches SIGSYS still ends (SIGKILL, as SIGSYS would run its handler); the task
+  // is reported as the kill the profile asked for.
+  auto caught = RunLimited(profile, {Probe(), "catch", "kcmp"});
+  std::string cev = EvidenceLine(caught);
+  EXPECT_EQ(caught.exit_code, 128 + SIGSYS) << cev;
+  EXPECT_EQ(caught.out.find("trap"), std::string::npos);
+  EXPECT_EQ(JsonField(cev, "seccomp/killed/signal"), "SIGKILL");
+}
+
+// Item 4: TRAP keeps its semantics (SIGSYS to the handler with si_syscall, the call skipped) and
+// is recorded; an unhandled TRAP ends the process by SIGSYS and the evidence names the call.
+TEST(SeccompActions, TrapReachesTheHandlerAndIsNamed) {
+  REQUIRE_SANDBOX();
+  std::string profile = KcmpProfile("trap", R"("action": "SCMP_ACT_TRAP")");
+  auto native = Native(profile, {"seccomp_probe", "trap", "kcmp"});
+  EXPECT_EQ(native.out, "trap code=1 syscall=312 arch=0xc000003e ret=4242\n") << native.err;
+  auto r = RunLimited(profile, {Probe(), "trap", "kcmp"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_EQ(r.exit_code, 0) << ev;
+  EXPECT_EQ(r.out.substr(0, r.out.find('{')), native.out);
+  EXPECT_EQ(JsonField(ev, "seccomp/denied/0/action"), "SCMP_ACT_TRAP");
+  EXPECT_EQ(JsonField(ev, "failure_class"), "none");
+  auto unhandled = RunLimited(profile, {Helper(), "kcmp"});
+  std::string uev = EvidenceLine(unhandled);
+  EXPECT_EQ(unhandled.exit_code, 128 + SIGSYS);
+  EXPECT_EQ(JsonField(uev, "seccomp/killed/syscall"), "kcmp") << uev;
+  EXPECT_EQ(JsonField(uev, "seccomp/killed/action"), "SCMP_ACT_TRAP");
+  EXPECT_NE(JsonField(uev, "message").find("kcmp"), std::string::npos);
+}
+
+// Item 4: a foreign-ABI kill names the arch, number and name.
+TEST(SeccompActions, ForeignAbiKillIsNamed) {
+  REQUIRE_SANDBOX();
+  auto r = RunLimited("default", {Helper(), "--x32", "getpid"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_EQ(r.exit_code, 128 + SIGSYS) << ev;
+  EXPECT_EQ(JsonField(ev, "seccomp/killed/arch"), "SCMP_ARCH_X32");
+  EXPECT_EQ(JsonField(ev, "seccomp/killed/syscall"), "getpid");
+  EXPECT_EQ(JsonField(ev, "seccomp/killed/nr"), std::to_string(0x40000000 | 39));
+  EXPECT_EQ(JsonField(ev, "seccomp/killed/rule"), "architecture");
+  EXPECT_EQ(JsonField(ev, "seccomp/denied/0/arch"), "SCMP_ARCH_X32");
+}
+
+// Item 5: past the cap, entries and calls left out are counted.
+TEST(SeccompActions, TheDenialCapSaysWhatItLeftOut) {
+  REQUIRE_SANDBOX();
+  // 300 numbers no kernel knows: each falls to the default profile's EPERM, a distinct entry.
+  auto r = RunLimited("default", {Probe(), "range", "1000", "1300"});
+  std::string ev = EvidenceLine(r);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(ev);
+  const auto& sc = j["seccomp"];
+  ASSERT_EQ(sc["denied"].size(), 256u);
+  EXPECT_EQ(sc["denied_max_entries"], 256);
+  EXPECT_GE(sc["omitted_entries"].get<uint64_t>(), 44u);
+  uint64_t kept = 0;
+  for (const auto& d : sc["denied"]) kept += d["count"].get<uint64_t>();
+  EXPECT_EQ(kept + sc["omitted_calls"].get<uint64_t>(), sc["denied_total"].get<uint64_t>());
+}
+
+// Item 7: a real profile with metadata keys loads (warning), NOTIFY is refused with the reason.
+TEST(SeccompActions, MetadataKeysLoadNotifyIsRefused) {
+  REQUIRE_SANDBOX();
+  std::string moby = SourcePath("../shared/profiles/moby-default.json");
+  std::ifstream in(moby);
+  if (!in) GTEST_SKIP() << "../shared/profiles not present";
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::json::parse(text.str());
+  j["_source"] = "https://github.com/moby/moby/blob/master/profiles/seccomp/default.json";
+  j["version"] = "24.0";
+  std::string with_meta = WriteTempFile("moby-meta.json", j.dump());
+  RunOptions no_cache;  // compile now, so the warnings are printed
+  no_cache.env = EnvWith("CORDON_NO_BPF_CACHE=1");
+  auto r = CordonRun({Helper(), "keyctl", "0"}, {"--policy", PolicyFor(with_meta)}, no_cache);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "err EPERM\n");
+  EXPECT_NE(r.err.find("_source: unknown top-level field"), std::string::npos) << r.err;
+  std::string notify = KcmpProfile("notify", R"("action": "SCMP_ACT_NOTIFY")");
+  auto n = CordonRun({"/bin/true"}, {"--policy", PolicyFor(notify)});
+  EXPECT_EQ(n.exit_code, 125);
+  EXPECT_NE(n.err.find("syscalls[0].action: SCMP_ACT_NOTIFY is not supported"), std::string::npos) << n.err;
 }
 
 TEST(SeccompCli, CompileAndCheck) {

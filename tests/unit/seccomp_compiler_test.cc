@@ -321,7 +321,8 @@ TEST(CompilerTest, NotifyModeTurnsErrnoIntoNotify) {
   EXPECT_EQ(d.errno_ret, ENOSYS);
   EXPECT_NE(d.rule_path, "defaultAction");
   // Kill rules are notified too, so the supervisor can name the syscall before it kills the task;
-  // LOG is unchanged, and a foreign-architecture call is still killed by the filter itself.
+  // LOG is unchanged; a foreign-architecture call is notified too (the supervisor names it, then
+  // kills), and Evaluate still calls it the architecture kill.
   auto killing = ParseProfile(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
       {"names": ["execve", "execveat", "exit", "exit_group"], "action": "SCMP_ACT_ALLOW"},
       {"names": ["ptrace"], "action": "SCMP_ACT_KILL_PROCESS"}, {"names": ["mount"], "action": "SCMP_ACT_LOG"}]})", {});
@@ -331,7 +332,9 @@ TEST(CompilerTest, NotifyModeTurnsErrnoIntoNotify) {
   EXPECT_EQ(RunBpf(k->bpf, Data(AUDIT_ARCH_X86_64, *SyscallNumber("ptrace"), zero)), SECCOMP_RET_USER_NOTIF);
   EXPECT_EQ(Evaluate(*killing, AUDIT_ARCH_X86_64, *SyscallNumber("ptrace"), zero, notify).action, Action::kKillProcess);
   EXPECT_EQ(RunBpf(k->bpf, Data(AUDIT_ARCH_X86_64, *SyscallNumber("mount"), zero)), SECCOMP_RET_LOG);
-  EXPECT_EQ(RunBpf(k->bpf, Data(AUDIT_ARCH_I386, 20, zero)), SECCOMP_RET_KILL_PROCESS);
+  EXPECT_EQ(RunBpf(k->bpf, Data(AUDIT_ARCH_I386, 20, zero)), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(Evaluate(*killing, AUDIT_ARCH_I386, 20, zero, notify).rule_path, "architecture");
+  EXPECT_EQ(RunBpf(Compile(*killing, {})->bpf, Data(AUDIT_ARCH_I386, 20, zero)), SECCOMP_RET_KILL_PROCESS);
 }
 
 TEST(CompilerTest, ExportPfcAndNames) {

@@ -254,7 +254,7 @@ TEST(ProfileDialectTest, PodmanErrnoNamesLegacyNameCommentsListener) {
   auto p = Parse(R"({
     "comment": ["anything", {"goes": 1}],
     "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "defaultErrno": "ENOSYS",
-    "listenerPath": "/run/x.sock", "listenerMetadata": "m",
+    "listenerMetadata": "m",
     "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"],
     "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"], "comment": "c"}],
     "syscalls": [
@@ -278,10 +278,39 @@ TEST(ProfileDialectTest, PodmanErrnoNamesLegacyNameCommentsListener) {
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->errno_ret, EPERM);  // ERRNO without errnoRet: EPERM (runtime-spec)
   EXPECT_EQ(r->path, "syscalls[4]");
-  ASSERT_EQ(p->warnings.size(), 3u);
+  ASSERT_EQ(p->warnings.size(), 2u);
   EXPECT_THAT(p->warnings[0], HasSubstr("flags[1]: ignored"));
-  EXPECT_THAT(p->warnings[1], HasSubstr("listenerPath: ignored"));
-  EXPECT_THAT(p->warnings[2], HasSubstr("listenerMetadata: ignored"));
+  EXPECT_THAT(p->warnings[1], HasSubstr("listenerMetadata: ignored"));
+}
+
+// Issue 13 item 7: what runc and crun accept loads; what would change a profile's meaning does not.
+TEST(ProfileDialectTest, MetadataKeysLoadWithAWarningNotifyAndAgentsAreRefused) {
+  const std::string meta = R"({"_source": "https://example.org/p.json", "version": "1.2", "name": "p",
+      "description": {"text": "x"}, "defaultAction": "SCMP_ACT_ERRNO",
+      "syscalls": [{"names": ["execve", "execveat", "exit", "exit_group"], "action": "SCMP_ACT_ALLOW"}]})";
+  auto p = Parse(meta);
+  ASSERT_TRUE(p) << p.error().Message();
+  ASSERT_EQ(p->warnings.size(), 4u);
+  EXPECT_THAT(p->warnings[0], AllOf(HasSubstr("t.json: _source: unknown top-level field"), HasSubstr("ignored")));
+  // Strict mode keeps refusing them, with the key's path.
+  LoadOptions strict;
+  strict.strict = true;
+  strict.source_name = "t.json";
+  auto s = ParseProfile(meta, strict);
+  ASSERT_FALSE(s);
+  EXPECT_THAT(s.error().Message(), HasSubstr("t.json: _source: unknown top-level field"));
+  // A near-miss of a known field is a typo, not metadata.
+  EXPECT_THAT(ErrorOf(R"({"defaultAction": "SCMP_ACT_ERRNO", "syscall": []})"),
+              AllOf(HasSubstr("syscall: unknown field; did you mean syscalls?")));
+  // Bad values of known fields are still errors with their JSON path.
+  EXPECT_THAT(ErrorOf(R"({"name": "x", "defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOPE"}]})"),
+              HasSubstr("syscalls[0].action: unknown action"));
+  // NOTIFY and listenerPath are refused with the reason, never turned into EPERM.
+  EXPECT_THAT(ErrorOf(R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]})"),
+              AllOf(HasSubstr("syscalls[0].action: SCMP_ACT_NOTIFY is not supported"), HasSubstr("agent")));
+  EXPECT_THAT(ErrorOf(R"({"defaultAction": "SCMP_ACT_NOTIFY"})"), HasSubstr("defaultAction: SCMP_ACT_NOTIFY is not supported"));
+  EXPECT_THAT(ErrorOf(R"({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock"})"),
+              AllOf(HasSubstr("listenerPath: seccomp agents are not supported"), HasSubstr("/run/agent.sock")));
 }
 
 TEST(ProfileDialectTest, GoArchNamesInIncludes) {
