@@ -6,6 +6,8 @@
 #   cordon-bench       /bin/true and `python3 -c pass`: bare, cordon run, cordond cold and with the
 #                      warm pool, bubblewrap; p50/p95/p99, 1 and 2 workers, per-step breakdown
 #   daemon_load.py     N concurrent sleeping tasks: admission latency, RSS and fds per live task
+#   seccomp_denials.py a denied system call under `cordon run` (notified and recorded) beside the
+#                      same profile's bare filter (SECCOMP_RET_ERRNO): ns per call, ratio
 #
 #   bench/run.sh [--quick]     (--quick: fewer runs and tasks, for CI's record)
 set -euo pipefail
@@ -19,13 +21,15 @@ if ! command -v bwrap >/dev/null; then
     echo "bench: bubblewrap is not installed (sudo apt-get install bubblewrap); its row is left out"
   fi
 fi
-[[ -x build/bin/cordon-bench && -x build/bin/cordond && -x build/bin/cordon-host-costs ]] || scripts/build.sh
+[[ -x build/bin/cordon-bench && -x build/bin/cordond && -x build/bin/cordon-host-costs && -x build/tests/helpers/seccomp_probe ]] || scripts/build.sh
 if (( quick )); then
   build/bin/cordon-host-costs --runs 50
   build/bin/cordon-bench --quick --per-worker 15
   python3 bench/daemon_load.py --tasks 100 --iterations 20
+  python3 bench/seccomp_denials.py --rounds 3 --calls 20000
 else
   build/bin/cordon-host-costs
   build/bin/cordon-bench
   python3 bench/daemon_load.py
+  python3 bench/seccomp_denials.py
 fi
