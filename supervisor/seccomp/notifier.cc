@@ -307,32 +307,18 @@ void Notifier::Impl::Serve(Watch& w) {
 }
 
 void Notifier::Impl::KillProcess(Watch& w, const seccomp_notif& req, const Denial& rec) {
-  auto st = ReadThreadStatus(static_cast<pid_t>(req.pid));
-  if (!st) {
-    if (!IdValid(w.listener.Get(), req.id)) return;  // the thread is gone
-    LastResort(w, req, "cannot read the calling thread's status: " + st.error().Message());
+  CallerKill k = KillCaller(w.listener.Get(), req.id, static_cast<pid_t>(req.pid));
+  if (k.outcome == CallerKill::Outcome::kGone) return;
+  if (k.outcome == CallerKill::Outcome::kFailed) {
+    LastResort(w, req, k.error);
     return;
   }
-  UniqueFd pidfd(sys::PidfdOpen(st->tgid, 0));
-  // The pidfd names a process from now on; the notification still being valid proves that it is
-  // the caller's (a thread in the call keeps its process's pid allocated), not a recycled pid.
-  if (!IdValid(w.listener.Get(), req.id)) return;
-  if (!pidfd) {
-    LastResort(w, req, "pidfd_open(" + std::to_string(st->tgid) + "): " + std::strerror(errno));
-    return;
-  }
-  // SIGSYS ends the process only if its default action runs; the kernel forces it, we cannot.
-  const int sig = st->DefaultActionRuns(SIGSYS) ? SIGSYS : SIGKILL;
-  if (sig == SIGKILL) w.Note(rec.name + ": the process catches, ignores or blocks SIGSYS; it was killed by SIGKILL");
-  if (sys::PidfdSendSignal(pidfd.Get(), sig) < 0 && errno != ESRCH) {
-    LastResort(w, req, std::string("pidfd_send_signal: ") + std::strerror(errno));
-    return;
-  }
+  if (k.signal == SIGKILL) w.Note(rec.name + ": the process catches, ignores or blocks SIGSYS; it was killed by SIGKILL");
   if (!w.log.fatal) {
     w.log.fatal = rec;
-    w.log.fatal_signal = sig;
+    w.log.fatal_signal = k.signal;
   }
-  w.pending.push_back({req.id, sys::MonotonicNs() + kKillCheckNs, std::move(pidfd)});
+  w.pending.push_back({req.id, sys::MonotonicNs() + kKillCheckNs, std::move(k.pidfd)});
   any_pending = true;
 }
 

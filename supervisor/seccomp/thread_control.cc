@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "common/syscalls.h"
+#include "supervisor/seccomp/proc_status.h"
 
 namespace cordon::seccomp {
 namespace {
@@ -102,6 +103,37 @@ Result<void> Seize(pid_t tid, int listener, uint64_t id) {
 }
 
 }  // namespace
+
+CallerKill KillCaller(int listener, uint64_t id, pid_t tid) {
+  CallerKill k;
+  auto st = ReadThreadStatus(tid);
+  if (!st) {
+    if (!IdValid(listener, id)) {
+      k.outcome = CallerKill::Outcome::kGone;
+    } else {
+      k.error = "cannot read the calling thread's status: " + st.error().Message();
+    }
+    return k;
+  }
+  UniqueFd pidfd(sys::PidfdOpen(st->tgid, 0));
+  const int open_errno = errno;
+  if (!IdValid(listener, id)) {
+    k.outcome = CallerKill::Outcome::kGone;  // whatever the pidfd names now, it is not the caller
+    return k;
+  }
+  if (!pidfd) {
+    k.error = "pidfd_open(" + std::to_string(st->tgid) + "): " + std::strerror(open_errno);
+    return k;
+  }
+  k.signal = st->DefaultActionRuns(SIGSYS) ? SIGSYS : SIGKILL;
+  if (sys::PidfdSendSignal(pidfd.Get(), k.signal) < 0 && errno != ESRCH) {
+    k.error = std::string("pidfd_send_signal: ") + std::strerror(errno);
+    return k;
+  }
+  k.outcome = CallerKill::Outcome::kSignalled;
+  k.pidfd = std::move(pidfd);
+  return k;
+}
 
 #if defined(__x86_64__)
 

@@ -19,9 +19,27 @@
 
 #include <cstdint>
 
+#include <string>
+
 #include "common/result.h"
+#include "common/unique_fd.h"
 
 namespace cordon::seccomp {
+
+// Ends the process of thread `tid`, which is blocked in notification `id` on `listener`, as
+// SECCOMP_RET_KILL_PROCESS does: SIGSYS if its default action would run (not caught, ignored or
+// blocked in that thread), SIGKILL otherwise (the kernel forces SIGSYS; a sender cannot).
+// PID reuse: Tgid comes from /proc/<tid>/status, a pidfd is opened on it, and only then is
+// SECCOMP_IOCTL_NOTIF_ID_VALID checked: if the notification is still valid, the thread is alive in
+// the call, so the pidfd names its process, not a process that got a recycled pid (LXD's order).
+// If the notification is no longer valid, nothing is signalled (kGone).
+struct CallerKill {
+  enum class Outcome { kSignalled, kGone, kFailed } outcome = Outcome::kFailed;
+  int signal = 0;       // kSignalled: SIGSYS or SIGKILL
+  UniqueFd pidfd;       // kSignalled: the process, to check on it later
+  std::string error;    // kFailed: why no signal could be aimed (the notification is still valid)
+};
+CallerKill KillCaller(int listener, uint64_t id, pid_t tid);
 
 // Makes thread `tid` leave its blocked call and run exit(`exit_code`) instead, as
 // SECCOMP_RET_KILL_THREAD ends a thread that is not the last of its process. The exit goes through
