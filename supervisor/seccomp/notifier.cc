@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -94,8 +95,12 @@ Notifier& Notifier::Shared() {
     sigset_t all, old;
     sigfillset(&all);
     ::pthread_sigmask(SIG_BLOCK, &all, &old);
-    x->impl_->thread = std::thread([impl = x->impl_] { impl->Loop(); });
-    x->impl_->thread.detach();
+    try {
+      x->impl_->thread = std::thread([impl = x->impl_] { impl->Loop(); });
+      x->impl_->thread.detach();
+    } catch (const std::system_error&) {
+      x->impl_->epoll.Reset();  // Add() then fails with a message instead of nobody answering
+    }
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return x;
   }();
@@ -104,7 +109,7 @@ Notifier& Notifier::Shared() {
 
 Result<std::shared_ptr<Notifier::Watch>> Notifier::Add(UniqueFd listener, std::shared_ptr<const SeccompFilter> filter,
                                                        int sandbox_pidfd) {
-  if (!impl_->epoll) return Fail(EBADF, "seccomp notifier: epoll_create1 failed");
+  if (!impl_->epoll) return FailMsg("the seccomp notifier thread could not start (epoll_create1 or thread creation failed)");
   auto w = std::make_shared<Watch>();
   w->filter = std::move(filter);
   if (sandbox_pidfd >= 0) w->sandbox.Reset(::fcntl(sandbox_pidfd, F_DUPFD_CLOEXEC, 3));

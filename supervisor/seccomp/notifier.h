@@ -80,7 +80,7 @@ class Notifier {
 
   // Serves `listener` from now on. `filter` gives the profile (parsed on the first notification).
   // `sandbox_pidfd` (the shim's; duplicated) is the last resort when a kill cannot be aimed at
-  // the calling process. `t0_ns` is unused for now but anchors nothing: times are monotonic ns.
+  // the calling process. Times in the record are CLOCK_MONOTONIC ns.
   Result<std::shared_ptr<Watch>> Add(UniqueFd listener, std::shared_ptr<const SeccompFilter> filter,
                                      int sandbox_pidfd);
   // Stops serving the watch (waits for a notification being handled) and hands back its record.
