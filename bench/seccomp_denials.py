@@ -11,7 +11,8 @@ and, for scale, an allowed call (getppid) under the bare filter. Rounds alternat
 rows see the same machine. Prints medians over the rounds (ns per call, denials per second) and
 the ratio. Never pass/fail.
 
-  bench/seccomp_denials.py [--rounds R] [--calls N]
+  bench/seccomp_denials.py [--rounds R] [--calls N] [--also PATH/TO/OTHER/bin/cordon]
+(--also adds a row for another build of cordon, e.g. the one before a change.)
 """
 import argparse
 import json
@@ -40,6 +41,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--calls", type=int, default=100000)
+    ap.add_argument("--also", default="", help="another cordon binary to measure beside this one")
     a = ap.parse_args()
     for need in (CORDON, PROBE):
         if not os.access(need, os.X_OK):
@@ -59,6 +61,9 @@ def main():
                                                     "/opt/cordon-bench/seccomp_probe", "loop", n, "kcmp"],
         "bare filter, allowed (getppid)": [PROBE, "load", bpf, PROBE, "loop", n, "getppid"],
     }
+    if a.also:
+        rows["cordon run, denied (--also build)"] = [a.also, "run", "--policy", policy, "--",
+                                                     "/opt/cordon-bench/seccomp_probe", "loop", n, "kcmp"]
     samples = {k: [] for k in rows}
     for _ in range(a.rounds):
         for name, argv in rows.items():
