@@ -208,6 +208,12 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     for (int i = 0; i < 3; ++i) l->stdio[i] = std::move(stdio[i]);  // the task writes into them
   }
   FillInfo(t, out->mutable_task());
+  if (s.stdio) {
+    // Attached: the task writes into this caller's fds, so it lives as long as the caller's
+    // connection (docs/daemon.md "When a client goes").
+    l->attached_conn = c.serial;
+    ++c.attached;
+  }
   const uint64_t serial = l->serial;
   live_by_id_[t.id] = serial;
   last_started_serial_ = serial;
@@ -262,6 +268,10 @@ void Daemon::HandleTaskCall(Conn& c, const api::Request& req) {
       break;
     case api::Request::kWait:
       if (!finished && live) {
+        if (c.waits >= kMaxWaitsPerConn)
+          return ReplyError(c, call_id, api::ERROR_CODE_UNAVAILABLE,
+                            "this connection has " + std::to_string(c.waits) +
+                                " Wait calls pending, the limit per connection; wait for some to be answered");
         uint64_t t = req.wait().timeout_ms();
         live->waiters.push_back(Waiter{c.serial, call_id, t ? sys::MonotonicNs() + t * 1'000'000ull : 0});
         ++c.waits;

@@ -48,7 +48,17 @@ inline constexpr uint64_t kListenSerial = 1, kSignalSerial = 2;
 inline constexpr int kFdBits = 20;
 inline constexpr size_t kMaxFdBindings = 64;       // caller binding fds one Submit may carry
 inline constexpr size_t kMaxPendingFds = 3 + kMaxFdBindings;  // fds received but not yet claimed by a Submit frame
-inline constexpr size_t kMaxOutBytes = 16u << 20;  // a client that reads no replies is dropped past this
+// Replies queued for peers (docs/daemon.md "Limits per uid"). A connection with more than
+// kPauseOutBytes queued is not read (its frames wait in its socket: backpressure); nor is one with
+// anything queued while its uid has kUidOutBytes queued, or all peers together kTotalOutBytes.
+// Past kMaxOutBytes (Wait answers still arrive for a peer that reads nothing) it is dropped.
+inline constexpr size_t kPauseOutBytes = 64u << 10;
+inline constexpr size_t kUidOutBytes = 4u << 20;
+inline constexpr size_t kTotalOutBytes = 64u << 20;
+inline constexpr size_t kMaxOutBytes = 8u << 20;
+inline constexpr size_t kFramesPerTurn = 32;    // frames of one connection handled before others get a turn
+inline constexpr size_t kAcceptsPerTurn = 64;   // likewise, connections accepted
+inline constexpr size_t kMaxWaitsPerConn = 1024;
 inline constexpr size_t kRecvChunk = 65536;
 inline constexpr uint64_t kRefillQuietNs = 50'000'000ull;  // see Daemon::refill_not_before_ns_
 inline constexpr uint64_t kShutdownGiveUpNs = 15'000'000'000ull;  // after the kill, before exiting anyway
@@ -120,10 +130,20 @@ struct Waiter {
   uint64_t deadline_ns = 0;  // 0: none
 };
 
+// What one peer uid holds: its connections and the bytes queued for them.
+struct UidUsage {
+  size_t conns = 0;
+  size_t queued = 0;
+};
+
 struct Conn {
   uint64_t serial = 0;
   UniqueFd fd;
   PeerCred peer;
+  bool principal = false;     // the uid was a principal when it connected (limits per uid)
+  size_t accounted = 0;       // bytes of `out` counted in its UidUsage and the total
+  uint64_t last_active_ns = 0;  // last byte read or written: the idle deadline counts from it
+  size_t attached = 0;        // live tasks attached to this connection (stdio), killed if it goes
   FrameDecoder decoder;
   std::deque<UniqueFd> fds;   // received with SCM_RIGHTS, not yet claimed by a Submit
   std::string out;
@@ -143,6 +163,9 @@ struct Live {
   UniqueFd stdio[3];  // the caller's fds, kept only while the Task pumps output into them
   bool recorded = false;
   std::vector<Waiter> waiters;
+  // The connection that submitted the task with its stdio (cordon submit without --detach), or 0.
+  // If that connection goes before the task ends, the task is killed (failure_class client_gone).
+  uint64_t attached_conn = 0;
 };
 
 // A sandbox of the warm pool: built for one policy, waiting for its task (docs/daemon.md).
@@ -183,6 +206,16 @@ class Daemon {
   void UpdateEvents(Conn& c);
   void MaybeClose(Conn& c);
   void CloseConn(uint64_t serial);
+  // Reading and frame handling (conn.cc): whether `c` may be read now, its frames handled until it
+  // may not, and the accounting of its queued replies.
+  bool MayRead(const Conn& c) const;
+  void HandleFrames(Conn& c);
+  void Account(Conn& c);
+  bool Idle(const Conn& c) const;
+  void ResumeConns();  // handles buffered frames of connections no longer paused
+  // Connection limits at accept: "" to admit, else why not (sent to the peer before the close).
+  std::string ConnLimit(const PeerCred& peer, bool principal) const;
+  void KillAttached(uint64_t conn_serial);
 
   Result<std::unique_ptr<Task>> StartSandbox(const LoadedPolicy& lp, const TaskRequest& req, uint64_t received_ns);
 
@@ -221,6 +254,12 @@ class Daemon {
   std::optional<cgroup::Layout> cgroups_;
   uint64_t next_serial_ = 16;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  std::unordered_map<uint32_t, UidUsage> uid_usage_;
+  size_t queued_total_ = 0;        // bytes of replies queued for all peers
+  size_t unknown_conns_ = 0;       // connections of uids that are not principals
+  std::set<uint64_t> backlog_;     // connections with complete frames buffered, not handled yet
+  size_t refused_conns_ = 0;       // connections refused at accept since the last log line
+  uint64_t refused_log_ns_ = 0;    // no log line about refused connections before this
   std::unordered_map<uint64_t, std::unique_ptr<Live>> live_;
   std::unordered_map<std::string, uint64_t> live_by_id_;
   std::unordered_map<uint64_t, std::unique_ptr<Pooled>> pool_;
