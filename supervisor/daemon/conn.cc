@@ -282,7 +282,7 @@ void Daemon::Flush(Conn& c) {
 void Daemon::UpdateEvents(Conn& c) {
   const bool may_read = MayRead(c);
   // Whole frames left in the buffer when the connection was paused are handled once it may read.
-  if (may_read && c.decoder.Buffered() >= kFrameHeaderBytes) backlog_.insert(c.serial);
+  if (may_read && c.decoder.Ready()) backlog_.insert(c.serial);
   uint32_t want = (may_read ? uint32_t{EPOLLIN} : 0u) | (c.out.empty() ? 0u : uint32_t{EPOLLOUT});
   if (want == c.events) return;
   epoll_event ev{want, {.u64 = Token(c.serial, c.fd.Get())}};
