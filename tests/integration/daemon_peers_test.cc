@@ -310,12 +310,23 @@ TEST(DaemonPeers, ACallerThatDoesNotReadTheTailDoesNotDelayOthers) {
     api::Request sub;
     sub.mutable_submit()->set_policy("pumped");
     sub.mutable_submit()->set_stdio(true);
-    // 150 KiB and gone: the caller's pipe takes 64 KiB; the rest waits in the daemon, the tail.
-    for (const char* a : {"/bin/sh", "-c", "head -c 153600 /dev/zero"}) sub.mutable_submit()->add_argv(a);
+    // 100 KiB and gone: the caller's pipe takes 64 KiB; the rest (in the daemon or the task's pipe,
+    // which holds 64 KiB, so the task never blocks) is the tail to drain.
+    for (const char* a : {"/bin/sh", "-c", "head -c 102400 /dev/zero"}) sub.mutable_submit()->add_argv(a);
     int fds[3] = {null.Get(), out[1], null.Get()};
     auto r = c->Call(sub, fds, 3, 10000);
     ASSERT_TRUE(r && !r->has_error()) << (r ? r->error().message() : r.error().Message());
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the task has ended: its tail waits
+    // The task has ended once its shim has (seen from /proc, not through the daemon): its tail
+    // now waits for a caller that does not read.
+    const std::string stat = "/proc/" + std::to_string(r->submit().task().shim_pid()) + "/stat";
+    for (int i = 0; i < 500; ++i) {
+      std::ifstream f(stat);
+      std::string text((std::istreambuf_iterator<char>(f)), {});
+      auto close = text.rfind(')');
+      if (text.empty() || (close != std::string::npos && text.substr(close + 2, 1) == "Z")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
     auto t0 = Clock::now();
     auto other = d.Cli({"submit", "--", "/bin/true"});
     during.push_back(MsSince(t0));
@@ -329,6 +340,7 @@ TEST(DaemonPeers, ACallerThatDoesNotReadTheTailDoesNotDelayOthers) {
     ASSERT_TRUE(done) << done.error().Message();
     EXPECT_EQ(done->wait().task().failure_class(), "none") << done->wait().task().message();
   }
+  for (double ms : during) std::printf("  other tenant's submit during a drain: %.1f ms\n", ms);
   std::sort(during.begin(), during.end());
   std::printf("submit: idle median %.1f ms, while another caller's tail drains %.1f ms (max %.1f)\n", idle, during[2],
               during.back());
