@@ -84,7 +84,7 @@ def main():
                   open(f"{config}/principals.json", "w"))
     env = dict(os.environ, CORDON_SOCKET=sock)
     d = subprocess.Popen([cordond, "--socket", sock, "--state-dir", state, "--config-dir", config,
-                          "--grace-ms", "1000", "--max-tasks", str(a.tasks + 100)],
+                          "--grace-ms", "1000", "--max-tasks", str(max(a.tasks, a.concurrent) + 100)],
                          stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/cordond.log", "w"))
     for _ in range(200):
         if os.path.exists(sock):

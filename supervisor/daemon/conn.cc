@@ -155,8 +155,8 @@ void Daemon::HandleFrames(Conn& c) {
   std::string payload;
   bool need_more = false;
   for (size_t n = 0; MayRead(c); ++n) {
-    if (n == kFramesPerTurn) {
-      backlog_.insert(serial);  // the rest after the other peers' events
+    if (n == kFramesPerTurn || frame_budget_ == 0) {
+      if (c.decoder.Ready()) backlog_.insert(serial);  // the rest after the other events
       break;
     }
     auto st = c.decoder.Next(&payload);
@@ -168,6 +168,7 @@ void Daemon::HandleFrames(Conn& c) {
       FailAndClose(c, api::ERROR_CODE_TOO_LARGE, "frame length exceeds " + std::to_string(kMaxFrameBytes) + " bytes");
       return;
     }
+    --frame_budget_;
     HandleFrame(c, payload);
     if (!conns_.contains(serial) || c.read_closed) return;
   }
@@ -185,6 +186,7 @@ void Daemon::HandleFrames(Conn& c) {
 void Daemon::ResumeConns() {
   std::vector<uint64_t> turn(backlog_.begin(), backlog_.end());
   for (uint64_t s : turn) {
+    if (frame_budget_ == 0) break;  // the rest in the next turn, after the tasks' events
     auto it = conns_.find(s);
     if (it == conns_.end()) {
       backlog_.erase(s);

@@ -57,6 +57,7 @@ inline constexpr size_t kUidOutBytes = 4u << 20;
 inline constexpr size_t kTotalOutBytes = 64u << 20;
 inline constexpr size_t kMaxOutBytes = 8u << 20;
 inline constexpr size_t kFramesPerTurn = 32;    // frames of one connection handled before others get a turn
+inline constexpr size_t kFramesPerLoop = 16;    // frames of all connections per loop turn (then tasks' events)
 inline constexpr size_t kAcceptsPerTurn = 64;   // likewise, connections accepted
 inline constexpr size_t kMaxWaitsPerConn = 1024;
 inline constexpr size_t kRecvChunk = 65536;
@@ -258,6 +259,7 @@ class Daemon {
   size_t queued_total_ = 0;        // bytes of replies queued for all peers
   size_t unknown_conns_ = 0;       // connections of uids that are not principals
   std::set<uint64_t> backlog_;     // connections with complete frames buffered, not handled yet
+  size_t frame_budget_ = 0;        // frames this loop turn may still handle (kFramesPerLoop)
   size_t refused_conns_ = 0;       // connections refused at accept since the last log line
   uint64_t refused_log_ns_ = 0;    // no log line about refused connections before this
   std::unordered_map<uint64_t, std::unique_ptr<Live>> live_;
