@@ -156,7 +156,11 @@ void Daemon::HandleFrames(Conn& c) {
   bool need_more = false;
   for (size_t n = 0; MayRead(c); ++n) {
     if (n == kFramesPerTurn || frame_budget_ == 0) {
-      if (c.decoder.Ready()) backlog_.insert(serial);  // the rest after the other events
+      if (c.decoder.Ready()) {
+        backlog_.insert(serial);  // the rest after the other events
+      } else {
+        need_more = true;  // a partial frame keeps its read deadline
+      }
       break;
     }
     auto st = c.decoder.Next(&payload);
