@@ -92,7 +92,8 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   // A decision that starts a task is synced later, while the task's sandbox gets it (its exec waits
   // for the sync); the others now.
   const bool starts_task = code == api::ERROR_CODE_OK && !key;
-  auto decision_id = store_->RecordDecision(row, /*defer_sync=*/starts_task);
+  // With the sync worker, the others are synced by it and answered when it is done.
+  auto decision_id = store_->RecordDecision(row, /*defer_sync=*/starts_task || syncer_ != nullptr);
   if (!decision_id) {
     Log("recording a decision failed, refusing the submit: " + decision_id.error().Message());
     return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
@@ -100,7 +101,11 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   }
   if (code != api::ERROR_CODE_OK) {
     Log("refused pid " + std::to_string(c.peer.pid) + " uid " + std::to_string(c.peer.uid) + ": " + reason);
-    return ReplyError(c, call_id, code, reason);
+    api::Response refusal;
+    refusal.set_call_id(call_id);
+    refusal.mutable_error()->set_code(code);
+    refusal.mutable_error()->set_message(reason);
+    return ReplyWhenDurable(c, std::move(refusal));
   }
 
   api::Response resp;
@@ -116,7 +121,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     } else {
       return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "task " + key->task_id + " of the replayed request is gone");
     }
-    return Reply(c, resp);
+    return ReplyWhenDurable(c, std::move(resp));
   }
 
   TaskRequest tr;

@@ -88,7 +88,7 @@ void Daemon::Accept() {
 }
 
 bool Daemon::MayRead(const Conn& c) const {
-  if (c.read_closed) return false;
+  if (c.read_closed || c.held >= kMaxHeldPerConn) return false;
   const size_t queued = c.out.size() - c.out_off;
   if (queued == 0) return true;  // a peer that reads its replies is never held back by others
   if (queued >= kPauseOutBytes || queued_total_ >= kTotalOutBytes) return false;
@@ -96,7 +96,43 @@ bool Daemon::MayRead(const Conn& c) const {
   return it == uid_usage_.end() || it->second.queued < kUidOutBytes;
 }
 
-bool Daemon::Idle(const Conn& c) const { return c.waits == 0 && c.attached == 0 && !c.close_after_flush; }
+bool Daemon::Idle(const Conn& c) const {
+  return c.waits == 0 && c.attached == 0 && c.held == 0 && !c.close_after_flush;
+}
+
+void Daemon::ReplyWhenDurable(Conn& c, api::Response resp) {
+  if (!syncer_) return Reply(c, resp);
+  held_replies_.push_back(HeldReply{syncer_->Request(), c.serial, std::move(resp)});
+  ++c.held;
+  UpdateEvents(c);
+}
+
+void Daemon::OnSynced() {
+  for (const SyncWorker::Completion& done : syncer_->Collect()) {
+    if (done.err != 0)
+      Log("syncing admission decisions failed, their replies say so: " + std::string(std::strerror(done.err)));
+    while (!held_replies_.empty() && held_replies_.front().ticket <= done.synced) {
+      HeldReply h = std::move(held_replies_.front());
+      held_replies_.pop_front();
+      auto it = conns_.find(h.conn);
+      if (it == conns_.end()) continue;
+      Conn& c = *it->second;
+      if (c.held > 0) --c.held;
+      if (done.err != 0) {
+        h.resp.clear_result();
+        h.resp.mutable_error()->set_code(api::ERROR_CODE_INTERNAL);
+        h.resp.mutable_error()->set_message("cordond could not make the admission decision durable: fdatasync: " +
+                                            std::string(std::strerror(done.err)));
+      }
+      const uint64_t serial = c.serial;
+      Reply(c, h.resp);
+      if (auto again = conns_.find(serial); again != conns_.end()) {
+        UpdateEvents(*again->second);
+        MaybeClose(*again->second);
+      }
+    }
+  }
+}
 
 void Daemon::Account(Conn& c) {
   const size_t now = c.out.size() - c.out_off;
@@ -297,7 +333,7 @@ void Daemon::UpdateEvents(Conn& c) {
 }
 
 void Daemon::MaybeClose(Conn& c) {
-  if (!c.out.empty()) return;
+  if (!c.out.empty() || c.held > 0) return;
   if (c.close_after_flush || (c.read_closed && c.waits == 0 && c.attached == 0)) CloseConn(c.serial);
 }
 

@@ -64,6 +64,16 @@ Result<void> Daemon::Init() {
   if (!sigfd_) return Fail(errno, "signalfd");
   epoll_event ev{EPOLLIN, {.u64 = Token(kSignalSerial, sigfd_.Get())}};
   if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, sigfd_.Get(), &ev) < 0) return Fail(errno, "epoll_ctl signalfd");
+  if (opts_.sync_decisions) {
+    // The database's write-ahead log exists once the store has written (recovery, the purge).
+    auto w = SyncWorker::Start(opts_.state_dir + "/state.db-wal");
+    if (w) {
+      epoll_event sev{EPOLLIN, {.u64 = Token(kSyncSerial, (*w)->event_fd())}};
+      if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, (*w)->event_fd(), &sev) == 0) syncer_ = std::move(*w);
+    } else {
+      Log("refusals' decisions are synced on the event loop: " + w.error().Message());
+    }
+  }
   CORDON_TRY(Listen());
   Log("listening on " + opts_.socket_path + " (state " + opts_.state_dir + ", config " + opts_.config_dir + ", " +
       (::geteuid() == 0 ? "rootful" : "rootless") + ")");
@@ -144,6 +154,8 @@ void Daemon::Run() {
             if (listen_) Accept();
           } else if (serial == kSignalSerial) {
             OnSignals();
+          } else if (serial == kSyncSerial) {
+            OnSynced();
           } else if (auto c = conns_.find(serial); c != conns_.end()) {
             OnConn(*c->second, events[i].events);
           } else if (auto t = live_.find(serial); t != live_.end()) {

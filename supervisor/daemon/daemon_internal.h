@@ -34,6 +34,7 @@
 #include "supervisor/daemon/procfs.h"
 #include "supervisor/daemon/recovery.h"
 #include "supervisor/daemon/store.h"
+#include "supervisor/daemon/sync_worker.h"
 
 #include "supervisor/daemon/daemon.h"
 #include "supervisor/task.h"
@@ -44,7 +45,7 @@ namespace api = ::cordon::api::v1;
 // epoll tokens: (serial << 20) | fd. Serials 1 and 2 are the listening socket and the signalfd;
 // connections and tasks get fresh serials, so an event for a closed connection whose fd number was
 // reused in the same epoll batch finds no owner instead of the wrong one.
-inline constexpr uint64_t kListenSerial = 1, kSignalSerial = 2;
+inline constexpr uint64_t kListenSerial = 1, kSignalSerial = 2, kSyncSerial = 3;
 inline constexpr int kFdBits = 20;
 inline constexpr size_t kMaxFdBindings = 64;       // caller binding fds one Submit may carry
 inline constexpr size_t kMaxPendingFds = 3 + kMaxFdBindings;  // fds received but not yet claimed by a Submit frame
@@ -60,6 +61,7 @@ inline constexpr size_t kFramesPerTurn = 32;    // frames of one connection hand
 inline constexpr size_t kFramesPerLoop = 16;    // frames of all connections per loop turn (then tasks' events)
 inline constexpr size_t kAcceptsPerTurn = 64;   // likewise, connections accepted
 inline constexpr size_t kMaxWaitsPerConn = 1024;
+inline constexpr size_t kMaxHeldPerConn = 32;   // replies waiting for their decision's sync; then not read
 inline constexpr size_t kRecvChunk = 65536;
 inline constexpr uint64_t kRefillQuietNs = 50'000'000ull;  // see Daemon::refill_not_before_ns_
 inline constexpr uint64_t kShutdownGiveUpNs = 15'000'000'000ull;  // after the kill, before exiting anyway
@@ -145,6 +147,7 @@ struct Conn {
   size_t accounted = 0;       // bytes of `out` counted in its UidUsage and the total
   uint64_t last_active_ns = 0;  // last byte read or written: the idle deadline counts from it
   size_t attached = 0;        // live tasks attached to this connection (stdio), killed if it goes
+  size_t held = 0;            // replies waiting for the sync of their decision (HeldReply)
   FrameDecoder decoder;
   std::deque<UniqueFd> fds;   // received with SCM_RIGHTS, not yet claimed by a Submit
   std::string out;
@@ -217,6 +220,10 @@ class Daemon {
   // Connection limits at accept: "" to admit, else why not (sent to the peer before the close).
   std::string ConnLimit(const PeerCred& peer, bool principal) const;
   void KillAttached(uint64_t conn_serial);
+  // A reply that must wait until the decision just recorded is on disk: sent by OnSynced() once
+  // the sync worker has synced it, or at once when there is no worker (the commit synced it).
+  void ReplyWhenDurable(Conn& c, api::Response resp);
+  void OnSynced();
 
   Result<std::unique_ptr<Task>> StartSandbox(const LoadedPolicy& lp, const TaskRequest& req, uint64_t received_ns);
 
@@ -260,6 +267,16 @@ class Daemon {
   size_t unknown_conns_ = 0;       // connections of uids that are not principals
   std::set<uint64_t> backlog_;     // connections with complete frames buffered, not handled yet
   size_t frame_budget_ = 0;        // frames this loop turn may still handle (kFramesPerLoop)
+  // Decisions that start no task (refusals, replays) are synced by this worker, off the loop, and
+  // answered when it is done (docs/daemon.md "The loop never waits"). nullptr with
+  // --decision-sync os, or if it could not start (those syncs then happen at their commit).
+  std::unique_ptr<SyncWorker> syncer_;
+  struct HeldReply {
+    uint64_t ticket = 0;
+    uint64_t conn = 0;
+    api::Response resp;
+  };
+  std::deque<HeldReply> held_replies_;  // in ticket order
   size_t refused_conns_ = 0;       // connections refused at accept since the last log line
   uint64_t refused_log_ns_ = 0;    // no log line about refused connections before this
   std::unordered_map<uint64_t, std::unique_ptr<Live>> live_;

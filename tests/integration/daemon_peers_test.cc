@@ -156,6 +156,55 @@ TEST(DaemonPeers, UnknownUidCannotLockOutThePrincipals) {
   EXPECT_NE(report.find("connection idle for 2000 ms"), std::string::npos) << report;
 }
 
+// Items 4 and 6: a uid that is no principal sends Submits as fast as it gets answers. Each is
+// refused and recorded as a decision, durably; the operator's submits stay prompt.
+TEST(DaemonPeers, RefusalFloodDoesNotDelayThePrincipals) {
+  REQUIRE_SANDBOX();
+  if (!IsRoot()) GTEST_SKIP() << "needs root to connect as another uid";
+  passwd* pw = ::getpwnam("nobody");
+  if (pw == nullptr) GTEST_SKIP() << "no user nobody to connect as";
+  DaemonProcess d(PrincipalsFor(0));
+  const double idle = MedianSubmitMs(d, 5);
+  AsUser hostile(pw, [&](int go) {
+    std::vector<ClientConnection> conns;
+    for (int i = 0; i < 8; ++i) {
+      auto c = ClientConnection::Open(d.socket());
+      if (!c) return std::string("connect failed");
+      conns.push_back(std::move(*c));
+    }
+    ::fcntl(go, F_SETFL, O_NONBLOCK);
+    api::Request sub;
+    sub.mutable_submit()->add_argv("/bin/true");
+    size_t refused = 0;
+    for (;;) {
+      char b;
+      if (::read(go, &b, 1) == 1) break;
+      for (auto& c : conns) {
+        for (int k = 0; k < 4; ++k) {  // pipelined: 32 in flight
+          sub.set_call_id(c.NextCallId());
+          if (!c.Send(sub)) return std::string("send failed");
+        }
+      }
+      for (auto& c : conns) {
+        for (int k = 0; k < 4; ++k) {
+          auto r = c.Receive(10000);
+          if (!r) return std::string("receive failed: ") + r.error().Message();
+          if (r->error().code() == api::ERROR_CODE_UNAUTHENTICATED) ++refused;
+        }
+      }
+    }
+    return std::to_string(refused);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double busy = MedianSubmitMs(d, 5);
+  hostile.Go();
+  std::string refused = hostile.Report();
+  std::printf("operator submit: idle median %.1f ms, during a flood of %s refused submits %.1f ms\n", idle,
+              refused.c_str(), busy);
+  EXPECT_GT(std::atol(refused.c_str()), 100) << refused;
+  EXPECT_LE(busy, LatencyBound(idle));
+}
+
 // Item 4, for every uid including a principal's: past --max-conns-per-uid a connection is refused
 // with a reason; idle connections are closed; the uid can connect again once they are.
 TEST(DaemonPeers, PrincipalConnectionsAreBoundedAndIdleOnesClosed) {
