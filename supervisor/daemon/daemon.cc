@@ -137,9 +137,9 @@ void Daemon::Run() {
       break;
     }
     // Two passes: tasks first (their ends, records and Wait answers are cheap and let callers
-    // go), then clients, whose Submits start sandboxes. Under a burst of submits the loop thus
-    // never finishes the tasks it runs last; with the frame budget below, a burst of 200 is
-    // taken kFramesPerLoop at a time, between the ends of the tasks already started.
+    // go), then clients, whose Submits start sandboxes. With the frame budget, a burst of 200
+    // Submits is taken kFramesPerLoop at a time, and the tasks already started are recorded and
+    // answered in between, not after the whole burst (docs/performance.md).
     frame_budget_ = kFramesPerLoop;
     for (int pass = 0; pass < 2; ++pass) {
       for (int i = 0; i < n; ++i) {
