@@ -45,8 +45,13 @@ double MedianSubmitMs(DaemonProcess& d, int n) {
   return ms[ms.size() / 2];
 }
 
-// "Within 2x of the idle median", robust on a loaded 2-core host: the bound has a 50 ms floor.
-double LatencyBound(double idle_ms) { return std::max(2 * idle_ms, idle_ms + 50); }
+// "Within 2x of the idle median", robust on a loaded 2-core host shared with other work: the
+// idle median is taken before and after the fault (the larger, so that a load that came or went
+// meanwhile is in the baseline), and the bound has a 50 ms floor.
+double LatencyBound(double idle_before_ms, double idle_after_ms) {
+  const double idle = std::max(idle_before_ms, idle_after_ms);
+  return std::max(2 * idle, idle + 50);
+}
 
 long RssKiB(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -111,7 +116,7 @@ TEST(DaemonPeers, UnknownUidCannotLockOutThePrincipals) {
   if (!IsRoot()) GTEST_SKIP() << "needs root to connect as another uid (rootless: PrincipalConnectionsAreBounded)";
   passwd* pw = ::getpwnam("nobody");
   if (pw == nullptr) GTEST_SKIP() << "no user nobody to connect as";
-  DaemonProcess d(PrincipalsFor(0), {"--max-connections", "40", "--idle-timeout-ms", "2000"});
+  DaemonProcess d(PrincipalsFor(0), {"--max-connections", "40", "--idle-timeout-ms", "3000"});
   const double idle = MedianSubmitMs(d, 5);
   AsUser hostile(pw, [&](int go) {
     std::vector<ClientConnection> held;
@@ -123,7 +128,7 @@ TEST(DaemonPeers, UnknownUidCannotLockOutThePrincipals) {
     size_t accepted = 0;
     std::string refusal;
     for (auto& c : held) {
-      std::string a = FirstAnswer(c, 200);
+      std::string a = FirstAnswer(c, 100);  // at most 60 x 100 ms, the accepted ones 0.8 s: none idle yet
       if (a.empty()) ++accepted;
       else if (refusal.empty()) refusal = a;
     }
@@ -145,15 +150,16 @@ TEST(DaemonPeers, UnknownUidCannotLockOutThePrincipals) {
   const double busy = MedianSubmitMs(d, 5);
   hostile.Go();
   std::string report = hostile.Report();
+  const double idle_after = MedianSubmitMs(d, 5);
   std::printf("operator submit: idle median %.1f ms, with an unknown uid holding connections %.1f ms\n", idle, busy);
-  EXPECT_LE(busy, LatencyBound(idle));
+  EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
   auto nl = report.find('\n');
   ASSERT_NE(nl, std::string::npos) << report;
   EXPECT_EQ(report.substr(0, nl), "8") << report;  // --max-conns-unknown default
   EXPECT_NE(report.find("uid " + std::to_string(pw->pw_uid) + " is not a principal and holds 8 connections"),
             std::string::npos)
       << report;
-  EXPECT_NE(report.find("connection idle for 2000 ms"), std::string::npos) << report;
+  EXPECT_NE(report.find("connection idle for 3000 ms"), std::string::npos) << report;
 }
 
 // Items 4 and 6: a uid that is no principal sends Submits as fast as it gets answers. Each is
@@ -199,10 +205,11 @@ TEST(DaemonPeers, RefusalFloodDoesNotDelayThePrincipals) {
   const double busy = MedianSubmitMs(d, 5);
   hostile.Go();
   std::string refused = hostile.Report();
+  const double idle_after = MedianSubmitMs(d, 5);
   std::printf("operator submit: idle median %.1f ms, during a flood of %s refused submits %.1f ms\n", idle,
               refused.c_str(), busy);
   EXPECT_GT(std::atol(refused.c_str()), 100) << refused;
-  EXPECT_LE(busy, LatencyBound(idle));
+  EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
 }
 
 // Item 4, for every uid including a principal's: past --max-conns-per-uid a connection is refused
@@ -290,11 +297,12 @@ TEST(DaemonPeers, PeersThatNeverReadDoNotGrowMemoryOrDelayOthers) {
   ::close(stop[1]);
   int st = 0;
   ::waitpid(flood, &st, 0);
+  const double idle_after = MedianSubmitMs(d, 5);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
   std::printf("daemon RSS %ld -> %ld KiB with %d peers that never read; submit idle median %.1f ms, during %.1f ms\n",
               rss_before, rss_after, kPeers, idle, busy);
   EXPECT_LT(rss_after - rss_before, 64 * 1024) << "KiB";
-  EXPECT_LE(busy, LatencyBound(idle));
+  EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
 }
 
 // Item 8: an attached task (cordon submit without --detach) whose client is killed with SIGKILL
@@ -390,10 +398,11 @@ TEST(DaemonPeers, ACallerThatDoesNotReadTheTailDoesNotDelayOthers) {
     EXPECT_EQ(done->wait().task().failure_class(), "none") << done->wait().task().message();
   }
   for (double ms : during) std::printf("  other tenant's submit during a drain: %.1f ms\n", ms);
+  const double idle_after = MedianSubmitMs(d, 5);
   std::sort(during.begin(), during.end());
   std::printf("submit: idle median %.1f ms, while another caller's tail drains %.1f ms (max %.1f)\n", idle, during[2],
               during.back());
-  EXPECT_LE(during[2], LatencyBound(idle));
+  EXPECT_LE(during[2], LatencyBound(idle, idle_after)) << "idle after " << idle_after;
 }
 
 }  // namespace
