@@ -182,33 +182,40 @@ TEST(DaemonPeers, RefusalFloodDoesNotDelayThePrincipals) {
     api::Request sub;
     sub.mutable_submit()->add_argv("/bin/true");
     size_t refused = 0;
+    const auto t0 = Clock::now();
     for (;;) {
       char b;
       if (::read(go, &b, 1) == 1) break;
       for (auto& c : conns) {
-        for (int k = 0; k < 4; ++k) {  // pipelined: 32 in flight
+        for (int k = 0; k < 16; ++k) {  // pipelined: 128 in flight
           sub.set_call_id(c.NextCallId());
           if (!c.Send(sub)) return std::string("send failed");
         }
       }
       for (auto& c : conns) {
-        for (int k = 0; k < 4; ++k) {
+        for (int k = 0; k < 16; ++k) {
           auto r = c.Receive(10000);
           if (!r) return std::string("receive failed: ") + r.error().Message();
           if (r->error().code() == api::ERROR_CODE_UNAUTHENTICATED) ++refused;
         }
       }
     }
-    return std::to_string(refused);
+    return std::to_string(refused) + " " + std::to_string(static_cast<long>(MsSince(t0)));
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const double busy = MedianSubmitMs(d, 5);
   hostile.Go();
   std::string refused = hostile.Report();
   const double idle_after = MedianSubmitMs(d, 5);
-  std::printf("operator submit: idle median %.1f ms, during a flood of %s refused submits %.1f ms\n", idle,
-              refused.c_str(), busy);
-  EXPECT_GT(std::atol(refused.c_str()), 100) << refused;
+  const long n = std::atol(refused.c_str());
+  const long ms = std::atol(refused.c_str() + refused.find(' '));
+  const double per_s = ms > 0 ? 1000.0 * static_cast<double>(n) / static_cast<double>(ms) : 0;
+  std::printf("operator submit: idle median %.1f ms, during %ld refused submits in %ld ms (%.0f/s) %.1f ms\n", idle,
+              n, ms, per_s, busy);
+  // Each refusal is durable before its answer. One fdatasync per refusal on the loop gave ~250/s
+  // on the development VM, and every other client waited behind them; synced in groups by the
+  // worker, several thousand a second.
+  EXPECT_GT(per_s, 1500) << refused;
   EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
 }
 
