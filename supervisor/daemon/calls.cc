@@ -146,14 +146,21 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
                "cordond could not record the admission decision durably: " + e.Message());
   };
+  // With the sync worker, a pooled task stays held until the worker has synced its decision; the
+  // loop goes on meanwhile, and the reply goes out with the release (OnSynced).
+  uint64_t release_ticket = 0;
   if (bound.empty()) {
     if (std::unique_ptr<Pooled> p = TakePooled(s.policy, *d.policy)) {
       if (auto launched = p->task->Launch(tr, received, /*hold_exec=*/true); launched) {
-        if (auto synced = store_->SyncDecisions(); !synced) {
-          Unwatch(p->watched);
-          return sync_failed(synced.error());  // `p` goes: the held task is withdrawn, never run
+        if (syncer_) {
+          release_ticket = syncer_->Request();
+        } else {
+          if (auto synced = store_->SyncDecisions(); !synced) {
+            Unwatch(p->watched);
+            return sync_failed(synced.error());  // `p` goes: the held task is withdrawn, never run
+          }
+          if (auto go = p->task->ReleaseExec(); !go) Log("releasing a pooled task failed: " + go.error().Message());
         }
-        if (auto go = p->task->ReleaseExec(); !go) Log("releasing a pooled task failed: " + go.error().Message());
         l->serial = p->serial;
         l->watched = std::move(p->watched);
         l->task = std::move(p->task);
@@ -228,7 +235,14 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   Live& ref = *l;
   live_[serial] = std::move(l);
   SyncWatches(ref);
-  Reply(c, resp);
+  if (release_ticket) {
+    held_releases_.push_back({release_ticket, serial});
+    held_replies_.push_back(HeldReply{release_ticket, c.serial, std::move(resp)});
+    ++c.held;
+    UpdateEvents(c);
+  } else {
+    Reply(c, resp);
+  }
   AfterTask(serial);
   if (now_ms - last_purge_ms_ > 60'000) {
     last_purge_ms_ = now_ms;

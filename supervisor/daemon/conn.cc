@@ -111,6 +111,24 @@ void Daemon::OnSynced() {
   for (const SyncWorker::Completion& done : syncer_->Collect()) {
     if (done.err != 0)
       Log("syncing admission decisions failed, their replies say so: " + std::string(std::strerror(done.err)));
+    // Held pooled tasks first: their decision is on disk now, so they may exec (or, if the sync
+    // failed, they are withdrawn before their exec, as a cold start would not have started).
+    while (!held_releases_.empty() && held_releases_.front().first <= done.synced) {
+      const uint64_t serial = held_releases_.front().second;
+      held_releases_.pop_front();
+      auto it = live_.find(serial);
+      if (it == live_.end() || it->second->task->finished()) continue;
+      Live& l = *it->second;
+      if (done.err != 0) {
+        l.task->Kill(FailureClass::kSetupFailed, "the admission decision could not be made durable (fdatasync: " +
+                                                      std::string(std::strerror(done.err)) +
+                                                      "), so the task was withdrawn before its exec");
+      } else if (auto go = l.task->ReleaseExec(); !go) {
+        Log("releasing a pooled task failed: " + go.error().Message());
+      }
+      SyncWatches(l);
+      AfterTask(serial);
+    }
     while (!held_replies_.empty() && held_replies_.front().ticket <= done.synced) {
       HeldReply h = std::move(held_replies_.front());
       held_replies_.pop_front();

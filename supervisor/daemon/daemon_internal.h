@@ -277,6 +277,8 @@ class Daemon {
     api::Response resp;
   };
   std::deque<HeldReply> held_replies_;  // in ticket order
+  // Pooled tasks held before their exec until the worker synced their decision: (ticket, serial).
+  std::deque<std::pair<uint64_t, uint64_t>> held_releases_;  // in ticket order
   size_t refused_conns_ = 0;       // connections refused at accept since the last log line
   uint64_t refused_log_ns_ = 0;    // no log line about refused connections before this
   std::unordered_map<uint64_t, std::unique_ptr<Live>> live_;
