@@ -3,7 +3,10 @@
 sleeping tasks: is admission of the last ones as fast as the first, and what does each live task
 cost the daemon (RSS, fds)? Numbers for people, never pass/fail.
 
-  bench/daemon_load.py [--build build] [--tasks 1000] [--iterations 100]
+  bench/daemon_load.py [--build build] [--tasks 1000] [--iterations 100] [--concurrent 200]
+
+--concurrent N (0 skips it): N attached `cordon submit -- /bin/true` started at once, each timed
+from its start to its exit (p50, p99), and the rate at which they all got through.
 
 Runs as root (rootful, per-task uids) or as a user (rootless). Starts its own cordond on a
 temporary socket and state dir with the shipped example configuration (as root) or a generated
@@ -27,11 +30,42 @@ def proc_stats(pid):
                 rss = int(line.split()[1])
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
 
+def concurrent_submits(cordon, env, n):
+    """n attached submits at once: each one's wall time, and the whole batch's rate."""
+    t0 = time.perf_counter()
+    procs = []
+    for _ in range(n):
+        procs.append((time.perf_counter(), subprocess.Popen([cordon, "submit", "--", "/bin/true"], env=env,
+                                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+    lat, failed, first_err = [], 0, ""
+    pending = list(procs)
+    while pending:
+        still = []
+        for start, p in pending:
+            if p.poll() is None:
+                still.append((start, p))
+                continue
+            if p.returncode == 0:
+                lat.append((time.perf_counter() - start) * 1000)
+            else:
+                failed += 1
+                first_err = first_err or p.stderr.read().decode(errors="replace").strip()[:300]
+            p.stderr.close()
+        pending = still
+        time.sleep(0.002)
+    total = time.perf_counter() - t0
+    print(f"\n{n} concurrent attached submits of /bin/true ({failed} failed): "
+          f"p50 {statistics.median(lat) / 1000:.2f} s, p99 {pct(lat, .99) / 1000:.2f} s, "
+          f"all done in {total:.2f} s ({len(lat) / total:.1f} tasks/s)" if lat else f"\nall {n} submits failed")
+    if first_err:
+        print("  first failure:", first_err)
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build"))
     ap.add_argument("--tasks", type=int, default=1000)
     ap.add_argument("--iterations", type=int, default=100)
+    ap.add_argument("--concurrent", type=int, default=200)
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     cordon, cordond = f"{build}/bin/cordon", f"{build}/bin/cordond"
@@ -50,7 +84,7 @@ def main():
                   open(f"{config}/principals.json", "w"))
     env = dict(os.environ, CORDON_SOCKET=sock)
     d = subprocess.Popen([cordond, "--socket", sock, "--state-dir", state, "--config-dir", config,
-                          "--grace-ms", "1000", "--max-tasks", str(a.tasks + 100)],
+                          "--grace-ms", "1000", "--max-tasks", str(max(a.tasks, a.concurrent) + 100)],
                          stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/cordond.log", "w"))
     for _ in range(200):
         if os.path.exists(sock):
@@ -74,6 +108,9 @@ def main():
         for name, xs in rows:
             if xs:
                 print(f"| {name:28} | {statistics.median(xs):7.2f} | {pct(xs, .95):7.2f} | {statistics.median(xs)/bare:7.2f}x | {len(xs)} |")
+
+        if a.concurrent:
+            concurrent_submits(cordon, env, a.concurrent)
 
         rss0, fds0 = proc_stats(d.pid)
         lat, failed = [], 0

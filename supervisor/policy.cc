@@ -3,6 +3,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "supervisor/json_strict.h"
 #include "supervisor/sha256.h"
 
 namespace cordon {
@@ -101,13 +102,10 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
   Policy p;
   p.source = source;
   p.sha256 = Sha256Hex(text);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    return Fail(EINVAL, "policy " + source + ": not valid JSON: " + e.what(),
-                "fix the syntax; see docs/policy.md for an example");
-  }
+  // Duplicate keys, deep nesting and NUL characters are refused here, with the JSON path.
+  auto parsed = ParseStrictJson(text, "policy " + source, "fix the file; see docs/policy.md for an example");
+  if (!parsed) return std::unexpected(parsed.error());
+  json j = std::move(*parsed);
   Validator v(source);
   auto done = [&]() -> Result<Policy> {
     if (v.error_) return std::unexpected(*v.error_);

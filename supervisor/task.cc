@@ -39,6 +39,7 @@ const char* FailureClassName(FailureClass c) {
     case FailureClass::kPidsLimit: return "pids_limit";
     case FailureClass::kOutputLimit: return "output_limit";
     case FailureClass::kSupervisorRestart: return "supervisor_restart";
+    case FailureClass::kClientGone: return "client_gone";
   }
   return "unknown";
 }
@@ -202,33 +203,43 @@ constexpr uint64_t kPumpRetryNs = 10'000'000ull;  // a slow reader is tried agai
 // blocks the supervisor's loop on a caller that stopped reading: what the caller's fd does not
 // take stays in `pending`, the task's pipe is not read meanwhile (so the task blocks on its own
 // write: backpressure), and the rest is retried on a deadline.
+// `drain` (the task is gone): the pipe's tail is read at once. With output_drain_ms (cordond),
+// what the caller does not take now is retried on deadlines until that much time has passed, on
+// a duplicate of the caller's fd, and then dropped: the loop never waits for one caller. Without
+// it (`cordon run`, whose caller is its own stdout) the drain waits until the caller took it all.
 void Task::PumpOutput(int which, bool drain) {
   Pump& p = pumps_[which];
   const uint64_t budget = policy_->limits.output_bytes;
   const uint64_t patience = req_.output_drain_ms ? uint64_t{req_.output_drain_ms} * 1000000ull : 0;
-  const uint64_t give_up = drain && patience ? sys::MonotonicNs() + patience : UINT64_MAX;
+  const bool wait_here = drain && patience == 0;
+  if (drain && patience && p.give_up_ns == 0) p.give_up_ns = sys::MonotonicNs() + patience;
   auto flush = [&]() {
     while (!p.pending.empty()) {
       ssize_t w = WriteNoWait(p.dest, p.pending.data(), p.pending.size());
       if (w < 0) {
         p.pending.clear();  // the caller is gone: the bytes are dropped, the count stands
-        return true;
+        break;
       }
       p.pending.erase(0, static_cast<size_t>(w));
       if (w == 0) {
-        if (!drain || sys::MonotonicNs() >= give_up) {
-          p.retry_ns = sys::MonotonicNs() + kPumpRetryNs;
-          if (drain) p.pending.clear();  // the task is gone and the caller does not read: give up
-          return false;
+        if (wait_here) {
+          pollfd pf{p.dest, POLLOUT, 0};
+          ::poll(&pf, 1, 100);
+          continue;
         }
-        pollfd pf{p.dest, POLLOUT, 0};
-        ::poll(&pf, 1, 100);
+        if (p.give_up_ns && sys::MonotonicNs() >= p.give_up_ns) {
+          p.pending.clear();  // the task is gone and the caller did not read in time: give up
+          break;
+        }
+        p.retry_ns = sys::MonotonicNs() + kPumpRetryNs;
+        return false;
       }
     }
     p.retry_ns = 0;
+    p.owned_dest.Reset();  // nothing left for the caller's fd
     return true;
   };
-  if (!flush()) return;
+  if (!flush() && !drain) return;
   char buf[65536];
   while (p.read_end) {
     ssize_t n = ::read(p.read_end.Get(), buf, sizeof buf);
@@ -251,9 +262,19 @@ void Task::PumpOutput(int which, bool drain) {
         Kill(FailureClass::kOutputLimit, "output limit of " + std::to_string(budget) +
                                              " bytes reached (policy limits.output_bytes); output was cut and the task stopped");
     }
-    if (!flush()) return;
+    // Draining, the tail (at most a pipe's worth) is collected even when the caller takes none.
+    if (!flush() && !drain) return;
   }
-  flush();
+  if (!flush() && drain && !p.owned_dest) {
+    // Retried after this call returns: the caller's fd is borrowed for the task's life only.
+    p.owned_dest.Reset(::fcntl(p.dest, F_DUPFD_CLOEXEC, 3));
+    if (p.owned_dest) {
+      p.dest = p.owned_dest.Get();
+    } else {
+      p.pending.clear();
+      p.retry_ns = 0;
+    }
+  }
 }
 
 void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds) {
@@ -353,7 +374,10 @@ void Task::Kill(FailureClass why, const std::string& message) {
   }
   // The whole sandbox at once where a cgroup holds it (cgroup.kill, or freeze+kill on v1); PID 1
   // then reaps the task and reports as usual. SIGKILL to PID 1 is the path without a cgroup.
-  if (cgroup_) (void)cgroup_->Kill();
+  // One pass, no waiting (cgroup.kill, or one freeze-signal-thaw): the daemon's loop must not
+  // sleep until the cgroup is empty. The end is seen as usual, when PID 1 reports and the shim's
+  // pidfd fires; PID 1's death takes whatever is left of its PID namespace with it.
+  if (cgroup_) (void)cgroup_->Kill(std::chrono::milliseconds(0));
   ForwardSignal(SIGKILL);
   if (!kill_grace_ns_) kill_grace_ns_ = sys::MonotonicNs() + kKillGraceNs;
 }

@@ -54,7 +54,8 @@ Result<RuntimePaths> LocateRuntime();
 
 enum class FailureClass {
   kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled, kSeccompViolation,
-  kOom, kCpuBudget, kPidsLimit, kOutputLimit, kSupervisorRestart
+  kOom, kCpuBudget, kPidsLimit, kOutputLimit, kSupervisorRestart,
+  kClientGone  // cordond: the attached client's connection closed before the task ended
 };
 
 // One denied syscall, as the supervisor answered it (docs/evidence.md seccomp.denied).
@@ -124,7 +125,9 @@ class Task {
   void OnDeadline(uint64_t now_ns);
   // True once the outcome is settled and nothing is left to clean up (the shim is reaped and the
   // cgroup removed). A loop may stop at finished() when it does not own cleanup (the CLI exits).
-  bool done() const { return finished_ && reaped_ && !cgroup_; }
+  bool done() const {
+    return finished_ && reaped_ && !cgroup_ && pumps_[0].pending.empty() && pumps_[1].pending.empty();
+  }
 
   int control_fd() const { return ctrl_.Get(); }
   // The task's seccomp notifications are answered on the notifier thread
@@ -178,6 +181,8 @@ class Task {
     int dest = -1;
     std::string pending;    // read from the task, not yet taken by the caller's fd
     uint64_t retry_ns = 0;  // when to try the caller's fd again (0 = not waiting)
+    uint64_t give_up_ns = 0;  // draining with output_drain_ms: pending is dropped after this
+    UniqueFd owned_dest;      // draining after the task: our duplicate of dest, kept until done
   };
   Pump pumps_[2];
   std::vector<uint64_t> state_bytes_after_;  // parallel to req_.bindings, for kState

@@ -27,6 +27,32 @@ bool Contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
+// The first field of `s` that holds a NUL character, with where in it, or "". The task would see
+// only the part before it (execve and the environment are C strings) while the record and the
+// status kept the whole: three versions of one request. So a NUL is refused everywhere.
+std::string NulField(const Submission& s) {
+  auto at = [](const std::string& v) { return v.find('\0'); };
+  auto where = [](const std::string& name, size_t pos) {
+    return name + " contains a NUL character at byte " + std::to_string(pos);
+  };
+  for (size_t i = 0; i < s.argv.size(); ++i)
+    if (size_t p = at(s.argv[i]); p != std::string::npos) return where("argv[" + std::to_string(i) + "]", p);
+  for (size_t i = 0; i < s.env.size(); ++i)
+    if (size_t p = at(s.env[i]); p != std::string::npos) {
+      const size_t eq = s.env[i].find('=');
+      return where("env[" + std::to_string(i) + "] " + (eq == std::string::npos || p < eq ? "(its name)" : "(its value)"),
+                   p);
+    }
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"cwd", &s.cwd}, {"policy", &s.policy}, {"app_id", &s.app_id}, {"request_id", &s.request_id}};
+  for (const auto& [name, v] : fields)
+    if (size_t p = at(*v); p != std::string::npos) return where(name, p);
+  for (size_t i = 0; i < s.fd_bindings.size(); ++i)
+    if (size_t p = at(s.fd_bindings[i]); p != std::string::npos)
+      return where("fd_bindings[" + std::to_string(i) + "]", p);
+  return "";
+}
+
 }  // namespace
 
 std::string Fingerprint(const Submission& s) {
@@ -58,6 +84,10 @@ Decision Admit(const Config& cfg, const PeerCred& peer, const Submission& s) {
   const Principal& p = *d.principal;
   const std::string who = "principal '" + p.name + "' (tenant " + p.tenant + ")";
 
+  if (std::string nul = NulField(s); !nul.empty())
+    return deny(Verdict::kInvalidArgument,
+                nul + ": Linux arguments, variables and paths end at a NUL, so the task would not get what was "
+                      "sent; remove it");
   auto it = cfg.policies.find(s.policy);
   if (it != cfg.policies.end()) d.policy = &it->second;
   if (s.argv.empty() || s.argv[0].empty()) return deny(Verdict::kInvalidArgument, "argv is empty: give a command to run");

@@ -92,7 +92,8 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   // A decision that starts a task is synced later, while the task's sandbox gets it (its exec waits
   // for the sync); the others now.
   const bool starts_task = code == api::ERROR_CODE_OK && !key;
-  auto decision_id = store_->RecordDecision(row, /*defer_sync=*/starts_task);
+  // With the sync worker, the others are synced by it and answered when it is done.
+  auto decision_id = store_->RecordDecision(row, /*defer_sync=*/starts_task || syncer_ != nullptr);
   if (!decision_id) {
     Log("recording a decision failed, refusing the submit: " + decision_id.error().Message());
     return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
@@ -100,7 +101,11 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   }
   if (code != api::ERROR_CODE_OK) {
     Log("refused pid " + std::to_string(c.peer.pid) + " uid " + std::to_string(c.peer.uid) + ": " + reason);
-    return ReplyError(c, call_id, code, reason);
+    api::Response refusal;
+    refusal.set_call_id(call_id);
+    refusal.mutable_error()->set_code(code);
+    refusal.mutable_error()->set_message(reason);
+    return ReplyWhenDurable(c, std::move(refusal));
   }
 
   api::Response resp;
@@ -116,7 +121,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     } else {
       return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "task " + key->task_id + " of the replayed request is gone");
     }
-    return Reply(c, resp);
+    return ReplyWhenDurable(c, std::move(resp));
   }
 
   TaskRequest tr;
@@ -141,14 +146,21 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
                "cordond could not record the admission decision durably: " + e.Message());
   };
+  // With the sync worker, a pooled task stays held until the worker has synced its decision; the
+  // loop goes on meanwhile, and the reply goes out with the release (OnSynced).
+  uint64_t release_ticket = 0;
   if (bound.empty()) {
     if (std::unique_ptr<Pooled> p = TakePooled(s.policy, *d.policy)) {
       if (auto launched = p->task->Launch(tr, received, /*hold_exec=*/true); launched) {
-        if (auto synced = store_->SyncDecisions(); !synced) {
-          Unwatch(p->watched);
-          return sync_failed(synced.error());  // `p` goes: the held task is withdrawn, never run
+        if (syncer_) {
+          release_ticket = syncer_->Request();
+        } else {
+          if (auto synced = store_->SyncDecisions(); !synced) {
+            Unwatch(p->watched);
+            return sync_failed(synced.error());  // `p` goes: the held task is withdrawn, never run
+          }
+          if (auto go = p->task->ReleaseExec(); !go) Log("releasing a pooled task failed: " + go.error().Message());
         }
-        if (auto go = p->task->ReleaseExec(); !go) Log("releasing a pooled task failed: " + go.error().Message());
         l->serial = p->serial;
         l->watched = std::move(p->watched);
         l->task = std::move(p->task);
@@ -208,6 +220,12 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     for (int i = 0; i < 3; ++i) l->stdio[i] = std::move(stdio[i]);  // the task writes into them
   }
   FillInfo(t, out->mutable_task());
+  if (s.stdio) {
+    // Attached: the task writes into this caller's fds, so it lives as long as the caller's
+    // connection (docs/daemon.md "When a client goes").
+    l->attached_conn = c.serial;
+    ++c.attached;
+  }
   const uint64_t serial = l->serial;
   live_by_id_[t.id] = serial;
   last_started_serial_ = serial;
@@ -217,7 +235,14 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   Live& ref = *l;
   live_[serial] = std::move(l);
   SyncWatches(ref);
-  Reply(c, resp);
+  if (release_ticket) {
+    held_releases_.push_back({release_ticket, serial});
+    held_replies_.push_back(HeldReply{release_ticket, c.serial, std::move(resp)});
+    ++c.held;
+    UpdateEvents(c);
+  } else {
+    Reply(c, resp);
+  }
   AfterTask(serial);
   if (now_ms - last_purge_ms_ > 60'000) {
     last_purge_ms_ = now_ms;
@@ -262,6 +287,10 @@ void Daemon::HandleTaskCall(Conn& c, const api::Request& req) {
       break;
     case api::Request::kWait:
       if (!finished && live) {
+        if (c.waits >= kMaxWaitsPerConn)
+          return ReplyError(c, call_id, api::ERROR_CODE_UNAVAILABLE,
+                            "this connection has " + std::to_string(c.waits) +
+                                " Wait calls pending, the limit per connection; wait for some to be answered");
         uint64_t t = req.wait().timeout_ms();
         live->waiters.push_back(Waiter{c.serial, call_id, t ? sys::MonotonicNs() + t * 1'000'000ull : 0});
         ++c.waits;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "supervisor/json_strict.h"
 #include "supervisor/sha256.h"
 
 namespace cordon::daemon {
@@ -93,13 +94,9 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
   out.source = source;
   out.sha256 = Sha256Hex(text);
   Checker c{source, {}};
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    return Fail(EINVAL, "principals " + source + ": not valid JSON: " + e.what(),
-                "fix the file (docs/daemon.md describes principals.json)");
-  }
+  auto parsed = ParseStrictJson(text, "principals " + source, "fix the file (docs/daemon.md describes principals.json)");
+  if (!parsed) return std::unexpected(parsed.error());
+  json j = std::move(*parsed);
   if (!c.Object(j, "", {"version", "principals", "roles", "policy_classes", "description"})) return std::unexpected(*c.error);
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1)
     return Fail(EINVAL, "principals " + source + ": version: expected 1", "set \"version\": 1");
@@ -239,9 +236,16 @@ Result<Config> LoadConfig(const ConfigPaths& paths) {
     lp.policy = std::make_shared<const Policy>(std::move(pol));
     cfg.policies[name] = std::move(lp);
   }
+  // A restriction on a policy that does not exist restricts nothing: most likely a typo, which
+  // would leave the policy it meant unrestricted.
   for (const auto& [pname, cls] : cfg.principals.policy_classes)
-    if (!cfg.policies.contains(pname))
-      cfg.notes.push_back("warning: policy_classes names policy '" + pname + "', which is not loaded");
+    if (!cfg.policies.contains(pname)) {
+      std::string loaded;
+      for (const auto& [n, lp] : cfg.policies) loaded += (loaded.empty() ? "" : ", ") + n;
+      return FailMsg("principals " + cfg.principals.source + ": policy_classes." + pname + ": names policy '" + pname +
+                      "', which is not loaded (loaded: " + loaded + ")",
+                  "fix the name, or add the policy to " + paths.config_dir + "/policies, then send cordond SIGHUP");
+    }
   return cfg;
 }
 

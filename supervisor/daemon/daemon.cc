@@ -64,6 +64,16 @@ Result<void> Daemon::Init() {
   if (!sigfd_) return Fail(errno, "signalfd");
   epoll_event ev{EPOLLIN, {.u64 = Token(kSignalSerial, sigfd_.Get())}};
   if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, sigfd_.Get(), &ev) < 0) return Fail(errno, "epoll_ctl signalfd");
+  if (opts_.sync_decisions) {
+    // The database's write-ahead log exists once the store has written (recovery, the purge).
+    auto w = SyncWorker::Start(opts_.state_dir + "/state.db-wal");
+    if (w) {
+      epoll_event sev{EPOLLIN, {.u64 = Token(kSyncSerial, (*w)->event_fd())}};
+      if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, (*w)->event_fd(), &sev) == 0) syncer_ = std::move(*w);
+    } else {
+      Log("refusals' decisions are synced on the event loop: " + w.error().Message());
+    }
+  }
   CORDON_TRY(Listen());
   Log("listening on " + opts_.socket_path + " (state " + opts_.state_dir + ", config " + opts_.config_dir + ", " +
       (::geteuid() == 0 ? "rootful" : "rootless") + ")");
@@ -126,28 +136,40 @@ void Daemon::Run() {
       Log(std::string("epoll_wait: ") + std::strerror(errno));
       break;
     }
-    for (int i = 0; i < n; ++i) {
-      const uint64_t serial = events[i].data.u64 >> kFdBits;
-      const int fd = static_cast<int>(events[i].data.u64 & ((1u << kFdBits) - 1));
-      // One event's failure (an allocation, a library throwing on odd input) costs that client
-      // its connection, never the daemon and the other tasks.
-      try {
-        if (serial == kListenSerial) {
-          if (listen_) Accept();
-        } else if (serial == kSignalSerial) {
-          OnSignals();
-        } else if (auto c = conns_.find(serial); c != conns_.end()) {
-          OnConn(*c->second, events[i].events);
-        } else if (auto t = live_.find(serial); t != live_.end()) {
-          OnTask(*t->second, fd);
-        } else if (auto p = pool_.find(serial); p != pool_.end()) {
-          OnPooled(*p->second, fd);
+    // Two passes: tasks first (their ends, records and Wait answers are cheap and let callers
+    // go), then clients, whose Submits start sandboxes. With the frame budget, a burst of 200
+    // Submits is taken kFramesPerLoop at a time, and the tasks already started are recorded and
+    // answered in between, not after the whole burst (docs/performance.md).
+    frame_budget_ = kFramesPerLoop;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (int i = 0; i < n; ++i) {
+        const uint64_t serial = events[i].data.u64 >> kFdBits;
+        const int fd = static_cast<int>(events[i].data.u64 & ((1u << kFdBits) - 1));
+        const bool client = serial == kListenSerial || conns_.contains(serial);
+        if (client != (pass == 1)) continue;
+        // One event's failure (an allocation, a library throwing on odd input) costs that client
+        // its connection, never the daemon and the other tasks.
+        try {
+          if (serial == kListenSerial) {
+            if (listen_) Accept();
+          } else if (serial == kSignalSerial) {
+            OnSignals();
+          } else if (serial == kSyncSerial) {
+            OnSynced();
+          } else if (auto c = conns_.find(serial); c != conns_.end()) {
+            OnConn(*c->second, events[i].events);
+          } else if (auto t = live_.find(serial); t != live_.end()) {
+            OnTask(*t->second, fd);
+          } else if (auto p = pool_.find(serial); p != pool_.end()) {
+            OnPooled(*p->second, fd);
+          }
+        } catch (const std::exception& e) {
+          Log(std::string("internal error handling an event: ") + e.what());
+          CloseConn(serial);
         }
-      } catch (const std::exception& e) {
-        Log(std::string("internal error handling an event: ") + e.what());
-        CloseConn(serial);
       }
     }
+    ResumeConns();
     RunDeadlines(sys::MonotonicNs());
   }
   // Best effort: whatever replies are queued (Wait answers for killed tasks) go out now.
@@ -164,13 +186,17 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
     consider(l->task->NextDeadlineNs());
     for (const auto& w : l->waiters) consider(w.deadline_ns);
   }
-  for (const auto& [s, c] : conns_) consider(c->deadline_ns);
+  for (const auto& [s, c] : conns_) {
+    consider(c->deadline_ns);
+    if (Idle(*c)) consider(c->last_active_ns + opts_.idle_timeout_ms * 1'000'000ull);
+  }
   if (!stopping_) {
     for (const auto& [name, b] : pool_backoff_) consider(b.until_ns);
     consider(refill_not_before_ns_);
     consider(pool_next_retire_ns_);
   }
   if (stopping_) consider(killed_all_ ? stop_give_up_at_ : stop_kill_at_);
+  if (!backlog_.empty()) return 0;
   if (next == 0) return -1;
   if (next <= now) return 0;
   return static_cast<int>(std::min<uint64_t>((next - now + 999'999) / 1'000'000, 60'000));
@@ -197,9 +223,23 @@ void Daemon::RunDeadlines(uint64_t now) {
     SyncWatches(*it->second);
     AfterTask(s);
   }
-  std::vector<uint64_t> expired;
-  for (auto& [s, c] : conns_)
-    if (c->deadline_ns && c->deadline_ns <= now) expired.push_back(s);
+  std::vector<uint64_t> expired, idle;
+  for (auto& [s, c] : conns_) {
+    if (c->deadline_ns && c->deadline_ns <= now) {
+      expired.push_back(s);
+    } else if (Idle(*c) && c->last_active_ns + opts_.idle_timeout_ms * 1'000'000ull <= now) {
+      idle.push_back(s);
+    }
+  }
+  for (uint64_t s : idle) {
+    auto it = conns_.find(s);
+    if (it == conns_.end()) continue;
+    // Idle: no call in progress, no Wait pending, no task attached, nothing read or written for
+    // --idle-timeout-ms (a peer that reads none of its replies is idle too).
+    FailAndClose(*it->second, api::ERROR_CODE_TIMEOUT,
+                 "connection idle for " + std::to_string(opts_.idle_timeout_ms) +
+                     " ms (no call in progress); cordond closes idle connections: connect again for the next call");
+  }
   for (uint64_t s : expired) {
     auto it = conns_.find(s);
     if (it == conns_.end()) continue;
@@ -211,181 +251,6 @@ void Daemon::RunDeadlines(uint64_t now) {
                    "frame incomplete " + std::to_string(opts_.read_timeout_ms) + " ms after its first byte");
     }
   }
-}
-
-// ---- connections ----
-
-void Daemon::Accept() {
-  for (;;) {
-    int fd = ::accept4(listen_.Get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != ECONNABORTED) Log(std::string("accept: ") + std::strerror(errno));
-      return;
-    }
-    UniqueFd sock(fd);
-    if (conns_.size() >= opts_.max_connections) continue;  // closed: the client sees EOF and may retry
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) continue;
-    auto c = std::make_unique<Conn>();
-    c->serial = next_serial_++;
-    c->fd = std::move(sock);
-    c->peer = PeerCred{cred.pid, cred.uid, cred.gid};
-    c->events = EPOLLIN;
-    epoll_event ev{c->events, {.u64 = Token(c->serial, fd)}};
-    if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, fd, &ev) < 0) continue;
-    conns_[c->serial] = std::move(c);
-  }
-}
-
-void Daemon::OnConn(Conn& c, uint32_t events) {
-  const uint64_t serial = c.serial;
-  if (events & (EPOLLERR | EPOLLHUP)) {
-    CloseConn(serial);  // the peer is gone in both directions: nobody reads replies
-    return;
-  }
-  if (events & EPOLLOUT) {
-    Flush(c);
-    if (!conns_.contains(serial)) return;
-  }
-  if (!(events & EPOLLIN) || c.read_closed) return;
-  char buf[kRecvChunk];
-  auto got = RecvMsg(c.fd.Get(), buf, sizeof buf, kMaxPendingFds, MSG_DONTWAIT);
-  if (!got) {
-    if (got.error().err == EAGAIN || got.error().err == EINTR) return;
-    FailAndClose(c, api::ERROR_CODE_MALFORMED, got.error().Message());
-    return;
-  }
-  for (auto& fd : got->fds) c.fds.push_back(std::move(fd));
-  if (c.fds.size() > kMaxPendingFds) {
-    FailAndClose(c, api::ERROR_CODE_MALFORMED,
-                 "more than " + std::to_string(kMaxPendingFds) + " fds received ahead of the frames that claim them");
-    return;
-  }
-  if (got->len == 0) {
-    c.read_closed = true;
-    if (c.decoder.MidFrame()) {
-      FailAndClose(c, api::ERROR_CODE_TRUNCATED,
-                   "connection closed " + std::to_string(c.decoder.Buffered()) + " bytes into a frame");
-      return;
-    }
-    c.deadline_ns = 0;
-    UpdateEvents(c);
-    MaybeClose(c);
-    return;
-  }
-  c.decoder.Append(buf, got->len);
-  std::string payload;
-  for (;;) {
-    auto st = c.decoder.Next(&payload);
-    if (st == FrameDecoder::Status::kNeedMore) break;
-    if (st == FrameDecoder::Status::kTooLarge) {
-      FailAndClose(c, api::ERROR_CODE_TOO_LARGE,
-                   "frame length exceeds " + std::to_string(kMaxFrameBytes) + " bytes");
-      return;
-    }
-    HandleFrame(c, payload);
-    if (!conns_.contains(serial) || c.read_closed) return;
-  }
-  if (!c.decoder.MidFrame()) {
-    c.deadline_ns = 0;
-    c.fds.clear();  // sent with frames that did not claim them
-  } else if (c.deadline_ns == 0) {
-    c.deadline_ns = sys::MonotonicNs() + opts_.read_timeout_ms * 1'000'000ull;
-  }
-}
-
-void Daemon::HandleFrame(Conn& c, const std::string& payload) {
-  api::Request req;
-  if (!req.ParseFromString(payload)) {
-    FailAndClose(c, api::ERROR_CODE_MALFORMED, "frame of " + std::to_string(payload.size()) +
-                                                   " bytes is not a cordon.api.v1.Request");
-    return;
-  }
-  switch (req.call_case()) {
-    case api::Request::kSubmit: return HandleSubmit(c, req.call_id(), req.submit());
-    case api::Request::kList: return HandleList(c, req.call_id(), req.list());
-    case api::Request::kWait:
-    case api::Request::kStatus:
-    case api::Request::kCancel:
-    case api::Request::kEvidence: return HandleTaskCall(c, req);
-    case api::Request::CALL_NOT_SET: break;
-  }
-  ReplyError(c, req.call_id(), api::ERROR_CODE_INVALID_ARGUMENT,
-             "the Request sets no call (or one this daemon does not know): set submit, wait, status, cancel, list "
-             "or evidence");
-}
-
-void Daemon::Reply(Conn& c, const api::Response& resp) {
-  std::string body;
-  resp.SerializeToString(&body);
-  if (c.out.size() - c.out_off + body.size() > kMaxOutBytes) {
-    Log("dropping connection of pid " + std::to_string(c.peer.pid) + ": it does not read its replies");
-    CloseConn(c.serial);
-    return;
-  }
-  c.out += EncodeFrame(body);
-  Flush(c);
-}
-
-void Daemon::ReplyError(Conn& c, uint64_t call_id, api::ErrorCode code, const std::string& msg) {
-  api::Response r;
-  r.set_call_id(call_id);
-  r.mutable_error()->set_code(code);
-  r.mutable_error()->set_message(msg);
-  Reply(c, r);
-}
-
-void Daemon::FailAndClose(Conn& c, api::ErrorCode code, const std::string& msg) {
-  c.read_closed = true;
-  c.close_after_flush = true;
-  c.deadline_ns = sys::MonotonicNs() + opts_.read_timeout_ms * 1'000'000ull;
-  const uint64_t serial = c.serial;
-  ReplyError(c, 0, code, msg);
-  if (auto it = conns_.find(serial); it != conns_.end()) {
-    UpdateEvents(*it->second);
-    MaybeClose(*it->second);
-  }
-}
-
-void Daemon::Flush(Conn& c) {
-  while (c.out_off < c.out.size()) {
-    ssize_t n = ::send(c.fd.Get(), c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) break;
-    if (n < 0) {
-      CloseConn(c.serial);
-      return;
-    }
-    c.out_off += static_cast<size_t>(n);
-  }
-  if (c.out_off == c.out.size()) {
-    c.out.clear();
-    c.out_off = 0;
-  }
-  UpdateEvents(c);
-  MaybeClose(c);
-}
-
-void Daemon::UpdateEvents(Conn& c) {
-  uint32_t want = (c.read_closed ? 0u : uint32_t{EPOLLIN}) | (c.out.empty() ? 0u : uint32_t{EPOLLOUT});
-  if (want == c.events) return;
-  epoll_event ev{want, {.u64 = Token(c.serial, c.fd.Get())}};
-  ::epoll_ctl(epoll_.Get(), EPOLL_CTL_MOD, c.fd.Get(), &ev);
-  c.events = want;
-}
-
-void Daemon::MaybeClose(Conn& c) {
-  if (!c.out.empty()) return;
-  if (c.close_after_flush || (c.read_closed && c.waits == 0)) CloseConn(c.serial);
-}
-
-void Daemon::CloseConn(uint64_t serial) {
-  auto it = conns_.find(serial);
-  if (it == conns_.end()) return;
-  ::epoll_ctl(epoll_.Get(), EPOLL_CTL_DEL, it->second->fd.Get(), nullptr);
-  conns_.erase(it);
 }
 
 // ---- calls ----
@@ -452,6 +317,13 @@ void Daemon::RecordFinish(Live& l) {
   if (auto fin = store_->FinishTask(r.id, r.exit_code, r.failure_class, r.message, r.finished_unix_ms, evidence); !fin)
     Log("recording the end of task " + r.id + " failed: " + fin.error().Message());
   l.recorded = true;
+  if (l.attached_conn) {
+    if (auto it = conns_.find(l.attached_conn); it != conns_.end()) {
+      if (it->second->attached > 0) --it->second->attached;
+      MaybeClose(*it->second);  // a peer that half-closed after its submit is done now
+    }
+    l.attached_conn = 0;
+  }
   for (auto& fd : l.stdio) fd.Reset();
   for (const Waiter& w : l.waiters) AnswerWaiter(w, r, false);
   l.waiters.clear();

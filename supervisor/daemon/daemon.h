@@ -27,6 +27,12 @@ struct DaemonOptions {
   uint64_t idempotency_window_s = 86400;  // how long a request_id is remembered
   size_t max_tasks = 4096;                // live tasks; Submit beyond it gets UNAVAILABLE
   size_t max_connections = 4096;
+  // Limits per peer uid (docs/daemon.md "Limits per uid"). A uid that is not a principal may hold
+  // max_conns_unknown connections, and all such uids together max_connections / 4, so that
+  // principals always find room; a principal's uid may hold max_conns_per_uid.
+  size_t max_conns_per_uid = 256;
+  size_t max_conns_unknown = 8;
+  uint64_t idle_timeout_ms = 60000;       // a connection with nothing in progress is closed after this
   bool bpf_cache = true;
   bool sync_decisions = true;             // --decision-sync each (true) | os (false): see Store
   // Warm pool (docs/daemon.md "Warm pool"): sandboxes built ahead of their tasks, per policy.

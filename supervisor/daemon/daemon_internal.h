@@ -34,6 +34,7 @@
 #include "supervisor/daemon/procfs.h"
 #include "supervisor/daemon/recovery.h"
 #include "supervisor/daemon/store.h"
+#include "supervisor/daemon/sync_worker.h"
 
 #include "supervisor/daemon/daemon.h"
 #include "supervisor/task.h"
@@ -44,11 +45,23 @@ namespace api = ::cordon::api::v1;
 // epoll tokens: (serial << 20) | fd. Serials 1 and 2 are the listening socket and the signalfd;
 // connections and tasks get fresh serials, so an event for a closed connection whose fd number was
 // reused in the same epoll batch finds no owner instead of the wrong one.
-inline constexpr uint64_t kListenSerial = 1, kSignalSerial = 2;
+inline constexpr uint64_t kListenSerial = 1, kSignalSerial = 2, kSyncSerial = 3;
 inline constexpr int kFdBits = 20;
 inline constexpr size_t kMaxFdBindings = 64;       // caller binding fds one Submit may carry
 inline constexpr size_t kMaxPendingFds = 3 + kMaxFdBindings;  // fds received but not yet claimed by a Submit frame
-inline constexpr size_t kMaxOutBytes = 16u << 20;  // a client that reads no replies is dropped past this
+// Replies queued for peers (docs/daemon.md "Limits per uid"). A connection with more than
+// kPauseOutBytes queued is not read (its frames wait in its socket: backpressure); nor is one with
+// anything queued while its uid has kUidOutBytes queued, or all peers together kTotalOutBytes.
+// Past kMaxOutBytes (Wait answers still arrive for a peer that reads nothing) it is dropped.
+inline constexpr size_t kPauseOutBytes = 64u << 10;
+inline constexpr size_t kUidOutBytes = 4u << 20;
+inline constexpr size_t kTotalOutBytes = 64u << 20;
+inline constexpr size_t kMaxOutBytes = 8u << 20;
+inline constexpr size_t kFramesPerTurn = 32;    // frames of one connection handled before others get a turn
+inline constexpr size_t kFramesPerLoop = 16;    // frames of all connections per loop turn (then tasks' events)
+inline constexpr size_t kAcceptsPerTurn = 64;   // likewise, connections accepted
+inline constexpr size_t kMaxWaitsPerConn = 1024;
+inline constexpr size_t kMaxHeldPerConn = 32;   // replies waiting for their decision's sync; then not read
 inline constexpr size_t kRecvChunk = 65536;
 inline constexpr uint64_t kRefillQuietNs = 50'000'000ull;  // see Daemon::refill_not_before_ns_
 inline constexpr uint64_t kShutdownGiveUpNs = 15'000'000'000ull;  // after the kill, before exiting anyway
@@ -120,10 +133,21 @@ struct Waiter {
   uint64_t deadline_ns = 0;  // 0: none
 };
 
+// What one peer uid holds: its connections and the bytes queued for them.
+struct UidUsage {
+  size_t conns = 0;
+  size_t queued = 0;
+};
+
 struct Conn {
   uint64_t serial = 0;
   UniqueFd fd;
   PeerCred peer;
+  bool principal = false;     // the uid was a principal when it connected (limits per uid)
+  size_t accounted = 0;       // bytes of `out` counted in its UidUsage and the total
+  uint64_t last_active_ns = 0;  // last byte read or written: the idle deadline counts from it
+  size_t attached = 0;        // live tasks attached to this connection (stdio), killed if it goes
+  size_t held = 0;            // replies waiting for the sync of their decision (HeldReply)
   FrameDecoder decoder;
   std::deque<UniqueFd> fds;   // received with SCM_RIGHTS, not yet claimed by a Submit
   std::string out;
@@ -143,6 +167,9 @@ struct Live {
   UniqueFd stdio[3];  // the caller's fds, kept only while the Task pumps output into them
   bool recorded = false;
   std::vector<Waiter> waiters;
+  // The connection that submitted the task with its stdio (cordon submit without --detach), or 0.
+  // If that connection goes before the task ends, the task is killed (failure_class client_gone).
+  uint64_t attached_conn = 0;
 };
 
 // A sandbox of the warm pool: built for one policy, waiting for its task (docs/daemon.md).
@@ -183,6 +210,20 @@ class Daemon {
   void UpdateEvents(Conn& c);
   void MaybeClose(Conn& c);
   void CloseConn(uint64_t serial);
+  // Reading and frame handling (conn.cc): whether `c` may be read now, its frames handled until it
+  // may not, and the accounting of its queued replies.
+  bool MayRead(const Conn& c) const;
+  void HandleFrames(Conn& c);
+  void Account(Conn& c);
+  bool Idle(const Conn& c) const;
+  void ResumeConns();  // handles buffered frames of connections no longer paused
+  // Connection limits at accept: "" to admit, else why not (sent to the peer before the close).
+  std::string ConnLimit(const PeerCred& peer, bool principal) const;
+  void KillAttached(uint64_t conn_serial);
+  // A reply that must wait until the decision just recorded is on disk: sent by OnSynced() once
+  // the sync worker has synced it, or at once when there is no worker (the commit synced it).
+  void ReplyWhenDurable(Conn& c, api::Response resp);
+  void OnSynced();
 
   Result<std::unique_ptr<Task>> StartSandbox(const LoadedPolicy& lp, const TaskRequest& req, uint64_t received_ns);
 
@@ -221,6 +262,25 @@ class Daemon {
   std::optional<cgroup::Layout> cgroups_;
   uint64_t next_serial_ = 16;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  std::unordered_map<uint32_t, UidUsage> uid_usage_;
+  size_t queued_total_ = 0;        // bytes of replies queued for all peers
+  size_t unknown_conns_ = 0;       // connections of uids that are not principals
+  std::set<uint64_t> backlog_;     // connections with complete frames buffered, not handled yet
+  size_t frame_budget_ = 0;        // frames this loop turn may still handle (kFramesPerLoop)
+  // Decisions that start no task (refusals, replays) are synced by this worker, off the loop, and
+  // answered when it is done (docs/daemon.md "The loop never waits"). nullptr with
+  // --decision-sync os, or if it could not start (those syncs then happen at their commit).
+  std::unique_ptr<SyncWorker> syncer_;
+  struct HeldReply {
+    uint64_t ticket = 0;
+    uint64_t conn = 0;
+    api::Response resp;
+  };
+  std::deque<HeldReply> held_replies_;  // in ticket order
+  // Pooled tasks held before their exec until the worker synced their decision: (ticket, serial).
+  std::deque<std::pair<uint64_t, uint64_t>> held_releases_;  // in ticket order
+  size_t refused_conns_ = 0;       // connections refused at accept since the last log line
+  uint64_t refused_log_ns_ = 0;    // no log line about refused connections before this
   std::unordered_map<uint64_t, std::unique_ptr<Live>> live_;
   std::unordered_map<std::string, uint64_t> live_by_id_;
   std::unordered_map<uint64_t, std::unique_ptr<Pooled>> pool_;

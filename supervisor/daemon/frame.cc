@@ -23,6 +23,14 @@ void FrameDecoder::Append(const char* data, size_t len) {
   buf_.append(data, len);
 }
 
+bool FrameDecoder::Ready() const {
+  const size_t avail = buf_.size() - off_;
+  if (avail < kFrameHeaderBytes) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + off_);
+  const uint64_t n = uint64_t(p[0]) | uint64_t(p[1]) << 8 | uint64_t(p[2]) << 16 | uint64_t(p[3]) << 24;
+  return n > max_ || avail - kFrameHeaderBytes >= n;
+}
+
 FrameDecoder::Status FrameDecoder::Next(std::string* payload) {
   const size_t avail = buf_.size() - off_;
   if (avail < kFrameHeaderBytes) return Status::kNeedMore;

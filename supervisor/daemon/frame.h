@@ -33,6 +33,9 @@ class FrameDecoder {
   // True when bytes of an incomplete frame are buffered (a truncated frame if the peer closes now).
   bool MidFrame() const { return buf_.size() > off_; }
   size_t Buffered() const { return buf_.size() - off_; }
+  // True when Next() would not return kNeedMore: a whole frame (or a header above the limit) is
+  // buffered.
+  bool Ready() const;
 
  private:
   std::string buf_;

@@ -30,6 +30,12 @@ constexpr const char* kUsage =
     "  --read-timeout-ms N       A started frame must arrive whole within N ms (default 5000).\n"
     "  --idempotency-window S    Seconds a request_id is remembered (default 86400).\n"
     "  --max-tasks N             Live tasks at most; more submits get UNAVAILABLE (default 4096).\n"
+    "  --max-connections N       Client connections at most (default 4096); uids that are not\n"
+    "                            principals share a quarter of them.\n"
+    "  --max-conns-per-uid N     Connections one principal's uid may hold (default 256).\n"
+    "  --max-conns-unknown N     Connections a uid that is not a principal may hold (default 8).\n"
+    "  --idle-timeout-ms N       A connection with no call in progress, no Wait pending and no\n"
+    "                            attached task is closed after N ms without traffic (default 60000).\n"
     "  --id-range S:C            Rootful host uid/gid pool (default 524288:65536, or CORDON_ID_RANGE).\n"
     "  --decision-sync MODE      each: every admission decision is fdatasync'd before its task\n"
     "                            can exec (default). os: committed to the OS only (survives a cordond\n"
@@ -137,12 +143,18 @@ int main(int argc, char** argv) {
     } else if (flag == "--id-range") {
       id_range = value;
     } else if (flag == "--grace-ms" || flag == "--read-timeout-ms" || flag == "--idempotency-window" ||
-               flag == "--max-tasks" || flag == "--pool-size" || flag == "--pool-refill" || flag == "--pool-max-age") {
+               flag == "--max-tasks" || flag == "--pool-size" || flag == "--pool-refill" || flag == "--pool-max-age" ||
+               flag == "--max-connections" || flag == "--max-conns-per-uid" || flag == "--max-conns-unknown" ||
+               flag == "--idle-timeout-ms") {
       if (!ParseU64(value, &n)) return Usage(flag + " needs a non-negative integer, got '" + value + "'");
       if (flag == "--grace-ms") o.grace_ms = n;
       if (flag == "--read-timeout-ms") o.read_timeout_ms = n == 0 ? 1 : n;
       if (flag == "--idempotency-window") o.idempotency_window_s = n;
       if (flag == "--max-tasks") o.max_tasks = n;
+      if (flag == "--max-connections") o.max_connections = n == 0 ? 1 : n;
+      if (flag == "--max-conns-per-uid") o.max_conns_per_uid = n == 0 ? 1 : n;
+      if (flag == "--max-conns-unknown") o.max_conns_unknown = n;
+      if (flag == "--idle-timeout-ms") o.idle_timeout_ms = n == 0 ? 1 : n;
       if (flag == "--pool-size") o.pool_size = n;
       if (flag == "--pool-max-age") {
         if (n > 100'000'000) return Usage("--pool-max-age is at most 100000000 seconds (0 = never rebuild)");

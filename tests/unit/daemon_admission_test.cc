@@ -139,6 +139,29 @@ TEST(DaemonAdmission, EnvFollowsThePolicy) {
   EXPECT_NE(with_env("LANG").reason.find("not NAME=VALUE"), std::string::npos);
 }
 
+TEST(DaemonAdmission, NulIsRefusedInEveryField) {
+  Config cfg = MakeConfig();
+  using namespace std::string_literals;
+  auto reason = [&](auto edit) {
+    Submission s = Sub();
+    s.env = {"LANG=C"};
+    edit(s);
+    Decision d = Admit(cfg, PeerCred{1, 0, 0}, s);
+    EXPECT_EQ(d.verdict, Verdict::kInvalidArgument) << d.reason;
+    return d.reason;
+  };
+  EXPECT_EQ(reason([](Submission& s) { s.argv = {"/bin/echo", "ab\0cd"s}; }).rfind(
+                "argv[1] contains a NUL character at byte 2: Linux arguments", 0),
+            0u);
+  EXPECT_EQ(reason([](Submission& s) { s.env = {"LANG=C\0X"s}; }).rfind("env[0] (its value) contains a NUL", 0), 0u);
+  EXPECT_EQ(reason([](Submission& s) { s.env = {"LA\0NG=C"s}; }).rfind("env[0] (its name) contains a NUL", 0), 0u);
+  EXPECT_EQ(reason([](Submission& s) { s.cwd = "/work\0/x"s; }).rfind("cwd contains a NUL", 0), 0u);
+  EXPECT_EQ(reason([](Submission& s) { s.app_id = "a\0"s; }).rfind("app_id contains a NUL", 0), 0u);
+  EXPECT_EQ(reason([](Submission& s) { s.request_id = "\0"s; }).rfind("request_id contains a NUL", 0), 0u);
+  EXPECT_EQ(reason([](Submission& s) { s.fd_bindings = {"in\0"s}; }).rfind("fd_bindings[0] contains a NUL", 0), 0u);
+  EXPECT_TRUE(Admit(cfg, PeerCred{1, 0, 0}, Sub()).allowed());
+}
+
 TEST(DaemonAdmission, ManageAllTasksOnlyForItsRoles) {
   Config cfg = MakeConfig();
   const auto& ps = cfg.principals;

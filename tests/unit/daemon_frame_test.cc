@@ -64,7 +64,15 @@ TEST(DaemonFrame, TruncatedFrameIsMidFrame) {
   std::string p;
   EXPECT_EQ(d.Next(&p), FrameDecoder::Status::kNeedMore);
   EXPECT_TRUE(d.MidFrame());
+  EXPECT_FALSE(d.Ready());  // a partial frame is not ready: the daemon reads more first
   EXPECT_EQ(d.Buffered(), f.size() - 1);
+  d.Append(f.data() + f.size() - 1, 1);
+  EXPECT_TRUE(d.Ready());
+  EXPECT_EQ(d.Next(&p), FrameDecoder::Status::kFrame);
+  EXPECT_FALSE(d.Ready());
+  FrameDecoder big(16);
+  big.Append("\x20\0\0\0", 4);  // 32 > 16: Next() answers kTooLarge at once
+  EXPECT_TRUE(big.Ready());
 }
 
 // Random mutations of valid Request frames: bit flips, truncation, length rewrites, inserted

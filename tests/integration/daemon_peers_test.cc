@@ -1,0 +1,423 @@
+// cordond against hostile and vanishing peers (issue 14, items 4, 5 and 8; docs/daemon.md "Limits
+// per uid" and "When a client goes"): connection limits per uid, idle deadlines, peers that never
+// read their replies, and an attached client killed with SIGKILL. Each runs a real daemon.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "supervisor/daemon/client.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/run.h"
+
+namespace cordon::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+double MsSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+// Median wall time of `n` `cordon submit -- /bin/true`, each of which must succeed.
+double MedianSubmitMs(DaemonProcess& d, int n) {
+  std::vector<double> ms;
+  for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    auto r = d.Cli({"submit", "--", "/bin/true"});
+    ms.push_back(MsSince(t0));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+// "Within 2x of the idle median", robust on a loaded 2-core host shared with other work: the
+// idle median is taken before and after the fault (the larger, so that a load that came or went
+// meanwhile is in the baseline), and the bound has a 50 ms floor.
+double LatencyBound(double idle_before_ms, double idle_after_ms) {
+  const double idle = std::max(idle_before_ms, idle_after_ms);
+  return std::max(2 * idle, idle + 50);
+}
+
+long RssKiB(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+// Connection-level answers a peer got within `ms`: the error message, "" when nothing came (an
+// accepted connection), or "EOF".
+std::string FirstAnswer(ClientConnection& c, int ms) {
+  auto r = c.Receive(ms);
+  if (!r) return r.error().err == ETIMEDOUT ? "" : "EOF";
+  return r->error().message();
+}
+
+// A child process that becomes `pw` (stays our uid if nullptr), runs `body` and reports one line
+// on a pipe.
+struct AsUser {
+  pid_t pid = -1;
+  int to_child = -1, from_child = -1;
+  template <class F>
+  AsUser(const passwd* pw, F body) {
+    int down[2], up[2];
+    EXPECT_EQ(::pipe2(down, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(up, O_CLOEXEC), 0);
+    pid = ::fork();
+    if (pid == 0) {
+      if (pw && (::setgroups(0, nullptr) || ::setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) ||
+                 ::setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid)))
+        _exit(2);
+      std::string out = body(down[0]);
+      (void)!::write(up[1], out.data(), out.size());
+      _exit(0);
+    }
+    ::close(down[0]);
+    ::close(up[1]);
+    to_child = down[1];
+    from_child = up[0];
+  }
+  // Reads the child's report (it writes once, then exits).
+  std::string Report() {
+    std::string got;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(from_child, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+    return got;
+  }
+  void Go() { (void)!::write(to_child, "g", 1); }
+  ~AsUser() {
+    ::close(to_child);
+    ::close(from_child);
+    if (pid > 0) ::waitpid(pid, nullptr, 0);
+  }
+};
+
+// Item 4: a uid that is no principal holds as many connections as it can get; the operator's
+// submit still succeeds promptly, the extra connections are refused with a reason, and the held
+// ones are closed when idle.
+TEST(DaemonPeers, UnknownUidCannotLockOutThePrincipals) {
+  REQUIRE_SANDBOX();
+  if (!IsRoot()) GTEST_SKIP() << "needs root to connect as another uid (rootless: PrincipalConnectionsAreBounded)";
+  passwd* pw = ::getpwnam("nobody");
+  if (pw == nullptr) GTEST_SKIP() << "no user nobody to connect as";
+  DaemonProcess d(PrincipalsFor(0), {"--max-connections", "40", "--idle-timeout-ms", "3000"});
+  const double idle = MedianSubmitMs(d, 5);
+  AsUser hostile(pw, [&](int go) {
+    std::vector<ClientConnection> held;
+    for (int i = 0; i < 60; ++i) {
+      auto c = ClientConnection::Open(d.socket());
+      if (!c) return "connect failed: " + c.error().Message();
+      held.push_back(std::move(*c));
+    }
+    size_t accepted = 0;
+    std::string refusal;
+    for (auto& c : held) {
+      std::string a = FirstAnswer(c, 100);  // at most 60 x 100 ms, the accepted ones 0.8 s: none idle yet
+      if (a.empty()) ++accepted;
+      else if (refusal.empty()) refusal = a;
+    }
+    char b;
+    (void)!::read(go, &b, 1);  // the operator has submitted
+    // Held and idle: closed by the daemon after --idle-timeout-ms.
+    std::string idle_close;
+    for (auto& c : held) {
+      std::string a = FirstAnswer(c, 5000);
+      if (!a.empty() && a != "EOF") {
+        idle_close = a;
+        break;
+      }
+    }
+    return std::to_string(accepted) + "\n" + refusal + "\n" + idle_close;
+  });
+  // Give the hostile peer time to connect and be counted.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  const double busy = MedianSubmitMs(d, 5);
+  hostile.Go();
+  std::string report = hostile.Report();
+  const double idle_after = MedianSubmitMs(d, 5);
+  std::printf("operator submit: idle median %.1f ms, with an unknown uid holding connections %.1f ms\n", idle, busy);
+  EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
+  auto nl = report.find('\n');
+  ASSERT_NE(nl, std::string::npos) << report;
+  EXPECT_EQ(report.substr(0, nl), "8") << report;  // --max-conns-unknown default
+  EXPECT_NE(report.find("uid " + std::to_string(pw->pw_uid) + " is not a principal and holds 8 connections"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("connection idle for 3000 ms"), std::string::npos) << report;
+}
+
+// Items 4 and 6: a peer sends Submits as fast as it gets answers, each refused and recorded as a
+// decision, durably: as root a uid that is no principal (nobody), rootless a process of our own
+// uid asking for a policy its role lacks. The other submits stay prompt.
+TEST(DaemonPeers, RefusalFloodDoesNotDelayThePrincipals) {
+  REQUIRE_SANDBOX();
+  passwd* pw = nullptr;
+  api::ErrorCode expect = api::ERROR_CODE_PERMISSION_DENIED;
+  if (IsRoot()) {
+    pw = ::getpwnam("nobody");
+    if (pw == nullptr) GTEST_SKIP() << "no user nobody to connect as";
+    expect = api::ERROR_CODE_UNAUTHENTICATED;
+  }
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  const double idle = MedianSubmitMs(d, 5);
+  AsUser hostile(pw, [&](int go) {
+    std::vector<ClientConnection> conns;
+    for (int i = 0; i < 8; ++i) {
+      auto c = ClientConnection::Open(d.socket());
+      if (!c) return std::string("connect failed");
+      conns.push_back(std::move(*c));
+    }
+    ::fcntl(go, F_SETFL, O_NONBLOCK);
+    api::Request sub;
+    sub.mutable_submit()->add_argv("/bin/true");
+    sub.mutable_submit()->set_policy("analyst");  // no role of ours lists it
+    size_t refused = 0;
+    const auto t0 = Clock::now();
+    for (;;) {
+      char b;
+      if (::read(go, &b, 1) == 1) break;
+      for (auto& c : conns) {
+        for (int k = 0; k < 16; ++k) {  // pipelined: 128 in flight
+          sub.set_call_id(c.NextCallId());
+          if (!c.Send(sub)) return std::string("send failed");
+        }
+      }
+      for (auto& c : conns) {
+        for (int k = 0; k < 16; ++k) {
+          auto r = c.Receive(10000);
+          if (!r) return std::string("receive failed: ") + r.error().Message();
+          if (r->error().code() == expect) ++refused;
+        }
+      }
+    }
+    return std::to_string(refused) + " " + std::to_string(static_cast<long>(MsSince(t0)));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double busy = MedianSubmitMs(d, 5);
+  hostile.Go();
+  std::string refused = hostile.Report();
+  const double idle_after = MedianSubmitMs(d, 5);
+  const long n = std::atol(refused.c_str());
+  const long ms = std::atol(refused.c_str() + refused.find(' '));
+  const double per_s = ms > 0 ? 1000.0 * static_cast<double>(n) / static_cast<double>(ms) : 0;
+  std::printf("operator submit: idle median %.1f ms, during %ld refused submits in %ld ms (%.0f/s) %.1f ms\n", idle,
+              n, ms, per_s, busy);
+  // Each refusal is durable before its answer. One fdatasync per refusal on the loop gave ~250/s
+  // on the development VM, and every other client waited behind them; synced in groups by the
+  // worker, several thousand a second.
+  EXPECT_GT(per_s, 1500) << refused;
+  EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
+}
+
+// Item 4, for every uid including a principal's: past --max-conns-per-uid a connection is refused
+// with a reason; idle connections are closed; the uid can connect again once they are.
+TEST(DaemonPeers, PrincipalConnectionsAreBoundedAndIdleOnesClosed) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--max-conns-per-uid", "6", "--idle-timeout-ms", "2500"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the start-up probe's connection is gone
+  std::vector<ClientConnection> held;
+  for (int i = 0; i < 8; ++i) {
+    auto c = ClientConnection::Open(d.socket());
+    ASSERT_TRUE(c) << c.error().Message();
+    held.push_back(std::move(*c));
+  }
+  int accepted = 0;
+  std::string refusal;
+  for (auto& c : held) {
+    std::string a = FirstAnswer(c, 100);  // 8 x 100 ms: before any is idle
+    if (a.empty()) ++accepted;
+    else refusal = a;
+  }
+  EXPECT_EQ(accepted, 6) << refusal;
+  EXPECT_NE(refusal.find("holds 6 connections to cordond, the limit per uid (--max-conns-per-uid 6)"),
+            std::string::npos)
+      << refusal;
+  // The six held ones are idle: each gets the reason, then EOF, within the deadline.
+  const auto t0 = Clock::now();
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_NE(FirstAnswer(held[i], 5000).find("connection idle for 2500 ms"), std::string::npos) << i;
+    EXPECT_EQ(FirstAnswer(held[i], 5000), "EOF") << i;
+  }
+  EXPECT_LT(MsSince(t0), 5000);
+  held.clear();
+  // A connection in use is not idle: a Wait on a task that outlives the deadline is answered.
+  auto c = ClientConnection::Open(d.socket());
+  ASSERT_TRUE(c);
+  api::Request sub;
+  for (const char* a : {"/bin/sleep", "4"}) sub.mutable_submit()->add_argv(a);
+  auto s = c->Call(sub, nullptr, 0, 10000);
+  ASSERT_TRUE(s && !s->has_error()) << (s ? s->error().message() : s.error().Message());
+  api::Request w;
+  w.mutable_wait()->set_task_id(s->submit().task().task_id());
+  auto done = c->Call(w, nullptr, 0, 10000);
+  ASSERT_TRUE(done) << done.error().Message();
+  EXPECT_FALSE(done->has_error()) << done->error().message();
+  EXPECT_EQ(done->wait().task().failure_class(), "none");
+}
+
+// Item 5: peers that send requests and never read the replies (here empty frames, each answered
+// with an error) neither grow the daemon's memory without bound nor delay another client.
+TEST(DaemonPeers, PeersThatNeverReadDoNotGrowMemoryOrDelayOthers) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  const double idle = MedianSubmitMs(d, 5);
+  const long rss_before = RssKiB(d.pid());
+  constexpr int kPeers = 150;
+  int stop[2];
+  ASSERT_EQ(::pipe2(stop, O_CLOEXEC), 0);
+  pid_t flood = ::fork();
+  if (flood == 0) {
+    ::close(stop[1]);
+    std::vector<UniqueFd> socks;
+    for (int i = 0; i < kPeers; ++i) {
+      auto c = ClientConnection::Open(d.socket());
+      if (!c) _exit(3);
+      int fd = ::dup(c->fd());
+      ::fcntl(fd, F_SETFL, O_NONBLOCK);
+      socks.emplace_back(fd);
+    }
+    const std::string empty_frames(4096, '\0');  // 1024 frames of length 0
+    for (;;) {
+      std::vector<pollfd> p;
+      for (auto& s : socks) p.push_back({s.Get(), POLLOUT, 0});
+      p.push_back({stop[0], POLLIN, 0});
+      if (::poll(p.data(), p.size(), 1000) < 0 && errno != EINTR) _exit(4);
+      if (p.back().revents) _exit(0);
+      for (size_t i = 0; i < socks.size(); ++i)
+        if (p[i].revents & POLLOUT) (void)!::send(socks[i].Get(), empty_frames.data(), empty_frames.size(), MSG_NOSIGNAL);
+    }
+  }
+  ::close(stop[0]);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the flood fills whatever it can
+  const double busy = MedianSubmitMs(d, 5);
+  const long rss_after = RssKiB(d.pid());
+  ::close(stop[1]);
+  int st = 0;
+  ::waitpid(flood, &st, 0);
+  const double idle_after = MedianSubmitMs(d, 5);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  std::printf("daemon RSS %ld -> %ld KiB with %d peers that never read; submit idle median %.1f ms, during %.1f ms\n",
+              rss_before, rss_after, kPeers, idle, busy);
+  EXPECT_LT(rss_after - rss_before, 64 * 1024) << "KiB";
+  EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
+}
+
+// Item 8: an attached task (cordon submit without --detach) whose client is killed with SIGKILL
+// is killed too, recorded as client_gone; a detached task outlives its client.
+TEST(DaemonPeers, AttachedTaskDiesWithItsClientDetachedOneDoesNot) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  pid_t client = ::fork();
+  if (client == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    std::string cordon = BuildPath("bin/cordon");
+    ::execl(cordon.c_str(), "cordon", "submit", "--socket", d.socket().c_str(), "--", "sleep", "30", nullptr);
+    _exit(127);
+  }
+  std::string id;
+  for (int i = 0; i < 200 && id.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    id = JsonField(d.Cli({"ps", "--json"}).out, "0/task_id");
+  }
+  ASSERT_NE(id, "") << d.Log();
+  std::string detached = Trim(d.Cli({"submit", "--detach", "--", "sleep", "30"}).out);
+  ASSERT_NE(detached, "");
+  ::kill(client, SIGKILL);
+  ::waitpid(client, nullptr, 0);
+  auto w = d.Cli({"wait", "--json", "--timeout", "10", id});
+  EXPECT_EQ(JsonField(w.out, "failure_class"), "client_gone") << w.out << w.err << d.Log();
+  EXPECT_EQ(w.exit_code, 137);
+  auto ev = d.Cli({"evidence", id}).out;
+  EXPECT_EQ(JsonField(ev, "failure_class"), "client_gone") << ev;
+  EXPECT_NE(JsonField(ev, "message").find("submit with --detach for a task that must outlive its client"),
+            std::string::npos)
+      << ev;
+  // The detached one still runs.
+  EXPECT_EQ(JsonField(d.Cli({"status", "--json", detached}).out, "state"), "running");
+  EXPECT_EQ(d.Cli({"cancel", detached}).exit_code, 0);
+}
+
+// Item 6: a tenant whose task ends with output its caller does not read. The daemon used to
+// poll that caller for up to 2 s per stream on its loop, and every other tenant waited. Five
+// rounds: each starts such a task, lets it end, and times another tenant's submit meanwhile.
+TEST(DaemonPeers, ACallerThatDoesNotReadTheTailDoesNotDelayOthers) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(R"({"version": 1, "roles": {"runner": {"policies": ["default", "pumped"],
+      "classes": ["batch", "interactive"]}}, "principals": [{"name": "tester", "tenant": "ci", "uids": [)" +
+                  std::to_string(::geteuid()) + R"(], "roles": ["runner"]}]})");
+  ::mkdir((d.conf() + "/policies").c_str(), 0755);
+  std::ofstream(d.conf() + "/policies/pumped.json")
+      << R"({"name": "pumped", "version": 1, "limits": {"output_bytes": 104857600}})";
+  ::kill(d.pid(), SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const double idle = MedianSubmitMs(d, 5);
+  std::vector<double> during;
+  for (int round = 0; round < 5; ++round) {
+    int out[2];
+    ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);  // nobody reads out[0]: 64 KiB fill it
+    UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    auto c = ClientConnection::Open(d.socket());
+    ASSERT_TRUE(c);
+    api::Request sub;
+    sub.mutable_submit()->set_policy("pumped");
+    sub.mutable_submit()->set_stdio(true);
+    // 100 KiB and gone: the caller's pipe takes 64 KiB; the rest (in the daemon or the task's pipe,
+    // which holds 64 KiB, so the task never blocks) is the tail to drain.
+    for (const char* a : {"/bin/sh", "-c", "head -c 102400 /dev/zero"}) sub.mutable_submit()->add_argv(a);
+    int fds[3] = {null.Get(), out[1], null.Get()};
+    auto r = c->Call(sub, fds, 3, 10000);
+    ASSERT_TRUE(r && !r->has_error()) << (r ? r->error().message() : r.error().Message());
+    // The task has ended once its shim has (seen from /proc, not through the daemon): its tail
+    // now waits for a caller that does not read.
+    const std::string stat = "/proc/" + std::to_string(r->submit().task().shim_pid()) + "/stat";
+    for (int i = 0; i < 500; ++i) {
+      std::ifstream f(stat);
+      std::string text((std::istreambuf_iterator<char>(f)), {});
+      auto close = text.rfind(')');
+      if (text.empty() || (close != std::string::npos && text.substr(close + 2, 1) == "Z")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto t0 = Clock::now();
+    auto other = d.Cli({"submit", "--", "/bin/true"});
+    during.push_back(MsSince(t0));
+    EXPECT_EQ(other.exit_code, 0) << other.err;
+    // Its caller still gets what it reads within the drain time, then the task is recorded.
+    api::Request w;
+    w.mutable_wait()->set_task_id(r->submit().task().task_id());
+    ::close(out[0]);
+    ::close(out[1]);
+    auto done = c->Call(w, nullptr, 0, 10000);
+    ASSERT_TRUE(done) << done.error().Message();
+    EXPECT_EQ(done->wait().task().failure_class(), "none") << done->wait().task().message();
+  }
+  for (double ms : during) std::printf("  other tenant's submit during a drain: %.1f ms\n", ms);
+  const double idle_after = MedianSubmitMs(d, 5);
+  std::sort(during.begin(), during.end());
+  std::printf("submit: idle median %.1f ms, while another caller's tail drains %.1f ms (max %.1f)\n", idle, during[2],
+              during.back());
+  EXPECT_LE(during[2], LatencyBound(idle, idle_after)) << "idle after " << idle_after;
+}
+
+}  // namespace
+}  // namespace cordon::test
