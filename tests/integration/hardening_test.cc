@@ -2,6 +2,7 @@
 // than the task (from inside), and the outer shim holds no host privilege once the sandbox is set
 // up (from the host). Runs rootful, rootless, and pooled (ctest's `pooled.` variant).
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,6 +143,86 @@ TEST(Hardening, OuterShimHoldsNoPrivilegeWhileTheTaskRuns) {
   int st = 0;
   ::waitpid(cordon, &st, 0);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGTERM) << "wait status " << st;
+}
+
+
+// Item 11: host-wide /proc statistics. Each masked file must fail to open; the masked directories
+// are empty; the sandbox-scoped files show the sandbox (docs/sandbox.md, "/proc").
+TEST(Hardening, HostWideProcStatisticsAreMasked) {
+  REQUIRE_SANDBOX();
+  auto r = CordonRun({"/bin/sh", "-c",
+                      "for f in interrupts softirqs vmstat diskstats partitions iomem ioports cmdline keys key-users "
+                      "  kallsyms zoneinfo buddyinfo locks swaps schedstat modules sys/fs/file-nr sys/fs/inode-nr "
+                      "  sys/fs/dentry-state sys/fs/inode-state sys/fs/aio-nr sys/kernel/pty/nr "
+                      // mode 0400, host root's: not masked, never readable in a sandbox
+                      "  kpagecount kpageflags kpagecgroup timer_list slabinfo pagetypeinfo vmallocinfo kmsg; do "
+                      "  test -e /proc/$f || continue; head -c1 /proc/$f >/dev/null 2>&1 && echo readable:$f; done; "
+                      "for d in pressure fs bus irq acpi driver scsi asound; do "
+                      "  test -d /proc/$d && ls -A /proc/$d | sed \"s|^|listed:$d/|\"; done; "
+                      "(echo x > /proc/meminfo) 2>/dev/null && echo writable:meminfo; "
+                      "head -c1 /proc/sys/kernel/ostype >/dev/null && echo sys-readable"});
+  EXPECT_EQ(r.out, "sys-readable\n") << r.err;
+}
+
+TEST(Hardening, MeminfoStatCpuinfoLoadavgAndUptimeAreTheSandboxs) {
+  REQUIRE_SANDBOX();
+  std::string policy = WriteTempFile("mem.json", R"({"name": "mem", "version": 1,
+      "limits": {"memory_bytes": 268435456}, "env": {"set": {"PATH": "/usr/bin:/bin"}}})");
+  auto r = CordonRun({"python3", "-c",
+                      "import os\n"
+                      "mem = dict(l.split(':') for l in open('/proc/meminfo'))\n"
+                      "print(mem['MemTotal'].split(), mem['MemFree'].split(), mem['Cached'].split())\n"
+                      "stat = open('/proc/stat').read().split('\\n')\n"
+                      "cpus = [l for l in stat if l.startswith('cpu') and l[3].isdigit()]\n"
+                      "nums = [int(x) for l in stat if l and not l.startswith(('btime', 'procs_running')) "
+                      "        for x in l.split()[1:]]\n"
+                      "print(len(cpus), os.cpu_count(), len(os.sched_getaffinity(0)), sum(nums))\n"
+                      "print(open('/proc/cpuinfo').read().count('processor\\t:'))\n"
+                      "print(open('/proc/loadavg').read().strip())\n"
+                      "print(float(open('/proc/uptime').read().split()[0]) < 30)\n"},
+                     {"--policy", policy});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+  const std::string n = std::to_string(CPU_COUNT(&set));
+  EXPECT_EQ(r.out, "['262144', 'kB'] ['262144', 'kB'] ['0', 'kB']\n" + n + " " + n + " " + n + " 0\n" + n +
+                       "\n0.00 0.00 0.00 0/0 0\nTrue\n");
+}
+
+TEST(Hardening, CpuViewsFollowTheAffinity) {
+  REQUIRE_SANDBOX();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+  if (CPU_COUNT(&set) < 2) GTEST_SKIP() << "one CPU only: no smaller affinity to give the sandbox";
+  int last = 0;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) last = c;
+  // One CPU of the host's (its last one): the sandbox's cpuinfo is that CPU's block, numbered 0.
+  // (posix_spawn passes our affinity on to cordon, and cordon to the sandbox)
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(last, &one);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);
+  auto r = CordonRun({"python3", "-c",
+                      "import os\n"
+                      "stat = [l for l in open('/proc/stat') if l.startswith('cpu') and l[3].isdigit()]\n"
+                      "info = [l for l in open('/proc/cpuinfo') if l.startswith('processor')]\n"
+                      "print(len(stat), os.cpu_count(), [l.split(':')[1].strip() for l in info])\n"});
+  ASSERT_EQ(::sched_setaffinity(0, sizeof set, &set), 0);
+  EXPECT_EQ(r.out, "1 1 ['0']\n") << r.err;
+}
+
+TEST(Hardening, ProcfsToolsStillWork) {
+  REQUIRE_SANDBOX();
+  // ps reads /proc/stat (btime), /proc/uptime and /proc/<pid>/stat; free reads /proc/meminfo.
+  auto r = CordonRun({"/bin/sh", "-c",
+                      "ps -o pid=,comm= -p $$; ps -eo etimes= | head -1 | awk '$1 < 30 {print \"etime-ok\"}'; "
+                      "free -k | awk '/^Mem:/ {print ($2 == $4) ? \"free-ok\" : $0}'; "
+                      "python3 -c 'import os; print(open(\"/proc/self/stat\").read().split()[0] == str(os.getpid()))'"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "      2 sh\netime-ok\nfree-ok\nTrue\n") << r.err;
 }
 
 }  // namespace
