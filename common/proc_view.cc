@@ -38,28 +38,36 @@ void Append(std::string* out, std::string_view key, uint64_t value, bool kb) {
 
 }  // namespace
 
-std::string Meminfo(std::string_view host, uint64_t total_bytes) {
-  uint64_t host_total_kb = 0;
-  ForEachLine(host, [&](std::string_view line) {
-    if (line.starts_with("MemTotal:")) host_total_kb = ParseU64(line.substr(9));
-  });
-  if (host_total_kb == 0) return "";
-  uint64_t total_kb = total_bytes / 1024;
-  if (total_kb == 0 || total_kb > host_total_kb) total_kb = host_total_kb;
+std::string Meminfo(uint64_t host_total_bytes, uint64_t budget_bytes) {
+  // The keys of a 6.x x86_64 kernel that programs parse (procps free/top/vmstat, psutil, JVMs),
+  // in the kernel's order (fs/proc/meminfo.c); "kB" unless noted.
+  static constexpr struct {
+    const char* key;
+    bool kb;
+  } kKeys[] = {{"MemTotal", true},        {"MemFree", true},        {"MemAvailable", true},
+               {"Buffers", true},         {"Cached", true},         {"SwapCached", true},
+               {"Active", true},          {"Inactive", true},       {"Active(anon)", true},
+               {"Inactive(anon)", true},  {"Active(file)", true},   {"Inactive(file)", true},
+               {"Unevictable", true},     {"Mlocked", true},        {"SwapTotal", true},
+               {"SwapFree", true},        {"Dirty", true},          {"Writeback", true},
+               {"AnonPages", true},       {"Mapped", true},         {"Shmem", true},
+               {"KReclaimable", true},    {"Slab", true},           {"SReclaimable", true},
+               {"SUnreclaim", true},      {"KernelStack", true},    {"PageTables", true},
+               {"CommitLimit", true},     {"Committed_AS", true},   {"VmallocTotal", true},
+               {"VmallocUsed", true},     {"VmallocChunk", true},   {"Percpu", true},
+               {"HugePages_Total", false}, {"HugePages_Free", false}, {"HugePages_Rsvd", false},
+               {"HugePages_Surp", false}, {"Hugepagesize", true},   {"Hugetlb", true}};
+  uint64_t total_kb = budget_bytes / 1024;
+  if (total_kb == 0 || budget_bytes > host_total_bytes) total_kb = host_total_bytes / 1024;
   std::string out;
-  ForEachLine(host, [&](std::string_view line) {
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return;
-    std::string_view key = line.substr(0, colon), rest = line.substr(colon + 1);
-    const bool kb = rest.ends_with("kB");
+  out.reserve(1200);
+  for (const auto& k : kKeys) {
     uint64_t v = 0;
-    if (key == "MemTotal" || key == "MemFree" || key == "MemAvailable") {
-      v = total_kb;
-    } else if (key == "Hugepagesize") {
-      v = ParseU64(rest);
-    }
-    Append(&out, key, v, kb);
-  });
+    const std::string_view key = k.key;
+    if (key == "MemTotal" || key == "MemFree" || key == "MemAvailable") v = total_kb;
+    if (key == "Hugepagesize") v = 2048;  // x86_64's default huge page; the sandbox has no hugetlbfs
+    Append(&out, key, v, k.kb);
+  }
   return out;
 }
 

@@ -10,10 +10,11 @@
 
 namespace cordon::proc_view {
 
-// /proc/meminfo with the host's keys and units, in its order. MemTotal, MemFree and MemAvailable
-// are `total_bytes` (the memory budget; the host's MemTotal when 0 or larger), Hugepagesize is the
-// host's, every other value is 0: no host counter shows. Returns "" when `host` has no MemTotal.
-std::string Meminfo(std::string_view host, uint64_t total_bytes);
+// /proc/meminfo: the keys programs parse, in the kernel's order. MemTotal, MemFree and
+// MemAvailable are `budget_bytes` (the memory budget; the host's total when 0 or larger),
+// Hugepagesize is 2048 kB, every other value is 0: no host counter shows. Built without reading
+// the host's file (its generation costs ~0.1 ms here); `host_total_bytes` comes from sysinfo(2).
+std::string Meminfo(uint64_t host_total_bytes, uint64_t budget_bytes);
 
 // /proc/stat for `ncpus` CPUs (the aggregate line, cpu0..cpuN-1), every counter 0, `btime` the
 // sandbox's boot time (seconds since the epoch), procs_running 1.

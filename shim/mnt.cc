@@ -156,17 +156,6 @@ bool EnterTimeNamespace(uint64_t* btime, Failure* f) {
   return true;
 }
 
-// The sandbox's CPUs: its affinity, which the task inherits.
-std::vector<unsigned> AllowedCpus() {
-  std::vector<unsigned> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0)
-    for (unsigned c = 0; c < CPU_SETSIZE; ++c)
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  return cpus;
-}
-
 // Fresh procfs for the new PID namespace, then what docs/sandbox.md "/proc" lists: host-wide
 // statistics and kernel internals masked, meminfo/stat/cpuinfo/loadavg replaced by sandbox-scoped
 // files, uptime from a time namespace, /proc/sys read-only.
@@ -187,16 +176,30 @@ bool MountProc(const LaunchSpec& spec, Failure* f) {
   if (!EnterTimeNamespace(&btime, f)) return false;
   if (btime == 0) btime = proc_view::StatBtime(ReadAll(proc + "/stat"));
   const std::string view(kProcView);
-  const std::string meminfo = proc_view::Meminfo(ReadAll(proc + "/meminfo"), spec.memory_bytes);
-  const std::vector<unsigned> cpus = AllowedCpus();
-  // A sandbox restricted to some of the host's CPUs gets its own cpuinfo. With all of them, the
-  // host's file is that same text, live; and reading it costs an IPI per CPU ("cpu MHz").
-  const bool all_cpus = cpus.size() == static_cast<size_t>(::get_nprocs());
-  const std::string cpuinfo = all_cpus ? std::string() : proc_view::Cpuinfo(ReadAll(proc + "/cpuinfo"), cpus);
+  struct sysinfo si {};
+  ::sysinfo(&si);
+  const std::string meminfo =
+      proc_view::Meminfo(static_cast<uint64_t>(si.totalram) * (si.mem_unit ? si.mem_unit : 1), spec.memory_bytes);
+  // The sandbox's CPUs: its affinity, which the task inherits. A sandbox restricted to some of the
+  // host's CPUs gets its own cpuinfo. With all of them, the host's file is that same text, live;
+  // and reading it costs an IPI per CPU ("cpu MHz").
+  cpu_set_t affinity;
+  CPU_ZERO(&affinity);
+  if (::sched_getaffinity(0, sizeof affinity, &affinity) < 0)
+    return SetFailure(f, SetupStep::kMountProc, errno, "sched_getaffinity");
+  const unsigned ncpus = static_cast<unsigned>(CPU_COUNT(&affinity));
+  const bool all_cpus = static_cast<int>(ncpus) >= ::get_nprocs();
+  std::string cpuinfo;
+  if (!all_cpus) {
+    std::vector<unsigned> cpus;
+    for (unsigned c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &affinity)) cpus.push_back(c);
+    cpuinfo = proc_view::Cpuinfo(ReadAll(proc + "/cpuinfo"), cpus);
+  }
   if (::mkdir(kProcView, 0755) < 0 || ::mkdir((view + "/empty").c_str(), 0555) < 0)
     return SetFailure(f, SetupStep::kMountProc, errno, "mkdir %s", kProcView);
   if (!WriteNewFile(view + "/null", "", f) || !WriteNewFile(view + "/meminfo", meminfo, f) ||
-      !WriteNewFile(view + "/stat", proc_view::Stat(static_cast<unsigned>(cpus.size()), btime), f) ||
+      !WriteNewFile(view + "/stat", proc_view::Stat(ncpus, btime), f) ||
       (!all_cpus && !WriteNewFile(view + "/cpuinfo", cpuinfo, f)) ||
       !WriteNewFile(view + "/loadavg", proc_view::kLoadavg, f))
     return false;
@@ -247,7 +250,7 @@ bool MountProc(const LaunchSpec& spec, Failure* f) {
     const char* name;
     bool empty;
     bool bind;
-  } kViews[] = {{"meminfo", meminfo.empty(), true},
+  } kViews[] = {{"meminfo", false, true},
                 {"stat", false, true},
                 {"cpuinfo", cpuinfo.empty(), !all_cpus},
                 {"loadavg", false, true}};
