@@ -229,7 +229,9 @@ bool MountProc(const LaunchSpec& spec, Failure* f) {
       "partitions", "iomem", "ioports", "cmdline", "bootconfig",
       // host-wide counters under the read-only /proc/sys
       "sys/fs/dentry-state", "sys/fs/inode-nr", "sys/fs/inode-state", "sys/fs/file-nr", "sys/fs/aio-nr",
-      "sys/kernel/pty/nr"};
+      "sys/kernel/pty/nr",
+      // the host's boot id: tells two sandboxes that they share a host and a boot
+      "sys/kernel/random/boot_id"};
   const std::string null_src = view + "/null";
   auto mask = [&](const char* p, const std::string& src) {
     std::string path = proc + "/" + p;

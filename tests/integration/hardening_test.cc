@@ -126,7 +126,14 @@ TEST(Hardening, OuterShimHoldsNoPrivilegeWhileTheTaskRuns) {
   const pid_t outer = ParentOf(pid1);
   EXPECT_EQ(ParentOf(outer), cordon) << "not the outer shim: " << outer;
   EXPECT_EQ(ReadFile("/proc/" + std::to_string(outer) + "/comm"), "cordon-shim\n");
-  const std::string status = ReadFile("/proc/" + std::to_string(outer) + "/status");
+  // The outer shim drops its privileges when PID 1's exec-ok record reaches it, which can be just
+  // after the task shows up: wait (bounded) for the last step of the drop, no_new_privs.
+  std::string status;
+  for (int i = 0; i < 500; ++i) {
+    status = ReadFile("/proc/" + std::to_string(outer) + "/status");
+    if (StatusField(status, "NoNewPrivs") == "1") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   for (const char* cap : {"CapInh", "CapPrm", "CapEff", "CapAmb"})
     EXPECT_EQ(StatusField(status, cap), "0000000000000000") << cap << " of the outer shim:\n" << status;
   EXPECT_EQ(StatusField(status, "NoNewPrivs"), "1") << status;
@@ -154,6 +161,7 @@ TEST(Hardening, HostWideProcStatisticsAreMasked) {
                       "for f in interrupts softirqs vmstat diskstats partitions iomem ioports cmdline keys key-users "
                       "  kallsyms zoneinfo buddyinfo locks swaps schedstat modules sys/fs/file-nr sys/fs/inode-nr "
                       "  sys/fs/dentry-state sys/fs/inode-state sys/fs/aio-nr sys/kernel/pty/nr "
+                      "  sys/kernel/random/boot_id "
                       // mode 0400, host root's: not masked, never readable in a sandbox
                       "  kpagecount kpageflags kpagecgroup timer_list slabinfo pagetypeinfo vmallocinfo kmsg; do "
                       "  test -e /proc/$f || continue; head -c1 /proc/$f >/dev/null 2>&1 && echo readable:$f; done; "
