@@ -142,6 +142,10 @@ bool EnterTimeNamespace(uint64_t* btime, Failure* f) {
   *btime = 0;
   if (::unshare(CLONE_NEWTIME) < 0) {
     if (errno == EINVAL) return true;
+    if (errno == ENOSPC)
+      return SetFailure(f, SetupStep::kMountProc, errno,
+                        "unshare time namespace: the limit of time namespaces is reached (raise the sysctl "
+                        "user.max_time_namespaces)");
     return SetFailure(f, SetupStep::kMountProc, errno, "unshare time namespace");
   }
   timespec boot{}, now{};
