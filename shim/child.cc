@@ -208,7 +208,7 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<TaskArgs*>(arg)); }
   }
   pollfd alive{sync_fd, POLLIN, 0};
   if (::poll(&alive, 1, 0) > 0 && (alive.revents & POLLHUP)) _exit(kExitCordonFailure);
-  if (!mnt::BuildRoot(spec, bind_fds, &f)) Die(sync_fd, f);
+  if (!mnt::BuildRoot(spec, bind_fds, args.boot_floor_s, &f)) Die(sync_fd, f);
   for (int fd : bind_fds)
     if (fd >= 0) ::close(fd);
   // A directory binding reaches the task as an O_PATH fd on its mount inside the sandbox, never on

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -86,40 +87,43 @@ bool BecomeTaskIds(const proto::LaunchSpec& spec, Failure* f) {
   return true;
 }
 
-// Once the sandbox is set up (kReady or kExecOk), the outer shim only waits, relays records and
-// forwards signals: to PID 1 through its pidfd, and PID 1 runs as the task's host uid. Rootful, it
-// becomes that uid in all of real, effective and saved ids (a signal needs a matching uid, not
-// CAP_KILL: kernel/signal.c kill_ok_by_cred), then gives up every capability and the bounding set,
-// locks securebits and sets no_new_privs; so nothing host-root stays behind for the task's life.
-// Rootless it has no capabilities to give up; it sets no_new_privs all the same.
+// After clone3() the outer shim only waits, relays records and forwards signals: to PID 1 through
+// its pidfd. Rootful, it gives up host root right there: it becomes the task's host uid and gid in
+// all of real, effective and saved ids, empties its bounding set, locks securebits, clears every
+// capability, becomes non-dumpable and re-arms its parent-death signal. Signalling PID 1 needs no
+// capability after that: the sandbox's user namespace was created with our euid, the host uid, and
+// a namespace's owner in the parent namespace has every capability in it, CAP_KILL included
+// (security/commoncap.c cap_capable), whatever ids PID 1 still has during its setup.
+// Rootless it has no capabilities; it sets no_new_privs in both modes.
 bool DropOuterPrivileges(const proto::LaunchSpec& spec, pid_t supervisor, Failure* f) {
   if (spec.flags & proto::kFlagRootful) {
     if (::setresgid(spec.host_gid, spec.host_gid, spec.host_gid) < 0)
-      return SetFailure(f, SetupStep::kNone, errno, "outer shim: setresgid to host gid %u", spec.host_gid);
+      return SetFailure(f, SetupStep::kClone, errno, "outer shim: setresgid to host gid %u", spec.host_gid);
+    // SECBIT_NO_SETUID_FIXUP (BecomeTaskIds) keeps our capabilities through this.
     if (::setresuid(spec.host_uid, spec.host_uid, spec.host_uid) < 0)
-      return SetFailure(f, SetupStep::kNone, errno, "outer shim: setresuid to host uid %u", spec.host_uid);
+      return SetFailure(f, SetupStep::kClone, errno, "outer shim: setresuid to host uid %u", spec.host_uid);
     for (cap_value_t c = 0; c < 64; ++c) {
       if (cap_drop_bound(c) == 0) continue;
       if (errno == EINVAL) break;  // past the kernel's last capability
-      return SetFailure(f, SetupStep::kNone, errno, "outer shim: drop capability %d from the bounding set", c);
+      return SetFailure(f, SetupStep::kClone, errno, "outer shim: drop capability %d from the bounding set", c);
     }
     constexpr unsigned long kBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
                                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
                                     SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-    if (::prctl(PR_SET_SECUREBITS, kBits) < 0) return SetFailure(f, SetupStep::kNone, errno, "outer shim: lock securebits");
+    if (::prctl(PR_SET_SECUREBITS, kBits) < 0) return SetFailure(f, SetupStep::kClone, errno, "outer shim: lock securebits");
     cap_t none = cap_init();
     const bool cleared = none != nullptr && cap_reset_ambient() == 0 && cap_set_proc(none) == 0;
     const int err = errno;
     if (none != nullptr) cap_free(none);
-    if (!cleared) return SetFailure(f, SetupStep::kNone, err, "outer shim: clear its capabilities");
+    if (!cleared) return SetFailure(f, SetupStep::kClone, err, "outer shim: clear its capabilities");
     // Not dumpable: no other process of the host uid may ptrace us or open our guarded /proc files.
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kNone, errno, "outer shim: PR_SET_DUMPABLE 0");
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kClone, errno, "outer shim: PR_SET_DUMPABLE 0");
     // A credential change can clear the parent-death signal (kernel/cred.c commit_creds): re-arm it,
     // then make sure the supervisor did not die in between.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ::getppid() != supervisor)
-      return SetFailure(f, SetupStep::kNone, errno, "outer shim: re-arm the parent-death signal");
+      return SetFailure(f, SetupStep::kClone, errno, "outer shim: re-arm the parent-death signal");
   }
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kNone, errno, "outer shim: set no_new_privs");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kClone, errno, "outer shim: set no_new_privs");
   return true;
 }
 
@@ -184,6 +188,8 @@ int RunOuter() {
     ca.flags |= CLONE_INTO_CGROUP;
     ca.cgroup = static_cast<uint64_t>(cgroup_fd.Get());
   }
+  timespec boot{};
+  ::clock_gettime(CLOCK_BOOTTIME, &boot);  // the sandbox's uptime counts from here (shim/mnt.cc)
   long pid = sys::Clone3(&ca);
   if (pid < 0) {
     int err = errno;
@@ -201,9 +207,14 @@ int RunOuter() {
     for (size_t i = 0; i < 3; ++i) args.task_fds.push_back(pooled ? -1 : msg->fds[2 + i].Get());
     for (size_t i = head; i < msg->fds.size(); ++i) args.task_fds.push_back(msg->fds[i].Get());
     args.bpf = &bpf;
+    args.boot_floor_s = static_cast<uint64_t>(boot.tv_sec);
     RunChild(args);
   }
   UniqueFd child_pidfd(pidfd);
+  if (!DropOuterPrivileges(spec, supervisor, &f)) {
+    sys::PidfdSendSignal(child_pidfd.Get(), SIGKILL);
+    Report(f);
+  }
   child_sync.Reset();
   cgroup_fd.Reset();
   msg->fds.clear();  // the child has its copies; ours must not keep the task's pipes open
@@ -212,18 +223,7 @@ int RunOuter() {
   // (the supervisor owns wall-clock limits and kills us, which kills the child via PDEATHSIG).
   const uint64_t deadline = sys::MonotonicNs() + uint64_t{spec.setup_timeout_ms} * 1000000ull;
   // A pooled sandbox's setup ends with kReady; then it may wait for its task as long as it takes.
-  bool exec_ok = false, ready = false, got_exit = false, sent_error = false, dropped = false;
-  // Before the first kReady or kExecOk goes out: once the supervisor hears the sandbox is set up,
-  // we hold no privilege. A failure to drop is the sandbox's setup failure.
-  auto drop_or_fail = [&]() {
-    if (dropped) return true;
-    Failure df;
-    if (DropOuterPrivileges(spec, supervisor, &df)) return dropped = true;
-    sys::PidfdSendSignal(child_pidfd.Get(), SIGKILL);
-    Send(&df.rec, sizeof df.rec);
-    sent_error = true;
-    return false;
-  };
+  bool exec_ok = false, ready = false, got_exit = false, sent_error = false;
   for (;;) {
     // A negative fd is ignored by poll(): once the child's end is closed only the others remain.
     pollfd p[3] = {{sync.Get(), POLLIN, 0}, {kControlFd, POLLIN, 0}, {child_pidfd.Get(), POLLIN, 0}};
@@ -253,13 +253,11 @@ int RunOuter() {
         sync.Reset();  // child's end closed: only the pidfd is left to watch
       } else if (n >= static_cast<ssize_t>(sizeof h) && h.magic == proto::kMagic) {
         if (h.type == proto::MsgType::kExecOk && n == sizeof(proto::ExecOkRecord)) {
-          if (!drop_or_fail()) continue;
           exec_ok = true;
           int pass[2];
           for (size_t k = 0; k < got->fds.size() && k < 2; ++k) pass[k] = got->fds[k].Get();
           Send(buf, static_cast<size_t>(n), pass, std::min<size_t>(got->fds.size(), 2));
         } else if (h.type == proto::MsgType::kReady && n == sizeof(proto::ReadyRecord)) {
-          if (!drop_or_fail()) continue;
           ready = true;
           Send(buf, static_cast<size_t>(n));
         } else if (h.type == proto::MsgType::kError && n == sizeof(proto::ErrorRecord)) {

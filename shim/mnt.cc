@@ -133,12 +133,15 @@ bool WriteNewFile(const std::string& path, std::string_view text, Failure* f) {
 }
 
 // The time namespace the task enters at its execve (fs/exec.c exec_task_namespaces: a CLONE_VM
-// child stays in ours until then). Its CLOCK_BOOTTIME starts at 0 now, so /proc/uptime, and the
-// start times in /proc/<pid>/stat, count from the sandbox's start. Offsets can only be written
+// child stays in ours until then). Its CLOCK_BOOTTIME starts at 0 when the outer shim cloned us
+// (`boot_floor_s`, whole seconds of CLOCK_BOOTTIME read before clone3), so /proc/uptime, and the
+// start times in /proc/<pid>/stat, count from the sandbox's start. Not from now: a reader's view
+// of a start time is start + offset, unsigned (fs/proc/array.c do_task_stat), and our own start
+// must not come out negative. Offsets can only be written
 // before a process enters it (time_namespaces(7)); CLOCK_MONOTONIC is left alone, so the stamps
 // the supervisor compares stay on the host's clock. Returns the sandbox's boot time (epoch
 // seconds), or 0 where the kernel has no time namespaces (CONFIG_TIME_NS: EINVAL).
-bool EnterTimeNamespace(uint64_t* btime, Failure* f) {
+bool EnterTimeNamespace(uint64_t boot_floor_s, uint64_t* btime, Failure* f) {
   *btime = 0;
   if (::unshare(CLONE_NEWTIME) < 0) {
     if (errno == EINVAL) return true;
@@ -151,12 +154,14 @@ bool EnterTimeNamespace(uint64_t* btime, Failure* f) {
   timespec boot{}, now{};
   ::clock_gettime(CLOCK_BOOTTIME, &boot);
   ::clock_gettime(CLOCK_REALTIME, &now);
+  if (boot_floor_s > static_cast<uint64_t>(boot.tv_sec)) boot_floor_s = static_cast<uint64_t>(boot.tv_sec);
   char line[64];
-  snprintf(line, sizeof line, "boottime -%lld 0\n", static_cast<long long>(boot.tv_sec));
+  snprintf(line, sizeof line, "boottime -%llu 0\n", static_cast<unsigned long long>(boot_floor_s));
   UniqueFd fd(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
   if (!fd || ::write(fd.Get(), line, std::strlen(line)) < 0)
     return SetFailure(f, SetupStep::kMountProc, errno, "write /proc/self/timens_offsets");
-  *btime = static_cast<uint64_t>(now.tv_sec);
+  // The epoch time at which the sandbox's CLOCK_BOOTTIME was 0.
+  *btime = static_cast<uint64_t>(now.tv_sec) - (static_cast<uint64_t>(boot.tv_sec) - boot_floor_s);
   return true;
 }
 
@@ -168,7 +173,7 @@ bool EnterTimeNamespace(uint64_t* btime, Failure* f) {
 // mount(MS_BIND), which copies the source mount's flags (fs/namespace.c clone_mnt).
 constexpr const char* kProcView = "/tmp/proc-view";
 
-bool MountProc(const LaunchSpec& spec, Failure* f) {
+bool MountProc(const LaunchSpec& spec, uint64_t boot_floor_s, Failure* f) {
   std::string proc = std::string(kNewRoot) + "/proc";
   if (!MkdirAll(proc, 0555)) return SetFailure(f, SetupStep::kMountProc, errno, "mkdir /proc");
   // Mounting procfs in a user namespace needs a fully visible procfs in this mount namespace
@@ -177,7 +182,7 @@ bool MountProc(const LaunchSpec& spec, Failure* f) {
     return SetFailure(f, SetupStep::kMountProc, errno, "mount proc on /proc");
 
   uint64_t btime = 0;
-  if (!EnterTimeNamespace(&btime, f)) return false;
+  if (!EnterTimeNamespace(boot_floor_s, &btime, f)) return false;
   if (btime == 0) btime = proc_view::StatBtime(ReadAll(proc + "/stat"));
   const std::string view(kProcView);
   struct sysinfo si {};
@@ -380,7 +385,7 @@ bool ResolveBindings(const LaunchSpec& spec, std::vector<int>* out, Failure* f) 
   return true;
 }
 
-bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, Failure* f) {
+bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, uint64_t boot_floor_s, Failure* f) {
   // Step 4: nothing below may propagate to the host's mounts.
   if (HookFails(spec, SetupStep::kMountPrivate, f)) return false;
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
@@ -433,7 +438,7 @@ bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, Failure
     if (::move_mount(tree.Get(), "", AT_FDCWD, dst.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
       return SetFailure(f, SetupStep::kBindMounts, errno, "mount binding at %s", b.target.c_str());
   }
-  if (HookFails(spec, SetupStep::kMountProc, f) || !MountProc(spec, f)) return false;
+  if (HookFails(spec, SetupStep::kMountProc, f) || !MountProc(spec, boot_floor_s, f)) return false;
   if (HookFails(spec, SetupStep::kMountDev, f) || !MountDev(spec, f)) return false;
   if (HookFails(spec, SetupStep::kEtcFiles, f)) return false;
   for (const MountEntry& m : spec.mounts) {

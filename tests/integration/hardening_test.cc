@@ -126,8 +126,9 @@ TEST(Hardening, OuterShimHoldsNoPrivilegeWhileTheTaskRuns) {
   const pid_t outer = ParentOf(pid1);
   EXPECT_EQ(ParentOf(outer), cordon) << "not the outer shim: " << outer;
   EXPECT_EQ(ReadFile("/proc/" + std::to_string(outer) + "/comm"), "cordon-shim\n");
-  // The outer shim drops its privileges when PID 1's exec-ok record reaches it, which can be just
-  // after the task shows up: wait (bounded) for the last step of the drop, no_new_privs.
+  // The outer shim drops its privileges right after it cloned PID 1, long before the task shows
+  // up; the bounded wait for the drop's last step (no_new_privs) only keeps a slow host from
+  // turning an ordering assumption into a flaky failure.
   std::string status;
   for (int i = 0; i < 500; ++i) {
     status = ReadFile("/proc/" + std::to_string(outer) + "/status");
