@@ -43,6 +43,7 @@ std::string EncodeLaunchSpec(const LaunchSpec& s) {
     w.Str(b.source);
     w.Str(b.target);
   }
+  w.U64(s.memory_bytes);
   return w.data();
 }
 
@@ -98,6 +99,7 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
     if ((b.flags & kBindMount) && (b.target.empty() || b.target[0] != '/' || b.source.empty())) return false;
     s->binds.push_back(std::move(b));
   }
+  s->memory_bytes = r.U64();
   const bool argv_ok = (s->flags & kFlagPooled) ? s->argv.empty() : !s->argv.empty() && !s->argv[0].empty();
   return r.ok() && r.AtEnd() && argv_ok &&
          s->bound_fds + 4 <= static_cast<uint32_t>(kMaxFdsPerLaunch) && !s->cwd.empty() && s->cwd[0] == '/';

@@ -167,6 +167,8 @@ struct LaunchSpec {
   std::vector<std::string> envp;
   std::vector<MountEntry> mounts;
   std::vector<BindEntry> binds;
+  uint64_t memory_bytes = 0;            // the policy's limits.memory_bytes (0 = none): MemTotal of the
+                                        // sandbox's generated /proc/meminfo (docs/sandbox.md)
 };
 
 std::string EncodeLaunchSpec(const LaunchSpec& spec);

@@ -15,11 +15,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
+#include <linux/securebits.h>
+#include <linux/seccomp.h>
+
 #include <cerrno>
 #include <csignal>
+#include <span>
 #include <new>
 #include <cstring>
 
+#include "common/init_filter.h"
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "shim/failure.h"
@@ -101,18 +107,39 @@ int LiftFd(int fd, int floor) {
   return n;
 }
 
-// PID 1 after the task started: no capabilities, not dumpable (so the task, running as the same
-// uid, cannot ptrace it or read its /proc files), and nothing but the sync socket open.
-void BecomeInit(int sync_fd) {
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  cap_t none = cap_init();
-  if (none != nullptr) {
-    cap_set_proc(none);
-    cap_free(none);
+// PID 1 after the task started: confined at least as tightly as the task, so that nothing the task
+// can reach (it runs as the same uid and may signal us) is less confined than itself. In order:
+// not dumpable (the task cannot ptrace us or open our ptrace-guarded /proc files); an empty
+// bounding set and locked securebits while CAP_SETPCAP is still ours (prctl(2) PR_CAPBSET_DROP,
+// PR_SET_SECUREBITS); no capabilities in any set; no_new_privs (seccomp(2) requires it without
+// CAP_SYS_ADMIN, which we just dropped); then the small filter of common/init_filter.h. Runs after
+// the task's execve (we resume from the CLONE_VFORK clone then), before the exec-ok record.
+bool LockDownInit(cap_t none, Failure* f) {
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: PR_SET_DUMPABLE 0");
+  for (cap_value_t c = 0; c < 64; ++c) {
+    if (cap_drop_bound(c) == 0) continue;
+    if (errno == EINVAL) break;  // past the kernel's last capability
+    return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: drop capability %d from the bounding set", c);
   }
-  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  // Close the task's stdio and bound fds in our table: readers of the task's stdout must see EOF
-  // when the task (not its init) closes it.
+  constexpr unsigned long kBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if (::prctl(PR_SET_SECUREBITS, kBits) < 0) return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: lock securebits");
+  if (cap_reset_ambient() < 0 || cap_set_proc(none) < 0)
+    return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: clear its capabilities");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: set no_new_privs");
+  std::span<const sock_filter> prog = init_filter::Program();
+  sock_fprog fprog{};
+  fprog.len = static_cast<unsigned short>(prog.size());
+  fprog.filter = const_cast<sock_filter*>(prog.data());
+  if (sys::Seccomp(SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
+    return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: load its seccomp filter");
+  return true;
+}
+
+// Close the task's stdio and bound fds in our table: readers of the task's stdout must see EOF
+// when the task (not its init) closes it. close_range is in PID 1's filter for this.
+void CloseAllBut(int sync_fd) {
   if (sync_fd > 0) sys::CloseRange(0, static_cast<unsigned>(sync_fd - 1), 0);
   sys::CloseRange(static_cast<unsigned>(sync_fd + 1), ~0u, 0);
 }
@@ -181,7 +208,7 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<TaskArgs*>(arg)); }
   }
   pollfd alive{sync_fd, POLLIN, 0};
   if (::poll(&alive, 1, 0) > 0 && (alive.revents & POLLHUP)) _exit(kExitCordonFailure);
-  if (!mnt::BuildRoot(spec, bind_fds, &f)) Die(sync_fd, f);
+  if (!mnt::BuildRoot(spec, bind_fds, args.boot_floor_s, &f)) Die(sync_fd, f);
   for (int fd : bind_fds)
     if (fd >= 0) ::close(fd);
   // A directory binding reaches the task as an O_PATH fd on its mount inside the sandbox, never on
@@ -303,8 +330,15 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<TaskArgs*>(arg)); }
     pass[npass++] = proxy_fd;
     ok.has_proxy = 1;
   }
+  if (!LockDownInit(ta.empty_caps, &f)) {
+    // The task already runs: end it (and all it started) before reporting the failed setup.
+    ::kill(-1, SIGKILL);
+    while (::wait4(-1, nullptr, __WALL, nullptr) > 0 || errno == EINTR) {
+    }
+    Die(sync_fd, f);
+  }
   (void)SendMsg(sync_fd, &ok, sizeof ok, pass, npass);
-  BecomeInit(sync_fd);
+  CloseAllBut(sync_fd);
   ReapUntilTaskExits(sync_fd, static_cast<pid_t>(pid), waitset);
 }
 

@@ -14,6 +14,7 @@ struct ChildArgs {
   int start_fd = -1;                  // pooled: SEQPACKET to the supervisor, kStart arrives on it
   std::vector<int> task_fds;          // stdin, stdout, stderr, then bound fds, in target order
   const std::vector<uint8_t>* bpf = nullptr;  // sock_filter array, installed last before exec
+  uint64_t boot_floor_s = 0;  // whole seconds of CLOCK_BOOTTIME before clone3: the sandbox's uptime 0
 };
 
 // Runs the setup checklist (docs/setup-sequence.md), starts the task as PID 2, then stays as the

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <linux/securebits.h>
+#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -85,11 +87,52 @@ bool BecomeTaskIds(const proto::LaunchSpec& spec, Failure* f) {
   return true;
 }
 
+// After clone3() the outer shim only waits, relays records and forwards signals: to PID 1 through
+// its pidfd. Rootful, it gives up host root right there: it becomes the task's host uid and gid in
+// all of real, effective and saved ids, empties its bounding set, locks securebits, clears every
+// capability, becomes non-dumpable and re-arms its parent-death signal. Signalling PID 1 needs no
+// capability after that: the sandbox's user namespace was created with our euid, the host uid, and
+// a namespace's owner in the parent namespace has every capability in it, CAP_KILL included
+// (security/commoncap.c cap_capable), whatever ids PID 1 still has during its setup.
+// Rootless it has no capabilities; it sets no_new_privs in both modes.
+bool DropOuterPrivileges(const proto::LaunchSpec& spec, pid_t supervisor, Failure* f) {
+  if (spec.flags & proto::kFlagRootful) {
+    if (::setresgid(spec.host_gid, spec.host_gid, spec.host_gid) < 0)
+      return SetFailure(f, SetupStep::kClone, errno, "outer shim: setresgid to host gid %u", spec.host_gid);
+    // SECBIT_NO_SETUID_FIXUP (BecomeTaskIds) keeps our capabilities through this.
+    if (::setresuid(spec.host_uid, spec.host_uid, spec.host_uid) < 0)
+      return SetFailure(f, SetupStep::kClone, errno, "outer shim: setresuid to host uid %u", spec.host_uid);
+    for (cap_value_t c = 0; c < 64; ++c) {
+      if (cap_drop_bound(c) == 0) continue;
+      if (errno == EINVAL) break;  // past the kernel's last capability
+      return SetFailure(f, SetupStep::kClone, errno, "outer shim: drop capability %d from the bounding set", c);
+    }
+    constexpr unsigned long kBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                    SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                    SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+    if (::prctl(PR_SET_SECUREBITS, kBits) < 0) return SetFailure(f, SetupStep::kClone, errno, "outer shim: lock securebits");
+    cap_t none = cap_init();
+    const bool cleared = none != nullptr && cap_reset_ambient() == 0 && cap_set_proc(none) == 0;
+    const int err = errno;
+    if (none != nullptr) cap_free(none);
+    if (!cleared) return SetFailure(f, SetupStep::kClone, err, "outer shim: clear its capabilities");
+    // Not dumpable: no other process of the host uid may ptrace us or open our guarded /proc files.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kClone, errno, "outer shim: PR_SET_DUMPABLE 0");
+    // A credential change can clear the parent-death signal (kernel/cred.c commit_creds): re-arm it,
+    // then make sure the supervisor did not die in between.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ::getppid() != supervisor)
+      return SetFailure(f, SetupStep::kClone, errno, "outer shim: re-arm the parent-death signal");
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kClone, errno, "outer shim: set no_new_privs");
+  return true;
+}
+
 int RunOuter() {
   Failure f;
   // Die with the supervisor: a shim never outlives the process that owns its evidence.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() == 1) return kExitCordonFailure;
+  const pid_t supervisor = ::getppid();
+  if (supervisor == 1) return kExitCordonFailure;
 
   proto::MsgHeader hdr;
   g_step_clock.Mark(SetupStep::kReadSpec);
@@ -145,6 +188,8 @@ int RunOuter() {
     ca.flags |= CLONE_INTO_CGROUP;
     ca.cgroup = static_cast<uint64_t>(cgroup_fd.Get());
   }
+  timespec boot{};
+  ::clock_gettime(CLOCK_BOOTTIME, &boot);  // the sandbox's uptime counts from here (shim/mnt.cc)
   long pid = sys::Clone3(&ca);
   if (pid < 0) {
     int err = errno;
@@ -162,9 +207,14 @@ int RunOuter() {
     for (size_t i = 0; i < 3; ++i) args.task_fds.push_back(pooled ? -1 : msg->fds[2 + i].Get());
     for (size_t i = head; i < msg->fds.size(); ++i) args.task_fds.push_back(msg->fds[i].Get());
     args.bpf = &bpf;
+    args.boot_floor_s = static_cast<uint64_t>(boot.tv_sec);
     RunChild(args);
   }
   UniqueFd child_pidfd(pidfd);
+  if (!DropOuterPrivileges(spec, supervisor, &f)) {
+    sys::PidfdSendSignal(child_pidfd.Get(), SIGKILL);
+    Report(f);
+  }
   child_sync.Reset();
   cgroup_fd.Reset();
   msg->fds.clear();  // the child has its copies; ours must not keep the task's pipes open

@@ -6,12 +6,18 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/fs_util.h"
+#include "common/proc_view.h"
 #include "common/unique_fd.h"
 
 namespace cordon::shim::mnt {
@@ -98,38 +104,173 @@ bool ApplyEntry(const MountEntry& m, Failure* f) {
   return SetFailure(f, SetupStep::kBindMounts, EINVAL, "unknown mount entry kind");
 }
 
-// Fresh procfs for the new PID namespace, then the same masking container runtimes apply:
-// kernel-wide knobs read-only, files that leak host state or allow host-wide actions hidden.
-bool MountProc(Failure* f) {
+// Reads a whole (small, generated) file: /proc files report no size, so read until EOF.
+std::string ReadAll(const std::string& path) {
+  std::string out;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.Get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+bool WriteNewFile(const std::string& path, std::string_view text, Failure* f) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444));
+  if (!fd) return SetFailure(f, SetupStep::kMountProc, errno, "create %s", path.c_str());
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd.Get(), text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return SetFailure(f, SetupStep::kMountProc, errno, "write %s", path.c_str());
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The time namespace the task enters at its execve (fs/exec.c exec_task_namespaces: a CLONE_VM
+// child stays in ours until then). Its CLOCK_BOOTTIME starts at 0 when the outer shim cloned us
+// (`boot_floor_s`, whole seconds of CLOCK_BOOTTIME read before clone3), so /proc/uptime, and the
+// start times in /proc/<pid>/stat, count from the sandbox's start. Not from now: a reader's view
+// of a start time is start + offset, unsigned (fs/proc/array.c do_task_stat), and our own start
+// must not come out negative. Offsets can only be written
+// before a process enters it (time_namespaces(7)); CLOCK_MONOTONIC is left alone, so the stamps
+// the supervisor compares stay on the host's clock. Returns the sandbox's boot time (epoch
+// seconds), or 0 where the kernel has no time namespaces (CONFIG_TIME_NS: EINVAL).
+bool EnterTimeNamespace(uint64_t boot_floor_s, uint64_t* btime, Failure* f) {
+  *btime = 0;
+  if (::unshare(CLONE_NEWTIME) < 0) {
+    if (errno == EINVAL) return true;
+    if (errno == ENOSPC)
+      return SetFailure(f, SetupStep::kMountProc, errno,
+                        "unshare time namespace: the limit of time namespaces is reached (raise the sysctl "
+                        "user.max_time_namespaces)");
+    return SetFailure(f, SetupStep::kMountProc, errno, "unshare time namespace");
+  }
+  timespec boot{}, now{};
+  ::clock_gettime(CLOCK_BOOTTIME, &boot);
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  if (boot_floor_s > static_cast<uint64_t>(boot.tv_sec)) boot_floor_s = static_cast<uint64_t>(boot.tv_sec);
+  char line[64];
+  snprintf(line, sizeof line, "boottime -%llu 0\n", static_cast<unsigned long long>(boot_floor_s));
+  UniqueFd fd(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
+  if (!fd || ::write(fd.Get(), line, std::strlen(line)) < 0)
+    return SetFailure(f, SetupStep::kMountProc, errno, "write /proc/self/timens_offsets");
+  // The epoch time at which the sandbox's CLOCK_BOOTTIME was 0.
+  *btime = static_cast<uint64_t>(now.tv_sec) - (static_cast<uint64_t>(boot.tv_sec) - boot_floor_s);
+  return true;
+}
+
+// Fresh procfs for the new PID namespace, then what docs/sandbox.md "/proc" lists: host-wide
+// statistics and kernel internals masked, meminfo/stat/cpuinfo/loadavg replaced by sandbox-scoped
+// files, uptime from a time namespace, /proc/sys read-only.
+// Cost: every mask is one mount. Their sources are prepared once with their final flags in a
+// directory of the scratch tmpfs the task never sees (`kProcView`), so each mask is then a single
+// mount(MS_BIND), which copies the source mount's flags (fs/namespace.c clone_mnt).
+constexpr const char* kProcView = "/tmp/proc-view";
+
+bool MountProc(const LaunchSpec& spec, uint64_t boot_floor_s, Failure* f) {
   std::string proc = std::string(kNewRoot) + "/proc";
   if (!MkdirAll(proc, 0555)) return SetFailure(f, SetupStep::kMountProc, errno, "mkdir /proc");
   // Mounting procfs in a user namespace needs a fully visible procfs in this mount namespace
   // (fs/namespace.c mnt_already_visible): do it before the old root is detached.
   if (::mount("proc", proc.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
     return SetFailure(f, SetupStep::kMountProc, errno, "mount proc on /proc");
-  static const char* const kReadOnly[] = {"sys", "sysrq-trigger", "bus", "fs", "irq"};
+
+  uint64_t btime = 0;
+  if (!EnterTimeNamespace(boot_floor_s, &btime, f)) return false;
+  if (btime == 0) btime = proc_view::StatBtime(ReadAll(proc + "/stat"));
+  const std::string view(kProcView);
+  struct sysinfo si {};
+  ::sysinfo(&si);
+  const std::string meminfo =
+      proc_view::Meminfo(static_cast<uint64_t>(si.totalram) * (si.mem_unit ? si.mem_unit : 1), spec.memory_bytes);
+  // The sandbox's CPUs: its affinity, which the task inherits. A sandbox restricted to some of the
+  // host's CPUs gets its own cpuinfo. With all of them, the host's file is that same text, live;
+  // and reading it costs an IPI per CPU ("cpu MHz").
+  cpu_set_t affinity;
+  CPU_ZERO(&affinity);
+  if (::sched_getaffinity(0, sizeof affinity, &affinity) < 0)
+    return SetFailure(f, SetupStep::kMountProc, errno, "sched_getaffinity");
+  const unsigned ncpus = static_cast<unsigned>(CPU_COUNT(&affinity));
+  const bool all_cpus = static_cast<int>(ncpus) >= ::get_nprocs();
+  std::string cpuinfo;
+  if (!all_cpus) {
+    std::vector<unsigned> cpus;
+    for (unsigned c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &affinity)) cpus.push_back(c);
+    cpuinfo = proc_view::Cpuinfo(ReadAll(proc + "/cpuinfo"), cpus);
+  }
+  if (::mkdir(kProcView, 0755) < 0 || ::mkdir((view + "/empty").c_str(), 0555) < 0)
+    return SetFailure(f, SetupStep::kMountProc, errno, "mkdir %s", kProcView);
+  if (!WriteNewFile(view + "/null", "", f) || !WriteNewFile(view + "/meminfo", meminfo, f) ||
+      !WriteNewFile(view + "/stat", proc_view::Stat(ncpus, btime), f) ||
+      (!all_cpus && !WriteNewFile(view + "/cpuinfo", cpuinfo, f)) ||
+      !WriteNewFile(view + "/loadavg", proc_view::kLoadavg, f))
+    return false;
+  constexpr uint64_t kMaskAttrs = kRoAttrs | MOUNT_ATTR_NOEXEC;
+  if (!BindTree(kProcView, view, kMaskAttrs, false, SetupStep::kMountProc, f) ||
+      !BindTree("/dev/null", view + "/null", kMaskAttrs, false, SetupStep::kMountProc, f))
+    return false;
+
+  static const char* const kReadOnly[] = {"sys", "sysrq-trigger"};
   for (const char* p : kReadOnly) {
     std::string path = proc + "/" + p;
     if (::access(path.c_str(), F_OK) < 0) continue;
-    if (!BindTree(path.c_str(), path, kRoAttrs | MOUNT_ATTR_NOEXEC, true, SetupStep::kMountProc, f))
-      return false;
+    if (!BindTree(path.c_str(), path, kMaskAttrs, true, SetupStep::kMountProc, f)) return false;
   }
-  static const char* const kMaskFiles[] = {"kcore", "keys", "timer_list", "sched_debug",
-                                           "latency_stats", "timer_stats", "kallsyms", "kpagecount",
-                                           "kpageflags", "kpagecgroup", "config.gz"};
-  for (const char* p : kMaskFiles) {
+  // Masked files: /dev/null on a nodev mount, so open(2) fails with EACCES. A name the kernel does
+  // not have fails with ENOENT and is skipped: a failed lookup costs less than checking first.
+  // Not masked, because no sandbox process can open them: kpagecount, kpageflags, kpagecgroup,
+  // timer_list, slabinfo, pagetypeinfo, vmallocinfo and kmsg are mode 0400 and owned by the host's
+  // root, which is not mapped in the sandbox (hardening_test checks they stay unreadable).
+  static const char* const kMaskFiles[] = {
+      // kernel internals and keys
+      "kcore", "kallsyms", "keys", "key-users", "config.gz", "sched_debug", "latency_stats", "timer_stats",
+      "modules", "mtrr",
+      // host-wide statistics: side channels (interrupt and scheduler timing, memory and I/O activity)
+      "interrupts", "softirqs", "vmstat", "schedstat", "diskstats", "buddyinfo", "zoneinfo", "locks", "swaps",
+      // host hardware and boot facts
+      "partitions", "iomem", "ioports", "cmdline", "bootconfig",
+      // host-wide counters under the read-only /proc/sys
+      "sys/fs/dentry-state", "sys/fs/inode-nr", "sys/fs/inode-state", "sys/fs/file-nr", "sys/fs/aio-nr",
+      "sys/kernel/pty/nr",
+      // the host's boot id: tells two sandboxes that they share a host and a boot
+      "sys/kernel/random/boot_id"};
+  const std::string null_src = view + "/null";
+  auto mask = [&](const char* p, const std::string& src) {
     std::string path = proc + "/" + p;
-    if (::access(path.c_str(), F_OK) < 0) continue;
-    if (!BindTree("/dev/null", path, kRoAttrs | MOUNT_ATTR_NOEXEC, false, SetupStep::kMountProc, f))
-      return false;
-  }
-  static const char* const kMaskDirs[] = {"acpi", "asound", "scsi", "driver"};
-  for (const char* p : kMaskDirs) {
-    std::string path = proc + "/" + p;
-    if (::access(path.c_str(), F_OK) < 0) continue;
-    if (::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "size=0,mode=0555") < 0)
-      return SetFailure(f, SetupStep::kMountProc, errno, "mask /proc/%s", p);
+    if (::mount(src.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) == 0 || errno == ENOENT) return true;
+    return SetFailure(f, SetupStep::kMountProc, errno, "mask /proc/%s", p);
+  };
+  for (const char* p : kMaskFiles)
+    if (!mask(p, null_src)) return false;
+  // Host hardware, drivers and per-device file system statistics, and host-wide pressure: an
+  // empty read-only directory.
+  static const char* const kMaskDirs[] = {"acpi", "asound", "bus", "driver", "fs", "irq", "pressure", "scsi"};
+  const std::string empty_src = view + "/empty";
+  for (const char* p : kMaskDirs)
+    if (!mask(p, empty_src)) return false;
+  // Sandbox-scoped files (static: written now). An empty generated file means the host's could
+  // not be parsed: then the host's file is masked rather than shown.
+  const struct {
+    const char* name;
+    bool empty;
+    bool bind;
+  } kViews[] = {{"meminfo", false, true},
+                {"stat", false, true},
+                {"cpuinfo", cpuinfo.empty(), !all_cpus},
+                {"loadavg", false, true}};
+  for (const auto& v : kViews) {
+    if (!v.bind) continue;
+    std::string path = proc + "/" + v.name;
+    std::string src = v.empty ? null_src : view + "/" + v.name;
+    if (::mount(src.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) < 0)
+      return SetFailure(f, SetupStep::kMountProc, errno, "bind the sandbox's /proc/%s", v.name);
   }
   return true;
 }
@@ -244,7 +385,7 @@ bool ResolveBindings(const LaunchSpec& spec, std::vector<int>* out, Failure* f) 
   return true;
 }
 
-bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, Failure* f) {
+bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, uint64_t boot_floor_s, Failure* f) {
   // Step 4: nothing below may propagate to the host's mounts.
   if (HookFails(spec, SetupStep::kMountPrivate, f)) return false;
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
@@ -297,7 +438,7 @@ bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, Failure
     if (::move_mount(tree.Get(), "", AT_FDCWD, dst.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
       return SetFailure(f, SetupStep::kBindMounts, errno, "mount binding at %s", b.target.c_str());
   }
-  if (HookFails(spec, SetupStep::kMountProc, f) || !MountProc(f)) return false;
+  if (HookFails(spec, SetupStep::kMountProc, f) || !MountProc(spec, boot_floor_s, f)) return false;
   if (HookFails(spec, SetupStep::kMountDev, f) || !MountDev(spec, f)) return false;
   if (HookFails(spec, SetupStep::kEtcFiles, f)) return false;
   for (const MountEntry& m : spec.mounts) {

@@ -14,8 +14,10 @@ namespace cordon::shim::mnt {
 // /tmp, /work and /dev/shm (size = spec.tmpfs_bytes), then pivots into it, detaches the old root
 // and makes "/" read-only. On return the process's cwd is "/".
 // `bind_fds` are PID 1's own O_PATH fds of the mounted bindings, parallel to spec.binds (-1 for
-// bindings that are not mounted).
-bool BuildRoot(const proto::LaunchSpec& spec, const std::vector<int>& bind_fds, Failure* f);
+// bindings that are not mounted). `boot_floor_s`: whole seconds of CLOCK_BOOTTIME read before PID 1
+// was cloned; the sandbox's time namespace counts its uptime from there.
+bool BuildRoot(const proto::LaunchSpec& spec, const std::vector<int>& bind_fds, uint64_t boot_floor_s,
+               Failure* f);
 
 // Step kStageBindings, in the rootful outer shim, while it is still host root: enters a private
 // mount namespace of its own (PID 1's is cloned from it), re-opens each mounted binding's source

@@ -141,6 +141,7 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
   s.host_uid = t->identity_.host_uid;
   s.host_gid = t->identity_.host_gid;
   s.tmpfs_bytes = policy.limits.tmpfs_bytes;
+  s.memory_bytes = policy.limits.memory_bytes;  // the sandbox's /proc/meminfo MemTotal
   s.seccomp_flags = t->filter_->filter_flags;
   if (t->filter_->allows_held_wait) s.flags |= proto::kFlagFilterBeforeGo;
   if (t->filter_->allows_clock) s.flags |= proto::kFlagClockAfterFilter;

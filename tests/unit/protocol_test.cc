@@ -14,6 +14,7 @@ proto::LaunchSpec Sample() {
   s.host_uid = 600001;
   s.host_gid = 600002;
   s.tmpfs_bytes = 123456789;
+  s.memory_bytes = 987654321;
   s.fail_at_step = 17;
   s.bound_fds = 2;
   s.hostname = "h";
@@ -32,6 +33,7 @@ TEST(Protocol, LaunchSpecRoundTrip) {
   EXPECT_EQ(out.host_uid, in.host_uid);
   EXPECT_EQ(out.host_gid, in.host_gid);
   EXPECT_EQ(out.tmpfs_bytes, in.tmpfs_bytes);
+  EXPECT_EQ(out.memory_bytes, in.memory_bytes);
   EXPECT_EQ(out.fail_at_step, in.fail_at_step);
   EXPECT_EQ(out.bound_fds, in.bound_fds);
   EXPECT_EQ(out.cwd, in.cwd);
