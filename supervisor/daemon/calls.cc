@@ -305,7 +305,9 @@ void Daemon::HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req) 
   if (!rows) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, rows.error().Message());
   api::Response resp;
   resp.set_call_id(call_id);
-  for (const auto& r : *rows) FillInfo(r, resp.mutable_list()->add_tasks());
+  // Set even when there are no rows: exactly one of result and error is set (docs/api.md).
+  api::ListResponse* list = resp.mutable_list();
+  for (const auto& r : *rows) FillInfo(r, list->add_tasks());
   Reply(c, resp);
 }
 

@@ -101,9 +101,38 @@ TaskRow ReadTask(sqlite3_stmt* s) {
 
 }  // namespace
 
+namespace {
+
+// What the operator can do about a failed database call, by SQLite's result code.
+std::string StoreHint(int code, const std::string& path) {
+  switch (code & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return "the state database " + path + " is damaged. Restore it (with its -wal file) from a backup; or stop "
+             "cordond, move " + path + ", " + path + "-wal and " + path + "-shm aside and start cordond again: it "
+             "starts with an empty database, so the status, evidence and admission decisions of every earlier task, "
+             "and the request_ids it remembers, are then only in the moved files (tasks that were still running are "
+             "not recovered: their sandboxes are ended only when their supervisor is gone)";
+    case SQLITE_FULL:
+      return "the filesystem holding " + path + " is full: free space there (cordond keeps finished tasks' "
+             "records pending and writes them once it can; docs/daemon.md, \"State disk full\")";
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return "check that the state dir holding " + path + " exists and is writable by cordond's user";
+    case SQLITE_IOERR:
+      return "the disk holding " + path + " reported an I/O error: check it (dmesg), then restart cordond";
+    default:
+      return "check that the state dir holding " + path + " is writable and has free space";
+  }
+}
+
+}  // namespace
+
 Error Store::DbError(const std::string& what) const {
-  return Error{0, what + ": " + (db_ ? sqlite3_errmsg(db_) : "no database"),
-               "check that the state dir is writable and has free space"};
+  const int code = db_ ? sqlite3_extended_errcode(db_) : SQLITE_CANTOPEN;
+  return Error{0, what + ": " + (db_ ? sqlite3_errmsg(db_) : "no database"), StoreHint(code, path_)};
 }
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
@@ -115,6 +144,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
                            nullptr);
   if (rc != SQLITE_OK) return std::unexpected(st->DbError("open " + path));
   sqlite3_busy_timeout(st->db_, 5000);
+  // Reads the header and the schema: a file that is not a database, or a damaged schema, fails here
+  // with the hint for a damaged database rather than at the first task.
+  CORDON_TRY(st->Exec("SELECT count(*) FROM sqlite_schema"));
   CORDON_TRY(st->Exec("PRAGMA journal_mode=WAL"));
   CORDON_TRY(st->Exec("PRAGMA synchronous=NORMAL"));
   CORDON_TRY(st->Exec("PRAGMA foreign_keys=OFF"));
@@ -132,7 +164,8 @@ Result<void> Store::Exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string m = err ? err : "unknown error";
     sqlite3_free(err);
-    return Fail(0, std::string("sqlite: ") + m + " (in: " + std::string(sql).substr(0, 60) + ")");
+    return std::unexpected(Error{0, std::string("sqlite: ") + m + " (in: " + std::string(sql).substr(0, 60) + ")",
+                                 StoreHint(sqlite3_extended_errcode(db_), path_)});
   }
   return {};
 }
