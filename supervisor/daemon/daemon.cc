@@ -48,9 +48,12 @@ Result<void> Daemon::Init() {
     if (!swept.empty())
       Log("removed " + std::to_string(swept.size()) + " empty task cgroups left by supervisors killed earlier");
   }
+  CORDON_TRY(LoadSpool());  // before the recovery: a task whose record was pending did finish
+  std::set<std::string> pending_ids;
+  for (const auto& [id, p] : pending_) pending_ids.insert(id);
   CORDON_ASSIGN_OR_RETURN(RecoveryReport rep,
                           RecoverUnfinished(*store_, NowUnixMs(), cgroups_ && cgroups_->no_cgroup_reason.empty()
-                                                                      ? &*cgroups_ : nullptr));
+                                                                      ? &*cgroups_ : nullptr, pending_ids));
   for (const auto& line : rep.log) Log(line);
   last_purge_ms_ = NowUnixMs();
   (void)store_->PurgeKeys(last_purge_ms_ - static_cast<int64_t>(opts_.idempotency_window_s) * 1000);
@@ -165,6 +168,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
     for (const auto& w : l->waiters) consider(w.deadline_ns);
   }
   for (const auto& [s, c] : conns_) consider(c->deadline_ns);
+  if (!pending_.empty()) consider(pending_retry_ns_);
   if (!stopping_) {
     for (const auto& [name, b] : pool_backoff_) consider(b.until_ns);
     consider(refill_not_before_ns_);
@@ -177,6 +181,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
 }
 
 void Daemon::RunDeadlines(uint64_t now) {
+  if (!pending_.empty() && now >= pending_retry_ns_) FlushPending();
   std::vector<uint64_t> due;
   for (auto& [s, l] : live_) {
     uint64_t d = l->task->NextDeadlineNs();
@@ -449,8 +454,14 @@ void Daemon::RecordFinish(Live& l) {
     evidence = R"({"task_id":")" + r.id + R"(","error":"evidence record could not be written"})";
     Log("evidence of task " + r.id + ": " + e.what());
   }
-  if (auto fin = store_->FinishTask(r.id, r.exit_code, r.failure_class, r.message, r.finished_unix_ms, evidence); !fin)
-    Log("recording the end of task " + r.id + " failed: " + fin.error().Message());
+  // While records are pending, later ones queue behind them (and keep their order).
+  if (!pending_.empty()) {
+    KeepPending(r, std::move(evidence), Error{0, pending_reason_, ""});
+    r.record_pending = true;
+  } else if (auto fin = store_->FinishTask(r, evidence); !fin) {
+    KeepPending(r, std::move(evidence), fin.error());
+    r.record_pending = true;
+  }
   l.recorded = true;
   for (auto& fd : l.stdio) fd.Reset();
   for (const Waiter& w : l.waiters) AnswerWaiter(w, r, false);

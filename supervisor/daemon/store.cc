@@ -227,6 +227,34 @@ Result<void> Store::SyncDecisions() {
   return {};
 }
 
+namespace {
+
+// Binds the 20 columns of kTaskColumns, in order, to parameters 1..20.
+void BindTask(sqlite3_stmt* s, const TaskRow& t, const std::string& argv) {
+  BindText(s, 1, t.id);
+  BindText(s, 2, t.principal);
+  BindText(s, 3, t.tenant);
+  BindText(s, 4, t.app_id);
+  BindText(s, 5, t.cls);
+  BindText(s, 6, t.policy);
+  sqlite3_bind_int64(s, 7, static_cast<int64_t>(t.policy_version));
+  BindText(s, 8, t.policy_sha256);
+  sqlite3_bind_blob(s, 9, argv.data(), static_cast<int>(argv.size()), SQLITE_TRANSIENT);
+  BindText(s, 10, t.request_id);
+  BindText(s, 11, t.fingerprint);
+  BindText(s, 12, t.state);
+  sqlite3_bind_int(s, 13, t.shim_pid);
+  sqlite3_bind_int64(s, 14, static_cast<int64_t>(t.shim_start_time));
+  sqlite3_bind_int(s, 15, t.exit_code);
+  BindText(s, 16, t.failure_class);
+  BindText(s, 17, t.message);
+  sqlite3_bind_int64(s, 18, t.created_unix_ms);
+  sqlite3_bind_int64(s, 19, t.finished_unix_ms);
+  sqlite3_bind_int64(s, 20, t.decision_id);
+}
+
+}  // namespace
+
 Result<void> Store::InsertTask(const TaskRow& t) {
   static const char* kTask =
       "INSERT INTO tasks(id, principal, tenant, app_id, class, policy, policy_version, policy_sha256, argv,"
@@ -239,27 +267,7 @@ Result<void> Store::InsertTask(const TaskRow& t) {
   auto body = [&]() -> Result<void> {
     CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(kTask));
     StmtUse use{s};
-    BindText(s, 1, t.id);
-    BindText(s, 2, t.principal);
-    BindText(s, 3, t.tenant);
-    BindText(s, 4, t.app_id);
-    BindText(s, 5, t.cls);
-    BindText(s, 6, t.policy);
-    sqlite3_bind_int64(s, 7, static_cast<int64_t>(t.policy_version));
-    BindText(s, 8, t.policy_sha256);
-    const std::string argv = JoinArgv(t.argv);
-    sqlite3_bind_blob(s, 9, argv.data(), static_cast<int>(argv.size()), SQLITE_TRANSIENT);
-    BindText(s, 10, t.request_id);
-    BindText(s, 11, t.fingerprint);
-    BindText(s, 12, t.state);
-    sqlite3_bind_int(s, 13, t.shim_pid);
-    sqlite3_bind_int64(s, 14, static_cast<int64_t>(t.shim_start_time));
-    sqlite3_bind_int(s, 15, t.exit_code);
-    BindText(s, 16, t.failure_class);
-    BindText(s, 17, t.message);
-    sqlite3_bind_int64(s, 18, t.created_unix_ms);
-    sqlite3_bind_int64(s, 19, t.finished_unix_ms);
-    sqlite3_bind_int64(s, 20, t.decision_id);
+    BindTask(s, t, JoinArgv(t.argv));
     if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(DbError("insert task " + t.id));
     if (!t.request_id.empty()) {
       CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * k, Prepare(kKey));
@@ -281,20 +289,21 @@ Result<void> Store::InsertTask(const TaskRow& t) {
   return Exec("COMMIT");
 }
 
-Result<void> Store::FinishTask(const std::string& id, int32_t exit_code, const std::string& failure_class,
-                               const std::string& message, int64_t finished_unix_ms, const std::string& evidence) {
+Result<void> Store::FinishTask(const TaskRow& t, const std::string& evidence) {
   static const char* kSql =
-      "UPDATE tasks SET state='finished', exit_code=?, failure_class=?, message=?, finished_unix_ms=?, evidence=?"
-      " WHERE id=?";
+      "INSERT INTO tasks(id, principal, tenant, app_id, class, policy, policy_version, policy_sha256, argv,"
+      " request_id, fingerprint, state, shim_pid, shim_start_time, exit_code, failure_class, message,"
+      " created_unix_ms, finished_unix_ms, decision_id, evidence) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+      " ON CONFLICT(id) DO UPDATE SET state='finished', exit_code=excluded.exit_code,"
+      " failure_class=excluded.failure_class, message=excluded.message,"
+      " finished_unix_ms=excluded.finished_unix_ms, evidence=excluded.evidence";
   CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(kSql));
   StmtUse use{s};
-  sqlite3_bind_int(s, 1, exit_code);
-  BindText(s, 2, failure_class);
-  BindText(s, 3, message);
-  sqlite3_bind_int64(s, 4, finished_unix_ms);
-  BindText(s, 5, evidence);
-  BindText(s, 6, id);
-  if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(DbError("finish task " + id));
+  TaskRow row = t;
+  row.state = "finished";
+  BindTask(s, row, JoinArgv(row.argv));
+  BindText(s, 21, evidence);
+  if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(DbError("finish task " + t.id));
   return {};
 }
 

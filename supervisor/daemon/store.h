@@ -45,6 +45,9 @@ struct TaskRow {
   std::string failure_class, message;
   int64_t created_unix_ms = 0, finished_unix_ms = 0;
   int64_t decision_id = 0;
+  // Not a column: true while cordond holds this finished row in memory (and its spool) because the
+  // database could not take it yet. Shown by status as "finished, record pending".
+  bool record_pending = false;
 };
 
 struct IdempotencyKey {
@@ -69,8 +72,9 @@ class Store {
   Result<void> SyncDecisions();
   // Inserts the task and, if it has a request_id, its idempotency key, in one transaction.
   Result<void> InsertTask(const TaskRow& t);
-  Result<void> FinishTask(const std::string& id, int32_t exit_code, const std::string& failure_class,
-                          const std::string& message, int64_t finished_unix_ms, const std::string& evidence_json);
+  // Records the end of a task: `finished` (state "finished", its outcome) and its evidence. The row
+  // is inserted whole if it is missing (its insert at the start failed, e.g. on a full disk).
+  Result<void> FinishTask(const TaskRow& finished, const std::string& evidence_json);
   Result<std::optional<TaskRow>> GetTask(const std::string& id);
   Result<std::string> GetEvidence(const std::string& id);
   // Newest first. `principal` empty = every principal's.

@@ -6,12 +6,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -86,6 +88,134 @@ TEST(DaemonFault, RunExits123WhenItsEvidenceIsNotWritten) {
   std::string line;
   ASSERT_TRUE(std::getline(f, line));
   EXPECT_EQ(JsonField(line, "exit/code"), "3");
+}
+
+// A small tmpfs on `dir`, in a mount namespace of this test process's own, so that a crashed
+// test leaves no mount behind: as root a new mount namespace (and back to the original one at the
+// end); otherwise a user namespace that maps our uid to itself plus a mount namespace (no way
+// back: ctest runs each test in its own process, and this file's full-disk tests come last).
+class PrivateTmpfs {
+ public:
+  PrivateTmpfs(const std::string& dir, const std::string& size) : dir_(dir) {
+    if (IsRoot()) {
+      orig_.Reset(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+      if (::unshare(CLONE_NEWNS) < 0) {
+        why_ = std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+        return;
+      }
+      ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+    } else {
+      const uid_t uid = ::geteuid();
+      const gid_t gid = ::getegid();
+      if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+        why_ = std::string("this host refuses an unprivileged user+mount namespace: ") + std::strerror(errno);
+        return;
+      }
+      auto put = [](const char* file, const std::string& text) {
+        std::ofstream(file) << text;
+      };
+      put("/proc/self/setgroups", "deny");
+      put("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1");
+      put("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1");
+    }
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size + ",mode=0700").c_str()) < 0) {
+      why_ = "mount tmpfs on " + dir + ": " + std::strerror(errno);
+      return;
+    }
+    mounted_ = true;
+  }
+  ~PrivateTmpfs() {
+    if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
+    if (orig_) (void)::setns(orig_.Get(), CLONE_NEWNS);
+  }
+  // Why the host could not give us the mount ("" when mounted).
+  const std::string& why() const { return why_; }
+
+  // Fills the filesystem with a file `name` until ENOSPC; returns the bytes written.
+  size_t Fill(const std::string& name) {
+    UniqueFd fd(::open((dir_ + "/" + name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    std::string chunk(65536, 'f');
+    size_t total = 0;
+    for (;;) {
+      ssize_t n = ::write(fd.Get(), chunk.data(), chunk.size());
+      if (n <= 0) break;
+      total += static_cast<size_t>(n);
+    }
+    // And the last partial pages: smaller writes until nothing fits.
+    for (size_t sz = 4096; sz > 0; sz /= 2)
+      while (::write(fd.Get(), chunk.data(), sz) > 0) total += sz;
+    return total;
+  }
+
+ private:
+  std::string dir_;
+  UniqueFd orig_;
+  bool mounted_ = false;
+  std::string why_;
+};
+
+// Item 1: with the state directory on a full filesystem, a detached task that finishes keeps its
+// real outcome: Wait reports it, status says "finished, record pending", its evidence is served
+// from memory, new Submits are refused with the reason, a kill -9 and restart while the disk is
+// still full keeps it (the spool), and once space returns the record is written as it was.
+TEST(DaemonFault, FullStateDiskKeepsTheRecordPendingAndWritesItLater) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-size", "0"});
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+  const std::string state = d.dir() + "/state";
+  RunProgram({"/bin/rm", "-rf", state});
+  ::mkdir(state.c_str(), 0700);
+  PrivateTmpfs fs(state, "16m");
+  if (!fs.why().empty()) GTEST_SKIP() << fs.why();
+  d.Start();
+
+  auto sub = d.Cli({"submit", "--detach", "--", "/bin/sh", "-c", "sleep 3; exit 7"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.err << d.Log();
+  const std::string id = Trim(sub.out);
+  EXPECT_GT(fs.Fill("filler"), 0u);
+
+  auto w = d.Cli({"wait", id});
+  EXPECT_EQ(w.exit_code, 7) << w.err << d.Log();
+  auto st = d.Cli({"status", "--json", id});
+  EXPECT_EQ(JsonField(st.out, "state"), "finished") << st.out << st.err;
+  EXPECT_EQ(JsonField(st.out, "record_pending"), "true") << st.out;
+  EXPECT_EQ(JsonField(st.out, "exit_code"), "7") << st.out;
+  EXPECT_NE(d.Cli({"status", id}).out.find("finished, record pending"), std::string::npos);
+  EXPECT_EQ(JsonField(d.Cli({"evidence", id}).out, "exit/code"), "7");
+  auto cancel = d.Cli({"cancel", "--json", id});
+  EXPECT_EQ(JsonField(cancel.out, "already_finished"), "true") << cancel.out;
+  auto refused = d.Cli({"submit", "--", "/bin/true"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("finished tasks' records are pending"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("full"), std::string::npos) << refused.err;
+  EXPECT_NE(d.Log().find("its record is kept pending"), std::string::npos) << d.Log();
+
+  // kill -9 while the disk is still full: the next cordond finds the record in the spool.
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+  d.Start();
+  st = d.Cli({"status", "--json", id});
+  EXPECT_EQ(JsonField(st.out, "failure_class"), "exit_nonzero") << st.out << st.err << d.Log();
+  EXPECT_EQ(JsonField(st.out, "exit_code"), "7") << st.out;
+  EXPECT_EQ(JsonField(st.out, "record_pending"), "true") << st.out;
+
+  // Space returns: the retry timer writes the record, and Submit is admitted again.
+  ASSERT_EQ(::unlink((state + "/filler").c_str()), 0);
+  for (int i = 0; i < 100 && JsonField(d.Cli({"status", "--json", id}).out, "record_pending") == "true"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  st = d.Cli({"status", "--json", id});
+  EXPECT_EQ(JsonField(st.out, "record_pending"), "") << st.out << d.Log();
+  EXPECT_EQ(JsonField(st.out, "exit_code"), "7") << st.out;
+  std::string evidence = d.Cli({"evidence", id}).out;
+  EXPECT_EQ(JsonField(evidence, "exit/code"), "7") << evidence;
+  EXPECT_EQ(d.Cli({"submit", "--", "/bin/true"}).exit_code, 0) << d.Log();
+
+  // And it is the database's now: a restart finds it finished, with the same evidence.
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+  d.Start();
+  st = d.Cli({"status", "--json", id});
+  EXPECT_EQ(JsonField(st.out, "failure_class"), "exit_nonzero") << st.out;
+  EXPECT_EQ(d.Cli({"evidence", id}).out, evidence);
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
 }
 
 }  // namespace

@@ -121,8 +121,9 @@ class DaemonProcess {
     ADD_FAILURE() << "cordond did not listen within 5 s: " << Log();
   }
 
-  // Returns the wait status.
+  // Returns the wait status, or -1 when no daemon runs (never kill(-1, ...): that is every process).
   int Signal(int sig, int timeout_ms = 20000) {
+    if (pid_ <= 0) return -1;
     ::kill(pid_, sig);
     int st = -1;
     for (int i = 0; i < timeout_ms / 10; ++i) {
