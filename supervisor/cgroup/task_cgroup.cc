@@ -3,15 +3,20 @@
 // files are opened relative to the task directories' fds, so no path walk per figure.
 #include "supervisor/cgroup/task_cgroup.h"
 
+#include "supervisor/daemon/procfs.h"
+
 #include <dirent.h>
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <set>
 #include <thread>
@@ -142,6 +147,10 @@ Result<TaskCgroup> TaskCgroup::Open(const Layout& layout, const std::string& tas
   auto make = [&](const std::string& base, Dir& d) -> Result<void> {
     std::string path = fs::Join(base, task_id);
     if (create && ::mkdir(path.c_str(), 0755) != 0) return Fail(errno, "mkdir " + path);
+    if (create) {
+      const std::string& mark = OwnerMark();
+      (void)::setxattr(path.c_str(), kOwnerXattr, mark.data(), mark.size(), 0);  // best effort (see header)
+    }
     // Adopting: a hierarchy where the directory is already gone is simply not used.
     if (!create && ::access(path.c_str(), F_OK) != 0) return {};
     d.path = std::move(path);  // from here on Remove() owns it
@@ -452,6 +461,27 @@ Result<void> TaskCgroup::Remove() {
   return {};
 }
 
+const std::string& OwnerMark() {
+  static const std::string mark = [] {
+    struct stat ns{};
+    const uint64_t ns_ino = ::stat("/proc/self/ns/pid", &ns) == 0 ? ns.st_ino : 0;
+    auto start = daemon::ReadStartTime(::getpid());
+    return std::to_string(::getpid()) + " " + std::to_string(start ? *start : 0) + " " + std::to_string(ns_ino);
+  }();
+  return mark;
+}
+
+OwnerState CheckOwner(const std::string& mark) {
+  unsigned long long pid = 0, start = 0, ns_ino = 0;
+  if (std::sscanf(mark.c_str(), "%llu %llu %llu", &pid, &start, &ns_ino) != 3 || pid == 0 || start == 0)
+    return OwnerState::kUnknown;
+  struct stat ns{};
+  if (::stat("/proc/self/ns/pid", &ns) != 0 || ns.st_ino != ns_ino) return OwnerState::kUnknown;
+  auto now = daemon::ReadStartTime(static_cast<pid_t>(pid));
+  if (!now) return OwnerState::kDead;  // no such process
+  return *now == start ? OwnerState::kAlive : OwnerState::kDead;
+}
+
 std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age_s) {
   std::vector<std::string> bases;
   if (!layout.v2_base_dir.empty()) bases.push_back(layout.v2_base_dir);
@@ -468,6 +498,23 @@ std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age
   const time_t now = ::time(nullptr);
   std::vector<std::string> removed;
   for (const auto& name : names) {
+    OwnerState owner = OwnerState::kUnknown;
+    for (const auto& b : bases) {
+      char mark[128];
+      ssize_t n = ::getxattr(fs::Join(b, name).c_str(), kOwnerXattr, mark, sizeof mark - 1);
+      if (n <= 0) continue;
+      owner = CheckOwner(std::string(mark, static_cast<size_t>(n)));
+      break;
+    }
+    if (owner == OwnerState::kAlive) continue;
+    if (owner == OwnerState::kDead) {
+      // Its supervisor is gone: nothing else will ever end what is left in it.
+      auto cg = TaskCgroup::Adopt(layout, name);
+      if (!cg) continue;
+      (void)cg->Kill();
+      if (cg->Remove()) removed.push_back(name);
+      continue;
+    }
     bool stale = true;
     for (const auto& b : bases) {
       const std::string dir = fs::Join(b, name);

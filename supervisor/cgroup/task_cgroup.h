@@ -61,10 +61,27 @@ enum class V2Entry {
   kEnteredViaClone,   // clone3(CLONE_INTO_CGROUP, V2DirFd()): the process is already there
 };
 
-// Removes task cgroups ("task-*" below the base in every hierarchy) that hold no process and were
-// created more than `min_age_s` seconds ago: the leftovers of supervisors killed with SIGKILL (their
-// sandboxes died with them, the directories stayed). The age keeps it off a cgroup a concurrent
-// supervisor has just created and not yet populated. Returns the task names removed.
+// Every task cgroup directory Create() makes carries its creator in the extended attribute
+// user.cordon.owner: "<pid> <start time> <pid namespace inode>" (start time: /proc/PID/stat field
+// 22, so a reused pid is told apart). Best effort: a filesystem without user xattrs gets none.
+inline constexpr const char* kOwnerXattr = "user.cordon.owner";
+// This process's mark.
+const std::string& OwnerMark();
+// Whether the process a mark names still runs: kAlive, kDead, or kUnknown (no mark, malformed, or
+// another pid namespace's, where its pid means nothing to us).
+enum class OwnerState { kAlive, kDead, kUnknown };
+OwnerState CheckOwner(const std::string& mark);
+
+// Removes the leftovers of supervisors killed with SIGKILL (`cordon run` or cordond: their
+// sandboxes died with them through the parent-death chain, the directories stayed), among the task
+// cgroups ("task-*" below the base in every hierarchy):
+// - owner mark names a dead process: whatever its age, any process still inside is killed
+//   (cgroup.kill, or the v1 freezer) and the directories are removed;
+// - owner alive: left alone;
+// - no usable mark (created by an older Cordon, or in another pid namespace): removed only when
+//   it holds no process and was created more than `min_age_s` seconds ago (the age keeps the sweep
+//   off a cgroup a concurrent supervisor has just created and not yet populated).
+// Returns the task names removed.
 std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age_s = 60);
 
 class TaskCgroup {

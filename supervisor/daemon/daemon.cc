@@ -43,11 +43,6 @@ Result<void> Daemon::Init() {
     Log("no per-task cgroups: " + layout.error().Message());
   }
 
-  if (cgroups_ && cgroups_->no_cgroup_reason.empty()) {
-    auto swept = cgroup::SweepStaleTaskCgroups(*cgroups_);
-    if (!swept.empty())
-      Log("removed " + std::to_string(swept.size()) + " empty task cgroups left by supervisors killed earlier");
-  }
   CORDON_TRY(LoadSpool());  // before the recovery: a task whose record was pending did finish
   std::set<std::string> pending_ids;
   for (const auto& [id, p] : pending_) pending_ids.insert(id);
@@ -55,6 +50,7 @@ Result<void> Daemon::Init() {
                           RecoverUnfinished(*store_, NowUnixMs(), cgroups_ && cgroups_->no_cgroup_reason.empty()
                                                                       ? &*cgroups_ : nullptr, pending_ids));
   for (const auto& line : rep.log) Log(line);
+  SweepLeftovers(/*at_start=*/true);  // after the recovery, which reports the cgroups of the tasks it ends
   last_purge_ms_ = NowUnixMs();
   (void)store_->PurgeKeys(last_purge_ms_ - static_cast<int64_t>(opts_.idempotency_window_s) * 1000);
 
@@ -169,6 +165,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
   }
   for (const auto& [s, c] : conns_) consider(c->deadline_ns);
   if (!pending_.empty()) consider(pending_retry_ns_);
+  consider(next_sweep_ns_);
   if (!stopping_) {
     for (const auto& [name, b] : pool_backoff_) consider(b.until_ns);
     consider(refill_not_before_ns_);
@@ -182,6 +179,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
 
 void Daemon::RunDeadlines(uint64_t now) {
   if (!pending_.empty() && now >= pending_retry_ns_) FlushPending();
+  if (next_sweep_ns_ && now >= next_sweep_ns_) SweepLeftovers(false);
   std::vector<uint64_t> due;
   for (auto& [s, l] : live_) {
     uint64_t d = l->task->NextDeadlineNs();

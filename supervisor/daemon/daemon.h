@@ -27,6 +27,9 @@ struct DaemonOptions {
   uint64_t idempotency_window_s = 86400;  // how long a request_id is remembered
   size_t max_tasks = 4096;                // live tasks; Submit beyond it gets UNAVAILABLE
   size_t max_connections = 4096;
+  // Every this many seconds (and at start) cordond removes what killed supervisors left: task
+  // cgroups whose owner is dead, and unheld uid lease files (docs/daemon.md "Leftovers"). 0 = only at start.
+  uint64_t sweep_interval_s = 60;
   bool bpf_cache = true;
   bool sync_decisions = true;             // --decision-sync each (true) | os (false): see Store
   // Warm pool (docs/daemon.md "Warm pool"): sandboxes built ahead of their tasks, per policy.

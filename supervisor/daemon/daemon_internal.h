@@ -220,6 +220,8 @@ class Daemon {
   void FlushPending();          // writes what it can; the rest stays pending
   void SaveSpool();
   const PendingRecord* FindPending(const std::string& id) const;
+  // Leftovers of killed supervisors (sweep.cc): dead owners' task cgroups, unheld lease files.
+  void SweepLeftovers(bool at_start);
   std::string PendingRefusal() const;  // the reason a Submit gets while records are pending
   void AnswerWaiter(const Waiter& w, const TaskRow& row, bool timed_out);
   void RunDeadlines(uint64_t now);
@@ -254,6 +256,7 @@ class Daemon {
   std::optional<RecordSpool> spool_;
   std::string pending_reason_;                    // the last write failure
   uint64_t pending_retry_ns_ = 0;
+  uint64_t next_sweep_ns_ = 0;  // 0: no periodic sweep
   bool stopping_ = false, killed_all_ = false;
   uint64_t stop_kill_at_ = 0, stop_give_up_at_ = 0;
 };

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -410,13 +411,26 @@ TEST_F(CgroupTest, FiveHundredCreateRemoveLeaveNothing) {
   for (const std::string& b : Bases(L())) EXPECT_THAT(Subdirs(b), ::testing::IsEmpty()) << b;
 }
 
-// Leftovers of supervisors killed with SIGKILL: empty task cgroups go, populated ones stay.
+// Leftovers of supervisors killed with SIGKILL. Without an owner mark (an older Cordon): empty
+// task cgroups go, populated ones stay. With one: a live owner's stay whatever they hold, a dead
+// owner's go whatever their age, and what still runs inside them is killed.
 TEST_F(CgroupTest, SweepRemovesOnlyEmptyTaskCgroups) {
   const std::string empty_name = "task-sweep-empty-" + std::to_string(::getpid());
   const std::string busy_name = "task-sweep-busy-" + std::to_string(::getpid());
   auto empty = TaskCgroup::Create(L(), empty_name, {});
   auto busy = TaskCgroup::Create(L(), busy_name, {});
   ASSERT_TRUE(empty && busy);
+  // Created by this live process: marked, and the mark says so.
+  char mark[128] = {};
+  ASSERT_GT(::getxattr(empty->Dirs().front().c_str(), kOwnerXattr, mark, sizeof mark - 1), 0) << std::strerror(errno);
+  EXPECT_EQ(std::string(mark), OwnerMark());
+  EXPECT_EQ(CheckOwner(OwnerMark()), OwnerState::kAlive);
+  auto unmark = [](const TaskCgroup& cg) {
+    for (const auto& d : cg.Dirs()) ::removexattr(d.c_str(), kOwnerXattr);
+  };
+  auto mark_as = [](const TaskCgroup& cg, const std::string& m) {
+    for (const auto& d : cg.Dirs()) ::setxattr(d.c_str(), kOwnerXattr, m.data(), m.size(), 0);
+  };
   pid_t child = ::fork();
   if (child == 0) {
     ::pause();
@@ -424,17 +438,43 @@ TEST_F(CgroupTest, SweepRemovesOnlyEmptyTaskCgroups) {
   }
   ASSERT_TRUE(busy->AttachPid(child));
   std::vector<std::string> empty_dirs = empty->Dirs(), busy_dirs = busy->Dirs();
+  // A live owner's cgroups stay, even empty and with no age limit.
+  EXPECT_THAT(SweepStaleTaskCgroups(L(), /*min_age_s=*/0), ::testing::Not(::testing::Contains(empty_name)));
+  // Unmarked: the age-and-empty rule.
+  unmark(*empty);
+  unmark(*busy);
   auto removed = SweepStaleTaskCgroups(L(), /*min_age_s=*/0);
   EXPECT_THAT(removed, ::testing::Contains(empty_name));
   EXPECT_THAT(removed, ::testing::Not(::testing::Contains(busy_name)));
   for (const auto& d : empty_dirs) EXPECT_FALSE(std::filesystem::exists(d)) << d;
   for (const auto& d : busy_dirs) EXPECT_TRUE(std::filesystem::exists(d)) << d;
-  // A fresh cgroup is left alone whatever it holds: a concurrent supervisor may be about to use it.
+  // A fresh unmarked cgroup is left alone whatever it holds: a concurrent supervisor may be about to use it.
   auto fresh = TaskCgroup::Create(L(), empty_name + "-fresh", {});
   ASSERT_TRUE(fresh);
+  unmark(*fresh);
   EXPECT_THAT(SweepStaleTaskCgroups(L(), 60), ::testing::Not(::testing::Contains(empty_name + "-fresh")));
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
+  // A dead owner's: removed though fresh, and the process left inside is killed.
+  pid_t gone = ::fork();
+  if (gone == 0) _exit(0);
+  std::ifstream stat_file("/proc/" + std::to_string(gone) + "/stat");  // a zombie until reaped
+  std::string stat_line((std::istreambuf_iterator<char>(stat_file)), {});
+  ::waitpid(gone, nullptr, 0);
+  std::istringstream fields(stat_line.substr(stat_line.rfind(')') + 2));
+  std::string field, start;
+  for (int i = 3; i <= 22 && fields >> field; ++i) start = field;
+  struct stat ns{};
+  ASSERT_EQ(::stat("/proc/self/ns/pid", &ns), 0);
+  const std::string dead_mark = std::to_string(gone) + " " + start + " " + std::to_string(ns.st_ino);
+  EXPECT_EQ(CheckOwner(dead_mark), OwnerState::kDead);
+  mark_as(*fresh, dead_mark);
+  mark_as(*busy, dead_mark);
+  removed = SweepStaleTaskCgroups(L(), 60);
+  EXPECT_THAT(removed, ::testing::Contains(empty_name + "-fresh"));
+  EXPECT_THAT(removed, ::testing::Contains(busy_name));
+  for (const auto& d : busy_dirs) EXPECT_FALSE(std::filesystem::exists(d)) << d;
+  int st = 0;
+  EXPECT_EQ(::waitpid(child, &st, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << st;
 }
 
 // The cgroup2 path this hybrid host offers: clone3(CLONE_INTO_CGROUP) into the unified task

@@ -9,7 +9,9 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -88,6 +90,125 @@ TEST(DaemonFault, RunExits123WhenItsEvidenceIsNotWritten) {
   std::string line;
   ASSERT_TRUE(std::getline(f, line));
   EXPECT_EQ(JsonField(line, "exit/code"), "3");
+}
+
+// The task cgroup directories (every hierarchy this host may use) whose owner mark names `pid`.
+std::vector<std::string> CgroupsOwnedBy(pid_t pid) {
+  std::vector<std::string> out;
+  for (const char* base : {"/sys/fs/cgroup/cordon.slice", "/sys/fs/cgroup/unified/cordon.slice",
+                           "/sys/fs/cgroup/memory/cordon.slice", "/sys/fs/cgroup/pids/cordon.slice",
+                           "/sys/fs/cgroup/blkio/cordon.slice", "/sys/fs/cgroup/cpuacct/cordon.slice",
+                           "/sys/fs/cgroup/freezer/cordon.slice"}) {
+    DIR* d = ::opendir(base);
+    if (!d) continue;
+    while (dirent* e = ::readdir(d)) {
+      if (std::strncmp(e->d_name, "task-", 5) != 0) continue;
+      const std::string dir = std::string(base) + "/" + e->d_name;
+      char mark[128] = {};
+      if (::getxattr(dir.c_str(), "user.cordon.owner", mark, sizeof mark - 1) <= 0) continue;
+      if (std::strtol(mark, nullptr, 10) == pid) out.push_back(dir);
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+bool AnyExists(const std::vector<std::string>& dirs) {
+  for (const auto& d : dirs)
+    if (std::filesystem::exists(d)) return true;
+  return false;
+}
+
+// Item 14, restart: a cordond killed with SIGKILL and restarted at once (well within the old
+// 60 s age rule) leaves no cgroups of its warm pool: they carry its owner mark, and it is dead.
+TEST(DaemonFault, RestartSweepsTheDeadDaemonsPoolCgroups) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-size", "2"});
+  std::vector<std::string> pool;
+  for (int i = 0; i < 200 && pool.size() < 2; ++i) {
+    if (d.Log().find("no per-task cgroups") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    pool = CgroupsOwnedBy(d.pid());
+  }
+  if (pool.empty()) {
+    if (auto at = d.Log().find("no per-task cgroups"); at != std::string::npos)
+      GTEST_SKIP() << d.Log().substr(at, d.Log().find('\n', at) - at);
+    FAIL() << "the warm pool built no sandbox cgroup within 10 s: " << d.Log();
+  }
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+  d.Start();
+  EXPECT_FALSE(AnyExists(pool)) << pool.front() << "\n" << d.Log();
+  EXPECT_NE(d.Log().find("task cgroups left by supervisors killed earlier (at start)"), std::string::npos) << d.Log();
+  EXPECT_EQ(d.Cli({"submit", "--", "/bin/true"}).exit_code, 0);
+}
+
+// Item 14, periodically: a `cordon run` killed with SIGKILL leaves its task's cgroup; a running
+// cordond removes it at its next sweep (--sweep-interval 1 here; 60 s by default), not only at
+// its next start.
+TEST(DaemonFault, PeriodicSweepRemovesAKilledRunsCgroup) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-size", "0", "--sweep-interval", "1"});
+  pid_t run = ::fork();
+  if (run == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl(BuildPath("bin/cordon").c_str(), "cordon", "run", "--", "sleep", "60", nullptr);
+    _exit(127);
+  }
+  std::vector<std::string> dirs;
+  for (int i = 0; i < 200 && dirs.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    dirs = CgroupsOwnedBy(run);
+  }
+  if (dirs.empty()) {
+    ::kill(run, SIGKILL);
+    ::waitpid(run, nullptr, 0);
+    auto probe = CordonRun({"/bin/true"}, {"--evidence", "-"});
+    std::string mode = JsonField(EvidenceLine(probe), "usage/cgroup/mode");
+    if (mode.rfind("none", 0) == 0) GTEST_SKIP() << "no per-task cgroups for this user: " << mode;
+    FAIL() << "cordon run made no marked cgroup within 10 s (mode " << mode << ")";
+  }
+  ::kill(run, SIGKILL);
+  ::waitpid(run, nullptr, 0);
+  for (int i = 0; i < 100 && AnyExists(dirs); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(AnyExists(dirs)) << dirs.front() << "\n" << d.Log();
+  EXPECT_NE(d.Log().find("task cgroups left by supervisors killed earlier"), std::string::npos) << d.Log();
+}
+
+// Item 13: a rootful task's uid lease file is removed when the task is done; a file nobody holds
+// (its supervisor was killed) goes at cordond's start; a held one stays.
+TEST(DaemonFault, LeaseFilesGoWithTheirTasks) {
+  REQUIRE_SANDBOX();
+  if (!IsRoot()) GTEST_SKIP() << "rootless tasks run as the caller's own uid and take no uid lease";
+  const char* t = ::getenv("TMPDIR");
+  std::string ids = std::string(t && *t ? t : "/tmp") + "/cordon-ids-XXXXXX";
+  ASSERT_NE(::mkdtemp(ids.data()), nullptr);
+  ::chmod(ids.c_str(), 0700);
+  auto count = [&] {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(ids)) n += e.path().extension() == ".lock";
+    return n;
+  };
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-size", "0", "--id-lock-dir", ids});
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(d.Cli({"submit", "--", "/bin/true"}).exit_code, 0) << d.Log();
+  std::string id = Trim(d.Cli({"submit", "--detach", "--", "sleep", "30"}).out);
+  EXPECT_EQ(count(), 1u);  // the running task's
+  ASSERT_EQ(d.Cli({"cancel", id}).exit_code, 0);
+  ASSERT_EQ(d.Cli({"wait", id}).exit_code, 137);
+  for (int i = 0; i < 50 && count() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(count(), 0u);
+  // A killed supervisor's file (unlocked) and a live one's (locked by us).
+  std::ofstream(ids + "/600000.lock") << "";
+  UniqueFd held(::open((ids + "/600001.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  ASSERT_EQ(::flock(held.Get(), LOCK_EX | LOCK_NB), 0);
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+  d.Start();
+  EXPECT_FALSE(std::filesystem::exists(ids + "/600000.lock"));
+  EXPECT_TRUE(std::filesystem::exists(ids + "/600001.lock"));
+  EXPECT_NE(d.Log().find("removed 1 uid lease files"), std::string::npos) << d.Log();
+  std::filesystem::remove_all(ids);
 }
 
 // A small tmpfs on `dir`, in a mount namespace of this test process's own, so that a crashed
