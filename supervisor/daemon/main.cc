@@ -32,6 +32,10 @@ constexpr const char* kUsage =
     "  --max-tasks N             Live tasks at most; more submits get UNAVAILABLE (default 4096).\n"
     "  --id-range S:C            Rootful host uid/gid pool (default 524288:65536, or CORDON_ID_RANGE).\n"
     "  --id-lock-dir DIR         Rootful: where task uid/gid slots are leased (default /run/cordon/ids).\n"
+    "  --retain-days D           Prune finished tasks (row and evidence) created more than D days\n"
+    "                            ago (default 30; 0 = no age limit). Unfinished tasks are kept.\n"
+    "  --retain-tasks N          Keep at most the newest N finished tasks (default 100000; 0 = no\n"
+    "                            limit). Pruned ranges leave a summary and a digest (docs/daemon.md).\n"
     "  --sweep-interval S        Every S seconds, remove what killed supervisors left: task cgroups\n"
     "                            whose owner is dead, unheld uid lease files (default 60; 0 = at\n"
     "                            start only).\n"
@@ -142,7 +146,7 @@ int main(int argc, char** argv) {
       id_range = value;
     } else if (flag == "--grace-ms" || flag == "--read-timeout-ms" || flag == "--idempotency-window" ||
                flag == "--max-tasks" || flag == "--pool-size" || flag == "--pool-refill" || flag == "--pool-max-age" ||
-               flag == "--sweep-interval") {
+               flag == "--sweep-interval" || flag == "--retain-days" || flag == "--retain-tasks") {
       if (!ParseU64(value, &n)) return Usage(flag + " needs a non-negative integer, got '" + value + "'");
       if (flag == "--grace-ms") o.grace_ms = n;
       if (flag == "--read-timeout-ms") o.read_timeout_ms = n == 0 ? 1 : n;
@@ -150,6 +154,11 @@ int main(int argc, char** argv) {
       if (flag == "--max-tasks") o.max_tasks = n;
       if (flag == "--pool-size") o.pool_size = n;
       if (flag == "--sweep-interval") o.sweep_interval_s = n;
+      if (flag == "--retain-days") {
+        if (n > 36500) return Usage("--retain-days is at most 36500 (0 = no age limit)");
+        o.retain_days = n;
+      }
+      if (flag == "--retain-tasks") o.retain_tasks = n;
       if (flag == "--pool-max-age") {
         if (n > 100'000'000) return Usage("--pool-max-age is at most 100000000 seconds (0 = never rebuild)");
         o.pool_max_age_s = n;

@@ -85,11 +85,28 @@ class Store {
                                                 int64_t not_before_ms);
   Result<void> PurgeKeys(int64_t before_ms);
 
+  // Retention (docs/daemon.md "Retention"). Deletes the oldest finished tasks (their rows and
+  // evidence) that are older than `older_than_ms` (0: no age limit) or beyond the newest
+  // `keep_tasks` finished ones (0: no count limit), then the decisions older than the oldest task
+  // kept. Only ever a prefix in insertion order, stopping before the oldest unfinished task and
+  // always keeping the newest task row, so that what is pruned is one contiguous range per table.
+  // Each range goes into pruned_ranges with a summary (counts by failure class and principal) and
+  // a digest chained to the previous range's: SHA-256(previous digest, then one line per row), the
+  // checkpoint a verifier of the remaining records starts from. All in one transaction.
+  struct PruneReport {
+    int64_t tasks = 0, decisions = 0;
+    int64_t first_created_unix_ms = 0, last_created_unix_ms = 0;
+  };
+  Result<PruneReport> Prune(int64_t older_than_ms, uint64_t keep_tasks, int64_t now_ms);
+
  private:
   Store() = default;
   Result<void> Exec(const char* sql);
   Result<sqlite3_stmt*> Prepare(const char* sql);
   Error DbError(const std::string& what) const;
+  Result<void> InsertRange(const char* kind, int64_t now_ms, int64_t first, int64_t last, int64_t count,
+                           int64_t first_ms, int64_t last_ms, const std::string& prev, const std::string& digest,
+                           const std::string& summary);
 
   sqlite3* db_ = nullptr;
   std::string path_;

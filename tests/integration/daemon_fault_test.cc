@@ -20,6 +20,8 @@
 #include <fstream>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "supervisor/daemon/client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/run.h"
@@ -209,6 +211,85 @@ TEST(DaemonFault, LeaseFilesGoWithTheirTasks) {
   EXPECT_TRUE(std::filesystem::exists(ids + "/600001.lock"));
   EXPECT_NE(d.Log().find("removed 1 uid lease files"), std::string::npos) << d.Log();
   std::filesystem::remove_all(ids);
+}
+
+// Rows of `sql` on the daemon's database (read through a second connection), tab-joined.
+std::vector<std::string> Query(const std::string& db_path, const std::string& sql) {
+  std::vector<std::string> out;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << "open " << db_path;
+    sqlite3_close(db);
+    return out;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
+  } else {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      std::string row;
+      for (int i = 0; i < sqlite3_column_count(st); ++i) {
+        const unsigned char* t = sqlite3_column_text(st, i);
+        row += (i ? "\t" : "") + std::string(t ? reinterpret_cast<const char*>(t) : "");
+      }
+      out.push_back(row);
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+// Item 12: retention by count (--retain-tasks) and by age (--retain-days) prunes the oldest
+// finished tasks with their evidence and the decisions before them, and leaves in pruned_ranges
+// contiguous ranges whose digests chain, with a summary of what went.
+TEST(DaemonFault, RetentionPrunesOldTasksAndKeepsChainedCheckpoints) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-size", "0", "--retain-tasks", "5", "--sweep-interval", "1"});
+  const std::string db = d.dir() + "/state/state.db";
+  std::vector<std::string> ids;
+  auto run = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(Trim(d.Cli({"submit", "--detach", "--", "/bin/sh", "-c", "exit " + std::to_string(i % 2)}).out));
+      d.Cli({"wait", ids.back()});
+    }
+  };
+  auto finished_rows = [&] { return Query(db, "SELECT count(*) FROM tasks").at(0); };
+  run(12);
+  for (int i = 0; i < 50 && finished_rows() != "5"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(finished_rows(), "5") << d.Log();
+  EXPECT_NE(d.Cli({"evidence", ids[0]}).exit_code, 0);           // pruned, evidence and all
+  EXPECT_EQ(JsonField(d.Cli({"evidence", ids[11]}).out, "task_id"), ids[11]);
+  EXPECT_EQ(JsonField(d.Cli({"status", "--json", ids[7]}).out, "task_id"), ids[7]);  // the 5 newest stay
+  auto ranges = Query(db, "SELECT first_rowid, last_rowid, count, prev_digest, digest, summary FROM pruned_ranges"
+                          " WHERE kind = 'tasks' ORDER BY id");
+  ASSERT_EQ(ranges.size(), 1u);
+  EXPECT_TRUE(ranges[0].starts_with("1\t7\t7\t\t")) << ranges[0];
+  EXPECT_NE(ranges[0].find(R"("by_failure_class":{"exit_nonzero":3,"none":4})"), std::string::npos) << ranges[0];
+  // The decisions before the oldest kept task went too, as their own range.
+  EXPECT_EQ(Query(db, "SELECT min(id) FROM decisions").at(0), Query(db, "SELECT min(decision_id) FROM tasks").at(0));
+  EXPECT_EQ(Query(db, "SELECT sum(count) FROM pruned_ranges WHERE kind = 'decisions'").at(0), "7");
+  EXPECT_NE(d.Log().find("retention: pruned 7 finished tasks and 7 admission decisions"), std::string::npos) << d.Log();
+
+  // A second range continues the first: the next rowid, and its digest chained to the first's.
+  run(3);
+  for (int i = 0; i < 50 && Query(db, "SELECT count(*) FROM pruned_ranges WHERE kind = 'tasks'").at(0) != "2"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ranges = Query(db, "SELECT first_rowid, last_rowid, prev_digest, digest FROM pruned_ranges WHERE kind = 'tasks'"
+                     " ORDER BY id");
+  ASSERT_EQ(ranges.size(), 2u);
+  const std::string first_digest = Query(db, "SELECT digest FROM pruned_ranges WHERE kind = 'tasks' ORDER BY id").at(0);
+  EXPECT_EQ(first_digest.size(), 64u);
+  EXPECT_EQ(ranges[1], "8\t10\t" + first_digest + "\t" +
+                           Query(db, "SELECT digest FROM pruned_ranges WHERE kind = 'tasks' ORDER BY id").at(1));
+
+  // By age: tasks made to look 2 days old go at the next start with --retain-days 1.
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+  Query(db, "UPDATE tasks SET created_unix_ms = 1000 WHERE rowid <= 12");
+  DaemonProcess aged(PrincipalsFor(::geteuid()), {"--pool-size", "0", "--retain-days", "1", "--retain-tasks", "0",
+                                                  "--state-dir", d.dir() + "/state"});
+  EXPECT_EQ(Query(db, "SELECT group_concat(rowid) FROM tasks").at(0), "13,14,15") << aged.Log();
 }
 
 // A small tmpfs on `dir`, in a mount namespace of this test process's own, so that a crashed
