@@ -116,8 +116,12 @@ def main():
 
         def one(i):
             want = [0, 3, 0][i % 3]
-            r = subprocess.run([cordon, "submit", "--"] + cmds[i % 3], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+            try:
+                r = subprocess.run([cordon, "submit", "--"] + cmds[i % 3], env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+            except OSError as e:  # the client could not start (e.g. the binary is being relinked)
+                failures.append(f"task {i}: {e}")
+                return
             if r.returncode != want:
                 failures.append(f"task {i}: exit {r.returncode}: {r.stderr.strip()}")
 
@@ -132,6 +136,7 @@ def main():
     finally:
         d.send_signal(signal.SIGTERM)
         d.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True) if sys.exc_info()[0] else None
     print(f"cordond soak: {a.tasks} tasks ({'rootful' if os.geteuid() == 0 else 'rootless'}, "
           f"{a.concurrency} at a time, cordond {' '.join(a.extra) or 'defaults'}) in {wall:.0f} s, "
           f"{a.tasks / wall:.0f} tasks/s, {len(failures)} unexpected exit codes")
