@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "supervisor/cgroup/task_cgroup.h"
+
 namespace cordon::daemon {
 namespace internal {
 
@@ -17,6 +19,10 @@ Result<void> Daemon::Init() {
   }
   if (::mkdir(opts_.state_dir.c_str(), 0700) < 0 && errno != EEXIST)
     return Fail(errno, "mkdir " + opts_.state_dir, "create the state dir's parent, or pass --state-dir");
+  // The owner mark of this daemon's task cgroups names its state dir: the next cordond on the same
+  // state dir sweeps them at start whatever their age (sweep.cc).
+  if (struct stat sd{}; ::stat(opts_.state_dir.c_str(), &sd) == 0)
+    cgroup::SetOwnerInstance("sd:" + std::to_string(sd.st_dev) + ":" + std::to_string(sd.st_ino));
   // One daemon per state dir: the recovery below must not kill another live daemon's tasks.
   state_lock_.Reset(::open((opts_.state_dir + "/cordond.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!state_lock_) return Fail(errno, "open " + opts_.state_dir + "/cordond.lock");

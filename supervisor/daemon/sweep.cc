@@ -10,7 +10,9 @@ namespace cordon::daemon::internal {
 
 void Daemon::SweepLeftovers(bool at_start) {
   if (cgroups_ && cgroups_->no_cgroup_reason.empty()) {
-    auto swept = cgroup::SweepStaleTaskCgroups(*cgroups_);
+    // This state dir's earlier cordond (its mark's instance is ours): whatever the age.
+    const std::string mark = cgroup::OwnerMark();
+    auto swept = cgroup::SweepStaleTaskCgroups(*cgroups_, 60, mark.substr(mark.rfind(' ') + 1));
     if (!swept.empty())
       Log("removed " + std::to_string(swept.size()) + " task cgroups left by supervisors killed earlier" +
           (at_start ? " (at start)" : ""));

@@ -412,8 +412,9 @@ TEST_F(CgroupTest, FiveHundredCreateRemoveLeaveNothing) {
 }
 
 // Leftovers of supervisors killed with SIGKILL. Without an owner mark (an older Cordon): empty
-// task cgroups go, populated ones stay. With one: a live owner's stay whatever they hold, a dead
-// owner's go whatever their age, and what still runs inside them is killed.
+// task cgroups go, populated ones stay. With one: a live owner's stay whatever they hold; a dead
+// owner's go once old, or whatever their age when they are the sweeping cordond's own earlier
+// run's, and what still runs inside them is killed.
 TEST_F(CgroupTest, SweepRemovesOnlyEmptyTaskCgroups) {
   const std::string empty_name = "task-sweep-empty-" + std::to_string(::getpid());
   const std::string busy_name = "task-sweep-busy-" + std::to_string(::getpid());
@@ -464,11 +465,16 @@ TEST_F(CgroupTest, SweepRemovesOnlyEmptyTaskCgroups) {
   for (int i = 3; i <= 22 && fields >> field; ++i) start = field;
   struct stat ns{};
   ASSERT_EQ(::stat("/proc/self/ns/pid", &ns), 0);
-  const std::string dead_mark = std::to_string(gone) + " " + start + " " + std::to_string(ns.st_ino);
-  EXPECT_EQ(CheckOwner(dead_mark), OwnerState::kDead);
+  const std::string dead_mark = std::to_string(gone) + " " + start + " " + std::to_string(ns.st_ino) + " sd:test";
+  std::string instance;
+  EXPECT_EQ(CheckOwner(dead_mark, &instance), OwnerState::kDead);
+  EXPECT_EQ(instance, "sd:test");
   mark_as(*fresh, dead_mark);
   mark_as(*busy, dead_mark);
-  removed = SweepStaleTaskCgroups(L(), 60);
+  // Fresh, and another cordond's: it gets its 60 s to restart and recover them itself.
+  EXPECT_THAT(SweepStaleTaskCgroups(L(), 60, "sd:other"), ::testing::Not(::testing::Contains(busy_name)));
+  // This cordond's own earlier run: whatever the age.
+  removed = SweepStaleTaskCgroups(L(), 60, "sd:test");
   EXPECT_THAT(removed, ::testing::Contains(empty_name + "-fresh"));
   EXPECT_THAT(removed, ::testing::Contains(busy_name));
   for (const auto& d : busy_dirs) EXPECT_FALSE(std::filesystem::exists(d)) << d;
