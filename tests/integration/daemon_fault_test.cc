@@ -163,6 +163,7 @@ TEST(DaemonFault, PeriodicSweepRemovesAKilledRunsCgroup) {
     ::execl(BuildPath("bin/cordon").c_str(), "cordon", "run", "--", "sleep", "60", nullptr);
     _exit(127);
   }
+  ASSERT_GT(run, 0) << "fork: " << std::strerror(errno);  // never kill(-1, ...) below
   std::vector<std::string> dirs;
   for (int i = 0; i < 200 && dirs.empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
