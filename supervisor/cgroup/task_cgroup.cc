@@ -527,7 +527,8 @@ std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age
       // Its supervisor is gone: nothing else will ever end what is left in it.
       auto cg = TaskCgroup::Adopt(layout, name);
       if (!cg) continue;
-      (void)cg->Kill();
+      // Briefly: the caller may be an event loop. What is not gone by then waits for the next sweep.
+      if (!cg->Kill(std::chrono::milliseconds(200))) continue;
       if (cg->Remove()) removed.push_back(name);
       continue;
     }
