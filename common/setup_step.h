@@ -48,6 +48,9 @@ enum class SetupStep : uint32_t {
 const char* SetupStepName(SetupStep step);
 
 // Exit codes of `cordon run`, as docker/podman use them.
+// The task ran, but the evidence record asked for with --evidence could not be written; the
+// task's own outcome is printed on stderr. Below 124, the wait-timeout code of `cordon wait`.
+inline constexpr int kExitEvidenceNotWritten = 123;
 inline constexpr int kExitCordonFailure = 125;  // Cordon's own failure: bad policy, setup failed
 inline constexpr int kExitNotExecutable = 126;  // command found but could not be executed
 inline constexpr int kExitNotFound = 127;       // command not found

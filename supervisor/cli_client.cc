@@ -112,6 +112,7 @@ nlohmann::json InfoJson(const api::TaskInfo& t) {
     j["failure_class"] = t.failure_class();
     j["finished_unix_ms"] = t.finished_unix_ms();
     if (!t.message().empty()) j["message"] = t.message();
+    if (t.record_pending()) j["record_pending"] = true;
   } else {
     j["shim_pid"] = t.shim_pid();
   }
@@ -138,7 +139,8 @@ std::string Age(int64_t unix_ms) {
 
 void PrintStatus(const api::TaskInfo& t) {
   std::printf("task        %s\n", t.task_id().c_str());
-  std::printf("state       %s\n", StateName(t.state()));
+  std::printf("state       %s%s\n", StateName(t.state()),
+              t.record_pending() ? ", record pending (cordond could not write it to its database yet)" : "");
   std::printf("principal   %s (tenant %s)\n", t.principal().c_str(), t.tenant().c_str());
   std::printf("policy      %s v%llu\n", t.policy().c_str(), static_cast<unsigned long long>(t.policy_version()));
   std::printf("class       %s\n", ClassName(t.class_()));

@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
 #include <charconv>
+#include <vector>
 
 #include "common/fs_util.h"
 
@@ -26,7 +29,41 @@ Result<void> MkdirPrivate(const std::string& dir) {
   return {};
 }
 
+// After flock() succeeded: does `path` still name the inode `fd` locked? (Not when its holder
+// unlinked it between our open and our lock.)
+bool StillNamed(int fd, const std::string& path) {
+  struct stat a, b;
+  return ::fstat(fd, &a) == 0 && ::lstat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 }  // namespace
+
+void IdLease::Release() {
+  if (!fd_) return;
+  ::unlink(path_.c_str());  // still locked: nobody can take the slot between the unlink and the close
+  fd_.Reset();
+}
+
+size_t SweepStaleLeases(const std::string& lock_dir) {
+  DIR* d = ::opendir(lock_dir.c_str());
+  if (d == nullptr) return 0;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 5 && n.ends_with(".lock")) names.push_back(n);
+  }
+  ::closedir(d);
+  size_t removed = 0;
+  for (const auto& n : names) {
+    const std::string path = lock_dir + "/" + n;
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) continue;
+    if (::flock(fd.Get(), LOCK_EX | LOCK_NB) != 0) continue;  // held: its task lives
+    if (!StillNamed(fd.Get(), path)) continue;
+    if (::unlink(path.c_str()) == 0) ++removed;
+  }
+  return removed;
+}
 
 Result<IdRange> ParseIdRange(const std::string& text) {
   auto colon = text.find(':');
@@ -64,14 +101,19 @@ Result<TaskIdentity> AcquireIdentity(const IdRange& range, const std::string& lo
   for (uint32_t i = 0; i < tries; ++i) {
     uint32_t slot = (first + i) % range.count;
     std::string path = lock_dir + "/" + std::to_string(range.start + slot) + ".lock";
-    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) return Fail(errno, "open " + path);
-    if (::flock(fd.Get(), LOCK_EX | LOCK_NB) == 0) {
+    // A few rounds: each lost race with a holder that removed the file costs one.
+    for (int round = 0; round < 4; ++round) {
+      UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+      if (!fd) return Fail(errno, "open " + path);
+      if (::flock(fd.Get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) return Fail(errno, "flock " + path);
+        break;  // held: the next slot
+      }
+      if (!StillNamed(fd.Get(), path)) continue;  // we locked a file its holder had just removed
       id.host_uid = id.host_gid = range.start + slot;
-      id.lease = std::move(fd);
+      id.lease = IdLease(std::move(fd), path);
       return id;
     }
-    if (errno != EWOULDBLOCK) return Fail(errno, "flock " + path);
   }
   return FailMsg("no free task identity in range " + std::to_string(range.start) + ":" +
                      std::to_string(range.count) + " after " + std::to_string(tries) + " tries",

@@ -2,6 +2,7 @@
 // supervisor core library; later subcommands talk to cordond.
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -53,7 +54,8 @@ constexpr const char* kRunUsage =
     "namespaces; a read-only runtime (/usr, /lib*, a few /etc files); a private /tmp and /work;\n"
     "no network but loopback; no capabilities; no_new_privs; a seccomp allowlist. stdin, stdout\n"
     "and stderr pass through. Exits with CMD's exit code, 128+N if a signal N killed it, 125 if\n"
-    "Cordon itself failed, 126 if CMD cannot be executed, 127 if CMD was not found.\n"
+    "Cordon itself failed, 126 if CMD cannot be executed, 127 if CMD was not found, and 123 if\n"
+    "CMD ran but the --evidence record could not be written (CMD's own status is then on stderr).\n"
     "\n"
     "Options:\n"
     "  --policy NAME|PATH   Policy to apply (default: the built-in `default`). A NAME is looked up\n"
@@ -73,6 +75,9 @@ constexpr const char* kRunUsage =
     "  --id-range S:C       Rootful only: host uids/gids for tasks (default 524288:65536, or\n"
     "                       CORDON_ID_RANGE).\n"
     "  -h, --help           Show this help.\n"
+    "\n"
+    "Exit codes: CMD's own; 128+N (signal N); 123 (evidence not written); 125 (Cordon failed);\n"
+    "126 (not executable); 127 (not found).\n"
     "\n"
     "Example:\n"
     "  cordon run --evidence - -- python3 -c 'import os; print(os.getuid())'\n";
@@ -109,6 +114,41 @@ bool TakeValue(int argc, char** argv, int* i, const char* flag, std::string* out
   }
   *out = argv[++*i];
   return true;
+}
+
+// "exited 3 (cordon run would exit 3)", "was killed by signal 9 (…)": for the stderr line that
+// replaces the exit status when the evidence could not be written.
+std::string OutcomeText(const TaskOutcome& o) {
+  std::string s;
+  if (o.task_signal != 0) {
+    s = "was killed by signal " + std::to_string(o.task_signal);
+  } else if (o.task_exit_code >= 0) {
+    s = "exited " + std::to_string(o.task_exit_code);
+  } else {
+    s = "did not run to an exit (" + std::string(FailureClassName(o.failure)) + ")";
+  }
+  return s + "; without --evidence cordon run would have exited " + std::to_string(o.exit_code);
+}
+
+// Appends `json` and a newline to `fd`, all of it or nothing: a short write (a full disk) is cut
+// back off a regular file, so that the file keeps whole JSON lines.
+Result<void> WriteEvidenceLine(int fd, const std::string& json) {
+  const std::string line = json + "\n";
+  struct stat st{};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  const off_t before = regular ? ::lseek(fd, 0, SEEK_END) : -1;
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(fd, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : ENOSPC;
+      if (regular && before >= 0 && off > 0) (void)!::ftruncate(fd, before);
+      return Fail(err, "write of " + std::to_string(line.size()) + " bytes");
+    }
+    off += static_cast<size_t>(n);
+  }
+  return {};
 }
 
 int CmdRun(int argc, char** argv) {
@@ -280,10 +320,15 @@ int CmdRun(int argc, char** argv) {
   const TaskOutcome& o = (*task)->outcome();
   if (!o.message.empty() && o.failure != FailureClass::kNone) std::fprintf(stderr, "cordon: %s\n", o.message.c_str());
   if (!evidence.empty()) {
-    std::string line = (*task)->EvidenceJson() + "\n";
-    int fd = evidence == "-" ? STDOUT_FILENO : evidence_fd.Get();
-    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-      std::fprintf(stderr, "cordon: writing evidence to %s failed: %s\n", evidence.c_str(), std::strerror(errno));
+    // A caller that asked for evidence learns from the exit status when there is none: 123, with
+    // the task's own status on stderr (README "Exit codes").
+    if (auto w = WriteEvidenceLine(evidence == "-" ? STDOUT_FILENO : evidence_fd.Get(), (*task)->EvidenceJson());
+        !w) {
+      std::fprintf(stderr, "cordon: writing the evidence record to %s failed: %s; the task %s\n",
+                   evidence == "-" ? "stdout" : evidence.c_str(), w.error().Message().c_str(),
+                   OutcomeText(o).c_str());
+      return kExitEvidenceNotWritten;
+    }
   }
   return o.exit_code;
 }

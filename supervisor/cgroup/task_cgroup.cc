@@ -3,15 +3,20 @@
 // files are opened relative to the task directories' fds, so no path walk per figure.
 #include "supervisor/cgroup/task_cgroup.h"
 
+#include "supervisor/daemon/procfs.h"
+
 #include <dirent.h>
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <set>
 #include <thread>
@@ -142,6 +147,10 @@ Result<TaskCgroup> TaskCgroup::Open(const Layout& layout, const std::string& tas
   auto make = [&](const std::string& base, Dir& d) -> Result<void> {
     std::string path = fs::Join(base, task_id);
     if (create && ::mkdir(path.c_str(), 0755) != 0) return Fail(errno, "mkdir " + path);
+    if (create) {
+      const std::string mark = OwnerMark();
+      (void)::setxattr(path.c_str(), kOwnerXattr, mark.data(), mark.size(), 0);  // best effort (see header)
+    }
     // Adopting: a hierarchy where the directory is already gone is simply not used.
     if (!create && ::access(path.c_str(), F_OK) != 0) return {};
     d.path = std::move(path);  // from here on Remove() owns it
@@ -452,7 +461,39 @@ Result<void> TaskCgroup::Remove() {
   return {};
 }
 
-std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age_s) {
+namespace {
+std::string& OwnerInstance() {
+  static std::string instance = "-";
+  return instance;
+}
+}  // namespace
+
+void SetOwnerInstance(const std::string& instance) { OwnerInstance() = instance; }
+
+std::string OwnerMark() {
+  static const std::string process = [] {
+    struct stat ns{};
+    const uint64_t ns_ino = ::stat("/proc/self/ns/pid", &ns) == 0 ? ns.st_ino : 0;
+    auto start = daemon::ReadStartTime(::getpid());
+    return std::to_string(::getpid()) + " " + std::to_string(start ? *start : 0) + " " + std::to_string(ns_ino);
+  }();
+  return process + " " + OwnerInstance();
+}
+
+OwnerState CheckOwner(const std::string& mark, std::string* instance) {
+  unsigned long long pid = 0, start = 0, ns_ino = 0;
+  char inst[100] = "";
+  if (std::sscanf(mark.c_str(), "%llu %llu %llu %99s", &pid, &start, &ns_ino, inst) < 3 || pid == 0 || start == 0)
+    return OwnerState::kUnknown;
+  if (instance) *instance = inst;
+  struct stat ns{};
+  if (::stat("/proc/self/ns/pid", &ns) != 0 || ns.st_ino != ns_ino) return OwnerState::kUnknown;
+  auto now = daemon::ReadStartTime(static_cast<pid_t>(pid));
+  if (!now) return OwnerState::kDead;  // no such process
+  return *now == start ? OwnerState::kAlive : OwnerState::kDead;
+}
+
+std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age_s, const std::string& own_instance) {
   std::vector<std::string> bases;
   if (!layout.v2_base_dir.empty()) bases.push_back(layout.v2_base_dir);
   for (int i : layout.UsedV1()) bases.push_back(layout.v1[static_cast<size_t>(i)].base_dir);
@@ -468,6 +509,29 @@ std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age
   const time_t now = ::time(nullptr);
   std::vector<std::string> removed;
   for (const auto& name : names) {
+    OwnerState owner = OwnerState::kUnknown;
+    std::string instance;
+    bool old_enough = true;  // in every hierarchy
+    for (const auto& b : bases) {
+      const std::string dir = fs::Join(b, name);
+      struct stat st;
+      if (::stat(dir.c_str(), &st) == 0 && now - st.st_mtime < min_age_s) old_enough = false;
+      char mark[256];
+      ssize_t n = ::getxattr(dir.c_str(), kOwnerXattr, mark, sizeof mark - 1);
+      if (n <= 0 || owner != OwnerState::kUnknown) continue;
+      owner = CheckOwner(std::string(mark, static_cast<size_t>(n)), &instance);
+    }
+    if (owner == OwnerState::kAlive) continue;
+    if (owner == OwnerState::kDead) {
+      if (!old_enough && (own_instance.empty() || instance != own_instance)) continue;
+      // Its supervisor is gone: nothing else will ever end what is left in it.
+      auto cg = TaskCgroup::Adopt(layout, name);
+      if (!cg) continue;
+      // Briefly: the caller may be an event loop. What is not gone by then waits for the next sweep.
+      if (!cg->Kill(std::chrono::milliseconds(200))) continue;
+      if (cg->Remove()) removed.push_back(name);
+      continue;
+    }
     bool stale = true;
     for (const auto& b : bases) {
       const std::string dir = fs::Join(b, name);

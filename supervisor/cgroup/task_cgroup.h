@@ -61,11 +61,33 @@ enum class V2Entry {
   kEnteredViaClone,   // clone3(CLONE_INTO_CGROUP, V2DirFd()): the process is already there
 };
 
-// Removes task cgroups ("task-*" below the base in every hierarchy) that hold no process and were
-// created more than `min_age_s` seconds ago: the leftovers of supervisors killed with SIGKILL (their
-// sandboxes died with them, the directories stayed). The age keeps it off a cgroup a concurrent
-// supervisor has just created and not yet populated. Returns the task names removed.
-std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age_s = 60);
+// Every task cgroup directory Create() makes carries its creator in the extended attribute
+// user.cordon.owner: "<pid> <start time> <pid namespace inode> <instance>" (start time: /proc/PID/
+// stat field 22, so a reused pid is told apart; instance: which supervisor, "-" for `cordon run`,
+// cordond's state dir as "sd:<dev>:<ino>"). Best effort: a filesystem without user xattrs gets none.
+inline constexpr const char* kOwnerXattr = "user.cordon.owner";
+// Sets this process's instance (no spaces), before its first Create().
+void SetOwnerInstance(const std::string& instance);
+// This process's mark.
+std::string OwnerMark();
+// Whether the process a mark names still runs: kAlive, kDead, or kUnknown (no mark, malformed, or
+// another pid namespace's, where its pid means nothing to us). `instance`: the mark's instance.
+enum class OwnerState { kAlive, kDead, kUnknown };
+OwnerState CheckOwner(const std::string& mark, std::string* instance = nullptr);
+
+// Removes the leftovers of supervisors killed with SIGKILL (`cordon run` or cordond: their
+// sandboxes died with them through the parent-death chain, the directories stayed), among the task
+// cgroups ("task-*" below the base in every hierarchy):
+// - owner alive: left alone;
+// - owner dead, and its instance is `own_instance` (an earlier run of this very cordond, e.g. its
+//   warm pool): removed whatever its age;
+// - owner dead, another instance: removed once older than `min_age_s` (a concurrent cordond that
+//   was just killed gets that long to restart and recover its own tasks through their cgroups);
+// - no usable mark (an older Cordon, or another pid namespace): removed only when it holds no
+//   process and is older than `min_age_s` (a concurrent supervisor may be about to populate it).
+// What a dead owner's cgroup still holds is killed first. Returns the task names removed.
+std::vector<std::string> SweepStaleTaskCgroups(const Layout& layout, int min_age_s = 60,
+                                               const std::string& own_instance = "");
 
 class TaskCgroup {
  public:

@@ -5,6 +5,8 @@
 namespace cordon::daemon::internal {
 
 void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& req) {
+  // No decision can be recorded either: refused before admission, with the reason.
+  if (!pending_.empty()) return ReplyError(c, call_id, api::ERROR_CODE_UNAVAILABLE, PendingRefusal());
   const uint64_t received = sys::MonotonicNs();
   const int64_t now_ms = NowUnixMs();
   Submission s;
@@ -267,9 +269,12 @@ void Daemon::HandleTaskCall(Conn& c, const api::Request& req) {
   if (id.empty()) return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, "task_id is empty");
   Live* live = nullptr;
   std::optional<TaskRow> row;
+  const PendingRecord* pending = nullptr;
   if (auto it = live_by_id_.find(id); it != live_by_id_.end()) {
     live = live_.at(it->second).get();
     row = live->row;
+  } else if ((pending = FindPending(id))) {
+    row = pending->row;  // finished; its record waits for the database
   } else {
     auto r = store_->GetTask(id);
     if (!r) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, r.error().Message());
@@ -312,7 +317,7 @@ void Daemon::HandleTaskCall(Conn& c, const api::Request& req) {
         return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
                           "task " + id + " is still running; its evidence is written when it finishes (cordon wait " +
                               id + ")");
-      auto ev = store_->GetEvidence(id);
+      auto ev = pending ? Result<std::string>(pending->evidence) : store_->GetEvidence(id);
       if (!ev) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, ev.error().Message());
       resp.mutable_evidence()->set_task_id(id);
       resp.mutable_evidence()->set_evidence_json(*ev);
@@ -334,7 +339,12 @@ void Daemon::HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req) 
   if (!rows) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, rows.error().Message());
   api::Response resp;
   resp.set_call_id(call_id);
-  for (const auto& r : *rows) FillInfo(r, resp.mutable_list()->add_tasks());
+  // Set even when there are no rows: exactly one of result and error is set (docs/api.md).
+  api::ListResponse* list = resp.mutable_list();
+  for (const auto& r : *rows) {
+    const PendingRecord* p = FindPending(r.id);
+    FillInfo(p ? p->row : r, list->add_tasks());
+  }
   Reply(c, resp);
 }
 

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "supervisor/cgroup/task_cgroup.h"
+
 namespace cordon::daemon {
 namespace internal {
 
@@ -17,6 +19,10 @@ Result<void> Daemon::Init() {
   }
   if (::mkdir(opts_.state_dir.c_str(), 0700) < 0 && errno != EEXIST)
     return Fail(errno, "mkdir " + opts_.state_dir, "create the state dir's parent, or pass --state-dir");
+  // The owner mark of this daemon's task cgroups names its state dir: the next cordond on the same
+  // state dir sweeps them at start whatever their age (sweep.cc).
+  if (struct stat sd{}; ::stat(opts_.state_dir.c_str(), &sd) == 0)
+    cgroup::SetOwnerInstance("sd:" + std::to_string(sd.st_dev) + ":" + std::to_string(sd.st_ino));
   // One daemon per state dir: the recovery below must not kill another live daemon's tasks.
   state_lock_.Reset(::open((opts_.state_dir + "/cordond.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!state_lock_) return Fail(errno, "open " + opts_.state_dir + "/cordond.lock");
@@ -43,15 +49,14 @@ Result<void> Daemon::Init() {
     Log("no per-task cgroups: " + layout.error().Message());
   }
 
-  if (cgroups_ && cgroups_->no_cgroup_reason.empty()) {
-    auto swept = cgroup::SweepStaleTaskCgroups(*cgroups_);
-    if (!swept.empty())
-      Log("removed " + std::to_string(swept.size()) + " empty task cgroups left by supervisors killed earlier");
-  }
+  CORDON_TRY(LoadSpool());  // before the recovery: a task whose record was pending did finish
+  std::set<std::string> pending_ids;
+  for (const auto& [id, p] : pending_) pending_ids.insert(id);
   CORDON_ASSIGN_OR_RETURN(RecoveryReport rep,
                           RecoverUnfinished(*store_, NowUnixMs(), cgroups_ && cgroups_->no_cgroup_reason.empty()
-                                                                      ? &*cgroups_ : nullptr));
+                                                                      ? &*cgroups_ : nullptr, pending_ids));
   for (const auto& line : rep.log) Log(line);
+  SweepLeftovers(/*at_start=*/true);  // after the recovery, which reports the cgroups of the tasks it ends
   last_purge_ms_ = NowUnixMs();
   (void)store_->PurgeKeys(last_purge_ms_ - static_cast<int64_t>(opts_.idempotency_window_s) * 1000);
 
@@ -190,6 +195,8 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
     consider(c->deadline_ns);
     if (Idle(*c)) consider(c->last_active_ns + opts_.idle_timeout_ms * 1'000'000ull);
   }
+  if (!pending_.empty()) consider(pending_retry_ns_);
+  consider(next_sweep_ns_);
   if (!stopping_) {
     for (const auto& [name, b] : pool_backoff_) consider(b.until_ns);
     consider(refill_not_before_ns_);
@@ -203,6 +210,8 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
 }
 
 void Daemon::RunDeadlines(uint64_t now) {
+  if (!pending_.empty() && now >= pending_retry_ns_) FlushPending();
+  if (next_sweep_ns_ && now >= next_sweep_ns_) SweepLeftovers(false);
   std::vector<uint64_t> due;
   for (auto& [s, l] : live_) {
     uint64_t d = l->task->NextDeadlineNs();
@@ -314,8 +323,14 @@ void Daemon::RecordFinish(Live& l) {
     evidence = R"({"task_id":")" + r.id + R"(","error":"evidence record could not be written"})";
     Log("evidence of task " + r.id + ": " + e.what());
   }
-  if (auto fin = store_->FinishTask(r.id, r.exit_code, r.failure_class, r.message, r.finished_unix_ms, evidence); !fin)
-    Log("recording the end of task " + r.id + " failed: " + fin.error().Message());
+  // While records are pending, later ones queue behind them (and keep their order).
+  if (!pending_.empty()) {
+    KeepPending(r, std::move(evidence), Error{0, pending_reason_, ""});
+    r.record_pending = true;
+  } else if (auto fin = store_->FinishTask(r, evidence); !fin) {
+    KeepPending(r, std::move(evidence), fin.error());
+    r.record_pending = true;
+  }
   l.recorded = true;
   if (l.attached_conn) {
     if (auto it = conns_.find(l.attached_conn); it != conns_.end()) {

@@ -33,6 +33,13 @@ struct DaemonOptions {
   size_t max_conns_per_uid = 256;
   size_t max_conns_unknown = 8;
   uint64_t idle_timeout_ms = 60000;       // a connection with nothing in progress is closed after this
+  // Every this many seconds (and at start) cordond removes what killed supervisors left: task
+  // cgroups whose owner is dead, and unheld uid lease files (docs/daemon.md "Leftovers"). 0 = only at start.
+  uint64_t sweep_interval_s = 60;
+  // Retention (docs/daemon.md "Retention"), applied at start and at every sweep: finished tasks
+  // older than this many days (0: no age limit), or beyond the newest retain_tasks (0: no limit).
+  uint64_t retain_days = 30;
+  uint64_t retain_tasks = 100000;
   bool bpf_cache = true;
   bool sync_decisions = true;             // --decision-sync each (true) | os (false): see Store
   // Warm pool (docs/daemon.md "Warm pool"): sandboxes built ahead of their tasks, per policy.

@@ -33,6 +33,7 @@
 #include "supervisor/daemon/frame.h"
 #include "supervisor/daemon/procfs.h"
 #include "supervisor/daemon/recovery.h"
+#include "supervisor/daemon/spool.h"
 #include "supervisor/daemon/store.h"
 #include "supervisor/daemon/sync_worker.h"
 
@@ -65,6 +66,8 @@ inline constexpr size_t kMaxHeldPerConn = 32;   // replies waiting for their dec
 inline constexpr size_t kRecvChunk = 65536;
 inline constexpr uint64_t kRefillQuietNs = 50'000'000ull;  // see Daemon::refill_not_before_ns_
 inline constexpr uint64_t kShutdownGiveUpNs = 15'000'000'000ull;  // after the kill, before exiting anyway
+inline constexpr uint64_t kSpoolBytes = 4u << 20;  // reserved for records the database cannot take
+inline constexpr uint64_t kPendingRetryNs = 1'000'000'000ull;  // pending records: next write attempt
 
 inline uint64_t Token(uint64_t serial, int fd) { return (serial << kFdBits) | static_cast<uint64_t>(fd); }
 
@@ -115,6 +118,7 @@ inline void FillInfo(const TaskRow& r, api::TaskInfo* t) {
   t->set_created_unix_ms(r.created_unix_ms);
   t->set_finished_unix_ms(r.finished_unix_ms);
   if (r.state != "finished") t->set_shim_pid(r.shim_pid);
+  t->set_record_pending(r.record_pending);
 }
 
 inline api::ErrorCode CodeOf(Verdict v) {
@@ -250,6 +254,16 @@ class Daemon {
   void SyncWatches(Live& l);
   void AfterTask(uint64_t serial);
   void RecordFinish(Live& l);
+  // Records the database could not take (records.cc, docs/daemon.md "State disk full"): kept in
+  // pending_ and the spool, retried every kPendingRetryNs; while any is pending, Submit is refused.
+  Result<void> LoadSpool();     // at start: the previous daemon's pending records, written if possible
+  void KeepPending(TaskRow row, std::string evidence, const Error& why);
+  void FlushPending();          // writes what it can; the rest stays pending
+  void SaveSpool();
+  const PendingRecord* FindPending(const std::string& id) const;
+  // Leftovers of killed supervisors (sweep.cc): dead owners' task cgroups, unheld lease files.
+  void SweepLeftovers(bool at_start);
+  std::string PendingRefusal() const;  // the reason a Submit gets while records are pending
   void AnswerWaiter(const Waiter& w, const TaskRow& row, bool timed_out);
   void RunDeadlines(uint64_t now);
   int NextTimeoutMs(uint64_t now) const;
@@ -298,6 +312,11 @@ class Daemon {
   uint64_t pool_next_retire_ns_ = 0;  // when the oldest pooled sandbox reaches --pool-max-age
   uint64_t last_started_serial_ = 0;
   int64_t last_purge_ms_ = 0;
+  std::map<std::string, PendingRecord> pending_;  // by task id
+  std::optional<RecordSpool> spool_;
+  std::string pending_reason_;                    // the last write failure
+  uint64_t pending_retry_ns_ = 0;
+  uint64_t next_sweep_ns_ = 0;  // 0: no periodic sweep
   bool stopping_ = false, killed_all_ = false;
   uint64_t stop_kill_at_ = 0, stop_give_up_at_ = 0;
 };

@@ -37,6 +37,14 @@ constexpr const char* kUsage =
     "  --idle-timeout-ms N       A connection with no call in progress, no Wait pending and no\n"
     "                            attached task is closed after N ms without traffic (default 60000).\n"
     "  --id-range S:C            Rootful host uid/gid pool (default 524288:65536, or CORDON_ID_RANGE).\n"
+    "  --id-lock-dir DIR         Rootful: where task uid/gid slots are leased (default /run/cordon/ids).\n"
+    "  --retain-days D           Prune finished tasks (row and evidence) created more than D days\n"
+    "                            ago (default 30; 0 = no age limit). Unfinished tasks are kept.\n"
+    "  --retain-tasks N          Keep at most the newest N finished tasks (default 100000; 0 = no\n"
+    "                            limit). Pruned ranges leave a summary and a digest (docs/daemon.md).\n"
+    "  --sweep-interval S        Every S seconds, remove what killed supervisors left: task cgroups\n"
+    "                            whose owner is dead, unheld uid lease files (default 60; 0 = at\n"
+    "                            start only).\n"
     "  --decision-sync MODE      each: every admission decision is fdatasync'd before its task\n"
     "                            can exec (default). os: committed to the OS only (survives a cordond\n"
     "                            crash, not a power loss) and synced at checkpoints; up to ~1 ms less\n"
@@ -145,7 +153,8 @@ int main(int argc, char** argv) {
     } else if (flag == "--grace-ms" || flag == "--read-timeout-ms" || flag == "--idempotency-window" ||
                flag == "--max-tasks" || flag == "--pool-size" || flag == "--pool-refill" || flag == "--pool-max-age" ||
                flag == "--max-connections" || flag == "--max-conns-per-uid" || flag == "--max-conns-unknown" ||
-               flag == "--idle-timeout-ms") {
+               flag == "--idle-timeout-ms" ||
+               flag == "--sweep-interval" || flag == "--retain-days" || flag == "--retain-tasks") {
       if (!ParseU64(value, &n)) return Usage(flag + " needs a non-negative integer, got '" + value + "'");
       if (flag == "--grace-ms") o.grace_ms = n;
       if (flag == "--read-timeout-ms") o.read_timeout_ms = n == 0 ? 1 : n;
@@ -156,6 +165,12 @@ int main(int argc, char** argv) {
       if (flag == "--max-conns-unknown") o.max_conns_unknown = n;
       if (flag == "--idle-timeout-ms") o.idle_timeout_ms = n == 0 ? 1 : n;
       if (flag == "--pool-size") o.pool_size = n;
+      if (flag == "--sweep-interval") o.sweep_interval_s = n;
+      if (flag == "--retain-days") {
+        if (n > 36500) return Usage("--retain-days is at most 36500 (0 = no age limit)");
+        o.retain_days = n;
+      }
+      if (flag == "--retain-tasks") o.retain_tasks = n;
       if (flag == "--pool-max-age") {
         if (n > 100'000'000) return Usage("--pool-max-age is at most 100000000 seconds (0 = never rebuild)");
         o.pool_max_age_s = n;
@@ -164,6 +179,9 @@ int main(int argc, char** argv) {
         if (n == 0) return Usage("--pool-refill must be at least 1 (use --pool-size 0 to turn the pool off)");
         o.pool_refill = n;
       }
+    } else if (flag == "--id-lock-dir") {
+      if (value.empty() || value[0] != '/') return Usage("--id-lock-dir needs an absolute directory path");
+      o.id_lock_dir = value;
     } else if (flag == "--decision-sync") {
       if (value != "each" && value != "os") return Usage("--decision-sync is 'each' or 'os', got '" + value + "'");
       o.sync_decisions = value == "each";

@@ -53,10 +53,12 @@ std::string KillThroughCgroup(const cgroup::Layout& layout, const std::string& t
 
 }  // namespace
 
-Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms, const cgroup::Layout* cgroups) {
+Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms, const cgroup::Layout* cgroups,
+                                         const std::set<std::string>& finished_elsewhere) {
   RecoveryReport rep;
   CORDON_ASSIGN_OR_RETURN(std::vector<TaskRow> rows, store.UnfinishedTasks());
   for (const TaskRow& t : rows) {
+    if (finished_elsewhere.contains(t.id)) continue;
     bool killed = false;
     std::string what = KillLeftover(t, &killed);
     if (killed) ++rep.killed;
@@ -78,7 +80,12 @@ Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms, const cgr
         {"admission", AdmissionJson(t)}};
     // replace: an argument that is not UTF-8 must not stop the recovery (JSON text is UTF-8).
     const std::string text = ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    CORDON_TRY(store.FinishTask(t.id, kExitCordonFailure, "supervisor_restart", message, now_ms, text));
+    TaskRow fin = t;
+    fin.exit_code = kExitCordonFailure;
+    fin.failure_class = "supervisor_restart";
+    fin.message = message;
+    fin.finished_unix_ms = now_ms;
+    CORDON_TRY(store.FinishTask(fin, text));
     rep.log.push_back("recovered task " + t.id + " (principal " + t.principal + "): " + what);
   }
   return rep;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,9 @@ struct RecoveryReport {
 // Ends every task the store says was running: kills its shim if (pid, start time) still names it,
 // then, through the task's cgroup (when `cgroups` is given), kills whatever is left of the sandbox
 // and removes the cgroup directories, and records the task as supervisor_restart.
-Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_unix_ms, const cgroup::Layout* cgroups = nullptr);
+// Tasks in `finished_elsewhere` (their finished record waits in the spool) are left alone.
+Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_unix_ms, const cgroup::Layout* cgroups = nullptr,
+                                         const std::set<std::string>& finished_elsewhere = {});
 
 // The evidence record (Task::Evidence()) with an "admission" object: principal, tenant, app_id,
 // class, request_id, request fingerprint, decision id; serialised once.

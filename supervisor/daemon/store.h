@@ -45,6 +45,9 @@ struct TaskRow {
   std::string failure_class, message;
   int64_t created_unix_ms = 0, finished_unix_ms = 0;
   int64_t decision_id = 0;
+  // Not a column: true while cordond holds this finished row in memory (and its spool) because the
+  // database could not take it yet. Shown by status as "finished, record pending".
+  bool record_pending = false;
 };
 
 struct IdempotencyKey {
@@ -69,8 +72,9 @@ class Store {
   Result<void> SyncDecisions();
   // Inserts the task and, if it has a request_id, its idempotency key, in one transaction.
   Result<void> InsertTask(const TaskRow& t);
-  Result<void> FinishTask(const std::string& id, int32_t exit_code, const std::string& failure_class,
-                          const std::string& message, int64_t finished_unix_ms, const std::string& evidence_json);
+  // Records the end of a task: `finished` (state "finished", its outcome) and its evidence. The row
+  // is inserted whole if it is missing (its insert at the start failed, e.g. on a full disk).
+  Result<void> FinishTask(const TaskRow& finished, const std::string& evidence_json);
   Result<std::optional<TaskRow>> GetTask(const std::string& id);
   Result<std::string> GetEvidence(const std::string& id);
   // Newest first. `principal` empty = every principal's.
@@ -81,11 +85,28 @@ class Store {
                                                 int64_t not_before_ms);
   Result<void> PurgeKeys(int64_t before_ms);
 
+  // Retention (docs/daemon.md "Retention"). Deletes the oldest finished tasks (their rows and
+  // evidence) that are older than `older_than_ms` (0: no age limit) or beyond the newest
+  // `keep_tasks` finished ones (0: no count limit), then the decisions older than the oldest task
+  // kept. Only ever a prefix in insertion order, stopping before the oldest unfinished task and
+  // always keeping the newest task row, so that what is pruned is one contiguous range per table.
+  // Each range goes into pruned_ranges with a summary (counts by failure class and principal) and
+  // a digest chained to the previous range's: SHA-256(previous digest, then one line per row), the
+  // checkpoint a verifier of the remaining records starts from. All in one transaction.
+  struct PruneReport {
+    int64_t tasks = 0, decisions = 0;
+    int64_t first_created_unix_ms = 0, last_created_unix_ms = 0;
+  };
+  Result<PruneReport> Prune(int64_t older_than_ms, uint64_t keep_tasks, int64_t now_ms);
+
  private:
   Store() = default;
   Result<void> Exec(const char* sql);
   Result<sqlite3_stmt*> Prepare(const char* sql);
   Error DbError(const std::string& what) const;
+  Result<void> InsertRange(const char* kind, int64_t now_ms, int64_t first, int64_t last, int64_t count,
+                           int64_t first_ms, int64_t last_ms, const std::string& prev, const std::string& digest,
+                           const std::string& summary);
 
   sqlite3* db_ = nullptr;
   std::string path_;

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <gmock/gmock.h>
@@ -24,6 +25,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include "common/syscalls.h"
 
@@ -410,13 +412,27 @@ TEST_F(CgroupTest, FiveHundredCreateRemoveLeaveNothing) {
   for (const std::string& b : Bases(L())) EXPECT_THAT(Subdirs(b), ::testing::IsEmpty()) << b;
 }
 
-// Leftovers of supervisors killed with SIGKILL: empty task cgroups go, populated ones stay.
+// Leftovers of supervisors killed with SIGKILL. Without an owner mark (an older Cordon): empty
+// task cgroups go, populated ones stay. With one: a live owner's stay whatever they hold; a dead
+// owner's go once old, or whatever their age when they are the sweeping cordond's own earlier
+// run's, and what still runs inside them is killed.
 TEST_F(CgroupTest, SweepRemovesOnlyEmptyTaskCgroups) {
   const std::string empty_name = "task-sweep-empty-" + std::to_string(::getpid());
   const std::string busy_name = "task-sweep-busy-" + std::to_string(::getpid());
   auto empty = TaskCgroup::Create(L(), empty_name, {});
   auto busy = TaskCgroup::Create(L(), busy_name, {});
   ASSERT_TRUE(empty && busy);
+  // Created by this live process: marked, and the mark says so.
+  char mark[128] = {};
+  ASSERT_GT(::getxattr(empty->Dirs().front().c_str(), kOwnerXattr, mark, sizeof mark - 1), 0) << std::strerror(errno);
+  EXPECT_EQ(std::string(mark), OwnerMark());
+  EXPECT_EQ(CheckOwner(OwnerMark()), OwnerState::kAlive);
+  auto unmark = [](const TaskCgroup& cg) {
+    for (const auto& d : cg.Dirs()) ::removexattr(d.c_str(), kOwnerXattr);
+  };
+  auto mark_as = [](const TaskCgroup& cg, const std::string& m) {
+    for (const auto& d : cg.Dirs()) ::setxattr(d.c_str(), kOwnerXattr, m.data(), m.size(), 0);
+  };
   pid_t child = ::fork();
   if (child == 0) {
     ::pause();
@@ -424,17 +440,56 @@ TEST_F(CgroupTest, SweepRemovesOnlyEmptyTaskCgroups) {
   }
   ASSERT_TRUE(busy->AttachPid(child));
   std::vector<std::string> empty_dirs = empty->Dirs(), busy_dirs = busy->Dirs();
+  // A live owner's cgroups stay, even empty and with no age limit.
+  EXPECT_THAT(SweepStaleTaskCgroups(L(), /*min_age_s=*/0), ::testing::Not(::testing::Contains(empty_name)));
+  // Unmarked: the age-and-empty rule.
+  unmark(*empty);
+  unmark(*busy);
   auto removed = SweepStaleTaskCgroups(L(), /*min_age_s=*/0);
   EXPECT_THAT(removed, ::testing::Contains(empty_name));
   EXPECT_THAT(removed, ::testing::Not(::testing::Contains(busy_name)));
   for (const auto& d : empty_dirs) EXPECT_FALSE(std::filesystem::exists(d)) << d;
   for (const auto& d : busy_dirs) EXPECT_TRUE(std::filesystem::exists(d)) << d;
-  // A fresh cgroup is left alone whatever it holds: a concurrent supervisor may be about to use it.
+  // A fresh unmarked cgroup is left alone whatever it holds: a concurrent supervisor may be about to use it.
   auto fresh = TaskCgroup::Create(L(), empty_name + "-fresh", {});
   ASSERT_TRUE(fresh);
+  unmark(*fresh);
   EXPECT_THAT(SweepStaleTaskCgroups(L(), 60), ::testing::Not(::testing::Contains(empty_name + "-fresh")));
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
+  // A dead owner's: removed though fresh, and the process left inside is killed.
+  pid_t gone = ::fork();
+  if (gone == 0) _exit(0);
+  std::ifstream stat_file("/proc/" + std::to_string(gone) + "/stat");  // a zombie until reaped
+  std::string stat_line((std::istreambuf_iterator<char>(stat_file)), {});
+  ::waitpid(gone, nullptr, 0);
+  std::istringstream fields(stat_line.substr(stat_line.rfind(')') + 2));
+  std::string field, start;
+  for (int i = 3; i <= 22 && fields >> field; ++i) start = field;
+  struct stat ns{};
+  ASSERT_EQ(::stat("/proc/self/ns/pid", &ns), 0);
+  const std::string dead_mark = std::to_string(gone) + " " + start + " " + std::to_string(ns.st_ino) + " sd:test";
+  std::string instance;
+  EXPECT_EQ(CheckOwner(dead_mark, &instance), OwnerState::kDead);
+  EXPECT_EQ(instance, "sd:test");
+  mark_as(*fresh, dead_mark);
+  mark_as(*busy, dead_mark);
+  // Fresh, and another cordond's: it gets its 60 s to restart and recover them itself.
+  EXPECT_THAT(SweepStaleTaskCgroups(L(), 60, "sd:other"), ::testing::Not(::testing::Contains(busy_name)));
+  // This cordond's own earlier run: whatever the age.
+  removed = SweepStaleTaskCgroups(L(), 60, "sd:test");
+  EXPECT_THAT(removed, ::testing::Contains(empty_name + "-fresh"));
+  EXPECT_THAT(removed, ::testing::Contains(busy_name));
+  for (const auto& d : busy_dirs) EXPECT_FALSE(std::filesystem::exists(d)) << d;
+  int st = 0;
+  pid_t w = 0;
+  for (int i = 0; i < 500 && (w = ::waitpid(child, &st, WNOHANG)) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (w == 0) {  // never hang: end it ourselves, and fail
+    ::kill(child, SIGKILL);
+    ::waitpid(child, &st, 0);
+    ADD_FAILURE() << "the sweep did not kill the process in the dead owner's cgroup";
+  } else {
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << st;
+  }
 }
 
 // The cgroup2 path this hybrid host offers: clone3(CLONE_INTO_CGROUP) into the unified task

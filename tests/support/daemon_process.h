@@ -94,6 +94,7 @@ class DaemonProcess {
     std::vector<std::string> argv = {BuildPath("bin/cordond"), "--socket", socket(), "--state-dir", dir_ + "/state",
                                      "--config-dir", dir_ + "/conf", "--read-timeout-ms", "500"};
     argv.insert(argv.end(), extra_.begin(), extra_.end());
+    const size_t log_before = Log().size();
     pid_ = ::fork();
     if (pid_ == 0) {
       int log = ::open((dir_ + "/cordond.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -107,9 +108,11 @@ class DaemonProcess {
       ::execv(av[0], av.data());
       _exit(127);
     }
-    // Ready when the socket accepts.
-    for (int i = 0; i < 500; ++i) {
-      if (ClientConnection::Open(socket())) return;
+    // Ready when this daemon says it listens and the socket accepts. (The socket alone can mislead
+    // after a kill -9: a child the old daemon was spawning may hold its listening socket until
+    // its exec, and accept a connection meanwhile.)
+    for (int i = 0; i < 1000; ++i) {
+      if (Log().find("listening on", log_before) != std::string::npos && ClientConnection::Open(socket())) return;
       int st;
       if (::waitpid(pid_, &st, WNOHANG) == pid_) {
         pid_ = -1;
@@ -118,11 +121,12 @@ class DaemonProcess {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    ADD_FAILURE() << "cordond did not listen within 5 s: " << Log();
+    ADD_FAILURE() << "cordond did not listen within 10 s: " << Log();
   }
 
-  // Returns the wait status.
+  // Returns the wait status, or -1 when no daemon runs (never kill(-1, ...): that is every process).
   int Signal(int sig, int timeout_ms = 20000) {
+    if (pid_ <= 0) return -1;
     ::kill(pid_, sig);
     int st = -1;
     for (int i = 0; i < timeout_ms / 10; ++i) {

@@ -1,0 +1,39 @@
+// supervisor/daemon/sweep.cc: what supervisors killed with SIGKILL leave behind (docs/daemon.md,
+// "Leftovers"): task cgroups whose owner process is dead (a `cordon run`, or an earlier cordond
+// and its warm pool), and uid lease files nobody holds. At start, after the recovery, and then
+// every --sweep-interval seconds on the loop's timer.
+#include "supervisor/daemon/daemon_internal.h"
+
+#include "supervisor/cgroup/task_cgroup.h"
+
+namespace cordon::daemon::internal {
+
+void Daemon::SweepLeftovers(bool at_start) {
+  if (cgroups_ && cgroups_->no_cgroup_reason.empty()) {
+    // This state dir's earlier cordond (its mark's instance is ours): whatever the age.
+    const std::string mark = cgroup::OwnerMark();
+    auto swept = cgroup::SweepStaleTaskCgroups(*cgroups_, 60, mark.substr(mark.rfind(' ') + 1));
+    if (!swept.empty())
+      Log("removed " + std::to_string(swept.size()) + " task cgroups left by supervisors killed earlier" +
+          (at_start ? " (at start)" : ""));
+  }
+  if (::geteuid() == 0) {
+    if (size_t n = SweepStaleLeases(opts_.id_lock_dir); n > 0)
+      Log("removed " + std::to_string(n) + " uid lease files left by supervisors killed earlier");
+  }
+  // Retention writes to the database: not while records are pending (the disk is full).
+  if (pending_.empty() && (opts_.retain_days > 0 || opts_.retain_tasks > 0)) {
+    const int64_t now = NowUnixMs();
+    const int64_t cutoff = opts_.retain_days ? now - static_cast<int64_t>(opts_.retain_days) * 86'400'000 : 0;
+    auto pruned = store_->Prune(cutoff, opts_.retain_tasks, now);
+    if (!pruned) {
+      Log("retention: pruning failed, nothing was deleted: " + pruned.error().Message());
+    } else if (pruned->tasks > 0 || pruned->decisions > 0) {
+      Log("retention: pruned " + std::to_string(pruned->tasks) + " finished tasks and " +
+          std::to_string(pruned->decisions) + " admission decisions; their summary and digest are in pruned_ranges");
+    }
+  }
+  next_sweep_ns_ = opts_.sweep_interval_s ? sys::MonotonicNs() + opts_.sweep_interval_s * 1'000'000'000ull : 0;
+}
+
+}  // namespace cordon::daemon::internal
