@@ -16,6 +16,7 @@
 
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
+#include "supervisor/sandbox_monitor.h"
 
 namespace cordon {
 namespace {
@@ -96,7 +97,7 @@ void Task::Finish() {
   }
   if (req_.bindings) {
     for (const auto& b : *req_.bindings)
-      state_bytes_after_.push_back(b.binding.kind == Binding::Kind::kState ? DirectoryBytes(b.host_path) : 0);
+      state_bytes_after_.push_back(b.binding.kind == Binding::Kind::kState ? DirectoryBytes(b.fd.Get()) : 0);
   }
   timing_.done = sys::MonotonicNs();
   Settle();
@@ -114,6 +115,13 @@ std::vector<int> Task::Watches() const {
   return w;
 }
 
+std::vector<int> Task::WriteWatches() const {
+  std::vector<int> w;
+  for (const auto& p : pumps_)
+    if (!p.pending.empty() && p.dest >= 0) w.push_back(p.dest);
+  return w;
+}
+
 void Task::OnReady(int fd) {
   if (fd < 0) return;
   if (listener_ && fd == listener_.Get()) {
@@ -126,15 +134,16 @@ void Task::OnReady(int fd) {
     OnShimExited();
   } else {
     for (int i = 0; i < 2; ++i)
-      if (pumps_[i].read_end && fd == pumps_[i].read_end.Get()) PumpOutput(i, false);
+      if ((pumps_[i].read_end && fd == pumps_[i].read_end.Get()) || (!pumps_[i].pending.empty() && fd == pumps_[i].dest))
+        PumpOutput(i, false);
   }
 }
 
 uint64_t Task::NextDeadlineNs() const {
   uint64_t next = 0;
   const uint64_t proxy = proxy_ ? proxy_->NextDeadlineNs() : 0;
-  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, reaped_ ? 0 : kill_grace_ns_, proxy,
-                     pumps_[0].retry_ns, pumps_[1].retry_ns})
+  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, finished_ ? 0 : monitor_check_ns_,
+                     reaped_ ? 0 : kill_grace_ns_, proxy, pumps_[0].retry_ns, pumps_[1].retry_ns})
     if (d && (next == 0 || d < next)) next = d;
   return next;
 }
@@ -155,6 +164,36 @@ void Task::OnDeadline(uint64_t now) {
                                          " ms reached (policy limits.max_wall_ms); the sandbox was killed");
   }
   if (cpu_check_ns_ && now >= cpu_check_ns_) CheckCpuBudget(now);
+  if (monitor_check_ns_ && now >= monitor_check_ns_) SampleMonitor(now);
+}
+
+// No cgroup: the sandbox's total resident memory and CPU, from /proc, every kMonitorPeriodNs.
+// Past a budget the whole sandbox is killed (PID 1 takes its PID namespace with it), with the
+// failure class a cgroup would have given.
+void Task::SampleMonitor(uint64_t now) {
+  monitor_check_ns_ = 0;
+  if (killed_ || finished_) return;
+  const PolicyLimits& lim = policy_->limits;
+  auto s = SampleSandbox(shim_pid_, lim.memory_bytes);
+  if (!s) return;  // the shim is gone: its exit settles the task
+  ++monitor_samples_;
+  if (s->proportional) ++monitor_pss_samples_;
+  monitor_peak_rss_ = std::max(monitor_peak_rss_, s->memory_bytes);
+  monitor_peak_processes_ = std::max(monitor_peak_processes_, s->processes);
+  monitor_cpu_usec_ = std::max(monitor_cpu_usec_, s->cpu_usec);
+  if (lim.memory_bytes && s->memory_bytes > lim.memory_bytes) {
+    Kill(FailureClass::kOom, "out of memory: the sandbox's processes held " + std::to_string(s->memory_bytes) +
+                                 " bytes together, over limits.memory_bytes (" + std::to_string(lim.memory_bytes) +
+                                 "); the supervisor's monitor killed the sandbox");
+    return;
+  }
+  if (lim.max_cpu_ms && s->cpu_usec >= lim.max_cpu_ms * 1000) {
+    Kill(FailureClass::kCpuBudget, "CPU budget of " + std::to_string(lim.max_cpu_ms) +
+                                       " ms spent by the sandbox (policy limits.max_cpu_ms); the supervisor's "
+                                       "monitor killed the sandbox");
+    return;
+  }
+  monitor_check_ns_ = now + kMonitorPeriodNs;
 }
 
 // The budget is CPU time of the whole sandbox. It cannot be spent faster than one second per
@@ -210,9 +249,14 @@ void Task::PumpOutput(int which, bool drain) {
   const uint64_t give_up = drain && patience ? sys::MonotonicNs() + patience : UINT64_MAX;
   auto flush = [&]() {
     while (!p.pending.empty()) {
-      ssize_t w = WriteNoWait(p.dest, p.pending.data(), p.pending.size());
+      ssize_t w = p.dest_is_file ? ::write(p.dest, p.pending.data(), p.pending.size())
+                                 : WriteNoWait(p.dest, p.pending.data(), p.pending.size());
+      if (w < 0 && p.dest_is_file && errno == EINTR) w = 0;
       if (w < 0) {
-        p.pending.clear();  // the caller is gone: the bytes are dropped, the count stands
+        // The caller is gone: the bytes are dropped, the count stands, and the task's pipe closes,
+        // so that its next write fails with EPIPE/SIGPIPE as it would on the caller's own pipe.
+        p.pending.clear();
+        p.read_end.Reset();
         return true;
       }
       p.pending.erase(0, static_cast<size_t>(w));
@@ -240,7 +284,7 @@ void Task::PumpOutput(int which, bool drain) {
       break;
     }
     size_t keep = static_cast<size_t>(n);
-    bool over = output_total_ + keep > budget;
+    bool over = budget && output_total_ + keep > budget;
     if (over) keep = static_cast<size_t>(budget - output_total_);
     output_total_ += keep;
     p.pending.append(buf, keep);
