@@ -111,14 +111,14 @@ std::vector<int> Task::Watches() const {
   if (listener_) w.push_back(listener_.Get());
   if (proxy_) w.push_back(proxy_->fd());
   for (const auto& p : pumps_)
-    if (p.read_end && p.pending.empty()) w.push_back(p.read_end.Get());
+    if (p.read_end && p.pending.empty() && !p.wait_dest) w.push_back(p.read_end.Get());
   return w;
 }
 
 std::vector<int> Task::WriteWatches() const {
   std::vector<int> w;
   for (const auto& p : pumps_)
-    if (!p.pending.empty() && p.dest >= 0) w.push_back(p.dest);
+    if ((!p.pending.empty() || p.wait_dest) && p.dest >= 0) w.push_back(p.dest);
   return w;
 }
 
@@ -134,7 +134,8 @@ void Task::OnReady(int fd) {
     OnShimExited();
   } else {
     for (int i = 0; i < 2; ++i)
-      if ((pumps_[i].read_end && fd == pumps_[i].read_end.Get()) || (!pumps_[i].pending.empty() && fd == pumps_[i].dest))
+      if ((pumps_[i].read_end && fd == pumps_[i].read_end.Get()) ||
+          ((!pumps_[i].pending.empty() || pumps_[i].wait_dest) && fd == pumps_[i].dest))
         PumpOutput(i, false);
   }
 }
@@ -274,6 +275,46 @@ void Task::PumpOutput(int which, bool drain) {
     return true;
   };
   if (!flush()) return;
+  p.wait_dest = false;
+  // Into a pipe or a file, splice() moves the task's pages to the caller's fd without copying
+  // them through us. Up to the budget only: the bytes past it (the cut) take the read path below,
+  // and so does a destination splice refuses (EINVAL: a file opened O_APPEND).
+  while (p.splice_ok && p.read_end && (!budget || output_total_ < budget)) {
+    const size_t want = budget ? static_cast<size_t>(std::min<uint64_t>(1u << 20, budget - output_total_)) : 1u << 20;
+    ssize_t n = ::splice(p.read_end.Get(), nullptr, p.dest, nullptr, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (n > 0) {
+      output_total_ += static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n == 0) {
+      p.read_end.Reset();  // EOF: every writer is gone
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EPIPE) {
+      p.read_end.Reset();  // the caller's reader is gone: the task gets EPIPE/SIGPIPE next
+      return;
+    }
+    if (errno != EAGAIN) {
+      p.splice_ok = false;  // not for this destination: copy instead
+      break;
+    }
+    // Nothing to move, or no room at the caller's end: the task's pipe tells which.
+    pollfd in{p.read_end.Get(), POLLIN, 0};
+    if (::poll(&in, 1, 0) <= 0 || !(in.revents & POLLIN)) {
+      if (!drain || !(in.revents & POLLHUP)) return;  // empty (drained: and every writer gone)
+      continue;
+    }
+    if (drain && sys::MonotonicNs() < give_up) {
+      pollfd out{p.dest, POLLOUT, 0};
+      ::poll(&out, 1, 100);
+      continue;
+    }
+    p.wait_dest = !drain;  // wait for POLLOUT on the caller's fd (or the retry deadline)
+    p.retry_ns = drain ? 0 : sys::MonotonicNs() + kPumpRetryNs;
+    if (drain) p.read_end.Reset();  // the task is gone and the caller does not read: give up
+    return;
+  }
   char buf[65536];
   while (p.read_end) {
     ssize_t n = ::read(p.read_end.Get(), buf, sizeof buf);

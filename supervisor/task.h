@@ -199,6 +199,8 @@ class Task {
     UniqueFd read_end;
     int dest = -1;
     bool dest_is_file = false;  // a regular file never waits for a reader: plain write()
+    bool splice_ok = false;     // dest is a pipe or file: splice() moves pages without copying
+    bool wait_dest = false;     // the task's pipe has data, the caller's fd has no room
     std::string pending;    // read from the task, not yet taken by the caller's fd
     uint64_t retry_ns = 0;  // when to try the caller's fd again (0 = not waiting)
   };
