@@ -122,20 +122,9 @@ uint64_t DirectoryBytes(int dir_fd) {
 }
 
 uint64_t DirectoryBytes(const std::string& dir) {
-  uint64_t total = 0;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return 0;
-  struct stat top;
-  ::fstat(::dirfd(d), &top);
-  while (dirent* e = ::readdir(d)) {
-    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    struct stat st;
-    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != top.st_dev) continue;
-    total += static_cast<uint64_t>(st.st_blocks) * 512;
-    if (S_ISDIR(st.st_mode)) total += DirectoryBytes(dir + "/" + e->d_name);
-  }
-  ::closedir(d);
-  return total;
+  UniqueFd top(OpenNoSymlinks(dir, O_PATH | O_DIRECTORY));
+  if (!top) return 0;
+  return DirectoryBytes(top.Get());
 }
 
 Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const BindingContext& ctx) {
