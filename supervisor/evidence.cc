@@ -142,7 +142,7 @@ nlohmann::json Task::Evidence() const {
   usage["cgroup"] = cg;
   if (policy_->limits.output_bytes) usage["output_bytes"] = output_total_;
   if (monitor_)
-    usage["monitor"] = {{"source", "supervisor samples of /proc/PID/{stat,statm} over the sandbox's processes, "
+    usage["monitor"] = {{"source", "supervisor samples of /proc/PID/stat over the sandbox's processes, "
                                    "smaps_rollup (PSS) when their RSS sum passes memory_bytes"},
                         {"period_ms", kMonitorPeriodNs / 1000000},
                         {"samples", monitor_samples_},

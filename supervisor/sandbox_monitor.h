@@ -38,9 +38,12 @@ Result<SandboxSample> SampleSandbox(pid_t shim_pid, uint64_t pss_above = 0);
 // Whether this kernel has /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN), which the walk needs.
 bool SandboxMonitorAvailable();
 
-// Pure parsers, unit-tested. From /proc/<pid>/stat: utime+stime and cutime+cstime, in clock ticks.
+// Pure parsers, unit-tested. From /proc/<pid>/stat: utime+stime and cutime+cstime, in clock ticks,
+// the number of threads and the resident pages.
 struct ProcStatTimes {
   uint64_t self_ticks = 0, children_ticks = 0;
+  uint64_t threads = 0;    // num_threads (field 20)
+  uint64_t rss_pages = 0;  // rss (field 24): resident pages, as statm's second field
 };
 std::optional<ProcStatTimes> ParseProcStatTimes(std::string_view stat);
 // From /proc/<pid>/statm: resident pages (the second field).

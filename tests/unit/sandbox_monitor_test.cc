@@ -14,10 +14,12 @@ namespace {
 
 TEST(SandboxMonitor, ParsesStatTimesPastACommWithSpacesAndParentheses) {
   // Fields 14-17: utime stime cutime cstime.
-  auto t = ParseProcStatTimes("4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 3 20 5 20 0 1 0 99 0 0");
+  auto t = ParseProcStatTimes("4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 7 3 20 5 20 0 1 0 12345 8000000 99 0");
   ASSERT_TRUE(t);
   EXPECT_EQ(t->self_ticks, 10u);
   EXPECT_EQ(t->children_ticks, 25u);
+  EXPECT_EQ(t->threads, 1u);
+  EXPECT_EQ(t->rss_pages, 99u);
   EXPECT_FALSE(ParseProcStatTimes("4242 (x) S 1 2 3"));
   EXPECT_FALSE(ParseProcStatTimes("garbage"));
 }
