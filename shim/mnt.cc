@@ -46,10 +46,13 @@ bool TouchFile(const std::string& path) {
 // namespace may add but never clear locked flags) and attaches it at `dst`. The new mount API makes
 // the flags apply to the whole tree at once, where a MS_BIND|MS_RDONLY remount only touches the top
 // mount and leaves submounts writable.
-bool BindTree(const char* src, const std::string& dst, uint64_t attr, bool recursive, SetupStep step,
+// `src_fd` (an O_PATH fd, or AT_FDCWD) with `src` relative to it, or "" for the fd itself.
+bool BindTreeAt(int src_fd, const char* src, const std::string& dst, uint64_t attr, bool recursive, SetupStep step,
               Failure* f) {
   unsigned rec = recursive ? AT_RECURSIVE : 0;
-  UniqueFd tree(::open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec));
+  const bool by_fd = src_fd != AT_FDCWD;
+  UniqueFd tree(::open_tree(src_fd, by_fd ? "" : src,
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec | (by_fd ? AT_EMPTY_PATH : 0)));
   if (!tree) return SetFailure(f, step, errno, "open_tree %s", src);
   mount_attr a{};
   a.attr_set = attr;
@@ -60,18 +63,39 @@ bool BindTree(const char* src, const std::string& dst, uint64_t attr, bool recur
   return true;
 }
 
+bool BindTree(const char* src, const std::string& dst, uint64_t attr, bool recursive, SetupStep step,
+              Failure* f) {
+  return BindTreeAt(AT_FDCWD, src, dst, attr, recursive, step, f);
+}
+
 constexpr uint64_t kRoAttrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 
-bool ApplyEntry(const MountEntry& m, Failure* f) {
+// Opens every read-only bind's host source (O_PATH) while the host's tree is still what the spec
+// names. BuildRoot mounts the scratch tmpfs over /tmp before it applies the binds: a source under
+// /tmp opened by path afterwards would be looked up in the scratch tmpfs instead (ENOENT).
+// `out` is parallel to spec.mounts (-1 for entries that are not binds).
+bool OpenBindSources(const LaunchSpec& spec, std::vector<UniqueFd>* out, Failure* f) {
+  out->clear();
+  out->resize(spec.mounts.size());
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const MountEntry& m = spec.mounts[i];
+    if (m.kind != MountKind::kRoBind) continue;
+    (*out)[i].Reset(::open(m.source.c_str(), O_PATH | O_CLOEXEC));
+    if (!(*out)[i]) return SetFailure(f, SetupStep::kBindMounts, errno, "open %s", m.source.c_str());
+  }
+  return true;
+}
+
+bool ApplyEntry(const MountEntry& m, int source_fd, Failure* f) {
   std::string dst = std::string(kNewRoot) + m.target;
   switch (m.kind) {
     case MountKind::kRoBind: {
       struct stat st;
-      if (::stat(m.source.c_str(), &st) < 0)
-        return SetFailure(f, SetupStep::kBindMounts, errno, "stat %s", m.source.c_str());
+      if (source_fd < 0 || ::fstat(source_fd, &st) < 0)
+        return SetFailure(f, SetupStep::kBindMounts, source_fd < 0 ? EBADF : errno, "stat %s", m.source.c_str());
       bool ok = S_ISDIR(st.st_mode) ? MkdirAll(dst, 0755) : TouchFile(dst);
       if (!ok) return SetFailure(f, SetupStep::kBindMounts, errno, "create mount point %s", m.target.c_str());
-      return BindTree(m.source.c_str(), dst, kRoAttrs, true, SetupStep::kBindMounts, f);
+      return BindTreeAt(source_fd, m.source.c_str(), dst, kRoAttrs, true, SetupStep::kBindMounts, f);
     }
     case MountKind::kSymlink: {
       auto slash = dst.rfind('/');
@@ -337,6 +361,14 @@ bool StageBindings(LaunchSpec* spec, Failure* f) {
     return SetFailure(f, SetupStep::kStageBindings, errno, "make / private");
   const char* stage = nullptr;
   for (const char* d : {"/run", "/mnt", "/srv", "/opt"}) {
+    // Never over a directory that holds a read-only bind's source: PID 1 inherits this namespace
+    // and opens those sources by path.
+    bool holds_source = false;
+    const size_t dlen = std::strlen(d);
+    for (const MountEntry& m : spec->mounts)
+      holds_source = holds_source || (m.kind == MountKind::kRoBind && m.source.compare(0, dlen, d) == 0 &&
+                                      (m.source.size() == dlen || m.source[dlen] == '/'));
+    if (holds_source) continue;
     if (::mount("cordon-stage", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") == 0) {
       stage = d;
       break;
@@ -391,6 +423,10 @@ bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, uint64_
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
     return SetFailure(f, SetupStep::kMountPrivate, errno, "make / private");
 
+  // The binds' host sources, before the scratch tmpfs hides the host's /tmp.
+  std::vector<UniqueFd> sources;
+  if (!OpenBindSources(spec, &sources, f)) return false;
+
   // Step 5: the scratch tmpfs (one size budget for /tmp, /work and /dev/shm) and the root tmpfs.
   if (HookFails(spec, SetupStep::kMountRoot, f)) return false;
   char opts[64];
@@ -408,10 +444,12 @@ bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, uint64_
 
   // Steps 6-7: the spec's read-only binds, symlinks and generated files, in the spec's order.
   if (HookFails(spec, SetupStep::kBindMounts, f)) return false;
-  for (const MountEntry& m : spec.mounts) {
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const MountEntry& m = spec.mounts[i];
     if (m.kind == MountKind::kFile) continue;
-    if (!ApplyEntry(m, f)) return false;
+    if (!ApplyEntry(m, sources[i].Get(), f)) return false;
   }
+  sources.clear();
   for (const char* d : {"/tmp", "/work"}) {
     std::string dst = std::string(kNewRoot) + d;
     std::string src = std::string(kScratch) + d;
@@ -442,7 +480,7 @@ bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, uint64_
   if (HookFails(spec, SetupStep::kMountDev, f) || !MountDev(spec, f)) return false;
   if (HookFails(spec, SetupStep::kEtcFiles, f)) return false;
   for (const MountEntry& m : spec.mounts) {
-    if (m.kind == MountKind::kFile && !ApplyEntry(m, f)) return false;
+    if (m.kind == MountKind::kFile && !ApplyEntry(m, -1, f)) return false;
   }
 
   // Step 8: pivot_root(new, new) stacks the old root on top of the new one at "/"; detaching "."

@@ -41,6 +41,8 @@ std::string OpenError(int err) {
   }
 }
 
+constexpr int kMaxWalkDepth = 256;  // deeper directories are not counted (and cost no more fds)
+
 bool ValidKey(const std::string& s) {
   if (s.empty() || s.size() > 64 || s == "." || s == "..") return false;
   for (char c : s)
@@ -75,21 +77,54 @@ std::string DefaultStateRoot() {
   return std::string(home && *home == '/' ? home : "/tmp") + "/.local/state/cordon/state";
 }
 
-uint64_t DirectoryBytes(const std::string& dir) {
+namespace {
+
+// Walks by fd only: each subdirectory is opened relative to its parent's fd with O_NOFOLLOW and
+// O_DIRECTORY, so a task that swaps a directory for a symlink between our fstatat and the open
+// (the task shares this tree: a state binding is mounted read-write in its sandbox) makes the open
+// fail (ELOOP/ENOTDIR) instead of leading root elsewhere. Never crosses into another filesystem.
+uint64_t WalkBytes(int dir_fd, dev_t dev, int depth) {
+  // fdopendir takes the fd; a duplicate keeps the caller's.
+  int own = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return 0;
+  DIR* d = ::fdopendir(own);
+  if (d == nullptr) {
+    ::close(own);
+    return 0;
+  }
   uint64_t total = 0;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return 0;
-  struct stat top;
-  ::fstat(::dirfd(d), &top);
   while (dirent* e = ::readdir(d)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
     struct stat st;
-    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != top.st_dev) continue;
-    total += static_cast<uint64_t>(st.st_blocks) * 512;
-    if (S_ISDIR(st.st_mode)) total += DirectoryBytes(dir + "/" + e->d_name);
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev) continue;
+    if (!S_ISDIR(st.st_mode)) {
+      total += static_cast<uint64_t>(st.st_blocks) * 512;
+      continue;
+    }
+    // The directory is counted from what the open found, not from the fstatat before it.
+    UniqueFd sub(::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat again;
+    if (!sub || ::fstat(sub.Get(), &again) < 0 || again.st_dev != dev) continue;
+    total += static_cast<uint64_t>(again.st_blocks) * 512;
+    if (depth < kMaxWalkDepth) total += WalkBytes(sub.Get(), dev, depth + 1);
   }
   ::closedir(d);
   return total;
+}
+
+}  // namespace
+
+uint64_t DirectoryBytes(int dir_fd) {
+  UniqueFd top(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st;
+  if (!top || ::fstat(top.Get(), &st) < 0) return 0;
+  return WalkBytes(top.Get(), st.st_dev, 1);
+}
+
+uint64_t DirectoryBytes(const std::string& dir) {
+  UniqueFd top(OpenNoSymlinks(dir, O_PATH | O_DIRECTORY));
+  if (!top) return 0;
+  return DirectoryBytes(top.Get());
 }
 
 Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const BindingContext& ctx) {

@@ -41,6 +41,11 @@ Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const Bindin
 std::string DefaultStateRoot();
 
 // Bytes held by the files below `dir` (st_blocks), not following symlinks or crossing mounts.
+// Walks by fd (openat O_NOFOLLOW|O_DIRECTORY, fdopendir): a symlink swapped in for a directory
+// during the walk is never followed. `dir` itself may not be or pass through a symlink. At most
+// 256 levels deep. 0 when `dir` cannot be opened.
 uint64_t DirectoryBytes(const std::string& dir);
+// The same for the directory `dir_fd` refers to (an O_PATH fd is fine).
+uint64_t DirectoryBytes(int dir_fd);
 
 }  // namespace cordon

@@ -157,6 +157,15 @@ nlohmann::json Task::Evidence() const {
   }
   usage["cgroup"] = cg;
   if (policy_->limits.output_bytes) usage["output_bytes"] = output_total_;
+  if (monitor_)
+    usage["monitor"] = {{"source", "supervisor samples of /proc/PID/stat over the sandbox's processes, "
+                                   "smaps_rollup (PSS) when their RSS sum passes memory_bytes"},
+                        {"period_ms", kMonitorPeriodNs / 1000000},
+                        {"samples", monitor_samples_},
+                        {"pss_samples", monitor_pss_samples_},
+                        {"peak_memory_bytes", monitor_peak_rss_},
+                        {"peak_processes", monitor_peak_processes_},
+                        {"cpu_usec", monitor_cpu_usec_}};
   ev["usage"] = usage;
   // The capability map: what the task could reach, and exactly which objects those were.
   json bindings = json::array();
@@ -196,7 +205,17 @@ nlohmann::json Task::Evidence() const {
   ev["limits"] = {{"max_wall_ms", lim.max_wall_ms},   {"max_cpu_ms", lim.max_cpu_ms}, {"memory_bytes", lim.memory_bytes},
                   {"pids", lim.pids},                 {"output_bytes", lim.output_bytes}, {"tmpfs_bytes", lim.tmpfs_bytes},
                   {"nofile", lim.nofile},
-                  {"enforced_by", cgroup_usage_ || cgroup_mode_.rfind("none", 0) != 0 ? "cgroup" : "rlimit"}};
+                  {"enforced_by", cgroup_usage_ || cgroup_mode_.rfind("none", 0) != 0 ? "cgroup"
+                                  : monitor_                                          ? "monitor"
+                                                                                      : "rlimit"},
+                  {"enforcement",
+                   {{"memory_bytes", enforce_memory_},
+                    {"max_cpu_ms", enforce_cpu_},
+                    {"pids", enforce_pids_},
+                    {"nofile", "rlimit"},
+                    {"max_wall_ms", lim.max_wall_ms ? "supervisor" : "none"},
+                    {"output_bytes", lim.output_bytes ? "supervisor" : "none"}}},
+                  {"overrides", policy_->limit_overrides}};
   // A command line or path need not be UTF-8: replace invalid bytes instead of failing the record.
   return ev;
 }

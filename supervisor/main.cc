@@ -71,6 +71,13 @@ constexpr const char* kRunUsage =
     "  --app ID             App id of the task (default `default`): keys its state bindings.\n"
     "  --tenant NAME        Root only: the tenant whose state bindings the task gets (default: the\n"
     "                       calling user's name).\n"
+    "  --limit NAME=VALUE   Change one of the policy's limits for this run: max_wall_ms, max_cpu_ms,\n"
+    "                       memory_bytes, pids, nofile, output_bytes, tmpfs_bytes, max_calls.\n"
+    "                       VALUE is an integer (ms, bytes or a count); 0 or none lifts the limit.\n"
+    "                       Repeatable. Every policy is bounded unless asked (docs/policy.md).\n"
+    "  --per-process-limits Accept per-process rlimits for memory_bytes and max_cpu_ms when\n"
+    "                       neither a cgroup nor the supervisor's monitor can hold the whole\n"
+    "                       sandbox to them (otherwise such a run is refused).\n"
     "  --tty                Also bind /dev/tty into the sandbox.\n"
     "  --id-range S:C       Rootful only: host uids/gids for tasks (default 524288:65536, or\n"
     "                       CORDON_ID_RANGE).\n"
@@ -154,8 +161,8 @@ Result<void> WriteEvidenceLine(int fd, const std::string& json) {
 int CmdRun(int argc, char** argv) {
   const uint64_t received = sys::MonotonicNs();
   std::string policy_name = "default", evidence, cwd = "/work", id_range, app = "default", tenant;
-  std::vector<std::string> env_args, fd_args;
-  bool tty = false;
+  std::vector<std::string> env_args, fd_args, limit_args;
+  bool tty = false, per_process_limits = false;
   int i = 0;
   for (; i < argc; ++i) {
     std::string a = argv[i], v;
@@ -169,6 +176,10 @@ int CmdRun(int argc, char** argv) {
     }
     if (a == "--tty") {
       tty = true;
+      continue;
+    }
+    if (a == "--per-process-limits") {
+      per_process_limits = true;
       continue;
     }
     bool matched = false;
@@ -185,6 +196,11 @@ int CmdRun(int argc, char** argv) {
     if (!matched && TakeValue(argc, argv, &i, "--fd", &v)) {
       if (v == "\x01missing") return UsageError("--fd needs NAME=N", "cordon run --help");
       fd_args.push_back(v);
+      matched = true;
+    }
+    if (!matched && TakeValue(argc, argv, &i, "--limit", &v)) {
+      if (v == "\x01missing") return UsageError("--limit needs NAME=VALUE", "cordon run --help");
+      limit_args.push_back(v);
       matched = true;
     }
     if (!matched && TakeValue(argc, argv, &i, "--env", &v)) {
@@ -214,8 +230,18 @@ int CmdRun(int argc, char** argv) {
   if (!rt) return Failed(rt.error());
   auto policy = LoadPolicy(policy_name, rt->data_dir);
   if (!policy) return Failed(policy.error());
+  for (const auto& l : limit_args)
+    if (auto o = OverrideLimit(&*policy, l); !o) return Failed(o.error());
 
   TaskRequest req;
+  req.per_process_limits = per_process_limits;
+  // CORDON_LIMITS_MONITOR=off: no supervisor-side monitor for a sandbox without a cgroup (then
+  // memory and CPU budgets need --per-process-limits or a cgroup). For operators and the tests.
+  if (const char* m = ::getenv("CORDON_LIMITS_MONITOR"); m && *m) {
+    if (std::strcmp(m, "off") != 0 && std::strcmp(m, "auto") != 0)
+      return Failed(Error{0, std::string("CORDON_LIMITS_MONITOR=") + m + " is not auto or off", "unset it, or use one of those"});
+    req.no_monitor = std::strcmp(m, "off") == 0;
+  }
   req.argv.assign(argv + i, argv + argc);
   req.cwd = cwd;
   req.tty = tty;

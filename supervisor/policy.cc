@@ -37,12 +37,18 @@ class Validator {
     if (nonempty && out->empty()) return Bad(path, "must not be empty");
     return true;
   }
-  bool Uint(const json& j, const std::string& path, uint64_t* out, uint64_t min, uint64_t max) {
+  bool Uint(const json& j, const std::string& path, uint64_t* out, uint64_t min, uint64_t max,
+            bool zero_ok = false) {
     if (!j.is_number_unsigned() && !(j.is_number_integer() && j.get<int64_t>() >= 0))
       return Bad(path, std::string("expected a non-negative integer, got ") + TypeName(j));
     uint64_t v = j.get<uint64_t>();
+    if (v == 0 && zero_ok) {
+      *out = 0;
+      return true;
+    }
     if (v < min || v > max)
-      return Bad(path, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return Bad(path, (zero_ok ? "must be 0 (no limit) or between " : "must be between ") + std::to_string(min) +
+                           " and " + std::to_string(max));
     *out = v;
     return true;
   }
@@ -67,6 +73,25 @@ class Validator {
 
  private:
   std::string source_;
+};
+
+// The limits, their ranges, and whether 0 lifts them. Omitted fields keep PolicyLimits' defaults.
+struct LimitField {
+  const char* name;
+  uint64_t PolicyLimits::*member;
+  uint64_t min, max;
+  bool zero_ok;
+};
+constexpr uint64_t kWeekMs = 7ull * 24 * 3600 * 1000;
+constexpr LimitField kLimitFields[] = {
+    {"max_wall_ms", &PolicyLimits::max_wall_ms, 1, kWeekMs, true},
+    {"tmpfs_bytes", &PolicyLimits::tmpfs_bytes, 1 << 20, 1ull << 40, false},
+    {"max_cpu_ms", &PolicyLimits::max_cpu_ms, 1, kWeekMs, true},
+    {"memory_bytes", &PolicyLimits::memory_bytes, 4ull << 20, 1ull << 50, true},
+    {"pids", &PolicyLimits::pids, 2, 1u << 22, true},
+    {"output_bytes", &PolicyLimits::output_bytes, 1, 1ull << 50, true},
+    {"nofile", &PolicyLimits::nofile, 16, 1u << 20, false},
+    {"max_calls", &PolicyLimits::max_calls, 1, 1ull << 40, true},
 };
 
 bool ValidEnvName(const std::string& n) {
@@ -133,28 +158,11 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     if (!v.Object(l, "limits", {"max_wall_ms", "tmpfs_bytes", "max_cpu_ms", "memory_bytes", "pids",
                                 "output_bytes", "nofile", "max_calls"}))
       return done();
-    struct Field {
-      const char* name;
-      uint64_t* out;
-      uint64_t min, max;
-    } fields[] = {
-        {"max_cpu_ms", &p.limits.max_cpu_ms, 1, 7ull * 24 * 3600 * 1000},
-        {"memory_bytes", &p.limits.memory_bytes, 4ull << 20, 1ull << 50},
-        {"pids", &p.limits.pids, 2, 1u << 22},
-        {"output_bytes", &p.limits.output_bytes, 1, 1ull << 50},
-        {"nofile", &p.limits.nofile, 16, 1u << 20},
-        {"max_calls", &p.limits.max_calls, 1, 1ull << 40},
-    };
-    for (const auto& f : fields) {
-      if (l.contains(f.name) && !v.Uint(l[f.name], std::string("limits.") + f.name, f.out, f.min, f.max))
+    for (const LimitField& f : kLimitFields) {
+      if (l.contains(f.name) &&
+          !v.Uint(l[f.name], std::string("limits.") + f.name, &(p.limits.*f.member), f.min, f.max, f.zero_ok))
         return done();
     }
-    if (l.contains("max_wall_ms") &&
-        !v.Uint(l["max_wall_ms"], "limits.max_wall_ms", &p.limits.max_wall_ms, 0, 7ull * 24 * 3600 * 1000))
-      return done();
-    if (l.contains("tmpfs_bytes") &&
-        !v.Uint(l["tmpfs_bytes"], "limits.tmpfs_bytes", &p.limits.tmpfs_bytes, 1 << 20, 1ull << 40))
-      return done();
   }
   if (j.contains("env")) {
     const json& e = j["env"];
@@ -325,6 +333,48 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     }
   }
   return done();
+}
+
+const std::vector<std::string>& LimitNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const LimitField& f : kLimitFields) n.emplace_back(f.name);
+    return n;
+  }();
+  return names;
+}
+
+Result<void> OverrideLimit(Policy* policy, const std::string& arg) {
+  const auto eq = arg.find('=');
+  const std::string name = arg.substr(0, eq);
+  std::string names;
+  for (const auto& n : LimitNames()) names += (names.empty() ? "" : ", ") + n;
+  const LimitField* field = nullptr;
+  for (const LimitField& f : kLimitFields)
+    if (name == f.name) field = &f;
+  if (field == nullptr)
+    return FailMsg("--limit " + arg + ": unknown limit '" + name + "'", "use one of " + names);
+  if (eq == std::string::npos || eq + 1 == arg.size())
+    return FailMsg("--limit " + arg + ": no value", "use --limit " + name + "=VALUE (an integer; 0 or none lifts it)");
+  std::string value = arg.substr(eq + 1);
+  if (value == "none" || value == "unlimited") value = "0";
+  uint64_t v = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9' || v > (UINT64_MAX - 9) / 10)
+      return FailMsg("--limit " + arg + ": '" + value + "' is not a non-negative integer",
+                     "give a number in the limit's unit (ms, bytes or a count), or none");
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v == 0 && !field->zero_ok)
+    return FailMsg("--limit " + arg + ": " + name + " cannot be lifted to none",
+                   "give a value between " + std::to_string(field->min) + " and " + std::to_string(field->max));
+  if (v != 0 && (v < field->min || v > field->max))
+    return FailMsg("--limit " + arg + ": " + name + " must be " + (field->zero_ok ? "0 (none) or " : "") + "between " +
+                       std::to_string(field->min) + " and " + std::to_string(field->max),
+                   "see docs/policy.md");
+  policy->limits.*(field->member) = v;
+  policy->limit_overrides.push_back(name + "=" + std::to_string(v));
+  return {};
 }
 
 const char* BindingKindName(Binding::Kind k) {

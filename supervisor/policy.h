@@ -13,16 +13,21 @@
 
 namespace cordon {
 
+// Budgets of one task. A policy that omits a limit gets the default below (bounded unless asked,
+// docs/policy.md "Default budgets"); 0 lifts it, where the field allows 0.
 struct PolicyLimits {
-  uint64_t max_wall_ms = 0;            // 0 = no wall-clock limit
-  uint64_t tmpfs_bytes = 64ull << 20;  // one budget for /tmp, /work and /dev/shm
-  uint64_t max_cpu_ms = 0;             // 0 = none: CPU time of the whole sandbox (cgroup), RLIMIT_CPU backstop
-  uint64_t memory_bytes = 0;           // 0 = none: memory.max / memory.limit_in_bytes, no swap
-  uint64_t pids = 0;                   // 0 = none: pids.max (processes and threads)
-  uint64_t output_bytes = 0;           // 0 = none: stdout+stderr together; past it the output is cut and the task stopped
-  uint64_t nofile = 0;                 // 0 = inherit: RLIMIT_NOFILE of the task
-  uint64_t max_calls = 0;              // 0 = none: outbound requests through the proxy (docs/network.md)
+  uint64_t max_wall_ms = 600'000;        // 10 min; 0 = no wall-clock limit
+  uint64_t tmpfs_bytes = 64ull << 20;    // one budget for /tmp, /work and /dev/shm (never 0)
+  uint64_t max_cpu_ms = 300'000;         // 5 min of CPU of the whole sandbox; 0 = none
+  uint64_t memory_bytes = 1ull << 30;    // 1 GiB for the whole sandbox, no swap; 0 = none
+  uint64_t pids = 512;                   // processes and threads of the sandbox; 0 = none
+  uint64_t output_bytes = 0;             // 0 = none: stdout+stderr together; past it the output is cut and the task stopped
+  uint64_t nofile = 1024;                // RLIMIT_NOFILE of the task, soft and hard (never inherited, never 0)
+  uint64_t max_calls = 0;                // 0 = none: outbound requests through the proxy (docs/network.md)
 };
+
+// The limit names of PolicyLimits, as in JSON ("memory_bytes"…), for messages and --limit.
+const std::vector<std::string>& LimitNames();
 
 struct PolicyEnv {
   // Names (or prefixes ending in '*') a caller may set with --env; "*" allows any name.
@@ -63,7 +68,14 @@ struct Policy {
 
   std::string source;  // where it was loaded from: a path, or "<embedded default>"
   std::string sha256;  // of the exact bytes loaded
+  // Limits the caller changed after loading (`cordon run --limit NAME=VALUE`), "NAME=VALUE" each,
+  // recorded in the evidence beside the file's sha256.
+  std::vector<std::string> limit_overrides;
 };
+
+// Applies "NAME=VALUE" to `policy->limits` with the policy file's own checks (VALUE an integer,
+// or "none"/"unlimited" for 0 where 0 lifts the limit). `cordon run --limit`.
+Result<void> OverrideLimit(Policy* policy, const std::string& name_eq_value);
 
 // Parses and validates policy JSON. `source` names the file in error messages.
 Result<Policy> ParsePolicy(std::string_view json_text, const std::string& source);

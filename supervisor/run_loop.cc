@@ -20,10 +20,20 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::s
   sigemptyset(&fwd);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&fwd, s);
   ::sigprocmask(SIG_BLOCK, &fwd, &old);
+  // SIGPIPE too, but not forwarded: the output pump writes to the caller's fds and must see EPIPE
+  // when the reader is gone, not die of it. One left pending is taken before the mask is restored.
+  sigset_t pipe_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  ::sigprocmask(SIG_BLOCK, &pipe_set, nullptr);
   struct Restore {
-    sigset_t m;
-    ~Restore() { ::sigprocmask(SIG_SETMASK, &m, nullptr); }
-  } restore{old};
+    sigset_t m, pipe;
+    ~Restore() {
+      const timespec zero{0, 0};
+      if (!sigismember(&m, SIGPIPE)) while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {}
+      ::sigprocmask(SIG_SETMASK, &m, nullptr);
+    }
+  } restore{old, pipe_set};
   UniqueFd sigfd(::signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd) return Fail(errno, "signalfd");
 
@@ -41,6 +51,7 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::s
     std::vector<int> fds = task->Watches();
     std::vector<pollfd> p;
     for (int fd : fds) p.push_back({fd, POLLIN, 0});
+    for (int fd : task->WriteWatches()) p.push_back({fd, POLLOUT, 0});
     p.push_back({sigfd.Get(), POLLIN, 0});
     int timeout = -1;
     if (uint64_t d = task->NextDeadlineNs()) {

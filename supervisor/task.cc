@@ -16,6 +16,7 @@
 
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
+#include "supervisor/sandbox_monitor.h"
 
 namespace cordon {
 namespace {
@@ -98,7 +99,7 @@ void Task::Finish() {
   }
   if (req_.bindings) {
     for (const auto& b : *req_.bindings)
-      state_bytes_after_.push_back(b.binding.kind == Binding::Kind::kState ? DirectoryBytes(b.host_path) : 0);
+      state_bytes_after_.push_back(b.binding.kind == Binding::Kind::kState ? DirectoryBytes(b.fd.Get()) : 0);
   }
   timing_.done = sys::MonotonicNs();
   EndSeccompWatch();
@@ -112,7 +113,14 @@ std::vector<int> Task::Watches() const {
   if (pidfd_ && !reaped_) w.push_back(pidfd_.Get());
   if (proxy_) w.push_back(proxy_->fd());
   for (const auto& p : pumps_)
-    if (p.read_end && p.pending.empty()) w.push_back(p.read_end.Get());
+    if (p.read_end && p.pending.empty() && !p.wait_dest) w.push_back(p.read_end.Get());
+  return w;
+}
+
+std::vector<int> Task::WriteWatches() const {
+  std::vector<int> w;
+  for (const auto& p : pumps_)
+    if ((!p.pending.empty() || p.wait_dest) && p.dest >= 0) w.push_back(p.dest);
   return w;
 }
 
@@ -126,15 +134,17 @@ void Task::OnReady(int fd) {
     OnShimExited();
   } else {
     for (int i = 0; i < 2; ++i)
-      if (pumps_[i].read_end && fd == pumps_[i].read_end.Get()) PumpOutput(i, false);
+      if ((pumps_[i].read_end && fd == pumps_[i].read_end.Get()) ||
+          ((!pumps_[i].pending.empty() || pumps_[i].wait_dest) && fd == pumps_[i].dest))
+        PumpOutput(i, false);
   }
 }
 
 uint64_t Task::NextDeadlineNs() const {
   uint64_t next = 0;
   const uint64_t proxy = proxy_ ? proxy_->NextDeadlineNs() : 0;
-  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, reaped_ ? 0 : kill_grace_ns_, proxy,
-                     pumps_[0].retry_ns, pumps_[1].retry_ns})
+  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, finished_ ? 0 : monitor_check_ns_,
+                     reaped_ ? 0 : kill_grace_ns_, proxy, pumps_[0].retry_ns, pumps_[1].retry_ns})
     if (d && (next == 0 || d < next)) next = d;
   return next;
 }
@@ -155,6 +165,41 @@ void Task::OnDeadline(uint64_t now) {
                                          " ms reached (policy limits.max_wall_ms); the sandbox was killed");
   }
   if (cpu_check_ns_ && now >= cpu_check_ns_) CheckCpuBudget(now);
+  if (monitor_check_ns_ && now >= monitor_check_ns_) SampleMonitor(now);
+}
+
+// No cgroup: the sandbox's total resident memory and CPU, from /proc, every kMonitorPeriodNs.
+// Past a budget the whole sandbox is killed (PID 1 takes its PID namespace with it), with the
+// failure class a cgroup would have given.
+void Task::SampleMonitor(uint64_t now) {
+  monitor_check_ns_ = 0;
+  if (killed_ || finished_) return;
+  const PolicyLimits& lim = policy_->limits;
+  const uint64_t t0 = sys::MonotonicNs();
+  auto s = SampleSandbox(shim_pid_, lim.memory_bytes);
+  // A sample costs system calls per process (~70 us each on the paravirtualised test host):
+  // a sandbox with many processes is sampled less often, so that the monitor takes at most
+  // ~5% of one CPU.
+  const uint64_t period = std::max<uint64_t>(kMonitorPeriodNs, (sys::MonotonicNs() - t0) * 20);
+  if (!s) return;  // the shim is gone: its exit settles the task
+  ++monitor_samples_;
+  if (s->proportional) ++monitor_pss_samples_;
+  monitor_peak_rss_ = std::max(monitor_peak_rss_, s->memory_bytes);
+  monitor_peak_processes_ = std::max(monitor_peak_processes_, s->processes);
+  monitor_cpu_usec_ = std::max(monitor_cpu_usec_, s->cpu_usec);
+  if (lim.memory_bytes && s->memory_bytes > lim.memory_bytes) {
+    Kill(FailureClass::kOom, "out of memory: the sandbox's processes held " + std::to_string(s->memory_bytes) +
+                                 " bytes together, over limits.memory_bytes (" + std::to_string(lim.memory_bytes) +
+                                 "); the supervisor's monitor killed the sandbox");
+    return;
+  }
+  if (lim.max_cpu_ms && s->cpu_usec >= lim.max_cpu_ms * 1000) {
+    Kill(FailureClass::kCpuBudget, "CPU budget of " + std::to_string(lim.max_cpu_ms) +
+                                       " ms spent by the sandbox (policy limits.max_cpu_ms); the supervisor's "
+                                       "monitor killed the sandbox");
+    return;
+  }
+  monitor_check_ns_ = now + period;
 }
 
 // The budget is CPU time of the whole sandbox. It cannot be spent faster than one second per
@@ -211,13 +256,20 @@ void Task::PumpOutput(int which, bool drain) {
   Pump& p = pumps_[which];
   const uint64_t budget = policy_->limits.output_bytes;
   const uint64_t patience = req_.output_drain_ms ? uint64_t{req_.output_drain_ms} * 1000000ull : 0;
+  // Draining with no patience (the CLI's own stdout) waits here for the caller; a daemon serving
+  // many callers never blocks: the tail is kept and retried on deadlines until give_up_ns.
   const bool wait_here = drain && patience == 0;
   if (drain && patience && p.give_up_ns == 0) p.give_up_ns = sys::MonotonicNs() + patience;
   auto flush = [&]() {
     while (!p.pending.empty()) {
-      ssize_t w = WriteNoWait(p.dest, p.pending.data(), p.pending.size());
+      ssize_t w = p.dest_is_file ? ::write(p.dest, p.pending.data(), p.pending.size())
+                                 : WriteNoWait(p.dest, p.pending.data(), p.pending.size());
+      if (w < 0 && p.dest_is_file && errno == EINTR) w = 0;
       if (w < 0) {
-        p.pending.clear();  // the caller is gone: the bytes are dropped, the count stands
+        // The caller is gone: the bytes are dropped, the count stands, and the task's pipe closes,
+        // so that its next write fails with EPIPE/SIGPIPE as it would on the caller's own pipe.
+        p.pending.clear();
+        p.read_end.Reset();
         break;
       }
       p.pending.erase(0, static_cast<size_t>(w));
@@ -229,6 +281,7 @@ void Task::PumpOutput(int which, bool drain) {
         }
         if (p.give_up_ns && sys::MonotonicNs() >= p.give_up_ns) {
           p.pending.clear();  // the task is gone and the caller did not read in time: give up
+          p.read_end.Reset();
           break;
         }
         p.retry_ns = sys::MonotonicNs() + kPumpRetryNs;
@@ -236,10 +289,50 @@ void Task::PumpOutput(int which, bool drain) {
       }
     }
     p.retry_ns = 0;
-    p.owned_dest.Reset();  // nothing left for the caller's fd
+    if (!p.read_end) p.owned_dest.Reset();  // nothing left for the caller's fd
     return true;
   };
   if (!flush() && !drain) return;
+  p.wait_dest = false;
+  // Into a pipe or a file, splice() moves the task's pages to the caller's fd without copying
+  // them through us. Up to the budget only: the bytes past it (the cut) take the read path below,
+  // and so does a destination splice refuses (EINVAL: a file opened O_APPEND).
+  while (p.splice_ok && p.pending.empty() && p.read_end && (!budget || output_total_ < budget)) {
+    const size_t want = budget ? static_cast<size_t>(std::min<uint64_t>(1u << 20, budget - output_total_)) : 1u << 20;
+    ssize_t n = ::splice(p.read_end.Get(), nullptr, p.dest, nullptr, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (n > 0) {
+      output_total_ += static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n == 0) {
+      p.read_end.Reset();  // EOF: every writer is gone
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EPIPE) {
+      p.read_end.Reset();  // the caller's reader is gone: the task gets EPIPE/SIGPIPE next
+      break;
+    }
+    if (errno != EAGAIN) {
+      p.splice_ok = false;  // not for this destination: copy instead
+      break;
+    }
+    // Nothing to move, or no room at the caller's end: the task's pipe tells which.
+    pollfd in{p.read_end.Get(), POLLIN, 0};
+    if (::poll(&in, 1, 0) <= 0 || !(in.revents & POLLIN)) {
+      if (!drain || !(in.revents & POLLHUP)) return;  // empty (drained: and every writer gone)
+      continue;
+    }
+    if (wait_here) {
+      pollfd out{p.dest, POLLOUT, 0};
+      ::poll(&out, 1, 100);
+      continue;
+    }
+    if (drain) break;  // the task is gone: collect its tail below and retry it on deadlines
+    p.wait_dest = true;  // wait for POLLOUT on the caller's fd (or the retry deadline)
+    p.retry_ns = sys::MonotonicNs() + kPumpRetryNs;
+    return;
+  }
   char buf[65536];
   while (p.read_end) {
     ssize_t n = ::read(p.read_end.Get(), buf, sizeof buf);
@@ -250,7 +343,7 @@ void Task::PumpOutput(int which, bool drain) {
       break;
     }
     size_t keep = static_cast<size_t>(n);
-    bool over = output_total_ + keep > budget;
+    bool over = budget && output_total_ + keep > budget;
     if (over) keep = static_cast<size_t>(budget - output_total_);
     output_total_ += keep;
     p.pending.append(buf, keep);

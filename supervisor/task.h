@@ -43,6 +43,11 @@ struct TaskRequest {
   // reading before the rest of the output is dropped. 0 = as long as it takes (a CLI's own stdout);
   // a daemon serving many callers bounds it.
   uint32_t output_drain_ms = 0;
+  // Without a cgroup, memory_bytes and max_cpu_ms hold for the whole sandbox through the
+  // supervisor's monitor (sandbox_monitor.h). Where that is impossible too, a run that asks for
+  // them is refused unless the caller accepts per-process rlimits instead (`--per-process-limits`).
+  bool per_process_limits = false;
+  bool no_monitor = false;  // never use the monitor (operator/test knob CORDON_LIMITS_MONITOR=off)
 };
 
 // Where the runtime lives; resolved once per supervisor.
@@ -51,6 +56,10 @@ struct RuntimePaths {
   std::string data_dir;    // .../share/cordon
 };
 Result<RuntimePaths> LocateRuntime();
+
+// How often the supervisor samples a sandbox that has no cgroup (sandbox_monitor.h): the most a
+// budget can be overrun by is what the sandbox gains in one period.
+inline constexpr uint64_t kMonitorPeriodNs = 20'000'000ull;
 
 enum class FailureClass {
   kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled, kSeccompViolation,
@@ -117,6 +126,9 @@ class Task {
   // The fds the task wants watched right now (all for POLLIN); the set changes as the task runs
   // (the seccomp listener appears after exec, pipes close), so re-read it after every event.
   std::vector<int> Watches() const;
+  // The caller's fds that forwarded output waits on (watch for POLLOUT; OnReady(fd) when ready).
+  // Optional: a loop that does not watch them gets the same through a 10 ms retry deadline.
+  std::vector<int> WriteWatches() const;
   // Something happened on `fd` (one of Watches()).
   void OnReady(int fd);
   // CLOCK_MONOTONIC ns of the next deadline (wall clock, CPU budget check, kill grace), 0 if none.
@@ -160,7 +172,7 @@ class Task {
   Task() = default;
   static Result<std::unique_ptr<Task>> Create(std::shared_ptr<const Policy> policy,
                                               std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
-                                              const cgroup::Layout* cgroups);
+                                              const cgroup::Layout* cgroups, const TaskRequest& req);
   Result<void> BuildSandbox(const TaskRequest& shape);
   Result<std::array<int, 3>> BuildTaskPart(const TaskRequest& req, std::array<UniqueFd, 2>* keep);
   Result<void> Spawn(const RuntimePaths& rt, const std::vector<int>& head);
@@ -173,12 +185,16 @@ class Task {
   void Finish();
   void PumpOutput(int which, bool drain);
   void CheckCpuBudget(uint64_t now_ns);
+  void SampleMonitor(uint64_t now_ns);
   void ApplyCgroupOutcome();
 
   // Output pumped through the supervisor when limits.output_bytes is set (which = 0 stdout, 1 stderr).
   struct Pump {
     UniqueFd read_end;
     int dest = -1;
+    bool dest_is_file = false;  // a regular file never waits for a reader: plain write()
+    bool splice_ok = false;     // dest is a pipe or file: splice() moves pages without copying
+    bool wait_dest = false;     // the task's pipe has data, the caller's fd has no room
     std::string pending;    // read from the task, not yet taken by the caller's fd
     uint64_t retry_ns = 0;  // when to try the caller's fd again (0 = not waiting)
     uint64_t give_up_ns = 0;  // draining with output_drain_ms: pending is dropped after this
@@ -198,6 +214,14 @@ class Task {
   std::optional<cgroup::Usage> cgroup_usage_;
   uint64_t cpu_budget_usec_ = 0;
   uint64_t wall_deadline_ns_ = 0, cpu_check_ns_ = 0, kill_grace_ns_ = 0;
+  // How each budget is held (docs/evidence.md limits.enforcement): "cgroup", "monitor", "rlimit",
+  // "supervisor" (wall clock, output) or "none" (lifted).
+  std::string enforce_memory_, enforce_cpu_, enforce_pids_;
+  // The supervisor's monitor (no cgroup): next sample, and what it saw.
+  bool monitor_ = false;
+  uint64_t monitor_check_ns_ = 0, monitor_samples_ = 0, monitor_pss_samples_ = 0, monitor_peak_rss_ = 0,
+           monitor_cpu_usec_ = 0;
+  uint32_t monitor_peak_processes_ = 0;
 
   std::string id_;
   std::shared_ptr<const Policy> policy_;

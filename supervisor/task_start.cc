@@ -5,6 +5,7 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "supervisor/rootfs.h"
+#include "supervisor/sandbox_monitor.h"
 #include "supervisor/task.h"
 
 namespace cordon {
@@ -129,7 +131,7 @@ Result<RuntimePaths> LocateRuntime() {
 
 Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_ptr,
                                            std::shared_ptr<const SeccompFilter> filter_ptr, TaskIdentity identity,
-                                           const cgroup::Layout* cgroups) {
+                                           const cgroup::Layout* cgroups, const TaskRequest& req) {
   const Policy& policy = *policy_ptr;
   std::unique_ptr<Task> t(new Task());
   t->id_ = NewTaskId();
@@ -159,14 +161,53 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
     t->cgroup_.emplace(std::move(*cg));
     t->timing_.cgroup = sys::MonotonicNs();
     t->cgroup_mode_ = std::string(cgroup::ModeName(cgroups->mode));
+    t->enforce_memory_ = t->enforce_cpu_ = t->enforce_pids_ = "cgroup";
   } else {
     t->cgroup_mode_ = cgroups ? "none: " + cgroups->no_cgroup_reason : "none: cgroups not used by this supervisor";
-    // Without a cgroup the limits fall back to per-process rlimits (docs/policy.md).
+    // Without a cgroup: the supervisor's monitor holds the whole sandbox to memory_bytes and
+    // max_cpu_ms (docs/cgroups.md "Without a cgroup"). RLIMIT_AS is not its backstop: address
+    // space is not memory (runtimes such as V8, the JVM or Go reserve far more than they touch),
+    // and a per-process cap is what this mode replaces. RLIMIT_CPU stays as one.
+    const bool wants = lim.memory_bytes || lim.max_cpu_ms;
+    t->monitor_ = wants && !req.no_monitor && SandboxMonitorAvailable();
+    if (wants && !t->monitor_ && !req.per_process_limits)
+      return FailMsg("policy " + policy.name + " sets " +
+                         std::string(lim.memory_bytes ? "limits.memory_bytes" : "limits.max_cpu_ms") +
+                         ", which this run cannot hold the whole sandbox to: there is no per-task cgroup (" +
+                         t->cgroup_mode_.substr(6) + ") and " +
+                         (req.no_monitor ? "the supervisor's monitor is off (CORDON_LIMITS_MONITOR=off)"
+                                         : "this kernel has no /proc/PID/task/TID/children for the supervisor's monitor"),
+                     "accept per-process rlimits instead with --per-process-limits, lift the limits with "
+                     "--limit memory_bytes=none --limit max_cpu_ms=none, or run with a delegated cgroup "
+                     "(docs/cgroups.md)");
+    t->enforce_memory_ = !lim.memory_bytes ? "none" : t->monitor_ ? "monitor" : "rlimit";
+    t->enforce_cpu_ = !lim.max_cpu_ms ? "none" : t->monitor_ ? "monitor" : "rlimit";
+    // Per sandbox, not per host user: RLIMIT_NPROC counts the uid's tasks in the sandbox's own
+    // user namespace (kernel/ucount.c is_rlimit_overlimit).
+    t->enforce_pids_ = lim.pids ? "rlimit" : "none";
     s.rlimit_nproc = lim.pids;
-    s.rlimit_as = lim.memory_bytes;
+    if (!t->monitor_) s.rlimit_as = lim.memory_bytes;
   }
-  if (lim.max_cpu_ms) s.rlimit_cpu_s = (lim.max_cpu_ms + 999) / 1000 + (t->cgroup_ ? 1 : 0);
+  if (!lim.memory_bytes) t->enforce_memory_ = "none";
+  if (!lim.max_cpu_ms) t->enforce_cpu_ = "none";
+  if (!lim.pids) t->enforce_pids_ = "none";
+  if (lim.max_cpu_ms) s.rlimit_cpu_s = (lim.max_cpu_ms + 999) / 1000 + (t->cgroup_ || t->monitor_ ? 1 : 0);
+  // Soft and hard, from the policy alone: never the caller's (docs/policy.md limits.nofile). The
+  // task lowers its own. Raising it past our hard limit takes CAP_SYS_RESOURCE in the initial user
+  // namespace, which the task never has: we raise our own hard limit (the shim inherits it), or
+  // refuse with the reason when we cannot.
   s.rlimit_nofile = lim.nofile;
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY && lim.nofile > nofile.rlim_max) {
+    rlimit raised{nofile.rlim_cur, lim.nofile};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) < 0)
+      return Fail(errno,
+                  "limits.nofile of policy " + policy.name + " is " + std::to_string(lim.nofile) +
+                      ", above this process's hard limit of " + std::to_string(nofile.rlim_max) +
+                      " open files, which it cannot raise (that takes CAP_SYS_RESOURCE)",
+                  "raise the hard limit (ulimit -Hn, or LimitNOFILE= of the service), or lower it with "
+                  "--limit nofile=" + std::to_string(nofile.rlim_max));
+  }
   t->cpu_budget_usec_ = lim.max_cpu_ms * 1000;
   if (t->cgroup_ && t->cgroup_->V2DirFd() >= 0) s.flags |= proto::kFlagCgroupFd;
   return t;
@@ -205,7 +246,8 @@ Result<void> Task::BuildSandbox(const TaskRequest& shape) {
 }
 
 // The task's own part: argv, environment, cwd, and its stdin/stdout/stderr (the caller's fds, or
-// the pipes of the output pump when limits.output_bytes is set). Returns the three fds to pass;
+// pipes of the task's own that task.cc's pump forwards: with limits.output_bytes, or when the task
+// could not reopen the caller's pipe or file by name). Returns the three fds to pass;
 // `keep` holds the pipes' write ends until they are sent.
 Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::array<UniqueFd, 2>* keep) {
   proto::LaunchSpec& s = spec_;
@@ -214,28 +256,59 @@ Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::arra
   s.envp = BuildEnv(*policy_, req);
   // The task's stdio comes from the caller. A directory there would be a way out of the sandbox
   // (".." from a host directory fd walks the host's tree), so stdio must not be one.
-  for (auto [fd, name] : {std::pair<int, const char*>{req.stdin_fd, "stdin"}, {req.stdout_fd, "stdout"},
-                          {req.stderr_fd, "stderr"}}) {
-    struct stat st;
-    if (::fstat(fd, &st) < 0) return Fail(errno, std::string("the task's ") + name + " (fd " + std::to_string(fd) + ")",
-                                          "give the task open stdin, stdout and stderr");
-    if (S_ISDIR(st.st_mode))
-      return FailMsg(std::string("the task's ") + name + " is a directory; a directory is handed over only as a binding",
+  struct stat st[3];
+  const int fds[3] = {req.stdin_fd, req.stdout_fd, req.stderr_fd};
+  const char* names[3] = {"stdin", "stdout", "stderr"};
+  for (int i = 0; i < 3; ++i) {
+    if (::fstat(fds[i], &st[i]) < 0)
+      return Fail(errno, std::string("the task's ") + names[i] + " (fd " + std::to_string(fds[i]) + ")",
+                  "give the task open stdin, stdout and stderr");
+    if (S_ISDIR(st[i].st_mode))
+      return FailMsg(std::string("the task's ") + names[i] + " is a directory; a directory is handed over only as a binding",
                      "redirect it from a file, a pipe or /dev/null");
   }
-  // With an output budget the task writes into pipes we read and forward, counting; otherwise its
-  // stdout/stderr are the caller's fds themselves and nothing is copied.
-  if (!policy_->limits.output_bytes) return std::array<int, 3>{req.stdin_fd, req.stdout_fd, req.stderr_fd};
-  const int dests[2] = {req.stdout_fd, req.stderr_fd};
+  // Which output goes through a pipe of the task's own that we forward: all of it with an output
+  // budget (we count it), otherwise a pipe or file the task's host uid could not reopen. Scripts
+  // reopen their output by name (`echo x > /dev/stdout`, `tee /dev/stderr`); the kernel checks
+  // that reopen (/proc/self/fd/N) against the inode's owner and mode, and a rootful task runs
+  // under a host uid of its own, which the caller's pipe or file does not admit. A pipe owned by
+  // that uid does, and gives the task nothing of the caller's but the bytes it writes. Anything
+  // else (a terminal, /dev/null, a socket) passes through untouched, and so does output the task
+  // can reopen anyway (rootless: the caller's own pipes): nothing is copied then.
+  const uid_t uid = identity_.host_uid;
+  const gid_t gid = identity_.host_gid;
+  auto reopenable = [&](const struct stat& o) {
+    if (!S_ISFIFO(o.st_mode) && !S_ISREG(o.st_mode)) return true;
+    if (o.st_uid == uid) return (o.st_mode & S_IWUSR) != 0;
+    if (o.st_gid == gid) return (o.st_mode & S_IWGRP) != 0;
+    return (o.st_mode & S_IWOTH) != 0;
+  };
+  const bool budget = policy_->limits.output_bytes != 0;
+  const bool pump[2] = {budget || !reopenable(st[1]), budget || !reopenable(st[2])};
+  if (!pump[0] && !pump[1]) return std::array<int, 3>{req.stdin_fd, req.stdout_fd, req.stderr_fd};
+  // stdout and stderr on one pipe or file (2>&1): one pipe for both, so their order survives.
+  const bool shared = pump[0] && pump[1] && st[1].st_dev == st[2].st_dev && st[1].st_ino == st[2].st_ino;
+  std::array<int, 3> out{req.stdin_fd, req.stdout_fd, req.stderr_fd};
   for (int i = 0; i < 2; ++i) {
+    if (!pump[i] || (shared && i == 1)) continue;
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return Fail(errno, i == 0 ? "pipe for stdout" : "pipe for stderr");
     pumps_[i].read_end.Reset(p[0]);
     (*keep)[static_cast<size_t>(i)].Reset(p[1]);
-    pumps_[i].dest = dests[i];
+    pumps_[i].dest = fds[i + 1];
+    pumps_[i].dest_is_file = S_ISREG(st[i + 1].st_mode);
+    pumps_[i].splice_ok = S_ISREG(st[i + 1].st_mode) || S_ISFIFO(st[i + 1].st_mode);
     ::fcntl(p[0], F_SETFL, O_NONBLOCK);
+    // A larger pipe: fewer wake-ups of the supervisor per byte forwarded (best effort; the
+    // default is 64 KiB, fs.pipe-max-size allows 1 MiB to anyone).
+    (void)::fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    // The pipe's inode belongs to its creator; the task's host uid must own it to reopen it.
+    if (::geteuid() != uid && ::fchown(p[1], uid, gid) < 0)
+      return Fail(errno, std::string("give the task's ") + names[i + 1] + " pipe to its host uid " + std::to_string(uid));
+    out[static_cast<size_t>(i) + 1] = p[1];
   }
-  return std::array<int, 3>{req.stdin_fd, (*keep)[0].Get(), (*keep)[1].Get()};
+  if (shared) out[2] = out[1];
+  return out;
 }
 
 // Spawns the shim and sends it the launch message: spec, BPF, `head` (stdio when cold, the start
@@ -279,6 +352,7 @@ Result<void> Task::Spawn(const RuntimePaths& rt, const std::vector<int>& head) {
 void Task::StartClocks(uint64_t from) {
   if (policy_->limits.max_wall_ms) wall_deadline_ns_ = from + policy_->limits.max_wall_ms * 1000000ull;
   if (cpu_budget_usec_ && cgroup_) cpu_check_ns_ = from + 5'000'000ull;
+  if (monitor_) monitor_check_ns_ = from + kMonitorPeriodNs;
 }
 
 Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
@@ -286,7 +360,7 @@ Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_pt
                                           const TaskRequest& req, uint64_t received_ns,
                                           const cgroup::Layout* cgroups) {
   const uint64_t admitted = sys::MonotonicNs();
-  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups));
+  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups, req));
   t->timing_.received = received_ns;
   t->timing_.admitted = admitted;
   t->req_ = req;
@@ -302,7 +376,7 @@ Result<std::unique_ptr<Task>> Task::Prepare(const RuntimePaths& rt, std::shared_
                                             std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
                                             const TaskRequest& shape, const cgroup::Layout* cgroups) {
   const uint64_t prepared = sys::MonotonicNs();
-  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups));
+  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups, shape));
   t->pooled_ = true;
   t->timing_.prepared = prepared;
   t->req_.bindings = shape.bindings;

@@ -218,9 +218,9 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   t.created_unix_ms = now_ms;
   t.decision_id = *decision_id;
   if (auto ins = store_->InsertTask(t); !ins) Log("recording task " + t.id + " failed: " + ins.error().Message());
-  if (d.policy->policy->limits.output_bytes > 0) {
-    for (int i = 0; i < 3; ++i) l->stdio[i] = std::move(stdio[i]);  // the task writes into them
-  }
+  // The Task may forward the output into them: with limits.output_bytes, and whenever the task's
+  // host uid could not reopen the caller's pipe or file by name (rootful; docs/sandbox.md).
+  for (int i = 0; i < 3; ++i) l->stdio[i] = std::move(stdio[i]);
   FillInfo(t, out->mutable_task());
   if (s.stdio) {
     // Attached: the task writes into this caller's fds, so it lives as long as the caller's

@@ -244,6 +244,33 @@ TEST(Bindings, StateOverQuotaIsRefused) {
   EXPECT_NE(next.err.find("over its max_bytes of 65536"), std::string::npos) << next.err;
 }
 
+// Policy mounts whose source lies under /tmp (which the sandbox's own /tmp replaces) or passes
+// through a symlink: any host path the operator names works.
+TEST(PolicyMounts, SourcesUnderTmpAndThroughSymlinksWork) {
+  REQUIRE_SANDBOX();
+  char tmpl[] = "/tmp/cordon-mount-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string base = tmpl;
+  ::chmod(base.c_str(), 0755);
+  fs::create_directories(base + "/real/sub");
+  std::ofstream(base + "/real/sub/data.txt") << "under-tmp\n";
+  std::ofstream(base + "/file.txt") << "a-file\n";
+  ::chmod((base + "/real").c_str(), 0755);
+  ::chmod((base + "/real/sub").c_str(), 0755);
+  ::chmod((base + "/real/sub/data.txt").c_str(), 0644);
+  ::chmod((base + "/file.txt").c_str(), 0644);
+  fs::create_directory_symlink(base + "/real", base + "/via-link");
+  std::string policy = WriteTempFile("tmp-mounts.json", R"({"name": "tmp-mounts", "version": 1, "mounts": [)"
+      R"({"source": ")" + base + R"(/real/sub", "target": "/opt/sub"},)"
+      R"({"source": ")" + base + R"(/via-link/sub", "target": "/opt/linked"},)"
+      R"({"source": ")" + base + R"(/file.txt", "target": "/opt/file.txt"}]})");
+  auto r = CordonRun({"/bin/sh", "-c", "cat /opt/sub/data.txt /opt/linked/data.txt /opt/file.txt; ls /tmp | wc -l"},
+                     {"--policy", policy});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "under-tmp\nunder-tmp\na-file\n0\n") << r.err;
+  fs::remove_all(base);
+}
+
 TEST(Bindings, DataDomainMismatchIsRefusedAtAdmission) {
   std::string d = HostDir("domain");
   auto r = CordonRun({"/bin/true"}, {"--policy", Policy("eu", R"({"name": "in", "kind": "dir", "source": ")" + d +

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "common/setup_step.h"
 #include "tests/support/run.h"
@@ -18,7 +19,8 @@ TEST(Cli, HelpExplainsEveryFlag) {
   EXPECT_NE(top.out.find("run"), std::string::npos);
   auto run = RunProgram({BuildPath("bin/cordon"), "run", "--help"});
   EXPECT_EQ(run.exit_code, 0);
-  for (const char* flag : {"--policy", "--evidence", "--cwd", "--env", "--tty", "--id-range"})
+  for (const char* flag : {"--policy", "--evidence", "--cwd", "--env", "--tty", "--id-range", "--limit",
+                           "--per-process-limits"})
     EXPECT_NE(run.out.find(flag), std::string::npos) << flag;
   EXPECT_EQ(RunProgram({BuildPath("bin/cordon"), "--version"}).out.rfind("cordon ", 0), 0u);
 }
@@ -168,6 +170,73 @@ TEST(Cli, EveryFailingSetupStepIsReportedByName) {
       EXPECT_NE(r.err.find("setup failed at step " + name + ":"), std::string::npos) << r.err;
     }
   }
+}
+
+// Scripts reopen their output by name. The caller's stdout and stderr here are pipes (RunProgram)
+// or files; the task must be able to reopen them, and get nothing else of the caller's.
+const char* kReopen =
+    "echo x > /dev/stdout; echo y > /dev/stderr; echo t | tee /dev/stderr; "
+    "python3 -c 'open(\"/dev/stdout\", \"w\").write(\"z\\n\")'";
+
+TEST(Stdio, TaskReopensItsOwnStdoutAndStderrPipes) {
+  REQUIRE_SANDBOX();
+  auto r = CordonRun({"/bin/sh", "-c", kReopen});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "x\nt\nz\n") << r.err;
+  EXPECT_EQ(r.err, "y\nt\n");
+}
+
+// Into files opened for appending, with reopens that append (">>", tee -a, "a"): where the task may
+// open the caller's file itself (rootless), a reopen that truncates, or writes through the caller's
+// own offset, behaves as it does outside a sandbox; appends come out the same in every mode.
+TEST(Stdio, TaskReopensItsOwnStdoutAndStderrFiles) {
+  REQUIRE_SANDBOX();
+  std::string out = WriteTempFile("stdio-out.txt", ""), err = WriteTempFile("stdio-err.txt", "");
+  const char* append =
+      "echo x >> /dev/stdout; echo y >> /dev/stderr; echo t | tee -a /dev/stderr; "
+      "python3 -c 'open(\"/dev/stdout\", \"a\").write(\"z\\n\")'";
+  auto r = RunProgram({"/bin/sh", "-c", "exec \"$0\" run -- /bin/sh -c \"$1\" >> \"$2\" 2>> \"$3\"",
+                       BuildPath("bin/cordon"), append, out, err});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::stringstream o, e;
+  o << std::ifstream(out).rdbuf();
+  e << std::ifstream(err).rdbuf();
+  EXPECT_EQ(o.str(), "x\nt\nz\n");
+  EXPECT_EQ(e.str(), "y\nt\n");
+}
+
+// 2>&1 into one file: stdout and stderr keep their order, and appends stay appends.
+TEST(Stdio, SharedStdoutAndStderrKeepTheirOrder) {
+  REQUIRE_SANDBOX();
+  std::string both = WriteTempFile("stdio-both.txt", "before\n");
+  auto r = RunProgram({"/bin/sh", "-c", "exec \"$0\" run -- /bin/sh -c \"$1\" >> \"$2\" 2>&1", BuildPath("bin/cordon"),
+                       "for i in 1 2 3; do echo o$i; echo e$i >&2; echo O$i >> /dev/stdout; echo E$i >> /dev/stderr; done",
+                       both});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::stringstream b;
+  b << std::ifstream(both).rdbuf();
+  EXPECT_EQ(b.str(), "before\no1\ne1\nO1\nE1\no2\ne2\nO2\nE2\no3\ne3\nO3\nE3\n");
+}
+
+// The task's output fds are its own: a pipe its uid owns, and no other fd of the caller's.
+TEST(Stdio, TheTaskHoldsOnlyItsOwnStdio) {
+  REQUIRE_SANDBOX();
+  auto r = CordonRun({"/bin/sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; echo; "
+                                       "[ \"$(stat -L -c %u /proc/self/fd/1)\" = \"$(id -u)\" ] && echo own-out; "
+                                       "[ \"$(stat -L -c %u /proc/self/fd/2)\" = \"$(id -u)\" ] && echo own-err"});
+  EXPECT_EQ(r.out, "0 1 2 3 \nown-out\nown-err\n") << r.err;
+}
+
+// A reader that goes away: the task sees EPIPE/SIGPIPE as it would on the caller's own pipe, and
+// cordon does not die of it.
+TEST(Stdio, AClosedReaderEndsTheWriterNotCordon) {
+  REQUIRE_SANDBOX();
+  std::string ev = WriteTempFile("sigpipe-ev.json", "");
+  auto r = RunProgram({"/bin/sh", "-c", "\"$0\" run --evidence \"$1\" -- yes | head -n 2", BuildPath("bin/cordon"), ev});
+  EXPECT_EQ(r.out, "y\ny\n") << r.err;
+  std::string line;
+  std::getline(std::ifstream(ev), line);
+  EXPECT_EQ(JsonField(line, "exit/signal"), "13") << "cordon itself died, or the task did not get SIGPIPE: " << line;
 }
 
 }  // namespace

@@ -32,13 +32,13 @@ TEST(Limits, MemoryHogEndsOomWithPeakWithinLimit) {
   auto r = CordonRun({"python3", "-c", "x = [bytearray(1 << 20) for _ in range(256)]"},
                      {"--policy", Policy("mem", R"("memory_bytes": 67108864)"), "--evidence", "-"});
   std::string ev = EvidenceLine(r);
+  EXPECT_EQ(JsonField(ev, "failure_class"), "oom") << ev;
   if (!HasCgroup(ev)) {
-    // rlimit fallback: RLIMIT_AS makes the allocation fail inside Python.
-    EXPECT_NE(r.exit_code, 0);
-    EXPECT_EQ(JsonField(ev, "limits/enforced_by"), "rlimit");
+    // No cgroup: the supervisor's monitor killed the sandbox on its total.
+    EXPECT_EQ(JsonField(ev, "limits/enforcement/memory_bytes"), "monitor");
+    EXPECT_EQ(r.exit_code, 128 + SIGKILL);
     return;
   }
-  EXPECT_EQ(JsonField(ev, "failure_class"), "oom") << ev;
   EXPECT_EQ(r.exit_code, 128 + SIGKILL);
   EXPECT_GE(Figure(ev, "oom_kills"), 1u);
   EXPECT_LE(Figure(ev, "memory_peak_bytes"), 67108864u);
@@ -188,13 +188,167 @@ TEST(Limits, CgroupsOffFallsBackToRlimitsAndSaysSo) {
                      {"--policy", Policy("off", R"("pids": 40)"), "--evidence", "-"}, off);
   std::string ev = EvidenceLine(r);
   EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "(40, 40)");
-  EXPECT_EQ(JsonField(ev, "limits/enforced_by"), "rlimit");
+  EXPECT_EQ(JsonField(ev, "limits/enforcement/pids"), "rlimit");
+  EXPECT_EQ(JsonField(ev, "limits/enforcement/memory_bytes"), "monitor");
+  EXPECT_EQ(JsonField(ev, "limits/enforced_by"), "monitor");
   EXPECT_EQ(JsonField(ev, "usage/cgroup/mode").rfind("none", 0), 0u);
   RunOptions bad;
   bad.env = EnvWith("CORDON_CGROUPS=maybe");
   auto b = CordonRun({"/bin/true"}, {}, bad);
   EXPECT_EQ(b.exit_code, 125);
   EXPECT_NE(b.err.find("CORDON_CGROUPS=maybe"), std::string::npos);
+}
+
+// ---- Default budgets (policies/default.json): bounded unless asked ----
+
+TEST(DefaultBudgets, TheBuiltInPolicyIsBoundedAndSaysHow) {
+  REQUIRE_SANDBOX();
+  auto r = CordonRun({"/bin/true"}, {"--evidence", "-"});
+  std::string ev = EvidenceLine(r);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(JsonField(ev, "limits/max_wall_ms"), "600000");
+  EXPECT_EQ(JsonField(ev, "limits/max_cpu_ms"), "300000");
+  EXPECT_EQ(JsonField(ev, "limits/memory_bytes"), "1073741824");
+  EXPECT_EQ(JsonField(ev, "limits/pids"), "512");
+  EXPECT_EQ(JsonField(ev, "limits/nofile"), "1024");
+  const std::string how = HasCgroup(ev) ? "cgroup" : "monitor";
+  EXPECT_EQ(JsonField(ev, "limits/enforcement/memory_bytes"), how) << ev;
+  EXPECT_EQ(JsonField(ev, "limits/enforcement/max_cpu_ms"), how) << ev;
+  EXPECT_EQ(JsonField(ev, "limits/enforcement/max_wall_ms"), "supervisor");
+}
+
+const char* kForkMany =
+    "import os, sys, time\n"
+    "n = 0\n"
+    "try:\n"
+    "    while n < 600:\n"
+    "        if os.fork() == 0:\n"
+    "            time.sleep(4); os._exit(0)\n"
+    "        n += 1\n"
+    "except OSError as e:\n"
+    "    print('EAGAIN' if e.errno == 11 else e.errno, n); sys.exit(1)\n"
+    "print('forked', n)\n";
+
+TEST(DefaultBudgets, AForkBombStopsAtTheDefaultPidsLimit) {
+  REQUIRE_SANDBOX();
+  auto r = CordonRun({"python3", "-c", kForkMany}, {"--evidence", "-"});
+  ASSERT_EQ(r.out.rfind("EAGAIN ", 0), 0u) << r.out << r.err;
+  int forked = std::stoi(r.out.substr(7));
+  EXPECT_LE(forked, 511);
+  EXPECT_GE(forked, 400);
+}
+
+TEST(DefaultBudgets, LimitNoneLiftsOneDefault) {
+  REQUIRE_SANDBOX();
+  auto r = CordonRun({"python3", "-c", kForkMany}, {"--limit", "pids=none", "--evidence", "-"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "forked 600") << r.err;
+  EXPECT_EQ(JsonField(ev, "limits/pids"), "0");
+  EXPECT_EQ(JsonField(ev, "limits/enforcement/pids"), "none");
+  EXPECT_EQ(JsonField(ev, "limits/overrides/0"), "pids=0");
+  EXPECT_EQ(JsonField(ev, "limits/memory_bytes"), "1073741824") << "only the named limit is lifted";
+  auto bad = CordonRun({"/bin/true"}, {"--limit", "nofile=none"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_NE(bad.err.find("nofile cannot be lifted to none"), std::string::npos) << bad.err;
+  auto unknown = CordonRun({"/bin/true"}, {"--limit", "memory=1"});
+  EXPECT_EQ(unknown.exit_code, 125);
+  EXPECT_NE(unknown.err.find("unknown limit 'memory'"), std::string::npos) << unknown.err;
+}
+
+TEST(DefaultBudgets, TouchingOnePointFiveGiBEndsOom) {
+  REQUIRE_SANDBOX();
+  auto r = CordonRun({"python3", "-c", "import time; b = b'x' * (1536 << 20); time.sleep(2); print('survived')"},
+                     {"--evidence", "-"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_NE(r.out.rfind("survived\n", 0), 0u) << "the task survived";
+  EXPECT_EQ(JsonField(ev, "failure_class"), "oom") << ev;
+}
+
+bool HasCapSysResource() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("CapEff:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> 24) & 1;  // CAP_SYS_RESOURCE
+  return false;
+}
+
+// The task's open-file limit is the policy's, soft and hard, whatever the caller had.
+TEST(DefaultBudgets, NofileComesFromThePolicyNotTheCaller) {
+  REQUIRE_SANDBOX();
+  const std::string cordon = BuildPath("bin/cordon");
+  const std::string probe = "import resource; print(resource.getrlimit(resource.RLIMIT_NOFILE))";
+  auto r = RunProgram({"/bin/sh", "-c", "ulimit -Sn 4096 && exec \"$0\" run -- python3 -c \"$1\"", cordon, probe});
+  EXPECT_EQ(r.out, "(1024, 1024)\n") << r.err;
+  auto p = RunProgram({"/bin/sh", "-c", "ulimit -Sn 64 && exec \"$0\" run --limit nofile=2048 -- python3 -c \"$1\"",
+                       cordon, probe});
+  EXPECT_EQ(p.out, "(2048, 2048)\n") << p.err;
+  // Above the caller's hard limit: raised for the task where the caller may (CAP_SYS_RESOURCE),
+  // otherwise refused with the reason.
+  auto high = RunProgram({"/bin/sh", "-c", "ulimit -n 512 && exec \"$0\" run --limit nofile=4096 -- python3 -c \"$1\"",
+                          cordon, probe});
+  if (HasCapSysResource()) {
+    EXPECT_EQ(high.out, "(4096, 4096)\n") << high.err;
+  } else {
+    EXPECT_EQ(high.exit_code, 125);
+    EXPECT_NE(high.err.find("above this process's hard limit of 512"), std::string::npos) << high.err;
+  }
+}
+
+// ---- The whole sandbox, not each process (rootless: the supervisor's monitor) ----
+
+TEST(SandboxBudgets, ThreeProcessesShareOneMemoryBudget) {
+  REQUIRE_SANDBOX();
+  // Each process alone stays under the budget; together they pass it.
+  const std::string one = "python3 -c 'import time; b = b\"x\" * (400 << 20); time.sleep(4)'";
+  // A cgroup's OOM killer may take one process and leave the rest; the monitor takes the sandbox.
+  auto r = CordonRun({"/bin/sh", "-c", one + " & a=$!; " + one + " & b=$!; " + one +
+                                           " & c=$!; wait $a && wait $b && wait $c && echo all-survived"},
+                     {"--policy", Policy("mem3", R"("memory_bytes": 1073741824)"), "--evidence", "-"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_NE(r.out.rfind("all-survived\n", 0), 0u) << r.out;  // stdout is this line, or only the evidence
+  EXPECT_EQ(JsonField(ev, "failure_class"), "oom") << ev;
+  EXPECT_EQ(JsonField(ev, "limits/enforcement/memory_bytes"), HasCgroup(ev) ? "cgroup" : "monitor") << ev;
+  if (!HasCgroup(ev)) {
+    uint64_t peak = std::stoull(JsonField(ev, "usage/monitor/peak_memory_bytes"));
+    EXPECT_GT(peak, 1073741824u);
+    EXPECT_LT(peak, 1300u << 20) << "the monitor reacted late";
+  }
+}
+
+TEST(SandboxBudgets, ThreeBusyProcessesShareOneCpuBudget) {
+  REQUIRE_SANDBOX();
+  const std::string spin = "python3 -c 'while True: pass'";
+  auto r = CordonRun({"/bin/sh", "-c", spin + " & " + spin + " & " + spin + " & wait"},
+                     {"--policy", Policy("cpu3", R"("max_cpu_ms": 1500)"), "--evidence", "-"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_EQ(JsonField(ev, "failure_class"), "cpu_budget") << ev;
+  EXPECT_EQ(JsonField(ev, "limits/enforcement/max_cpu_ms"), HasCgroup(ev) ? "cgroup" : "monitor") << ev;
+  // Per process, each could spend 1.5 s and more (4.5 s together); the sandbox may spend 1.5 s.
+  uint64_t cpu = HasCgroup(ev) ? Figure(ev, "cpu_user_usec") + Figure(ev, "cpu_system_usec")
+                               : std::stoull(JsonField(ev, "usage/monitor/cpu_usec"));
+  EXPECT_GE(cpu, 1500000u);
+  EXPECT_LT(cpu, 2000000u) << ev;
+}
+
+// Neither a cgroup nor the monitor: a memory or CPU budget is refused unless the caller accepts
+// per-process rlimits, and then the evidence says so.
+TEST(SandboxBudgets, PerProcessLimitsOnlyWhenAccepted) {
+  REQUIRE_SANDBOX();
+  RunOptions none;
+  none.env = EnvWith("CORDON_CGROUPS=off");
+  none.env.push_back("CORDON_LIMITS_MONITOR=off");
+  auto refused = CordonRun({"/bin/true"}, {"--evidence", "-"}, none);
+  EXPECT_EQ(refused.exit_code, 125);
+  EXPECT_NE(refused.err.find("cannot hold the whole sandbox to"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--per-process-limits"), std::string::npos) << refused.err;
+  auto accepted = CordonRun({"python3", "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_AS))"},
+                            {"--per-process-limits", "--evidence", "-"}, none);
+  std::string ev = EvidenceLine(accepted);
+  EXPECT_EQ(accepted.out.substr(0, accepted.out.find('\n')), "(1073741824, 1073741824)") << accepted.err;
+  EXPECT_EQ(JsonField(ev, "limits/enforcement/memory_bytes"), "rlimit");
+  EXPECT_EQ(JsonField(ev, "limits/enforced_by"), "rlimit");
+  auto lifted = CordonRun({"/bin/true"}, {"--limit", "memory_bytes=none", "--limit", "max_cpu_ms=none"}, none);
+  EXPECT_EQ(lifted.exit_code, 0) << lifted.err;
 }
 
 }  // namespace

@@ -15,10 +15,45 @@ TEST(Policy, MinimalPolicyGetsDefaults) {
   EXPECT_EQ(p->version, 3u);
   EXPECT_EQ(p->role, "min");
   EXPECT_EQ(p->seccomp_profile, "default");
-  EXPECT_EQ(p->limits.max_wall_ms, 0u);
   EXPECT_EQ(p->limits.tmpfs_bytes, 64u << 20);
+  // Bounded unless asked: an omitted limit gets the default budget.
+  EXPECT_EQ(p->limits.max_wall_ms, 600000u);
+  EXPECT_EQ(p->limits.max_cpu_ms, 300000u);
+  EXPECT_EQ(p->limits.memory_bytes, 1u << 30);
+  EXPECT_EQ(p->limits.pids, 512u);
+  EXPECT_EQ(p->limits.nofile, 1024u);
+  EXPECT_EQ(p->limits.output_bytes, 0u);
   EXPECT_TRUE(p->env.allow.empty());
   EXPECT_EQ(p->sha256.size(), 64u);
+}
+
+TEST(Policy, ZeroLiftsALimitOnlyWhereAllowed) {
+  auto p = P(R"({"name": "x", "version": 1, "limits": {"max_wall_ms": 0, "max_cpu_ms": 0, "memory_bytes": 0, "pids": 0}})");
+  ASSERT_TRUE(p) << p.error().Message();
+  EXPECT_EQ(p->limits.max_wall_ms, 0u);
+  EXPECT_EQ(p->limits.max_cpu_ms, 0u);
+  EXPECT_EQ(p->limits.memory_bytes, 0u);
+  EXPECT_EQ(p->limits.pids, 0u);
+  EXPECT_EQ(p->limits.nofile, 1024u);
+  auto nofile = P(R"({"name": "x", "version": 1, "limits": {"nofile": 0}})");
+  ASSERT_FALSE(nofile);
+  EXPECT_NE(nofile.error().Message().find("limits.nofile: must be between 16"), std::string::npos);
+  auto mem = P(R"({"name": "x", "version": 1, "limits": {"memory_bytes": 1000}})");
+  ASSERT_FALSE(mem);
+  EXPECT_NE(mem.error().Message().find("must be 0 (no limit) or between 4194304"), std::string::npos);
+}
+
+TEST(Policy, LimitOverridesUseThePolicyRules) {
+  auto p = P(R"({"name": "x", "version": 1})");
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(OverrideLimit(&*p, "memory_bytes=none"));
+  ASSERT_TRUE(OverrideLimit(&*p, "pids=64"));
+  EXPECT_EQ(p->limits.memory_bytes, 0u);
+  EXPECT_EQ(p->limits.pids, 64u);
+  EXPECT_EQ(p->limit_overrides, (std::vector<std::string>{"memory_bytes=0", "pids=64"}));
+  for (const char* bad : {"nofile=0", "pids=1", "cpu=5", "pids", "pids=-1", "pids=1k", "tmpfs_bytes=none"})
+    EXPECT_FALSE(OverrideLimit(&*p, bad)) << bad;
+  EXPECT_NE(OverrideLimit(&*p, "cpu=5").error().Message().find("unknown limit 'cpu'"), std::string::npos);
 }
 
 TEST(Policy, ErrorsNameTheFieldPath) {
@@ -90,6 +125,17 @@ TEST(Policy, ShippedPoliciesAreValidAndEmbeddedDefaultMatchesTheFile) {
   }
   auto file = ReadFileToString(std::string(CORDON_SOURCE_DIR) + "/policies/default.json");
   EXPECT_EQ(*file, EmbeddedDefaultPolicy());
+  // The embedded default states every default budget explicitly, and they are the built-in ones.
+  auto def = ParsePolicy(EmbeddedDefaultPolicy(), "<embedded default>");
+  ASSERT_TRUE(def);
+  const PolicyLimits builtin;
+  for (const char* name : {"max_wall_ms", "max_cpu_ms", "memory_bytes", "pids", "nofile", "tmpfs_bytes"})
+    EXPECT_NE(EmbeddedDefaultPolicy().find(std::string("\"") + name + "\""), std::string::npos) << name;
+  EXPECT_EQ(def->limits.max_wall_ms, builtin.max_wall_ms);
+  EXPECT_EQ(def->limits.max_cpu_ms, builtin.max_cpu_ms);
+  EXPECT_EQ(def->limits.memory_bytes, builtin.memory_bytes);
+  EXPECT_EQ(def->limits.pids, builtin.pids);
+  EXPECT_EQ(def->limits.nofile, builtin.nofile);
   auto prof = ReadFileToString(std::string(CORDON_SOURCE_DIR) + "/seccomp-profiles/default.json");
   EXPECT_EQ(*prof, EmbeddedDefaultSeccompProfile());
 }
