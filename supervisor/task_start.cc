@@ -433,7 +433,12 @@ Result<void> Task::ReleaseExec() {
   if (!held_) return FailMsg("task " + id_ + " is not held before its exec", "call Launch with hold_exec");
   UniqueFd go = std::move(held_);
   proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kGo};
-  return SendMsg(go.Get(), &hdr, sizeof hdr, nullptr, 0);
+  auto sent = SendMsg(go.Get(), &hdr, sizeof hdr, nullptr, 0);
+  // The task process is gone before its hold point (a setup step failed after the request, e.g.
+  // chdir to a missing cwd): its error record reaches us on the control socket, and that is the
+  // outcome to report, not this send's EPIPE.
+  if (!sent && (sent.error().err == EPIPE || sent.error().err == ECONNRESET)) return {};
+  return sent;
 }
 
 }  // namespace cordon
