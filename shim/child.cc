@@ -29,6 +29,7 @@
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "shim/failure.h"
+#include "shim/privileges.h"
 #include "shim/mnt.h"
 #include "shim/read_memfd.h"
 #include "shim/task.h"
@@ -116,15 +117,10 @@ int LiftFd(int fd, int floor) {
 // the task's execve (we resume from the CLONE_VFORK clone then), before the exec-ok record.
 bool LockDownInit(cap_t none, Failure* f) {
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: PR_SET_DUMPABLE 0");
-  for (cap_value_t c = 0; c < 64; ++c) {
-    if (cap_drop_bound(c) == 0) continue;
-    if (errno == EINVAL) break;  // past the kernel's last capability
-    return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: drop capability %d from the bounding set", c);
-  }
-  constexpr unsigned long kBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                                  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                                  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-  if (::prctl(PR_SET_SECUREBITS, kBits) < 0) return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: lock securebits");
+  int cap = -1;
+  if (int err = DropBoundingSet(&cap))
+    return SetFailure(f, SetupStep::kForkTask, err, "PID 1: drop capability %d from the bounding set", cap);
+  if (int err = LockSecurebits()) return SetFailure(f, SetupStep::kForkTask, err, "PID 1: lock securebits");
   if (cap_reset_ambient() < 0 || cap_set_proc(none) < 0)
     return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: clear its capabilities");
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: set no_new_privs");

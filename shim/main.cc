@@ -30,6 +30,7 @@
 #include "common/unique_fd.h"
 #include "shim/child.h"
 #include "shim/failure.h"
+#include "shim/privileges.h"
 #include "shim/mnt.h"
 #include "shim/read_memfd.h"
 
@@ -102,15 +103,10 @@ bool DropOuterPrivileges(const proto::LaunchSpec& spec, pid_t supervisor, Failur
     // SECBIT_NO_SETUID_FIXUP (BecomeTaskIds) keeps our capabilities through this.
     if (::setresuid(spec.host_uid, spec.host_uid, spec.host_uid) < 0)
       return SetFailure(f, SetupStep::kClone, errno, "outer shim: setresuid to host uid %u", spec.host_uid);
-    for (cap_value_t c = 0; c < 64; ++c) {
-      if (cap_drop_bound(c) == 0) continue;
-      if (errno == EINVAL) break;  // past the kernel's last capability
-      return SetFailure(f, SetupStep::kClone, errno, "outer shim: drop capability %d from the bounding set", c);
-    }
-    constexpr unsigned long kBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                                    SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                                    SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-    if (::prctl(PR_SET_SECUREBITS, kBits) < 0) return SetFailure(f, SetupStep::kClone, errno, "outer shim: lock securebits");
+    int cap = -1;
+    if (int err = DropBoundingSet(&cap))
+      return SetFailure(f, SetupStep::kClone, err, "outer shim: drop capability %d from the bounding set", cap);
+    if (int err = LockSecurebits()) return SetFailure(f, SetupStep::kClone, err, "outer shim: lock securebits");
     cap_t none = cap_init();
     const bool cleared = none != nullptr && cap_reset_ambient() == 0 && cap_set_proc(none) == 0;
     const int err = errno;

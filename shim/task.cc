@@ -19,6 +19,7 @@
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "shim/failure.h"
+#include "shim/privileges.h"
 #include "shim/read_memfd.h"
 
 namespace cordon::shim {
@@ -100,18 +101,12 @@ void ResetSession(const TaskArgs& a) {
 void DropPrivileges(const TaskArgs& a, cap_t empty) {
   CheckHook(a, SetupStep::kDropBounding);
   // The bounding set can only shrink, and only with CAP_SETPCAP, which we still have here.
-  for (cap_value_t c = 0; c < 64; ++c) {
-    if (cap_drop_bound(c) == 0) continue;
-    if (errno == EINVAL) break;  // past the kernel's last capability
-    Die(a, SetupStep::kDropBounding, errno, "drop capability from bounding set");
-  }
+  int cap = -1;
+  if (int err = DropBoundingSet(&cap)) Die(a, SetupStep::kDropBounding, err, "drop capability from bounding set");
   CheckHook(a, SetupStep::kSecurebits);
   // Locked: the task can never regain capabilities through uid 0 semantics, setuid fixups,
   // KEEPCAPS or ambient raising, even in a nested user namespace it may not create anyway.
-  constexpr unsigned long kBits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-                                  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
-                                  SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
-  if (::prctl(PR_SET_SECUREBITS, kBits) < 0) Die(a, SetupStep::kSecurebits, errno, "lock securebits");
+  if (int err = LockSecurebits()) Die(a, SetupStep::kSecurebits, err, "lock securebits");
   CheckHook(a, SetupStep::kDropCaps);
   if (cap_reset_ambient() < 0) Die(a, SetupStep::kDropCaps, errno, "clear ambient capabilities");
   if (cap_set_proc(empty) < 0) Die(a, SetupStep::kDropCaps, errno, "clear capabilities");
