@@ -349,8 +349,12 @@ TEST(DaemonFault, BadDaemonJsonIsRefusedWithItsPath) {
 
   // At start: cordond exits non-zero with the same message and a hint.
   std::ofstream(d.conf() + "/daemon.json", std::ios::trunc) << R"({"version": 1, "retention": {"tasks": 10, "age": 3}})";
+  RunOptions quick;
+  quick.timeout_ms = 10000;  // a cordond that accepted the file would run until killed
   auto r = RunProgram({BuildPath("bin/cordond"), "--socket", d.dir() + "/other.sock", "--state-dir", d.dir() + "/state",
-                       "--config-dir", d.conf(), "--pool-size", "0"});
+                       "--config-dir", d.conf(), "--pool-size", "0"},
+                      quick);
+  EXPECT_FALSE(r.timed_out) << "cordond started with a bad daemon.json";
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("daemon " + d.conf() + "/daemon.json: retention.age: unknown field (known fields: days, tasks, "
                        "description)"), std::string::npos) << r.err;
