@@ -25,7 +25,7 @@ constexpr const char* kUsage =
     "$XDG_CONFIG_HOME):\n"
     "  --socket PATH             Listening socket (default /run/cordon/cordond.sock), mode 0666.\n"
     "  --state-dir DIR           SQLite state and lock (default /var/lib/cordon).\n"
-    "  --config-dir DIR          principals.json and policies/*.json (default /etc/cordon).\n"
+    "  --config-dir DIR          principals.json, daemon.json, policies/*.json (default /etc/cordon).\n"
     "  --grace-ms N              On SIGTERM, how long running tasks may finish (default 10000).\n"
     "  --read-timeout-ms N       A started frame must arrive whole within N ms (default 5000).\n"
     "  --idempotency-window S    Seconds a request_id is remembered (default 86400).\n"

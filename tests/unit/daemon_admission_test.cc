@@ -5,6 +5,7 @@
 #include "supervisor/daemon/admission.h"
 #include "supervisor/daemon/config.h"
 #include "supervisor/daemon/procfs.h"
+#include "tests/support/run.h"
 
 namespace cordon::daemon {
 namespace {
@@ -93,6 +94,16 @@ TEST(DaemonSettings, ParsesRetention) {
   ASSERT_TRUE(empty) << empty.error().Message();
   EXPECT_FALSE(empty->retain_days);
   EXPECT_FALSE(empty->retain_tasks);
+}
+
+TEST(DaemonSettings, ShippedExampleParses) {
+  const std::string path = cordon::test::SourcePath("policies/examples/daemon.json");
+  auto text = ReadFileToString(path, 1u << 20);
+  ASSERT_TRUE(text) << text.error().Message();
+  auto s = ParseDaemonSettings(*text, path);
+  ASSERT_TRUE(s) << s.error().Message();
+  EXPECT_EQ(s->retain_days, 30u);  // the example states the defaults
+  EXPECT_EQ(s->retain_tasks, 100000u);
 }
 
 TEST(DaemonSettings, ErrorsNameTheField) {
