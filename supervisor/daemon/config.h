@@ -1,7 +1,7 @@
 // supervisor/daemon/config.h: what cordond loads at start and on SIGHUP: the principals file
 // (who may do what, docs/daemon.md), the optional daemon.json (settings such as retention) and
-// the policy set (shipped policies, overridden by the
-// config dir's). A load is all or nothing: a bad file fails it, and the daemon keeps the old set.
+// the policy set (shipped policies, overridden by the config dir's). A load is all or nothing: a
+// bad file fails it, and the daemon keeps the old set.
 #pragma once
 
 #include <sys/types.h>
@@ -83,14 +83,15 @@ struct Config {
 };
 
 struct ConfigPaths {
-  std::string config_dir;  // principals.json, daemon.json, and policies/*.json that override shipped ones
+  std::string config_dir;  // principals.json, daemon.json, policies/*.json that override shipped ones
   std::string data_dir;    // .../share/cordon: the shipped policies/*.json
   bool compile_filters = true;  // false in unit tests: policies only
   bool bpf_cache = true;
 };
 
-// Loads principals.json, daemon.json (optional) and every policy. Shipped policies come from data_dir/policies, then the
-// config dir's policies/*.json replace them by name. "default" is always present (embedded).
+// Loads principals.json, daemon.json (optional) and every policy. Shipped policies come from
+// data_dir/policies, then the config dir's policies/*.json replace them by name. "default" is
+// always present (embedded).
 Result<Config> LoadConfig(const ConfigPaths& paths);
 
 }  // namespace cordon::daemon

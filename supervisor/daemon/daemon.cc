@@ -375,7 +375,8 @@ void Daemon::Reload() {
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   auto cfg = LoadConfig(cp);
   if (!cfg) {
-    Log("SIGHUP: reload failed, keeping the previous principals and policies (and daemon.json settings): " + cfg.error().Message());
+    Log("SIGHUP: reload failed, keeping the previous principals and policies (and daemon.json settings): " +
+        cfg.error().Message());
     return;
   }
   for (const auto& n : cfg->notes) Log("SIGHUP: " + n);
