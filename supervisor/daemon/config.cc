@@ -19,11 +19,12 @@ using nlohmann::json;
 struct Checker {
   std::string source;
   std::optional<Error> error;
+  std::string what = "principals";  // the kind of file, as errors name it
 
   bool Bad(const std::string& path, const std::string& why) {
     if (!error)
-      error = Error{EINVAL, "principals " + source + ": " + path + ": " + why,
-                    "fix the file (docs/daemon.md describes principals.json), then send cordond SIGHUP"};
+      error = Error{EINVAL, what + " " + source + ": " + (path.empty() ? "(top level)" : path) + ": " + why,
+                    "fix the file (docs/daemon.md describes " + what + ".json), then send cordond SIGHUP"};
     return false;
   }
   bool Object(const json& j, const std::string& path, std::initializer_list<const char*> known) {
@@ -175,6 +176,41 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
   return out;
 }
 
+Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::string& source) {
+  DaemonSettings out;
+  out.source = source;
+  Checker c{source, {}, "daemon"};
+  auto parsed = ParseStrictJson(text, "daemon " + source, "fix the file (docs/daemon.md describes daemon.json)");
+  if (!parsed) return std::unexpected(parsed.error());
+  const json j = std::move(*parsed);
+  if (!c.Object(j, "", {"version", "retention", "description"})) return std::unexpected(*c.error);
+  if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1) {
+    c.Bad("version", "expected 1 (set \"version\": 1)");
+    return std::unexpected(*c.error);
+  }
+  // A count: a non-negative integer (not 1.5, not "30", not -1), at most `max`.
+  auto count = [&](const json& v, const std::string& path, uint64_t max, std::optional<uint64_t>* dst) {
+    if (!v.is_number_integer() && !v.is_number_unsigned())
+      return c.Bad(path, std::string("expected a non-negative integer, got ") + v.type_name());
+    if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0)
+      return c.Bad(path, "expected a non-negative integer, got " + std::to_string(v.get<int64_t>()) +
+                             " (0 turns this limit off)");
+    const uint64_t n = v.get<uint64_t>();
+    if (n > max) return c.Bad(path, "at most " + std::to_string(max) + ", got " + std::to_string(n));
+    *dst = n;
+    return true;
+  };
+  if (j.contains("retention")) {
+    const json& r = j["retention"];
+    if (!c.Object(r, "retention", {"days", "tasks", "description"})) return std::unexpected(*c.error);
+    if (r.contains("days") && !count(r["days"], "retention.days", kMaxRetainDays, &out.retain_days))
+      return std::unexpected(*c.error);
+    if (r.contains("tasks") && !count(r["tasks"], "retention.tasks", UINT64_MAX, &out.retain_tasks))
+      return std::unexpected(*c.error);
+  }
+  return out;
+}
+
 const Principal* FindPrincipal(const Principals& p, uint32_t uid, uint32_t gid) {
   for (const auto& q : p.principals)
     if (std::find(q.uids.begin(), q.uids.end(), uid) != q.uids.end()) return &q;
@@ -195,6 +231,19 @@ Result<Config> LoadConfig(const ConfigPaths& paths) {
   CORDON_ASSIGN_OR_RETURN(cfg.principals, ParsePrincipals(*text, principals_path));
   cfg.notes.push_back("principals: " + principals_path + " (" + std::to_string(cfg.principals.principals.size()) +
                       " principals, " + std::to_string(cfg.principals.roles.size()) + " roles)");
+
+  // daemon.json is optional: without it every setting is its flag's or the default.
+  const std::string settings_path = paths.config_dir + "/daemon.json";
+  if (::stat(settings_path.c_str(), &st) == 0) {
+    auto t = ReadFileToString(settings_path, 1u << 20);
+    if (!t) return Wrap(t.error(), "daemon settings");
+    CORDON_ASSIGN_OR_RETURN(cfg.settings, ParseDaemonSettings(*t, settings_path));
+    auto show = [](const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : std::string("unset"); };
+    cfg.notes.push_back("daemon settings: " + settings_path + " (retention: days " + show(cfg.settings.retain_days) +
+                        ", tasks " + show(cfg.settings.retain_tasks) + ")");
+  } else if (errno != ENOENT) {
+    return Fail(errno, "daemon settings " + settings_path, "make it readable by cordond, or remove it");
+  }
 
   std::map<std::string, Policy> policies;
   {

@@ -1,12 +1,14 @@
 // supervisor/daemon/config.h: what cordond loads at start and on SIGHUP: the principals file
-// (who may do what, docs/daemon.md) and the policy set (shipped policies, overridden by the
-// config dir's). A load is all or nothing: a bad file fails it, and the daemon keeps the old set.
+// (who may do what, docs/daemon.md), the optional daemon.json (settings such as retention) and
+// the policy set (shipped policies, overridden by the config dir's). A load is all or nothing: a
+// bad file fails it, and the daemon keeps the old set.
 #pragma once
 
 #include <sys/types.h>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +55,21 @@ Result<Principals> ParsePrincipals(std::string_view json_text, const std::string
 // `gid`; nullptr when none does.
 const Principal* FindPrincipal(const Principals& p, uint32_t uid, uint32_t gid);
 
+// daemon.json: cordond's settings that live in the config dir (docs/daemon.md "daemon.json").
+// Each is optional; one that is absent falls back to the built-in default, and a command-line
+// flag overrides the file (flags > daemon.json > defaults).
+struct DaemonSettings {
+  std::optional<uint64_t> retain_days;   // "retention": {"days": D}, 0 = no age limit
+  std::optional<uint64_t> retain_tasks;  // "retention": {"tasks": N}, 0 = no count limit
+  std::string source;                    // the file read; empty when there is none
+};
+
+inline constexpr uint64_t kMaxRetainDays = 36500;
+
+// Parses daemon.json. Unknown fields, wrong types, negative or too large numbers are errors
+// naming the JSON path.
+Result<DaemonSettings> ParseDaemonSettings(std::string_view json_text, const std::string& source);
+
 struct LoadedPolicy {
   std::shared_ptr<const Policy> policy;
   std::shared_ptr<const SeccompFilter> filter;  // compiled once per load, shared by its tasks
@@ -60,19 +77,21 @@ struct LoadedPolicy {
 
 struct Config {
   Principals principals;
+  DaemonSettings settings;                       // daemon.json, when the config dir has one
   std::map<std::string, LoadedPolicy> policies;  // by Policy::name
   std::vector<std::string> notes;                // what was loaded from where, for the log
 };
 
 struct ConfigPaths {
-  std::string config_dir;  // principals.json, and policies/*.json that override shipped ones
+  std::string config_dir;  // principals.json, daemon.json, policies/*.json that override shipped ones
   std::string data_dir;    // .../share/cordon: the shipped policies/*.json
   bool compile_filters = true;  // false in unit tests: policies only
   bool bpf_cache = true;
 };
 
-// Loads principals.json and every policy. Shipped policies come from data_dir/policies, then the
-// config dir's policies/*.json replace them by name. "default" is always present (embedded).
+// Loads principals.json, daemon.json (optional) and every policy. Shipped policies come from
+// data_dir/policies, then the config dir's policies/*.json replace them by name. "default" is
+// always present (embedded).
 Result<Config> LoadConfig(const ConfigPaths& paths);
 
 }  // namespace cordon::daemon

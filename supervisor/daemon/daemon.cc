@@ -36,6 +36,7 @@ Result<void> Daemon::Init() {
   CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));
   for (const auto& n : cfg.notes) Log(n);
   config_ = std::make_shared<const Config>(std::move(cfg));
+  Log(CurrentRetention().why);
   PlanPool();
 
   auto layout = cgroup::DetectLayout();
@@ -374,11 +375,13 @@ void Daemon::Reload() {
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   auto cfg = LoadConfig(cp);
   if (!cfg) {
-    Log("SIGHUP: reload failed, keeping the previous principals and policies: " + cfg.error().Message());
+    Log("SIGHUP: reload failed, keeping the previous principals and policies (and daemon.json settings): " +
+        cfg.error().Message());
     return;
   }
   for (const auto& n : cfg->notes) Log("SIGHUP: " + n);
   config_ = std::make_shared<const Config>(std::move(*cfg));  // running tasks keep their own policy
+  Log("SIGHUP: " + CurrentRetention().why);  // applied at the next sweep
   DiscardStalePool(false, "SIGHUP: their policy or seccomp filter changed");
   PlanPool();
 }

@@ -38,8 +38,12 @@ struct DaemonOptions {
   uint64_t sweep_interval_s = 60;
   // Retention (docs/daemon.md "Retention"), applied at start and at every sweep: finished tasks
   // older than this many days (0: no age limit), or beyond the newest retain_tasks (0: no limit).
+  // These are the defaults; daemon.json's "retention" replaces them unless the flag was given
+  // (the *_flag members): flags > daemon.json > defaults.
   uint64_t retain_days = 30;
   uint64_t retain_tasks = 100000;
+  bool retain_days_flag = false;          // --retain-days was given
+  bool retain_tasks_flag = false;         // --retain-tasks was given
   bool bpf_cache = true;
   bool sync_decisions = true;             // --decision-sync each (true) | os (false): see Store
   // Warm pool (docs/daemon.md "Warm pool"): sandboxes built ahead of their tasks, per policy.

@@ -263,6 +263,14 @@ class Daemon {
   const PendingRecord* FindPending(const std::string& id) const;
   // Leftovers of killed supervisors (sweep.cc): dead owners' task cgroups, unheld lease files.
   void SweepLeftovers(bool at_start);
+  // The retention in force: a flag's value, else daemon.json's (of the current config), else
+  // the default. `why` says where each came from, for the log.
+  struct Retention {
+    uint64_t days = 0;
+    uint64_t tasks = 0;
+    std::string why;
+  };
+  Retention CurrentRetention() const;
   std::string PendingRefusal() const;  // the reason a Submit gets while records are pending
   void AnswerWaiter(const Waiter& w, const TaskRow& row, bool timed_out);
   void RunDeadlines(uint64_t now);

@@ -25,7 +25,7 @@ constexpr const char* kUsage =
     "$XDG_CONFIG_HOME):\n"
     "  --socket PATH             Listening socket (default /run/cordon/cordond.sock), mode 0666.\n"
     "  --state-dir DIR           SQLite state and lock (default /var/lib/cordon).\n"
-    "  --config-dir DIR          principals.json and policies/*.json (default /etc/cordon).\n"
+    "  --config-dir DIR          principals.json, daemon.json, policies/*.json (default /etc/cordon).\n"
     "  --grace-ms N              On SIGTERM, how long running tasks may finish (default 10000).\n"
     "  --read-timeout-ms N       A started frame must arrive whole within N ms (default 5000).\n"
     "  --idempotency-window S    Seconds a request_id is remembered (default 86400).\n"
@@ -42,6 +42,7 @@ constexpr const char* kUsage =
     "                            ago (default 30; 0 = no age limit). Unfinished tasks are kept.\n"
     "  --retain-tasks N          Keep at most the newest N finished tasks (default 100000; 0 = no\n"
     "                            limit). Pruned ranges leave a summary and a digest (docs/daemon.md).\n"
+    "                            Both can also be set in CONFIG_DIR/daemon.json; a flag wins.\n"
     "  --sweep-interval S        Every S seconds, remove what killed supervisors left: task cgroups\n"
     "                            whose owner is dead, unheld uid lease files (default 60; 0 = at\n"
     "                            start only).\n"
@@ -61,8 +62,8 @@ constexpr const char* kUsage =
     "  -h, --help                Show this help.\n"
     "  --version                 Show the version.\n"
     "\n"
-    "Signals: SIGHUP reloads principals and policies (a bad file keeps the old set); SIGTERM stops\n"
-    "admitting, lets tasks run for --grace-ms, kills the rest and exits.\n";
+    "Signals: SIGHUP reloads principals, daemon.json and policies (a bad file keeps the old set);\n"
+    "SIGTERM stops admitting, lets tasks run for --grace-ms, kills the rest and exits.\n";
 
 int Usage(const std::string& msg) {
   std::fprintf(stderr, "cordond: %s\nTry 'cordond --help' for more information.\n", msg.c_str());
@@ -169,8 +170,12 @@ int main(int argc, char** argv) {
       if (flag == "--retain-days") {
         if (n > 36500) return Usage("--retain-days is at most 36500 (0 = no age limit)");
         o.retain_days = n;
+        o.retain_days_flag = true;
       }
-      if (flag == "--retain-tasks") o.retain_tasks = n;
+      if (flag == "--retain-tasks") {
+        o.retain_tasks = n;
+        o.retain_tasks_flag = true;
+      }
       if (flag == "--pool-max-age") {
         if (n > 100'000'000) return Usage("--pool-max-age is at most 100000000 seconds (0 = never rebuild)");
         o.pool_max_age_s = n;

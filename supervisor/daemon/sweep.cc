@@ -8,6 +8,30 @@
 
 namespace cordon::daemon::internal {
 
+Daemon::Retention Daemon::CurrentRetention() const {
+  const DaemonSettings* file = config_ ? &config_->settings : nullptr;
+  Retention r;
+  auto pick = [&](bool flag, uint64_t flag_or_default, const std::optional<uint64_t>& from_file, uint64_t* out) {
+    if (flag) {
+      *out = flag_or_default;
+      return std::string("flag");
+    }
+    if (file && from_file) {
+      *out = *from_file;
+      return file->source;
+    }
+    *out = flag_or_default;
+    return std::string("default");
+  };
+  const std::string days_from =
+      pick(opts_.retain_days_flag, opts_.retain_days, file ? file->retain_days : std::nullopt, &r.days);
+  const std::string tasks_from =
+      pick(opts_.retain_tasks_flag, opts_.retain_tasks, file ? file->retain_tasks : std::nullopt, &r.tasks);
+  r.why = "retention: days " + std::to_string(r.days) + " (" + days_from + "), tasks " + std::to_string(r.tasks) +
+          " (" + tasks_from + ")";
+  return r;
+}
+
 void Daemon::SweepLeftovers(bool at_start) {
   if (cgroups_ && cgroups_->no_cgroup_reason.empty()) {
     // This state dir's earlier cordond (its mark's instance is ours): whatever the age.
@@ -22,10 +46,11 @@ void Daemon::SweepLeftovers(bool at_start) {
       Log("removed " + std::to_string(n) + " uid lease files left by supervisors killed earlier");
   }
   // Retention writes to the database: not while records are pending (the disk is full).
-  if (pending_.empty() && (opts_.retain_days > 0 || opts_.retain_tasks > 0)) {
+  const Retention keep = CurrentRetention();
+  if (pending_.empty() && (keep.days > 0 || keep.tasks > 0)) {
     const int64_t now = NowUnixMs();
-    const int64_t cutoff = opts_.retain_days ? now - static_cast<int64_t>(opts_.retain_days) * 86'400'000 : 0;
-    auto pruned = store_->Prune(cutoff, opts_.retain_tasks, now);
+    const int64_t cutoff = keep.days ? now - static_cast<int64_t>(keep.days) * 86'400'000 : 0;
+    auto pruned = store_->Prune(cutoff, keep.tasks, now);
     if (!pruned) {
       Log("retention: pruning failed, nothing was deleted: " + pruned.error().Message());
     } else if (pruned->tasks > 0 || pruned->decisions > 0) {

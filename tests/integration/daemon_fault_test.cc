@@ -301,6 +301,66 @@ TEST(DaemonFault, RetentionPrunesOldTasksAndKeepsChainedCheckpoints) {
   EXPECT_EQ(Query(db, "SELECT group_concat(rowid) FROM tasks").at(0), "13,14,15") << aged.Log();
 }
 
+// Retention in the config dir's daemon.json: it applies when no flag says otherwise, is reloaded
+// on SIGHUP, and a flag wins over it (flags > daemon.json > defaults).
+TEST(DaemonFault, RetentionFromDaemonJsonReloadsAndYieldsToFlags) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-size", "0", "--sweep-interval", "1"});
+  EXPECT_NE(d.Log().find("retention: days 30 (default), tasks 100000 (default)"), std::string::npos) << d.Log();
+  const std::string db = d.dir() + "/state/state.db";
+  auto rows = [&] { return Query(db, "SELECT count(*) FROM tasks").at(0); };
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = Trim(d.Cli({"submit", "--detach", "--", "/bin/true"}).out);
+    d.Cli({"wait", id});
+  }
+  EXPECT_EQ(rows(), "6");  // the defaults keep them all
+
+  std::ofstream(d.conf() + "/daemon.json") << R"({"version": 1, "retention": {"tasks": 4}})";
+  ASSERT_EQ(::kill(d.pid(), SIGHUP), 0);
+  for (int i = 0; i < 50 && rows() != "4"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(rows(), "4") << d.Log();
+  EXPECT_NE(d.Log().find("SIGHUP: retention: days 30 (default), tasks 4 (" + d.conf() + "/daemon.json)"),
+            std::string::npos) << d.Log();
+
+  // A flag wins over the file; the file still sets what no flag sets.
+  std::ofstream(d.conf() + "/daemon.json", std::ios::trunc) << R"({"version": 1, "retention": {"tasks": 3, "days": 9}})";
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+  DaemonProcess flagged(PrincipalsFor(::geteuid()), {"--pool-size", "0", "--retain-tasks", "2", "--config-dir",
+                                                     d.conf(), "--state-dir", d.dir() + "/state"});
+  EXPECT_EQ(rows(), "2") << flagged.Log();
+  EXPECT_NE(flagged.Log().find("retention: days 9 (" + d.conf() + "/daemon.json), tasks 2 (flag)"), std::string::npos)
+      << flagged.Log();
+}
+
+// A bad daemon.json names the file, the JSON path and the cause: at start cordond does not start;
+// on SIGHUP it keeps the previous settings (and its retention goes on as before).
+TEST(DaemonFault, BadDaemonJsonIsRefusedWithItsPath) {
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-size", "0"});
+  std::ofstream(d.conf() + "/daemon.json") << R"({"version": 1, "retention": {"days": -3}})";
+  ASSERT_EQ(::kill(d.pid(), SIGHUP), 0);
+  for (int i = 0; i < 100 && d.Log().find("SIGHUP: reload failed") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_NE(d.Log().find("SIGHUP: reload failed, keeping the previous principals and policies (and daemon.json "
+                         "settings): daemon " + d.conf() + "/daemon.json: retention.days: expected a non-negative "
+                         "integer, got -3"),
+            std::string::npos) << d.Log();
+  EXPECT_EQ(d.Log().find("SIGHUP: retention:"), std::string::npos) << d.Log();
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+
+  // At start: cordond exits non-zero with the same message and a hint.
+  std::ofstream(d.conf() + "/daemon.json", std::ios::trunc) << R"({"version": 1, "retention": {"tasks": 10, "age": 3}})";
+  RunOptions quick;
+  quick.timeout_ms = 10000;  // a cordond that accepted the file would run until killed
+  auto r = RunProgram({BuildPath("bin/cordond"), "--socket", d.dir() + "/other.sock", "--state-dir", d.dir() + "/state",
+                       "--config-dir", d.conf(), "--pool-size", "0"},
+                      quick);
+  EXPECT_FALSE(r.timed_out) << "cordond started with a bad daemon.json";
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("daemon " + d.conf() + "/daemon.json: retention.age: unknown field (known fields: days, tasks, "
+                       "description)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("hint: fix the file (docs/daemon.md describes daemon.json)"), std::string::npos) << r.err;
+}
+
 // A small tmpfs on `dir`, in a mount namespace of this test process's own, so that a crashed
 // test leaves no mount behind: as root a new mount namespace (and back to the original one at the
 // end); otherwise a user namespace that maps our uid to itself plus a mount namespace (no way

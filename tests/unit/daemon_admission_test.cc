@@ -5,6 +5,7 @@
 #include "supervisor/daemon/admission.h"
 #include "supervisor/daemon/config.h"
 #include "supervisor/daemon/procfs.h"
+#include "tests/support/run.h"
 
 namespace cordon::daemon {
 namespace {
@@ -81,6 +82,51 @@ TEST(DaemonPrincipals, ErrorsNameTheField) {
     auto p = ParsePrincipals(c.text, "f.json");
     ASSERT_FALSE(p) << c.text;
     EXPECT_NE(p.error().Message().find(c.expect), std::string::npos) << p.error().Message();
+  }
+}
+
+TEST(DaemonSettings, ParsesRetention) {
+  auto s = ParseDaemonSettings(R"({"version": 1, "retention": {"days": 7, "tasks": 0, "description": "x"}})", "d.json");
+  ASSERT_TRUE(s) << s.error().Message();
+  EXPECT_EQ(s->retain_days, 7u);
+  EXPECT_EQ(s->retain_tasks, 0u);
+  auto empty = ParseDaemonSettings(R"({"version": 1})", "d.json");
+  ASSERT_TRUE(empty) << empty.error().Message();
+  EXPECT_FALSE(empty->retain_days);
+  EXPECT_FALSE(empty->retain_tasks);
+}
+
+TEST(DaemonSettings, ShippedExampleParses) {
+  const std::string path = cordon::test::SourcePath("policies/examples/daemon.json");
+  auto text = ReadFileToString(path, 1u << 20);
+  ASSERT_TRUE(text) << text.error().Message();
+  auto s = ParseDaemonSettings(*text, path);
+  ASSERT_TRUE(s) << s.error().Message();
+  EXPECT_EQ(s->retain_days, 30u);  // the example states the defaults
+  EXPECT_EQ(s->retain_tasks, 100000u);
+}
+
+TEST(DaemonSettings, ErrorsNameTheField) {
+  struct Case {
+    const char* text;
+    const char* expect;
+  } cases[] = {
+      {R"({"retention": {}})", "daemon d.json: version: expected 1"},
+      {R"({"version": 1, "retention": {"days": -1}})", "retention.days: expected a non-negative integer, got -1"},
+      {R"({"version": 1, "retention": {"tasks": "5"}})", "retention.tasks: expected a non-negative integer, got string"},
+      {R"({"version": 1, "retention": {"days": 1.5}})", "retention.days: expected a non-negative integer, got number"},
+      {R"({"version": 1, "retention": {"days": 36501}})", "retention.days: at most 36500"},
+      {R"({"version": 1, "retention": {"tasks": 5, "dyas": 1}})", "retention.dyas: unknown field"},
+      {R"({"version": 1, "retain_days": 1})", "retain_days: unknown field"},
+      {R"({"version": 1, "retention": 30})", "retention: expected an object, got number"},
+      {R"({"version": 1, "retention": {"days": 1, "days": 2}})", "days"},
+      {R"([])", "(top level): expected an object"},
+  };
+  for (const auto& c : cases) {
+    auto p = ParseDaemonSettings(c.text, "d.json");
+    ASSERT_FALSE(p) << c.text;
+    EXPECT_NE(p.error().Message().find(c.expect), std::string::npos) << c.text << " -> " << p.error().Message();
+    EXPECT_NE(p.error().hint.find("daemon.json"), std::string::npos) << p.error().hint;
   }
 }
 
