@@ -424,9 +424,8 @@ TEST(DaemonPeers, ACallerThatDoesNotReadTheTailDoesNotDelayOthers) {
 
 // Item 6: a task whose `state` binding holds a large tree ends. The daemon measures the state
 // directory when a task ends (its evidence reports the size); it used to walk it on its loop
-// (two system calls a file), and every other caller waited for the walk. Five rounds: each starts
-// a task on a 200,000-file state tree and submits other tasks back to back until it is recorded;
-// the slowest of those submits, median over the rounds, stays within the idle bound.
+// (two system calls a file), and every other caller waited for the walk. Five rounds: each lets a
+// task on a 100,000-file state tree end and times another submit while its state is measured.
 TEST(DaemonPeers, AStateWalkAtATasksEndDoesNotDelayOthers) {
   REQUIRE_SANDBOX();
   DaemonProcess d(R"({"version": 1, "roles": {"runner": {"policies": ["default", "stateful"],
@@ -442,7 +441,7 @@ TEST(DaemonPeers, AStateWalkAtATasksEndDoesNotDelayOthers) {
   ASSERT_EQ(first.exit_code, 0) << first.err << d.Log();
   const std::string state = d.dir() + "/state/state/tenants/ci/apps/big/notes";
   auto t_fill = Clock::now();
-  for (int dir = 0; dir < 200; ++dir) {
+  for (int dir = 0; dir < 100; ++dir) {
     const std::string sub = state + "/d" + std::to_string(dir);
     ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0) << sub << ": " << std::strerror(errno);
     for (int f = 0; f < 1000; ++f) {
@@ -453,32 +452,44 @@ TEST(DaemonPeers, AStateWalkAtATasksEndDoesNotDelayOthers) {
   }
   auto t_walk = Clock::now();
   const uint64_t expected = DirectoryBytes(state);
-  std::printf("state tree: 200,000 files written in %.0f ms, walked in %.0f ms (%llu bytes)\n",
+  std::printf("state tree: 100,000 files written in %.0f ms, walked in %.0f ms (%llu bytes)\n",
               std::chrono::duration<double, std::milli>(t_walk - t_fill).count(), MsSince(t_walk),
               static_cast<unsigned long long>(expected));
   const double idle = MedianSubmitMs(d, 5);
-  std::vector<double> worst;
+  std::vector<double> during;
   std::string last_id;
   for (int round = 0; round < 5; ++round) {
-    auto big = d.Cli({"submit", "--detach", "--policy", "stateful", "--app", "big", "--", "/bin/true"});
+    auto big = d.Cli({"submit", "--detach", "--policy", "stateful", "--app", "big", "--", "sleep", "0.2"});
     ASSERT_EQ(big.exit_code, 0) << big.err;
     last_id = Trim(big.out);
-    double slowest = 0;
-    for (int i = 0; i < 200; ++i) {
-      auto t0 = Clock::now();
-      auto other = d.Cli({"submit", "--", "/bin/true"});
-      slowest = std::max(slowest, MsSince(t0));
-      EXPECT_EQ(other.exit_code, 0) << other.err;
-      if (JsonField(d.Cli({"status", "--json", last_id}).out, "state") == "finished") break;
+    // The task ends (its shim is gone or a zombie, seen from /proc, not through the daemon) and
+    // its state is measured: another caller's submit now.
+    const std::string pid = JsonField(d.Cli({"status", "--json", last_id}).out, "shim_pid");
+    ASSERT_NE(pid, "");
+    const std::string stat = "/proc/" + pid + "/stat";
+    for (int i = 0; i < 500; ++i) {
+      std::ifstream f(stat);
+      std::string text((std::istreambuf_iterator<char>(f)), {});
+      auto close = text.rfind(')');
+      if (text.empty() || (close != std::string::npos && text.substr(close + 2, 1) == "Z")) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    worst.push_back(slowest);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto t0 = Clock::now();
+    auto other = d.Cli({"submit", "--", "/bin/true"});
+    during.push_back(MsSince(t0));
+    EXPECT_EQ(other.exit_code, 0) << other.err;
+    for (int i = 0; i < 500; ++i) {
+      if (JsonField(d.Cli({"status", "--json", last_id}).out, "state") == "finished") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
-  for (double ms : worst) std::printf("  slowest other submit while a state tree is measured: %.1f ms\n", ms);
+  for (double ms : during) std::printf("  other submit while a state tree is measured: %.1f ms\n", ms);
   const double idle_after = MedianSubmitMs(d, 5);
-  std::sort(worst.begin(), worst.end());
-  std::printf("submit: idle median %.1f ms, slowest during a state walk %.1f ms (median of 5 rounds; max %.1f)\n",
-              idle, worst[2], worst.back());
-  EXPECT_LE(worst[2], LatencyBound(idle, idle_after)) << "idle after " << idle_after;
+  std::sort(during.begin(), during.end());
+  std::printf("submit: idle median %.1f ms, while a state tree is measured %.1f ms (median of 5; max %.1f)\n", idle,
+              during[2], during.back());
+  EXPECT_LE(during[2], LatencyBound(idle, idle_after)) << "idle after " << idle_after;
   // The evidence still reports the state's size, measured when the task ended.
   auto ev = nlohmann::json::parse(d.Cli({"evidence", last_id}).out, nullptr, false);
   ASSERT_FALSE(ev.is_discarded());
