@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "common/scm_rights.h"
@@ -54,7 +55,7 @@ std::optional<uint64_t> Task::MemoryBytes() const {
 
 Task::~Task() {
   if (pidfd_ && !reaped_) {
-    if (!finished_ || cgroup_) {
+    if (!settled_ || cgroup_) {
       // Unfinished, or a cgroup still to remove: nothing of the task may survive us.
       if (cgroup_) (void)cgroup_->Kill();
       sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
@@ -71,7 +72,7 @@ Task::~Task() {
 }
 
 void Task::Finish() {
-  if (finished_) return;
+  if (settled_) return;
   // Every process of the sandbox is gone, so no one writes the pipes any more: forward what is
   // left in them, then read the cgroup's final figures.
   PumpOutput(0, true);
@@ -97,13 +98,42 @@ void Task::Finish() {
       }
     }
   }
-  if (req_.bindings) {
+  // The state directories' sizes: on the walker's thread when there is one (cordond: a large
+  // state tree would hold the event loop), the task finishing when they are in.
+  std::vector<int> state_dirs;
+  if (req_.bindings)
+    for (const auto& b : *req_.bindings)
+      if (b.binding.kind == Binding::Kind::kState) state_dirs.push_back(b.fd.Get());
+  if (walker_ && !state_dirs.empty()) {
+    if (auto w = walker_->Measure(state_dirs); w) {
+      walk_ = std::move(*w);
+    } else {
+      std::fprintf(stderr, "cordon: measuring task %s's state off the loop failed, measuring it now: %s\n",
+                   id_.c_str(), w.error().Message().c_str());
+    }
+  }
+  if (req_.bindings && !walk_) {
     for (const auto& b : *req_.bindings)
       state_bytes_after_.push_back(b.binding.kind == Binding::Kind::kState ? DirectoryBytes(b.fd.Get()) : 0);
   }
   timing_.done = sys::MonotonicNs();
   EndSeccompWatch();
   Settle();
+  settled_ = true;
+  if (!walk_) finished_ = true;
+}
+
+void Task::OnStateMeasured() {
+  uint64_t n;
+  if (::read(walk_->event_fd(), &n, sizeof n) != static_cast<ssize_t>(sizeof n)) return;  // not yet
+  std::vector<uint64_t> sizes = walk_->Take();
+  walk_.reset();
+  size_t next = 0;
+  for (const auto& b : *req_.bindings) {
+    const bool state = b.binding.kind == Binding::Kind::kState;
+    state_bytes_after_.push_back(state && next < sizes.size() ? sizes[next] : 0);
+    if (state) ++next;
+  }
   finished_ = true;
 }
 
@@ -112,6 +142,7 @@ std::vector<int> Task::Watches() const {
   if (ctrl_) w.push_back(ctrl_.Get());
   if (pidfd_ && !reaped_) w.push_back(pidfd_.Get());
   if (proxy_) w.push_back(proxy_->fd());
+  if (walk_) w.push_back(walk_->event_fd());
   for (const auto& p : pumps_)
     if (p.read_end && p.pending.empty() && !p.wait_dest) w.push_back(p.read_end.Get());
   return w;
@@ -128,6 +159,8 @@ void Task::OnReady(int fd) {
   if (fd < 0) return;
   if (proxy_ && fd == proxy_->fd()) {
     proxy_->OnReadable();
+  } else if (walk_ && fd == walk_->event_fd()) {
+    OnStateMeasured();
   } else if (ctrl_ && fd == ctrl_.Get()) {
     if (!OnControlReadable()) ctrl_.Reset();
   } else if (pidfd_ && fd == pidfd_.Get()) {
@@ -143,7 +176,7 @@ void Task::OnReady(int fd) {
 uint64_t Task::NextDeadlineNs() const {
   uint64_t next = 0;
   const uint64_t proxy = proxy_ ? proxy_->NextDeadlineNs() : 0;
-  for (uint64_t d : {finished_ ? 0 : wall_deadline_ns_, finished_ ? 0 : cpu_check_ns_, finished_ ? 0 : monitor_check_ns_,
+  for (uint64_t d : {settled_ ? 0 : wall_deadline_ns_, settled_ ? 0 : cpu_check_ns_, settled_ ? 0 : monitor_check_ns_,
                      reaped_ ? 0 : kill_grace_ns_, proxy, pumps_[0].retry_ns, pumps_[1].retry_ns})
     if (d && (next == 0 || d < next)) next = d;
   return next;
@@ -158,7 +191,7 @@ void Task::OnDeadline(uint64_t now) {
   if (proxy_ && proxy_->NextDeadlineNs() && now >= proxy_->NextDeadlineNs()) proxy_->OnTimer();
   for (int i = 0; i < 2; ++i)
     if (pumps_[i].retry_ns && now >= pumps_[i].retry_ns) PumpOutput(i, false);
-  if (finished_) return;
+  if (settled_) return;
   if (wall_deadline_ns_ && now >= wall_deadline_ns_) {
     wall_deadline_ns_ = 0;
     Kill(FailureClass::kWallTimeout, "wall-clock limit of " + std::to_string(policy_->limits.max_wall_ms) +
@@ -173,7 +206,7 @@ void Task::OnDeadline(uint64_t now) {
 // failure class a cgroup would have given.
 void Task::SampleMonitor(uint64_t now) {
   monitor_check_ns_ = 0;
-  if (killed_ || finished_) return;
+  if (killed_ || settled_) return;
   const PolicyLimits& lim = policy_->limits;
   const uint64_t t0 = sys::MonotonicNs();
   auto s = SampleSandbox(shim_pid_, lim.memory_bytes);
@@ -351,7 +384,7 @@ void Task::PumpOutput(int which, bool drain) {
       // Cut: close both pipes (further writes get EPIPE/SIGPIPE) and stop the task.
       pumps_[0].read_end.Reset();
       pumps_[1].read_end.Reset();
-      if (!finished_)
+      if (!settled_)
         Kill(FailureClass::kOutputLimit, "output limit of " + std::to_string(budget) +
                                              " bytes reached (policy limits.output_bytes); output was cut and the task stopped");
     }
@@ -461,6 +494,7 @@ void Task::ForwardSignal(int signo) {
 }
 
 void Task::Kill(FailureClass why, const std::string& message) {
+  if (settled_) return;  // the sandbox is gone (its state may still be being measured)
   if (!killed_) {
     killed_ = why;
     kill_message_ = message;

@@ -26,6 +26,7 @@
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/notifier.h"
 #include "supervisor/seccomp_filter.h"
+#include "supervisor/state_walker.h"
 
 namespace cordon {
 
@@ -110,7 +111,7 @@ class Task {
                                                const TaskRequest& shape, const cgroup::Layout* cgroups = nullptr);
   bool pooled() const { return pooled_; }
   // A pooled sandbox is built and waits for its task (PID 1 blocks before the task's clone).
-  bool ready() const { return ready_ && !launched_ && !finished_; }
+  bool ready() const { return ready_ && !launched_ && !settled_; }
   bool launched() const { return !pooled_ || launched_; }
   // Hands the waiting sandbox its one task; from here on it is an ordinary running task. The
   // request's bindings, tty and test hook are ignored: the sandbox keeps those it was built with.
@@ -148,6 +149,10 @@ class Task {
   // The outcome is settled: the sandbox's PID 1 reported that every process of it is gone (or the
   // shim died). The shim may still be finishing its own exit; shim_reaped() tells.
   bool finished() const { return finished_; }
+  // cordond: measure the task's `state` directories on `walker`'s thread when it ends, not on the
+  // caller's; finished() then waits for the sizes (the walk's fd is among Watches()). Without a
+  // walker (`cordon run`) the end measures them at once.
+  void MeasureStateWith(StateWalker* walker) { walker_ = walker; }
   bool shim_reaped() const { return reaped_; }
 
   // Reads every pending record from the shim. Returns false when the control socket closed.
@@ -183,6 +188,7 @@ class Task {
   void SettleSeccompDeath();             // the outcome of a task that ended by a seccomp kill
   void Settle();
   void Finish();
+  void OnStateMeasured();  // the walker's sizes are in: the task is finished
   void PumpOutput(int which, bool drain);
   void CheckCpuBudget(uint64_t now_ns);
   void SampleMonitor(uint64_t now_ns);
@@ -202,6 +208,8 @@ class Task {
   };
   Pump pumps_[2];
   std::vector<uint64_t> state_bytes_after_;  // parallel to req_.bindings, for kState
+  StateWalker* walker_ = nullptr;            // see MeasureStateWith
+  std::shared_ptr<StateWalker::Walk> walk_;  // settled, the state walk not done yet
   // Outbound network (docs/network.md): the proxy serving the sandbox's 127.0.0.1:kProxyPort.
   std::unique_ptr<egress::Proxy> proxy_;
   std::vector<egress::EgressRecord> egress_;
@@ -236,7 +244,8 @@ class Task {
   std::shared_ptr<seccomp::Notifier::Watch> seccomp_watch_;  // while the task runs
   seccomp::DenialLog seccomp_log_;                            // after EndSeccompWatch()
   pid_t shim_pid_ = -1;
-  bool finished_ = false;
+  bool settled_ = false;   // the sandbox is gone and the outcome settled (Finish)
+  bool finished_ = false;  // settled, and the state directories measured
   bool reaped_ = false;
   bool exec_ok_ = false;
   std::optional<proto::ExitRecord> exit_;

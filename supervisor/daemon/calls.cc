@@ -198,6 +198,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     l->serial = next_serial_++;
     l->task = std::move(*task);
   }
+  l->task->MeasureStateWith(&state_walker_);
   TaskRow& t = l->row;
   t.id = l->task->id();
   t.principal = d.principal->name;

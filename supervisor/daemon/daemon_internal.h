@@ -303,6 +303,9 @@ class Daemon {
   std::deque<std::pair<uint64_t, uint64_t>> held_releases_;  // in ticket order
   size_t refused_conns_ = 0;       // connections refused at accept since the last log line
   uint64_t refused_log_ns_ = 0;    // no log line about refused connections before this
+  // Measures the state directories of tasks that end (their `state` bindings), off the loop.
+  // Declared before live_: the tasks go first.
+  StateWalker state_walker_;
   std::unordered_map<uint64_t, std::unique_ptr<Live>> live_;
   std::unordered_map<std::string, uint64_t> live_by_id_;
   std::unordered_map<uint64_t, std::unique_ptr<Pooled>> pool_;
