@@ -142,7 +142,9 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   // The warm pool: a sandbox built ahead for exactly this policy and filter, when the request adds
   // nothing to the sandbox's shape (no caller fds; the policy has no per-request bindings).
   // The decision must be on disk before the task execs: the pooled sandbox gets the task at once
-  // and holds it before its filter and exec until the sync is done; a cold start waits for it.
+  // and holds it before its filter and exec until the sync is done. A cold start, with the sync
+  // worker, builds its sandbox on demand and is held the same way once it is ready
+  // (LaunchOnDemand); without the worker it waits for the sync before its sandbox is started.
   auto sync_failed = [&](const Error& e) {
     Log("syncing an admission decision failed, refusing the submit: " + e.Message());
     ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
@@ -174,7 +176,11 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     }
   }
   if (!l->task) {
-    if (auto synced = store_->SyncDecisions(); !synced) return sync_failed(synced.error());
+    // Without the worker the decision is synced here, before the sandbox is started; with it,
+    // the sandbox is built on demand and its task held before its exec until the worker's sync.
+    if (!syncer_) {
+      if (auto synced = store_->SyncDecisions(); !synced) return sync_failed(synced.error());
+    }
     // Bindings, keyed by the verified principal's tenant and the request's app id (docs/bindings.md).
     BindingContext bctx;
     bctx.state_root = opts_.state_dir + "/state";
@@ -188,7 +194,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
       return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, msg);
     }
     tr.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));
-    auto task = StartSandbox(*d.policy, tr, received);
+    auto task = syncer_ ? PrepareSandbox(*d.policy, tr) : StartSandbox(*d.policy, tr, received);
     if (!task) {
       Log("starting a sandbox failed: " + task.error().Message());
       std::string msg = "starting the sandbox failed: " + task.error().Message();
@@ -197,6 +203,12 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     }
     l->serial = next_serial_++;
     l->task = std::move(*task);
+    if (syncer_) {
+      l->on_demand = true;
+      l->awaiting_launch = true;
+      l->launch_req = tr;  // its fds stay open: they move into l->stdio below
+      l->received_ns = received;
+    }
   }
   l->task->MeasureStateWith(&state_walker_);
   TaskRow& t = l->row;
@@ -241,6 +253,12 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   if (release_ticket) {
     held_releases_.push_back({release_ticket, serial});
     held_replies_.push_back(HeldReply{release_ticket, c.serial, std::move(resp)});
+    ++c.held;
+    UpdateEvents(c);
+  } else if (ref.awaiting_launch) {
+    // Answered with the release, as a pooled start is (LaunchOnDemand, then OnSynced).
+    ref.reply_conn = c.serial;
+    ref.reply = std::move(resp);
     ++c.held;
     UpdateEvents(c);
   } else {
@@ -350,6 +368,32 @@ void Daemon::HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req) 
 }
 
 // ---- tasks ----
+
+Result<std::unique_ptr<Task>> Daemon::PrepareSandbox(const LoadedPolicy& lp, const TaskRequest& shape) {
+  CORDON_ASSIGN_OR_RETURN(TaskIdentity identity, AcquireIdentity(opts_.ids, opts_.id_lock_dir));
+  return Task::Prepare(opts_.runtime, lp.policy, lp.filter, std::move(identity), shape,
+                       cgroups_ ? &*cgroups_ : nullptr);
+}
+
+void Daemon::LaunchOnDemand(Live& l) {
+  if (!l.awaiting_launch || (!l.task->ready() && !l.task->finished())) return;  // still being built
+  l.awaiting_launch = false;
+  bool launched = false;
+  if (l.task->ready()) {
+    if (auto go = l.task->Launch(l.launch_req, l.received_ns, /*hold_exec=*/true); go) {
+      launched = true;
+    } else {
+      Log("task " + l.row.id + ": handing it to its sandbox failed: " + go.error().Message());
+      l.task->Kill(FailureClass::kSetupFailed, "handing the task to its sandbox failed: " + go.error().Message());
+    }
+  }
+  // Either way the Submit is answered once its decision is on disk; a launched task execs then.
+  const uint64_t ticket = syncer_->Request();
+  if (launched) held_releases_.push_back({ticket, l.serial});
+  held_replies_.push_back(HeldReply{ticket, l.reply_conn, std::move(l.reply)});
+  l.reply_conn = 0;
+  l.launch_req = TaskRequest{};
+}
 
 // The one place the daemon starts a sandbox (Task::Start may grow parameters).
 Result<std::unique_ptr<Task>> Daemon::StartSandbox(const LoadedPolicy& lp, const TaskRequest& req,

@@ -230,6 +230,7 @@ void Daemon::RunDeadlines(uint64_t now) {
     auto it = live_.find(s);
     if (it == live_.end()) continue;
     it->second->task->OnDeadline(now);
+    LaunchOnDemand(*it->second);
     SyncWatches(*it->second);
     AfterTask(s);
   }
@@ -268,6 +269,7 @@ void Daemon::RunDeadlines(uint64_t now) {
 void Daemon::OnTask(Live& l, int fd) {
   const uint64_t serial = l.serial;
   l.task->OnReady(fd);
+  LaunchOnDemand(l);
   SyncWatches(l);
   AfterTask(serial);
 }
@@ -318,7 +320,10 @@ void Daemon::RecordFinish(Live& l) {
   r.finished_unix_ms = NowUnixMs();
   std::string evidence;
   try {
-    evidence = AddAdmissionToEvidence(l.task->Evidence(), r);
+    nlohmann::json ev = l.task->Evidence();
+    // A cold start's sandbox is built the pool's way, on demand: not a pooled one.
+    if (l.on_demand) ev["sandbox"]["pooled"] = false;
+    evidence = AddAdmissionToEvidence(std::move(ev), r);
   } catch (const std::exception& e) {
     // nlohmann::json refuses to print a string that is not UTF-8 (an argument, say).
     evidence = R"({"task_id":")" + r.id + R"(","error":"evidence record could not be written"})";

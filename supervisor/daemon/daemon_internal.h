@@ -174,6 +174,16 @@ struct Live {
   // The connection that submitted the task with its stdio (cordon submit without --detach), or 0.
   // If that connection goes before the task ends, the task is killed (failure_class client_gone).
   uint64_t attached_conn = 0;
+  // A cold start with the sync worker: its sandbox is built on demand the warm pool's way
+  // (Task::Prepare with this request's shape); once ready it gets the task (Launch, held before
+  // its exec) and the decision goes to the sync worker, so that the sync overlaps the build. Until
+  // then the request (its caller fds are in `stdio`) and the Submit's reply wait here.
+  bool on_demand = false;      // built on demand, not taken from the pool (evidence: not pooled)
+  bool awaiting_launch = false;
+  TaskRequest launch_req;
+  uint64_t received_ns = 0;
+  uint64_t reply_conn = 0;
+  api::Response reply;
 };
 
 // A sandbox of the warm pool: built for one policy, waiting for its task (docs/daemon.md).
@@ -229,6 +239,10 @@ class Daemon {
   void ReplyWhenDurable(Conn& c, api::Response resp);
   void OnSynced();
 
+  // A cold start's sandbox, built the pool's way (see Live::on_demand); LaunchOnDemand() hands it
+  // its task once ready, or answers the Submit if the sandbox ended first.
+  Result<std::unique_ptr<Task>> PrepareSandbox(const LoadedPolicy& lp, const TaskRequest& shape);
+  void LaunchOnDemand(Live& l);
   Result<std::unique_ptr<Task>> StartSandbox(const LoadedPolicy& lp, const TaskRequest& req, uint64_t received_ns);
 
   // Warm pool (pool.cc).
@@ -299,7 +313,8 @@ class Daemon {
     api::Response resp;
   };
   std::deque<HeldReply> held_replies_;  // in ticket order
-  // Pooled tasks held before their exec until the worker synced their decision: (ticket, serial).
+  // Tasks (pooled, or cold ones built on demand) held before their exec until the worker synced
+  // their decision: (ticket, serial).
   std::deque<std::pair<uint64_t, uint64_t>> held_releases_;  // in ticket order
   size_t refused_conns_ = 0;       // connections refused at accept since the last log line
   uint64_t refused_log_ns_ = 0;    // no log line about refused connections before this

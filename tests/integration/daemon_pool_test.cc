@@ -195,6 +195,33 @@ TEST(DaemonPool, SandboxesPastTheirMaxAgeAreRebuilt) {
   EXPECT_NE(d.Log().find("older than --pool-max-age 1 s"), std::string::npos) << d.Log();
 }
 
+// A cold start (no ready pooled sandbox) must not exec before its admission decision is on disk,
+// and its sync must not hold the loop: its sandbox is built on demand the pool's way and the task
+// waits at await-go, before its exec, until the sync worker has synced the decision. With
+// --decision-sync os the decision is not synced by cordond and the task is not held.
+TEST(DaemonPool, ColdStartIsHeldBeforeItsExecUntilItsDecisionIsDurable) {
+  REQUIRE_SANDBOX();
+  auto at = [](const std::string& ev, const std::string& step) {
+    return ev.find("\"step\":\"" + step + "\"");
+  };
+  for (const char* sync : {"each", "os"}) {
+    DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-size", "0", "--decision-sync", sync});
+    for (int i = 0; i < 2; ++i) {
+      Ran r = SubmitAndEvidence(d, {"/bin/sh", "-c", "echo cold"});
+      EXPECT_EQ(r.run.exit_code, 0) << r.run.err << d.Log();
+      EXPECT_EQ(r.run.out, "cold\n");
+      EXPECT_FALSE(r.pooled()) << sync << ": " << r.evidence;
+      ASSERT_NE(at(r.evidence, "exec"), std::string::npos) << r.evidence;
+      if (std::string(sync) == "each") {
+        ASSERT_NE(at(r.evidence, "await-go"), std::string::npos) << "cold start not held before its exec: " << r.evidence;
+        EXPECT_LT(at(r.evidence, "await-go"), at(r.evidence, "exec")) << r.evidence;
+      } else {
+        EXPECT_EQ(at(r.evidence, "await-go"), std::string::npos) << r.evidence;
+      }
+    }
+  }
+}
+
 TEST(DaemonPool, PoolSizeZeroAndTheMemoryBoundKeepTasksCold) {
   REQUIRE_SANDBOX();
   for (const std::vector<std::string>& flags :
