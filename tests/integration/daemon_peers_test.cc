@@ -55,6 +55,20 @@ double LatencyBound(double idle_before_ms, double idle_after_ms) {
   return std::max(2 * idle, idle + 50);
 }
 
+// Waits (at most 500 looks, `step` apart) until the process is gone or a zombie, as /proc shows
+// it: a task's end seen from outside the daemon. The comm field may hold spaces and parentheses,
+// so the state is the field after the last ')'.
+void WaitGoneOrZombie(const std::string& pid, std::chrono::milliseconds step) {
+  const std::string stat = "/proc/" + pid + "/stat";
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream f(stat);
+    std::string text((std::istreambuf_iterator<char>(f)), {});
+    auto close = text.rfind(')');
+    if (text.empty() || (close != std::string::npos && text.substr(close + 2, 1) == "Z")) return;
+    std::this_thread::sleep_for(step);
+  }
+}
+
 long RssKiB(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -391,14 +405,7 @@ TEST(DaemonPeers, ACallerThatDoesNotReadTheTailDoesNotDelayOthers) {
     ASSERT_TRUE(r && !r->has_error()) << (r ? r->error().message() : r.error().Message());
     // The task has ended once its shim has (seen from /proc, not through the daemon): its tail
     // now waits for a caller that does not read.
-    const std::string stat = "/proc/" + std::to_string(r->submit().task().shim_pid()) + "/stat";
-    for (int i = 0; i < 500; ++i) {
-      std::ifstream f(stat);
-      std::string text((std::istreambuf_iterator<char>(f)), {});
-      auto close = text.rfind(')');
-      if (text.empty() || (close != std::string::npos && text.substr(close + 2, 1) == "Z")) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    WaitGoneOrZombie(std::to_string(r->submit().task().shim_pid()), std::chrono::milliseconds(10));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     auto t0 = Clock::now();
     auto other = d.Cli({"submit", "--", "/bin/true"});
@@ -507,14 +514,7 @@ TEST(DaemonPeers, AStateWalkAtATasksEndDoesNotDelayOthers) {
     // its state is measured: another caller's submit now.
     const std::string pid = JsonField(d.Cli({"status", "--json", last_id}).out, "shim_pid");
     ASSERT_NE(pid, "");
-    const std::string stat = "/proc/" + pid + "/stat";
-    for (int i = 0; i < 500; ++i) {
-      std::ifstream f(stat);
-      std::string text((std::istreambuf_iterator<char>(f)), {});
-      auto close = text.rfind(')');
-      if (text.empty() || (close != std::string::npos && text.substr(close + 2, 1) == "Z")) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    WaitGoneOrZombie(pid, std::chrono::milliseconds(5));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     auto t0 = Clock::now();
     auto other = d.Cli({"submit", "--", "/bin/true"});
