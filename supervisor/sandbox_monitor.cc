@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/proc_stat.h"
 #include "common/unique_fd.h"
 
 namespace cordon {
@@ -73,28 +74,17 @@ void AppendChildren(int pid_fd, pid_t pid, uint64_t threads, std::vector<pid_t>*
 }  // namespace
 
 std::optional<ProcStatTimes> ParseProcStatTimes(std::string_view stat) {
-  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields count from the
-  // last ')'. utime, stime, cutime, cstime are fields 14-17 (proc(5)); state is field 3.
-  size_t close = stat.rfind(')');
-  if (close == std::string_view::npos) return std::nullopt;
-  std::string_view rest = stat.substr(close + 1);
-  size_t pos = 0;
-  int field = 2;
-  uint64_t v[4] = {}, threads = 0, rss = 0;
-  while (field < 24) {
-    while (pos < rest.size() && rest[pos] == ' ') ++pos;
-    if (pos >= rest.size()) return std::nullopt;
-    ++field;
-    if (field >= 14 && field <= 17) {
-      // cutime and cstime are signed in the kernel's format (long); never negative in practice.
-      if (!ParseU64(rest, &pos, &v[field - 14])) return std::nullopt;
-    } else if (field == 20 || field == 24) {
-      if (!ParseU64(rest, &pos, field == 20 ? &threads : &rss)) return std::nullopt;
-    } else {
-      while (pos < rest.size() && rest[pos] != ' ') ++pos;
-    }
+  // utime, stime, cutime, cstime are fields 14-17, num_threads 20, rss 24 (proc(5)). cutime and
+  // cstime are signed in the kernel's format (long); never negative in practice.
+  uint64_t v[4] = {};
+  for (int i = 0; i < 4; ++i) {
+    auto f = ProcStatU64(stat, 14 + i);
+    if (!f) return std::nullopt;
+    v[i] = *f;
   }
-  return ProcStatTimes{v[0] + v[1], v[2] + v[3], threads, rss};
+  auto threads = ProcStatU64(stat, 20), rss = ProcStatU64(stat, 24);
+  if (!threads || !rss) return std::nullopt;
+  return ProcStatTimes{v[0] + v[1], v[2] + v[3], *threads, *rss};
 }
 
 std::optional<uint64_t> ParseStatmResidentPages(std::string_view statm) {

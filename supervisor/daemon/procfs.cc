@@ -3,32 +3,12 @@
 #include <charconv>
 #include <string>
 
+#include "common/proc_stat.h"
 #include "supervisor/seccomp_filter.h"
 
 namespace cordon::daemon {
 
-std::optional<uint64_t> ParseStatStartTime(std::string_view s) {
-  size_t close = s.rfind(')');
-  if (close == std::string_view::npos) return std::nullopt;
-  // After ") " comes field 3 (state); starttime is field 22, i.e. the 20th field from here.
-  size_t pos = close + 1;
-  for (int field = 3; field <= 22; ++field) {
-    while (pos < s.size() && s[pos] == ' ') ++pos;
-    size_t end = s.find(' ', pos);
-    if (end == std::string_view::npos) end = s.size();
-    if (pos >= end) return std::nullopt;
-    if (field == 22) {
-      uint64_t v = 0;
-      std::string_view tok = s.substr(pos, end - pos);
-      while (!tok.empty() && (tok.back() == '\n')) tok.remove_suffix(1);
-      auto r = std::from_chars(tok.data(), tok.data() + tok.size(), v);
-      if (r.ec != std::errc() || r.ptr != tok.data() + tok.size()) return std::nullopt;
-      return v;
-    }
-    pos = end;
-  }
-  return std::nullopt;
-}
+std::optional<uint64_t> ParseStatStartTime(std::string_view s) { return ProcStatU64(s, 22); }
 
 std::optional<pid_t> ParsePidfdFdinfoPid(std::string_view text) {
   size_t at = text.find("\nPid:");
