@@ -57,14 +57,10 @@ TEST(DaemonInput, NulInArgvEnvOrCwdIsRefused) {
 
 // Writes principals or a policy, sends SIGHUP, and returns the log lines the reload added.
 std::string ReloadWith(DaemonProcess& d, const std::string& file, const std::string& text) {
-  const size_t before = d.Log().size();
   ::mkdir((d.conf() + "/policies").c_str(), 0755);
   std::ofstream(d.conf() + "/" + file + ".tmp") << text;
   ::rename((d.conf() + "/" + file + ".tmp").c_str(), (d.conf() + "/" + file).c_str());
-  ::kill(d.pid(), SIGHUP);
-  for (int i = 0; i < 100 && d.Log().size() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  return d.Log().substr(before);
+  return d.Reload();
 }
 
 TEST(DaemonInput, ConfigurationThatIsNotWhatItSaysIsRefused) {

@@ -85,29 +85,33 @@ std::string FirstAnswer(ClientConnection& c, int ms) {
   return r->error().message();
 }
 
-// A child process that becomes `pw` (stays our uid if nullptr), runs `body` and reports one line
-// on a pipe.
+// A child process that becomes `pw` (stays our uid if nullptr), runs `body(go, ready)` and reports
+// one line on a pipe. The body writes a byte to `ready` once it is under way (WaitReady) and reads
+// one from `go` when the test says so (Go).
 struct AsUser {
   pid_t pid = -1;
-  int to_child = -1, from_child = -1;
+  int to_child = -1, from_child = -1, ready_from_child = -1;
   template <class F>
   AsUser(const passwd* pw, F body) {
-    int down[2], up[2];
+    int down[2], up[2], ready[2];
     EXPECT_EQ(::pipe2(down, O_CLOEXEC), 0);
     EXPECT_EQ(::pipe2(up, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(ready, O_CLOEXEC), 0);
     pid = ::fork();
     if (pid == 0) {
       if (pw && (::setgroups(0, nullptr) || ::setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) ||
                  ::setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid)))
         _exit(2);
-      std::string out = body(down[0]);
+      std::string out = body(down[0], ready[1]);
       (void)!::write(up[1], out.data(), out.size());
       _exit(0);
     }
     ::close(down[0]);
     ::close(up[1]);
+    ::close(ready[1]);
     to_child = down[1];
     from_child = up[0];
+    ready_from_child = ready[0];
   }
   // Reads the child's report (it writes once, then exits).
   std::string Report() {
@@ -117,10 +121,17 @@ struct AsUser {
     while ((n = ::read(from_child, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
     return got;
   }
+  // Waits (30 s at most) for the body's ready byte; false if it ended or gave up without one.
+  bool WaitReady() {
+    pollfd p{ready_from_child, POLLIN, 0};
+    char b;
+    return ::poll(&p, 1, 30000) == 1 && ::read(ready_from_child, &b, 1) == 1;
+  }
   void Go() { (void)!::write(to_child, "g", 1); }
   ~AsUser() {
     ::close(to_child);
     ::close(from_child);
+    ::close(ready_from_child);
     if (pid > 0) ::waitpid(pid, nullptr, 0);
   }
 };
@@ -135,7 +146,7 @@ TEST(DaemonPeers, UnknownUidCannotLockOutThePrincipals) {
   if (pw == nullptr) GTEST_SKIP() << "no user nobody to connect as";
   DaemonProcess d(PrincipalsFor(0), {"--max-connections", "40", "--idle-timeout-ms", "3000"});
   const double idle = MedianSubmitMs(d, 5);
-  AsUser hostile(pw, [&](int go) {
+  AsUser hostile(pw, [&](int go, int ready) {
     std::vector<ClientConnection> held;
     for (int i = 0; i < 60; ++i) {
       auto c = ClientConnection::Open(d.socket());
@@ -149,6 +160,7 @@ TEST(DaemonPeers, UnknownUidCannotLockOutThePrincipals) {
       if (a.empty()) ++accepted;
       else if (refusal.empty()) refusal = a;
     }
+    (void)!::write(ready, "r", 1);  // connected and counted
     char b;
     (void)!::read(go, &b, 1);  // the operator has submitted
     // Held and idle: closed by the daemon after --idle-timeout-ms.
@@ -162,8 +174,7 @@ TEST(DaemonPeers, UnknownUidCannotLockOutThePrincipals) {
     }
     return std::to_string(accepted) + "\n" + refusal + "\n" + idle_close;
   });
-  // Give the hostile peer time to connect and be counted.
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  ASSERT_TRUE(hostile.WaitReady()) << "the hostile peer never connected: " << hostile.Report();
   const double busy = MedianSubmitMs(d, 5);
   hostile.Go();
   std::string report = hostile.Report();
@@ -193,7 +204,7 @@ TEST(DaemonPeers, RefusalFloodDoesNotDelayThePrincipals) {
   }
   DaemonProcess d(PrincipalsFor(::geteuid()));
   const double idle = MedianSubmitMs(d, 5);
-  AsUser hostile(pw, [&](int go) {
+  AsUser hostile(pw, [&](int go, int ready) {
     std::vector<ClientConnection> conns;
     for (int i = 0; i < 8; ++i) {
       auto c = ClientConnection::Open(d.socket());
@@ -205,6 +216,7 @@ TEST(DaemonPeers, RefusalFloodDoesNotDelayThePrincipals) {
     sub.mutable_submit()->add_argv("/bin/true");
     sub.mutable_submit()->set_policy("analyst");  // no role of ours lists it
     size_t refused = 0;
+    bool told = false;
     const auto t0 = Clock::now();
     for (;;) {
       char b;
@@ -222,10 +234,11 @@ TEST(DaemonPeers, RefusalFloodDoesNotDelayThePrincipals) {
           if (r->error().code() == expect) ++refused;
         }
       }
+      if (!told) told = ::write(ready, "r", 1) == 1;  // the flood is under way: one round answered
     }
     return std::to_string(refused) + " " + std::to_string(static_cast<long>(MsSince(t0)));
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(hostile.WaitReady()) << "the flood never got going: " << hostile.Report();
   const double busy = MedianSubmitMs(d, 5);
   hostile.Go();
   std::string refused = hostile.Report();
@@ -247,7 +260,9 @@ TEST(DaemonPeers, RefusalFloodDoesNotDelayThePrincipals) {
 TEST(DaemonPeers, PrincipalConnectionsAreBoundedAndIdleOnesClosed) {
   REQUIRE_SANDBOX();
   DaemonProcess d(PrincipalsFor(::geteuid()), {"--max-conns-per-uid", "6", "--idle-timeout-ms", "2500"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the start-up probe's connection is gone
+  // The start-up probe's connection is gone once the daemon's fds stop changing (its pool is built
+  // and the probe's socket closed).
+  SteadyFdCount(d.pid());
   std::vector<ClientConnection> held;
   for (int i = 0; i < 8; ++i) {
     auto c = ClientConnection::Open(d.socket());
@@ -296,11 +311,13 @@ TEST(DaemonPeers, PeersThatNeverReadDoNotGrowMemoryOrDelayOthers) {
   const double idle = MedianSubmitMs(d, 5);
   const long rss_before = RssKiB(d.pid());
   constexpr int kPeers = 150;
-  int stop[2];
+  int stop[2], full[2];
   ASSERT_EQ(::pipe2(stop, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(full, O_CLOEXEC), 0);
   pid_t flood = ::fork();
   if (flood == 0) {
     ::close(stop[1]);
+    ::close(full[0]);
     std::vector<UniqueFd> socks;
     for (int i = 0; i < kPeers; ++i) {
       auto c = ClientConnection::Open(d.socket());
@@ -316,12 +333,24 @@ TEST(DaemonPeers, PeersThatNeverReadDoNotGrowMemoryOrDelayOthers) {
       p.push_back({stop[0], POLLIN, 0});
       if (::poll(p.data(), p.size(), 1000) < 0 && errno != EINTR) _exit(4);
       if (p.back().revents) _exit(0);
+      bool wrote = false;
       for (size_t i = 0; i < socks.size(); ++i)
-        if (p[i].revents & POLLOUT) (void)!::send(socks[i].Get(), empty_frames.data(), empty_frames.size(), MSG_NOSIGNAL);
+        if (p[i].revents & POLLOUT) wrote |= ::send(socks[i].Get(), empty_frames.data(), empty_frames.size(), MSG_NOSIGNAL) > 0;
+      if (!wrote && full[1] >= 0) {  // no peer can send more: the daemon stopped reading every one
+        (void)!::write(full[1], "f", 1);
+        ::close(full[1]);
+        full[1] = -1;
+      }
     }
   }
   ::close(stop[0]);
-  std::this_thread::sleep_for(std::chrono::seconds(3));  // the flood fills whatever it can
+  ::close(full[1]);
+  // The flood fills whatever it can: wait until no peer can send more (20 s at most; a daemon that
+  // reads on without bound never gets there, and its RSS below tells).
+  pollfd filled{full[0], POLLIN, 0};
+  const bool stalled = ::poll(&filled, 1, 20000) == 1;
+  ::close(full[0]);
+  std::printf("the flood %s\n", stalled ? "filled every peer's socket" : "still sent after 20 s");
   const double busy = MedianSubmitMs(d, 5);
   const long rss_after = RssKiB(d.pid());
   ::close(stop[1]);
@@ -384,8 +413,7 @@ TEST(DaemonPeers, ACallerThatDoesNotReadTheTailDoesNotDelayOthers) {
   ::mkdir((d.conf() + "/policies").c_str(), 0755);
   std::ofstream(d.conf() + "/policies/pumped.json")
       << R"({"name": "pumped", "version": 1, "limits": {"output_bytes": 104857600}})";
-  ::kill(d.pid(), SIGHUP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(d.Reload().find("reload failed"), std::string::npos) << d.Log();
   const double idle = MedianSubmitMs(d, 5);
   std::vector<double> during;
   for (int round = 0; round < 5; ++round) {
@@ -482,8 +510,7 @@ TEST(DaemonPeers, AStateWalkAtATasksEndDoesNotDelayOthers) {
   ::mkdir((d.conf() + "/policies").c_str(), 0755);
   std::ofstream(d.conf() + "/policies/stateful.json") << R"({"name": "stateful", "version": 1, "bindings": [
       {"name": "notes", "kind": "state", "target": "/state"}]})";
-  ::kill(d.pid(), SIGHUP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(d.Reload().find("reload failed"), std::string::npos) << d.Log();
   // The first task creates the state directory; the tree is then written from outside.
   auto first = d.Cli({"submit", "--policy", "stateful", "--app", "big", "--", "/bin/true"});
   ASSERT_EQ(first.exit_code, 0) << first.err << d.Log();

@@ -72,6 +72,13 @@ Ran SubmitPooled(DaemonProcess& d, const std::vector<std::string>& cmd, const st
   return r;
 }
 
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  std::vector<pid_t> out;
+  for (pid_t p; f >> p;) out.push_back(p);
+  return out;
+}
+
 TEST(DaemonPool, PooledSandboxIsIsolatedAndServesOneTaskOnly) {
   REQUIRE_SANDBOX();
   DaemonProcess d(PrincipalsFor(::geteuid()));
@@ -114,7 +121,7 @@ TEST(DaemonPool, WallClockLimitCountsFromTheTaskNotFromThePoolBuild) {
   REQUIRE_SANDBOX();
   DaemonProcess d(AnyPolicyPrincipals(), {"--pool-policies", "quick"});
   WritePolicy(d, "quick", "1", 1500);
-  ::kill(d.pid(), SIGHUP);
+  ASSERT_EQ(d.Reload().find("reload failed"), std::string::npos) << d.Log();
   // Let the pooled sandboxes sit for longer than the limit before they get a task.
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   Ran ok = SubmitPooled(d, {"/bin/sleep", "0.5"}, "quick");
@@ -132,12 +139,11 @@ TEST(DaemonPool, ReloadDiscardsSandboxesBuiltForTheOldPolicy) {
   REQUIRE_SANDBOX();
   DaemonProcess d(AnyPolicyPrincipals(), {"--pool-policies", "quick"});
   WritePolicy(d, "quick", "old", 0);
-  ::kill(d.pid(), SIGHUP);
+  ASSERT_EQ(d.Reload().find("reload failed"), std::string::npos) << d.Log();
   Ran before = SubmitPooled(d, {"/bin/sh", "-c", "echo $FOO"}, "quick");
   EXPECT_EQ(before.run.out, "old\n") << before.run.err;
   WritePolicy(d, "quick", "new", 0);
-  ::kill(d.pid(), SIGHUP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(d.Reload().find("reload failed"), std::string::npos) << d.Log();
   // Whatever runs from now on, pooled or cold, has the new policy.
   Ran right_after = SubmitAndEvidence(d, {"/bin/sh", "-c", "echo $FOO"}, "quick");
   EXPECT_EQ(right_after.run.out, "new\n") << right_after.run.err << d.Log();
@@ -161,7 +167,7 @@ TEST(DaemonPool, ReloadDiscardsSandboxesBuiltWithTheOldSeccompFilter) {
   std::ofstream(d.conf() + "/policies/filtered.json")
       << R"({"name": "filtered", "version": 1, "role": "test", "seccomp_profile": ")" << profile_path
       << R"(", "limits": {"max_wall_ms": 0, "tmpfs_bytes": 16777216}, "env": {"allow": ["*"], "set": {}}})";
-  ::kill(d.pid(), SIGHUP);
+  ASSERT_EQ(d.Reload().find("reload failed"), std::string::npos) << d.Log();
   const std::vector<std::string> probe = {
       "/usr/bin/python3", "-c",
       "import os\ntry:\n print('priority', os.getpriority(os.PRIO_PROCESS, 0))\nexcept OSError:\n print('denied')"};
@@ -171,8 +177,7 @@ TEST(DaemonPool, ReloadDiscardsSandboxesBuiltWithTheOldSeccompFilter) {
   std::string changed = profile;
   changed.replace(changed.find("\"getpriority\", "), std::string("\"getpriority\", ").size(), "");
   std::ofstream(profile_path) << changed;
-  ::kill(d.pid(), SIGHUP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(d.Reload().find("reload failed"), std::string::npos) << d.Log();
   Ran right_after = SubmitAndEvidence(d, probe, "filtered");
   EXPECT_EQ(right_after.run.out, "denied\n") << d.Log();
   Ran pooled = SubmitPooled(d, probe, "filtered");
@@ -187,7 +192,8 @@ TEST(DaemonPool, ReloadDiscardsSandboxesBuiltWithTheOldSeccompFilter) {
 TEST(DaemonPool, SandboxesPastTheirMaxAgeAreRebuilt) {
   REQUIRE_SANDBOX();
   DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-max-age", "1"});
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  // The pool notices its sandboxes' age and rebuilds them (a second after they were built).
+  ASSERT_TRUE(d.WaitForLog("older than --pool-max-age 1 s")) << d.Log();
   Ran r = SubmitPooled(d, {"/bin/true"});
   EXPECT_EQ(r.run.exit_code, 0) << r.run.err;
   const long long prepared_us = std::stoll(JsonField(r.evidence, "timing/prepared_us"));
@@ -267,20 +273,17 @@ TEST(DaemonPool, DaemonDoesNotSpinWhileATaskRuns) {
   REQUIRE_SANDBOX();
   for (const char* pool : {"0", "2"}) {
     DaemonProcess d(PrincipalsFor(::geteuid()), {"--pool-size", pool});
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the pool fills
+    // The pool fills: its shims are the daemon's children (10 s at most).
+    const size_t want = static_cast<size_t>(std::atoi(pool));
+    for (int i = 0; i < 1000 && ChildrenOf(d.pid()).size() < want; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_GE(ChildrenOf(d.pid()).size(), want) << d.Log();
     const double before = CpuMs(d.pid());
     auto r = d.Cli({"submit", "--", "/bin/sleep", "1.5"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     const double spent = CpuMs(d.pid()) - before;
     EXPECT_LT(spent, 300.0) << "cordond --pool-size " << pool << " used " << spent << " ms of CPU over a 1.5 s task";
   }
-}
-
-std::vector<pid_t> ChildrenOf(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-  std::vector<pid_t> out;
-  for (pid_t p; f >> p;) out.push_back(p);
-  return out;
 }
 
 std::string StatusLine(pid_t pid, const std::string& key) {

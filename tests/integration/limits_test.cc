@@ -8,7 +8,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
 
+#include "supervisor/cgroup/layout.h"
 #include "tests/support/run.h"
 
 extern char** environ;
@@ -124,6 +129,32 @@ TEST(Limits, NofileLimitsOpenFiles) {
   EXPECT_EQ(r.out, "(64, 64)\n") << r.err;
 }
 
+// Where a task's cgroups were, from its evidence: the directory of every figure's source file
+// ("/sys/fs/cgroup/memory/cordon.slice/task-ID/memory.max_usage_in_bytes" -> ".../task-ID"). These
+// are the bases the run really used, delegated or not.
+std::set<std::string> TaskCgroupDirs(const std::string& ev) {
+  std::set<std::string> dirs;
+  const std::string id = "/task-" + JsonField(ev, "task_id");
+  std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& j) {
+    if (!j.is_object()) return;
+    for (const auto& [k, v] : j.items()) {
+      if (k == "source" && v.is_string()) {
+        std::string path = v.get<std::string>();
+        path = path.substr(0, path.find(' '));  // "... (largest value seen by ReadUsage; ...)"
+        size_t at = path.find(id);
+        if (at != std::string::npos) dirs.insert(path.substr(0, at + id.size()));
+      } else {
+        walk(v);
+      }
+    }
+  };
+  try {
+    walk(nlohmann::json::parse(ev).at("usage").at("cgroup"));
+  } catch (const nlohmann::json::exception&) {
+  }
+  return dirs;
+}
+
 TEST(Limits, NoCgroupIsLeftAfterManyTasks) {
   REQUIRE_SANDBOX();
   auto r0 = CordonRun({"/bin/true"}, {"--evidence", "-"});
@@ -135,19 +166,41 @@ TEST(Limits, NoCgroupIsLeftAfterManyTasks) {
     auto r = CordonRun({"/bin/true"}, {"--policy", policy, "--evidence", evfile});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
+  // Where to look: the bases each run reported (parents of its task cgroups), and the bases the
+  // cgroup layout code finds for this process (every hierarchy Cordon uses here, including a
+  // hierarchy no figure came from).
+  std::set<std::string> bases;
+  cgroup::BaseOptions options;
+  if (const char* sub = ::getenv("CORDON_CGROUP_SUBTREE"); sub && *sub) options.subtree = sub;
+  if (auto layout = cgroup::DetectLayout(options)) {
+    if (!layout->v2_base_dir.empty()) bases.insert(layout->v2_base_dir);
+    for (int i : layout->UsedV1()) bases.insert(layout->v1[static_cast<size_t>(i)].base_dir);
+  }
   std::ifstream f(evfile);
   std::string line;
-  int tasks = 0, leftovers = 0;
+  std::vector<std::string> ids;
+  std::set<std::string> task_dirs;
   while (std::getline(f, line)) {
-    ++tasks;
-    std::string id = "task-" + JsonField(line, "task_id");
-    for (const char* base : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids",
-                             "/sys/fs/cgroup/blkio", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/freezer"}) {
-      if (std::filesystem::exists(std::string(base) + "/cordon.slice/" + id)) ++leftovers;
+    ids.push_back("task-" + JsonField(line, "task_id"));
+    auto dirs = TaskCgroupDirs(line);
+    EXPECT_FALSE(dirs.empty()) << "a task with a cgroup names none in its evidence: " << line;
+    for (const auto& d : dirs) {
+      task_dirs.insert(d);
+      bases.insert(std::filesystem::path(d).parent_path());
     }
   }
-  EXPECT_EQ(tasks, 500);
-  EXPECT_EQ(leftovers, 0);
+  ASSERT_EQ(ids.size(), 500u);
+  ASSERT_FALSE(task_dirs.empty());
+  std::vector<std::string> leftovers;
+  for (const auto& d : task_dirs)
+    if (std::filesystem::exists(d)) leftovers.push_back(d);
+  for (const auto& base : bases)
+    for (const auto& id : ids)
+      if (std::filesystem::exists(base + "/" + id)) leftovers.push_back(base + "/" + id);
+  EXPECT_TRUE(leftovers.empty()) << leftovers.size() << " task cgroups left, e.g. " << leftovers.front();
+  std::string where;
+  for (const auto& b : bases) where += " " + b;
+  std::printf("[ info ] looked for leftovers of %zu tasks in:%s\n", ids.size(), where.c_str());
 }
 
 // On a hybrid host the default layout puts cpu accounting and kills on the cgroup2 tree; with

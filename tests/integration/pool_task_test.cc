@@ -30,7 +30,7 @@ size_t StepIndex(const Task& t, SetupStep step) {
 class PoolTask : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (auto why = SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+    REQUIRE_SANDBOX();
     rt_.shim = BuildPath("libexec/cordon/cordon-shim");
     rt_.data_dir = BuildPath("share/cordon");
     auto policy = LoadPolicy("default", rt_.data_dir);

@@ -3,16 +3,20 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "tests/support/background.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
@@ -366,22 +370,43 @@ TEST(Sandbox, HostIdentity) {
   EXPECT_EQ(JsonField(r.out, "sandbox/uid_map"), "1000 " + std::to_string(host_uid) + " 1");
 }
 
+// A rootful task holds a lease on its host uid for its whole life: a lock file that is locked while
+// it runs and removed when it ends. With a range of one uid, a second task while the first runs
+// must be refused (two tasks never share a host uid); without a real lease it would get the same uid.
 TEST(Sandbox, ConcurrentRootfulTasksNeverShareAHostUid) {
   REQUIRE_SANDBOX();
   if (!IsRoot()) GTEST_SKIP() << "per-task host uids are the rootful mode; rootless maps the caller's uid";
-  // The second task starts while the first still holds its lease; the host uid is visible in the
-  // host's view of the sandbox's processes as well as in the evidence.
-  std::string ev1 = WriteTempFile("ev1.json", ""), ev2 = WriteTempFile("ev2.json", "");
-  std::thread t([&] { CordonRun({"sleep", "1"}, {"--evidence", ev1}); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  CordonRun({"/bin/true"}, {"--evidence", ev2});
-  t.join();
-  std::string l1, l2;
+  // A one-uid range of this test's own (pooled and cold runs of it differ by pid), far from the
+  // default range the other tests use.
+  const uint32_t uid = 3000000 + static_cast<uint32_t>(::getpid()) % 1000000;
+  const std::string range = std::to_string(uid) + ":1";
+  const std::string lock = "/run/cordon/ids/" + std::to_string(uid) + ".lock";
+  std::string ev1 = WriteTempFile("lease-ev1.json", "");
+  Background first({BuildPath("bin/cordon"), "run", "--id-range", range, "--evidence", ev1, "--", "/bin/sh", "-c",
+                    "echo up; read x"});
+  ASSERT_TRUE(first.started());
+  ASSERT_EQ(first.ReadLine(), "up") << first.Wait().err;
+  {
+    // The lease is real: its file exists and its supervisor holds the lock.
+    UniqueFd fd(::open(lock.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    ASSERT_TRUE(fd) << lock << ": " << std::strerror(errno);
+    EXPECT_NE(::flock(fd.Get(), LOCK_EX | LOCK_NB), 0) << lock << " exists but nobody holds it";
+    EXPECT_EQ(errno, EWOULDBLOCK);
+  }
+  auto second = CordonRun({"/bin/true"}, {"--id-range", range, "--evidence", "-"});
+  EXPECT_EQ(second.exit_code, 125) << "a second task got the leased uid: " << second.out;
+  EXPECT_NE(second.err.find("no free task identity in range " + range), std::string::npos) << second.err;
+  first.CloseStdin();
+  auto ended = first.Wait();
+  ASSERT_EQ(ended.exit_code, 0) << ended.err;
+  std::string l1;
   std::getline(std::ifstream(ev1), l1);
-  std::getline(std::ifstream(ev2), l2);
-  ASSERT_FALSE(l1.empty());
-  ASSERT_FALSE(l2.empty());
-  EXPECT_NE(JsonField(l1, "sandbox/host_uid"), JsonField(l2, "sandbox/host_uid"));
+  EXPECT_EQ(JsonField(l1, "sandbox/host_uid"), std::to_string(uid)) << l1;
+  // Released with its task: the file is gone and the uid serves the next task.
+  EXPECT_FALSE(std::filesystem::exists(lock)) << lock << " outlived its task";
+  auto third = CordonRun({"/bin/true"}, {"--id-range", range, "--evidence", "-"});
+  EXPECT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_EQ(JsonField(EvidenceLine(third), "sandbox/host_uid"), std::to_string(uid));
 }
 
 TEST(Sandbox, WallClockLimitKillsTheSandbox) {

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -137,6 +138,41 @@ class DaemonProcess {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return -1;
+  }
+
+  // Waits (10 s at most, looking every 10 ms) until the log has `text` at or after offset `from`.
+  bool WaitForLog(const std::string& text, size_t from = 0,
+                  std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) const {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (Log().find(text, from) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= give_up) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
+  // Sends SIGHUP and waits until the daemon has logged the reload's outcome: the new configuration
+  // in effect (its last line, "SIGHUP: retention: ...") or refused ("SIGHUP: reload failed").
+  // Returns the log lines that reload added.
+  std::string Reload() {
+    const size_t before = Log().size();
+    if (pid_ <= 0) {
+      ADD_FAILURE() << "no cordond to reload";
+      return "";
+    }
+    ::kill(pid_, SIGHUP);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      std::string added = Log().substr(std::min(before, Log().size()));
+      if (added.find("SIGHUP: reload failed") != std::string::npos) return added;
+      if (size_t at = added.find("SIGHUP: retention:"); at != std::string::npos && added.find('\n', at) != std::string::npos)
+        return added;
+      if (std::chrono::steady_clock::now() >= give_up) {
+        ADD_FAILURE() << "cordond logged no outcome of SIGHUP within 10 s: " << added;
+        return added;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 
   RunResult Cli(std::vector<std::string> args, const RunOptions& opts = {}) {

@@ -124,15 +124,6 @@ std::string WriteTempFile(const std::string& name, const std::string& text) {
   return path;
 }
 
-std::string SandboxUnavailableReason() {
-  static std::string reason = [] {
-    RunResult r = CordonRun({"/bin/true"});
-    if (r.exit_code == 0) return std::string();
-    return "cordon cannot create a sandbox on this host: " + r.err;
-  }();
-  return reason;
-}
-
 bool IsRoot() { return ::geteuid() == 0; }
 
 std::string EvidenceLine(const RunResult& r) {

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/host.h"  // REQUIRE_SANDBOX(): skip only for a missing host feature
+
 namespace cordon::test {
 
 struct RunResult {
@@ -31,9 +33,6 @@ RunResult CordonRun(const std::vector<std::string>& cmd, const std::vector<std::
 // Writes `text` to a fresh file under a private temp dir and returns its path.
 std::string WriteTempFile(const std::string& name, const std::string& text);
 
-// Reason to skip sandbox tests on this host, or "" if a sandbox can be created here.
-std::string SandboxUnavailableReason();
-
 bool IsRoot();
 
 // The last line of a run's stdout: the evidence record of `cordon run --evidence -`.
@@ -41,12 +40,6 @@ std::string EvidenceLine(const RunResult& r);
 
 // Our environment plus one "K=V" (for RunOptions::env).
 std::vector<std::string> EnvWith(const std::string& kv);
-
-// Skips the current test, with the reason, when this host cannot create sandboxes.
-#define REQUIRE_SANDBOX()                                                                \
-  do {                                                                                   \
-    if (auto why = ::cordon::test::SandboxUnavailableReason(); !why.empty()) GTEST_SKIP() << why; \
-  } while (0)
 
 // Parses one JSON evidence line, returning the value at a '/'-separated path as text ("" if absent).
 std::string JsonField(const std::string& json_line, const std::string& path);

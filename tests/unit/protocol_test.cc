@@ -2,8 +2,31 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <new>
+#include <string>
+#include <vector>
+
 #include "common/protocol.h"
 #include "common/scm_rights.h"
+#include "common/wire.h"
+
+// Every allocation of this test binary goes through here, so that a test can see the largest one a
+// decoder made (g_track_allocs on around the call).
+namespace {
+bool g_track_allocs = false;
+size_t g_largest_alloc = 0;
+}  // namespace
+
+[[gnu::noinline]] void* operator new(size_t n) {
+  if (g_track_allocs && n > g_largest_alloc) g_largest_alloc = n;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace cordon {
 namespace {
@@ -52,16 +75,75 @@ TEST(Protocol, EveryTruncationAndTrailingByteIsRejected) {
   EXPECT_FALSE(proto::DecodeLaunchSpec(longer.data(), longer.size(), &out));
 }
 
+// Offsets of every length and count field in an encoded LaunchSpec, found by walking it the way
+// DecodeLaunchSpec reads it (the field layout of common/protocol.cc).
+std::vector<size_t> LengthFieldOffsets(const std::string& bytes) {
+  std::vector<size_t> at;
+  wire::Reader r(bytes.data(), bytes.size());
+  auto here = [&] { return bytes.size() - r.Remaining(); };
+  auto str = [&] { at.push_back(here()); (void)r.Str(); };
+  auto list = [&] {
+    at.push_back(here());
+    uint32_t n = r.U32();
+    for (uint32_t i = 0; i < n && r.ok(); ++i) str();
+  };
+  for (int i = 0; i < 7; ++i) (void)r.U32();  // magic, version, flags, host uid/gid, task uid/gid
+  (void)r.U64();                               // tmpfs_bytes
+  for (int i = 0; i < 4; ++i) (void)r.U32();  // setup timeout, fail step, bound fds, seccomp flags
+  for (int i = 0; i < 4; ++i) (void)r.U64();  // rlimits
+  (void)r.U32();                               // proxy port
+  str();                                       // hostname
+  str();                                       // cwd
+  list();                                      // argv
+  list();                                      // envp
+  at.push_back(here());
+  uint32_t mounts = r.U32();
+  for (uint32_t i = 0; i < mounts && r.ok(); ++i) {
+    (void)r.U32();
+    (void)r.U32();
+    str();
+    str();
+  }
+  at.push_back(here());  // binds (none in the sample)
+  (void)r.U32();
+  (void)r.U64();         // memory_bytes
+  EXPECT_TRUE(r.ok() && r.AtEnd()) << "the walk does not match the encoding";
+  return at;
+}
+
+// Every length or count field set to 0xffffffff is refused, and decoding never allocates more than
+// the input can justify: a count is only honest if each entry still has its 4-byte length left, so
+// a vector reserved for it takes at most sizeof(std::string) / 4 bytes per input byte.
 TEST(Protocol, HugeCountsAreRejectedWithoutAllocating) {
-  std::string bytes = proto::EncodeLaunchSpec(Sample());
-  // Flip bytes one at a time: decoding must never crash or accept garbage lengths.
+  const std::string bytes = proto::EncodeLaunchSpec(Sample());
+  const size_t bound = bytes.size() * (sizeof(std::string) / sizeof(uint32_t));
+  const std::vector<size_t> fields = LengthFieldOffsets(bytes);
+  ASSERT_EQ(fields.size(), 15u);  // hostname, cwd, argv + 3, envp + 2, mounts + 2 x 2, binds
   proto::LaunchSpec out;
+  for (size_t off : fields) {
+    std::string b = bytes;
+    std::memset(b.data() + off, 0xff, sizeof(uint32_t));
+    g_largest_alloc = 0;
+    g_track_allocs = true;
+    const bool accepted = proto::DecodeLaunchSpec(b.data(), b.size(), &out);
+    g_track_allocs = false;
+    EXPECT_FALSE(accepted) << "a length of 0xffffffff at offset " << off << " was accepted";
+    EXPECT_LE(g_largest_alloc, bound) << "offset " << off;
+  }
+  // Any one byte flipped: no crash, no allocation beyond the bound, and what is accepted is exactly
+  // what those bytes say (re-encoding it gives them back).
   for (size_t i = 0; i < bytes.size(); ++i) {
     std::string b = bytes;
     b[i] = static_cast<char>(0xff);
-    (void)proto::DecodeLaunchSpec(b.data(), b.size(), &out);
+    g_largest_alloc = 0;
+    g_track_allocs = true;
+    const bool accepted = proto::DecodeLaunchSpec(b.data(), b.size(), &out);
+    g_track_allocs = false;
+    EXPECT_LE(g_largest_alloc, bound) << "byte " << i;
+    if (accepted) {
+      EXPECT_EQ(proto::EncodeLaunchSpec(out), b) << "byte " << i;
+    }
   }
-  SUCCEED();
 }
 
 TEST(Protocol, EmptyArgvOrRelativeCwdIsRejected) {
@@ -110,6 +192,12 @@ TEST(Protocol, TaskPartRoundTripAndRejections) {
   }
 }
 
+size_t OpenFdCount() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
 TEST(ScmRights, PassesFdsAndRejectsTruncation) {
   int sp[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
@@ -128,10 +216,13 @@ TEST(ScmRights, PassesFdsAndRejectsTruncation) {
   char c;
   ASSERT_EQ(::read(r.Get(), &c, 1), 1);
   EXPECT_EQ(c, 'x');
-  // More fds than the receiver accepts: an error, and the fds are closed, not leaked.
+  // More fds than the receiver accepts: an error, and the fds are closed, not leaked (this
+  // process has as many open fds after the refused message as before it arrived).
   ASSERT_TRUE(SendMsg(a.Get(), "hi", 2, fds, 2));
+  const size_t open_before = OpenFdCount();
   auto too_many = RecvMsg(b.Get(), buf, sizeof buf, 1);
   EXPECT_FALSE(too_many);
+  EXPECT_EQ(OpenFdCount(), open_before) << "the refused message's fds stayed open";
   // A message larger than the buffer is refused (MSG_TRUNC), not silently cut.
   ASSERT_TRUE(SendMsg(a.Get(), "0123456789", 10, nullptr, 0));
   auto trunc = RecvMsg(b.Get(), buf, 4, 0);
