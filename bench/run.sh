@@ -8,6 +8,7 @@
 #   daemon_load.py     N concurrent sleeping tasks: admission latency, RSS and fds per live task
 #   seccomp_denials.py a denied system call under `cordon run` (notified and recorded) beside the
 #                      same profile's bare filter (SECCOMP_RET_ERRNO): ns per call, ratio
+#   cordon-seccomp-compile-bench  parse and compile of the shipped default profile: medians
 #
 #   bench/run.sh [--quick]     (--quick: fewer runs and tasks, for CI's record)
 set -euo pipefail
@@ -21,15 +22,17 @@ if ! command -v bwrap >/dev/null; then
     echo "bench: bubblewrap is not installed (sudo apt-get install bubblewrap); its row is left out"
   fi
 fi
-[[ -x build/bin/cordon-bench && -x build/bin/cordond && -x build/bin/cordon-host-costs && -x build/tests/helpers/seccomp_probe ]] || scripts/build.sh
+[[ -x build/bin/cordon-bench && -x build/bin/cordond && -x build/bin/cordon-host-costs && -x build/tests/helpers/seccomp_probe && -x build/bin/cordon-seccomp-compile-bench ]] || scripts/build.sh
 if (( quick )); then
   build/bin/cordon-host-costs --runs 50
   build/bin/cordon-bench --quick --per-worker 15
   python3 bench/daemon_load.py --tasks 100 --iterations 20
   python3 bench/seccomp_denials.py --rounds 3 --calls 20000
+  build/bin/cordon-seccomp-compile-bench --runs 5
 else
   build/bin/cordon-host-costs
   build/bin/cordon-bench
   python3 bench/daemon_load.py
   python3 bench/seccomp_denials.py
+  build/bin/cordon-seccomp-compile-bench
 fi

@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "common/setup_step.h"
 #include "tests/support/run.h"
@@ -135,11 +138,67 @@ TEST(Cli, SignaledTaskEvidence) {
   EXPECT_EQ(JsonField(r.out, "exit/signal"), "11");
 }
 
-// Every setup step reports itself by name when it fails: the test hook fails exactly step N, and
-// the report (message and evidence) must name N. Steps run in SetupStep order, so a report naming
-// a later step would mean the checklist skipped one.
+// The steps a run reports in timing.steps, in the order it lists them.
+std::vector<std::string> ReportedSteps(const std::string& evidence) {
+  std::vector<std::string> out;
+  for (size_t i = 0;; ++i) {
+    std::string name = JsonField(evidence, "timing/steps/" + std::to_string(i) + "/step");
+    if (name.empty()) return out;
+    out.push_back(name);
+  }
+}
+
+// Setup runs as one ordered checklist: timing.steps lists every step once, in the order the steps
+// started (their start_us never go back), and the steps whose order the sandbox's safety depends on
+// come in that order (docs/setup-sequence.md): ids before the filesystem, every mount before the
+// pivot and the read-only remount after it, the network and hostname while PID 1 still has its
+// capabilities, then in the task: capabilities dropped, no_new_privs, the filter last, then exec.
+// Then every step reports itself by name when it fails: the test hook fails exactly step N, and
+// the report (message and evidence) must name N.
 TEST(Cli, EveryFailingSetupStepIsReportedByName) {
   REQUIRE_SANDBOX();
+  const bool pooled_run = [] {
+    const char* p = ::getenv("CORDON_TEST_POOLED");
+    return p != nullptr && std::string(p) == "1";
+  }();
+  auto ok = CordonRun({"/bin/true"}, {"--evidence", "-"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  const std::string ev = EvidenceLine(ok);
+  const std::vector<std::string> seen = ReportedSteps(ev);
+  ASSERT_FALSE(seen.empty()) << ev;
+  long last_us = -1;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), seen[i]), 1) << seen[i] << " is reported more than once";
+    long us = std::stol(JsonField(ev, "timing/steps/" + std::to_string(i) + "/start_us"));
+    EXPECT_GE(us, last_us) << seen[i] << " is listed after a step that started later";
+    last_us = us;
+  }
+  auto pos = [&](const char* name) {
+    auto it = std::find(seen.begin(), seen.end(), name);
+    return it == seen.end() ? -1 : static_cast<int>(it - seen.begin());
+  };
+  auto in_order = [&](std::initializer_list<const char*> chain) {
+    const char* prev = nullptr;
+    for (const char* step : chain) {
+      EXPECT_GE(pos(step), 0) << step << " did not run: " << ev;
+      if (prev) {
+        EXPECT_LT(pos(prev), pos(step)) << prev << " must run before " << step << ": " << ev;
+      }
+      prev = step;
+    }
+  };
+  in_order({"clone", "pdeathsig", "id-maps", "set-ids", "mount-private", "mount-root", "bind-mounts", "pivot-root",
+            "remount-readonly", "fork-task"});
+  for (const char* mount : {"mount-proc", "mount-dev", "etc-files"}) in_order({"mount-root", mount, "pivot-root"});
+  for (const char* ns_root_step : {"loopback", "hostname", "cgroup-ns"}) in_order({"clone", ns_root_step, "fork-task"});
+  in_order({"fork-task", "session", "drop-bounding", "drop-caps", "no-new-privs", "seccomp", "exec"});
+  in_order({"fork-task", "stdio-fds", "seccomp"});
+  in_order({"pivot-root", "chdir", "exec"});
+  if (pooled_run) {
+    in_order({"fork-task", "await-task", "exec"});
+    in_order({"no-new-privs", "await-go", "exec"});
+  }
+
   const SetupStep steps[] = {
       SetupStep::kClone,        SetupStep::kPdeathsig,     SetupStep::kIdMaps,    SetupStep::kResolveBindings,
       SetupStep::kSetIds,       SetupStep::kMountPrivate,  SetupStep::kMountRoot,   SetupStep::kBindMounts,
@@ -150,12 +209,13 @@ TEST(Cli, EveryFailingSetupStepIsReportedByName) {
       SetupStep::kSeccomp,      SetupStep::kExec};
   std::vector<SetupStep> all(std::begin(steps), std::end(steps));
   if (IsRoot()) all.push_back(SetupStep::kStageBindings);  // the rootful outer shim's step
-  if (const char* p = ::getenv("CORDON_TEST_POOLED"); p && std::string(p) == "1") {
+  if (pooled_run) {
     // Pooled runs (a held start, like cordond's) have two steps more.
     all.push_back(SetupStep::kAwaitTask);
     all.push_back(SetupStep::kAwaitGo);
   }
   for (SetupStep s : all) {
+    EXPECT_GE(pos(SetupStepName(s)), 0) << SetupStepName(s) << " can fail but is not in timing.steps: " << ev;
     RunOptions o;
     o.env = EnvWith("CORDON_TEST_FAIL_STEP=" + std::to_string(static_cast<uint32_t>(s)));
     auto r = CordonRun({"/bin/true"}, {"--evidence", "-"}, o);

@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "supervisor/daemon/client.h"
+#include "tests/support/cgroup_bases.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/run.h"
 
@@ -94,18 +95,16 @@ TEST(DaemonFault, RunExits123WhenItsEvidenceIsNotWritten) {
   EXPECT_EQ(JsonField(line, "exit/code"), "3");
 }
 
-// The task cgroup directories (every hierarchy this host may use) whose owner mark names `pid`.
+// The task cgroup directories (in every hierarchy Cordon uses here, wherever its base is) whose
+// owner mark names `pid`.
 std::vector<std::string> CgroupsOwnedBy(pid_t pid) {
   std::vector<std::string> out;
-  for (const char* base : {"/sys/fs/cgroup/cordon.slice", "/sys/fs/cgroup/unified/cordon.slice",
-                           "/sys/fs/cgroup/memory/cordon.slice", "/sys/fs/cgroup/pids/cordon.slice",
-                           "/sys/fs/cgroup/blkio/cordon.slice", "/sys/fs/cgroup/cpuacct/cordon.slice",
-                           "/sys/fs/cgroup/freezer/cordon.slice"}) {
-    DIR* d = ::opendir(base);
+  for (const std::string& base : TaskCgroupBases()) {
+    DIR* d = ::opendir(base.c_str());
     if (!d) continue;
     while (dirent* e = ::readdir(d)) {
       if (std::strncmp(e->d_name, "task-", 5) != 0) continue;
-      const std::string dir = std::string(base) + "/" + e->d_name;
+      const std::string dir = base + "/" + e->d_name;
       char mark[128] = {};
       if (::getxattr(dir.c_str(), "user.cordon.owner", mark, sizeof mark - 1) <= 0) continue;
       if (std::strtol(mark, nullptr, 10) == pid) out.push_back(dir);

@@ -482,7 +482,9 @@ TEST(DaemonPeers, DenialFloodDoesNotDelayOtherTenants) {
                                         "/opt/cordon-test/seccomp_probe", "loop", "1000000000", "keyctl"})
                                      .out);
   ASSERT_FALSE(flood.empty()) << d.Log();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // under way
+  // Under way once its task has exec'd: the probe loops on keyctl from its first instruction.
+  for (int i = 0; i < 1000 && JsonField(d.Cli({"status", "--json", flood}).out, "state") != "running"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const double busy = MedianSubmitMs(d, 5);
   EXPECT_EQ(JsonField(d.Cli({"status", "--json", flood}).out, "state"), "running")
       << "the flood ended before the measurement did";

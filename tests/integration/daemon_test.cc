@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 
 #include "common/syscalls.h"
 #include "supervisor/daemon/client.h"
+#include "tests/support/cgroup_bases.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/run.h"
 
@@ -250,10 +252,10 @@ TEST(Daemon, KillMinus9AndRestartRecoversTasks) {
   // Where the task had a cgroup, recovery killed through it and removed it in every hierarchy.
   std::string ev = d.Cli({"evidence", running_id}).out;
   if (JsonField(ev, "recovery/cgroup_found") == "true") {
-    for (const char* base : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids",
-                             "/sys/fs/cgroup/blkio"}) {
-      EXPECT_FALSE(std::filesystem::exists(std::string(base) + "/cordon.slice/task-" + running_id)) << base;
-    }
+    const std::vector<std::string> bases = TaskCgroupBases();
+    EXPECT_FALSE(bases.empty()) << "the task had a cgroup, but the layout code finds no base here";
+    for (const std::string& base : bases)
+      EXPECT_FALSE(std::filesystem::exists(base + "/task-" + running_id)) << base;
   } else if (IsRoot()) {
     ADD_FAILURE() << "as root the task had a cgroup, and recovery should have found it: " << ev;
   }
@@ -318,7 +320,15 @@ TEST(Daemon, ACallerThatStopsReadingDoesNotStallOthers) {
     _exit(127);
   }
   ::close(p[1]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // its pipe is full by now
+  // Its pipe is full: as many bytes wait in it as it holds (30 s at most).
+  const int capacity = ::fcntl(p[0], F_GETPIPE_SZ);
+  ASSERT_GT(capacity, 0);
+  int queued = 0;
+  for (int i = 0; i < 3000 && queued < capacity; ++i) {
+    if (::ioctl(p[0], FIONREAD, &queued) != 0) break;
+    if (queued < capacity) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(queued, capacity) << "the task's output never filled the caller's pipe: " << d.Log();
   auto start = std::chrono::steady_clock::now();
   auto other = d.Cli({"submit", "--", "/bin/echo", "served"});
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();

@@ -497,7 +497,8 @@ TEST_F(EgressProxy, SlowLorisIsCutAndDoesNotBlockOthers) {
   EXPECT_EQ(recs[1].status, 408);
   EXPECT_EQ(recs[1].decision, "error");
   EXPECT_EQ(recs[1].reason, "request head not complete within 600 ms");
-  std::this_thread::sleep_for(300ms);
+  // Every connection ends (the fast one after its linger): wait for it, 10 s at most.
+  for (int i = 0; i < 1000 && proxy.Active() != 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(proxy.Active(), 0u);
 }
 
@@ -630,7 +631,9 @@ TEST_F(EgressProxy, BadRequestsAndLimits) {
 
   // Past max_connections: 503 at once.
   UniqueFd a = ConnectLoopback(proxy.port()), b = ConnectLoopback(proxy.port()), c = ConnectLoopback(proxy.port());
-  std::this_thread::sleep_for(100ms);
+  // The proxy has taken all three before the fourth arrives (10 s at most).
+  for (int i = 0; i < 1000 && proxy.Active() < 3; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(proxy.Active(), 3u);
   UniqueFd d = ConnectLoopback(proxy.port());
   EXPECT_TRUE(RecvUntil(d.Get()).starts_with("HTTP/1.1 503 Service Unavailable")) << "fourth connection";
 

@@ -13,7 +13,7 @@
 #include <set>
 #include <vector>
 
-#include "supervisor/cgroup/layout.h"
+#include "tests/support/cgroup_bases.h"
 #include "tests/support/run.h"
 
 extern char** environ;
@@ -170,12 +170,7 @@ TEST(Limits, NoCgroupIsLeftAfterManyTasks) {
   // cgroup layout code finds for this process (every hierarchy Cordon uses here, including a
   // hierarchy no figure came from).
   std::set<std::string> bases;
-  cgroup::BaseOptions options;
-  if (const char* sub = ::getenv("CORDON_CGROUP_SUBTREE"); sub && *sub) options.subtree = sub;
-  if (auto layout = cgroup::DetectLayout(options)) {
-    if (!layout->v2_base_dir.empty()) bases.insert(layout->v2_base_dir);
-    for (int i : layout->UsedV1()) bases.insert(layout->v1[static_cast<size_t>(i)].base_dir);
-  }
+  for (const auto& b : TaskCgroupBases()) bases.insert(b);
   std::ifstream f(evfile);
   std::string line;
   std::vector<std::string> ids;

@@ -244,15 +244,25 @@ TEST(Sandbox, NothingOutlivesTheTask) {
   REQUIRE_SANDBOX();
   auto r = CordonRun({"/bin/sh", "-c", "sleep 987.25 & sleep 987.25 & echo started"});
   EXPECT_EQ(r.out, "started\n");
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  for (auto& e : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream f(e.path() / "cmdline");
-    std::string cmd;
-    std::getline(f, cmd, '\0');
-    std::string arg;
-    std::getline(f, arg, '\0');
-    EXPECT_FALSE(cmd == "sleep" && arg == "987.25") << "orphan survived in " << e.path();
+  // The sandbox's processes were killed when its PID 1 ended; /proc may show them for a moment
+  // while they exit. Any still there after 10 s outlived the task.
+  auto survivors = [] {
+    std::vector<std::string> found;
+    for (auto& e : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream f(e.path() / "cmdline");
+      std::string cmd, arg;
+      std::getline(f, cmd, '\0');
+      std::getline(f, arg, '\0');
+      if (cmd == "sleep" && arg == "987.25") found.push_back(e.path());
+    }
+    return found;
+  };
+  std::vector<std::string> left = survivors();
+  for (int i = 0; i < 1000 && !left.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    left = survivors();
   }
+  EXPECT_TRUE(left.empty()) << "orphan survived in " << left.front();
 }
 
 TEST(Sandbox, SandboxDiesWithItsSupervisor) {

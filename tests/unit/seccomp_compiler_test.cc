@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -352,38 +351,20 @@ TEST(CompilerTest, ExportPfcAndNames) {
   EXPECT_FALSE(LibseccompVersion().empty());
 }
 
-TEST(CompilerTest, CompileTime) {
+// Compiling the same profile again gives the same filter, byte for byte (the BPF cache and the
+// evidence's bpf_sha256 rely on it). What parse and compile cost is measured by
+// cordon-seccomp-compile-bench (bench/run.sh), not asserted here.
+TEST(CompilerTest, CompileIsDeterministic) {
   Profile p = Load(kShipped + "default.json");
-  std::vector<double> ms;
-  for (int i = 0; i < 21; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    auto c = Compile(p, {});
-    auto t1 = std::chrono::steady_clock::now();
-    ASSERT_TRUE(c);
-    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  auto first = Compile(p, {});
+  ASSERT_TRUE(first) << first.error().Message();
+  EXPECT_GT(first->InstructionCount(), 0u);
+  for (int i = 0; i < 3; ++i) {
+    auto again = Compile(Load(kShipped + "default.json"), {});
+    ASSERT_TRUE(again) << again.error().Message();
+    EXPECT_EQ(again->bpf, first->bpf);
+    EXPECT_EQ(again->bpf_sha256, first->bpf_sha256);
   }
-  std::sort(ms.begin(), ms.end());
-  std::vector<double> parse_ms;
-  std::string text;
-  {
-    FILE* f = std::fopen((kShipped + "default.json").c_str(), "rb");
-    ASSERT_NE(f, nullptr);
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-    std::fclose(f);
-  }
-  for (int i = 0; i < 21; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    auto q = ParseProfile(text, {});
-    auto t1 = std::chrono::steady_clock::now();
-    ASSERT_TRUE(q);
-    parse_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-  }
-  std::sort(parse_ms.begin(), parse_ms.end());
-  std::printf("[ info ] default.json: parse median %.3f ms, compile median %.3f ms (min %.3f, max %.3f), %zu BPF insns\n",
-              parse_ms[10], ms[10], ms.front(), ms.back(), Compile(p, {})->InstructionCount());
-  EXPECT_LT(ms[10], 200.0);
 }
 
 // ---- allow/deny tables for the shipped profiles (Evaluate) ----

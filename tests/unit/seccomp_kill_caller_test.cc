@@ -101,11 +101,14 @@ TEST(KillCallerTest, AStaleNotificationSignalsNobody) {
   }
   CallerKill k = KillCaller(c.listener.Get(), c.req.id, bystander);
   EXPECT_EQ(k.outcome, CallerKill::Outcome::kGone);
-  ::usleep(20000);
+  // No sleep to give a stray signal time to land: a marker signal of our own, sent now, is what
+  // ends the bystander unless a signal sent before it does. A real-time signal is delivered after
+  // any pending standard one, and a SIGKILL already sent makes the marker moot.
+  ASSERT_EQ(::kill(bystander, SIGRTMAX), 0);
   int st = 0;
-  EXPECT_EQ(::waitpid(bystander, &st, WNOHANG), 0) << "the bystander was signalled";
-  ::kill(bystander, SIGKILL);
-  ::waitpid(bystander, nullptr, 0);
+  ASSERT_EQ(::waitpid(bystander, &st, 0), bystander);
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGRTMAX)
+      << "the bystander was signalled: " << (WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "it exited");
 }
 
 }  // namespace
