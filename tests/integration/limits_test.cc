@@ -25,7 +25,15 @@ std::string Policy(const std::string& name, const std::string& limits) {
   return WriteTempFile(name + ".json", R"({"name": ")" + name + R"(", "version": 1, "limits": {)" + limits + "}}");
 }
 
-bool HasCgroup(const std::string& ev) { return JsonField(ev, "usage/cgroup/mode").rfind("none", 0) != 0; }
+// Whether this run had a per-task cgroup: decided from the host (may this uid create one here?),
+// and the run's evidence must agree; a run that silently fell back to no cgroup is a failure.
+bool HasCgroup(const std::string& ev) {
+  static const bool host_has = NoTaskCgroupReason().empty();
+  const bool reported = JsonField(ev, "usage/cgroup/mode").rfind("none", 0) != 0;
+  EXPECT_EQ(reported, host_has) << "this host " << (host_has ? "gives" : "does not give")
+                                << " this uid a cgroup, the run's evidence says otherwise: " << ev;
+  return host_has;
+}
 
 uint64_t Figure(const std::string& ev, const std::string& name) {
   std::string v = JsonField(ev, "usage/cgroup/" + name + "/value");
@@ -157,8 +165,7 @@ std::set<std::string> TaskCgroupDirs(const std::string& ev) {
 
 TEST(Limits, NoCgroupIsLeftAfterManyTasks) {
   REQUIRE_SANDBOX();
-  auto r0 = CordonRun({"/bin/true"}, {"--evidence", "-"});
-  if (!HasCgroup(EvidenceLine(r0))) GTEST_SKIP() << "no per-task cgroup for this user: " << JsonField(EvidenceLine(r0), "usage/cgroup/mode");
+  if (auto why = NoTaskCgroupReason(); !why.empty()) GTEST_SKIP() << "no per-task cgroup for this user: " << why;
   // Our own tasks' cgroups, by id from their evidence: other tests may create cgroups meanwhile.
   std::string evfile = WriteTempFile("many-ev.jsonl", "");
   std::string policy = Policy("many", R"("memory_bytes": 67108864, "pids": 16)");
@@ -205,10 +212,10 @@ TEST(Limits, V1OnlyPathsOfThisHost) {
   REQUIRE_SANDBOX();
   RunOptions v1;
   v1.env = EnvWith("CORDON_CGROUPS=v1");
+  if (auto why = NoTaskCgroupReason(/*ignore_v2=*/true); !why.empty()) GTEST_SKIP() << "no v1 controllers usable here: " << why;
   auto probe = CordonRun({"/bin/true"}, {"--evidence", "-"}, v1);
   std::string pev = EvidenceLine(probe);
-  if (JsonField(pev, "usage/cgroup/mode") != "v1")
-    GTEST_SKIP() << "no v1 controllers usable here: " << JsonField(pev, "usage/cgroup/mode");
+  ASSERT_EQ(JsonField(pev, "usage/cgroup/mode"), "v1") << "this host has v1 controllers Cordon may use: " << pev;
   auto cpu = CordonRun({"python3", "-c", "while True: pass"},
                        {"--policy", Policy("cpu-v1", R"("max_cpu_ms": 300)"), "--evidence", "-"}, v1);
   std::string ev = EvidenceLine(cpu);

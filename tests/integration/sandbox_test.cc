@@ -393,7 +393,7 @@ TEST(Sandbox, ConcurrentRootfulTasksNeverShareAHostUid) {
   const std::string lock = "/run/cordon/ids/" + std::to_string(uid) + ".lock";
   std::string ev1 = WriteTempFile("lease-ev1.json", "");
   Background first({BuildPath("bin/cordon"), "run", "--id-range", range, "--evidence", ev1, "--", "/bin/sh", "-c",
-                    "echo up; read x"});
+                    "echo up; read x; exit 0"});
   ASSERT_TRUE(first.started());
   ASSERT_EQ(first.ReadLine(), "up") << first.Wait().err;
   {

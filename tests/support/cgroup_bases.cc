@@ -1,20 +1,48 @@
 #include "tests/support/cgroup_bases.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 #include "supervisor/cgroup/layout.h"
 
 namespace cordon::test {
+namespace {
 
-std::vector<std::string> TaskCgroupBases() {
+Result<cgroup::Layout> Layout(bool ignore_v2) {
   cgroup::BaseOptions options;
+  options.ignore_v2 = ignore_v2;
   if (const char* sub = ::getenv("CORDON_CGROUP_SUBTREE"); sub && *sub) options.subtree = sub;
+  return cgroup::DetectLayout(options);
+}
+
+// The base itself when it exists, else the directory it would be made in.
+std::string ExistingDir(const std::string& base) {
+  return ::access(base.c_str(), F_OK) == 0 ? base : cgroup::fs::Parent(base);
+}
+
+}  // namespace
+
+std::vector<std::string> TaskCgroupBases(bool ignore_v2) {
   std::vector<std::string> out;
-  auto layout = cgroup::DetectLayout(options);
+  auto layout = Layout(ignore_v2);
   if (!layout || !layout->no_cgroup_reason.empty()) return out;
   if (!layout->v2_base_dir.empty()) out.push_back(layout->v2_base_dir);
   for (int i : layout->UsedV1()) out.push_back(layout->v1[static_cast<size_t>(i)].base_dir);
   return out;
+}
+
+std::string NoTaskCgroupReason(bool ignore_v2) {
+  auto layout = Layout(ignore_v2);
+  if (!layout) return "the cgroup layout of this host cannot be read: " + layout.error().Message();
+  if (!layout->no_cgroup_reason.empty()) return layout->no_cgroup_reason;
+  std::vector<std::string> bases = TaskCgroupBases(ignore_v2);
+  if (bases.empty()) return ignore_v2 ? "no v1 controller hierarchy on this host" : "no cgroup hierarchy on this host";
+  for (const auto& b : bases) {
+    const std::string dir = ExistingDir(b);
+    if (::access(dir.c_str(), W_OK) != 0) return "uid " + std::to_string(::geteuid()) + " may not write " + dir;
+  }
+  return "";
 }
 
 }  // namespace cordon::test

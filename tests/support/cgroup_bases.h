@@ -1,6 +1,8 @@
 // tests/support/cgroup_bases.h: where Cordon puts task cgroups on this host, found by the cgroup
 // layout code's own discovery (supervisor/cgroup/layout.h) for this process, so that a test looks
-// where a run really puts them (a systemd-delegated base, CORDON_CGROUP_SUBTREE), not at fixed paths.
+// where a run really puts them (a systemd-delegated base, CORDON_CGROUP_SUBTREE), not at fixed
+// paths; and whether this host gives this uid a cgroup at all, decided from the host (the
+// cgroupfs mounts, our cgroup's delegation, write access), not from a run's evidence.
 #pragma once
 
 #include <string>
@@ -9,7 +11,10 @@
 namespace cordon::test {
 
 // The v2 base and every v1 hierarchy's base Cordon would use here ("" entries left out); empty when
-// this process may use no cgroup.
-std::vector<std::string> TaskCgroupBases();
+// this process may use no cgroup. ignore_v2: as with CORDON_CGROUPS=v1.
+std::vector<std::string> TaskCgroupBases(bool ignore_v2 = false);
+
+// "" when this uid may create task cgroups here; otherwise why not (for GTEST_SKIP).
+std::string NoTaskCgroupReason(bool ignore_v2 = false);
 
 }  // namespace cordon::test

@@ -566,11 +566,15 @@ int RunChild(const std::vector<uint8_t>& bpf, void (*body)()) {
   return status;
 }
 
+// Whether this host lets a process load a seccomp filter at all: decided with a one-instruction
+// allow-all filter of our own, not with the compiler under test (a compiler that emits a filter
+// the kernel refuses must fail these tests, not skip them).
 bool SeccompUsable() {
-  Profile p = Load(kShipped + "default.json");
-  auto c = Compile(p, {});
+  const sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  std::vector<uint8_t> bpf(sizeof allow);
+  std::memcpy(bpf.data(), &allow, sizeof allow);
   int err = 0;
-  RunProbes(c->bpf, {}, &err);
+  RunProbes(bpf, {}, &err);
   return err == 0;
 }
 
