@@ -497,7 +497,8 @@ TEST(DaemonPeers, DenialFloodDoesNotDelayOtherTenants) {
   ASSERT_FALSE(total.empty()) << ev;
   std::printf("submit: idle median %.1f ms, during a denial flood (%s denials) %.1f ms, idle after %.1f ms\n", idle,
               total.c_str(), busy, idle_after);
-  EXPECT_GE(std::stoull(total), 10000u) << "the flood did not happen: " << ev;
+  // A flood, not a few calls; how many a second is the host's speed (printed above), not asserted.
+  EXPECT_GE(std::stoull(total), 1000u) << "the flood did not happen: " << ev;
   EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
 }
 
