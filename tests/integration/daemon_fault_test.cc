@@ -200,6 +200,13 @@ TEST(DaemonFault, LeaseFilesGoWithTheirTasks) {
   for (int i = 0; i < 20; ++i) ASSERT_EQ(d.Cli({"submit", "--", "/bin/true"}).exit_code, 0) << d.Log();
   std::string id = Trim(d.Cli({"submit", "--detach", "--", "sleep", "30"}).out);
   EXPECT_EQ(count(), 1u);  // the running task's
+  // ... and it is held: its supervisor has it locked.
+  for (const auto& e : std::filesystem::directory_iterator(ids)) {
+    if (e.path().extension() != ".lock") continue;
+    UniqueFd probe(::open(e.path().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    ASSERT_TRUE(probe) << e.path();
+    EXPECT_NE(::flock(probe.Get(), LOCK_EX | LOCK_NB), 0) << e.path() << " exists but nobody holds it";
+  }
   ASSERT_EQ(d.Cli({"cancel", id}).exit_code, 0);
   ASSERT_EQ(d.Cli({"wait", id}).exit_code, 137);
   for (int i = 0; i < 50 && count() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
