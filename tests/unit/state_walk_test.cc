@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "supervisor/bindings.h"
+#include "common/bindings/grant.h"
 #include "tests/support/run.h"
 
 namespace cordon {
