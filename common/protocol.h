@@ -1,4 +1,5 @@
-// common/protocol.h: messages between the supervisor and the shim (docs/protocol.md).
+// common/protocol.h: messages between the supervisor and the shim (docs/protocol.md; the steps
+// they frame: docs/setup-sequence.md).
 //
 // The control socket is an AF_UNIX SOCK_SEQPACKET pair; the shim gets its end as fd 3. Every
 // message starts with MsgHeader; fds ride along with SCM_RIGHTS. Order on the wire:

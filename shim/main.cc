@@ -62,7 +62,10 @@ bool ResetIgnoredSignals(Failure* f) {
   if (line == nullptr) return SetFailure(f, SetupStep::kReadSpec, EINVAL, "no SigIgn line in /proc/self/status");
   unsigned long long mask = std::strtoull(line + 9, nullptr, 16);
   for (int sig = 1; sig <= 64 && mask != 0; ++sig, mask >>= 1) {
-    if ((mask & 1) && sig != SIGKILL && sig != SIGSTOP && ::signal(sig, SIG_DFL) == SIG_ERR)
+    // glibc keeps the signals below SIGRTMIN that it uses itself (32, 33) and refuses to change
+    // them (EINVAL): they are left as inherited.
+    const bool reserved = sig > SIGSYS && sig < SIGRTMIN;
+    if ((mask & 1) && sig != SIGKILL && sig != SIGSTOP && !reserved && ::signal(sig, SIG_DFL) == SIG_ERR)
       return SetFailure(f, SetupStep::kReadSpec, errno, "reset the ignored signal %d", sig);
   }
   return true;
