@@ -174,7 +174,7 @@ void AwaitTask(TaskArgs& a) {
   // Held: the socket stays open for kGo (it sits above the fds placed next, see RunChild).
   if (hold) {
     a.go_fd = a.start_fd;
-  } else if (::close(a.start_fd) < 0) {
+  } else if (::close(a.start_fd) < 0) {  // PID 1's UniqueFd, in the table we share: it never closes it again
     Die(a, SetupStep::kAwaitTask, errno, "close the start socket");
   }
 }

@@ -80,13 +80,11 @@ namespace {
 // fail (ELOOP/ENOTDIR) instead of leading root elsewhere. Never crosses into another filesystem.
 uint64_t WalkBytes(int dir_fd, dev_t dev, int depth) {
   // fdopendir takes the fd; a duplicate keeps the caller's.
-  int own = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (own < 0) return 0;
-  DIR* d = ::fdopendir(own);
-  if (d == nullptr) {
-    ::close(own);
-    return 0;
-  }
+  UniqueFd own(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+  if (!own) return 0;
+  DIR* d = ::fdopendir(own.Get());
+  if (d == nullptr) return 0;
+  (void)own.Release();  // closedir closes it
   uint64_t total = 0;
   while (dirent* e = ::readdir(d)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
