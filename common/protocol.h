@@ -66,6 +66,7 @@ struct StepMark {
   uint64_t ns = 0;
 };
 inline constexpr int kMaxStepMarks = 40;
+static_assert(kMaxStepMarks >= static_cast<int>(SetupStep::kLast), "room for every step's stamp");
 
 // The command is running: the task's execve succeeded.
 struct ExecOkRecord {
