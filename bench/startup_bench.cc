@@ -274,7 +274,8 @@ void PrintTimeline(const std::string& title, const std::vector<nlohmann::json>& 
     for (size_t i = 0; i < st.size(); ++i) {
       std::string name = st[i].value("step", "");
       int64_t start = st[i].value("start_us", int64_t(0));
-      int64_t end = i + 1 < st.size() ? st[i + 1].value("start_us", int64_t(0)) : t.value("exec_us", start);
+      // The last step (init-lockdown) begins after the exec: it ends there too, as far as setup goes.
+      int64_t end = i + 1 < st.size() ? st[i + 1].value("start_us", int64_t(0)) : std::max(t.value("exec_us", start), start);
       if (!setup.count(name)) setup_order.push_back(name);
       setup[name].push_back(double(end - start) / 1000.0);
     }

@@ -20,6 +20,13 @@ bool MkdirAll(const std::string& path, mode_t mode, mode_t parent_mode) {
   return ::mkdir(path.c_str(), mode) == 0 || errno == EEXIST;
 }
 
+bool TouchFile(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0 && !MkdirAll(path.substr(0, slash), 0755)) return false;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444));
+  return fd.Valid();
+}
+
 Result<UniqueFd> SealedMemfd(const char* name, std::string_view data) {
   UniqueFd fd(::memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!fd) return Fail(errno, std::string("memfd_create ") + name);

@@ -1,4 +1,5 @@
-// common/protocol.h: messages between the supervisor and the shim (docs/protocol.md).
+// common/protocol.h: messages between the supervisor and the shim (docs/protocol.md; the steps
+// they frame: docs/setup-sequence.md).
 //
 // The control socket is an AF_UNIX SOCK_SEQPACKET pair; the shim gets its end as fd 3. Every
 // message starts with MsgHeader; fds ride along with SCM_RIGHTS. Order on the wire:
@@ -65,6 +66,7 @@ struct StepMark {
   uint64_t ns = 0;
 };
 inline constexpr int kMaxStepMarks = 40;
+static_assert(kMaxStepMarks >= static_cast<int>(SetupStep::kLast), "room for every step's stamp");
 
 // The command is running: the task's execve succeeded.
 struct ExecOkRecord {

@@ -25,7 +25,9 @@
 #include <new>
 #include <cstring>
 
+#include "common/bindings/receive.h"
 #include "common/init_filter.h"
+#include "common/unique_fd.h"
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "shim/failure.h"
@@ -45,67 +47,206 @@ using proto::LaunchSpec;
 constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 void NoopHandler(int) {}
 
+// PID 1's setup, handed from step to step. Every fd it owns is a UniqueFd; PID 1 never returns
+// (it ends in _exit), so what it still holds then is closed by the kernel or by CloseAllBut.
+struct Pid1 {
+  Pid1(LaunchSpec& s, const ChildArgs& a) : spec(s), args(a) {}
+  LaunchSpec& spec;
+  const ChildArgs& args;
+  Failure f;
+  UniqueFd sync;   // SEQPACKET to the outer shim
+  UniqueFd start;  // pooled: the start socket
+  std::vector<UniqueFd> binding_srcs;     // resolve-bindings -> mount-bindings
+  mnt::RootState root;                    // mount-private -> bind-mounts
+  std::vector<int> task_fds;              // stdin, stdout, stderr, bound fds: the task's 0..N
+  std::vector<UniqueFd> binding_dir_fds;  // binding-fds: owners of task_fds' directory entries
+  UniqueFd proxy;                         // proxy-socket: the egress proxy's listening socket
+  // fork-task
+  TaskArgs ta;
+  TaskReport report;  // shared with the task: CLONE_VM
+  sigset_t waitset{};
+  pid_t task = -1;
+  uint64_t ready_ns = 0, exec_ns = 0;
+};
+
 [[noreturn]] void Die(int sync_fd, const Failure& f) {
   (void)::send(sync_fd, &f.rec, sizeof f.rec, MSG_NOSIGNAL);
   _exit(kExitCordonFailure);
 }
 
 bool WriteSelfFile(const char* path, const char* text, Failure* f) {
-  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return SetFailure(f, SetupStep::kIdMaps, errno, "open %s", path);
-  ssize_t n = ::write(fd, text, std::strlen(text));
-  int err = errno;
-  ::close(fd);
-  if (n < 0) return SetFailure(f, SetupStep::kIdMaps, err, "write '%s' to %s", text, path);
-  return true;
-}
-
-// "deny" on setgroups must precede an unprivileged gid_map write (user_namespaces(7)); it also means
-// the task can never call setgroups(2) to pick up groups.
-bool WriteIdMaps(const LaunchSpec& s, Failure* f) {
-  char map[64];
-  if (!WriteSelfFile("/proc/self/setgroups", "deny", f)) return false;
-  snprintf(map, sizeof map, "%u %u 1\n", s.task_gid, s.host_gid);
-  if (!WriteSelfFile("/proc/self/gid_map", map, f)) return false;
-  snprintf(map, sizeof map, "%u %u 1\n", s.task_uid, s.host_uid);
-  return WriteSelfFile("/proc/self/uid_map", map, f);
-}
-
-bool SetIds(const LaunchSpec& spec, Failure* f) {
-  // The maps hold a single id each (task id -> host id). In rootful mode our real and saved ids are
-  // still host root, unmapped here; this makes every id the task's. We keep all capabilities of the
-  // new user namespace: the old ids are not the namespace's root (security/commoncap.c
-  // cap_emulate_setxuid), and rootful mode also set SECBIT_NO_SETUID_FIXUP.
-  if (::setresgid(spec.task_gid, spec.task_gid, spec.task_gid) < 0)
-    return SetFailure(f, SetupStep::kSetIds, errno, "setresgid %u", spec.task_gid);
-  if (::setresuid(spec.task_uid, spec.task_uid, spec.task_uid) < 0)
-    return SetFailure(f, SetupStep::kSetIds, errno, "setresuid %u", spec.task_uid);
-  return true;
-}
-
-bool LoopbackUp(Failure* f) {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return SetFailure(f, SetupStep::kLoopback, errno, "socket for lo");
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  int rc = ::ioctl(s, SIOCGIFFLAGS, &ifr);
-  if (rc == 0) {
-    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-    rc = ::ioctl(s, SIOCSIFFLAGS, &ifr);
-  }
-  int err = errno;
-  ::close(s);
-  if (rc < 0) return SetFailure(f, SetupStep::kLoopback, err, "bring lo up");
+  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+  if (!fd) return SetFailure(f, SetupStep::kIdMaps, errno, "open %s", path);
+  if (::write(fd.Get(), text, std::strlen(text)) < 0)
+    return SetFailure(f, SetupStep::kIdMaps, errno, "write '%s' to %s", text, path);
   return true;
 }
 
 // Moves `fd` to a number at or above `floor`, so the task's fd placement (0..N in the shared table)
 // cannot overwrite it.
-int LiftFd(int fd, int floor) {
-  if (fd >= floor) return fd;
-  int n = ::fcntl(fd, F_DUPFD_CLOEXEC, floor);
-  if (n >= 0) ::close(fd);
-  return n;
+bool LiftFd(UniqueFd* fd, int floor) {
+  if (fd->Get() >= floor) return true;
+  UniqueFd lifted(::fcntl(fd->Get(), F_DUPFD_CLOEXEC, floor));
+  if (!lifted) return false;
+  *fd = std::move(lifted);
+  return true;
+}
+
+// ---- The steps, in SetupStep order. Each returns false with p.f filled in. ----
+
+// Die with the outer shim.
+bool ArmPdeathsig(Pid1& p) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) return SetFailure(&p.f, SetupStep::kPdeathsig, errno, "prctl PR_SET_PDEATHSIG");
+  return true;
+}
+
+// Our own id maps. The namespace is owned by the ids we were cloned with (the task's host ids, see
+// shim/main.cc), so a single-id map of our own euid/egid needs no help from outside. "deny" on
+// setgroups must precede an unprivileged gid_map write (user_namespaces(7)); it also means the
+// task can never call setgroups(2) to pick up groups.
+bool WriteIdMaps(Pid1& p) {
+  char map[64];
+  if (!WriteSelfFile("/proc/self/setgroups", "deny", &p.f)) return false;
+  snprintf(map, sizeof map, "%u %u 1\n", p.spec.task_gid, p.spec.host_gid);
+  if (!WriteSelfFile("/proc/self/gid_map", map, &p.f)) return false;
+  snprintf(map, sizeof map, "%u %u 1\n", p.spec.task_uid, p.spec.host_uid);
+  return WriteSelfFile("/proc/self/uid_map", map, &p.f);
+}
+
+bool ResolveBindings(Pid1& p) { return bindings::ResolveBindings(p.spec, &p.binding_srcs, &p.f); }
+
+bool SetIds(Pid1& p) {
+  // The maps hold a single id each (task id -> host id). In rootful mode our real and saved ids are
+  // still host root, unmapped here; this makes every id the task's. We keep all capabilities of the
+  // new user namespace: the old ids are not the namespace's root (security/commoncap.c
+  // cap_emulate_setxuid), and rootful mode also set SECBIT_NO_SETUID_FIXUP.
+  const LaunchSpec& spec = p.spec;
+  if (::setresgid(spec.task_gid, spec.task_gid, spec.task_gid) < 0)
+    return SetFailure(&p.f, SetupStep::kSetIds, errno, "setresgid %u", spec.task_gid);
+  if (::setresuid(spec.task_uid, spec.task_uid, spec.task_uid) < 0)
+    return SetFailure(&p.f, SetupStep::kSetIds, errno, "setresuid %u", spec.task_uid);
+  // An euid change clears the parent-death signal (kernel/cred.c commit_creds); arm it again in
+  // case setresuid changed one, then make sure the outer shim did not die before we armed it: its
+  // end of the sync socket would show POLLHUP. (getppid() cannot tell: it is 0 in a new PID ns.)
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+    return SetFailure(&p.f, SetupStep::kSetIds, errno, "prctl PR_SET_PDEATHSIG after setresuid");
+  pollfd alive{p.sync.Get(), POLLIN, 0};
+  if (::poll(&alive, 1, 0) > 0 && (alive.revents & POLLHUP)) _exit(kExitCordonFailure);
+  return true;
+}
+
+bool MakeMountsPrivate(Pid1& p) { return mnt::MakeMountsPrivate(p.spec, &p.root, &p.f); }
+bool MountRoot(Pid1& p) { return mnt::MountRoot(p.spec, &p.f); }
+bool BindMounts(Pid1& p) { return mnt::BindMounts(p.spec, &p.root, &p.f); }
+bool ScratchMounts(Pid1& p) { return mnt::ScratchMounts(&p.f); }
+
+// Bindings: mounted from PID 1's verified fds, never executable, read-only unless "rw".
+bool MountBindings(Pid1& p) {
+  if (!bindings::MountBindings(p.spec, mnt::NewRoot(), p.binding_srcs, &p.f)) return false;
+  p.binding_srcs.clear();
+  return true;
+}
+
+bool MountProc(Pid1& p) { return mnt::MountProc(p.spec, p.args.boot_floor_s, &p.f); }
+bool MountDev(Pid1& p) { return mnt::MountDev(p.spec, &p.f); }
+bool EtcFiles(Pid1& p) { return mnt::EtcFiles(p.spec, &p.f); }
+bool PivotRoot(Pid1& p) { return mnt::PivotRoot(&p.f); }
+bool RemountReadOnly(Pid1& p) { return mnt::RemountReadOnly(&p.f); }
+bool BindingFds(Pid1& p) { return bindings::OpenBindingFds(p.spec, &p.task_fds, &p.binding_dir_fds, &p.f); }
+
+bool LoopbackUp(Pid1& p) {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return SetFailure(&p.f, SetupStep::kLoopback, errno, "socket for lo");
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s.Get(), SIOCGIFFLAGS, &ifr) < 0) return SetFailure(&p.f, SetupStep::kLoopback, errno, "read lo's flags");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (::ioctl(s.Get(), SIOCSIFFLAGS, &ifr) < 0) return SetFailure(&p.f, SetupStep::kLoopback, errno, "bring lo up");
+  return true;
+}
+
+// The egress proxy's door: a listening socket on the sandbox's own loopback. The supervisor gets
+// it and proxies from the host side; the task's network namespace keeps nothing but lo.
+bool ProxySocket(Pid1& p) {
+  if (p.spec.proxy_port == 0) return true;
+  p.proxy.Reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(p.spec.proxy_port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (!p.proxy || ::bind(p.proxy.Get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(p.proxy.Get(), 128) < 0)
+    return SetFailure(&p.f, SetupStep::kProxySocket, errno, "listen on 127.0.0.1:%u for the egress proxy", p.spec.proxy_port);
+  return true;
+}
+
+bool SetHostname(Pid1& p) {
+  if (::sethostname(p.spec.hostname.data(), p.spec.hostname.size()) < 0)
+    return SetFailure(&p.f, SetupStep::kHostname, errno, "sethostname");
+  return true;
+}
+
+bool EnterCgroupNs(Pid1& p) {
+  if (::unshare(CLONE_NEWCGROUP) < 0) return SetFailure(&p.f, SetupStep::kCgroupNs, errno, "unshare cgroup namespace");
+  return true;
+}
+
+int RunTaskEntry(void* arg) { RunTask(*static_cast<TaskArgs*>(arg)); }
+
+// Start the task. Everything it needs is built here, before the clone. A pooled sandbox's task is
+// started now too, before its request: it waits at await-task (shim/task.h). Returns once the task
+// has exec'd or died: PID 1 is suspended in the clone (CLONE_VFORK) until then.
+bool ForkTask(Pid1& p) {
+  const bool pooled = p.spec.flags & proto::kFlagPooled;
+  // The task's fds are placed at 0..N in the table it shares with us: keep ours above that.
+  const int floor = static_cast<int>(p.task_fds.size()) + 3;
+  if (!LiftFd(&p.sync, floor) || (p.proxy && !LiftFd(&p.proxy, floor)) || (pooled && !LiftFd(&p.start, floor)))
+    return SetFailure(&p.f, SetupStep::kForkTask, errno, "move the sync, proxy and start sockets above the task's fds");
+  TaskArgs& ta = p.ta;
+  ta.spec = &p.spec;
+  ta.fds = p.task_fds;
+  ta.bpf = p.args.bpf;
+  ta.start_fd = pooled ? p.start.Get() : -1;
+  ta.sync_fd = p.sync.Get();
+  if (!pooled) BuildExecArgs(&ta);
+  ta.report = &p.report;
+  sigemptyset(&p.waitset);
+  sigaddset(&p.waitset, SIGCHLD);
+  struct sigaction sa{};
+  sa.sa_handler = NoopHandler;
+  for (int s : kForwarded) {
+    sigaddset(&p.waitset, s);
+    if (::sigaction(s, &sa, nullptr) < 0) return SetFailure(&p.f, SetupStep::kForkTask, errno, "sigaction %d", s);
+    ta.handled_signals.push_back(s);
+  }
+  if (::sigaction(SIGCHLD, &sa, nullptr) < 0) return SetFailure(&p.f, SetupStep::kForkTask, errno, "sigaction SIGCHLD");
+  ta.handled_signals.push_back(SIGCHLD);
+  ta.empty_caps = cap_init();
+  if (ta.empty_caps == nullptr) return SetFailure(&p.f, SetupStep::kForkTask, errno, "cap_init");
+  if (::sigprocmask(SIG_BLOCK, &p.waitset, nullptr) < 0)
+    return SetFailure(&p.f, SetupStep::kForkTask, errno, "block the forwarded signals");
+
+  p.ready_ns = sys::MonotonicNs();
+  // CLONE_VM|CLONE_VFORK: the task runs on its own stack in our memory until its execve, and we
+  // resume once it has exec'd or exited; no page tables are copied. CLONE_FILES: it also shares our
+  // fd table until execve, so fds it opens before exec (a seccomp listener) stay ours afterwards.
+  long pid = sys::CloneVfork(RunTaskEntry, &ta, CLONE_FILES, nullptr);
+  if (pid < 0) return SetFailure(&p.f, SetupStep::kForkTask, errno, "clone task process");
+  p.task = static_cast<pid_t>(pid);
+  p.exec_ns = sys::MonotonicNs();
+  TaskReport& report = p.report;
+  if (report.withdrawn) _exit(0);  // discarded before a task came: nothing ran
+  if (report.error.step != SetupStep::kNone) {
+    // The task's own step failed: its record goes up as it is.
+    (void)::send(p.sync.Get(), &report.error, sizeof report.error, MSG_NOSIGNAL);
+    int status;
+    ::waitpid(p.task, &status, __WALL);
+    _exit(kExitCordonFailure);
+  }
+  siginfo_t si{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0 &&
+      !report.reached_exec)
+    return SetFailure(&p.f, SetupStep::kForkTask, 0, "task process died during setup (status %d)", si.si_status);
+  return true;
 }
 
 // PID 1 after the task started: confined at least as tightly as the task, so that nothing the task
@@ -115,32 +256,79 @@ int LiftFd(int fd, int floor) {
 // PR_SET_SECUREBITS); no capabilities in any set; no_new_privs (seccomp(2) requires it without
 // CAP_SYS_ADMIN, which we just dropped); then the small filter of common/init_filter.h. Runs after
 // the task's execve (we resume from the CLONE_VFORK clone then), before the exec-ok record.
-bool LockDownInit(cap_t none, Failure* f) {
-  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: PR_SET_DUMPABLE 0");
+bool LockDownInit(Pid1& p) {
+  Failure* f = &p.f;
+  constexpr SetupStep kStep = SetupStep::kInitLockdown;
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, kStep, errno, "PID 1: PR_SET_DUMPABLE 0");
   int cap = -1;
   if (int err = DropBoundingSet(&cap))
-    return SetFailure(f, SetupStep::kForkTask, err, "PID 1: drop capability %d from the bounding set", cap);
-  if (int err = LockSecurebits()) return SetFailure(f, SetupStep::kForkTask, err, "PID 1: lock securebits");
-  if (cap_reset_ambient() < 0 || cap_set_proc(none) < 0)
-    return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: clear its capabilities");
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: set no_new_privs");
+    return SetFailure(f, kStep, err, "PID 1: drop capability %d from the bounding set", cap);
+  if (int err = LockSecurebits()) return SetFailure(f, kStep, err, "PID 1: lock securebits");
+  if (cap_reset_ambient() < 0) return SetFailure(f, kStep, errno, "PID 1: clear its ambient capabilities");
+  if (cap_set_proc(p.ta.empty_caps) < 0) return SetFailure(f, kStep, errno, "PID 1: clear its capabilities");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, kStep, errno, "PID 1: set no_new_privs");
   std::span<const sock_filter> prog = init_filter::Program();
   sock_fprog fprog{};
   fprog.len = static_cast<unsigned short>(prog.size());
   fprog.filter = const_cast<sock_filter*>(prog.data());
   if (sys::Seccomp(SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
-    return SetFailure(f, SetupStep::kForkTask, errno, "PID 1: load its seccomp filter");
+    return SetFailure(f, kStep, errno, "PID 1: load its seccomp filter");
   return true;
 }
 
-// Close the task's stdio and bound fds in our table: readers of the task's stdout must see EOF
-// when the task (not its init) closes it. close_range is in PID 1's filter for this.
-void CloseAllBut(int sync_fd) {
-  if (sync_fd > 0) sys::CloseRange(0, static_cast<unsigned>(sync_fd - 1), 0);
-  sys::CloseRange(static_cast<unsigned>(sync_fd + 1), ~0u, 0);
+// PID 1's checklist, in SetupStep order: RunChild runs it from here and nowhere else.
+struct Step {
+  SetupStep step;
+  bool (*run)(Pid1&);
+};
+constexpr Step kSteps[] = {
+    {SetupStep::kPdeathsig, ArmPdeathsig},
+    {SetupStep::kIdMaps, WriteIdMaps},
+    {SetupStep::kResolveBindings, ResolveBindings},
+    {SetupStep::kSetIds, SetIds},
+    {SetupStep::kMountPrivate, MakeMountsPrivate},
+    {SetupStep::kMountRoot, MountRoot},
+    {SetupStep::kBindMounts, BindMounts},
+    {SetupStep::kScratchMounts, ScratchMounts},
+    {SetupStep::kMountBindings, MountBindings},
+    {SetupStep::kMountProc, MountProc},
+    {SetupStep::kMountDev, MountDev},
+    {SetupStep::kEtcFiles, EtcFiles},
+    {SetupStep::kPivotRoot, PivotRoot},
+    {SetupStep::kRemountReadOnly, RemountReadOnly},
+    {SetupStep::kBindingFds, BindingFds},
+    {SetupStep::kLoopback, LoopbackUp},
+    {SetupStep::kProxySocket, ProxySocket},
+    {SetupStep::kHostname, SetHostname},
+    {SetupStep::kCgroupNs, EnterCgroupNs},
+    {SetupStep::kForkTask, ForkTask},
+    // The task's steps (shim/task.cc) run inside ForkTask's clone.
+    {SetupStep::kInitLockdown, LockDownInit},
+};
+constexpr bool InEnumOrder() {
+  for (size_t i = 1; i < std::size(kSteps); ++i)
+    if (kSteps[i - 1].step >= kSteps[i].step) return false;
+  return true;
+}
+static_assert(InEnumOrder(), "PID 1's steps must run in SetupStep order");
+
+// A step failed. Once the task runs (init-lockdown), it is ended first, with all it started.
+[[noreturn]] void Fail(Pid1& p) {
+  if (p.task > 0) {
+    ::kill(-1, SIGKILL);
+    while (::wait4(-1, nullptr, __WALL, nullptr) > 0 || errno == EINTR) {
+    }
+  }
+  Die(p.sync.Get(), p.f);
 }
 
-int RunTaskEntry(void* arg) { RunTask(*static_cast<TaskArgs*>(arg)); }
+// Close the task's stdio and bound fds in our table: readers of the task's stdout must see EOF
+// when the task (not its init) closes it. close_range is in PID 1's filter for this; it fails only
+// for a bad range, which these are not.
+void CloseAllBut(int sync_fd) {
+  if (sync_fd > 0) (void)sys::CloseRange(0, static_cast<unsigned>(sync_fd - 1), 0);
+  (void)sys::CloseRange(static_cast<unsigned>(sync_fd + 1), ~0u, 0);
+}
 
 [[noreturn]] void ReapUntilTaskExits(int sync_fd, pid_t task, const sigset_t& waitset) {
   proto::ExitRecord rec;
@@ -178,164 +366,34 @@ int RunTaskEntry(void* arg) { RunTask(*static_cast<TaskArgs*>(arg)); }
 }  // namespace
 
 [[noreturn]] void RunChild(const ChildArgs& args) {
-  LaunchSpec& spec = *args.spec;
-  Failure f;
-  int sync_fd = args.sync_fd;
-
-  // Step 1: die with the outer shim. The re-check closes the race where it died before prctl.
-  if (HookFails(spec, SetupStep::kPdeathsig, &f)) Die(sync_fd, f);
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
-    SetFailure(&f, SetupStep::kPdeathsig, errno, "prctl PR_SET_PDEATHSIG");
-    Die(sync_fd, f);
+  Pid1 p(*args.spec, args);
+  p.sync.Reset(args.sync_fd);
+  p.start.Reset(args.start_fd);
+  p.task_fds = args.task_fds;
+  for (const Step& s : kSteps) {
+    if (HookFails(p.spec, s.step, &p.f) || !s.run(p)) Fail(p);
   }
-
-  // Step 2: our own id maps. The namespace is owned by the ids we were cloned with (the task's host
-  // ids, see shim/main.cc), so a single-id map of our own euid/egid needs no help from outside.
-  if (HookFails(spec, SetupStep::kIdMaps, &f) || !WriteIdMaps(spec, &f)) Die(sync_fd, f);
-  std::vector<int> bind_fds;
-  if (HookFails(spec, SetupStep::kResolveBindings, &f) || !mnt::ResolveBindings(spec, &bind_fds, &f)) Die(sync_fd, f);
-  if (HookFails(spec, SetupStep::kSetIds, &f) || !SetIds(spec, &f)) Die(sync_fd, f);
-  // An euid change clears the parent-death signal (kernel/cred.c commit_creds); arm it again in
-  // case setresuid changed one, then make sure the outer shim did not die before we armed it: its
-  // end of the sync socket would show POLLHUP. (getppid() cannot tell: it is 0 in a new PID ns.)
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
-    SetFailure(&f, SetupStep::kSetIds, errno, "prctl PR_SET_PDEATHSIG after setresuid");
-    Die(sync_fd, f);
-  }
-  pollfd alive{sync_fd, POLLIN, 0};
-  if (::poll(&alive, 1, 0) > 0 && (alive.revents & POLLHUP)) _exit(kExitCordonFailure);
-  if (!mnt::BuildRoot(spec, bind_fds, args.boot_floor_s, &f)) Die(sync_fd, f);
-  for (int fd : bind_fds)
-    if (fd >= 0) ::close(fd);
-  // A directory binding reaches the task as an O_PATH fd on its mount inside the sandbox, never on
-  // the host directory itself: ".." from there stays in the sandbox.
-  std::vector<int> task_fds = args.task_fds;
-  for (const proto::BindEntry& b : spec.binds) {
-    if (!(b.flags & proto::kBindDir)) continue;
-    int fd = ::open(b.target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-      SetFailure(&f, SetupStep::kBindMounts, errno, "open binding %s inside the sandbox", b.target.c_str());
-      Die(sync_fd, f);
-    }
-    task_fds[3 + b.fd_index] = fd;
-  }
-  if (HookFails(spec, SetupStep::kLoopback, &f) || !LoopbackUp(&f)) Die(sync_fd, f);
-  // The egress proxy's door: a listening socket on the sandbox's own loopback. The supervisor gets
-  // it and proxies from the host side; the task's network namespace keeps nothing but lo.
-  int proxy_fd = -1;
-  if (spec.proxy_port != 0) {
-    proxy_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(spec.proxy_port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (proxy_fd < 0 || ::bind(proxy_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(proxy_fd, 128) < 0) {
-      SetFailure(&f, SetupStep::kLoopback, errno, "listen on 127.0.0.1:%u for the egress proxy", spec.proxy_port);
-      Die(sync_fd, f);
-    }
-  }
-  if (HookFails(spec, SetupStep::kHostname, &f)) Die(sync_fd, f);
-  if (::sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
-    SetFailure(&f, SetupStep::kHostname, errno, "sethostname");
-    Die(sync_fd, f);
-  }
-  if (HookFails(spec, SetupStep::kCgroupNs, &f)) Die(sync_fd, f);
-  if (::unshare(CLONE_NEWCGROUP) < 0) {
-    SetFailure(&f, SetupStep::kCgroupNs, errno, "unshare cgroup namespace");
-    Die(sync_fd, f);
-  }
-
-  // Step: start the task. Everything it needs is built here, before the clone. A pooled sandbox's
-  // task is started now too, before its request: it waits at await-task (shim/task.h).
-  const bool pooled = spec.flags & proto::kFlagPooled;
-  if (HookFails(spec, SetupStep::kForkTask, &f)) Die(sync_fd, f);
-  // The task's fds are placed at 0..N in the table it shares with us: keep ours above that.
-  const int floor = static_cast<int>(task_fds.size()) + 3;
-  sync_fd = LiftFd(sync_fd, floor);
-  if (proxy_fd >= 0) proxy_fd = LiftFd(proxy_fd, floor);
-  const int start_fd = pooled ? LiftFd(args.start_fd, floor) : -1;
-  if (sync_fd < 0 || (spec.proxy_port != 0 && proxy_fd < 0) || (pooled && start_fd < 0)) {
-    SetFailure(&f, SetupStep::kForkTask, errno, "move the sync, proxy and start sockets above the task's fds");
-    Die(sync_fd >= 0 ? sync_fd : args.sync_fd, f);
-  }
-  TaskArgs ta;
-  ta.spec = &spec;
-  ta.fds = task_fds;
-  ta.bpf = args.bpf;
-  ta.start_fd = start_fd;
-  ta.sync_fd = sync_fd;
-  if (!pooled) BuildExecArgs(&ta);
-  TaskReport report_storage;  // shared with the task: CLONE_VM below
-  ta.report = &report_storage;
-  sigset_t waitset;
-  sigemptyset(&waitset);
-  sigaddset(&waitset, SIGCHLD);
-  struct sigaction sa{};
-  sa.sa_handler = NoopHandler;
-  for (int s : kForwarded) {
-    sigaddset(&waitset, s);
-    ::sigaction(s, &sa, nullptr);
-    ta.handled_signals.push_back(s);
-  }
-  ::sigaction(SIGCHLD, &sa, nullptr);
-  ta.handled_signals.push_back(SIGCHLD);
-  ta.empty_caps = cap_init();
-  if (ta.empty_caps == nullptr) {
-    SetFailure(&f, SetupStep::kForkTask, errno, "cap_init");
-    Die(sync_fd, f);
-  }
-  ::sigprocmask(SIG_BLOCK, &waitset, nullptr);
-
-  const uint64_t ready_ns = sys::MonotonicNs();
-  // CLONE_VM|CLONE_VFORK: the task runs on its own stack in our memory until its execve, and we
-  // resume once it has exec'd or exited; no page tables are copied. CLONE_FILES: it also shares our
-  // fd table until execve, so fds it opens before exec (a seccomp listener) stay ours afterwards.
-  long pid = sys::CloneVfork(RunTaskEntry, &ta, CLONE_FILES, nullptr);
-  if (pid < 0) {
-    SetFailure(&f, SetupStep::kForkTask, errno, "clone task process");
-    Die(sync_fd, f);
-  }
-  const uint64_t exec_ns = sys::MonotonicNs();
-  TaskReport* report = ta.report;
-  if (report->withdrawn) _exit(0);  // discarded before a task came: nothing ran
-  if (report->error.step != SetupStep::kNone) {
-    (void)::send(sync_fd, &report->error, sizeof report->error, MSG_NOSIGNAL);
-    int status;
-    ::waitpid(static_cast<pid_t>(pid), &status, __WALL);
-    _exit(kExitCordonFailure);
-  }
-  siginfo_t si{};
-  if (::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0 &&
-      !report->reached_exec) {
-    SetFailure(&f, SetupStep::kForkTask, 0, "task process died during setup (status %d)", si.si_status);
-    Die(sync_fd, f);
-  }
+  // The steps' stamps, the task's included (it wrote them into our memory), go with exec-ok.
   proto::ExecOkRecord ok;
-  ok.ready_ns = pooled ? report->started_ns : ready_ns;
-  ok.exec_ns = exec_ns;
-  ok.task_pid = static_cast<int32_t>(pid);
   ok.nmarks = g_step_clock.n;
   std::memcpy(ok.marks, g_step_clock.marks, sizeof ok.marks);
+  const bool pooled = p.spec.flags & proto::kFlagPooled;
+  ok.ready_ns = pooled ? p.report.started_ns : p.ready_ns;
+  ok.exec_ns = p.exec_ns;
+  ok.task_pid = static_cast<int32_t>(p.task);
   int pass[2];
   size_t npass = 0;
-  if (report->listener_fd >= 0) {
-    pass[npass++] = report->listener_fd;
+  if (p.report.listener_fd >= 0) {
+    pass[npass++] = p.report.listener_fd;
     ok.has_listener = 1;
   }
-  if (proxy_fd >= 0) {
-    pass[npass++] = proxy_fd;
+  if (p.proxy) {
+    pass[npass++] = p.proxy.Get();
     ok.has_proxy = 1;
   }
-  if (!LockDownInit(ta.empty_caps, &f)) {
-    // The task already runs: end it (and all it started) before reporting the failed setup.
-    ::kill(-1, SIGKILL);
-    while (::wait4(-1, nullptr, __WALL, nullptr) > 0 || errno == EINTR) {
-    }
-    Die(sync_fd, f);
-  }
-  (void)SendMsg(sync_fd, &ok, sizeof ok, pass, npass);
-  CloseAllBut(sync_fd);
-  ReapUntilTaskExits(sync_fd, static_cast<pid_t>(pid), waitset);
+  (void)SendMsg(p.sync.Get(), &ok, sizeof ok, pass, npass);
+  CloseAllBut(p.sync.Get());
+  ReapUntilTaskExits(p.sync.Get(), p.task, p.waitset);
 }
 
 }  // namespace cordon::shim

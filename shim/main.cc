@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bindings/receive.h"
 #include "common/protocol.h"
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
@@ -31,7 +32,6 @@
 #include "shim/child.h"
 #include "shim/failure.h"
 #include "shim/privileges.h"
-#include "shim/mnt.h"
 #include "shim/read_memfd.h"
 
 namespace cordon::shim {
@@ -51,20 +51,24 @@ void Send(const void* rec, size_t len, const int* fds = nullptr, size_t nfds = 0
 // Signals ignored by whoever started the supervisor (`nohup`, `cmd &` in a script) stay ignored
 // across execve. Reset them here, once, so neither PID 1 nor the task inherits SIG_IGN: the mask
 // comes from one read of /proc/self/status instead of 64 sigaction() queries.
-void ResetIgnoredSignals() {
-  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
+bool ResetIgnoredSignals(Failure* f) {
+  UniqueFd fd(::open("/proc/self/status", O_RDONLY | O_CLOEXEC));
+  if (!fd) return SetFailure(f, SetupStep::kReadSpec, errno, "open /proc/self/status");
   char buf[4096];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return;
+  ssize_t n = ::read(fd.Get(), buf, sizeof buf - 1);
+  if (n < 0) return SetFailure(f, SetupStep::kReadSpec, errno, "read /proc/self/status");
   buf[n] = '\0';
   const char* line = std::strstr(buf, "\nSigIgn:\t");
-  if (line == nullptr) return;
+  if (line == nullptr) return SetFailure(f, SetupStep::kReadSpec, EINVAL, "no SigIgn line in /proc/self/status");
   unsigned long long mask = std::strtoull(line + 9, nullptr, 16);
   for (int sig = 1; sig <= 64 && mask != 0; ++sig, mask >>= 1) {
-    if ((mask & 1) && sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    // glibc keeps the signals below SIGRTMIN that it uses itself (32, 33) and refuses to change
+    // them (EINVAL): they are left as inherited.
+    const bool reserved = sig > SIGSYS && sig < SIGRTMIN;
+    if ((mask & 1) && sig != SIGKILL && sig != SIGSTOP && !reserved && ::signal(sig, SIG_DFL) == SIG_ERR)
+      return SetFailure(f, SetupStep::kReadSpec, errno, "reset the ignored signal %d", sig);
   }
+  return true;
 }
 
 // Rootful: become the task's host ids before the clone, so that the new user namespace is owned by
@@ -99,80 +103,85 @@ bool BecomeTaskIds(const proto::LaunchSpec& spec, Failure* f) {
 bool DropOuterPrivileges(const proto::LaunchSpec& spec, pid_t supervisor, Failure* f) {
   if (spec.flags & proto::kFlagRootful) {
     if (::setresgid(spec.host_gid, spec.host_gid, spec.host_gid) < 0)
-      return SetFailure(f, SetupStep::kClone, errno, "outer shim: setresgid to host gid %u", spec.host_gid);
+      return SetFailure(f, SetupStep::kOuterDrop, errno, "outer shim: setresgid to host gid %u", spec.host_gid);
     // SECBIT_NO_SETUID_FIXUP (BecomeTaskIds) keeps our capabilities through this.
     if (::setresuid(spec.host_uid, spec.host_uid, spec.host_uid) < 0)
-      return SetFailure(f, SetupStep::kClone, errno, "outer shim: setresuid to host uid %u", spec.host_uid);
+      return SetFailure(f, SetupStep::kOuterDrop, errno, "outer shim: setresuid to host uid %u", spec.host_uid);
     int cap = -1;
     if (int err = DropBoundingSet(&cap))
-      return SetFailure(f, SetupStep::kClone, err, "outer shim: drop capability %d from the bounding set", cap);
-    if (int err = LockSecurebits()) return SetFailure(f, SetupStep::kClone, err, "outer shim: lock securebits");
+      return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: drop capability %d from the bounding set", cap);
+    if (int err = LockSecurebits()) return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: lock securebits");
     cap_t none = cap_init();
     const bool cleared = none != nullptr && cap_reset_ambient() == 0 && cap_set_proc(none) == 0;
     const int err = errno;
     if (none != nullptr) cap_free(none);
-    if (!cleared) return SetFailure(f, SetupStep::kClone, err, "outer shim: clear its capabilities");
+    if (!cleared) return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: clear its capabilities");
     // Not dumpable: no other process of the host uid may ptrace us or open our guarded /proc files.
-    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kClone, errno, "outer shim: PR_SET_DUMPABLE 0");
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kOuterDrop, errno, "outer shim: PR_SET_DUMPABLE 0");
     // A credential change can clear the parent-death signal (kernel/cred.c commit_creds): re-arm it,
     // then make sure the supervisor did not die in between.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || ::getppid() != supervisor)
-      return SetFailure(f, SetupStep::kClone, errno, "outer shim: re-arm the parent-death signal");
+      return SetFailure(f, SetupStep::kOuterDrop, errno, "outer shim: re-arm the parent-death signal");
   }
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kClone, errno, "outer shim: set no_new_privs");
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kOuterDrop, errno, "outer shim: set no_new_privs");
   return true;
 }
 
-int RunOuter() {
+// The outer shim's setup, handed from step to step.
+struct Outer {
   Failure f;
-  // Die with the supervisor: a shim never outlives the process that owns its evidence.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  const pid_t supervisor = ::getppid();
-  if (supervisor == 1) return kExitCordonFailure;
+  pid_t supervisor = -1;
+  ReceivedMsg msg;  // the launch message's fds
+  proto::LaunchSpec spec;
+  std::vector<uint8_t> bpf;
+  size_t head = 0;     // fds before the bound ones: 5 cold (spec, BPF, stdio), 3 pooled (spec, BPF, start)
+  UniqueFd cgroup_fd;  // the task's v2 cgroup, for CLONE_INTO_CGROUP
+  UniqueFd sync;       // our end of the socketpair to PID 1
+  UniqueFd child_pidfd;
+  pid_t child = -1;
+};
 
+// Receive and decode the launch message; reset inherited SIG_IGN dispositions.
+bool ReadSpec(Outer& o) {
   proto::MsgHeader hdr;
-  g_step_clock.Mark(SetupStep::kReadSpec);
   auto msg = RecvMsg(kControlFd, &hdr, sizeof hdr, proto::kMaxFdsPerLaunch + 3);
   if (!msg || msg->eof || msg->len != sizeof hdr || hdr.magic != proto::kMagic ||
-      hdr.type != proto::MsgType::kLaunch || msg->fds.size() < 3) {
-    SetFailure(&f, SetupStep::kReadSpec, msg ? EBADMSG : msg.error().err, "bad launch message");
-    Report(f);
-  }
-  std::vector<uint8_t> spec_bytes, bpf;
-  if (!ReadMemfd(msg->fds[0].Get(), &spec_bytes, 8u << 20, SetupStep::kReadSpec, "launch spec", &f) ||
-      !ReadMemfd(msg->fds[1].Get(), &bpf, 64u << 10, SetupStep::kReadSpec, "seccomp BPF", &f))
-    Report(f);
-  proto::LaunchSpec spec;
+      hdr.type != proto::MsgType::kLaunch || msg->fds.size() < 3)
+    return SetFailure(&o.f, SetupStep::kReadSpec, msg ? EBADMSG : msg.error().err, "bad launch message");
+  o.msg = std::move(*msg);
+  std::vector<uint8_t> spec_bytes;
+  if (!ReadMemfd(o.msg.fds[0].Get(), &spec_bytes, 8u << 20, SetupStep::kReadSpec, "launch spec", &o.f) ||
+      !ReadMemfd(o.msg.fds[1].Get(), &o.bpf, 64u << 10, SetupStep::kReadSpec, "seccomp BPF", &o.f))
+    return false;
   // Cold: spec, BPF, stdin, stdout, stderr. Pooled: spec, BPF, the start socket (stdio comes later).
   const bool decoded =
-      proto::DecodeLaunchSpec(reinterpret_cast<const char*>(spec_bytes.data()), spec_bytes.size(), &spec);
-  const size_t head = (spec.flags & proto::kFlagPooled) ? 3 : 5;
-  if (!decoded || msg->fds.size() != head + spec.bound_fds + ((spec.flags & proto::kFlagCgroupFd) ? 1 : 0)) {
-    SetFailure(&f, SetupStep::kReadSpec, EBADMSG, "malformed launch spec");
-    Report(f);
-  }
-  msg->fds[0].Reset();
-  msg->fds[1].Reset();
+      proto::DecodeLaunchSpec(reinterpret_cast<const char*>(spec_bytes.data()), spec_bytes.size(), &o.spec);
+  o.head = (o.spec.flags & proto::kFlagPooled) ? 3 : 5;
+  if (!decoded || o.msg.fds.size() != o.head + o.spec.bound_fds + ((o.spec.flags & proto::kFlagCgroupFd) ? 1 : 0))
+    return SetFailure(&o.f, SetupStep::kReadSpec, EBADMSG, "malformed launch spec");
+  o.msg.fds[0].Reset();
+  o.msg.fds[1].Reset();
   // The task's v2 cgroup: PID 1 is born in it (CLONE_INTO_CGROUP), so nothing of the sandbox ever
   // runs outside it. We, the outer shim, stay where we are.
-  UniqueFd cgroup_fd;
-  if (spec.flags & proto::kFlagCgroupFd) {
-    cgroup_fd = std::move(msg->fds.back());
-    msg->fds.pop_back();
+  if (o.spec.flags & proto::kFlagCgroupFd) {
+    o.cgroup_fd = std::move(o.msg.fds.back());
+    o.msg.fds.pop_back();
   }
+  return ResetIgnoredSignals(&o.f);
+}
 
-  if (HookFails(spec, SetupStep::kClone, &f)) Report(f);
-  ResetIgnoredSignals();
-  if (spec.flags & proto::kFlagRootful) {
-    if (HookFails(spec, SetupStep::kStageBindings, &f) || !mnt::StageBindings(&spec, &f)) Report(f);
-    if (!BecomeTaskIds(spec, &f)) Report(f);
-  }
+bool StageBindings(Outer& o) { return bindings::StageBindings(&o.spec, &o.f); }
+
+// Rootful: become the task's host ids first (BecomeTaskIds). Then clone3() PID 1 into its new
+// namespaces; the child runs RunChild and never comes back here.
+bool Clone(Outer& o) {
+  const proto::LaunchSpec& spec = o.spec;
+  if ((spec.flags & proto::kFlagRootful) && !BecomeTaskIds(spec, &o.f)) return false;
   int sp[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-    SetFailure(&f, SetupStep::kClone, errno, "socketpair");
-    Report(f);
-  }
-  UniqueFd sync(sp[0]), child_sync(sp[1]);
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+    return SetFailure(&o.f, SetupStep::kClone, errno, "socketpair");
+  o.sync.Reset(sp[0]);
+  UniqueFd child_sync(sp[1]);
 
   int pidfd = -1;
   clone_args ca{};
@@ -180,40 +189,81 @@ int RunOuter() {
              CLONE_PIDFD;
   ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   ca.exit_signal = SIGCHLD;
-  if (cgroup_fd) {
+  if (o.cgroup_fd) {
     ca.flags |= CLONE_INTO_CGROUP;
-    ca.cgroup = static_cast<uint64_t>(cgroup_fd.Get());
+    ca.cgroup = static_cast<uint64_t>(o.cgroup_fd.Get());
   }
   timespec boot{};
-  ::clock_gettime(CLOCK_BOOTTIME, &boot);  // the sandbox's uptime counts from here (shim/mnt.cc)
+  // The sandbox's uptime counts from here (shim/mnt.cc).
+  if (::clock_gettime(CLOCK_BOOTTIME, &boot) < 0) return SetFailure(&o.f, SetupStep::kClone, errno, "read CLOCK_BOOTTIME");
   long pid = sys::Clone3(&ca);
-  if (pid < 0) {
-    int err = errno;
-    SetFailure(&f, SetupStep::kClone, err, "clone3 with new user, mount, pid, net, ipc, uts namespaces");
-    Report(f);
-  }
+  if (pid < 0)
+    return SetFailure(&o.f, SetupStep::kClone, errno, "clone3 with new user, mount, pid, net, ipc, uts namespaces");
   if (pid == 0) {
-    sync.Reset();
+    o.sync.Reset();
     ChildArgs args;
-    args.spec = &spec;
+    args.spec = &o.spec;
     args.sync_fd = child_sync.Release();
     const bool pooled = spec.flags & proto::kFlagPooled;
-    if (pooled) args.start_fd = msg->fds[2].Get();
+    if (pooled) args.start_fd = o.msg.fds[2].Release();
     // stdin, stdout, stderr (pooled: not yet, they come with kStart), then the bound fds.
-    for (size_t i = 0; i < 3; ++i) args.task_fds.push_back(pooled ? -1 : msg->fds[2 + i].Get());
-    for (size_t i = head; i < msg->fds.size(); ++i) args.task_fds.push_back(msg->fds[i].Get());
-    args.bpf = &bpf;
+    for (size_t i = 0; i < 3; ++i) args.task_fds.push_back(pooled ? -1 : o.msg.fds[2 + i].Get());
+    for (size_t i = o.head; i < o.msg.fds.size(); ++i) args.task_fds.push_back(o.msg.fds[i].Get());
+    args.bpf = &o.bpf;
     args.boot_floor_s = static_cast<uint64_t>(boot.tv_sec);
     RunChild(args);
   }
-  UniqueFd child_pidfd(pidfd);
-  if (!DropOuterPrivileges(spec, supervisor, &f)) {
-    sys::PidfdSendSignal(child_pidfd.Get(), SIGKILL);
-    Report(f);
+  o.child = static_cast<pid_t>(pid);
+  o.child_pidfd.Reset(pidfd);
+  return true;
+}
+
+bool OuterDrop(Outer& o) { return DropOuterPrivileges(o.spec, o.supervisor, &o.f); }
+
+bool Always(const Outer&) { return true; }
+bool Rootful(const Outer& o) { return o.spec.flags & proto::kFlagRootful; }
+
+// The outer shim's checklist after read-spec, in SetupStep order, run from RunOuter only.
+struct Step {
+  SetupStep step;
+  bool (*run)(Outer&);
+  bool (*when)(const Outer&);
+};
+constexpr Step kSteps[] = {
+    {SetupStep::kStageBindings, StageBindings, Rootful},
+    {SetupStep::kClone, Clone, Always},
+    // Runs while PID 1 sets up; its stamp stays here (PID 1 reports the stamps, see failure.h).
+    {SetupStep::kOuterDrop, OuterDrop, Always},
+};
+
+int RunOuter() {
+  Outer o;
+  // Die with the supervisor: a shim never outlives the process that owns its evidence. No record
+  // can be sent before this: a failure is reported as read-spec's.
+  const int armed = ::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ? errno : 0;
+  o.supervisor = ::getppid();
+  if (o.supervisor == 1) return kExitCordonFailure;
+  if (armed != 0) {
+    SetFailure(&o.f, SetupStep::kReadSpec, armed, "prctl PR_SET_PDEATHSIG");
+    Report(o.f);
   }
-  child_sync.Reset();
-  cgroup_fd.Reset();
-  msg->fds.clear();  // the child has its copies; ours must not keep the task's pipes open
+
+  g_step_clock.Mark(SetupStep::kReadSpec);
+  if (!ReadSpec(o)) Report(o.f);
+  for (const Step& s : kSteps) {
+    if (!s.when(o)) continue;
+    if (HookFails(o.spec, s.step, &o.f) || !s.run(o)) {
+      if (o.child_pidfd) sys::PidfdSendSignal(o.child_pidfd.Get(), SIGKILL);
+      Report(o.f);
+    }
+  }
+  o.cgroup_fd.Reset();
+  o.msg.fds.clear();  // the child has its copies; ours must not keep the task's pipes open
+  const proto::LaunchSpec& spec = o.spec;
+  UniqueFd& sync = o.sync;
+  UniqueFd& child_pidfd = o.child_pidfd;
+  const pid_t pid = o.child;
+  Failure& f = o.f;
 
   // Relay until PID 1 of the sandbox is gone. Setup has a deadline; the task itself has none here
   // (the supervisor owns wall-clock limits and kills us, which kills the child via PDEATHSIG).

@@ -1,7 +1,6 @@
 #include "shim/mnt.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -31,16 +30,6 @@ using proto::MountKind;
 // so the host never sees it; bubblewrap uses the same base for the same reason.
 constexpr const char* kScratch = "/tmp";
 constexpr const char* kNewRoot = "/tmp/root";
-
-// A mount point for a file is an empty regular file.
-bool TouchFile(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash != std::string::npos && slash > 0 && !MkdirAll(path.substr(0, slash), 0755)) return false;
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
-  if (fd < 0) return false;
-  ::close(fd);
-  return true;
-}
 
 // Clones the mount at `src` as a detached tree, applies `attr` (always more restrictive: a user
 // namespace may add but never clear locked flags) and attaches it at `dst`. The new mount API makes
@@ -197,6 +186,8 @@ bool EnterTimeNamespace(uint64_t boot_floor_s, uint64_t* btime, Failure* f) {
 // mount(MS_BIND), which copies the source mount's flags (fs/namespace.c clone_mnt).
 constexpr const char* kProcView = "/tmp/proc-view";
 
+}  // namespace
+
 bool MountProc(const LaunchSpec& spec, uint64_t boot_floor_s, Failure* f) {
   std::string proc = std::string(kNewRoot) + "/proc";
   if (!MkdirAll(proc, 0555)) return SetFailure(f, SetupStep::kMountProc, errno, "mkdir /proc");
@@ -338,97 +329,16 @@ bool MountDev(const LaunchSpec& spec, Failure* f) {
                   SetupStep::kMountDev, f);
 }
 
-}  // namespace
-
-int OpenBindingSource(const proto::BindEntry& b) {
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC | ((b.flags & proto::kBindDir) ? O_DIRECTORY : 0);
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, b.source.c_str(), &how, sizeof how));
-}
-
-bool SameInode(int fd, const proto::BindEntry& b) {
-  struct stat st;
-  return ::fstat(fd, &st) == 0 && st.st_dev == b.dev && st.st_ino == b.ino;
-}
-
-bool StageBindings(LaunchSpec* spec, Failure* f) {
-  bool any = false;
-  for (const auto& b : spec->binds) any = any || (b.flags & proto::kBindMount);
-  if (!any) return true;
-  if (::unshare(CLONE_NEWNS) < 0) return SetFailure(f, SetupStep::kStageBindings, errno, "unshare mount namespace");
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
-    return SetFailure(f, SetupStep::kStageBindings, errno, "make / private");
-  const char* stage = nullptr;
-  for (const char* d : {"/run", "/mnt", "/srv", "/opt"}) {
-    // Never over a directory that holds a read-only bind's source: PID 1 inherits this namespace
-    // and opens those sources by path.
-    bool holds_source = false;
-    const size_t dlen = std::strlen(d);
-    for (const MountEntry& m : spec->mounts)
-      holds_source = holds_source || (m.kind == MountKind::kRoBind && m.source.compare(0, dlen, d) == 0 &&
-                                      (m.source.size() == dlen || m.source[dlen] == '/'));
-    if (holds_source) continue;
-    if (::mount("cordon-stage", d, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") == 0) {
-      stage = d;
-      break;
-    }
-  }
-  if (stage == nullptr) return SetFailure(f, SetupStep::kStageBindings, errno, "mount a staging tmpfs");
-  for (size_t i = 0; i < spec->binds.size(); ++i) {
-    proto::BindEntry& b = spec->binds[i];
-    if (!(b.flags & proto::kBindMount)) continue;
-    int fd = OpenBindingSource(b);
-    if (fd < 0) return SetFailure(f, SetupStep::kStageBindings, errno, "binding %s: re-open without symlinks", b.source.c_str());
-    if (!SameInode(fd, b)) {
-      ::close(fd);
-      return SetFailure(f, SetupStep::kStageBindings, ESTALE,
-                        "binding %s changed between admission and mount (not the inode the supervisor opened)",
-                        b.source.c_str());
-    }
-    char staged[64], from[64];
-    snprintf(staged, sizeof staged, "%s/b%zu", stage, i);
-    snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
-    bool ok = (b.flags & proto::kBindDir) ? ::mkdir(staged, 0755) == 0 : TouchFile(staged);
-    ok = ok && ::mount(from, staged, nullptr, MS_BIND | MS_REC, nullptr) == 0;
-    int err = errno;
-    ::close(fd);
-    if (!ok) return SetFailure(f, SetupStep::kStageBindings, err, "stage binding %s", b.source.c_str());
-    b.source = staged;
-  }
-  return true;
-}
-
-bool ResolveBindings(const LaunchSpec& spec, std::vector<int>* out, Failure* f) {
-  out->assign(spec.binds.size(), -1);
-  for (size_t i = 0; i < spec.binds.size(); ++i) {
-    const proto::BindEntry& b = spec.binds[i];
-    if (!(b.flags & proto::kBindMount)) continue;
-    int fd = OpenBindingSource(b);
-    if (fd < 0) return SetFailure(f, SetupStep::kResolveBindings, errno, "binding %s: re-open without symlinks", b.source.c_str());
-    if (!SameInode(fd, b)) {
-      ::close(fd);
-      return SetFailure(f, SetupStep::kResolveBindings, ESTALE,
-                        "binding %s changed between admission and mount (not the inode the supervisor opened)",
-                        b.source.c_str());
-    }
-    (*out)[i] = fd;
-  }
-  return true;
-}
-
-bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, uint64_t boot_floor_s, Failure* f) {
-  // Step 4: nothing below may propagate to the host's mounts.
-  if (HookFails(spec, SetupStep::kMountPrivate, f)) return false;
+bool MakeMountsPrivate(const LaunchSpec& spec, RootState* st, Failure* f) {
+  // Nothing below may propagate to the host's mounts.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)
     return SetFailure(f, SetupStep::kMountPrivate, errno, "make / private");
-
   // The binds' host sources, before the scratch tmpfs hides the host's /tmp.
-  std::vector<UniqueFd> sources;
-  if (!OpenBindSources(spec, &sources, f)) return false;
+  return OpenBindSources(spec, &st->sources, f);
+}
 
-  // Step 5: the scratch tmpfs (one size budget for /tmp, /work and /dev/shm) and the root tmpfs.
-  if (HookFails(spec, SetupStep::kMountRoot, f)) return false;
+bool MountRoot(const LaunchSpec& spec, Failure* f) {
+  // The scratch tmpfs (one size budget for /tmp, /work and /dev/shm) and the root tmpfs.
   char opts[64];
   snprintf(opts, sizeof opts, "mode=0755,size=%llu", static_cast<unsigned long long>(spec.tmpfs_bytes));
   if (::mount("tmpfs", kScratch, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
@@ -441,59 +351,55 @@ bool BuildRoot(const LaunchSpec& spec, const std::vector<int>& bind_fds, uint64_
   }
   if (::mount("tmpfs", kNewRoot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=2m,nr_inodes=4096") < 0)
     return SetFailure(f, SetupStep::kMountRoot, errno, "mount root tmpfs");
+  return true;
+}
 
-  // Steps 6-7: the spec's read-only binds, symlinks and generated files, in the spec's order.
-  if (HookFails(spec, SetupStep::kBindMounts, f)) return false;
+bool BindMounts(const LaunchSpec& spec, RootState* st, Failure* f) {
+  // The spec's read-only binds, symlinks and directories, in the spec's order (files: kEtcFiles).
   for (size_t i = 0; i < spec.mounts.size(); ++i) {
     const MountEntry& m = spec.mounts[i];
     if (m.kind == MountKind::kFile) continue;
-    if (!ApplyEntry(m, sources[i].Get(), f)) return false;
+    if (!ApplyEntry(m, i < st->sources.size() ? st->sources[i].Get() : -1, f)) return false;
   }
-  sources.clear();
+  st->sources.clear();
+  return true;
+}
+
+bool ScratchMounts(Failure* f) {
   for (const char* d : {"/tmp", "/work"}) {
     std::string dst = std::string(kNewRoot) + d;
     std::string src = std::string(kScratch) + d;
-    if (!MkdirAll(dst, 0755)) return SetFailure(f, SetupStep::kMountRoot, errno, "mkdir %s", d);
+    if (!MkdirAll(dst, 0755)) return SetFailure(f, SetupStep::kScratchMounts, errno, "mkdir %s", d);
     // Writable scratch space: never exec, never suid or devices ("only the runtime dirs exec").
     if (!BindTree(src.c_str(), dst, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false,
-                  SetupStep::kMountRoot, f))
+                  SetupStep::kScratchMounts, f))
       return false;
   }
-  // Bindings: mounted from PID 1's verified fds, never executable, read-only unless "rw".
-  for (size_t i = 0; i < spec.binds.size(); ++i) {
-    const proto::BindEntry& b = spec.binds[i];
-    if (!(b.flags & proto::kBindMount) || i >= bind_fds.size() || bind_fds[i] < 0) continue;
-    std::string dst = std::string(kNewRoot) + b.target;
-    bool ok = (b.flags & proto::kBindDir) ? MkdirAll(dst, 0755) : TouchFile(dst);
-    if (!ok) return SetFailure(f, SetupStep::kBindMounts, errno, "create mount point %s", b.target.c_str());
-    UniqueFd tree(::open_tree(bind_fds[i], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE));
-    if (!tree) return SetFailure(f, SetupStep::kBindMounts, errno, "open_tree binding %s", b.source.c_str());
-    mount_attr a{};
-    a.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
-                 ((b.flags & proto::kBindWritable) ? 0 : MOUNT_ATTR_RDONLY);
-    if (::mount_setattr(tree.Get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0)
-      return SetFailure(f, SetupStep::kBindMounts, errno, "mount_setattr binding %s", b.target.c_str());
-    if (::move_mount(tree.Get(), "", AT_FDCWD, dst.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
-      return SetFailure(f, SetupStep::kBindMounts, errno, "mount binding at %s", b.target.c_str());
-  }
-  if (HookFails(spec, SetupStep::kMountProc, f) || !MountProc(spec, boot_floor_s, f)) return false;
-  if (HookFails(spec, SetupStep::kMountDev, f) || !MountDev(spec, f)) return false;
-  if (HookFails(spec, SetupStep::kEtcFiles, f)) return false;
+  return true;
+}
+
+const char* NewRoot() { return kNewRoot; }
+
+bool EtcFiles(const LaunchSpec& spec, Failure* f) {
   for (const MountEntry& m : spec.mounts) {
     if (m.kind == MountKind::kFile && !ApplyEntry(m, -1, f)) return false;
   }
+  return true;
+}
 
-  // Step 8: pivot_root(new, new) stacks the old root on top of the new one at "/"; detaching "."
-  // then removes it (pivot_root(2) "pivot_root(".", ".")"). The old root must be gone before
-  // anything in the sandbox runs.
-  if (HookFails(spec, SetupStep::kPivotRoot, f)) return false;
+bool PivotRoot(Failure* f) {
+  // pivot_root(new, new) stacks the old root on top of the new one at "/"; detaching "." then
+  // removes it (pivot_root(2) "pivot_root(".", ".")"). The old root must be gone before anything
+  // in the sandbox runs.
   if (::chdir(kNewRoot) < 0) return SetFailure(f, SetupStep::kPivotRoot, errno, "chdir new root");
   if (::syscall(SYS_pivot_root, ".", ".") < 0) return SetFailure(f, SetupStep::kPivotRoot, errno, "pivot_root");
   if (::umount2(".", MNT_DETACH) < 0) return SetFailure(f, SetupStep::kPivotRoot, errno, "detach old root");
   if (::chdir("/") < 0) return SetFailure(f, SetupStep::kPivotRoot, errno, "chdir /");
+  return true;
+}
 
-  // Step 9: the root tmpfs is read-only for the task; /tmp and /work below it stay writable.
-  if (HookFails(spec, SetupStep::kRemountReadOnly, f)) return false;
+bool RemountReadOnly(Failure* f) {
+  // The root tmpfs is read-only for the task; /tmp and /work below it stay writable.
   mount_attr a{};
   a.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
   if (::mount_setattr(AT_FDCWD, "/", 0, &a, sizeof a) < 0)

@@ -1,34 +1,46 @@
-// shim/mnt.h: the sandbox's filesystem. Runs in the child (PID 1 of the new namespaces) after the
-// id maps are written and while it still holds every capability of its user namespace.
+// shim/mnt.h: the sandbox's filesystem, one function per setup step (common/setup_step.h), called
+// in order by shim/child.cc. Runs in the child (PID 1 of the new namespaces) after the id maps are
+// written and while it still holds every capability of its user namespace. The policy's bindings
+// are mounted by common/bindings/receive.h, between ScratchMounts and MountProc.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "common/protocol.h"
+#include "common/unique_fd.h"
 #include "shim/failure.h"
 
 namespace cordon::shim::mnt {
 
-// Steps kMountPrivate..kRemountReadOnly: makes mounts private, builds a tmpfs root with the spec's
-// read-only binds, generated files, a fresh /proc and a minimal /dev, a scratch tmpfs shared by
-// /tmp, /work and /dev/shm (size = spec.tmpfs_bytes), then pivots into it, detaches the old root
-// and makes "/" read-only. On return the process's cwd is "/".
-// `bind_fds` are PID 1's own O_PATH fds of the mounted bindings, parallel to spec.binds (-1 for
-// bindings that are not mounted). `boot_floor_s`: whole seconds of CLOCK_BOOTTIME read before PID 1
-// was cloned; the sandbox's time namespace counts its uptime from there.
-bool BuildRoot(const proto::LaunchSpec& spec, const std::vector<int>& bind_fds, uint64_t boot_floor_s,
-               Failure* f);
+// What one step leaves for a later one.
+struct RootState {
+  std::vector<UniqueFd> sources;  // read-only binds' host sources, parallel to spec.mounts
+};
 
-// Step kStageBindings, in the rootful outer shim, while it is still host root: enters a private
-// mount namespace of its own (PID 1's is cloned from it), re-opens each mounted binding's source
-// without symlinks, checks the inode, and binds it under a staging tmpfs; spec->binds[i].source
-// then names the staged path. PID 1 (which runs as the task's host uid) could not traverse
-// root-only directories itself, and cannot clone a mount of the host's namespace.
-bool StageBindings(proto::LaunchSpec* spec, Failure* f);
+// The new root, below the scratch tmpfs, until kPivotRoot makes it "/".
+const char* NewRoot();
 
-// Step kResolveBindings: opens each mounted binding's source in our own mount namespace, without
-// following symlinks, and checks it is the inode the supervisor opened. Runs before the ids drop,
-// so rootful PID 1 still has the host root's owner access to the path. Fills `out`.
-bool ResolveBindings(const proto::LaunchSpec& spec, std::vector<int>* out, Failure* f);
+// kMountPrivate: MS_REC|MS_PRIVATE on "/", so nothing propagates to the host; then opens every
+// read-only bind's host source (O_PATH) while the host's tree is still what the spec names
+// (kMountRoot mounts the scratch tmpfs over /tmp, which would hide a source below it).
+bool MakeMountsPrivate(const proto::LaunchSpec& spec, RootState* st, Failure* f);
+// kMountRoot: the scratch tmpfs (size = spec.tmpfs_bytes; /tmp, /work, /dev/shm) and the root tmpfs.
+bool MountRoot(const proto::LaunchSpec& spec, Failure* f);
+// kBindMounts: the spec's read-only binds, symlinks and directories, in the spec's order.
+bool BindMounts(const proto::LaunchSpec& spec, RootState* st, Failure* f);
+// kScratchMounts: /tmp and /work of the new root from the scratch tmpfs (nosuid, nodev, noexec).
+bool ScratchMounts(Failure* f);
+// kMountProc: a fresh /proc with docs/sandbox.md's masks and views, and the time namespace whose
+// uptime starts at `boot_floor_s` (whole seconds of CLOCK_BOOTTIME read before PID 1 was cloned).
+bool MountProc(const proto::LaunchSpec& spec, uint64_t boot_floor_s, Failure* f);
+// kMountDev: tmpfs /dev with binds of the host's harmless character devices.
+bool MountDev(const proto::LaunchSpec& spec, Failure* f);
+// kEtcFiles: the spec's generated files (/etc/passwd, group, hosts, ...).
+bool EtcFiles(const proto::LaunchSpec& spec, Failure* f);
+// kPivotRoot: pivot_root(".", ".") into the new root, detach the old one; cwd is "/" afterwards.
+bool PivotRoot(Failure* f);
+// kRemountReadOnly: "/" read-only; /tmp and /work below it stay writable.
+bool RemountReadOnly(Failure* f);
 
 }  // namespace cordon::shim::mnt

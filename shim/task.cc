@@ -54,7 +54,7 @@ void CheckHook(const TaskArgs& a, SetupStep step, uint64_t stamp_ns = 0) {
 
 // Moves fds[i] to number i. Sources are first lifted above the target range so that no dup2
 // overwrites a source still to be moved (they may sit anywhere, including inside 0..N).
-void PlaceFds(const TaskArgs& a) {
+void PlaceFds(TaskArgs& a) {
   const int n = static_cast<int>(a.fds.size());
   int lifted[proto::kMaxFdsPerLaunch];
   for (int i = 0; i < n; ++i) {
@@ -71,12 +71,13 @@ void PlaceFds(const TaskArgs& a) {
     Die(a, SetupStep::kStdioFds, errno, "close_range");
 }
 
-void ResetSession(const TaskArgs& a) {
+void ResetSession(TaskArgs& a) {
   if (::setsid() < 0) Die(a, SetupStep::kSession, errno, "setsid");
-  ::umask(022);
+  ::umask(022);  // cannot fail
   // The outer shim reset inherited SIG_IGN dispositions; what is left are PID 1's forwarding
   // handlers (our copy of its table: no CLONE_SIGHAND) and the blocked mask.
-  for (int sig : a.handled_signals) ::signal(sig, SIG_DFL);
+  for (int sig : a.handled_signals)
+    if (::signal(sig, SIG_DFL) == SIG_ERR) Die(a, SetupStep::kSession, errno, "reset a signal's handler");
   sigset_t none;
   sigemptyset(&none);
   if (::sigprocmask(SIG_SETMASK, &none, nullptr) < 0) Die(a, SetupStep::kSession, errno, "sigprocmask");
@@ -98,27 +99,36 @@ void ResetSession(const TaskArgs& a) {
   }
 }
 
-void DropPrivileges(const TaskArgs& a, cap_t empty) {
-  CheckHook(a, SetupStep::kDropBounding);
-  // The bounding set can only shrink, and only with CAP_SETPCAP, which we still have here.
+// The bounding set can only shrink, and only with CAP_SETPCAP, which we still have here.
+void DropBounding(TaskArgs& a) {
   int cap = -1;
   if (int err = DropBoundingSet(&cap)) Die(a, SetupStep::kDropBounding, err, "drop capability from bounding set");
-  CheckHook(a, SetupStep::kSecurebits);
-  // Locked: the task can never regain capabilities through uid 0 semantics, setuid fixups,
-  // KEEPCAPS or ambient raising, even in a nested user namespace it may not create anyway.
+}
+
+// Locked: the task can never regain capabilities through uid 0 semantics, setuid fixups,
+// KEEPCAPS or ambient raising, even in a nested user namespace it may not create anyway.
+void LockBits(TaskArgs& a) {
   if (int err = LockSecurebits()) Die(a, SetupStep::kSecurebits, err, "lock securebits");
-  CheckHook(a, SetupStep::kDropCaps);
+}
+
+void DropCaps(TaskArgs& a) {
   if (cap_reset_ambient() < 0) Die(a, SetupStep::kDropCaps, errno, "clear ambient capabilities");
-  if (cap_set_proc(empty) < 0) Die(a, SetupStep::kDropCaps, errno, "clear capabilities");
-  CheckHook(a, SetupStep::kNoNewPrivs);
+  if (cap_set_proc(a.empty_caps) < 0) Die(a, SetupStep::kDropCaps, errno, "clear capabilities");
+}
+
+void SetNoNewPrivs(TaskArgs& a) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) Die(a, SetupStep::kNoNewPrivs, errno, "set no_new_privs");
+}
+
+// Without capabilities, cold or pooled: the task enters its directory with its own permissions.
+void EnterCwd(TaskArgs& a) {
+  if (::chdir(a.spec->cwd.c_str()) < 0) Die(a, SetupStep::kChdir, errno, "chdir ", a.spec->cwd.c_str());
 }
 
 // A pooled task as far as it gets without its request: say the sandbox is ready, then wait for the
 // task's part and its stdio. The part comes inline after the header, or in a memfd after the stdio
 // fds when large. An EOF means the supervisor discarded the sandbox: nothing ran, exit quietly.
 void AwaitTask(TaskArgs& a) {
-  CheckHook(a, SetupStep::kAwaitTask);
   Failure f;
   proto::ReadyRecord ready;
   ready.ready_ns = sys::MonotonicNs();
@@ -164,15 +174,14 @@ void AwaitTask(TaskArgs& a) {
   // Held: the socket stays open for kGo (it sits above the fds placed next, see RunChild).
   if (hold) {
     a.go_fd = a.start_fd;
-  } else {
-    ::close(a.start_fd);
+  } else if (::close(a.start_fd) < 0) {  // PID 1's UniqueFd, in the table we share: it never closes it again
+    Die(a, SetupStep::kAwaitTask, errno, "close the start socket");
   }
 }
 
 // A held start: the supervisor makes the admission decision durable while we got this far; the
 // filter and execve wait for its kGo. Anything else (an EOF: it withdrew the task) ends the task.
-void AwaitGo(const TaskArgs& a) {
-  CheckHook(a, SetupStep::kAwaitGo);
+void AwaitGo(TaskArgs& a) {
   proto::MsgHeader hdr;
   ssize_t n;
   do {
@@ -182,11 +191,10 @@ void AwaitGo(const TaskArgs& a) {
     Die(a, SetupStep::kAwaitGo, n < 0 ? errno : ECANCELED, "the supervisor withdrew the task before its exec");
 }
 
-// Returns the exec step's stamp when no clock may be read after the load (0 otherwise): the filter
-// may deny clock_gettime, which is a system call where the vDSO falls back to one.
-uint64_t LoadFilter(const TaskArgs& a) {
-  CheckHook(a, SetupStep::kSeccomp);
-  const uint64_t exec_stamp = (a.spec->flags & proto::kFlagClockAfterFilter) ? 0 : sys::MonotonicNs();
+// Takes the exec step's stamp now when no clock may be read after the load: the filter may deny
+// clock_gettime, which is a system call where the vDSO falls back to one.
+void LoadFilter(TaskArgs& a) {
+  a.exec_stamp_ns = (a.spec->flags & proto::kFlagClockAfterFilter) ? 0 : sys::MonotonicNs();
   if (a.bpf == nullptr || a.bpf->empty() || a.bpf->size() % sizeof(sock_filter) != 0)
     Die(a, SetupStep::kSeccomp, EINVAL, "no seccomp filter: a task never runs unfiltered");
   sock_fprog prog{};
@@ -197,13 +205,12 @@ uint64_t LoadFilter(const TaskArgs& a) {
   int rc = sys::Seccomp(SECCOMP_SET_MODE_FILTER, a.spec->seccomp_flags, &prog);
   if (rc < 0) Die(a, SetupStep::kSeccomp, errno, "load seccomp filter");
   if (a.spec->seccomp_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) a.report->listener_fd = rc;
-  return exec_stamp;
 }
 
 bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV; }
 
 // execvp without allocation and without the /bin/sh retry on ENOEXEC: the exit code says 126.
-[[noreturn]] void Exec(const TaskArgs& a) {
+[[noreturn]] void Exec(TaskArgs& a) {
   const char* file = a.argv[0];
   char* const* argv = a.argv.data();
   char* const* envp = a.envp.data();
@@ -244,6 +251,38 @@ bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == EST
   Die(a, SetupStep::kExec, ENOENT, "command not found in PATH: ", file, kExitNotFound);
 }
 
+bool Always(const TaskArgs&) { return true; }
+bool Cold(const TaskArgs& a) { return a.start_fd < 0; }
+bool Pooled(const TaskArgs& a) { return a.start_fd >= 0; }
+bool Held(const TaskArgs& a) { return a.go_fd >= 0; }
+bool FilterBeforeGo(const TaskArgs& a) { return Held(a) && (a.spec->flags & proto::kFlagFilterBeforeGo); }
+bool FilterAfterGo(const TaskArgs& a) { return !FilterBeforeGo(a); }
+
+// The task's checklist, in SetupStep order, run by RunTask and nowhere else. Two steps have a
+// second place, each for one kind of start (docs/setup-sequence.md): a pooled task places its fds
+// after await-task, where its stdio arrives, and a held task whose filter allows its wait for kGo
+// loads the filter first, so that the load overlaps the supervisor's fdatasync.
+struct TaskStep {
+  SetupStep step;
+  void (*run)(TaskArgs&);
+  bool (*when)(const TaskArgs&);
+};
+constexpr TaskStep kTaskSteps[] = {
+    {SetupStep::kStdioFds, PlaceFds, Cold},
+    {SetupStep::kSession, ResetSession, Always},
+    {SetupStep::kDropBounding, DropBounding, Always},
+    {SetupStep::kSecurebits, LockBits, Always},
+    {SetupStep::kDropCaps, DropCaps, Always},
+    {SetupStep::kNoNewPrivs, SetNoNewPrivs, Always},
+    {SetupStep::kAwaitTask, AwaitTask, Pooled},
+    {SetupStep::kStdioFds, PlaceFds, Pooled},
+    {SetupStep::kChdir, EnterCwd, Always},
+    {SetupStep::kSeccomp, LoadFilter, FilterBeforeGo},
+    {SetupStep::kAwaitGo, AwaitGo, Held},
+    {SetupStep::kSeccomp, LoadFilter, FilterAfterGo},
+    {SetupStep::kExec, Exec, Always},
+};
+
 }  // namespace
 
 void BuildExecArgs(TaskArgs* a) {
@@ -260,37 +299,12 @@ void BuildExecArgs(TaskArgs* a) {
 }
 
 [[noreturn]] void RunTask(TaskArgs& a) {
-  if (a.start_fd >= 0) {
-    // Pooled: everything that does not depend on the request happens before it.
-    CheckHook(a, SetupStep::kSession);
-    ResetSession(a);
-    DropPrivileges(a, a.empty_caps);
-    AwaitTask(a);
-    CheckHook(a, SetupStep::kStdioFds);
-    PlaceFds(a);
-  } else {
-    CheckHook(a, SetupStep::kStdioFds);
-    PlaceFds(a);
-    CheckHook(a, SetupStep::kSession);
-    ResetSession(a);
-    DropPrivileges(a, a.empty_caps);
+  for (const TaskStep& s : kTaskSteps) {
+    if (!s.when(a)) continue;
+    CheckHook(a, s.step, s.step == SetupStep::kExec ? a.exec_stamp_ns : 0);
+    s.run(a);
   }
-  // Without capabilities, in both cases: the task enters its directory with its own permissions.
-  CheckHook(a, SetupStep::kChdir);
-  if (::chdir(a.spec->cwd.c_str()) < 0) Die(a, SetupStep::kChdir, errno, "chdir ", a.spec->cwd.c_str());
-  // Last: the filter; from there on only execve (and exit_group on failure) is called. A held task
-  // whose filter allows its wait for kGo loads it first, so that the load overlaps the supervisor's
-  // fdatasync (kFlagFilterBeforeGo; the supervisor checked the filter).
-  uint64_t exec_stamp = 0;
-  if (a.go_fd >= 0 && (a.spec->flags & proto::kFlagFilterBeforeGo)) {
-    exec_stamp = LoadFilter(a);  // 0: this flag implies the filter allows clock_gettime
-    AwaitGo(a);
-  } else {
-    if (a.go_fd >= 0) AwaitGo(a);
-    exec_stamp = LoadFilter(a);
-  }
-  CheckHook(a, SetupStep::kExec, exec_stamp);
-  Exec(a);
+  _exit(kExitCordonFailure);  // not reached: the exec step ends in execve or _exit
 }
 
 }  // namespace cordon::shim

@@ -35,9 +35,10 @@ struct TaskArgs {
   int go_fd = -1;                    // held start (kStartHold): wait for kGo here before the filter
   int start_fd = -1;                 // pooled: the start socket, where kStart or kStartHold arrives
   int sync_fd = -1;                  // pooled: PID 1's socket to the outer shim, for kReady
+  uint64_t exec_stamp_ns = 0;        // the exec step's stamp, when it must be taken before the filter
 };
 
-// The task process's steps, from kStdioFds (cold) or kSession (pooled) to kExec. Runs in a child
+// The task process's steps, kStdioFds to kExec in SetupStep order (kTaskSteps in task.cc). Runs in a child
 // cloned with CLONE_VM|CLONE_VFORK|CLONE_FILES: it shares PID 1's memory and fd table until
 // execve, so PID 1 keeps any fd the task creates before exec (the seccomp listener).
 // A cold task allocates nothing: everything it uses is prepared in TaskArgs.

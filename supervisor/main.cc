@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/syscalls.h"
-#include "supervisor/bindings.h"
+#include "common/bindings/grant.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cli_client.h"
 #include "supervisor/cli_seccomp.h"

@@ -7,7 +7,7 @@
 
 #include <cerrno>
 
-#include "supervisor/bindings.h"
+#include "common/bindings/grant.h"
 
 namespace cordon {
 

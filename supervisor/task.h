@@ -18,7 +18,7 @@
 #include "common/protocol.h"
 #include "common/result.h"
 #include "common/unique_fd.h"
-#include "supervisor/bindings.h"
+#include "common/bindings/grant.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cgroup/task_cgroup.h"
 #include "supervisor/egress/proxy.h"

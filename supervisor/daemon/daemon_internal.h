@@ -3,7 +3,7 @@
 // interface: everything here is an implementation detail of cordond.
 #pragma once
 
-#include "supervisor/bindings.h"
+#include "common/bindings/grant.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>

@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "supervisor/bindings.h"
+#include "common/bindings/grant.h"
 #include "supervisor/daemon/client.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/run.h"

@@ -1,4 +1,4 @@
-// The state-directory size walk (supervisor/bindings.cc DirectoryBytes), which runs as root over a
+// The state-directory size walk (common/bindings/grant.cc DirectoryBytes), which runs as root over a
 // tree that tasks of the same tenant and app write to: it counts the real files only and never
 // follows a symlink, not even one swapped in for a directory while it walks.
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "supervisor/bindings.h"
+#include "common/bindings/grant.h"
 #include "tests/support/run.h"
 
 namespace cordon {

@@ -1,6 +1,8 @@
-// supervisor/bindings.h: capabilities as file descriptors (docs/bindings.md). The supervisor opens
-// every binding the policy declares; the task receives each as an fd ($CORDON_FD_<NAME>) and, for
-// directories, files and state, as a mount at its target. Nothing undeclared reaches the task.
+// common/bindings/grant.h: the supervisor's end of the bindings module, capabilities as file
+// descriptors (docs/bindings.md). The supervisor opens every binding the policy declares
+// (common/bindings/resolve.h); the task receives each as an fd ($CORDON_FD_<NAME>) and, for
+// directories, files and state, as a mount at its target (the shim's end, receive.h). Nothing
+// undeclared reaches the task. Built into the supervisor only (it reads the parsed Policy).
 #pragma once
 
 #include <sys/types.h>

@@ -1,11 +1,9 @@
-#include "supervisor/bindings.h"
+#include "common/bindings/grant.h"
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -13,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/bindings/resolve.h"
 #include "common/fs_util.h"
 
 namespace cordon {
@@ -22,20 +21,16 @@ std::string Who(const Binding& b, const Policy& p) {
   return "binding '" + b.name + "' (" + BindingKindName(b.kind) + ") of policy '" + p.name + "'";
 }
 
-// openat2 with RESOLVE_NO_SYMLINKS: a symlink anywhere in the path is refused (ELOOP), so a binding
-// can never be redirected out of the directory an operator named.
-int OpenNoSymlinks(const std::string& path, int flags) {
-  open_how how{};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how));
-}
+using bindings::Kind;
+using bindings::OpenVerified;
 
 std::string OpenError(int err) {
   switch (err) {
     case ELOOP: return "is a symlink or passes through one (bindings never follow symlinks)";
     case ENOENT: return "does not exist";
     case ENOTDIR: return "is not a directory";
+    case EISDIR:
+    case EINVAL: return "is not a regular file";  // OpenVerified's kRegular check
     case EACCES: return "is not accessible";
     default: return std::strerror(err);
   }
@@ -85,13 +80,11 @@ namespace {
 // fail (ELOOP/ENOTDIR) instead of leading root elsewhere. Never crosses into another filesystem.
 uint64_t WalkBytes(int dir_fd, dev_t dev, int depth) {
   // fdopendir takes the fd; a duplicate keeps the caller's.
-  int own = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (own < 0) return 0;
-  DIR* d = ::fdopendir(own);
-  if (d == nullptr) {
-    ::close(own);
-    return 0;
-  }
+  UniqueFd own(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
+  if (!own) return 0;
+  DIR* d = ::fdopendir(own.Get());
+  if (d == nullptr) return 0;
+  (void)own.Release();  // closedir closes it
   uint64_t total = 0;
   while (dirent* e = ::readdir(d)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
@@ -122,9 +115,9 @@ uint64_t DirectoryBytes(int dir_fd) {
 }
 
 uint64_t DirectoryBytes(const std::string& dir) {
-  UniqueFd top(OpenNoSymlinks(dir, O_PATH | O_DIRECTORY));
+  auto top = OpenVerified(dir.c_str(), O_PATH, Kind::kDirectory);
   if (!top) return 0;
-  return DirectoryBytes(top.Get());
+  return DirectoryBytes(top->fd.Get());
 }
 
 Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const BindingContext& ctx) {
@@ -148,6 +141,7 @@ Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const Bindin
       struct stat st;
       if (::fstat(it->second, &st) < 0)
         return Fail(errno, "--fd " + b.name + "=" + std::to_string(it->second), "pass an fd this process holds open");
+      const bindings::Identity given{st.st_dev, st.st_ino};
       const bool ok = (b.kind == Binding::Kind::kDir && S_ISDIR(st.st_mode)) ||
                       (b.kind == Binding::Kind::kFile && S_ISREG(st.st_mode)) ||
                       (b.kind == Binding::Kind::kPipe && S_ISFIFO(st.st_mode)) ||
@@ -167,13 +161,13 @@ Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const Bindin
           return FailMsg("--fd " + b.name + ": the directory has no path the supervisor can mount",
                          "pass a directory fd opened by path (not a deleted or foreign-namespace directory)");
         ob.host_path.assign(path, static_cast<size_t>(n));
-        ob.fd.Reset(OpenNoSymlinks(ob.host_path, O_PATH | O_DIRECTORY));
-        struct stat again;
-        if (!ob.fd || ::fstat(ob.fd.Get(), &again) < 0 || again.st_dev != st.st_dev || again.st_ino != st.st_ino)
+        auto again = OpenVerified(ob.host_path.c_str(), O_PATH, Kind::kDirectory, &given);
+        if (!again)
           return FailMsg("--fd " + b.name + ": " + ob.host_path + " no longer names the directory that was passed",
                          "pass the directory again; it must not be moved or replaced by a symlink meanwhile");
-        ob.dev = st.st_dev;
-        ob.ino = st.st_ino;
+        ob.fd = std::move(again->fd);
+        ob.dev = given.dev;
+        ob.ino = given.ino;
         ob.mounted = true;
         out.push_back(std::move(ob));
         continue;
@@ -208,19 +202,19 @@ Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const Bindin
         } else {
           ob.host_path = b.source;
         }
-        ob.fd.Reset(OpenNoSymlinks(ob.host_path, O_PATH | O_DIRECTORY));
-        if (!ob.fd) return FailMsg(who + ": source " + ob.host_path + " " + OpenError(errno), "fix the policy's source");
+        auto dir = OpenVerified(ob.host_path.c_str(), O_PATH, Kind::kDirectory);
+        if (!dir) return FailMsg(who + ": source " + ob.host_path + " " + OpenError(dir.error().err), "fix the policy's source");
+        ob.fd = std::move(dir->fd);
         ob.mounted = true;
         break;
       }
       case Binding::Kind::kFile: {
         ob.host_path = b.source;
-        ob.fd.Reset(OpenNoSymlinks(b.source, (b.writable ? O_RDWR : O_RDONLY) | O_NOCTTY | O_NONBLOCK));
-        if (!ob.fd) return FailMsg(who + ": source " + b.source + " " + OpenError(errno), "fix the policy's source");
-        struct stat st;
-        ::fstat(ob.fd.Get(), &st);
-        if (!S_ISREG(st.st_mode)) return FailMsg(who + ": source " + b.source + " is not a regular file", "fix the policy's source");
-        ::fcntl(ob.fd.Get(), F_SETFL, 0);
+        auto file = OpenVerified(b.source.c_str(), (b.writable ? O_RDWR : O_RDONLY) | O_NOCTTY | O_NONBLOCK, Kind::kRegular);
+        if (!file) return FailMsg(who + ": source " + b.source + " " + OpenError(file.error().err), "fix the policy's source");
+        ob.fd = std::move(file->fd);
+        // O_NONBLOCK only kept the open from blocking on a FIFO swapped in for the file.
+        if (::fcntl(ob.fd.Get(), F_SETFL, 0) < 0) return Fail(errno, who + ": clear O_NONBLOCK on " + b.source);
         ob.mounted = !b.target.empty();
         break;
       }
