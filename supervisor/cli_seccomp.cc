@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/seccomp_audit.h"
 #include "supervisor/seccomp/compiler.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/seccomp_filter.h"
@@ -158,6 +159,7 @@ int CmdSeccomp(int argc, char** argv, const char* data_dir) {
   std::string sub = argv[0];
   if (sub == "compile") return Compile(argc - 1, argv + 1, data_dir);
   if (sub == "check") return Check(argc - 1, argv + 1, data_dir);
+  if (IsSeccompAuditCommand(sub)) return CmdSeccompAudit(sub, argc - 1, argv + 1, data_dir);
   return Fail("unknown seccomp command '" + sub + "'", "use compile or check; see cordon seccomp --help");
 }
 
