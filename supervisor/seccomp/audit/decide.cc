@@ -40,6 +40,60 @@ void AddBoundaries(const ArgCondition& c, std::set<uint64_t>* out) {
   if (c.value < UINT64_MAX) out->insert(c.value + 1);
 }
 
+// A partly chosen argument value: the bits fixed so far and their values.
+struct Partial {
+  uint64_t known = 0;
+  uint64_t value = 0;
+};
+
+// Makes `c` false on `v` if the bits still free allow it; returns false when `c` is forced true.
+// Only bit-pattern comparisons (MASKED_EQ, EQ) are steered here: ranges are covered by AddBoundaries.
+bool Falsify(const ArgCondition& c, Partial* v) {
+  uint64_t mask = c.op == CmpOp::kMaskedEq ? c.value : ~uint64_t{0};
+  uint64_t want = c.op == CmpOp::kMaskedEq ? c.value_two : c.value;
+  if (c.op != CmpOp::kMaskedEq && c.op != CmpOp::kEq) return true;
+  if (((v->value ^ want) & mask & v->known) != 0) return true;  // already differs on a fixed bit
+  const uint64_t free = mask & ~v->known;
+  if (free == 0) return false;
+  const uint64_t bit = free & (~free + 1);  // lowest free bit of the mask
+  v->known |= bit;
+  v->value = (v->value & ~bit) | (~want & bit);
+  return true;
+}
+
+// Makes `c` true on `v` (fixing its bits), or returns false if the fixed bits forbid it.
+bool Satisfy(const ArgCondition& c, Partial* v) {
+  if (c.op != CmpOp::kMaskedEq && c.op != CmpOp::kEq) return false;
+  uint64_t mask = c.op == CmpOp::kMaskedEq ? c.value : ~uint64_t{0};
+  uint64_t want = c.op == CmpOp::kMaskedEq ? c.value_two : c.value;
+  if (((v->value ^ want) & mask & v->known) != 0) return false;
+  v->known |= mask;
+  v->value = (v->value & ~mask) | (want & mask);
+  return true;
+}
+
+// Boundary values alone miss the regions carved by several bit-pattern rules on one argument (an
+// ioctl allowlist of 30 masked rules denies 0x5412 only where every rule is false at once). For
+// those, choose bits greedily: one value where every condition is false, and for each condition
+// one value where it holds and the others are false as far as the bits allow. Free bits are
+// tried as all-zero and all-one.
+void AddBitPatterns(const std::vector<ArgCondition>& conds, std::set<uint64_t>* out) {
+  auto emit = [&](const Partial& p) {
+    out->insert(p.value);
+    out->insert(p.value | ~p.known);
+  };
+  Partial none;
+  for (const auto& c : conds) Falsify(c, &none);
+  emit(none);
+  for (size_t k = 0; k < conds.size(); ++k) {
+    Partial p;
+    if (!Satisfy(conds[k], &p)) continue;
+    for (size_t o = 0; o < conds.size(); ++o)
+      if (o != k) Falsify(conds[o], &p);
+    emit(p);
+  }
+}
+
 }  // namespace
 
 std::vector<Abi> KnownAbis() {
@@ -80,6 +134,7 @@ std::vector<std::string> NamesOn(const Abi& abi) {
 
 std::vector<Args> SamplePoints(const std::vector<const Profile*>& profiles, std::string_view syscall, size_t limit) {
   std::map<uint32_t, std::set<uint64_t>> per_index;
+  std::map<uint32_t, std::vector<ArgCondition>> conds;
   for (const Profile* p : profiles) {
     for (const auto& r : p->rules) {
       if (r.syscall != syscall) continue;
@@ -87,9 +142,11 @@ std::vector<Args> SamplePoints(const std::vector<const Profile*>& profiles, std:
         auto& s = per_index[c.index];
         s.insert(0);
         AddBoundaries(c, &s);
+        conds[c.index].push_back(c);
       }
     }
   }
+  for (const auto& [i, cs] : conds) AddBitPatterns(cs, &per_index[i]);
   std::vector<Args> out{Args{}};
   size_t product = 1;
   for (const auto& [i, vals] : per_index) product = product > limit ? product : product * vals.size();
