@@ -1,17 +1,23 @@
 #include "supervisor/cli/seccomp_audit.h"
 
+#include <fcntl.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/setup_step.h"
 #include "supervisor/seccomp/audit/diff.h"
+#include "supervisor/seccomp/audit/disasm.h"
 #include "supervisor/seccomp/audit/explain.h"
+#include "supervisor/seccomp/audit/export.h"
+#include "supervisor/seccomp/audit/groups.h"
 #include "supervisor/seccomp/audit/lint.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/seccomp_filter.h"
@@ -28,6 +34,9 @@ constexpr const char* kUsage =
     "Usage: cordon seccomp lint PROFILE [--json | --sarif] [--fail-on SEVERITY|none]\n"
     "       cordon seccomp explain PROFILE [SYSCALL [ARG0 ...]] [--arch x86_64|x32|i386] [--json]\n"
     "       cordon seccomp diff A B [--json]\n"
+    "       cordon seccomp disasm PROFILE|BPF_FILE [--notify] [--json]\n"
+    "       cordon seccomp groups [PROFILE] [--json]\n"
+    "       cordon seccomp export PROFILE --format bpf|bwrap|systemd|nsjail [-o FILE]\n"
     "\n"
     "PROFILE is a shipped profile name (default, strict) or a path to an OCI/Docker seccomp JSON file,\n"
     "resolved for a task with no capabilities on this kernel (Docker's includes/excludes).\n"
@@ -39,6 +48,12 @@ constexpr const char* kUsage =
     "          it and as runc/crun would. Without SYSCALL: the decision table of every syscall of the ABI.\n"
     "diff      By meaning: every syscall, ABI and argument region decided differently, as was -> now.\n"
     "          Exit 1 when the profiles differ, 0 when they decide every call alike.\n"
+    "disasm    The compiled BPF (or a raw BPF file) as instructions, with syscall names and return\n"
+    "          values. --notify: exactly what `cordon run` installs (denials as user notifications).\n"
+    "groups    systemd's syscall sets (@mount, @module, @raw-io…); with PROFILE, which it allows in full,\n"
+    "          in part or not at all.\n"
+    "export    bpf/bwrap: raw BPF with the profile's own actions (`bwrap --seccomp 3 3<FILE`); systemd:\n"
+    "          SystemCallFilter= lines, with `# lost:` for what systemd cannot say; nsjail: a Kafel policy.\n"
     "\n"
     "Examples:\n"
     "  cordon seccomp lint ../shared/profiles/moby-default.json --fail-on critical\n"
@@ -191,9 +206,155 @@ int Diff(int argc, char** argv, const char* data_dir) {
   return changes.empty() ? 0 : kExitFound;
 }
 
+Result<std::vector<uint8_t>> ReadBpfFile(const std::string& path) {
+  CORDON_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
+
+// A file that is not JSON (its first non-blank byte is not '{') is taken as raw BPF.
+bool LooksLikeBpf(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[64];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  for (ssize_t i = 0; i < n; ++i) {
+    if (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r') continue;
+    return buf[i] != '{';
+  }
+  return false;
+}
+
+int Disasm(int argc, char** argv, const char* data_dir) {
+  std::string input;
+  bool json = false, notify = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--notify") {
+      notify = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Fail("seccomp disasm: unknown option '" + a + "'");
+    } else if (input.empty()) {
+      input = a;
+    } else {
+      return Fail("seccomp disasm: unexpected argument '" + a + "'");
+    }
+  }
+  if (input.empty()) return Fail("seccomp disasm: no PROFILE or BPF file given");
+  std::vector<uint8_t> bpf;
+  if (LooksLikeBpf(input)) {
+    auto b = ReadBpfFile(input);
+    if (!b) return Fail(b.error().Message(), b.error().hint);
+    bpf = std::move(*b);
+  } else {
+    auto p = Load(input, data_dir, json);
+    if (!p) return Fail(p.error().Message(), p.error().hint);
+    seccomp::CompileOptions co;
+    co.notify_denials = notify;
+    auto c = seccomp::Compile(*p, co);
+    if (!c) return Fail(c.error().Message());
+    bpf = std::move(c->bpf);
+  }
+  auto prog = seccomp::audit::Disassemble(bpf);
+  if (!prog) return Fail(input + ": " + prog.error().Message(), prog.error().hint);
+  Print(json ? seccomp::audit::RenderDisasmJson(*prog) : seccomp::audit::RenderDisasmText(*prog));
+  return 0;
+}
+
+int Groups(int argc, char** argv, const char* data_dir) {
+  std::string profile;
+  bool json = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Fail("seccomp groups: unknown option '" + a + "'");
+    } else if (profile.empty()) {
+      profile = a;
+    } else {
+      return Fail("seccomp groups: unexpected argument '" + a + "'");
+    }
+  }
+  if (profile.empty()) {
+    std::string text;
+    std::string js = "{\"groups\":[";
+    bool first = true;
+    for (const auto& g : seccomp::audit::GroupTable()) {
+      auto members = seccomp::audit::ExpandGroup(g.name);
+      std::string list, jl;
+      for (const auto& m : members) {
+        list += " " + m;
+        jl += std::string(jl.empty() ? "" : ",") + "\"" + m + "\"";
+      }
+      text += g.name + ":" + list + "\n";
+      js += std::string(first ? "" : ",") + "{\"group\":\"" + g.name + "\",\"syscalls\":[" + jl + "]}";
+      first = false;
+    }
+    Print(json ? js + "]}\n" : text);
+    return 0;
+  }
+  auto p = Load(profile, data_dir, json);
+  if (!p) return Fail(p.error().Message(), p.error().hint);
+  auto g = seccomp::audit::GroupsFor(*p);
+  Print(json ? seccomp::audit::RenderGroupsJson(p->name, g) : seccomp::audit::RenderGroupsText(p->name, g));
+  return 0;
+}
+
+int WriteOut(const std::string& path, const void* data, size_t size, bool binary) {
+  if (path.empty() || path == "-") {
+    if (binary && ::isatty(STDOUT_FILENO)) return Fail("seccomp export: refusing to write binary BPF to a terminal", "use -o FILE or redirect stdout");
+    return std::fwrite(data, 1, size, stdout) == size ? 0 : Fail("seccomp export: write to stdout failed");
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Fail("seccomp export: -o " + path + ": " + std::strerror(errno));
+  bool ok = ::write(fd, data, size) == static_cast<ssize_t>(size);
+  ok = ::close(fd) == 0 && ok;
+  return ok ? 0 : Fail("seccomp export: write " + path + ": " + std::strerror(errno));
+}
+
+int Export(int argc, char** argv, const char* data_dir) {
+  std::string profile, format, out;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--format" && i + 1 < argc) {
+      format = argv[++i];
+    } else if (a == "-o" && i + 1 < argc) {
+      out = argv[++i];
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Fail("seccomp export: unknown option '" + a + "' (or missing value)");
+    } else if (profile.empty()) {
+      profile = a;
+    } else {
+      return Fail("seccomp export: unexpected argument '" + a + "'");
+    }
+  }
+  if (profile.empty()) return Fail("seccomp export: no PROFILE given");
+  if (format != "bpf" && format != "bwrap" && format != "systemd" && format != "nsjail") {
+    return Fail("seccomp export: --format " + (format.empty() ? std::string("is required") : "'" + format + "' is not known"),
+                "use --format bpf, bwrap, systemd or nsjail");
+  }
+  auto p = Load(profile, data_dir, false);
+  if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (format == "bpf" || format == "bwrap") {
+    auto bpf = seccomp::audit::ExportBpf(*p);
+    if (!bpf) return Fail(bpf.error().Message());
+    return WriteOut(out, bpf->data(), bpf->size(), true);
+  }
+  Result<seccomp::audit::TextExport> t = format == "systemd" ? Result<seccomp::audit::TextExport>(seccomp::audit::ExportSystemd(*p))
+                                                             : seccomp::audit::ExportKafel(*p);
+  if (!t) return Fail(t.error().Message());
+  for (const auto& l : t->lost) std::fprintf(stderr, "cordon: %s export loses: %s\n", format.c_str(), l.c_str());
+  return WriteOut(out, t->text.data(), t->text.size(), false);
+}
+
 }  // namespace
 
-bool IsSeccompAuditCommand(std::string_view sub) { return sub == "lint" || sub == "explain" || sub == "diff"; }
+bool IsSeccompAuditCommand(std::string_view sub) {
+  return sub == "lint" || sub == "explain" || sub == "diff" || sub == "disasm" || sub == "groups" || sub == "export";
+}
 
 int CmdSeccompAudit(std::string_view sub, int argc, char** argv, const char* data_dir) {
   for (int i = 0; i < argc; ++i) {
@@ -206,6 +367,9 @@ int CmdSeccompAudit(std::string_view sub, int argc, char** argv, const char* dat
   if (sub == "lint") return Lint(argc, argv, data_dir);
   if (sub == "explain") return Explain(argc, argv, data_dir);
   if (sub == "diff") return Diff(argc, argv, data_dir);
+  if (sub == "disasm") return Disasm(argc, argv, data_dir);
+  if (sub == "groups") return Groups(argc, argv, data_dir);
+  if (sub == "export") return Export(argc, argv, data_dir);
   return Fail("unknown seccomp command '" + std::string(sub) + "'");
 }
 
