@@ -45,7 +45,7 @@ std::string RenderText(const std::string& source, const std::vector<Finding>& f)
   for (const auto& x : f) {
     ++counts[static_cast<size_t>(x.severity)];
     std::string sev(SeverityName(x.severity));
-    sev.resize(8, ' ');
+    sev.resize(9, ' ');
     out += sev + x.path + (x.syscall.empty() ? "" : " (" + x.syscall + ")") + ": " + x.message + " [" + x.rule + "]\n";
     if (!x.fix.empty()) out += "        fix: " + x.fix + "\n";
   }
