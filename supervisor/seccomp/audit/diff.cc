@@ -96,7 +96,7 @@ std::string RenderDiffText(const std::string& a_name, const std::string& b_name,
     out += mark + c.syscall + " [" + abis + "]";
     if (!c.all_args) {
       out += " where " + ArgsText(c.examples[0], c.compared);
-      if (c.regions > 1) out += " and " + std::to_string(c.regions - 1) + " more argument region(s)";
+      if (c.regions > 1) out += " (and " + std::to_string(c.regions - 1) + " more boundary value(s))";
     }
     out += ": " + c.was + " (" + c.was_rule + ") -> " + c.now + " (" + c.now_rule + ")\n";
   }

@@ -19,7 +19,7 @@ struct Change {
   std::vector<std::string> abis;   // the ABIs where this same change happens
   bool all_args = true;            // the change holds for every argument value (no region)
   std::vector<Args> examples;      // argument vectors in the changed region(s), at most 8
-  size_t regions = 0;              // sample points that changed (over all examples)
+  size_t regions = 0;              // sample points (boundary values) in the changed region(s)
   std::vector<uint32_t> compared;  // argument indices either profile compares for this syscall
   std::string was, now;            // Outcome() in A and in B
   std::string was_rule, now_rule;  // deciding rule paths (of the first example)

@@ -90,7 +90,8 @@ std::string RenderCallText(const CallExplanation& e) {
     out += "\n";
   }
   out += "rules for " + e.syscall + (e.rules.empty() ? ": none\n" : " (first match decides):\n");
-  for (const auto& r : e.rules) out += "  " + r.path + ": " + r.outcome + " if " + r.conditions + "\n";
+  for (const auto& r : e.rules)
+    out += "  " + r.path + ": " + r.outcome + (r.conditions == "always" ? " always" : " if " + r.conditions) + "\n";
   out += "  otherwise: " + e.default_outcome + " (defaultAction)\n";
   return out;
 }
