@@ -37,6 +37,7 @@ constexpr const char* kUsage =
     "       cordon seccomp disasm PROFILE|BPF_FILE [--notify] [--json]\n"
     "       cordon seccomp groups [PROFILE] [--json]\n"
     "       cordon seccomp export PROFILE --format bpf|bwrap|systemd|nsjail [-o FILE]\n"
+    "       cordon seccomp record [--policy P] [-o PROFILE] [--merge] [--base PROFILE] -- CMD [ARGS...]\n"
     "\n"
     "PROFILE is a shipped profile name (default, strict) or a path to an OCI/Docker seccomp JSON file,\n"
     "resolved for a task with no capabilities on this kernel (Docker's includes/excludes).\n"
@@ -353,10 +354,12 @@ int Export(int argc, char** argv, const char* data_dir) {
 }  // namespace
 
 bool IsSeccompAuditCommand(std::string_view sub) {
-  return sub == "lint" || sub == "explain" || sub == "diff" || sub == "disasm" || sub == "groups" || sub == "export";
+  return sub == "lint" || sub == "explain" || sub == "diff" || sub == "disasm" || sub == "groups" || sub == "export" ||
+         sub == "record";
 }
 
 int CmdSeccompAudit(std::string_view sub, int argc, char** argv, const char* data_dir) {
+  if (sub == "record") return CmdSeccompRecord(argc, argv, data_dir);  // its own flags and --
   for (int i = 0; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "-h" || a == "--help") {

@@ -12,4 +12,7 @@ bool IsSeccompAuditCommand(std::string_view sub);
 // above --fail-on (lint) / the profiles differ (diff), 125 on bad input.
 int CmdSeccompAudit(std::string_view sub, int argc, char** argv, const char* data_dir);
 
+// `cordon seccomp record …` (seccomp_record.cc); argv starts after "record".
+int CmdSeccompRecord(int argc, char** argv, const char* data_dir);
+
 }  // namespace cordon
