@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/setup_step.h"
 #include "supervisor/seccomp/audit/diff.h"
 #include "supervisor/seccomp/audit/disasm.h"
@@ -281,20 +283,15 @@ int Groups(int argc, char** argv, const char* data_dir) {
   }
   if (profile.empty()) {
     std::string text;
-    std::string js = "{\"groups\":[";
-    bool first = true;
+    nlohmann::ordered_json js = {{"groups", nlohmann::ordered_json::array()}};
     for (const auto& g : seccomp::audit::GroupTable()) {
       auto members = seccomp::audit::ExpandGroup(g.name);
-      std::string list, jl;
-      for (const auto& m : members) {
-        list += " " + m;
-        jl += std::string(jl.empty() ? "" : ",") + "\"" + m + "\"";
-      }
+      std::string list;
+      for (const auto& m : members) list += " " + m;
       text += g.name + ":" + list + "\n";
-      js += std::string(first ? "" : ",") + "{\"group\":\"" + g.name + "\",\"syscalls\":[" + jl + "]}";
-      first = false;
+      js["groups"].push_back({{"group", g.name}, {"syscalls", members}});
     }
-    Print(json ? js + "]}\n" : text);
+    Print(json ? js.dump() + "\n" : text);
     return 0;
   }
   auto p = Load(profile, data_dir, json);

@@ -100,7 +100,7 @@ std::vector<Finding> LintPolicy(const Policy& p, std::string_view raw_json, cons
   for (size_t i = 0; i < p.outbound.allow.size(); ++i) {
     const auto& e = p.outbound.allow[i];
     bool wildcard = e.kind == egress::AllowEntry::Kind::kAnyHost ||
-                    (e.kind == egress::AllowEntry::Kind::kAddress && e.text.find("/0") != std::string::npos);
+                    (e.kind == egress::AllowEntry::Kind::kAddress && e.range.prefix == 0);
     if (!wildcard) continue;
     out.push_back({"egress/wildcard", Severity::kHigh, "outbound.allow[" + std::to_string(i) + "]", "",
                    "'" + e.text + "' allows every destination" + (e.port ? " on that port" : "") +
