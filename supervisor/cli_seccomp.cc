@@ -22,6 +22,7 @@ namespace {
 constexpr const char* kUsage =
     "Usage: cordon seccomp compile PROFILE [-o FILE] [--pfc] [--notify] [--strict]\n"
     "       cordon seccomp check PROFILE SYSCALL [ARG0 [ARG1 ...]] [--strict]\n"
+    "       cordon seccomp lint|explain|diff|disasm|groups|export|record ...  (cordon seccomp lint --help)\n"
     "\n"
     "PROFILE is a shipped profile name (default, strict) or a path to an OCI/Docker seccomp JSON file.\n"
     "Profiles are resolved for a task with no capabilities on this kernel and architecture.\n"
