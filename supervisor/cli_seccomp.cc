@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/seccomp_audit.h"
 #include "supervisor/seccomp/compiler.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/seccomp_filter.h"
@@ -21,6 +22,7 @@ namespace {
 constexpr const char* kUsage =
     "Usage: cordon seccomp compile PROFILE [-o FILE] [--pfc] [--notify] [--strict]\n"
     "       cordon seccomp check PROFILE SYSCALL [ARG0 [ARG1 ...]] [--strict]\n"
+    "       cordon seccomp lint|explain|diff|disasm|groups|export|record ...  (cordon seccomp lint --help)\n"
     "\n"
     "PROFILE is a shipped profile name (default, strict) or a path to an OCI/Docker seccomp JSON file.\n"
     "Profiles are resolved for a task with no capabilities on this kernel and architecture.\n"
@@ -158,6 +160,7 @@ int CmdSeccomp(int argc, char** argv, const char* data_dir) {
   std::string sub = argv[0];
   if (sub == "compile") return Compile(argc - 1, argv + 1, data_dir);
   if (sub == "check") return Check(argc - 1, argv + 1, data_dir);
+  if (IsSeccompAuditCommand(sub)) return CmdSeccompAudit(sub, argc - 1, argv + 1, data_dir);
   return Fail("unknown seccomp command '" + sub + "'", "use compile or check; see cordon seccomp --help");
 }
 

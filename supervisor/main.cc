@@ -15,6 +15,7 @@
 #include "common/bindings/grant.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cli_client.h"
+#include "supervisor/cli/policy_audit.h"
 #include "supervisor/cli_seccomp.h"
 #include "supervisor/identity.h"
 #include "supervisor/policy_loader.h"
@@ -31,7 +32,8 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  run       Run one command in a new sandbox and exit with its exit code\n"
-    "  seccomp   Compile, print (pseudo-C) and query seccomp profiles\n"
+    "  seccomp   Compile, print (pseudo-C) and query seccomp profiles; lint, explain, diff, export\n"
+    "  policy    Lint task policies and diff two versions (docs/seccomp.md, for security teams)\n"
     "\n"
     "Clients of the cordond daemon (docs/daemon.md; `cordon submit --help`):\n"
     "  submit    Submit a task to cordond (attached by default: stdio and exit code pass through)\n"
@@ -380,6 +382,10 @@ int main(int argc, char** argv) {
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli_client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
+  if (cmd == "policy") {
+    auto rt = LocateRuntime();
+    return CmdPolicyAudit(argc - 2, argv + 2, rt ? rt->data_dir.c_str() : "/usr/share/cordon");
+  }
   if (cmd == "seccomp") {
     auto rt = LocateRuntime();
     std::string data_dir = rt ? rt->data_dir : std::string("/usr/share/cordon");

@@ -1,0 +1,376 @@
+#include "supervisor/cli/seccomp_audit.h"
+
+#include <fcntl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/setup_step.h"
+#include "supervisor/seccomp/audit/diff.h"
+#include "supervisor/seccomp/audit/disasm.h"
+#include "supervisor/seccomp/audit/explain.h"
+#include "supervisor/seccomp/audit/export.h"
+#include "supervisor/seccomp/audit/groups.h"
+#include "supervisor/seccomp/audit/lint.h"
+#include "supervisor/seccomp/profile.h"
+#include "supervisor/seccomp_filter.h"
+
+namespace cordon {
+namespace {
+
+using seccomp::audit::Args;
+
+// Exit codes, diff(1)-like: 0 clean/same, 1 findings/different, 125 (kExitCordonFailure) bad input.
+constexpr int kExitFound = 1;
+
+constexpr const char* kUsage =
+    "Usage: cordon seccomp lint PROFILE [--json | --sarif] [--fail-on SEVERITY|none]\n"
+    "       cordon seccomp explain PROFILE [SYSCALL [ARG0 ...]] [--arch x86_64|x32|i386] [--json]\n"
+    "       cordon seccomp diff A B [--json]\n"
+    "       cordon seccomp disasm PROFILE|BPF_FILE [--notify] [--json]\n"
+    "       cordon seccomp groups [PROFILE] [--json]\n"
+    "       cordon seccomp export PROFILE --format bpf|bwrap|systemd|nsjail [-o FILE]\n"
+    "       cordon seccomp record [--policy P] [-o PROFILE] [--merge] [--base PROFILE] -- CMD [ARGS...]\n"
+    "\n"
+    "PROFILE is a shipped profile name (default, strict) or a path to an OCI/Docker seccomp JSON file,\n"
+    "resolved for a task with no capabilities on this kernel (Docker's includes/excludes).\n"
+    "\n"
+    "lint      Findings with a severity (info, low, medium, high, critical), the JSON path that decides\n"
+    "          and a fix. Exit 1 when a finding is at least --fail-on (default: high), 0 otherwise.\n"
+    "          --sarif writes SARIF 2.1.0 for code-scanning dashboards.\n"
+    "explain   Which rule decides SYSCALL (with ARGs: decimal or 0x hex) on each ABI, as Cordon enforces\n"
+    "          it and as runc/crun would. Without SYSCALL: the decision table of every syscall of the ABI.\n"
+    "diff      By meaning: every syscall, ABI and argument region decided differently, as was -> now.\n"
+    "          Exit 1 when the profiles differ, 0 when they decide every call alike.\n"
+    "disasm    The compiled BPF (or a raw BPF file) as instructions, with syscall names and return\n"
+    "          values. --notify: exactly what `cordon run` installs (denials as user notifications).\n"
+    "groups    systemd's syscall sets (@mount, @module, @raw-io…); with PROFILE, which it allows in full,\n"
+    "          in part or not at all.\n"
+    "export    bpf/bwrap: raw BPF with the profile's own actions (`bwrap --seccomp 3 3<FILE`); systemd:\n"
+    "          SystemCallFilter= lines, with `# lost:` for what systemd cannot say; nsjail: a Kafel policy.\n"
+    "\n"
+    "Examples:\n"
+    "  cordon seccomp lint ../shared/profiles/moby-default.json --fail-on critical\n"
+    "  cordon seccomp explain default ioctl 0 0x5412\n"
+    "  cordon seccomp diff default strict\n";
+
+int Fail(const std::string& msg, const std::string& hint = "see cordon seccomp lint --help") {
+  std::fprintf(stderr, "cordon: %s\n", msg.c_str());
+  if (!hint.empty()) std::fprintf(stderr, "cordon: hint: %s\n", hint.c_str());
+  return kExitCordonFailure;
+}
+
+// Loads a profile the way `cordon run` resolves it. Warnings go to stderr unless `quiet` (lint turns
+// them into findings).
+Result<seccomp::Profile> Load(const std::string& name, const char* data_dir, bool quiet) {
+  CORDON_ASSIGN_OR_RETURN(auto found, ReadSeccompProfile(name, data_dir));
+  seccomp::LoadOptions lo;
+  lo.source_name = found.first;
+  utsname u{};
+  ::uname(&u);
+  if (auto kv = seccomp::ParseKernelRelease(u.release)) lo.context.kernel = *kv;
+  auto p = seccomp::ParseProfile(found.second, lo);
+  if (p && !quiet) {
+    for (const auto& w : p->warnings) std::fprintf(stderr, "cordon: warning: %s\n", w.c_str());
+  }
+  return p;
+}
+
+bool ParseNumber(const std::string& s, uint64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  *out = std::strtoull(s.c_str(), &end, 0);
+  return errno == 0 && end != s.c_str() && *end == '\0' && s[0] != '-';
+}
+
+void Print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+
+int Lint(int argc, char** argv, const char* data_dir) {
+  std::string profile;
+  bool json = false, sarif = false;
+  // --fail-on none: never exit 1 (the gate is off).
+  bool gate = true;
+  seccomp::audit::Severity fail_on = seccomp::audit::Severity::kHigh;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--sarif") {
+      sarif = true;
+    } else if (a == "--fail-on") {
+      if (i + 1 >= argc) return Fail("seccomp lint: --fail-on needs a severity", "info, low, medium, high, critical or none");
+      std::string v = argv[++i];
+      if (v == "none") {
+        gate = false;
+      } else if (auto s = seccomp::audit::ParseSeverity(v)) {
+        fail_on = *s;
+      } else {
+        return Fail("seccomp lint: --fail-on '" + v + "' is not a severity", "info, low, medium, high, critical or none");
+      }
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Fail("seccomp lint: unknown option '" + a + "'");
+    } else if (profile.empty()) {
+      profile = a;
+    } else {
+      return Fail("seccomp lint: unexpected argument '" + a + "' (one PROFILE per run)");
+    }
+  }
+  if (profile.empty()) return Fail("seccomp lint: no PROFILE given");
+  if (json && sarif) return Fail("seccomp lint: --json and --sarif are exclusive", "pick one output format");
+  auto p = Load(profile, data_dir, true);
+  if (!p) return Fail(p.error().Message(), p.error().hint);
+  auto findings = seccomp::audit::LintProfile(*p);
+  if (sarif) {
+    Print(seccomp::audit::RenderSarif(p->name, "cordon seccomp lint", findings));
+  } else if (json) {
+    Print(seccomp::audit::RenderJson(p->name, findings));
+  } else {
+    Print(seccomp::audit::RenderText(p->name, findings));
+  }
+  return gate && seccomp::audit::AnyAtLeast(findings, fail_on) ? kExitFound : 0;
+}
+
+int Explain(int argc, char** argv, const char* data_dir) {
+  std::vector<std::string> pos;
+  bool json = false;
+  std::optional<seccomp::audit::Abi> abi;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--arch") {
+      if (i + 1 >= argc) return Fail("seccomp explain: --arch needs an ABI", "x86_64, x32 or i386");
+      abi = seccomp::audit::FindAbi(argv[++i]);
+      if (!abi) return Fail(std::string("seccomp explain: unknown --arch '") + argv[i] + "' on this machine", "x86_64, x32 or i386");
+    } else if (a.size() > 1 && a[0] == '-' && !(a[1] >= '0' && a[1] <= '9')) {
+      return Fail("seccomp explain: unknown option '" + a + "'");
+    } else {
+      pos.push_back(a);
+    }
+  }
+  if (pos.empty()) return Fail("seccomp explain: no PROFILE given");
+  if (pos.size() > 8) return Fail("seccomp explain: at most 6 syscall arguments");
+  std::optional<Args> args;
+  for (size_t i = 2; i < pos.size(); ++i) {
+    if (!args) args = Args{};
+    if (!ParseNumber(pos[i], &(*args)[i - 2]))
+      return Fail("seccomp explain: argument '" + pos[i] + "' is not a number", "use decimal or 0x hex");
+  }
+  if (pos.size() >= 2) {
+    bool known = false;
+    for (const auto& a : seccomp::audit::KnownAbis()) known = known || seccomp::audit::NumberOn(a, pos[1]).has_value();
+    if (!known) return Fail("seccomp explain: unknown syscall '" + pos[1] + "' on every ABI of this machine", "use the kernel's name, e.g. clone3, socket, ioctl");
+  }
+  auto p = Load(pos[0], data_dir, json);
+  if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (pos.size() == 1) {
+    const auto a = abi.value_or(seccomp::audit::KnownAbis()[0]);
+    auto rows = seccomp::audit::ExplainTable(*p, a);
+    Print(json ? seccomp::audit::RenderTableJson(p->name, a, rows) : seccomp::audit::RenderTableText(p->name, a, rows));
+    return 0;
+  }
+  std::vector<seccomp::audit::Abi> abis;
+  if (abi) abis.push_back(*abi);
+  auto e = seccomp::audit::ExplainCall(*p, pos[1], args, abis);
+  Print(json ? seccomp::audit::RenderCallJson(e) : seccomp::audit::RenderCallText(e));
+  return 0;
+}
+
+int Diff(int argc, char** argv, const char* data_dir) {
+  std::vector<std::string> pos;
+  bool json = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Fail("seccomp diff: unknown option '" + a + "'");
+    } else {
+      pos.push_back(a);
+    }
+  }
+  if (pos.size() != 2) return Fail("seccomp diff: needs exactly two profiles, A and B");
+  auto a = Load(pos[0], data_dir, json);
+  if (!a) return Fail(a.error().Message(), a.error().hint);
+  auto b = Load(pos[1], data_dir, json);
+  if (!b) return Fail(b.error().Message(), b.error().hint);
+  auto changes = seccomp::audit::DiffProfiles(*a, *b);
+  Print(json ? seccomp::audit::RenderDiffJson(pos[0], pos[1], changes)
+             : seccomp::audit::RenderDiffText(pos[0], pos[1], changes));
+  return changes.empty() ? 0 : kExitFound;
+}
+
+Result<std::vector<uint8_t>> ReadBpfFile(const std::string& path) {
+  CORDON_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
+}
+
+// A file that is not JSON (its first non-blank byte is not '{') is taken as raw BPF.
+bool LooksLikeBpf(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[64];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  for (ssize_t i = 0; i < n; ++i) {
+    if (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r') continue;
+    return buf[i] != '{';
+  }
+  return false;
+}
+
+int Disasm(int argc, char** argv, const char* data_dir) {
+  std::string input;
+  bool json = false, notify = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--notify") {
+      notify = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Fail("seccomp disasm: unknown option '" + a + "'");
+    } else if (input.empty()) {
+      input = a;
+    } else {
+      return Fail("seccomp disasm: unexpected argument '" + a + "'");
+    }
+  }
+  if (input.empty()) return Fail("seccomp disasm: no PROFILE or BPF file given");
+  std::vector<uint8_t> bpf;
+  if (LooksLikeBpf(input)) {
+    auto b = ReadBpfFile(input);
+    if (!b) return Fail(b.error().Message(), b.error().hint);
+    bpf = std::move(*b);
+  } else {
+    auto p = Load(input, data_dir, json);
+    if (!p) return Fail(p.error().Message(), p.error().hint);
+    seccomp::CompileOptions co;
+    co.notify_denials = notify;
+    auto c = seccomp::Compile(*p, co);
+    if (!c) return Fail(c.error().Message());
+    bpf = std::move(c->bpf);
+  }
+  auto prog = seccomp::audit::Disassemble(bpf);
+  if (!prog) return Fail(input + ": " + prog.error().Message(), prog.error().hint);
+  Print(json ? seccomp::audit::RenderDisasmJson(*prog) : seccomp::audit::RenderDisasmText(*prog));
+  return 0;
+}
+
+int Groups(int argc, char** argv, const char* data_dir) {
+  std::string profile;
+  bool json = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Fail("seccomp groups: unknown option '" + a + "'");
+    } else if (profile.empty()) {
+      profile = a;
+    } else {
+      return Fail("seccomp groups: unexpected argument '" + a + "'");
+    }
+  }
+  if (profile.empty()) {
+    std::string text;
+    nlohmann::ordered_json js = {{"groups", nlohmann::ordered_json::array()}};
+    for (const auto& g : seccomp::audit::GroupTable()) {
+      auto members = seccomp::audit::ExpandGroup(g.name);
+      std::string list;
+      for (const auto& m : members) list += " " + m;
+      text += g.name + ":" + list + "\n";
+      js["groups"].push_back({{"group", g.name}, {"syscalls", members}});
+    }
+    Print(json ? js.dump() + "\n" : text);
+    return 0;
+  }
+  auto p = Load(profile, data_dir, json);
+  if (!p) return Fail(p.error().Message(), p.error().hint);
+  auto g = seccomp::audit::GroupsFor(*p);
+  Print(json ? seccomp::audit::RenderGroupsJson(p->name, g) : seccomp::audit::RenderGroupsText(p->name, g));
+  return 0;
+}
+
+int WriteOut(const std::string& path, const void* data, size_t size, bool binary) {
+  if (path.empty() || path == "-") {
+    if (binary && ::isatty(STDOUT_FILENO)) return Fail("seccomp export: refusing to write binary BPF to a terminal", "use -o FILE or redirect stdout");
+    return std::fwrite(data, 1, size, stdout) == size ? 0 : Fail("seccomp export: write to stdout failed");
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Fail("seccomp export: -o " + path + ": " + std::strerror(errno));
+  bool ok = ::write(fd, data, size) == static_cast<ssize_t>(size);
+  ok = ::close(fd) == 0 && ok;
+  return ok ? 0 : Fail("seccomp export: write " + path + ": " + std::strerror(errno));
+}
+
+int Export(int argc, char** argv, const char* data_dir) {
+  std::string profile, format, out;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--format" && i + 1 < argc) {
+      format = argv[++i];
+    } else if (a == "-o" && i + 1 < argc) {
+      out = argv[++i];
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Fail("seccomp export: unknown option '" + a + "' (or missing value)");
+    } else if (profile.empty()) {
+      profile = a;
+    } else {
+      return Fail("seccomp export: unexpected argument '" + a + "'");
+    }
+  }
+  if (profile.empty()) return Fail("seccomp export: no PROFILE given");
+  if (format != "bpf" && format != "bwrap" && format != "systemd" && format != "nsjail") {
+    return Fail("seccomp export: --format " + (format.empty() ? std::string("is required") : "'" + format + "' is not known"),
+                "use --format bpf, bwrap, systemd or nsjail");
+  }
+  auto p = Load(profile, data_dir, false);
+  if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (format == "bpf" || format == "bwrap") {
+    auto bpf = seccomp::audit::ExportBpf(*p);
+    if (!bpf) return Fail(bpf.error().Message());
+    return WriteOut(out, bpf->data(), bpf->size(), true);
+  }
+  Result<seccomp::audit::TextExport> t = format == "systemd" ? Result<seccomp::audit::TextExport>(seccomp::audit::ExportSystemd(*p))
+                                                             : seccomp::audit::ExportKafel(*p);
+  if (!t) return Fail(t.error().Message());
+  for (const auto& l : t->lost) std::fprintf(stderr, "cordon: %s export loses: %s\n", format.c_str(), l.c_str());
+  return WriteOut(out, t->text.data(), t->text.size(), false);
+}
+
+}  // namespace
+
+bool IsSeccompAuditCommand(std::string_view sub) {
+  return sub == "lint" || sub == "explain" || sub == "diff" || sub == "disasm" || sub == "groups" || sub == "export" ||
+         sub == "record";
+}
+
+int CmdSeccompAudit(std::string_view sub, int argc, char** argv, const char* data_dir) {
+  if (sub == "record") return CmdSeccompRecord(argc, argv, data_dir);  // its own flags and --
+  for (int i = 0; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+  }
+  if (sub == "lint") return Lint(argc, argv, data_dir);
+  if (sub == "explain") return Explain(argc, argv, data_dir);
+  if (sub == "diff") return Diff(argc, argv, data_dir);
+  if (sub == "disasm") return Disasm(argc, argv, data_dir);
+  if (sub == "groups") return Groups(argc, argv, data_dir);
+  if (sub == "export") return Export(argc, argv, data_dir);
+  return Fail("unknown seccomp command '" + std::string(sub) + "'");
+}
+
+}  // namespace cordon
