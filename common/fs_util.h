@@ -19,4 +19,7 @@ bool MkdirAll(const std::string& path, mode_t mode, mode_t parent_mode = 0755);
 // in another process that must see exactly these bytes.
 Result<UniqueFd> SealedMemfd(const char* name, std::string_view data);
 
+// Reads a whole file, refusing one larger than `max_bytes` (EFBIG): profiles, policies, /proc.
+Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 16u << 20);
+
 }  // namespace cordon

@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 namespace cordon {
 

@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include "supervisor/sandbox_monitor.h"
+#include "supervisor/task/sandbox_monitor.h"
 
 namespace cordon {
 namespace {

@@ -1,10 +1,10 @@
-// supervisor/task_seccomp.cc: a task's side of seccomp: its listener goes to the notifier thread
+// supervisor/seccomp/task_watch.cc: a task's side of seccomp: its listener goes to the notifier thread
 // (supervisor/seccomp/notifier.h), its record comes back when it is finished, and a death by a
 // seccomp kill becomes its outcome (docs/seccomp.md).
 #include <signal.h>
 
 #include "supervisor/seccomp/notifier.h"
-#include "supervisor/task.h"
+#include "supervisor/task/task.h"
 
 namespace cordon {
 namespace {

@@ -1,4 +1,4 @@
-// supervisor/task.h: one task's life on the supervisor side: spawn the shim, send the launch,
+// supervisor/task/task.h: one task's life on the supervisor side: spawn the shim, send the launch,
 // follow its records, and assemble the evidence. Event-driven so that one loop (the `cordon run`
 // loop here, the daemon's epoll loop later) can drive many tasks: register control_fd() and
 // shim_pidfd(), call OnControlReadable()/OnShimExited() when they fire.
@@ -22,10 +22,10 @@
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cgroup/task_cgroup.h"
 #include "supervisor/egress/proxy.h"
-#include "supervisor/identity.h"
+#include "supervisor/identity/identity.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/notifier.h"
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 #include "supervisor/state_walker.h"
 
 namespace cordon {

@@ -1,4 +1,4 @@
-// supervisor/task_start.cc: building and starting a task's sandbox: the launch spec (sandbox
+// supervisor/task/launch.cc: building and starting a task's sandbox: the launch spec (sandbox
 // part and task part), the shim's spawn, and the warm pool's Prepare/Launch/ReleaseExec. The
 // running task's side (records, limits, output, outcome) is in task.cc.
 #include <fcntl.h>
@@ -19,9 +19,9 @@
 #include "common/fs_util.h"
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
-#include "supervisor/rootfs.h"
-#include "supervisor/sandbox_monitor.h"
-#include "supervisor/task.h"
+#include "supervisor/task/rootfs.h"
+#include "supervisor/task/sandbox_monitor.h"
+#include "supervisor/task/task.h"
 
 namespace cordon {
 namespace {

@@ -1,6 +1,6 @@
-// supervisor/task.cc: a running task on the supervisor side: its records, limits, output pump,
+// supervisor/task/task.cc: a running task on the supervisor side: its records, limits, output pump,
 // kill and outcome. Building and starting the sandbox is in task_start.cc.
-#include "supervisor/task.h"
+#include "supervisor/task/task.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,7 +17,7 @@
 
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
-#include "supervisor/sandbox_monitor.h"
+#include "supervisor/task/sandbox_monitor.h"
 
 namespace cordon {
 namespace {

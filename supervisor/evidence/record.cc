@@ -1,11 +1,11 @@
-// supervisor/evidence.cc: the task's evidence record (docs/evidence.md).
+// supervisor/evidence/record.cc: the task's evidence record (docs/evidence.md).
 #include <signal.h>
 
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "supervisor/egress/record.h"
-#include "supervisor/task.h"
+#include "supervisor/task/task.h"
 
 namespace cordon {
 namespace {

@@ -14,12 +14,12 @@
 #include "common/syscalls.h"
 #include "supervisor/bindings.h"
 #include "supervisor/cgroup/layout.h"
-#include "supervisor/cli_client.h"
-#include "supervisor/cli_seccomp.h"
-#include "supervisor/identity.h"
+#include "supervisor/cli/client.h"
+#include "supervisor/cli/seccomp.h"
+#include "supervisor/identity/identity.h"
 #include "supervisor/policy_loader.h"
-#include "supervisor/seccomp_filter.h"
-#include "supervisor/task.h"
+#include "supervisor/seccomp/filter.h"
+#include "supervisor/task/task.h"
 
 namespace cordon {
 namespace {
