@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "common/fs_util.h"
-#include "supervisor/policy.h"
+#include "supervisor/embedded.h"
 #include "supervisor/seccomp/compiler.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/sha256.h"

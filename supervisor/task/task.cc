@@ -17,6 +17,7 @@
 
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
+#include "supervisor/evidence/record.h"
 #include "supervisor/task/sandbox_monitor.h"
 
 namespace cordon {
@@ -25,26 +26,6 @@ namespace {
 constexpr uint64_t kKillGraceNs = 2'000'000'000ull;  // SIGKILL via PID 1, then the shim itself
 
 }  // namespace
-
-const char* FailureClassName(FailureClass c) {
-  switch (c) {
-    case FailureClass::kNone: return "none";
-    case FailureClass::kExitNonzero: return "exit_nonzero";
-    case FailureClass::kSignaled: return "signaled";
-    case FailureClass::kSetupFailed: return "setup_failed";
-    case FailureClass::kExecFailed: return "exec_failed";
-    case FailureClass::kWallTimeout: return "wall_timeout";
-    case FailureClass::kKilled: return "killed";
-    case FailureClass::kSeccompViolation: return "seccomp_violation";
-    case FailureClass::kOom: return "oom";
-    case FailureClass::kCpuBudget: return "cpu_budget";
-    case FailureClass::kPidsLimit: return "pids_limit";
-    case FailureClass::kOutputLimit: return "output_limit";
-    case FailureClass::kSupervisorRestart: return "supervisor_restart";
-    case FailureClass::kClientGone: return "client_gone";
-  }
-  return "unknown";
-}
 
 std::optional<uint64_t> Task::MemoryBytes() const {
   if (!cgroup_) return std::nullopt;
@@ -539,6 +520,28 @@ void Task::ApplyCgroupOutcome() {
   }
 }
 
+void Task::WatchSeccomp(UniqueFd listener) {
+  // Nobody would answer the task's denials otherwise: it would block in its first one.
+  if (auto w = seccomp_.Start(std::move(listener), filter_, pidfd_.Get()); !w)
+    Kill(FailureClass::kSetupFailed, "seccomp notifications cannot be served: " + w.error().Message());
+}
+
+void Task::EndSeccompWatch() { seccomp_.End(); }
+
+void Task::SettleSeccompDeath() {
+  TaskOutcome& o = outcome_;
+  o.failure = FailureClass::kSeccompViolation;
+  const seccomp::DenialLog& log = seccomp_.log();
+  // A process the supervisor had to SIGKILL for a seccomp kill (it caught or blocked SIGSYS), or
+  // a task that vanished without a status, ended as the profile's kill: by SIGSYS.
+  if (log.fatal && (o.task_signal == SIGKILL || o.task_signal == SIGSYS || (o.task_signal == 0 && o.task_exit_code < 0))) {
+    o.task_signal = SIGSYS;
+    o.task_exit_code = -1;
+    o.exit_code = 128 + SIGSYS;
+  }
+  o.message = seccomp::SigsysDeathMessage(log, filter_->name);
+}
+
 void Task::Settle() {
   TaskOutcome& o = outcome_;
   if (exit_ && exit_->task_reported) {
@@ -588,7 +591,7 @@ void Task::Settle() {
   }
   ApplyCgroupOutcome();
   // A seccomp kill of any process of the sandbox makes the task a seccomp violation.
-  if (seccomp_log_.fatal && !killed_) SettleSeccompDeath();
+  if (seccomp_.log().fatal && !killed_) SettleSeccompDeath();
   if (killed_) {
     o.failure = *killed_;
     o.message = kill_message_;
@@ -598,5 +601,46 @@ void Task::Settle() {
     }
   }
 }
+
+TaskReport Task::Report() const {
+  TaskReport r;
+  r.task_id = id_;
+  r.argv = req_.argv;
+  r.cwd = spec_.cwd;
+  r.policy = policy_;
+  r.filter = filter_;
+  r.rootful = identity_.rootful;
+  r.task_uid = spec_.task_uid;
+  r.task_gid = spec_.task_gid;
+  r.host_uid = spec_.host_uid;
+  r.host_gid = spec_.host_gid;
+  r.hostname = spec_.hostname;
+  r.tmpfs_bytes = spec_.tmpfs_bytes;
+  r.shim_pid = shim_pid_;
+  r.pooled = pooled_;
+  r.timing = timing_;
+  r.outcome = outcome_;
+  r.exit = exit_;
+  r.seccomp = seccomp_.log();
+  r.accounting.cgroup_mode = cgroup_mode_;
+  r.accounting.cgroup = cgroup_usage_;
+  if (monitor_)
+    r.accounting.monitor = MonitorFigures{kMonitorPeriodNs / 1000000, monitor_samples_, monitor_pss_samples_,
+                                          monitor_peak_rss_, monitor_cpu_usec_, monitor_peak_processes_};
+  r.accounting.enforce_memory = enforce_memory_;
+  r.accounting.enforce_cpu = enforce_cpu_;
+  r.accounting.enforce_pids = enforce_pids_;
+  r.output_bytes = output_total_;
+  r.bindings = req_.bindings;
+  r.state_bytes_after = state_bytes_after_;
+  r.egress = egress_;
+  r.egress_calls = egress_calls_;
+  r.egress_dropped = egress_dropped_;
+  return r;
+}
+
+nlohmann::json Task::Evidence() const { return BuildEvidence(Report()); }
+
+std::string Task::EvidenceJson() const { return EvidenceText(Evidence()); }
 
 }  // namespace cordon

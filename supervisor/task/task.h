@@ -22,9 +22,12 @@
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cgroup/task_cgroup.h"
 #include "supervisor/egress/proxy.h"
+#include "supervisor/evidence/outcome.h"
+#include "supervisor/evidence/report.h"
 #include "supervisor/identity/identity.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/notifier.h"
+#include "supervisor/seccomp/task_watch.h"
 #include "supervisor/seccomp/filter.h"
 #include "supervisor/state_walker.h"
 
@@ -62,31 +65,8 @@ Result<RuntimePaths> LocateRuntime();
 // budget can be overrun by is what the sandbox gains in one period.
 inline constexpr uint64_t kMonitorPeriodNs = 20'000'000ull;
 
-enum class FailureClass {
-  kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled, kSeccompViolation,
-  kOom, kCpuBudget, kPidsLimit, kOutputLimit, kSupervisorRestart,
-  kClientGone  // cordond: the attached client's connection closed before the task ended
-};
-
 // One denied syscall, as the supervisor answered it (docs/evidence.md seccomp.denied).
 using SeccompDenial = seccomp::Denial;
-const char* FailureClassName(FailureClass c);
-
-struct TaskOutcome {
-  FailureClass failure = FailureClass::kNone;
-  int exit_code = 0;             // what `cordon run` exits with
-  int task_exit_code = -1;       // the command's own exit code, -1 if it did not exit normally
-  int task_signal = 0;           // the signal that killed it, 0 if none
-  std::optional<proto::ErrorRecord> setup_error;
-  std::string message;           // one line for the user when failure is setup/exec/timeout
-};
-
-struct TaskTiming {  // CLOCK_MONOTONIC ns; 0 = did not happen
-  uint64_t received = 0, admitted = 0, spawned = 0, ready = 0, exec = 0, exit = 0, done = 0;
-  uint64_t prepared = 0, pool_ready = 0;  // pooled: Prepare() began; PID 1 began waiting for the task
-  uint64_t cgroup = 0;                    // the task's cgroup is created and limited (0: none)
-  std::vector<proto::StepMark> steps;  // when each setup step started, as the shim stamped them
-};
 
 class Task {
  public:
@@ -168,8 +148,10 @@ class Task {
   const std::string& id() const { return id_; }
   const TaskOutcome& outcome() const { return outcome_; }
   const TaskTiming& timing() const { return timing_; }
+  // Everything the evidence says about the task, valid once finished() (supervisor/evidence/).
+  TaskReport Report() const;
   // The evidence record (docs/evidence.md), valid once finished(): as JSON text, or as the object
-  // (a daemon adds its admission block before serialising it once).
+  // (a daemon adds its admission block before serialising it once). BuildEvidence(Report()).
   std::string EvidenceJson() const;
   nlohmann::json Evidence() const;
 
@@ -241,8 +223,7 @@ class Task {
   UniqueFd start_;  // pooled, until launched: the socket PID 1 waits on for kStart
   UniqueFd held_;   // launched with hold_exec, until ReleaseExec: the task waits on it for kGo
   bool pooled_ = false, ready_ = false, launched_ = false;
-  std::shared_ptr<seccomp::Notifier::Watch> seccomp_watch_;  // while the task runs
-  seccomp::DenialLog seccomp_log_;                            // after EndSeccompWatch()
+  seccomp::TaskWatch seccomp_;  // the listener on the notifier thread; the record once ended
   pid_t shim_pid_ = -1;
   bool settled_ = false;   // the sandbox is gone and the outcome settled (Finish)
   bool finished_ = false;  // settled, and the state directories measured
