@@ -293,10 +293,9 @@ int CmdRun(int argc, char** argv) {
   auto bindings = OpenBindings(*policy, bctx);
   if (!bindings) return Failed(bindings.error());
   req.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*bindings));
-  if (const char* pause = ::getenv("CORDON_TEST_PAUSE_AFTER_BINDINGS_MS"))
-    ::usleep(static_cast<useconds_t>(std::atoi(pause)) * 1000);
 
-  // Open the evidence destination first: a bad path must fail before anything runs.
+  // Open the evidence destination first: a bad path must fail before anything runs. (Bindings are
+  // open by now: tests/integration/bindings_test.cc holds the run here with a FIFO as --evidence.)
   UniqueFd evidence_fd;
   if (!evidence.empty() && evidence != "-") {
     evidence_fd.Reset(::open(evidence.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
