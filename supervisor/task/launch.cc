@@ -246,9 +246,9 @@ Result<void> Task::BuildSandbox(const TaskRequest& shape) {
 }
 
 // The task's own part: argv, environment, cwd, and its stdin/stdout/stderr (the caller's fds, or
-// pipes of the task's own that task.cc's pump forwards: with limits.output_bytes, or when the task
-// could not reopen the caller's pipe or file by name). Returns the three fds to pass;
-// `keep` holds the pipes' write ends until they are sent.
+// pipes of the task's own that the output pump forwards, output_pump.h: with limits.output_bytes,
+// or when the task could not reopen the caller's pipe or file by name). Returns the three fds to
+// pass; `keep` holds the pipes' write ends until they are sent.
 Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::array<UniqueFd, 2>* keep) {
   proto::LaunchSpec& s = spec_;
   s.cwd = req.cwd.empty() ? "/work" : req.cwd;
@@ -283,6 +283,7 @@ Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::arra
     if (o.st_gid == gid) return (o.st_mode & S_IWGRP) != 0;
     return (o.st_mode & S_IWOTH) != 0;
   };
+  output_.Configure(policy_->limits.output_bytes, req.output_drain_ms);
   const bool budget = policy_->limits.output_bytes != 0;
   const bool pump[2] = {budget || !reopenable(st[1]), budget || !reopenable(st[2])};
   if (!pump[0] && !pump[1]) return std::array<int, 3>{req.stdin_fd, req.stdout_fd, req.stderr_fd};
@@ -293,12 +294,8 @@ Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::arra
     if (!pump[i] || (shared && i == 1)) continue;
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return Fail(errno, i == 0 ? "pipe for stdout" : "pipe for stderr");
-    pumps_[i].read_end.Reset(p[0]);
+    output_.Attach(i, UniqueFd(p[0]), fds[i + 1], st[i + 1]);
     (*keep)[static_cast<size_t>(i)].Reset(p[1]);
-    pumps_[i].dest = fds[i + 1];
-    pumps_[i].dest_is_file = S_ISREG(st[i + 1].st_mode);
-    pumps_[i].splice_ok = S_ISREG(st[i + 1].st_mode) || S_ISFIFO(st[i + 1].st_mode);
-    ::fcntl(p[0], F_SETFL, O_NONBLOCK);
     // A larger pipe: fewer wake-ups of the supervisor per byte forwarded (best effort; the
     // default is 64 KiB, fs.pipe-max-size allows 1 MiB to anyone).
     (void)::fcntl(p[1], F_SETPIPE_SZ, 1 << 20);

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -56,8 +55,7 @@ void Task::Finish() {
   if (settled_) return;
   // Every process of the sandbox is gone, so no one writes the pipes any more: forward what is
   // left in them, then read the cgroup's final figures.
-  PumpOutput(0, true);
-  PumpOutput(1, true);
+  if (output_.Drain()) OnOutputOverBudget();
   if (proxy_) {
     // The sandbox is gone: close what it left open, keeping the records of those connections.
     proxy_->CloseAll();
@@ -124,15 +122,13 @@ std::vector<int> Task::Watches() const {
   if (pidfd_ && !reaped_) w.push_back(pidfd_.Get());
   if (proxy_) w.push_back(proxy_->fd());
   if (walk_) w.push_back(walk_->event_fd());
-  for (const auto& p : pumps_)
-    if (p.read_end && p.pending.empty() && !p.wait_dest) w.push_back(p.read_end.Get());
+  output_.AddReadWatches(&w);
   return w;
 }
 
 std::vector<int> Task::WriteWatches() const {
   std::vector<int> w;
-  for (const auto& p : pumps_)
-    if ((!p.pending.empty() || p.wait_dest) && p.dest >= 0) w.push_back(p.dest);
+  output_.AddWriteWatches(&w);
   return w;
 }
 
@@ -146,11 +142,8 @@ void Task::OnReady(int fd) {
     if (!OnControlReadable()) ctrl_.Reset();
   } else if (pidfd_ && fd == pidfd_.Get()) {
     OnShimExited();
-  } else {
-    for (int i = 0; i < 2; ++i)
-      if ((pumps_[i].read_end && fd == pumps_[i].read_end.Get()) ||
-          ((!pumps_[i].pending.empty() || pumps_[i].wait_dest) && fd == pumps_[i].dest))
-        PumpOutput(i, false);
+  } else if (output_.OnReady(fd)) {
+    OnOutputOverBudget();
   }
 }
 
@@ -158,7 +151,7 @@ uint64_t Task::NextDeadlineNs() const {
   uint64_t next = 0;
   const uint64_t proxy = proxy_ ? proxy_->NextDeadlineNs() : 0;
   for (uint64_t d : {settled_ ? 0 : wall_deadline_ns_, settled_ ? 0 : cpu_check_ns_, settled_ ? 0 : monitor_check_ns_,
-                     reaped_ ? 0 : kill_grace_ns_, proxy, pumps_[0].retry_ns, pumps_[1].retry_ns})
+                     reaped_ ? 0 : kill_grace_ns_, proxy, output_.NextDeadlineNs()})
     if (d && (next == 0 || d < next)) next = d;
   return next;
 }
@@ -170,8 +163,7 @@ void Task::OnDeadline(uint64_t now) {
     kill_grace_ns_ = 0;
   }
   if (proxy_ && proxy_->NextDeadlineNs() && now >= proxy_->NextDeadlineNs()) proxy_->OnTimer();
-  for (int i = 0; i < 2; ++i)
-    if (pumps_[i].retry_ns && now >= pumps_[i].retry_ns) PumpOutput(i, false);
+  if (output_.OnDeadline(now)) OnOutputOverBudget();
   if (settled_) return;
   if (wall_deadline_ns_ && now >= wall_deadline_ns_) {
     wall_deadline_ns_ = 0;
@@ -235,153 +227,10 @@ void Task::CheckCpuBudget(uint64_t now) {
   cpu_check_ns_ = now + std::clamp<uint64_t>(wait_ns, 2'000'000ull, 1'000'000'000ull);
 }
 
-namespace {
-
-// Writes as much as the caller's fd takes now, without blocking and without touching its flags
-// (O_NONBLOCK would change the caller's own open file description): RWF_NOWAIT where the kernel
-// supports it for this file (pipes and sockets), otherwise a zero-timeout poll first. Returns the
-// bytes written; -1 when the reader is gone.
-ssize_t WriteNoWait(int fd, const char* data, size_t len) {
-  iovec iov{const_cast<char*>(data), len};
-  ssize_t w = ::pwritev2(fd, &iov, 1, -1, RWF_NOWAIT);
-  if (w >= 0) return w;
-  if (errno == EAGAIN || errno == EINTR) return 0;
-  if (errno != EOPNOTSUPP && errno != EINVAL && errno != ESPIPE) return -1;
-  pollfd p{fd, POLLOUT, 0};
-  if (::poll(&p, 1, 0) <= 0 || !(p.revents & POLLOUT)) return 0;
-  w = ::write(fd, data, len);
-  if (w < 0) return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-  return w;
-}
-
-constexpr uint64_t kPumpRetryNs = 10'000'000ull;  // a slow reader is tried again every 10 ms
-
-}  // namespace
-
-// Forwards the task's output to the caller's fd, counting it against limits.output_bytes. Never
-// blocks the supervisor's loop on a caller that stopped reading: what the caller's fd does not
-// take stays in `pending`, the task's pipe is not read meanwhile (so the task blocks on its own
-// write: backpressure), and the rest is retried on a deadline.
-// `drain` (the task is gone): the pipe's tail is read at once. With output_drain_ms (cordond),
-// what the caller does not take now is retried on deadlines until that much time has passed, on
-// a duplicate of the caller's fd, and then dropped: the loop never waits for one caller. Without
-// it (`cordon run`, whose caller is its own stdout) the drain waits until the caller took it all.
-void Task::PumpOutput(int which, bool drain) {
-  Pump& p = pumps_[which];
-  const uint64_t budget = policy_->limits.output_bytes;
-  const uint64_t patience = req_.output_drain_ms ? uint64_t{req_.output_drain_ms} * 1000000ull : 0;
-  // Draining with no patience (the CLI's own stdout) waits here for the caller; a daemon serving
-  // many callers never blocks: the tail is kept and retried on deadlines until give_up_ns.
-  const bool wait_here = drain && patience == 0;
-  if (drain && patience && p.give_up_ns == 0) p.give_up_ns = sys::MonotonicNs() + patience;
-  auto flush = [&]() {
-    while (!p.pending.empty()) {
-      ssize_t w = p.dest_is_file ? ::write(p.dest, p.pending.data(), p.pending.size())
-                                 : WriteNoWait(p.dest, p.pending.data(), p.pending.size());
-      if (w < 0 && p.dest_is_file && errno == EINTR) w = 0;
-      if (w < 0) {
-        // The caller is gone: the bytes are dropped, the count stands, and the task's pipe closes,
-        // so that its next write fails with EPIPE/SIGPIPE as it would on the caller's own pipe.
-        p.pending.clear();
-        p.read_end.Reset();
-        break;
-      }
-      p.pending.erase(0, static_cast<size_t>(w));
-      if (w == 0) {
-        if (wait_here) {
-          pollfd pf{p.dest, POLLOUT, 0};
-          ::poll(&pf, 1, 100);
-          continue;
-        }
-        if (p.give_up_ns && sys::MonotonicNs() >= p.give_up_ns) {
-          p.pending.clear();  // the task is gone and the caller did not read in time: give up
-          p.read_end.Reset();
-          break;
-        }
-        p.retry_ns = sys::MonotonicNs() + kPumpRetryNs;
-        return false;
-      }
-    }
-    p.retry_ns = 0;
-    if (!p.read_end) p.owned_dest.Reset();  // nothing left for the caller's fd
-    return true;
-  };
-  if (!flush() && !drain) return;
-  p.wait_dest = false;
-  // Into a pipe or a file, splice() moves the task's pages to the caller's fd without copying
-  // them through us. Up to the budget only: the bytes past it (the cut) take the read path below,
-  // and so does a destination splice refuses (EINVAL: a file opened O_APPEND).
-  while (p.splice_ok && p.pending.empty() && p.read_end && (!budget || output_total_ < budget)) {
-    const size_t want = budget ? static_cast<size_t>(std::min<uint64_t>(1u << 20, budget - output_total_)) : 1u << 20;
-    ssize_t n = ::splice(p.read_end.Get(), nullptr, p.dest, nullptr, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-    if (n > 0) {
-      output_total_ += static_cast<uint64_t>(n);
-      continue;
-    }
-    if (n == 0) {
-      p.read_end.Reset();  // EOF: every writer is gone
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EPIPE) {
-      p.read_end.Reset();  // the caller's reader is gone: the task gets EPIPE/SIGPIPE next
-      break;
-    }
-    if (errno != EAGAIN) {
-      p.splice_ok = false;  // not for this destination: copy instead
-      break;
-    }
-    // Nothing to move, or no room at the caller's end: the task's pipe tells which.
-    pollfd in{p.read_end.Get(), POLLIN, 0};
-    if (::poll(&in, 1, 0) <= 0 || !(in.revents & POLLIN)) {
-      if (!drain || !(in.revents & POLLHUP)) return;  // empty (drained: and every writer gone)
-      continue;
-    }
-    if (wait_here) {
-      pollfd out{p.dest, POLLOUT, 0};
-      ::poll(&out, 1, 100);
-      continue;
-    }
-    if (drain) break;  // the task is gone: collect its tail below and retry it on deadlines
-    p.wait_dest = true;  // wait for POLLOUT on the caller's fd (or the retry deadline)
-    p.retry_ns = sys::MonotonicNs() + kPumpRetryNs;
-    return;
-  }
-  char buf[65536];
-  while (p.read_end) {
-    ssize_t n = ::read(p.read_end.Get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN && !drain) return;
-    if (n <= 0) {
-      p.read_end.Reset();  // EOF: every writer is gone
-      break;
-    }
-    size_t keep = static_cast<size_t>(n);
-    bool over = budget && output_total_ + keep > budget;
-    if (over) keep = static_cast<size_t>(budget - output_total_);
-    output_total_ += keep;
-    p.pending.append(buf, keep);
-    if (over) {
-      // Cut: close both pipes (further writes get EPIPE/SIGPIPE) and stop the task.
-      pumps_[0].read_end.Reset();
-      pumps_[1].read_end.Reset();
-      if (!settled_)
-        Kill(FailureClass::kOutputLimit, "output limit of " + std::to_string(budget) +
-                                             " bytes reached (policy limits.output_bytes); output was cut and the task stopped");
-    }
-    // Draining, the tail (at most a pipe's worth) is collected even when the caller takes none.
-    if (!flush() && !drain) return;
-  }
-  if (!flush() && drain && !p.owned_dest) {
-    // Retried after this call returns: the caller's fd is borrowed for the task's life only.
-    p.owned_dest.Reset(::fcntl(p.dest, F_DUPFD_CLOEXEC, 3));
-    if (p.owned_dest) {
-      p.dest = p.owned_dest.Get();
-    } else {
-      p.pending.clear();
-      p.retry_ns = 0;
-    }
-  }
+void Task::OnOutputOverBudget() {
+  if (settled_) return;
+  Kill(FailureClass::kOutputLimit, "output limit of " + std::to_string(policy_->limits.output_bytes) +
+                                       " bytes reached (policy limits.output_bytes); output was cut and the task stopped");
 }
 
 void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds) {
@@ -630,7 +479,7 @@ TaskReport Task::Report() const {
   r.accounting.enforce_memory = enforce_memory_;
   r.accounting.enforce_cpu = enforce_cpu_;
   r.accounting.enforce_pids = enforce_pids_;
-  r.output_bytes = output_total_;
+  r.output_bytes = output_.total();
   r.bindings = req_.bindings;
   r.state_bytes_after = state_bytes_after_;
   r.egress = egress_;

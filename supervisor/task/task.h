@@ -30,6 +30,7 @@
 #include "supervisor/seccomp/task_watch.h"
 #include "supervisor/seccomp/filter.h"
 #include "supervisor/state_walker.h"
+#include "supervisor/task/output_pump.h"
 
 namespace cordon {
 
@@ -119,7 +120,7 @@ class Task {
   // True once the outcome is settled and nothing is left to clean up (the shim is reaped and the
   // cgroup removed). A loop may stop at finished() when it does not own cleanup (the CLI exits).
   bool done() const {
-    return finished_ && reaped_ && !cgroup_ && pumps_[0].pending.empty() && pumps_[1].pending.empty();
+    return finished_ && reaped_ && !cgroup_ && output_.idle();
   }
 
   int control_fd() const { return ctrl_.Get(); }
@@ -171,24 +172,12 @@ class Task {
   void Settle();
   void Finish();
   void OnStateMeasured();  // the walker's sizes are in: the task is finished
-  void PumpOutput(int which, bool drain);
+  void OnOutputOverBudget();  // the pump cut the output: stop the task
   void CheckCpuBudget(uint64_t now_ns);
   void SampleMonitor(uint64_t now_ns);
   void ApplyCgroupOutcome();
 
-  // Output pumped through the supervisor when limits.output_bytes is set (which = 0 stdout, 1 stderr).
-  struct Pump {
-    UniqueFd read_end;
-    int dest = -1;
-    bool dest_is_file = false;  // a regular file never waits for a reader: plain write()
-    bool splice_ok = false;     // dest is a pipe or file: splice() moves pages without copying
-    bool wait_dest = false;     // the task's pipe has data, the caller's fd has no room
-    std::string pending;    // read from the task, not yet taken by the caller's fd
-    uint64_t retry_ns = 0;  // when to try the caller's fd again (0 = not waiting)
-    uint64_t give_up_ns = 0;  // draining with output_drain_ms: pending is dropped after this
-    UniqueFd owned_dest;      // draining after the task: our duplicate of dest, kept until done
-  };
-  Pump pumps_[2];
+  OutputPump output_;  // stdout/stderr through pipes of the task's own, when they are
   std::vector<uint64_t> state_bytes_after_;  // parallel to req_.bindings, for kState
   StateWalker* walker_ = nullptr;            // see MeasureStateWith
   std::shared_ptr<StateWalker::Walk> walk_;  // settled, the state walk not done yet
@@ -196,7 +185,6 @@ class Task {
   std::unique_ptr<egress::Proxy> proxy_;
   std::vector<egress::EgressRecord> egress_;
   uint64_t egress_calls_ = 0, egress_dropped_ = 0;
-  uint64_t output_total_ = 0;
 
   std::optional<cgroup::TaskCgroup> cgroup_;
   std::string cgroup_mode_;            // "v2", "hybrid", "v1", or why there is none
