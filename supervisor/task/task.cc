@@ -17,7 +17,6 @@
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "supervisor/evidence/record.h"
-#include "supervisor/task/sandbox_monitor.h"
 
 namespace cordon {
 namespace {
@@ -26,18 +25,13 @@ constexpr uint64_t kKillGraceNs = 2'000'000'000ull;  // SIGKILL via PID 1, then 
 
 }  // namespace
 
-std::optional<uint64_t> Task::MemoryBytes() const {
-  if (!cgroup_) return std::nullopt;
-  auto u = cgroup_->ReadUsage(cgroup::TaskCgroup::Psi::kSkip);
-  if (!u) return std::nullopt;
-  return u->memory_current_bytes.value;
-}
+std::optional<uint64_t> Task::MemoryBytes() const { return accounting_.MemoryBytes(); }
 
 Task::~Task() {
   if (pidfd_ && !reaped_) {
-    if (!settled_ || cgroup_) {
+    if (!settled_ || accounting_.has_cgroup()) {
       // Unfinished, or a cgroup still to remove: nothing of the task may survive us.
-      if (cgroup_) (void)cgroup_->Kill();
+      if (auto* cg = accounting_.cgroup()) (void)cg->Kill();
       sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
       ::waitpid(shim_pid_, nullptr, 0);
     } else {
@@ -47,7 +41,7 @@ Task::~Task() {
       ::waitid(P_PIDFD, static_cast<id_t>(pidfd_.Get()), &si, WEXITED | WNOHANG);
     }
   }
-  if (cgroup_) (void)cgroup_->Remove();
+  accounting_.RemoveCgroup();
   EndSeccompWatch();
 }
 
@@ -64,19 +58,7 @@ void Task::Finish() {
     egress_dropped_ = proxy_->dropped_records();
     proxy_.reset();
   }
-  if (cgroup_) {
-    auto u = cgroup_->ReadUsage();
-    if (u) cgroup_usage_ = std::move(*u);
-    // On v1 the outer shim shares the task's pids cgroup (it was placed there so PID 1 would be
-    // born inside): report the sandbox's own processes.
-    if (cgroup_usage_ && shim_in_v1_pids_) {
-      cgroup::Figure& peak = cgroup_usage_->pids_peak;
-      if (peak.value && *peak.value > 0) {
-        *peak.value -= 1;
-        peak.source += " (minus the outer shim, which shares the v1 cgroup)";
-      }
-    }
-  }
+  accounting_.Finish();
   // The state directories' sizes: on the walker's thread when there is one (cordond: a large
   // state tree would hold the event loop), the task finishing when they are in.
   std::vector<int> state_dirs;
@@ -150,7 +132,7 @@ void Task::OnReady(int fd) {
 uint64_t Task::NextDeadlineNs() const {
   uint64_t next = 0;
   const uint64_t proxy = proxy_ ? proxy_->NextDeadlineNs() : 0;
-  for (uint64_t d : {settled_ ? 0 : wall_deadline_ns_, settled_ ? 0 : cpu_check_ns_, settled_ ? 0 : monitor_check_ns_,
+  for (uint64_t d : {settled_ ? 0 : wall_deadline_ns_, settled_ ? 0 : accounting_.NextDeadlineNs(),
                      reaped_ ? 0 : kill_grace_ns_, proxy, output_.NextDeadlineNs()})
     if (d && (next == 0 || d < next)) next = d;
   return next;
@@ -170,61 +152,7 @@ void Task::OnDeadline(uint64_t now) {
     Kill(FailureClass::kWallTimeout, "wall-clock limit of " + std::to_string(policy_->limits.max_wall_ms) +
                                          " ms reached (policy limits.max_wall_ms); the sandbox was killed");
   }
-  if (cpu_check_ns_ && now >= cpu_check_ns_) CheckCpuBudget(now);
-  if (monitor_check_ns_ && now >= monitor_check_ns_) SampleMonitor(now);
-}
-
-// No cgroup: the sandbox's total resident memory and CPU, from /proc, every kMonitorPeriodNs.
-// Past a budget the whole sandbox is killed (PID 1 takes its PID namespace with it), with the
-// failure class a cgroup would have given.
-void Task::SampleMonitor(uint64_t now) {
-  monitor_check_ns_ = 0;
-  if (killed_ || settled_) return;
-  const PolicyLimits& lim = policy_->limits;
-  const uint64_t t0 = sys::MonotonicNs();
-  auto s = SampleSandbox(shim_pid_, lim.memory_bytes);
-  // A sample costs system calls per process (~70 us each on the paravirtualised test host):
-  // a sandbox with many processes is sampled less often, so that the monitor takes at most
-  // ~5% of one CPU.
-  const uint64_t period = std::max<uint64_t>(kMonitorPeriodNs, (sys::MonotonicNs() - t0) * 20);
-  if (!s) return;  // the shim is gone: its exit settles the task
-  ++monitor_samples_;
-  if (s->proportional) ++monitor_pss_samples_;
-  monitor_peak_rss_ = std::max(monitor_peak_rss_, s->memory_bytes);
-  monitor_peak_processes_ = std::max(monitor_peak_processes_, s->processes);
-  monitor_cpu_usec_ = std::max(monitor_cpu_usec_, s->cpu_usec);
-  if (lim.memory_bytes && s->memory_bytes > lim.memory_bytes) {
-    Kill(FailureClass::kOom, "out of memory: the sandbox's processes held " + std::to_string(s->memory_bytes) +
-                                 " bytes together, over limits.memory_bytes (" + std::to_string(lim.memory_bytes) +
-                                 "); the supervisor's monitor killed the sandbox");
-    return;
-  }
-  if (lim.max_cpu_ms && s->cpu_usec >= lim.max_cpu_ms * 1000) {
-    Kill(FailureClass::kCpuBudget, "CPU budget of " + std::to_string(lim.max_cpu_ms) +
-                                       " ms spent by the sandbox (policy limits.max_cpu_ms); the supervisor's "
-                                       "monitor killed the sandbox");
-    return;
-  }
-  monitor_check_ns_ = now + period;
-}
-
-// The budget is CPU time of the whole sandbox. It cannot be spent faster than one second per
-// second per CPU, so the next check is when the rest could be gone at the earliest: cheap for long
-// tasks, prompt near the end.
-void Task::CheckCpuBudget(uint64_t now) {
-  cpu_check_ns_ = 0;
-  if (!cgroup_ || killed_) return;
-  auto u = cgroup_->ReadUsage(cgroup::TaskCgroup::Psi::kSkip);
-  if (!u || !u->cpu_user_usec.value || !u->cpu_system_usec.value) return;
-  uint64_t used = *u->cpu_user_usec.value + *u->cpu_system_usec.value;
-  if (used >= cpu_budget_usec_) {
-    Kill(FailureClass::kCpuBudget, "CPU budget of " + std::to_string(policy_->limits.max_cpu_ms) +
-                                       " ms spent (policy limits.max_cpu_ms); the sandbox was killed");
-    return;
-  }
-  long ncpu = ::sysconf(_SC_NPROCESSORS_ONLN);
-  uint64_t wait_ns = (cpu_budget_usec_ - used) * 1000 / static_cast<uint64_t>(ncpu > 0 ? ncpu : 1);
-  cpu_check_ns_ = now + std::clamp<uint64_t>(wait_ns, 2'000'000ull, 1'000'000'000ull);
+  if (auto over = accounting_.OnDeadline(now, shim_pid_, killed_.has_value())) Kill(over->failure, over->message);
 }
 
 void Task::OnOutputOverBudget() {
@@ -311,10 +239,7 @@ void Task::OnShimExited() {
   if (ctrl_ && !OnControlReadable()) ctrl_.Reset();
   Finish();
   // The shim (which sits in the v1 task cgroups) is gone: the cgroup can go now.
-  if (cgroup_) {
-    (void)cgroup_->Remove();
-    cgroup_.reset();
-  }
+  accounting_.RemoveCgroup();
 }
 
 void Task::ForwardSignal(int signo) {
@@ -334,39 +259,9 @@ void Task::Kill(FailureClass why, const std::string& message) {
   // One pass, no waiting (cgroup.kill, or one freeze-signal-thaw): the daemon's loop must not
   // sleep until the cgroup is empty. The end is seen as usual, when PID 1 reports and the shim's
   // pidfd fires; PID 1's death takes whatever is left of its PID namespace with it.
-  if (cgroup_) (void)cgroup_->Kill(std::chrono::milliseconds(0));
+  if (auto* cg = accounting_.cgroup()) (void)cg->Kill(std::chrono::milliseconds(0));
   ForwardSignal(SIGKILL);
   if (!kill_grace_ns_) kill_grace_ns_ = sys::MonotonicNs() + kKillGraceNs;
-}
-
-// What the cgroup (or, without one, the rlimits) says about how the task ended. Only refines an
-// unsuccessful end: a task that exited 0 stays "none" whatever it brushed against.
-void Task::ApplyCgroupOutcome() {
-  TaskOutcome& o = outcome_;
-  if (o.failure != FailureClass::kExitNonzero && o.failure != FailureClass::kSignaled) return;
-  const PolicyLimits& lim = policy_->limits;
-  if (cgroup_usage_) {
-    const auto& u = *cgroup_usage_;
-    if (u.oom_kills.value && *u.oom_kills.value > 0) {
-      o.failure = FailureClass::kOom;
-      o.message = "out of memory: the sandbox reached limits.memory_bytes (" + std::to_string(lim.memory_bytes) +
-                  " bytes) and the kernel's OOM killer killed " + std::to_string(*u.oom_kills.value) + " process(es)";
-      return;
-    }
-    if (lim.pids && u.pids_limit_hits.value && *u.pids_limit_hits.value > 0) {
-      o.failure = FailureClass::kPidsLimit;
-      o.message = "process limit reached: " + std::to_string(*u.pids_limit_hits.value) +
-                  " fork(s) failed against limits.pids (" + std::to_string(lim.pids) + ")";
-      return;
-    }
-  }
-  if (lim.max_cpu_ms && (o.task_signal == SIGXCPU || (!cgroup_usage_ && o.task_signal == SIGKILL &&
-                                                          exit_ && exit_->usage.ru_utime.tv_sec +
-                                                                           exit_->usage.ru_stime.tv_sec >=
-                                                                       static_cast<time_t>(lim.max_cpu_ms / 1000)))) {
-    o.failure = FailureClass::kCpuBudget;
-    o.message = "CPU budget of " + std::to_string(lim.max_cpu_ms) + " ms spent (RLIMIT_CPU backstop)";
-  }
 }
 
 void Task::WatchSeccomp(UniqueFd listener) {
@@ -438,7 +333,7 @@ void Task::Settle() {
       o.message = std::string(buf) + "; run with the same policy again, and report a bug if it repeats";
     }
   }
-  ApplyCgroupOutcome();
+  accounting_.RefineOutcome(policy_->limits, exit_, &outcome_);
   // A seccomp kill of any process of the sandbox makes the task a seccomp violation.
   if (seccomp_.log().fatal && !killed_) SettleSeccompDeath();
   if (killed_) {
@@ -471,14 +366,7 @@ TaskReport Task::Report() const {
   r.outcome = outcome_;
   r.exit = exit_;
   r.seccomp = seccomp_.log();
-  r.accounting.cgroup_mode = cgroup_mode_;
-  r.accounting.cgroup = cgroup_usage_;
-  if (monitor_)
-    r.accounting.monitor = MonitorFigures{kMonitorPeriodNs / 1000000, monitor_samples_, monitor_pss_samples_,
-                                          monitor_peak_rss_, monitor_cpu_usec_, monitor_peak_processes_};
-  r.accounting.enforce_memory = enforce_memory_;
-  r.accounting.enforce_cpu = enforce_cpu_;
-  r.accounting.enforce_pids = enforce_pids_;
+  r.accounting = accounting_.report();
   r.output_bytes = output_.total();
   r.bindings = req_.bindings;
   r.state_bytes_after = state_bytes_after_;

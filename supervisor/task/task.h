@@ -30,6 +30,7 @@
 #include "supervisor/seccomp/task_watch.h"
 #include "supervisor/seccomp/filter.h"
 #include "supervisor/state_walker.h"
+#include "supervisor/task/accounting.h"
 #include "supervisor/task/output_pump.h"
 
 namespace cordon {
@@ -61,10 +62,6 @@ struct RuntimePaths {
   std::string data_dir;    // .../share/cordon
 };
 Result<RuntimePaths> LocateRuntime();
-
-// How often the supervisor samples a sandbox that has no cgroup (sandbox_monitor.h): the most a
-// budget can be overrun by is what the sandbox gains in one period.
-inline constexpr uint64_t kMonitorPeriodNs = 20'000'000ull;
 
 // One denied syscall, as the supervisor answered it (docs/evidence.md seccomp.denied).
 using SeccompDenial = seccomp::Denial;
@@ -120,7 +117,7 @@ class Task {
   // True once the outcome is settled and nothing is left to clean up (the shim is reaped and the
   // cgroup removed). A loop may stop at finished() when it does not own cleanup (the CLI exits).
   bool done() const {
-    return finished_ && reaped_ && !cgroup_ && output_.idle();
+    return finished_ && reaped_ && !accounting_.has_cgroup() && output_.idle();
   }
 
   int control_fd() const { return ctrl_.Get(); }
@@ -173,9 +170,6 @@ class Task {
   void Finish();
   void OnStateMeasured();  // the walker's sizes are in: the task is finished
   void OnOutputOverBudget();  // the pump cut the output: stop the task
-  void CheckCpuBudget(uint64_t now_ns);
-  void SampleMonitor(uint64_t now_ns);
-  void ApplyCgroupOutcome();
 
   OutputPump output_;  // stdout/stderr through pipes of the task's own, when they are
   std::vector<uint64_t> state_bytes_after_;  // parallel to req_.bindings, for kState
@@ -186,20 +180,8 @@ class Task {
   std::vector<egress::EgressRecord> egress_;
   uint64_t egress_calls_ = 0, egress_dropped_ = 0;
 
-  std::optional<cgroup::TaskCgroup> cgroup_;
-  std::string cgroup_mode_;            // "v2", "hybrid", "v1", or why there is none
-  bool shim_in_v1_pids_ = false;       // the outer shim counts in the v1 pids cgroup
-  std::optional<cgroup::Usage> cgroup_usage_;
-  uint64_t cpu_budget_usec_ = 0;
-  uint64_t wall_deadline_ns_ = 0, cpu_check_ns_ = 0, kill_grace_ns_ = 0;
-  // How each budget is held (docs/evidence.md limits.enforcement): "cgroup", "monitor", "rlimit",
-  // "supervisor" (wall clock, output) or "none" (lifted).
-  std::string enforce_memory_, enforce_cpu_, enforce_pids_;
-  // The supervisor's monitor (no cgroup): next sample, and what it saw.
-  bool monitor_ = false;
-  uint64_t monitor_check_ns_ = 0, monitor_samples_ = 0, monitor_pss_samples_ = 0, monitor_peak_rss_ = 0,
-           monitor_cpu_usec_ = 0;
-  uint32_t monitor_peak_processes_ = 0;
+  TaskAccounting accounting_;  // the cgroup or the monitor: budgets held and counted
+  uint64_t wall_deadline_ns_ = 0, kill_grace_ns_ = 0;
 
   std::string id_;
   std::shared_ptr<const Policy> policy_;
