@@ -377,7 +377,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
-  // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli_client.cc).
+  // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
   if (cmd == "seccomp") {
     auto rt = LocateRuntime();
