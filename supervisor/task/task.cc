@@ -272,78 +272,10 @@ void Task::WatchSeccomp(UniqueFd listener) {
 
 void Task::EndSeccompWatch() { seccomp_.End(); }
 
-void Task::SettleSeccompDeath() {
-  TaskOutcome& o = outcome_;
-  o.failure = FailureClass::kSeccompViolation;
-  const seccomp::DenialLog& log = seccomp_.log();
-  // A process the supervisor had to SIGKILL for a seccomp kill (it caught or blocked SIGSYS), or
-  // a task that vanished without a status, ended as the profile's kill: by SIGSYS.
-  if (log.fatal && (o.task_signal == SIGKILL || o.task_signal == SIGSYS || (o.task_signal == 0 && o.task_exit_code < 0))) {
-    o.task_signal = SIGSYS;
-    o.task_exit_code = -1;
-    o.exit_code = 128 + SIGSYS;
-  }
-  o.message = seccomp::SigsysDeathMessage(log, filter_->name);
-}
-
 void Task::Settle() {
-  TaskOutcome& o = outcome_;
-  if (exit_ && exit_->task_reported) {
-    int st = exit_->status;
-    if (WIFEXITED(st)) {
-      o.task_exit_code = WEXITSTATUS(st);
-      o.exit_code = o.task_exit_code;
-      o.failure = o.task_exit_code == 0 ? FailureClass::kNone : FailureClass::kExitNonzero;
-    } else if (WIFSIGNALED(st)) {
-      o.task_signal = WTERMSIG(st);
-      o.exit_code = 128 + o.task_signal;
-      o.failure = FailureClass::kSignaled;
-      if (o.task_signal == SIGSYS) SettleSeccompDeath();
-    }
-  }
-  if (o.setup_error) {
-    const proto::ErrorRecord& e = *o.setup_error;
-    std::string detail = e.msg;
-    if (e.err != 0) detail += std::string(": ") + std::strerror(e.err);
-    if (e.step == SetupStep::kExec) {
-      o.failure = FailureClass::kExecFailed;
-      bool missing = e.err == ENOENT || e.err == ENOTDIR;
-      o.exit_code = missing ? kExitNotFound : kExitNotExecutable;
-      o.message = (missing ? "command not found: " : "command cannot be executed: ") + detail +
-                  (missing ? " (the sandbox sees only /usr, /bin, /lib* and the policy's mounts; "
-                             "give a path inside it or install the program on the host)"
-                           : " (check the file's mode and that it is a binary or a script with a #! line)");
-    } else {
-      o.failure = FailureClass::kSetupFailed;
-      o.exit_code = kExitCordonFailure;
-      o.message = std::string("sandbox setup failed at step ") + SetupStepName(e.step) + ": " + detail;
-      if (e.step == SetupStep::kClone && (e.err == EPERM || e.err == ENOSPC || e.err == EINVAL))
-        o.message += " (this host does not permit new user namespaces here: check "
-                     "sysctl user.max_user_namespaces and kernel.unprivileged_userns_clone, and any "
-                     "AppArmor/SELinux userns restriction)";
-      if (e.step == SetupStep::kChdir) o.message += " (--cwd must name a directory inside the sandbox)";
-    }
-  } else if (!exit_ || !exit_->task_reported) {
-    if (!killed_) {
-      o.failure = FailureClass::kSetupFailed;
-      o.exit_code = kExitCordonFailure;
-      char buf[160];
-      snprintf(buf, sizeof buf, "the shim ended without a report (shim wait status %d, PID 1 status %d)",
-               shim_status_, exit_ ? exit_->init_status : -1);
-      o.message = std::string(buf) + "; run with the same policy again, and report a bug if it repeats";
-    }
-  }
-  accounting_.RefineOutcome(policy_->limits, exit_, &outcome_);
-  // A seccomp kill of any process of the sandbox makes the task a seccomp violation.
-  if (seccomp_.log().fatal && !killed_) SettleSeccompDeath();
-  if (killed_) {
-    o.failure = *killed_;
-    o.message = kill_message_;
-    if (o.task_signal == 0 && o.task_exit_code < 0) {
-      o.task_signal = SIGKILL;
-      o.exit_code = 128 + SIGKILL;
-    }
-  }
+  SettleOutcome(TaskEnd{exit_, shim_status_, killed_, kill_message_, seccomp_.log(), filter_->name, accounting_,
+                        policy_->limits},
+                &outcome_);
 }
 
 TaskReport Task::Report() const {

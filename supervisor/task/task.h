@@ -31,6 +31,7 @@
 #include "supervisor/seccomp/filter.h"
 #include "supervisor/state_walker.h"
 #include "supervisor/task/accounting.h"
+#include "supervisor/task/outcome.h"
 #include "supervisor/task/output_pump.h"
 
 namespace cordon {
@@ -165,7 +166,6 @@ class Task {
   void HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds);
   void WatchSeccomp(UniqueFd listener);  // hands the listener to the notifier thread
   void EndSeccompWatch();                // takes the denial record back (the task is gone)
-  void SettleSeccompDeath();             // the outcome of a task that ended by a seccomp kill
   void Settle();
   void Finish();
   void OnStateMeasured();  // the walker's sizes are in: the task is finished
