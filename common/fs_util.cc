@@ -41,4 +41,20 @@ Result<UniqueFd> SealedMemfd(const char* name, std::string_view data) {
   return fd;
 }
 
+Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Fail(errno, "open " + path);
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.Get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(errno, "read " + path);
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) return Fail(EFBIG, path + " is larger than " + std::to_string(max_bytes) + " bytes");
+  }
+  return out;
+}
+
 }  // namespace cordon

@@ -23,4 +23,7 @@ bool TouchFile(const std::string& path);
 // in another process that must see exactly these bytes.
 Result<UniqueFd> SealedMemfd(const char* name, std::string_view data);
 
+// Reads a whole file, refusing one larger than `max_bytes` (EFBIG): profiles, policies, /proc.
+Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 16u << 20);
+
 }  // namespace cordon

@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "supervisor/seccomp_filter.h"
+#include "common/fs_util.h"
 
 namespace cordon {
 

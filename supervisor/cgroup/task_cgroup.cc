@@ -3,7 +3,7 @@
 // files are opened relative to the task directories' fds, so no path walk per figure.
 #include "supervisor/cgroup/task_cgroup.h"
 
-#include "supervisor/daemon/procfs.h"
+#include "common/procfs.h"
 
 #include <dirent.h>
 
@@ -474,7 +474,7 @@ std::string OwnerMark() {
   static const std::string process = [] {
     struct stat ns{};
     const uint64_t ns_ino = ::stat("/proc/self/ns/pid", &ns) == 0 ? ns.st_ino : 0;
-    auto start = daemon::ReadStartTime(::getpid());
+    auto start = ReadStartTime(::getpid());
     return std::to_string(::getpid()) + " " + std::to_string(start ? *start : 0) + " " + std::to_string(ns_ino);
   }();
   return process + " " + OwnerInstance();
@@ -488,7 +488,7 @@ OwnerState CheckOwner(const std::string& mark, std::string* instance) {
   if (instance) *instance = inst;
   struct stat ns{};
   if (::stat("/proc/self/ns/pid", &ns) != 0 || ns.st_ino != ns_ino) return OwnerState::kUnknown;
-  auto now = daemon::ReadStartTime(static_cast<pid_t>(pid));
+  auto now = ReadStartTime(static_cast<pid_t>(pid));
   if (!now) return OwnerState::kDead;  // no such process
   return *now == start ? OwnerState::kAlive : OwnerState::kDead;
 }

@@ -11,7 +11,7 @@
 #include "supervisor/policy.h"
 #include "supervisor/policy_loader.h"
 #include "supervisor/seccomp/audit/policy_lint.h"
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 namespace cordon {
 namespace {

@@ -22,7 +22,7 @@
 #include "supervisor/seccomp/audit/groups.h"
 #include "supervisor/seccomp/audit/lint.h"
 #include "supervisor/seccomp/profile.h"
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 namespace cordon {
 namespace {

@@ -27,7 +27,7 @@
 #include "supervisor/policy_loader.h"
 #include "supervisor/seccomp/audit/record.h"
 #include "supervisor/seccomp/profile.h"
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 extern char** environ;
 

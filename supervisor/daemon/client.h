@@ -1,6 +1,6 @@
 // supervisor/daemon/client.h: the client side of the cordond API (docs/api.md): one blocking
 // connection that sends Request frames (with fds) and reads Response frames. Used by the `cordon`
-// client subcommands (supervisor/cli_client.cc) and by the tests.
+// client subcommands (supervisor/cli/client.cc) and by the tests.
 #pragma once
 
 #include <cstdint>

@@ -15,7 +15,7 @@
 
 #include "common/result.h"
 #include "supervisor/policy.h"
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 namespace cordon::daemon {
 

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "supervisor/identity.h"
-#include "supervisor/task.h"
+#include "supervisor/identity/identity.h"
+#include "supervisor/task/task.h"
 
 namespace cordon::daemon {
 

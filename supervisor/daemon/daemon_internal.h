@@ -31,14 +31,14 @@
 #include "supervisor/daemon/admission.h"
 #include "supervisor/daemon/config.h"
 #include "supervisor/daemon/frame.h"
-#include "supervisor/daemon/procfs.h"
+#include "common/procfs.h"
 #include "supervisor/daemon/recovery.h"
 #include "supervisor/daemon/spool.h"
 #include "supervisor/daemon/store.h"
 #include "supervisor/daemon/sync_worker.h"
 
 #include "supervisor/daemon/daemon.h"
-#include "supervisor/task.h"
+#include "supervisor/task/task.h"
 
 namespace cordon::daemon::internal {
 namespace api = ::cordon::api::v1;

@@ -8,7 +8,7 @@
 #include "common/syscalls.h"
 #include "common/unique_fd.h"
 #include "supervisor/cgroup/task_cgroup.h"
-#include "supervisor/daemon/procfs.h"
+#include "common/procfs.h"
 
 namespace cordon::daemon {
 namespace {

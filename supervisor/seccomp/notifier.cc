@@ -20,7 +20,7 @@
 #include "supervisor/seccomp/proc_status.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/seccomp/thread_control.h"
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 // COMPAT(kernel headers < 6.6): SECCOMP_IOCTL_NOTIF_SET_FLAGS and its one flag.
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS

@@ -8,15 +8,15 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "tests/support/run.h"
 
-extern char** environ;
 
 namespace cordon::test {
 namespace {
@@ -297,9 +297,32 @@ TEST(Bindings, EvidenceHasTheCapabilityMap) {
   EXPECT_EQ(JsonField(ev, "bindings/0/inode"), std::to_string(st.st_ino));
 }
 
-// The supervisor opens the source, then (test hook) pauses; meanwhile the path is swapped for a
-// symlink to a secret directory. The sandbox must not see the secret: the shim re-opens the path
-// without following symlinks and checks it is the inode the supervisor opened.
+// True once a child of this test process (the `cordon run` under test) holds an fd open on `path`:
+// the supervisor has opened that binding. Polls /proc: the test never sleeps for a fixed time.
+bool ChildHoldsFdOn(const std::string& path) {
+  std::error_code ec;
+  for (const auto& proc : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = proc.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat_file(proc.path() / "stat");
+    std::string stat;
+    std::getline(stat_file, stat);
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    int ppid = -1;
+    char state = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2 || ppid != ::getpid()) continue;
+    for (const auto& fd : fs::directory_iterator(proc.path() / "fd", ec))
+      if (fs::read_symlink(fd.path(), ec) == path) return true;
+  }
+  return false;
+}
+
+// The supervisor opens the binding's source (recording its inode), then opens --evidence: here a
+// FIFO, so the open waits until this test reads it. While it waits, the test swaps the path for a
+// symlink to a secret directory, then lets it go on. The sandbox must not see the secret: the shim
+// re-opens the path without following symlinks and checks it is the inode the supervisor opened.
+// The test holds the supervisor at that point itself; the shipped binary has no pause for it.
 TEST(Bindings, SwapForASymlinkDuringAdmissionExposesNothing) {
   REQUIRE_SANDBOX();
   std::string d = HostDir("swap");
@@ -307,21 +330,33 @@ TEST(Bindings, SwapForASymlinkDuringAdmissionExposesNothing) {
   std::ofstream(secret + "/key") << "TOPSECRET\n";
   ::chmod((secret + "/key").c_str(), 0644);
   std::string policy = Policy("swap", R"({"name": "in", "kind": "dir", "source": ")" + d + R"(", "target": "/in"})");
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
-  env.push_back("CORDON_TEST_PAUSE_AFTER_BINDINGS_MS=400");
-  RunOptions o;
-  o.env = env;
-  std::thread swapper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const std::string fifo = fs::path(d).parent_path() / ("swap-evidence-" + std::to_string(::getpid()));
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  RunResult r;
+  std::thread run([&] { r = CordonRun({"/bin/sh", "-c", "cat /in/key"}, {"--policy", policy, "--evidence", fifo}); });
+  // Wait for the supervisor to hold the binding open (it then blocks on the FIFO).
+  const std::string canonical = fs::canonical(d);
+  bool held = false;
+  for (int i = 0; i < 3000 && !(held = ChildHoldsFdOn(canonical)); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (held) {
     fs::rename(d, d + "-moved");
     fs::create_symlink(secret, d);
-  });
-  auto r = CordonRun({"/bin/sh", "-c", "cat /in/key"}, {"--policy", policy}, o);
-  swapper.join();
+  }
+  // Unblock the supervisor's open of the FIFO in any case, so that the run ends.
+  int rd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(rd, 0) << std::strerror(errno);
+  run.join();
+  std::string evidence;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(rd, buf, sizeof buf)) > 0;) evidence.append(buf, static_cast<size_t>(n));
+  ::close(rd);
+  ::unlink(fifo.c_str());
+  ASSERT_TRUE(held) << "the supervisor never held the binding " << d << " open: " << r.err;
   EXPECT_EQ(r.out.find("TOPSECRET"), std::string::npos);
-  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_EQ(r.exit_code, 125) << r.err;
   EXPECT_TRUE(r.err.find("stage-bindings") != std::string::npos || r.err.find("resolve-bindings") != std::string::npos) << r.err;
+  EXPECT_EQ(JsonField(evidence, "failure_class"), "setup_failed") << evidence;
 }
 
 }  // namespace

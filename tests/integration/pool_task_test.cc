@@ -13,8 +13,8 @@
 
 #include "common/syscalls.h"
 #include "supervisor/policy_loader.h"
-#include "supervisor/seccomp_filter.h"
-#include "supervisor/task.h"
+#include "supervisor/seccomp/filter.h"
+#include "supervisor/task/task.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {

@@ -4,7 +4,7 @@
 
 #include "supervisor/daemon/admission.h"
 #include "supervisor/daemon/config.h"
-#include "supervisor/daemon/procfs.h"
+#include "common/procfs.h"
 #include "tests/support/run.h"
 
 namespace cordon::daemon {

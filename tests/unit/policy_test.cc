@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "supervisor/policy.h"
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 namespace cordon {
 namespace {

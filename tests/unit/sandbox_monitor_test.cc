@@ -1,4 +1,4 @@
-// The /proc parsers of the supervisor's sandbox monitor (supervisor/sandbox_monitor.h), and one
+// The /proc parsers of the supervisor's sandbox monitor (supervisor/task/sandbox_monitor.h), and one
 // sample of a real process tree.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include "supervisor/sandbox_monitor.h"
+#include "supervisor/task/sandbox_monitor.h"
 
 namespace cordon {
 namespace {

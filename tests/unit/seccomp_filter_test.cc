@@ -2,7 +2,7 @@
 // kGo (allows_held_wait): true only when the wait's recvfrom, its step stamp's clock_gettime and a
 // failing exit_group are allowed for any arguments, and kept across the BPF cache. A wrong "true" would hang a task on a denial
 // nobody answers yet (docs/setup-sequence.md).
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-#include "supervisor/cli_client.h"
+#include "supervisor/cli/client.h"
 
 #include <poll.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "supervisor/identity.h"
+#include "supervisor/identity/identity.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,11 +1,9 @@
-// supervisor/evidence.cc: the task's evidence record (docs/evidence.md).
+// supervisor/evidence/record.cc: the task's evidence record (docs/evidence.md), from its report.
+#include "supervisor/evidence/record.h"
+
 #include <signal.h>
 
 #include <cstring>
-#include <nlohmann/json.hpp>
-
-#include "supervisor/egress/record.h"
-#include "supervisor/task.h"
 
 namespace cordon {
 namespace {
@@ -17,36 +15,39 @@ int64_t Us(uint64_t t, uint64_t origin) {
 
 }  // namespace
 
-std::string Task::EvidenceJson() const {
-  return Evidence().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string EvidenceText(const nlohmann::json& record) {
+  return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-nlohmann::json Task::Evidence() const {
+nlohmann::json BuildEvidence(const TaskReport& r) {
   using nlohmann::json;
-  const uint64_t t0 = timing_.received;
+  const Policy& policy = *r.policy;
+  const SeccompFilter& filter = *r.filter;
+  const AccountingReport& acc = r.accounting;
+  const uint64_t t0 = r.timing.received;
   json ev;
-  ev["task_id"] = id_;
-  ev["command"] = req_.argv;
-  ev["cwd"] = spec_.cwd;
-  ev["policy"] = {{"name", policy_->name},     {"version", policy_->version}, {"role", policy_->role},
-                  {"sha256", policy_->sha256}, {"source", policy_->source}};
+  ev["task_id"] = r.task_id;
+  ev["command"] = r.argv;
+  ev["cwd"] = r.cwd;
+  ev["policy"] = {{"name", policy.name},     {"version", policy.version}, {"role", policy.role},
+                  {"sha256", policy.sha256}, {"source", policy.source}};
   char map[64];
   json sandbox;
-  sandbox["mode"] = identity_.rootful ? "rootful" : "rootless";
+  sandbox["mode"] = r.rootful ? "rootful" : "rootless";
   sandbox["namespaces"] = {"user", "mount", "pid", "net", "ipc", "uts", "cgroup"};
-  snprintf(map, sizeof map, "%u %u 1", spec_.task_uid, spec_.host_uid);
+  snprintf(map, sizeof map, "%u %u 1", r.task_uid, r.host_uid);
   sandbox["uid_map"] = map;
-  snprintf(map, sizeof map, "%u %u 1", spec_.task_gid, spec_.host_gid);
+  snprintf(map, sizeof map, "%u %u 1", r.task_gid, r.host_gid);
   sandbox["gid_map"] = map;
-  sandbox["task_uid"] = spec_.task_uid;
-  sandbox["host_uid"] = spec_.host_uid;
-  sandbox["hostname"] = spec_.hostname;
-  sandbox["tmpfs_bytes"] = spec_.tmpfs_bytes;
-  sandbox["shim_pid"] = shim_pid_;
-  sandbox["pooled"] = pooled_;
+  sandbox["task_uid"] = r.task_uid;
+  sandbox["host_uid"] = r.host_uid;
+  sandbox["hostname"] = r.hostname;
+  sandbox["tmpfs_bytes"] = r.tmpfs_bytes;
+  sandbox["shim_pid"] = r.shim_pid;
+  sandbox["pooled"] = r.pooled;
   ev["sandbox"] = sandbox;
   json denied = json::array();
-  const seccomp::DenialLog& slog = seccomp_log_;
+  const seccomp::DenialLog& slog = r.seccomp;
   for (const auto& d : slog.denied) {
     json args = json::array();
     for (uint64_t a : d.args) args.push_back(a);
@@ -60,18 +61,18 @@ nlohmann::json Task::Evidence() const {
     }
     denied.push_back(jd);
   }
-  json seccomp_j = {{"profile", filter_->name},
-                    {"notify", filter_->notify},
+  json seccomp_j = {{"profile", filter.name},
+                    {"notify", filter.notify},
                     {"denied_total", slog.total},
                     {"denied", denied},
                     {"denied_max_entries", seccomp::kMaxDenialEntries},
                     {"omitted_entries", slog.omitted_entries},
                     {"omitted_calls", slog.omitted_calls},
-                    {"profile_source", filter_->source},
-                    {"profile_sha256", filter_->profile_sha256},
-                    {"bpf_sha256", filter_->bpf_sha256},
-                    {"bpf_bytes", filter_->bpf_bytes},
-                    {"from_cache", filter_->from_cache}};
+                    {"profile_source", filter.source},
+                    {"profile_sha256", filter.profile_sha256},
+                    {"bpf_sha256", filter.bpf_sha256},
+                    {"bpf_bytes", filter.bpf_bytes},
+                    {"from_cache", filter.from_cache}};
   if (slog.fatal) {
     seccomp_j["killed"] = {{"syscall", slog.fatal->name}, {"nr", slog.fatal->nr}, {"arch", slog.fatal->arch},
                            {"action", slog.fatal->action}, {"rule", slog.fatal->rule},
@@ -80,39 +81,39 @@ nlohmann::json Task::Evidence() const {
   if (!slog.notes.empty()) seccomp_j["notes"] = slog.notes;
   ev["seccomp"] = seccomp_j;
   ev["timing"] = {{"received_us", 0},
-                  {"admitted_us", Us(timing_.admitted, t0)},
-                  {"cgroup_us", Us(timing_.cgroup, t0)},
-                  {"spawned_us", Us(timing_.spawned, t0)},
-                  {"ready_us", Us(timing_.ready, t0)},
-                  {"exec_us", Us(timing_.exec, t0)},
-                  {"exit_us", Us(timing_.exit, t0)},
-                  {"done_us", Us(timing_.done, t0)}};
-  if (pooled_) {
-    ev["timing"]["prepared_us"] = Us(timing_.prepared, t0);
-    ev["timing"]["pool_ready_us"] = Us(timing_.pool_ready, t0);
+                  {"admitted_us", Us(r.timing.admitted, t0)},
+                  {"cgroup_us", Us(r.timing.cgroup, t0)},
+                  {"spawned_us", Us(r.timing.spawned, t0)},
+                  {"ready_us", Us(r.timing.ready, t0)},
+                  {"exec_us", Us(r.timing.exec, t0)},
+                  {"exit_us", Us(r.timing.exit, t0)},
+                  {"done_us", Us(r.timing.done, t0)}};
+  if (r.pooled) {
+    ev["timing"]["prepared_us"] = Us(r.timing.prepared, t0);
+    ev["timing"]["pool_ready_us"] = Us(r.timing.pool_ready, t0);
   }
   json steps = json::array();
-  for (const auto& m : timing_.steps)
+  for (const auto& m : r.timing.steps)
     steps.push_back({{"step", SetupStepName(m.step)}, {"start_us", Us(m.ns, t0)}});
   ev["timing"]["steps"] = steps;
-  json exit_j = {{"code", outcome_.task_exit_code >= 0 ? json(outcome_.task_exit_code) : json(nullptr)},
-                 {"signal", outcome_.task_signal ? json(outcome_.task_signal) : json(nullptr)},
-                 {"cordon_exit_code", outcome_.exit_code}};
+  json exit_j = {{"code", r.outcome.task_exit_code >= 0 ? json(r.outcome.task_exit_code) : json(nullptr)},
+                 {"signal", r.outcome.task_signal ? json(r.outcome.task_signal) : json(nullptr)},
+                 {"cordon_exit_code", r.outcome.exit_code}};
   ev["exit"] = exit_j;
-  ev["failure_class"] = FailureClassName(outcome_.failure);
-  if (outcome_.setup_error) {
-    const auto& e = *outcome_.setup_error;
+  ev["failure_class"] = FailureClassName(r.outcome.failure);
+  if (r.outcome.setup_error) {
+    const auto& e = *r.outcome.setup_error;
     ev["error"] = {{"step", SetupStepName(e.step)},
                    {"step_number", static_cast<uint32_t>(e.step)},
                    {"errno", e.err},
                    {"errno_name", e.err && strerrorname_np(e.err) ? strerrorname_np(e.err) : ""},
                    {"message", e.msg}};
   }
-  if (!outcome_.message.empty()) ev["message"] = outcome_.message;
+  if (!r.outcome.message.empty()) ev["message"] = r.outcome.message;
   json usage;
-  if (exit_) {
-    const rusage& ru = exit_->usage;
-    usage = {{"source", exit_->task_reported
+  if (r.exit) {
+    const rusage& ru = r.exit->usage;
+    usage = {{"source", r.exit->task_reported
                             ? "getrusage(RUSAGE_CHILDREN) of the sandbox's PID 1 after it reaped every process"
                             : "wait4 rusage of the sandbox's PID 1 (it died before the task)"},
              {"cpu_user_usec", ru.ru_utime.tv_sec * 1000000ll + ru.ru_utime.tv_usec},
@@ -128,8 +129,8 @@ nlohmann::json Task::Evidence() const {
     usage = {{"source", "unavailable: the sandbox's PID 1 was not reaped by the shim"}};
   }
   // The sandbox as a whole, from its cgroup: one {value, source} per figure, or why it is missing.
-  json cg = {{"mode", cgroup_mode_}};
-  if (cgroup_usage_) {
+  json cg = {{"mode", acc.cgroup_mode}};
+  if (acc.cgroup) {
     auto fig = [](const cgroup::Figure& f) {
       if (f.value) return json{{"value", *f.value}, {"source", f.source}};
       return json{{"value", nullptr}, {"unavailable", f.unavailable}};
@@ -144,7 +145,7 @@ nlohmann::json Task::Evidence() const {
       if (f.value->full) j["full"] = line(*f.value->full);
       return j;
     };
-    const auto& u = *cgroup_usage_;
+    const auto& u = *acc.cgroup;
     cg["cpu_user_usec"] = fig(u.cpu_user_usec);
     cg["cpu_system_usec"] = fig(u.cpu_system_usec);
     cg["memory_peak_bytes"] = fig(u.memory_peak_bytes);
@@ -156,22 +157,22 @@ nlohmann::json Task::Evidence() const {
     cg["pressure"] = {{"cpu", psi(u.cpu_pressure)}, {"memory", psi(u.memory_pressure)}, {"io", psi(u.io_pressure)}};
   }
   usage["cgroup"] = cg;
-  if (policy_->limits.output_bytes) usage["output_bytes"] = output_total_;
-  if (monitor_)
+  if (policy.limits.output_bytes) usage["output_bytes"] = r.output_bytes;
+  if (acc.monitor)
     usage["monitor"] = {{"source", "supervisor samples of /proc/PID/stat over the sandbox's processes, "
                                    "smaps_rollup (PSS) when their RSS sum passes memory_bytes"},
-                        {"period_ms", kMonitorPeriodNs / 1000000},
-                        {"samples", monitor_samples_},
-                        {"pss_samples", monitor_pss_samples_},
-                        {"peak_memory_bytes", monitor_peak_rss_},
-                        {"peak_processes", monitor_peak_processes_},
-                        {"cpu_usec", monitor_cpu_usec_}};
+                        {"period_ms", acc.monitor->period_ms},
+                        {"samples", acc.monitor->samples},
+                        {"pss_samples", acc.monitor->pss_samples},
+                        {"peak_memory_bytes", acc.monitor->peak_memory_bytes},
+                        {"peak_processes", acc.monitor->peak_processes},
+                        {"cpu_usec", acc.monitor->cpu_usec}};
   ev["usage"] = usage;
   // The capability map: what the task could reach, and exactly which objects those were.
   json bindings = json::array();
-  if (req_.bindings) {
-    for (size_t i = 0; i < req_.bindings->size(); ++i) {
-      const OpenBinding& ob = (*req_.bindings)[i];
+  if (r.bindings) {
+    for (size_t i = 0; i < r.bindings->size(); ++i) {
+      const OpenBinding& ob = (*r.bindings)[i];
       const Binding& b = ob.binding;
       json jb = {{"name", b.name},
                  {"kind", BindingKindName(b.kind)},
@@ -183,7 +184,7 @@ nlohmann::json Task::Evidence() const {
                  {"inode", static_cast<uint64_t>(ob.ino)},
                  {"data_domain", b.data_domain.empty() ? json(nullptr) : json(b.data_domain)}};
       if (b.kind == Binding::Kind::kState) {
-        uint64_t after = i < state_bytes_after_.size() ? state_bytes_after_[i] : 0;
+        uint64_t after = i < r.state_bytes_after.size() ? r.state_bytes_after[i] : 0;
         jb["state_bytes_before"] = ob.state_bytes;
         jb["state_bytes_after"] = after;
         jb["max_bytes"] = b.max_bytes;
@@ -195,28 +196,27 @@ nlohmann::json Task::Evidence() const {
   ev["bindings"] = bindings;
   // Structured egress telemetry: destination, method, decision, sizes; never payloads or credentials.
   json egress_records = json::array();
-  for (const auto& r : egress_) egress_records.push_back(egress::ToJson(r));
+  for (const auto& e : r.egress) egress_records.push_back(egress::ToJson(e));
   ev["egress"] = egress_records;
-  ev["outbound"] = {{"mode", egress::OutboundModeName(policy_->outbound.mode)},
-                    {"calls", egress_calls_},
-                    {"max_calls", policy_->limits.max_calls},
-                    {"records_dropped", egress_dropped_}};
-  const PolicyLimits& lim = policy_->limits;
+  ev["outbound"] = {{"mode", egress::OutboundModeName(policy.outbound.mode)},
+                    {"calls", r.egress_calls},
+                    {"max_calls", policy.limits.max_calls},
+                    {"records_dropped", r.egress_dropped}};
+  const PolicyLimits& lim = policy.limits;
   ev["limits"] = {{"max_wall_ms", lim.max_wall_ms},   {"max_cpu_ms", lim.max_cpu_ms}, {"memory_bytes", lim.memory_bytes},
                   {"pids", lim.pids},                 {"output_bytes", lim.output_bytes}, {"tmpfs_bytes", lim.tmpfs_bytes},
                   {"nofile", lim.nofile},
-                  {"enforced_by", cgroup_usage_ || cgroup_mode_.rfind("none", 0) != 0 ? "cgroup"
-                                  : monitor_                                          ? "monitor"
+                  {"enforced_by", acc.cgroup || acc.cgroup_mode.rfind("none", 0) != 0 ? "cgroup"
+                                  : acc.monitor                                       ? "monitor"
                                                                                       : "rlimit"},
                   {"enforcement",
-                   {{"memory_bytes", enforce_memory_},
-                    {"max_cpu_ms", enforce_cpu_},
-                    {"pids", enforce_pids_},
+                   {{"memory_bytes", acc.enforce_memory},
+                    {"max_cpu_ms", acc.enforce_cpu},
+                    {"pids", acc.enforce_pids},
                     {"nofile", "rlimit"},
                     {"max_wall_ms", lim.max_wall_ms ? "supervisor" : "none"},
                     {"output_bytes", lim.output_bytes ? "supervisor" : "none"}}},
-                  {"overrides", policy_->limit_overrides}};
-  // A command line or path need not be UTF-8: replace invalid bytes instead of failing the record.
+                  {"overrides", policy.limit_overrides}};
   return ev;
 }
 

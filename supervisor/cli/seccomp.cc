@@ -1,4 +1,4 @@
-#include "supervisor/cli_seccomp.h"
+#include "supervisor/cli/seccomp.h"
 
 #include <fcntl.h>
 #include <sys/utsname.h>
@@ -14,7 +14,7 @@
 #include "supervisor/cli/seccomp_audit.h"
 #include "supervisor/seccomp/compiler.h"
 #include "supervisor/seccomp/profile.h"
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 namespace cordon {
 namespace {

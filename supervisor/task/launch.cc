@@ -1,4 +1,4 @@
-// supervisor/task_start.cc: building and starting a task's sandbox: the launch spec (sandbox
+// supervisor/task/launch.cc: building and starting a task's sandbox: the launch spec (sandbox
 // part and task part), the shim's spawn, and the warm pool's Prepare/Launch/ReleaseExec. The
 // running task's side (records, limits, output, outcome) is in task.cc.
 #include <fcntl.h>
@@ -19,9 +19,8 @@
 #include "common/fs_util.h"
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
-#include "supervisor/rootfs.h"
-#include "supervisor/sandbox_monitor.h"
-#include "supervisor/task.h"
+#include "supervisor/task/rootfs.h"
+#include "supervisor/task/task.h"
 
 namespace cordon {
 namespace {
@@ -149,49 +148,10 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
   if (t->filter_->allows_clock) s.flags |= proto::kFlagClockAfterFilter;
   if (policy.outbound.mode != egress::OutboundMode::kNone) s.proxy_port = kProxyPort;
   const PolicyLimits& lim = policy.limits;
-  // Per-task cgroup, created and limited before anything of the task exists.
-  if (cgroups != nullptr && cgroups->no_cgroup_reason.empty()) {
-    cgroup::Limits cl;
-    if (lim.memory_bytes) cl.memory_bytes = lim.memory_bytes;
-    // On v1 the outer shim sits in the task's pids cgroup too (see Spawn below): one more.
-    t->shim_in_v1_pids_ = cgroups->Of(cgroup::Controller::kPids).where == cgroup::Where::kV1;
-    if (lim.pids) cl.pids = lim.pids + (t->shim_in_v1_pids_ ? 1 : 0);
-    auto cg = cgroup::TaskCgroup::Create(*cgroups, "task-" + t->id_, cl);
-    if (!cg) return Wrap(cg.error(), "create the task's cgroup");
-    t->cgroup_.emplace(std::move(*cg));
-    t->timing_.cgroup = sys::MonotonicNs();
-    t->cgroup_mode_ = std::string(cgroup::ModeName(cgroups->mode));
-    t->enforce_memory_ = t->enforce_cpu_ = t->enforce_pids_ = "cgroup";
-  } else {
-    t->cgroup_mode_ = cgroups ? "none: " + cgroups->no_cgroup_reason : "none: cgroups not used by this supervisor";
-    // Without a cgroup: the supervisor's monitor holds the whole sandbox to memory_bytes and
-    // max_cpu_ms (docs/cgroups.md "Without a cgroup"). RLIMIT_AS is not its backstop: address
-    // space is not memory (runtimes such as V8, the JVM or Go reserve far more than they touch),
-    // and a per-process cap is what this mode replaces. RLIMIT_CPU stays as one.
-    const bool wants = lim.memory_bytes || lim.max_cpu_ms;
-    t->monitor_ = wants && !req.no_monitor && SandboxMonitorAvailable();
-    if (wants && !t->monitor_ && !req.per_process_limits)
-      return FailMsg("policy " + policy.name + " sets " +
-                         std::string(lim.memory_bytes ? "limits.memory_bytes" : "limits.max_cpu_ms") +
-                         ", which this run cannot hold the whole sandbox to: there is no per-task cgroup (" +
-                         t->cgroup_mode_.substr(6) + ") and " +
-                         (req.no_monitor ? "the supervisor's monitor is off (CORDON_LIMITS_MONITOR=off)"
-                                         : "this kernel has no /proc/PID/task/TID/children for the supervisor's monitor"),
-                     "accept per-process rlimits instead with --per-process-limits, lift the limits with "
-                     "--limit memory_bytes=none --limit max_cpu_ms=none, or run with a delegated cgroup "
-                     "(docs/cgroups.md)");
-    t->enforce_memory_ = !lim.memory_bytes ? "none" : t->monitor_ ? "monitor" : "rlimit";
-    t->enforce_cpu_ = !lim.max_cpu_ms ? "none" : t->monitor_ ? "monitor" : "rlimit";
-    // Per sandbox, not per host user: RLIMIT_NPROC counts the uid's tasks in the sandbox's own
-    // user namespace (kernel/ucount.c is_rlimit_overlimit).
-    t->enforce_pids_ = lim.pids ? "rlimit" : "none";
-    s.rlimit_nproc = lim.pids;
-    if (!t->monitor_) s.rlimit_as = lim.memory_bytes;
-  }
-  if (!lim.memory_bytes) t->enforce_memory_ = "none";
-  if (!lim.max_cpu_ms) t->enforce_cpu_ = "none";
-  if (!lim.pids) t->enforce_pids_ = "none";
-  if (lim.max_cpu_ms) s.rlimit_cpu_s = (lim.max_cpu_ms + 999) / 1000 + (t->cgroup_ || t->monitor_ ? 1 : 0);
+  // The task's cgroup, created and limited before anything of the task exists, or the monitor.
+  TaskAccounting::Options ao{.per_process_limits = req.per_process_limits, .no_monitor = req.no_monitor};
+  CORDON_ASSIGN_OR_RETURN(t->accounting_, TaskAccounting::Create(policy, cgroups, "task-" + t->id_, ao, &s));
+  if (t->accounting_.has_cgroup()) t->timing_.cgroup = sys::MonotonicNs();
   // Soft and hard, from the policy alone: never the caller's (docs/policy.md limits.nofile). The
   // task lowers its own. Raising it past our hard limit takes CAP_SYS_RESOURCE in the initial user
   // namespace, which the task never has: we raise our own hard limit (the shim inherits it), or
@@ -208,8 +168,6 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
                   "raise the hard limit (ulimit -Hn, or LimitNOFILE= of the service), or lower it with "
                   "--limit nofile=" + std::to_string(nofile.rlim_max));
   }
-  t->cpu_budget_usec_ = lim.max_cpu_ms * 1000;
-  if (t->cgroup_ && t->cgroup_->V2DirFd() >= 0) s.flags |= proto::kFlagCgroupFd;
   return t;
 }
 
@@ -246,9 +204,9 @@ Result<void> Task::BuildSandbox(const TaskRequest& shape) {
 }
 
 // The task's own part: argv, environment, cwd, and its stdin/stdout/stderr (the caller's fds, or
-// pipes of the task's own that task.cc's pump forwards: with limits.output_bytes, or when the task
-// could not reopen the caller's pipe or file by name). Returns the three fds to pass;
-// `keep` holds the pipes' write ends until they are sent.
+// pipes of the task's own that the output pump forwards, output_pump.h: with limits.output_bytes,
+// or when the task could not reopen the caller's pipe or file by name). Returns the three fds to
+// pass; `keep` holds the pipes' write ends until they are sent.
 Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::array<UniqueFd, 2>* keep) {
   proto::LaunchSpec& s = spec_;
   s.cwd = req.cwd.empty() ? "/work" : req.cwd;
@@ -283,6 +241,7 @@ Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::arra
     if (o.st_gid == gid) return (o.st_mode & S_IWGRP) != 0;
     return (o.st_mode & S_IWOTH) != 0;
   };
+  output_.Configure(policy_->limits.output_bytes, req.output_drain_ms);
   const bool budget = policy_->limits.output_bytes != 0;
   const bool pump[2] = {budget || !reopenable(st[1]), budget || !reopenable(st[2])};
   if (!pump[0] && !pump[1]) return std::array<int, 3>{req.stdin_fd, req.stdout_fd, req.stderr_fd};
@@ -293,12 +252,8 @@ Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::arra
     if (!pump[i] || (shared && i == 1)) continue;
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return Fail(errno, i == 0 ? "pipe for stdout" : "pipe for stderr");
-    pumps_[i].read_end.Reset(p[0]);
+    output_.Attach(i, UniqueFd(p[0]), fds[i + 1], st[i + 1]);
     (*keep)[static_cast<size_t>(i)].Reset(p[1]);
-    pumps_[i].dest = fds[i + 1];
-    pumps_[i].dest_is_file = S_ISREG(st[i + 1].st_mode);
-    pumps_[i].splice_ok = S_ISREG(st[i + 1].st_mode) || S_ISFIFO(st[i + 1].st_mode);
-    ::fcntl(p[0], F_SETFL, O_NONBLOCK);
     // A larger pipe: fewer wake-ups of the supervisor per byte forwarded (best effort; the
     // default is 64 KiB, fs.pipe-max-size allows 1 MiB to anyone).
     (void)::fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
@@ -332,8 +287,8 @@ Result<void> Task::Spawn(const RuntimePaths& rt, const std::vector<int>& head) {
   };
   // v1 hierarchies have no CLONE_INTO_CGROUP: place the outer shim in them now, before it gets the
   // launch message and so before it clones anything; PID 1 and the task inherit the placement.
-  if (cgroup_) {
-    if (auto a = cgroup_->AttachPid(shim_pid_, cgroup::V2Entry::kEnteredViaClone); !a)
+  if (auto* cg = accounting_.cgroup()) {
+    if (auto a = cg->AttachPid(shim_pid_, cgroup::V2Entry::kEnteredViaClone); !a)
       return abandon(a.error(), "place the shim in the task's v1 cgroups");
   }
   proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kLaunch};
@@ -341,7 +296,7 @@ Result<void> Task::Spawn(const RuntimePaths& rt, const std::vector<int>& head) {
   fds.insert(fds.end(), head.begin(), head.end());
   if (req_.bindings)
     for (const OpenBinding& ob : *req_.bindings) fds.push_back(ob.fd.Get());
-  if (spec_.flags & proto::kFlagCgroupFd) fds.push_back(cgroup_->V2DirFd());
+  if (spec_.flags & proto::kFlagCgroupFd) fds.push_back(accounting_.cgroup()->V2DirFd());
   if (auto sent = SendMsg(ctrl_.Get(), &hdr, sizeof hdr, fds.data(), fds.size()); !sent)
     return abandon(sent.error(), "send launch message to the shim");
   ::fcntl(ctrl_.Get(), F_SETFL, O_NONBLOCK);
@@ -351,8 +306,7 @@ Result<void> Task::Spawn(const RuntimePaths& rt, const std::vector<int>& head) {
 // The task's clocks start: wall-clock limit and CPU budget checks count from `from`.
 void Task::StartClocks(uint64_t from) {
   if (policy_->limits.max_wall_ms) wall_deadline_ns_ = from + policy_->limits.max_wall_ms * 1000000ull;
-  if (cpu_budget_usec_ && cgroup_) cpu_check_ns_ = from + 5'000'000ull;
-  if (monitor_) monitor_check_ns_ = from + kMonitorPeriodNs;
+  accounting_.StartClocks(from);
 }
 
 Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,

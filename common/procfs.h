@@ -1,4 +1,5 @@
-// supervisor/daemon/procfs.h: what cordond reads from /proc to find a shim again after a restart.
+// common/procfs.h: what the supervisor reads from /proc to know a process again: cordond finds a
+// shim after a restart, a task cgroup checks the process that created it.
 // A pid alone can be reused; (pid, start time) names one process for the life of the boot.
 #pragma once
 
@@ -10,7 +11,7 @@
 
 #include "common/result.h"
 
-namespace cordon::daemon {
+namespace cordon {
 
 // Field 22 (starttime, clock ticks since boot) of a /proc/PID/stat line. The comm field may hold
 // spaces and parentheses, so fields are counted after the last ')'. Pure.
@@ -24,4 +25,4 @@ Result<uint64_t> ReadStartTime(pid_t pid);
 // The pid a pidfd refers to.
 Result<pid_t> PidOfPidfd(int pidfd);
 
-}  // namespace cordon::daemon
+}  // namespace cordon

@@ -1,12 +1,12 @@
-#include "supervisor/daemon/procfs.h"
+#include "common/procfs.h"
 
 #include <charconv>
 #include <string>
 
+#include "common/fs_util.h"
 #include "common/proc_stat.h"
-#include "supervisor/seccomp_filter.h"
 
-namespace cordon::daemon {
+namespace cordon {
 
 std::optional<uint64_t> ParseStatStartTime(std::string_view s) { return ProcStatU64(s, 22); }
 
@@ -42,4 +42,4 @@ Result<pid_t> PidOfPidfd(int pidfd) {
   return *v;
 }
 
-}  // namespace cordon::daemon
+}  // namespace cordon

@@ -1,4 +1,4 @@
-#include "supervisor/sandbox_monitor.h"
+#include "supervisor/task/sandbox_monitor.h"
 
 #include <dirent.h>
 #include <fcntl.h>

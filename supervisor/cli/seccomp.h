@@ -1,4 +1,4 @@
-// supervisor/cli_seccomp.h: `cordon seccomp …`, for people who read, review and test profiles.
+// supervisor/cli/seccomp.h: `cordon seccomp …`, for people who read, review and test profiles.
 #pragma once
 
 namespace cordon {

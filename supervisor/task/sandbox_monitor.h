@@ -1,4 +1,4 @@
-// supervisor/sandbox_monitor.h: the sandbox's memory and CPU as a whole, read from /proc, for a
+// supervisor/task/sandbox_monitor.h: the sandbox's memory and CPU as a whole, read from /proc, for a
 // sandbox that has no cgroup (rootless without a delegated cgroup). The supervisor samples it on a
 // short period and kills the sandbox when the total passes limits.memory_bytes or
 // limits.max_cpu_ms (docs/cgroups.md "Without a cgroup").

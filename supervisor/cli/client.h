@@ -1,4 +1,4 @@
-// supervisor/cli_client.h: the `cordon` subcommands that talk to cordond: submit, ps, status,
+// supervisor/cli/client.h: the `cordon` subcommands that talk to cordond: submit, ps, status,
 // wait, cancel, evidence (docs/daemon.md). Kept out of the `cordon run` path: main() calls in here
 // only for these commands, and nothing here runs at static-initialisation time.
 #pragma once

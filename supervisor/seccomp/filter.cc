@@ -1,4 +1,4 @@
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/filter.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "common/fs_util.h"
-#include "supervisor/policy.h"
+#include "supervisor/embedded.h"
 #include "supervisor/seccomp/compiler.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/sha256.h"
@@ -74,22 +74,6 @@ std::shared_ptr<const seccomp::Profile> SeccompFilter::ParsedProfile() const {
     if (auto p = seccomp::ParseProfile(text, lo)) parsed_->profile = std::make_shared<const seccomp::Profile>(std::move(*p));
   });
   return parsed_->profile;
-}
-
-Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Fail(errno, "open " + path);
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.Get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Fail(errno, "read " + path);
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max_bytes) return Fail(EFBIG, path + " is larger than " + std::to_string(max_bytes) + " bytes");
-  }
-  return out;
 }
 
 Result<std::pair<std::string, std::string>> ReadSeccompProfile(const std::string& name, const std::string& data_dir) {

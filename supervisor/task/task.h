@@ -1,4 +1,4 @@
-// supervisor/task.h: one task's life on the supervisor side: spawn the shim, send the launch,
+// supervisor/task/task.h: one task's life on the supervisor side: spawn the shim, send the launch,
 // follow its records, and assemble the evidence. Event-driven so that one loop (the `cordon run`
 // loop here, the daemon's epoll loop later) can drive many tasks: register control_fd() and
 // shim_pidfd(), call OnControlReadable()/OnShimExited() when they fire.
@@ -22,11 +22,17 @@
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cgroup/task_cgroup.h"
 #include "supervisor/egress/proxy.h"
-#include "supervisor/identity.h"
+#include "supervisor/evidence/outcome.h"
+#include "supervisor/evidence/report.h"
+#include "supervisor/identity/identity.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/notifier.h"
-#include "supervisor/seccomp_filter.h"
+#include "supervisor/seccomp/task_watch.h"
+#include "supervisor/seccomp/filter.h"
 #include "supervisor/state_walker.h"
+#include "supervisor/task/accounting.h"
+#include "supervisor/task/outcome.h"
+#include "supervisor/task/output_pump.h"
 
 namespace cordon {
 
@@ -58,35 +64,8 @@ struct RuntimePaths {
 };
 Result<RuntimePaths> LocateRuntime();
 
-// How often the supervisor samples a sandbox that has no cgroup (sandbox_monitor.h): the most a
-// budget can be overrun by is what the sandbox gains in one period.
-inline constexpr uint64_t kMonitorPeriodNs = 20'000'000ull;
-
-enum class FailureClass {
-  kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled, kSeccompViolation,
-  kOom, kCpuBudget, kPidsLimit, kOutputLimit, kSupervisorRestart,
-  kClientGone  // cordond: the attached client's connection closed before the task ended
-};
-
 // One denied syscall, as the supervisor answered it (docs/evidence.md seccomp.denied).
 using SeccompDenial = seccomp::Denial;
-const char* FailureClassName(FailureClass c);
-
-struct TaskOutcome {
-  FailureClass failure = FailureClass::kNone;
-  int exit_code = 0;             // what `cordon run` exits with
-  int task_exit_code = -1;       // the command's own exit code, -1 if it did not exit normally
-  int task_signal = 0;           // the signal that killed it, 0 if none
-  std::optional<proto::ErrorRecord> setup_error;
-  std::string message;           // one line for the user when failure is setup/exec/timeout
-};
-
-struct TaskTiming {  // CLOCK_MONOTONIC ns; 0 = did not happen
-  uint64_t received = 0, admitted = 0, spawned = 0, ready = 0, exec = 0, exit = 0, done = 0;
-  uint64_t prepared = 0, pool_ready = 0;  // pooled: Prepare() began; PID 1 began waiting for the task
-  uint64_t cgroup = 0;                    // the task's cgroup is created and limited (0: none)
-  std::vector<proto::StepMark> steps;  // when each setup step started, as the shim stamped them
-};
 
 class Task {
  public:
@@ -139,7 +118,7 @@ class Task {
   // True once the outcome is settled and nothing is left to clean up (the shim is reaped and the
   // cgroup removed). A loop may stop at finished() when it does not own cleanup (the CLI exits).
   bool done() const {
-    return finished_ && reaped_ && !cgroup_ && pumps_[0].pending.empty() && pumps_[1].pending.empty();
+    return finished_ && reaped_ && !accounting_.has_cgroup() && output_.idle();
   }
 
   int control_fd() const { return ctrl_.Get(); }
@@ -168,8 +147,10 @@ class Task {
   const std::string& id() const { return id_; }
   const TaskOutcome& outcome() const { return outcome_; }
   const TaskTiming& timing() const { return timing_; }
+  // Everything the evidence says about the task, valid once finished() (supervisor/evidence/).
+  TaskReport Report() const;
   // The evidence record (docs/evidence.md), valid once finished(): as JSON text, or as the object
-  // (a daemon adds its admission block before serialising it once).
+  // (a daemon adds its admission block before serialising it once). BuildEvidence(Report()).
   std::string EvidenceJson() const;
   nlohmann::json Evidence() const;
 
@@ -185,28 +166,12 @@ class Task {
   void HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds);
   void WatchSeccomp(UniqueFd listener);  // hands the listener to the notifier thread
   void EndSeccompWatch();                // takes the denial record back (the task is gone)
-  void SettleSeccompDeath();             // the outcome of a task that ended by a seccomp kill
   void Settle();
   void Finish();
   void OnStateMeasured();  // the walker's sizes are in: the task is finished
-  void PumpOutput(int which, bool drain);
-  void CheckCpuBudget(uint64_t now_ns);
-  void SampleMonitor(uint64_t now_ns);
-  void ApplyCgroupOutcome();
+  void OnOutputOverBudget();  // the pump cut the output: stop the task
 
-  // Output pumped through the supervisor when limits.output_bytes is set (which = 0 stdout, 1 stderr).
-  struct Pump {
-    UniqueFd read_end;
-    int dest = -1;
-    bool dest_is_file = false;  // a regular file never waits for a reader: plain write()
-    bool splice_ok = false;     // dest is a pipe or file: splice() moves pages without copying
-    bool wait_dest = false;     // the task's pipe has data, the caller's fd has no room
-    std::string pending;    // read from the task, not yet taken by the caller's fd
-    uint64_t retry_ns = 0;  // when to try the caller's fd again (0 = not waiting)
-    uint64_t give_up_ns = 0;  // draining with output_drain_ms: pending is dropped after this
-    UniqueFd owned_dest;      // draining after the task: our duplicate of dest, kept until done
-  };
-  Pump pumps_[2];
+  OutputPump output_;  // stdout/stderr through pipes of the task's own, when they are
   std::vector<uint64_t> state_bytes_after_;  // parallel to req_.bindings, for kState
   StateWalker* walker_ = nullptr;            // see MeasureStateWith
   std::shared_ptr<StateWalker::Walk> walk_;  // settled, the state walk not done yet
@@ -214,22 +179,9 @@ class Task {
   std::unique_ptr<egress::Proxy> proxy_;
   std::vector<egress::EgressRecord> egress_;
   uint64_t egress_calls_ = 0, egress_dropped_ = 0;
-  uint64_t output_total_ = 0;
 
-  std::optional<cgroup::TaskCgroup> cgroup_;
-  std::string cgroup_mode_;            // "v2", "hybrid", "v1", or why there is none
-  bool shim_in_v1_pids_ = false;       // the outer shim counts in the v1 pids cgroup
-  std::optional<cgroup::Usage> cgroup_usage_;
-  uint64_t cpu_budget_usec_ = 0;
-  uint64_t wall_deadline_ns_ = 0, cpu_check_ns_ = 0, kill_grace_ns_ = 0;
-  // How each budget is held (docs/evidence.md limits.enforcement): "cgroup", "monitor", "rlimit",
-  // "supervisor" (wall clock, output) or "none" (lifted).
-  std::string enforce_memory_, enforce_cpu_, enforce_pids_;
-  // The supervisor's monitor (no cgroup): next sample, and what it saw.
-  bool monitor_ = false;
-  uint64_t monitor_check_ns_ = 0, monitor_samples_ = 0, monitor_pss_samples_ = 0, monitor_peak_rss_ = 0,
-           monitor_cpu_usec_ = 0;
-  uint32_t monitor_peak_processes_ = 0;
+  TaskAccounting accounting_;  // the cgroup or the monitor: budgets held and counted
+  uint64_t wall_deadline_ns_ = 0, kill_grace_ns_ = 0;
 
   std::string id_;
   std::shared_ptr<const Policy> policy_;
@@ -241,8 +193,7 @@ class Task {
   UniqueFd start_;  // pooled, until launched: the socket PID 1 waits on for kStart
   UniqueFd held_;   // launched with hold_exec, until ReleaseExec: the task waits on it for kGo
   bool pooled_ = false, ready_ = false, launched_ = false;
-  std::shared_ptr<seccomp::Notifier::Watch> seccomp_watch_;  // while the task runs
-  seccomp::DenialLog seccomp_log_;                            // after EndSeccompWatch()
+  seccomp::TaskWatch seccomp_;  // the listener on the notifier thread; the record once ended
   pid_t shim_pid_ = -1;
   bool settled_ = false;   // the sandbox is gone and the outcome settled (Finish)
   bool finished_ = false;  // settled, and the state directories measured

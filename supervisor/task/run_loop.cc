@@ -1,11 +1,11 @@
-// supervisor/run_loop.cc: one task, driven to completion on the calling thread (`cordon run`).
+// supervisor/task/run_loop.cc: one task, driven to completion on the calling thread (`cordon run`).
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "common/syscalls.h"
-#include "supervisor/task.h"
+#include "supervisor/task/task.h"
 
 namespace cordon {
 

@@ -1,4 +1,4 @@
-#include "supervisor/rootfs.h"
+#include "supervisor/task/rootfs.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// supervisor/identity.h: which host uid/gid a task runs as.
+// supervisor/identity/identity.h: which host uid/gid a task runs as.
 //
 // Rootless (the supervisor is not root): the caller's own uid/gid is the only id mapped into the
 // task's user namespace. Rootful: every live task gets a host uid/gid of its own from a dedicated

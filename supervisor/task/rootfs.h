@@ -1,4 +1,4 @@
-// supervisor/rootfs.h: what the sandbox's filesystem holds, decided on the host side. The shim only
+// supervisor/task/rootfs.h: what the sandbox's filesystem holds, decided on the host side. The shim only
 // applies the list (common/protocol.h MountEntry); names, NSS data and symlinks are resolved here.
 #pragma once
 

@@ -1,4 +1,4 @@
-// supervisor/seccomp_filter.h: a policy's seccomp profile, compiled to BPF once and handed to shims
+// supervisor/seccomp/filter.h: a policy's seccomp profile, compiled to BPF once and handed to shims
 // as a sealed memfd. Compiled filters are cached on disk by a key over the profile bytes, the
 // compile options and the libseccomp version, so a one-shot `cordon run` pays ~0.1 ms to read the
 // cache instead of ~2 ms to compile.
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/fs_util.h"  // ReadFileToString, which callers of this header use
 #include "common/result.h"
 #include "common/unique_fd.h"
 
@@ -67,8 +68,5 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name_or_path, const F
 // Finds a profile by name or path the way LoadSeccompFilter does; returns {source, bytes}.
 Result<std::pair<std::string, std::string>> ReadSeccompProfile(const std::string& name_or_path,
                                                                const std::string& data_dir);
-
-// Reads a whole file (used for profiles and policies).
-Result<std::string> ReadFileToString(const std::string& path, size_t max_bytes = 16u << 20);
 
 }  // namespace cordon

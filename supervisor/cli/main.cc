@@ -14,13 +14,13 @@
 #include "common/syscalls.h"
 #include "common/bindings/grant.h"
 #include "supervisor/cgroup/layout.h"
-#include "supervisor/cli_client.h"
+#include "supervisor/cli/client.h"
 #include "supervisor/cli/policy_audit.h"
-#include "supervisor/cli_seccomp.h"
-#include "supervisor/identity.h"
+#include "supervisor/cli/seccomp.h"
+#include "supervisor/identity/identity.h"
 #include "supervisor/policy_loader.h"
-#include "supervisor/seccomp_filter.h"
-#include "supervisor/task.h"
+#include "supervisor/seccomp/filter.h"
+#include "supervisor/task/task.h"
 
 namespace cordon {
 namespace {
@@ -295,10 +295,9 @@ int CmdRun(int argc, char** argv) {
   auto bindings = OpenBindings(*policy, bctx);
   if (!bindings) return Failed(bindings.error());
   req.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*bindings));
-  if (const char* pause = ::getenv("CORDON_TEST_PAUSE_AFTER_BINDINGS_MS"))
-    ::usleep(static_cast<useconds_t>(std::atoi(pause)) * 1000);
 
-  // Open the evidence destination first: a bad path must fail before anything runs.
+  // Open the evidence destination first: a bad path must fail before anything runs. (Bindings are
+  // open by now: tests/integration/bindings_test.cc holds the run here with a FIFO as --evidence.)
   UniqueFd evidence_fd;
   if (!evidence.empty() && evidence != "-") {
     evidence_fd.Reset(::open(evidence.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
@@ -380,7 +379,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
-  // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli_client.cc).
+  // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
   if (cmd == "policy") {
     auto rt = LocateRuntime();
