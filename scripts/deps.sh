@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(cmake ninja-build g++ pkg-config git
       libseccomp-dev libcap-dev nlohmann-json3-dev libprotobuf-dev protobuf-compiler python3-protobuf
-      libboost1.81-dev libsqlite3-dev libgtest-dev libgmock-dev
+      libboost1.81-dev libsqlite3-dev libgtest-dev libgmock-dev libssl-dev libre2-dev
       python3 procps iproute2 util-linux passwd bubblewrap)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -14,6 +14,7 @@
 #include "common/syscalls.h"
 #include "supervisor/bindings.h"
 #include "supervisor/cgroup/layout.h"
+#include "supervisor/cli/evidence_log.h"
 #include "supervisor/cli_client.h"
 #include "supervisor/cli_seccomp.h"
 #include "supervisor/identity.h"
@@ -39,7 +40,7 @@ constexpr const char* kUsage =
     "  status    Show one task\n"
     "  wait      Wait for a task and exit with its exit code\n"
     "  cancel    Kill a running task\n"
-    "  evidence  Print a task's evidence record\n"
+    "  evidence  Print a task's evidence record; `evidence verify|export|checkpoint`: the signed log\n"
     "\n"
     "Options:\n"
     "  -h, --help     Show this help (`cordon run --help` for the run options)\n"
@@ -378,6 +379,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  if (cmd == "evidence" && argc > 2 && IsEvidenceLogCommand(argv[2])) return CmdEvidenceLog(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli_client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
   if (cmd == "seccomp") {

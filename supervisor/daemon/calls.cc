@@ -101,6 +101,8 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
                       "cordond could not record the admission decision: " + decision_id.error().Message());
   }
+  if (auto a = evlog_->Decision(row, *decision_id, d.policy ? d.policy->policy.get() : nullptr); !a)
+    Log("evidence log: decision " + std::to_string(*decision_id) + ": " + a.error().Message());
   if (code != api::ERROR_CODE_OK) {
     Log("refused pid " + std::to_string(c.peer.pid) + " uid " + std::to_string(c.peer.uid) + ": " + reason);
     api::Response refusal;
