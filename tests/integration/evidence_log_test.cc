@@ -274,6 +274,42 @@ TEST_F(EvidenceLogTest, BadInputGetsAClearError) {
   EXPECT_NE(bundle.err.find("--bundle needs --key PUB"), std::string::npos) << bundle.err;
 }
 
+TEST_F(EvidenceLogTest, AnExportedBundleVerifiesOfflineAndItsCheckpointWithOpenssl) {
+  const std::string log = work_ + "/pristine", bundle = work_ + "/bundle.json", pub = log + "/signing.pub";
+  auto ex = RunProgram({BuildPath("bin/cordon"), "evidence", "export", "--log", log, exit3_id_, "-o", bundle});
+  ASSERT_EQ(ex.exit_code, 0) << ex.err;
+  auto ok = Verify({"--bundle", bundle, "--key", pub});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("OK: the bundle is valid"), std::string::npos) << ok.out;
+  EXPECT_NE(ok.out.find(exit3_id_), std::string::npos) << ok.out;  // the record itself is printed
+  // The checkpoint's signature, checked by openssl alone (the commands docs/evidence.md gives).
+  const std::string sh = "cd " + work_ +
+                         " && jq -j .checkpoint_body bundle.json > cp.txt"
+                         " && jq -r .checkpoint_signature bundle.json | base64 -d > cp.sig"
+                         " && openssl pkeyutl -verify -pubin -inkey " + pub + " -rawin -in cp.txt -sigfile cp.sig";
+  auto ossl = RunProgram({"/bin/sh", "-c", sh});
+  EXPECT_EQ(ossl.exit_code, 0) << ossl.out << ossl.err;
+  EXPECT_NE(ossl.out.find("Signature Verified Successfully"), std::string::npos) << ossl.out << ossl.err;
+  std::ofstream(work_ + "/cp.txt", std::ios::app) << "x";
+  auto bad = RunProgram({"/bin/sh", "-c", "cd " + work_ + " && openssl pkeyutl -verify -pubin -inkey " + pub +
+                                              " -rawin -in cp.txt -sigfile cp.sig"});
+  EXPECT_NE(bad.exit_code, 0) << bad.out;
+  // A bundle whose record was changed, or checked against another key, is refused.
+  json b = json::parse(*evlog::ReadWholeFile(bundle));
+  std::string rec = *evlog::Base64Decode(b["record_b64"].get<std::string>());
+  rec.replace(rec.find("\"exit_code\":3"), 13, "\"exit_code\":0");
+  b["record_b64"] = evlog::Base64Encode(rec);
+  std::ofstream(work_ + "/edited.json") << b.dump();
+  auto edited = Verify({"--bundle", work_ + "/edited.json", "--key", pub});
+  EXPECT_EQ(edited.exit_code, 1) << edited.out << edited.err;
+  EXPECT_NE(edited.out.find("is not in the signed tree"), std::string::npos) << edited.out;
+  auto other = evlog::SigningKey::Generate();
+  std::ofstream(work_ + "/other.pub") << other->Public().Pem();
+  auto wrong_key = Verify({"--bundle", bundle, "--key", work_ + "/other.pub"});
+  EXPECT_EQ(wrong_key.exit_code, 1) << wrong_key.out;
+  EXPECT_NE(wrong_key.out.find("is not signed by key"), std::string::npos) << wrong_key.out;
+}
+
 // cordond killed (SIGKILL) while tasks are being submitted: the log verifies as it was left (0 or
 // 2, never 1), and after a restart every task whose end a client saw is in it.
 TEST(EvidenceLogKill, KillMinus9WhileAppendingLosesNothingAcknowledged) {
