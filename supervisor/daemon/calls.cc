@@ -95,6 +95,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   // for the sync); the others now.
   const bool starts_task = code == api::ERROR_CODE_OK && !key;
   // With the sync worker, the others are synced by it and answered when it is done.
+  evlog_->RedactDecision(&row);
   auto decision_id = store_->RecordDecision(row, /*defer_sync=*/starts_task || syncer_ != nullptr);
   if (!decision_id) {
     Log("recording a decision failed, refusing the submit: " + decision_id.error().Message());
@@ -232,6 +233,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   }
   t.created_unix_ms = now_ms;
   t.decision_id = *decision_id;
+  evlog_->RedactTask(&t, nullptr);
   if (auto ins = store_->InsertTask(t); !ins) Log("recording task " + t.id + " failed: " + ins.error().Message());
   // The Task may forward the output into them: with limits.output_bytes, and whenever the task's
   // host uid could not reopen the caller's pipe or file by name (rootful; docs/sandbox.md).

@@ -335,6 +335,7 @@ void Daemon::RecordFinish(Live& l) {
     evidence = R"({"task_id":")" + r.id + R"(","error":"evidence record could not be written"})";
     Log("evidence of task " + r.id + ": " + e.what());
   }
+  evlog_->RedactTask(&r, &evidence);
   if (auto a = evlog_->Task(r, evidence); !a) Log("evidence log: task " + r.id + ": " + a.error().Message());
   // While records are pending, later ones queue behind them (and keep their order).
   if (!pending_.empty()) {

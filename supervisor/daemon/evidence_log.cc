@@ -18,7 +18,10 @@ Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(const std::string& state_
   notices->push_back("evidence log " + dir + ": " + std::to_string(w->size()) + " records, " +
                      std::to_string(w->size() - w->sealed()) + " unsealed; signing key id " + w->public_key().KeyId() +
                      " (public key " + dir + "/signing.pub)");
-  std::unique_ptr<EvidenceLog> log(new EvidenceLog(std::move(w)));
+  // The redaction key sits beside the signing key: whoever holds it can test guesses at a token.
+  CORDON_ASSIGN_OR_RETURN(std::string rkey, evlog::LoadOrCreateRedactionKey(dir + "/redaction.key"));
+  CORDON_ASSIGN_OR_RETURN(auto redactor, evlog::Redactor::Create(std::move(rkey)));
+  std::unique_ptr<EvidenceLog> log(new EvidenceLog(std::move(w), std::move(redactor)));
   // What a previous cordond left unsealed (it was killed) is sealed now: those records were
   // written before they were acknowledged.
   CORDON_TRY(log->w_->Checkpoint());
@@ -81,6 +84,23 @@ Result<void> EvidenceLog::Task(const TaskRow& t, const std::string& evidence_jso
                          {"finished_unix_ms", t.finished_unix_ms},
                          {"evidence", ev}};
   return Appended(w_->Append("task", data));
+}
+
+void EvidenceLog::RedactTask(TaskRow* t, std::string* evidence_json) const {
+  for (auto& a : t->argv) a = redactor_->Redact(a);
+  for (std::string* s : {&t->message, &t->request_id, &t->app_id}) *s = redactor_->Redact(*s);
+  if (evidence_json == nullptr) return;
+  nlohmann::json ev = nlohmann::json::parse(*evidence_json, nullptr, false);
+  if (ev.is_discarded()) {
+    *evidence_json = redactor_->Redact(*evidence_json);
+    return;
+  }
+  redactor_->RedactJson(&ev);
+  *evidence_json = ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void EvidenceLog::RedactDecision(DecisionRow* d) const {
+  for (std::string* s : {&d->reason, &d->request_id, &d->app_id}) *s = redactor_->Redact(*s);
 }
 
 Result<void> EvidenceLog::Tick() {

@@ -15,6 +15,7 @@
 #include "common/result.h"
 #include "supervisor/daemon/store.h"
 #include "supervisor/evidence/log.h"
+#include "supervisor/evidence/redact.h"
 
 namespace cordon {
 struct Policy;
@@ -36,6 +37,11 @@ class EvidenceLog {
   Result<void> Decision(const DecisionRow& d, int64_t decision_id, const Policy* policy);
   // Appends a finished task's record with its evidence (parsed back into the record's JSON).
   Result<void> Task(const TaskRow& t, const std::string& evidence_json);
+  // Redaction before storage (docs/evidence.md "Redaction"): what cordond keeps of a task (argv,
+  // message, request id, app id) and its evidence JSON, and of a decision, with secrets replaced
+  // by tokens; called before the database and the log get them.
+  void RedactTask(TaskRow* t, std::string* evidence_json) const;
+  void RedactDecision(DecisionRow* d) const;
   // A checkpoint if one is due by time; call from the loop's deadlines.
   Result<void> Tick();
   // The monotonic time (ns) the next time-based checkpoint is due, 0 for none.
@@ -44,10 +50,12 @@ class EvidenceLog {
   Result<void> Close();
 
  private:
-  explicit EvidenceLog(std::unique_ptr<evlog::LogWriter> w) : w_(std::move(w)) {}
+  EvidenceLog(std::unique_ptr<evlog::LogWriter> w, std::unique_ptr<evlog::Redactor> r)
+      : w_(std::move(w)), redactor_(std::move(r)) {}
   Result<void> Appended(Result<uint64_t> r);
 
   std::unique_ptr<evlog::LogWriter> w_;
+  std::unique_ptr<evlog::Redactor> redactor_;
   uint64_t due_ns_ = 0;
 };
 
