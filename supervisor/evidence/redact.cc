@@ -82,11 +82,15 @@ Result<std::unique_ptr<Redactor>> Redactor::Create(std::string hmac_key) {
   std::unique_ptr<Redactor> r(new Redactor(std::move(hmac_key)));
   re2::RE2::Options o;
   o.set_log_errors(false);
+  r->any_rule_ = std::make_unique<re2::RE2::Set>(o, re2::RE2::UNANCHORED);
   for (const RuleSpec& s : kRules) {
     auto re = std::make_unique<re2::RE2>(s.pattern, o);
     if (!re->ok()) return FailMsg(std::string("redaction rule ") + s.name + ": " + re->error());
+    std::string err;
+    if (r->any_rule_->Add(s.pattern, &err) < 0) return FailMsg(std::string("redaction rule ") + s.name + ": " + err);
     r->rules_.push_back(Rule{s.name, std::move(re)});
   }
+  if (!r->any_rule_->Compile()) return FailMsg("compile the redaction rules: out of memory");
   return r;
 }
 
@@ -164,6 +168,7 @@ std::string Redactor::Redact(std::string_view text) const {
     if (pos < cur.size()) out.append(cur, pos);
     cur = std::move(out);
   }
+  if (!any_rule_->Match(cur, nullptr)) return cur;
   for (const Rule& r : rules_) {
     const int groups = r.re->NumberOfCapturingGroups();
     re2::StringPiece sub[2];

@@ -16,12 +16,11 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+#include <re2/re2.h>
+#include <re2/set.h>
 
 #include "common/result.h"
 
-namespace re2 {
-class RE2;
-}
 
 namespace cordon::evlog {
 
@@ -48,6 +47,9 @@ class Redactor {
 
   std::string key_;
   std::vector<Rule> rules_;
+  // Every rule in one automaton: one pass tells whether any rule can match, so text without a
+  // credential (nearly all of it) costs one scan, not one per rule.
+  std::unique_ptr<re2::RE2::Set> any_rule_;
   // Tier (a): one alternation of every encoded form, and each form's secret and rule.
   std::unique_ptr<re2::RE2> known_;
   struct Known {
