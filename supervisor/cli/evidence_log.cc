@@ -10,6 +10,7 @@
 
 #include "supervisor/daemon/paths.h"
 #include "supervisor/evidence/bundle.h"
+#include "supervisor/evidence/consistency.h"
 #include "supervisor/evidence/keys.h"
 #include "supervisor/evidence/log.h"
 #include "supervisor/evidence/verify.h"
@@ -22,8 +23,10 @@ constexpr int kExitTampered = 1, kExitUnsealed = 2, kExitError = 125;
 constexpr const char* kEvidenceUsage =
     "Usage: cordon evidence verify [--log DIR] [--key PUB] [--since CHECKPOINT]\n"
     "       cordon evidence verify --bundle FILE --key PUB\n"
+    "       cordon evidence verify --consistency FILE --key PUB\n"
     "       cordon evidence export [--log DIR] ID -o FILE\n"
     "       cordon evidence checkpoint [--log DIR] [-o FILE]\n"
+    "       cordon evidence prove [--log DIR] --since OLD_CHECKPOINT -o FILE\n"
     "\n"
     "The tamper-evident evidence log (docs/evidence.md). DIR is a log directory or cordond's state\n"
     "directory (default: cordond's, as for this user); it is only read.\n"
@@ -36,9 +39,13 @@ constexpr const char* kEvidenceUsage =
     "    --since FILE      A checkpoint saved earlier (`cordon evidence checkpoint -o FILE`): the log\n"
     "                      must still extend it, or it was rolled back or rewritten.\n"
     "    --bundle FILE     Check an exported bundle instead (needs --key): exit 0 valid, 1 not.\n"
+    "    --consistency FILE  Check a consistency proof (from `prove`; needs --key): exit 0 when\n"
+    "                      the newer checkpoint's log extends the older one's, 1 when not.\n"
     "  export      Write the proof of one task's record (ID: a task id, or seq:N) to FILE: its\n"
     "              exact bytes, inclusion proof, signed checkpoint and key id.\n"
     "  checkpoint  Print the newest signed checkpoint (to pin for a later verify --since).\n"
+    "  prove       Write the proof that the log's newest checkpoint extends OLD_CHECKPOINT (an\n"
+    "              earlier one), which verify --consistency checks without the log.\n"
     "\n"
     "Example:\n"
     "  cordon evidence verify --log /var/lib/cordon --key cordond-evidence.pub\n";
@@ -51,7 +58,7 @@ int Fails(const std::string& msg, const std::string& hint = {}) {
 int Fails(const cordon::Error& e) { return Fails(e.Message(), e.hint); }
 
 struct Args {
-  std::string log, key, since, bundle, out;
+  std::string log, key, since, bundle, consistency, out;
   std::vector<std::string> positional;
   bool help = false;
 };
@@ -86,6 +93,7 @@ std::string ParseArgs(int argc, char** argv, const std::vector<std::string>& all
     else if (flag == "--key") a->key = value;
     else if (flag == "--since") a->since = value;
     else if (flag == "--bundle") a->bundle = value;
+    else if (flag == "--consistency") a->consistency = value;
     else if (flag == "-o" || flag == "--output") a->out = value;
   }
   return "";
@@ -111,8 +119,24 @@ int VerifyBundleCmd(const Args& a) {
   return 0;
 }
 
+int VerifyConsistencyCmd(const Args& a) {
+  if (a.key.empty()) return Fails("--consistency needs --key PUB", "pin the log's public key with --key");
+  auto key = evlog::PublicKey::LoadFile(a.key);
+  if (!key) return Fails(key.error());
+  auto text = evlog::ReadWholeFile(a.consistency);
+  if (!text) return Fails(text.error());
+  auto ok = evlog::VerifyConsistencyProof(*text, *key);
+  if (!ok) {
+    std::printf("TAMPERED: consistency proof %s: %s\n", a.consistency.c_str(), ok.error().Message().c_str());
+    return kExitTampered;
+  }
+  std::printf("OK: %s\n", ok->c_str());
+  return 0;
+}
+
 int Verify(const Args& a) {
   if (!a.bundle.empty()) return VerifyBundleCmd(a);
+  if (!a.consistency.empty()) return VerifyConsistencyCmd(a);
   auto dir = LogDir(a);
   if (!dir) return Fails(dir.error());
   evlog::VerifyOptions o;
@@ -178,6 +202,21 @@ int Export(const Args& a) {
   return 0;
 }
 
+int Prove(const Args& a) {
+  if (a.since.empty() || a.out.empty()) return Fails("prove needs --since OLD_CHECKPOINT and -o FILE", "cordon evidence --help");
+  auto text = evlog::ReadWholeFile(a.since);
+  if (!text) return Fails(text.error());
+  auto old = evlog::ParseSignedCheckpoint(*text);
+  if (!old) return Fails("--since " + a.since + ": " + old.error().Message());
+  auto r = ReadVerified(a);
+  if (!r) return Fails(r.error());
+  auto proof = evlog::BuildConsistencyProof(*r, *old);
+  if (!proof) return Fails(proof.error());
+  if (auto w = evlog::WriteFileAtomic(a.out, *proof, 0644, false); !w) return Fails(w.error());
+  std::printf("wrote %s; check it with: cordon evidence verify --consistency %s --key PUB\n", a.out.c_str(), a.out.c_str());
+  return 0;
+}
+
 int CheckpointCmd(const Args& a) {
   auto r = ReadVerified(a);
   if (!r) return Fails(r.error());
@@ -194,7 +233,7 @@ int CheckpointCmd(const Args& a) {
 }  // namespace
 
 bool IsEvidenceLogCommand(const char* sub) {
-  for (const char* c : {"verify", "export", "checkpoint"})
+  for (const char* c : {"verify", "export", "checkpoint", "prove"})
     if (std::strcmp(sub, c) == 0) return true;
   return false;
 }
@@ -203,7 +242,8 @@ int CmdEvidenceLog(int argc, char** argv) {
   const std::string sub = argv[0];
   Args a;
   std::string err;
-  if (sub == "verify") err = ParseArgs(argc, argv, {"--log", "--key", "--since", "--bundle"}, &a);
+  if (sub == "verify") err = ParseArgs(argc, argv, {"--log", "--key", "--since", "--bundle", "--consistency"}, &a);
+  else if (sub == "prove") err = ParseArgs(argc, argv, {"--log", "--since", "-o", "--output"}, &a);
   else if (sub == "export") err = ParseArgs(argc, argv, {"--log", "-o", "--output"}, &a);
   else err = ParseArgs(argc, argv, {"--log", "-o", "--output"}, &a);
   if (a.help) {
@@ -216,6 +256,10 @@ int CmdEvidenceLog(int argc, char** argv) {
     return Verify(a);
   }
   if (sub == "export") return Export(a);
+  if (sub == "prove") {
+    if (!a.positional.empty()) return Fails("prove takes no positional argument", "cordon evidence --help");
+    return Prove(a);
+  }
   if (!a.positional.empty()) return Fails("checkpoint takes no positional argument", "cordon evidence --help");
   return CheckpointCmd(a);
 }

@@ -1,4 +1,4 @@
-// supervisor/cli/evidence_log.h: `cordon evidence verify|export|checkpoint` (docs/evidence.md), the
+// supervisor/cli/evidence_log.h: `cordon evidence verify|export|checkpoint|prove` (docs/evidence.md), the
 // offline side of the tamper-evident evidence log. `cordon evidence ID` (a task's record from
 // cordond) stays with the daemon client.
 #pragma once

@@ -250,6 +250,32 @@ TEST_F(EvidenceLogTest, ALogRolledBackToAnEarlierStateIsCaughtByThePinnedCheckpo
   ExpectTampered(work_ + "/early", "rolled back: the pinned checkpoint", {"--since", pin});
 }
 
+TEST_F(EvidenceLogTest, AConsistencyProofShowsTheLogOnlyGrewWithoutTheLog) {
+  const std::string old_cp = work_ + "/old.checkpoint", proof = work_ + "/proof.json", pub = work_ + "/pristine/signing.pub";
+  ASSERT_EQ(RunProgram({BuildPath("bin/cordon"), "evidence", "checkpoint", "--log", work_ + "/early", "-o", old_cp}).exit_code, 0);
+  auto p = RunProgram({BuildPath("bin/cordon"), "evidence", "prove", "--log", work_ + "/pristine", "--since", old_cp, "-o", proof});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  auto ok = Verify({"--consistency", proof, "--key", pub});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_NE(ok.out.find("OK: the log cordon-evidence-log"), std::string::npos) << ok.out;
+  // A history rewritten in between: the proof does not connect the two signed roots.
+  json j = json::parse(*evlog::ReadWholeFile(proof));
+  ASSERT_FALSE(j["proof"].empty());
+  std::string h = *evlog::Base64Decode(j["proof"][0].get<std::string>());
+  h[0] ^= 1;
+  j["proof"][0] = evlog::Base64Encode(h);
+  std::ofstream(work_ + "/bad-proof.json") << j.dump();
+  auto bad = Verify({"--consistency", work_ + "/bad-proof.json", "--key", pub});
+  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("does not extend"), std::string::npos) << bad.out;
+  // The newer log cannot prove it extends a checkpoint it is shorter than.
+  auto pin = work_ + "/new.checkpoint";
+  ASSERT_EQ(RunProgram({BuildPath("bin/cordon"), "evidence", "checkpoint", "--log", work_ + "/pristine", "-o", pin}).exit_code, 0);
+  auto back = RunProgram({BuildPath("bin/cordon"), "evidence", "prove", "--log", work_ + "/early", "--since", pin, "-o", proof});
+  EXPECT_EQ(back.exit_code, 125);
+  EXPECT_NE(back.err.find("no proof that the log grew from it"), std::string::npos) << back.err;
+}
+
 TEST_F(EvidenceLogTest, AnUnsealedTailExitsTwoWithItsSize) {
   const std::string log = Copy("unsealed");
   auto recs = ReadRecords(log);
