@@ -13,6 +13,9 @@
 #include "supervisor/evidence/consistency.h"
 #include "supervisor/evidence/keys.h"
 #include "supervisor/evidence/log.h"
+#include "supervisor/evidence/redact.h"
+
+#include <nlohmann/json.hpp>
 #include "supervisor/evidence/verify.h"
 
 namespace cordon {
@@ -231,6 +234,30 @@ int CheckpointCmd(const Args& a) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<evlog::LogWriter>> OpenRunLog(const std::string& dir) {
+  evlog::WriterOptions o;
+  o.checkpoint_every = 1;
+  o.checkpoint_ms = 0;
+  o.wait_for_lock = true;
+  std::vector<std::string> notes;
+  auto w = evlog::LogWriter::Open(dir, o, &notes);
+  if (!w) return Wrap(w.error(), "--evidence-log " + dir);
+  for (const auto& n : notes) std::fprintf(stderr, "cordon: %s\n", n.c_str());
+  return w;
+}
+
+Result<uint64_t> AppendRunEvidence(evlog::LogWriter& log, const std::string& evidence_json) {
+  CORDON_ASSIGN_OR_RETURN(std::string key, evlog::LoadOrCreateRedactionKey(log.dir() + "/redaction.key"));
+  CORDON_ASSIGN_OR_RETURN(auto redactor, evlog::Redactor::Create(std::move(key)));
+  nlohmann::json ev = nlohmann::json::parse(evidence_json, nullptr, false);
+  if (ev.is_discarded()) ev = evidence_json;
+  redactor->RedactJson(&ev);
+  const std::string id = ev.is_object() ? ev.value("task_id", "") : "";
+  CORDON_ASSIGN_OR_RETURN(uint64_t seq, log.Append("task", {{"task_id", id}, {"supervisor", "cordon run"}, {"evidence", ev}}));
+  CORDON_TRY(log.Close());
+  return seq;
+}
 
 bool IsEvidenceLogCommand(const char* sub) {
   for (const char* c : {"verify", "export", "checkpoint", "prove"})

@@ -3,7 +3,21 @@
 // cordond) stays with the daemon client.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "supervisor/evidence/log.h"
+
 namespace cordon {
+
+// `cordon run --evidence-log DIR`: the log in DIR (created at first use, with its own signing and
+// redaction keys), opened before the task runs so that a bad DIR fails first. Waits for another
+// `cordon run` that is appending to the same DIR.
+Result<std::unique_ptr<evlog::LogWriter>> OpenRunLog(const std::string& dir);
+// Appends the run's evidence record (redacted, kind "task") and seals it with a checkpoint.
+Result<uint64_t> AppendRunEvidence(evlog::LogWriter& log, const std::string& evidence_json);
 
 // True for the subcommands this file handles.
 bool IsEvidenceLogCommand(const char* sub);

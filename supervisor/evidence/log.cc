@@ -108,7 +108,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir, const
                        key.Public().KeyId());
   std::unique_ptr<LogWriter> w(new LogWriter(paths, opts, std::move(key)));
   CORDON_ASSIGN_OR_RETURN(w->records_, OpenAppend(paths.records()));
-  if (::flock(w->records_.Get(), LOCK_EX | LOCK_NB) != 0)
+  if (::flock(w->records_.Get(), LOCK_EX | (opts.wait_for_lock ? 0 : LOCK_NB)) != 0)
     return Fail(errno, "lock " + paths.records(), "another process is writing this evidence log; give each writer its own directory");
   CORDON_ASSIGN_OR_RETURN(w->checkpoints_, OpenAppend(paths.checkpoints()));
 
@@ -146,8 +146,8 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir, const
       return FailMsg("the evidence log in " + dir + " holds " + std::to_string(w->frontier_.size()) +
                          " records but its last checkpoint covers " + std::to_string(last->cp.size) +
                          ": records were removed",
-                     "run `cordon evidence verify --log " + dir +
-                         "`; keep the directory as evidence and start a new log elsewhere");
+                     "run `cordon evidence verify --log " + dir + "`; move " + dir +
+                         " away (keep it as evidence): a new log is created in its place");
     w->sealed_ = last->cp.size;
   }
   if (w->frontier_.size() == 0) {

@@ -53,6 +53,7 @@ struct WriterOptions {
   uint64_t checkpoint_every = 64;  // records; 0 = only by time and at Close
   int64_t checkpoint_ms = 1000;    // a record older than this unsealed is sealed by Tick(); 0 = never by time
   bool sync_each = true;           // fdatasync every record before Append returns
+  bool wait_for_lock = false;      // Open waits for another writer instead of failing
 };
 
 class LogWriter {

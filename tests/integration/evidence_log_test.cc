@@ -387,3 +387,33 @@ TEST(EvidenceLogKill, KillMinus9WhileAppendingLosesNothingAcknowledged) {
 
 }  // namespace
 }  // namespace cordon::test
+
+namespace cordon::test {
+namespace {
+
+// One-shot `cordon run --evidence-log DIR`: each run's record, redacted, in a log of the same
+// format with its own key, sealed at once.
+TEST(EvidenceLogRun, CordonRunAppendsItsRedactedRecordAndSealsIt) {
+  REQUIRE_SANDBOX();
+  char tmpl[] = "/tmp/cordon-runlog-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  const std::string log = dir + "/log", token = "ghp_Zq8Xw2Lk5Mn7Bv4Cx1Az9Sd3Fg6Hj0Kl2QwEr";
+  auto a = CordonRun({"/bin/echo", token}, {"--evidence-log", log});
+  EXPECT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, token + "\n");  // redaction is of what is stored, not of the task's output
+  auto b = CordonRun({"/bin/sh", "-c", "exit 4"}, {"--evidence-log", log});
+  EXPECT_EQ(b.exit_code, 4) << b.err;
+  auto v = Verify({"--log", log});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("OK: valid and sealed to the end (3 records)"), std::string::npos) << v.out;
+  const std::string records = *evlog::ReadWholeFile(log + "/records");
+  EXPECT_EQ(records.find(token), std::string::npos) << records;
+  EXPECT_NE(records.find("[REDACTED:github_token:"), std::string::npos);
+  auto bad = CordonRun({"/bin/true"}, {"--evidence-log", "/proc/self/no/such/dir"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_NE(bad.err.find("--evidence-log /proc/self/no/such/dir"), std::string::npos) << bad.err;
+  RunProgram({"/bin/rm", "-rf", dir});
+}
+
+}  // namespace
+}  // namespace cordon::test
