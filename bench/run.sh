@@ -22,17 +22,19 @@ if ! command -v bwrap >/dev/null; then
     echo "bench: bubblewrap is not installed (sudo apt-get install bubblewrap); its row is left out"
   fi
 fi
-[[ -x build/bin/cordon-bench && -x build/bin/cordond && -x build/bin/cordon-host-costs && -x build/tests/helpers/seccomp_probe && -x build/bin/cordon-seccomp-compile-bench ]] || scripts/build.sh
+[[ -x build/bin/cordon-bench && -x build/bin/cordon-evidence-bench && -x build/bin/cordond && -x build/bin/cordon-host-costs && -x build/tests/helpers/seccomp_probe && -x build/bin/cordon-seccomp-compile-bench ]] || scripts/build.sh
 if (( quick )); then
   build/bin/cordon-host-costs --runs 50
   build/bin/cordon-bench --quick --per-worker 15
   python3 bench/daemon_load.py --tasks 100 --iterations 20
   python3 bench/seccomp_denials.py --rounds 3 --calls 20000
   build/bin/cordon-seccomp-compile-bench --runs 5
+  build/bin/cordon-evidence-bench --runs 50
 else
   build/bin/cordon-host-costs
   build/bin/cordon-bench
   python3 bench/daemon_load.py
   python3 bench/seccomp_denials.py
   build/bin/cordon-seccomp-compile-bench
+  build/bin/cordon-evidence-bench
 fi

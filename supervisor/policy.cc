@@ -127,6 +127,7 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
   Policy p;
   p.source = source;
   p.sha256 = Sha256Hex(text);
+  p.text = std::string(text);
   // Duplicate keys, deep nesting and NUL characters are refused here, with the JSON path.
   auto parsed = ParseStrictJson(text, "policy " + source, "fix the file; see docs/policy.md for an example");
   if (!parsed) return std::unexpected(parsed.error());

@@ -68,6 +68,7 @@ struct Policy {
 
   std::string source;  // where it was loaded from: a path, or "<embedded default>"
   std::string sha256;  // of the exact bytes loaded
+  std::string text;    // those bytes: the evidence log stores them once, content-addressed
   // Limits the caller changed after loading (`cordon run --limit NAME=VALUE`), "NAME=VALUE" each,
   // recorded in the evidence beside the file's sha256.
   std::vector<std::string> limit_overrides;

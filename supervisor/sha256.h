@@ -1,5 +1,5 @@
-// supervisor/sha256.h: SHA-256 (FIPS 180-4) for content hashes: seccomp profiles and their BPF,
-// policy files, evidence records. Pure code, no syscalls, no allocation beyond the result.
+// supervisor/sha256.h: SHA-256 (FIPS 180-4, OpenSSL EVP) for content hashes: seccomp profiles and their BPF,
+// policy files, evidence records. No syscalls.
 #pragma once
 
 #include <array>

@@ -15,6 +15,7 @@
 #include "common/bindings/grant.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cli/client.h"
+#include "supervisor/cli/evidence_log.h"
 #include "supervisor/cli/policy_audit.h"
 #include "supervisor/cli/seccomp.h"
 #include "supervisor/identity/identity.h"
@@ -41,7 +42,7 @@ constexpr const char* kUsage =
     "  status    Show one task\n"
     "  wait      Wait for a task and exit with its exit code\n"
     "  cancel    Kill a running task\n"
-    "  evidence  Print a task's evidence record\n"
+    "  evidence  Print a task's evidence record; `evidence verify|export|checkpoint`: the signed log\n"
     "\n"
     "Options:\n"
     "  -h, --help     Show this help (`cordon run --help` for the run options)\n"
@@ -64,6 +65,9 @@ constexpr const char* kRunUsage =
     "                       in /etc/cordon/policies and the installed share/cordon/policies.\n"
     "  --evidence PATH|-    Append the task's evidence record (one JSON line) to PATH, or write it\n"
     "                       to stdout with `-`.\n"
+    "  --evidence-log DIR   Append the task's evidence record, redacted, to the tamper-evident log\n"
+    "                       in DIR (created with its own key at first use) and sign a checkpoint\n"
+    "                       (`cordon evidence verify --log DIR`; docs/evidence.md).\n"
     "  --cwd DIR            Working directory inside the sandbox (default /work).\n"
     "  --env K=V            Set a variable for CMD; `--env K` passes K from this environment.\n"
     "                       Repeatable. The policy's env.allow decides which names are allowed.\n"
@@ -162,7 +166,7 @@ Result<void> WriteEvidenceLine(int fd, const std::string& json) {
 
 int CmdRun(int argc, char** argv) {
   const uint64_t received = sys::MonotonicNs();
-  std::string policy_name = "default", evidence, cwd = "/work", id_range, app = "default", tenant;
+  std::string policy_name = "default", evidence, evidence_log, cwd = "/work", id_range, app = "default", tenant;
   std::vector<std::string> env_args, fd_args, limit_args;
   bool tty = false, per_process_limits = false;
   int i = 0;
@@ -186,7 +190,7 @@ int CmdRun(int argc, char** argv) {
     }
     bool matched = false;
     for (auto [flag, dst] : {std::pair<const char*, std::string*>{"--policy", &policy_name},
-                             {"--evidence", &evidence}, {"--cwd", &cwd}, {"--id-range", &id_range},
+                             {"--evidence", &evidence}, {"--evidence-log", &evidence_log}, {"--cwd", &cwd}, {"--id-range", &id_range},
                              {"--app", &app}, {"--tenant", &tenant}}) {
       if (TakeValue(argc, argv, &i, flag, &v)) {
         if (v == "\x01missing") return UsageError(std::string(flag) + " needs a value", "cordon run --help");
@@ -304,6 +308,12 @@ int CmdRun(int argc, char** argv) {
     if (!evidence_fd)
       return Failed(Error{errno, "--evidence " + evidence, "give a writable file path, or - for stdout"});
   }
+  std::unique_ptr<evlog::LogWriter> run_log;  // --evidence-log: docs/evidence.md
+  if (!evidence_log.empty()) {
+    auto l = OpenRunLog(evidence_log);
+    if (!l) return Failed(l.error());
+    run_log = std::move(*l);
+  }
 
   FilterOptions fo;
   fo.data_dir = rt->data_dir;
@@ -357,6 +367,12 @@ int CmdRun(int argc, char** argv) {
       return kExitEvidenceNotWritten;
     }
   }
+  if (run_log)
+    if (auto a = AppendRunEvidence(*run_log, (*task)->EvidenceJson()); !a) {
+      std::fprintf(stderr, "cordon: appending the evidence record to the log in %s failed: %s; the task %s\n",
+                   evidence_log.c_str(), a.error().Message().c_str(), OutcomeText(o).c_str());
+      return kExitEvidenceNotWritten;
+    }
   return o.exit_code;
 }
 
@@ -379,6 +395,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  if (cmd == "evidence" && argc > 2 && IsEvidenceLogCommand(argv[2])) return CmdEvidenceLog(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
   if (cmd == "policy") {

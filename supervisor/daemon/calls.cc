@@ -95,12 +95,15 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   // for the sync); the others now.
   const bool starts_task = code == api::ERROR_CODE_OK && !key;
   // With the sync worker, the others are synced by it and answered when it is done.
+  evlog_->RedactDecision(&row);
   auto decision_id = store_->RecordDecision(row, /*defer_sync=*/starts_task || syncer_ != nullptr);
   if (!decision_id) {
     Log("recording a decision failed, refusing the submit: " + decision_id.error().Message());
     return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
                       "cordond could not record the admission decision: " + decision_id.error().Message());
   }
+  if (auto a = evlog_->Decision(row, *decision_id, d.policy ? d.policy->policy.get() : nullptr); !a)
+    Log("evidence log: decision " + std::to_string(*decision_id) + ": " + a.error().Message());
   if (code != api::ERROR_CODE_OK) {
     Log("refused pid " + std::to_string(c.peer.pid) + " uid " + std::to_string(c.peer.uid) + ": " + reason);
     api::Response refusal;
@@ -230,6 +233,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   }
   t.created_unix_ms = now_ms;
   t.decision_id = *decision_id;
+  evlog_->RedactTask(&t, nullptr);
   if (auto ins = store_->InsertTask(t); !ins) Log("recording task " + t.id + " failed: " + ins.error().Message());
   // The Task may forward the output into them: with limits.output_bytes, and whenever the task's
   // host uid could not reopen the caller's pipe or file by name (rootful; docs/sandbox.md).

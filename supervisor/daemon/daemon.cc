@@ -31,6 +31,9 @@ Result<void> Daemon::Init() {
                 "another cordond uses this state dir; stop it or pass a different --state-dir");
   CORDON_ASSIGN_OR_RETURN(store_, Store::Open(opts_.state_dir + "/state.db"));
   store_->SetSyncDecisions(opts_.sync_decisions);
+  std::vector<std::string> evlog_notes;
+  CORDON_ASSIGN_OR_RETURN(evlog_, EvidenceLog::Open(opts_.state_dir, &evlog_notes));
+  for (const auto& n : evlog_notes) Log(n);
 
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));
@@ -180,6 +183,7 @@ void Daemon::Run() {
   }
   // Best effort: whatever replies are queued (Wait answers for killed tasks) go out now.
   for (auto& [serial, c] : conns_) Flush(*c);
+  if (auto c = evlog_->Close(); !c) Log("sealing the evidence log at shutdown failed: " + c.error().Message());
   Log("stopped");
 }
 
@@ -198,6 +202,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
   }
   if (!pending_.empty()) consider(pending_retry_ns_);
   consider(next_sweep_ns_);
+  consider(evlog_->NextCheckpointNs());
   if (!stopping_) {
     for (const auto& [name, b] : pool_backoff_) consider(b.until_ns);
     consider(refill_not_before_ns_);
@@ -213,6 +218,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
 void Daemon::RunDeadlines(uint64_t now) {
   if (!pending_.empty() && now >= pending_retry_ns_) FlushPending();
   if (next_sweep_ns_ && now >= next_sweep_ns_) SweepLeftovers(false);
+  if (auto t = evlog_->Tick(); !t) Log("sealing the evidence log failed: " + t.error().Message());
   std::vector<uint64_t> due;
   for (auto& [s, l] : live_) {
     uint64_t d = l->task->NextDeadlineNs();
@@ -329,6 +335,8 @@ void Daemon::RecordFinish(Live& l) {
     evidence = R"({"task_id":")" + r.id + R"(","error":"evidence record could not be written"})";
     Log("evidence of task " + r.id + ": " + e.what());
   }
+  evlog_->RedactTask(&r, &evidence);
+  if (auto a = evlog_->Task(r, evidence); !a) Log("evidence log: task " + r.id + ": " + a.error().Message());
   // While records are pending, later ones queue behind them (and keep their order).
   if (!pending_.empty()) {
     KeepPending(r, std::move(evidence), Error{0, pending_reason_, ""});

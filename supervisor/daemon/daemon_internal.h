@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/bindings/grant.h"
+#include "supervisor/daemon/evidence_log.h"
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -294,6 +295,7 @@ class Daemon {
   UniqueFd epoll_, listen_, sigfd_, state_lock_;
   ino_t socket_ino_ = 0;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<EvidenceLog> evlog_;  // STATE/evidence-log (docs/evidence.md)
   std::shared_ptr<const Config> config_;
   std::optional<cgroup::Layout> cgroups_;
   uint64_t next_serial_ = 16;

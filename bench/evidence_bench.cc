@@ -1,0 +1,95 @@
+// cordon-evidence-bench: what the evidence log adds to one cordond task, measured piece by piece
+// on this machine (docs/evidence.md "Cost"): redacting the task's evidence record and its
+// decision, appending both records (each fdatasync'd, as cordond does before it answers), and the
+// checkpoint signature amortised over the records it seals. Prints numbers; never passes or fails.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "supervisor/evidence/log.h"
+#include "supervisor/evidence/redact.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Us(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+void Print(const char* what, std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  std::printf("  %-44s p50 %8.1f us   p90 %8.1f us   (%zu runs)\n", what, v[v.size() / 2], v[v.size() * 9 / 10], v.size());
+}
+
+// A real evidence record: `cordon run --evidence -` of /bin/true, or nothing when no sandbox can run.
+std::string RealEvidence() {
+  FILE* p = ::popen(CORDON_BUILD_DIR "/bin/cordon run --evidence - -- /bin/true 2>/dev/null", "r");
+  if (p == nullptr) return {};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace cordon::evlog;
+  int runs = 300;
+  if (argc >= 3 && std::string(argv[1]) == "--runs") runs = std::max(10, std::atoi(argv[2]));
+  std::string evidence = RealEvidence();
+  if (evidence.empty() || evidence[0] != '{') {
+    std::fprintf(stderr, "cordon-evidence-bench: could not get an evidence record from `cordon run --evidence -`\n");
+    return 1;
+  }
+  const char* t = std::getenv("TMPDIR");
+  std::string dir = std::string(t && *t ? t : "/tmp") + "/cordon-evidence-bench-XXXXXX";
+  if (::mkdtemp(dir.data()) == nullptr) return 1;
+  std::vector<std::string> notes;
+  WriterOptions o;
+  o.checkpoint_every = 0;  // signatures measured on their own below
+  o.checkpoint_ms = 0;
+  o.sync_each = argc >= 2 && std::string(argv[argc - 1]) == "--sync-each";  // cordond: false
+  auto w = LogWriter::Open(dir + "/log", o, &notes);
+  auto r = Redactor::Create(std::string(32, 'k'));
+  if (!w || !r) return 1;
+  const nlohmann::json decision = {{"decision", "allow"}, {"reason", ""}, {"principal", "tester"}, {"policy", "default"},
+                                   {"fingerprint", std::string(64, 'a')}, {"request_id", "job-42"}};
+  std::vector<double> redact, append_dec, append_task, sign;
+  for (int i = 0; i < runs; ++i) {
+    auto a = Clock::now();
+    nlohmann::json ev = nlohmann::json::parse(evidence);
+    (*r)->RedactJson(&ev);
+    std::string out = ev.dump();
+    auto b = Clock::now();
+    (void)(*w)->Append("decision", decision);
+    auto c = Clock::now();
+    (void)(*w)->Append("task", ev);
+    auto d = Clock::now();
+    (void)(*w)->Checkpoint();
+    auto e = Clock::now();
+    redact.push_back(Us(b - a));
+    append_dec.push_back(Us(c - b));
+    append_task.push_back(Us(d - c));
+    sign.push_back(Us(e - d));
+  }
+  std::printf("evidence log cost per cordond task (%zu-byte evidence record, %s):\n", evidence.size(), dir.c_str());
+  Print("redact the evidence record (parse, redact, dump)", redact);
+  Print(o.sync_each ? "append the decision record (write + fdatasync)" : "append the decision record (write)", append_dec);
+  Print(o.sync_each ? "append the task record (write + fdatasync)" : "append the task record (write)", append_task);
+  Print("sign and append a checkpoint (2 x fdatasync)", sign);
+  std::vector<double> total;
+  for (size_t i = 0; i < redact.size(); ++i)
+    total.push_back(redact[i] + append_dec[i] + append_task[i] + sign[i] * 2 / 64);
+  Print("per task: all of it, checkpoint every 64 records", total);
+  std::string rm = "rm -rf '" + dir + "'";
+  return std::system(rm.c_str()) == 0 ? 0 : 1;
+}

@@ -1,0 +1,62 @@
+// supervisor/daemon/evidence_log.h: cordond's side of the tamper-evident evidence log
+// (docs/evidence.md "cordond"). The log lives in STATE/evidence-log; every admission decision
+// (allow and deny) and every finished task's record is appended to it as it is written to the
+// database, the policy text of a decision is stored once, content-addressed, and a checkpoint is
+// signed every kCheckpointEvery records, kCheckpointMs after an unsealed record, and at shutdown.
+// Single-threaded: it belongs to the event loop. A failing append is logged by the caller; the
+// database keeps the record whatever the log does.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "supervisor/daemon/store.h"
+#include "supervisor/evidence/log.h"
+#include "supervisor/evidence/redact.h"
+
+namespace cordon {
+struct Policy;
+}
+
+namespace cordon::daemon {
+
+class EvidenceLog {
+ public:
+  static constexpr uint64_t kCheckpointEvery = 64;
+  static constexpr int64_t kCheckpointMs = 1000;
+
+  // Opens (creating at first start) STATE/evidence-log. `*notices`: lines for cordond's log
+  // (the key created, torn writes cut off, the key id).
+  static Result<std::unique_ptr<EvidenceLog>> Open(const std::string& state_dir, std::vector<std::string>* notices);
+
+  // Appends decision `decision_id`, and before it `policy`'s exact text when the log does not hold
+  // it yet (nullptr: the policy named was not loaded).
+  Result<void> Decision(const DecisionRow& d, int64_t decision_id, const Policy* policy);
+  // Appends a finished task's record with its evidence (parsed back into the record's JSON).
+  Result<void> Task(const TaskRow& t, const std::string& evidence_json);
+  // Redaction before storage (docs/evidence.md "Redaction"): what cordond keeps of a task (argv,
+  // message, request id, app id) and its evidence JSON, and of a decision, with secrets replaced
+  // by tokens; called before the database and the log get them.
+  void RedactTask(TaskRow* t, std::string* evidence_json) const;
+  void RedactDecision(DecisionRow* d) const;
+  // A checkpoint if one is due by time; call from the loop's deadlines.
+  Result<void> Tick();
+  // The monotonic time (ns) the next time-based checkpoint is due, 0 for none.
+  uint64_t NextCheckpointNs() const { return due_ns_; }
+  // Seals what is left and closes; at shutdown.
+  Result<void> Close();
+
+ private:
+  EvidenceLog(std::unique_ptr<evlog::LogWriter> w, std::unique_ptr<evlog::Redactor> r)
+      : w_(std::move(w)), redactor_(std::move(r)) {}
+  Result<void> Appended(Result<uint64_t> r);
+
+  std::unique_ptr<evlog::LogWriter> w_;
+  std::unique_ptr<evlog::Redactor> redactor_;
+  uint64_t due_ns_ = 0;
+};
+
+}  // namespace cordon::daemon

@@ -1,0 +1,107 @@
+// supervisor/evidence/log.h: the append-only evidence log directory (docs/evidence.md "Layout").
+//   DIR/records       the records, each framed as a 4-byte big-endian length and then its exact bytes
+//   DIR/checkpoints   signed checkpoints (checkpoint.h), appended
+//   DIR/signing.key   the Ed25519 private key, 0600 (created with the log)
+//   DIR/signing.pub   its public key (PEM), the one `cordon evidence verify` uses without --key
+// A record is one JSON object whose bytes are hashed as stored, never re-serialised:
+//   {"data":{...},"kind":"...","prev":"<hex leaf hash of the previous record>","seq":N,"time_unix_ms":T}
+// Record 0 has kind "log" and names the log's origin and key. The writer holds an exclusive flock
+// on DIR/records; readers take none.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "supervisor/evidence/checkpoint.h"
+#include "supervisor/evidence/keys.h"
+#include "supervisor/evidence/merkle.h"
+
+namespace cordon::evlog {
+
+inline constexpr uint32_t kMaxRecordBytes = 16u << 20;
+
+struct LogPaths {
+  explicit LogPaths(std::string d) : dir(std::move(d)) {}
+  std::string dir;
+  std::string records() const { return dir + "/records"; }
+  std::string checkpoints() const { return dir + "/checkpoints"; }
+  std::string private_key() const { return dir + "/signing.key"; }
+  std::string public_key() const { return dir + "/signing.pub"; }
+};
+
+// `dir` itself when it holds a log, else `dir`/evidence-log when that does (cordond's state
+// directory), else an error that says what was looked for.
+Result<std::string> ResolveLogDir(const std::string& dir);
+
+// Every whole frame of DIR/records. A last frame that runs past the end of the file is a torn
+// write: `torn_bytes` counts it and it is not in `records`.
+struct RecordFile {
+  std::vector<std::string> records;
+  uint64_t whole_bytes = 0, torn_bytes = 0;
+};
+Result<RecordFile> ReadRecordFile(const std::string& path);
+std::string Frame(std::string_view record);
+
+struct WriterOptions {
+  uint64_t checkpoint_every = 64;  // records; 0 = only by time and at Close
+  int64_t checkpoint_ms = 1000;    // a record older than this unsealed is sealed by Tick(); 0 = never by time
+  bool sync_each = true;           // fdatasync every record before Append returns
+  bool wait_for_lock = false;      // Open waits for another writer instead of failing
+};
+
+class LogWriter {
+ public:
+  // Opens the log in `dir`, creating the directory (0700), its key and record 0 at first use.
+  // A torn last record or checkpoint (a crash in the middle of its write, never acknowledged) is
+  // cut off; `*notices` gets one line per such repair and one when the key was created.
+  static Result<std::unique_ptr<LogWriter>> Open(const std::string& dir, const WriterOptions& opts,
+                                                 std::vector<std::string>* notices);
+  ~LogWriter();
+
+  // Appends one record; returns its seq once it is written (and synced with sync_each). Seals
+  // with a checkpoint when checkpoint_every records are unsealed.
+  Result<uint64_t> Append(const std::string& kind, const nlohmann::json& data);
+  // Stores a policy's exact bytes once (kind "policy", data {"sha256","text"}), keyed by the hex
+  // SHA-256 of `text`, which the caller has computed. Returns that key.
+  Result<std::string> StorePolicy(std::string_view text);
+  // Seals by time: a checkpoint when the oldest unsealed record is older than checkpoint_ms.
+  Result<void> Tick(int64_t now_unix_ms);
+  // A checkpoint over every record so far, unless the last one already covers them.
+  Result<void> Checkpoint();
+  // Checkpoint(), then release the log.
+  Result<void> Close();
+
+  const PublicKey& public_key() const { return key_.Public(); }
+  const std::string& origin() const { return origin_; }
+  const std::string& dir() const { return paths_.dir; }
+  uint64_t size() const { return frontier_.size(); }
+  uint64_t sealed() const { return sealed_; }
+
+ private:
+  LogWriter(LogPaths paths, WriterOptions opts, SigningKey key)
+      : paths_(std::move(paths)), opts_(opts), key_(std::move(key)) {}
+  Result<uint64_t> AppendRaw(const std::string& kind, const nlohmann::json& data);
+
+  LogPaths paths_;
+  WriterOptions opts_;
+  SigningKey key_;
+  UniqueFd records_, checkpoints_;
+  Frontier frontier_;
+  Hash last_leaf_{};
+  uint64_t sealed_ = 0;
+  int64_t oldest_unsealed_ms_ = 0;
+  std::string origin_;
+  std::set<std::string> policies_;
+  bool closed_ = false;
+};
+
+int64_t NowUnixMs();
+
+}  // namespace cordon::evlog
