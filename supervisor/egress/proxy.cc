@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cstring>
 #include <map>
 #include <unordered_map>
 
+#include "common/syscalls.h"
 #include "supervisor/egress/http.h"
 #include "supervisor/egress/proxy_conn.h"
 
@@ -27,11 +27,6 @@ constexpr uint64_t kAcceptPauseNs = 100 * kNsPerMs;
 constexpr size_t kStatusPeekMax = 4096;
 constexpr const char* kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
 
-uint64_t NowNs() {
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // epoll data: connection id << 2 | side. Ids are never reused, so an event still queued for a
 // connection that was closed (and whose fd number was reused) finds nothing and is dropped.
@@ -150,7 +145,7 @@ struct Proxy::Impl {
     c.record_emitted = true;
     if (c.rec.decision.empty()) c.rec.decision = "error";
     if (c.rec.reason.empty() && c.rec.decision == "error") c.rec.reason = c.rec.error;
-    c.rec.duration_us = (NowNs() - c.start_ns) / 1000;
+    c.rec.duration_us = (sys::MonotonicNs() - c.start_ns) / 1000;
     Emit(std::move(c.rec));
   }
 
@@ -185,7 +180,7 @@ struct Proxy::Impl {
     c.up.Clear();
     c.down.Assign(ProxyResponse(status, reason));
     c.state = State::kReplying;
-    c.phase_deadline_ns = NowNs() + static_cast<uint64_t>(limits.linger_ms) * kNsPerMs;
+    c.phase_deadline_ns = sys::MonotonicNs() + static_cast<uint64_t>(limits.linger_ms) * kNsPerMs;
     FlushDown(c);
     UpdateInterest(c);
   }
@@ -200,7 +195,7 @@ struct Proxy::Impl {
           // The pending connection stays in the backlog and the listener stays readable: stop
           // polling it for a moment instead of spinning.
           SetMask(listen.Get(), Tag(0, kListenSide), &listen_registered, &listen_mask_, 0);
-          accept_paused_until = NowNs() + kAcceptPauseNs;
+          accept_paused_until = sys::MonotonicNs() + kAcceptPauseNs;
         } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
           // The listener itself is broken (shut down, closed under us): a level-triggered
           // EPOLLIN|EPOLLHUP would spin the loop. Existing connections carry on.
@@ -209,7 +204,7 @@ struct Proxy::Impl {
         return;
       }
       UniqueFd client(fd);
-      uint64_t now = NowNs();
+      uint64_t now = sys::MonotonicNs();
       if (conns.size() >= limits.max_connections) {
         // Best effort: a fresh socket's send buffer is empty, so the short answer fits.
         std::string reason = "limits.max_connections (" + std::to_string(limits.max_connections) + ") reached";
@@ -254,7 +249,7 @@ struct Proxy::Impl {
         }
         return Finish(c);
       }
-      c.activity_ns = NowNs();
+      c.activity_ns = sys::MonotonicNs();
       c.up.Append(std::string_view(buf, static_cast<size_t>(n)));
       if (auto end = FindHeadEnd(c.up.view()); end && *end <= limits.max_header_bytes) return HandleHead(c, *end);
       if (c.up.size() > limits.max_header_bytes) {
@@ -325,7 +320,7 @@ struct Proxy::Impl {
       c.body_left = framing.chunked ? 0 : framing.length - rest.size();
       c.up.Assign(BuildOriginRequest(*head, target) + std::string(rest));
     }
-    c.phase_deadline_ns = NowNs() + static_cast<uint64_t>(limits.connect_timeout_ms) * kNsPerMs;
+    c.phase_deadline_ns = sys::MonotonicNs() + static_cast<uint64_t>(limits.connect_timeout_ms) * kNsPerMs;
 
     if (auto lit = ParseIpLiteral(target.host)) return AddressesReady(c, {*lit});
     c.state = State::kResolving;
@@ -397,7 +392,7 @@ struct Proxy::Impl {
   void Connected(Conn& c) {
     c.state = State::kTunnel;
     c.phase_deadline_ns = 0;
-    c.activity_ns = NowNs();
+    c.activity_ns = sys::MonotonicNs();
     if (c.connect_mode) {
       c.rec.status = 200;
       c.down.Append(kEstablished);  // the proxy's own bytes: not counted in bytes_down
@@ -431,7 +426,7 @@ struct Proxy::Impl {
         c.client_eof = true;
         break;
       }
-      c.activity_ns = NowNs();
+      c.activity_ns = sys::MonotonicNs();
       c.up.Append(std::string_view(buf, static_cast<size_t>(n)));
       if (!c.connect_mode && !c.body_unbounded) c.body_left -= static_cast<uint64_t>(n);
     }
@@ -450,7 +445,7 @@ struct Proxy::Impl {
       c.up.Consume(static_cast<size_t>(n));
       c.rec.bytes_up += static_cast<uint64_t>(n);
       dest_bytes[c.dest_key] += static_cast<uint64_t>(n);
-      c.activity_ns = NowNs();
+      c.activity_ns = sys::MonotonicNs();
       if (OverByteCap(c)) return;
     }
     // CONNECT passes a half-close on; a forwarded request does not (the origin may take an early
@@ -477,7 +472,7 @@ struct Proxy::Impl {
         break;
       }
       std::string_view data(buf, static_cast<size_t>(n));
-      c.activity_ns = NowNs();
+      c.activity_ns = sys::MonotonicNs();
       c.down.Append(data);
       c.rec.bytes_down += data.size();
       dest_bytes[c.dest_key] += data.size();
@@ -524,7 +519,7 @@ struct Proxy::Impl {
         return Finish(c, ErrnoText("client", errno));
       }
       c.down.Consume(static_cast<size_t>(n));
-      c.activity_ns = NowNs();
+      c.activity_ns = sys::MonotonicNs();
     }
     if (c.state == State::kReplying && c.down.empty() && !c.client_shut) {
       // Half-close and keep reading until the client closes: closing with unread request bytes
@@ -666,7 +661,7 @@ struct Proxy::Impl {
   }
 
   void ExpireDeadlines() {
-    uint64_t now = NowNs();
+    uint64_t now = sys::MonotonicNs();
     if (accept_paused_until != 0 && now >= accept_paused_until) {
       accept_paused_until = 0;
       SetMask(listen.Get(), Tag(0, kListenSide), &listen_registered, &listen_mask_, EPOLLIN);
@@ -748,7 +743,7 @@ uint64_t Proxy::NextDeadlineNs() const {
 int Proxy::PollTimeoutMs() const {
   uint64_t d = NextDeadlineNs();
   if (d == 0) return -1;
-  uint64_t now = NowNs();
+  uint64_t now = sys::MonotonicNs();
   if (d <= now) return 0;
   uint64_t ms = (d - now + kNsPerMs - 1) / kNsPerMs;
   return static_cast<int>(std::min<uint64_t>(ms, 1u << 30));
