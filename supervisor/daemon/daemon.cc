@@ -144,6 +144,7 @@ void Daemon::Run() {
     // Submits is taken kFramesPerLoop at a time, and the tasks already started are recorded and
     // answered in between, not after the whole burst (docs/performance.md).
     frame_budget_ = kFramesPerLoop;
+    submits_this_turn_.clear();
     for (int pass = 0; pass < 2; ++pass) {
       for (int i = 0; i < n; ++i) {
         const uint64_t serial = events[i].data.u64 >> kFdBits;
@@ -308,6 +309,7 @@ void Daemon::AfterTask(uint64_t serial) {
   if (!l.task->done()) return;
   Unwatch(l.watched);
   live_by_id_.erase(l.row.id);
+  DiscardTask(std::move(l.task));  // removing its cgroups (a few ms of cgroupfs) off the loop
   live_.erase(it);
 }
 

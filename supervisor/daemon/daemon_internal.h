@@ -63,6 +63,7 @@ inline constexpr size_t kMaxOutBytes = 8u << 20;
 inline constexpr size_t kFramesPerTurn = 32;    // frames of one connection handled before others get a turn
 inline constexpr size_t kFramesPerLoop = 16;    // frames of all connections per loop turn (then tasks' events)
 inline constexpr size_t kAcceptsPerTurn = 64;   // likewise, connections accepted
+inline constexpr size_t kSubmitsPerUidPerTurn = 1;  // Submits of one peer uid per loop turn
 inline constexpr size_t kMaxWaitsPerConn = 1024;
 inline constexpr size_t kMaxHeldPerConn = 32;   // replies waiting for their decision's sync; then not read
 inline constexpr size_t kRecvChunk = 65536;
@@ -350,6 +351,10 @@ class Daemon {
   size_t unknown_conns_ = 0;       // connections of uids that are not principals
   std::set<uint64_t> backlog_;     // connections with complete frames buffered, not handled yet
   size_t frame_budget_ = 0;        // frames this loop turn may still handle (kFramesPerLoop)
+  // Submits handled this loop turn, by peer uid: past kSubmitsPerUidPerTurn a uid's frames wait
+  // for the next turn, so that one uid's burst of cold starts (each some ms of the loop) is taken
+  // in turns with the other uids' calls instead of ahead of them.
+  std::unordered_map<uint32_t, size_t> submits_this_turn_;
   // Decisions that start no task (refusals, replays) are synced by this worker, off the loop, and
   // answered when it is done (docs/daemon.md "The loop never waits"). nullptr with
   // --decision-sync os, or if it could not start (those syncs then happen at their commit).

@@ -72,6 +72,7 @@ TaskRow MakeTaskRow(const std::string& id, const Submission& s, const Decision& 
 void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& req) {
   // No decision can be recorded either: refused before admission, with the reason.
   if (!pending_.empty()) return ReplyError(c, call_id, api::ERROR_CODE_UNAVAILABLE, PendingRefusal());
+  ++submits_this_turn_[c.peer.uid];
   SubmitCall call;
   call.received_ns = sys::MonotonicNs();
   call.now_ms = NowUnixMs();
