@@ -22,11 +22,6 @@ void WorkQueue::Post(std::move_only_function<void()> job) {
   cv_.notify_one();
 }
 
-size_t WorkQueue::Pending() {
-  std::lock_guard lock(mu_);
-  return jobs_.size() + running_;
-}
-
 void WorkQueue::Loop() {
   for (;;) {
     std::move_only_function<void()> job;
@@ -36,12 +31,9 @@ void WorkQueue::Loop() {
       if (jobs_.empty()) return;  // stopping, and nothing left to do
       job = std::move(jobs_.front());
       jobs_.pop_front();
-      running_ = 1;
     }
     job();
     job = nullptr;  // what the job captured goes here, on this thread
-    std::lock_guard lock(mu_);
-    running_ = 0;
   }
 }
 

@@ -27,8 +27,6 @@ class WorkQueue {
   // Queues `job`; it runs on the thread after every job posted before it. Jobs must not throw.
   // A job may own what it captures (a unique_ptr): it is destroyed on the thread, after the job.
   void Post(std::move_only_function<void()> job);
-  // Jobs posted and not yet finished (for tests and the log).
-  size_t Pending();
 
  private:
   void Loop();
@@ -36,7 +34,6 @@ class WorkQueue {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::move_only_function<void()>> jobs_;  // guarded by mu_
-  size_t running_ = 0;                      // guarded by mu_: 1 while a job runs
   bool stop_ = false;                       // guarded by mu_
   std::thread thread_;                      // last: started once the members above exist
 };
