@@ -82,4 +82,58 @@ Result<json> ParseStrictJson(std::string_view text, const std::string& what, con
   }
 }
 
+bool JsonChecker::Bad(const std::string& path, const std::string& why) {
+  if (!error_) error_ = Error{EINVAL, what_ + ": " + (path.empty() ? "(top level)" : path) + ": " + why, hint_};
+  return false;
+}
+
+bool JsonChecker::Object(const json& j, const std::string& path, std::initializer_list<const char*> known) {
+  if (!j.is_object()) return Bad(path, std::string("expected an object, got ") + j.type_name());
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || it.key() == k;
+    if (!ok) {
+      std::string expected;
+      for (const char* k : known) expected += std::string(expected.empty() ? "" : ", ") + k;
+      return Bad(Join(path, it.key()), "unknown field (known fields: " + expected + ")");
+    }
+  }
+  return true;
+}
+
+bool JsonChecker::String(const json& j, const std::string& path, std::string* out, bool nonempty) {
+  if (!j.is_string()) return Bad(path, std::string("expected a string, got ") + j.type_name());
+  *out = j.get<std::string>();
+  if (nonempty && out->empty()) return Bad(path, "must not be empty");
+  return true;
+}
+
+bool JsonChecker::StringList(const json& j, const std::string& path, std::vector<std::string>* out) {
+  if (!j.is_array()) return Bad(path, std::string("expected an array of strings, got ") + j.type_name());
+  for (size_t i = 0; i < j.size(); ++i) {
+    std::string s;
+    if (!String(j[i], Index(path, i), &s)) return false;
+    out->push_back(std::move(s));
+  }
+  return true;
+}
+
+bool JsonChecker::Uint(const json& j, const std::string& path, uint64_t* out, uint64_t min, uint64_t max,
+                       bool zero_ok) {
+  if (!j.is_number_unsigned() && !(j.is_number_integer() && j.get<int64_t>() >= 0))
+    return Bad(path, std::string("expected a non-negative integer, got ") +
+                         (j.is_number_integer() ? std::to_string(j.get<int64_t>()) : j.type_name()));
+  const uint64_t v = j.get<uint64_t>();
+  if (v == 0 && zero_ok) {
+    *out = 0;
+    return true;
+  }
+  if (v > max && min == 0) return Bad(path, "at most " + std::to_string(max) + ", got " + std::to_string(v));
+  if (v < min || v > max)
+    return Bad(path, (zero_ok ? "must be 0 (no limit) or between " : "must be between ") + std::to_string(min) +
+                         " and " + std::to_string(max));
+  *out = v;
+  return true;
+}
+
 }  // namespace cordon

@@ -13,68 +13,6 @@ using nlohmann::json;
 
 const char* TypeName(const json& j) { return j.type_name(); }
 
-// Collects the first error with its JSON path, so callers can write straight-line validation.
-class Validator {
- public:
-  explicit Validator(std::string source) : source_(std::move(source)) {}
-
-  bool Object(const json& j, const std::string& path, std::initializer_list<const char*> known) {
-    if (!j.is_object()) return Bad(path, std::string("expected an object, got ") + TypeName(j));
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      bool ok = false;
-      for (const char* k : known) ok = ok || it.key() == k;
-      if (!ok) {
-        std::string expected;
-        for (const char* k : known) expected += std::string(expected.empty() ? "" : ", ") + k;
-        return Bad(Join(path, it.key()), "unknown field (known fields: " + expected + ")");
-      }
-    }
-    return true;
-  }
-  bool String(const json& j, const std::string& path, std::string* out, bool nonempty = true) {
-    if (!j.is_string()) return Bad(path, std::string("expected a string, got ") + TypeName(j));
-    *out = j.get<std::string>();
-    if (nonempty && out->empty()) return Bad(path, "must not be empty");
-    return true;
-  }
-  bool Uint(const json& j, const std::string& path, uint64_t* out, uint64_t min, uint64_t max,
-            bool zero_ok = false) {
-    if (!j.is_number_unsigned() && !(j.is_number_integer() && j.get<int64_t>() >= 0))
-      return Bad(path, std::string("expected a non-negative integer, got ") + TypeName(j));
-    uint64_t v = j.get<uint64_t>();
-    if (v == 0 && zero_ok) {
-      *out = 0;
-      return true;
-    }
-    if (v < min || v > max)
-      return Bad(path, (zero_ok ? "must be 0 (no limit) or between " : "must be between ") + std::to_string(min) +
-                           " and " + std::to_string(max));
-    *out = v;
-    return true;
-  }
-  bool StringList(const json& j, const std::string& path, std::vector<std::string>* out) {
-    if (!j.is_array()) return Bad(path, std::string("expected an array of strings, got ") + TypeName(j));
-    for (size_t i = 0; i < j.size(); ++i) {
-      std::string s;
-      if (!String(j[i], path + "[" + std::to_string(i) + "]", &s)) return false;
-      out->push_back(std::move(s));
-    }
-    return true;
-  }
-  bool Bad(const std::string& path, const std::string& why) {
-    if (!error_) error_ = Error{EINVAL, "policy " + source_ + ": " + path + ": " + why,
-                                "fix the field and see docs/policy.md for the format"};
-    return false;
-  }
-  static std::string Join(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-  std::optional<Error> error_;
-
- private:
-  std::string source_;
-};
-
 // The limits, their ranges, and whether 0 lifts them. Omitted fields keep PolicyLimits' defaults.
 struct LimitField {
   const char* name;
@@ -132,9 +70,9 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
   auto parsed = ParseStrictJson(text, "policy " + source, "fix the file; see docs/policy.md for an example");
   if (!parsed) return std::unexpected(parsed.error());
   json j = std::move(*parsed);
-  Validator v(source);
+  JsonChecker v("policy " + source, "fix the field and see docs/policy.md for the format");
   auto done = [&]() -> Result<Policy> {
-    if (v.error_) return std::unexpected(*v.error_);
+    if (v.error()) return v.Failure();
     return p;
   };
   if (!v.Object(j, "", {"name", "version", "role", "seccomp_profile", "limits", "env", "mounts", "description",

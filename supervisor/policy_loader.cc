@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "common/fs_util.h"
+#include "supervisor/search_path.h"
 
 namespace cordon {
 
@@ -11,17 +12,11 @@ Result<Policy> LoadPolicy(const std::string& name, const std::string& data_dir) 
   if (name.find('/') != std::string::npos || name.ends_with(".json")) {
     path = name;
   } else {
-    for (const std::string& dir : {std::string("/etc/cordon/policies"), data_dir + "/policies"}) {
-      std::string p = dir + "/" + name + ".json";
-      if (::access(p.c_str(), F_OK) == 0) {
-        path = p;
-        break;
-      }
-      if (name == "default") break;  // the embedded copy is the shipped default: skip share/
-    }
+    // The embedded copy is the shipped default: share/ is not looked in for it.
+    path = FindNamedJson("policies", name, data_dir, /*etc_only=*/name == "default");
     if (path.empty()) {
       if (name == "default") return ParsePolicy(EmbeddedDefaultPolicy(), "<embedded default>");
-      return FailMsg("policy '" + name + "' not found in /etc/cordon/policies or " + data_dir + "/policies",
+      return FailMsg("policy '" + name + "' not found in " + SearchPathText("policies", data_dir),
                      "name a shipped policy (default, analyst) or give a path to a policy JSON file");
     }
   }

@@ -17,17 +17,6 @@ std::vector<uint64_t> StateWalker::Walk::Take() {
   return std::move(bytes_);
 }
 
-StateWalker::StateWalker() : thread_([this] { Loop(); }) {}
-
-StateWalker::~StateWalker() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
-
 Result<std::shared_ptr<StateWalker::Walk>> StateWalker::Measure(const std::vector<int>& dirs) {
   auto w = std::make_shared<Walk>();
   w->event_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -37,24 +26,7 @@ Result<std::shared_ptr<StateWalker::Walk>> StateWalker::Measure(const std::vecto
     if (!dup) return Fail(errno, "duplicating a state directory's fd for its walk");
     w->dirs_.push_back(std::move(dup));
   }
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(w);
-  }
-  cv_.notify_one();
-  return w;
-}
-
-void StateWalker::Loop() {
-  for (;;) {
-    std::shared_ptr<Walk> w;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
-      if (stop_) return;
-      w = std::move(queue_.front());
-      queue_.pop_front();
-    }
+  queue_.Post([w] {
     // dirs_ is the worker's alone once queued: the loop touches only event_, mu_ and the results.
     std::vector<uint64_t> bytes;
     for (auto& d : w->dirs_) {
@@ -70,7 +42,8 @@ void StateWalker::Loop() {
     ssize_t n;
     do n = ::write(w->event_.Get(), &one, sizeof one);
     while (n < 0 && errno == EINTR);
-  }
+  });
+  return w;
 }
 
 }  // namespace cordon

@@ -4,16 +4,14 @@
 // (docs/daemon.md "The loop never waits"). `cordon run` has no walker and walks at once.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "supervisor/work_queue.h"
 
 namespace cordon {
 
@@ -36,8 +34,8 @@ class StateWalker {
     std::vector<uint64_t> bytes_;   // guarded by mu_
   };
 
-  StateWalker();
-  ~StateWalker();  // stops the thread after the walk in progress, if any
+  StateWalker() = default;
+  ~StateWalker() = default;  // finishes the walks queued, then stops the thread
   StateWalker(const StateWalker&) = delete;
   StateWalker& operator=(const StateWalker&) = delete;
 
@@ -45,13 +43,7 @@ class StateWalker {
   Result<std::shared_ptr<Walk>> Measure(const std::vector<int>& dirs);
 
  private:
-  void Loop();
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<Walk>> queue_;  // guarded by mu_
-  bool stop_ = false;                        // guarded by mu_
-  std::thread thread_;
+  WorkQueue queue_;  // one walk after the other
 };
 
 }  // namespace cordon

@@ -120,6 +120,14 @@ uint64_t DirectoryBytes(const std::string& dir) {
   return DirectoryBytes(top->fd.Get());
 }
 
+Result<void> CheckStateQuota(const OpenBinding& ob, const Policy& policy) {
+  const Binding& b = ob.binding;
+  if (b.kind != Binding::Kind::kState || !b.max_bytes || ob.state_bytes <= b.max_bytes) return {};
+  return FailMsg(Who(b, policy) + ": " + ob.host_path + " holds " + std::to_string(ob.state_bytes) +
+                     " bytes, over its max_bytes of " + std::to_string(b.max_bytes),
+                 "remove data from it, or raise max_bytes in the policy");
+}
+
 Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const BindingContext& ctx) {
   for (const auto& [name, fd] : ctx.caller_fds) {
     bool declared = false;
@@ -194,11 +202,10 @@ Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const Bindin
           bool fresh = ::access(ob.host_path.c_str(), F_OK) != 0;
           if (!MkdirAll(ob.host_path, 0700, 0700)) return Fail(errno, "mkdir " + ob.host_path);
           if (fresh && ::geteuid() == 0) ShareWithEveryTaskUid(ob.host_path);
-          ob.state_bytes = DirectoryBytes(ob.host_path);
-          if (b.max_bytes && ob.state_bytes > b.max_bytes)
-            return FailMsg(who + ": " + ob.host_path + " holds " + std::to_string(ob.state_bytes) +
-                               " bytes, over its max_bytes of " + std::to_string(b.max_bytes),
-                           "remove data from it, or raise max_bytes in the policy");
+          if (ctx.measure_state) {
+            ob.state_bytes = DirectoryBytes(ob.host_path);
+            CORDON_TRY(CheckStateQuota(ob, policy));
+          }
         } else {
           ob.host_path = b.source;
         }

@@ -32,12 +32,18 @@ struct BindingContext {
   std::string tenant;                  // the verified principal's tenant
   std::string app = "default";         // app id of the request
   std::map<std::string, int> caller_fds;  // --fd NAME=N: borrowed fds of the caller
+  // false: state bindings are not measured here (state_bytes 0, no quota check); the caller
+  // measures them off its thread, then calls CheckStateQuota (cordond, docs/daemon.md).
+  bool measure_state = true;
 };
 
 // Opens every binding of `policy`. Refuses (naming the binding, the policy and the reason): a caller
 // fd the policy does not declare, a declared caller binding without its fd, a source that does not
 // exist, is a symlink or passes through one, or is of the wrong type, a state binding over quota.
 Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const BindingContext& ctx);
+
+// Refuses a state binding whose state_bytes is over its max_bytes, naming it and its policy.
+Result<void> CheckStateQuota(const OpenBinding& ob, const Policy& policy);
 
 // Default state root: /var/lib/cordon/state as root, $XDG_STATE_HOME/cordon/state otherwise.
 std::string DefaultStateRoot();

@@ -15,61 +15,30 @@ namespace {
 
 using nlohmann::json;
 
-// First error wins, with the JSON path, like policy.cc's validator.
-struct Checker {
-  std::string source;
-  std::optional<Error> error;
-  std::string what = "principals";  // the kind of file, as errors name it
+// Principals' own field types, checked like the rest (json_strict.h).
+bool Ids(JsonChecker& c, const json& j, const std::string& path, std::vector<uint32_t>* out) {
+  if (!j.is_array()) return c.Bad(path, std::string("expected an array of ids, got ") + j.type_name());
+  for (size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_number_integer() || j[i].get<int64_t>() < 0 || j[i].get<int64_t>() > 0xfffffffe)
+      return c.Bad(JsonChecker::Index(path, i), "expected a uid/gid number");
+    out->push_back(static_cast<uint32_t>(j[i].get<int64_t>()));
+  }
+  return true;
+}
 
-  bool Bad(const std::string& path, const std::string& why) {
-    if (!error)
-      error = Error{EINVAL, what + " " + source + ": " + (path.empty() ? "(top level)" : path) + ": " + why,
-                    "fix the file (docs/daemon.md describes " + what + ".json), then send cordond SIGHUP"};
-    return false;
-  }
-  bool Object(const json& j, const std::string& path, std::initializer_list<const char*> known) {
-    if (!j.is_object()) return Bad(path, std::string("expected an object, got ") + j.type_name());
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (std::none_of(known.begin(), known.end(), [&](const char* k) { return it.key() == k; })) {
-        std::string list;
-        for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
-        return Bad(path + (path.empty() ? "" : ".") + it.key(), "unknown field (known fields: " + list + ")");
-      }
-    }
-    return true;
-  }
-  bool String(const json& j, const std::string& path, std::string* out) {
-    if (!j.is_string() || j.get<std::string>().empty()) return Bad(path, "expected a non-empty string");
-    *out = j.get<std::string>();
-    return true;
-  }
-  bool Strings(const json& j, const std::string& path, std::vector<std::string>* out) {
-    if (!j.is_array()) return Bad(path, std::string("expected an array of strings, got ") + j.type_name());
-    for (size_t i = 0; i < j.size(); ++i) {
-      std::string s;
-      if (!String(j[i], path + "[" + std::to_string(i) + "]", &s)) return false;
-      out->push_back(s);
-    }
-    return true;
-  }
-  bool Ids(const json& j, const std::string& path, std::vector<uint32_t>* out) {
-    if (!j.is_array()) return Bad(path, std::string("expected an array of ids, got ") + j.type_name());
-    for (size_t i = 0; i < j.size(); ++i) {
-      if (!j[i].is_number_integer() || j[i].get<int64_t>() < 0 || j[i].get<int64_t>() > 0xfffffffe)
-        return Bad(path + "[" + std::to_string(i) + "]", "expected a uid/gid number");
-      out->push_back(static_cast<uint32_t>(j[i].get<int64_t>()));
-    }
-    return true;
-  }
-  bool Classes(const json& j, const std::string& path, std::vector<std::string>* out) {
-    if (!Strings(j, path, out)) return false;
-    for (size_t i = 0; i < out->size(); ++i)
-      if (!IsClassName((*out)[i]))
-        return Bad(path + "[" + std::to_string(i) + "]",
+bool Classes(JsonChecker& c, const json& j, const std::string& path, std::vector<std::string>* out) {
+  if (!c.StringList(j, path, out)) return false;
+  for (size_t i = 0; i < out->size(); ++i)
+    if (!IsClassName((*out)[i]))
+      return c.Bad(JsonChecker::Index(path, i),
                    "unknown class '" + (*out)[i] + "' (classes: interactive, batch, privileged)");
-    return true;
-  }
-};
+  return true;
+}
+
+// The hint of every error in a configuration file cordond reads.
+std::string FixHint(const char* file) {
+  return std::string("fix the file (docs/daemon.md describes ") + file + "), then send cordond SIGHUP";
+}
 
 std::vector<std::string> JsonFilesIn(const std::string& dir) {
   std::vector<std::string> out;
@@ -94,11 +63,11 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
   Principals out;
   out.source = source;
   out.sha256 = Sha256Hex(text);
-  Checker c{source, {}};
-  auto parsed = ParseStrictJson(text, "principals " + source, "fix the file (docs/daemon.md describes principals.json)");
+  JsonChecker c("principals " + source, FixHint("principals.json"));
+  auto parsed = ParseStrictJson(text, "principals " + source, FixHint("principals.json"));
   if (!parsed) return std::unexpected(parsed.error());
   json j = std::move(*parsed);
-  if (!c.Object(j, "", {"version", "principals", "roles", "policy_classes", "description"})) return std::unexpected(*c.error);
+  if (!c.Object(j, "", {"version", "principals", "roles", "policy_classes", "description"})) return c.Failure();
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1)
     return Fail(EINVAL, "principals " + source + ": version: expected 1", "set \"version\": 1");
   if (j.contains("roles")) {
@@ -107,18 +76,18 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
       const std::string path = "roles." + it.key();
       Role r;
       r.name = it.key();
-      if (!c.Object(*it, path, {"policies", "classes", "manage_all_tasks", "description"})) return std::unexpected(*c.error);
-      if (it->contains("policies") && !c.Strings((*it)["policies"], path + ".policies", &r.policies))
-        return std::unexpected(*c.error);
+      if (!c.Object(*it, path, {"policies", "classes", "manage_all_tasks", "description"})) return c.Failure();
+      if (it->contains("policies") && !c.StringList((*it)["policies"], path + ".policies", &r.policies))
+        return c.Failure();
       if (it->contains("classes")) {
-        if (!c.Classes((*it)["classes"], path + ".classes", &r.classes)) return std::unexpected(*c.error);
+        if (!Classes(c, (*it)["classes"], path + ".classes", &r.classes)) return c.Failure();
       } else {
         r.classes = {"interactive", "batch"};  // privileged only when a role says so
       }
       if (it->contains("manage_all_tasks")) {
         if (!(*it)["manage_all_tasks"].is_boolean()) {
           c.Bad(path + ".manage_all_tasks", "expected true or false");
-          return std::unexpected(*c.error);
+          return c.Failure();
         }
         r.manage_all_tasks = (*it)["manage_all_tasks"].get<bool>();
       }
@@ -132,34 +101,34 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
       const json& pj = j["principals"][i];
       const std::string path = "principals[" + std::to_string(i) + "]";
       Principal p;
-      if (!c.Object(pj, path, {"name", "tenant", "uids", "gids", "roles", "description"})) return std::unexpected(*c.error);
+      if (!c.Object(pj, path, {"name", "tenant", "uids", "gids", "roles", "description"})) return c.Failure();
       if (!pj.contains("name") || !c.String(pj["name"], path + ".name", &p.name)) {
         c.Bad(path + ".name", "required");
-        return std::unexpected(*c.error);
+        return c.Failure();
       }
       p.tenant = "default";
-      if (pj.contains("tenant") && !c.String(pj["tenant"], path + ".tenant", &p.tenant)) return std::unexpected(*c.error);
-      if (pj.contains("uids") && !c.Ids(pj["uids"], path + ".uids", &p.uids)) return std::unexpected(*c.error);
-      if (pj.contains("gids") && !c.Ids(pj["gids"], path + ".gids", &p.gids)) return std::unexpected(*c.error);
+      if (pj.contains("tenant") && !c.String(pj["tenant"], path + ".tenant", &p.tenant)) return c.Failure();
+      if (pj.contains("uids") && !Ids(c, pj["uids"], path + ".uids", &p.uids)) return c.Failure();
+      if (pj.contains("gids") && !Ids(c, pj["gids"], path + ".gids", &p.gids)) return c.Failure();
       if (p.uids.empty() && p.gids.empty()) {
         c.Bad(path, "lists neither uids nor gids, so no peer can be this principal");
-        return std::unexpected(*c.error);
+        return c.Failure();
       }
       for (uint32_t u : p.uids)
         if (!seen_uids.insert(u).second) {
           c.Bad(path + ".uids", "uid " + std::to_string(u) + " is already listed by another principal");
-          return std::unexpected(*c.error);
+          return c.Failure();
         }
-      if (pj.contains("roles") && !c.Strings(pj["roles"], path + ".roles", &p.roles)) return std::unexpected(*c.error);
+      if (pj.contains("roles") && !c.StringList(pj["roles"], path + ".roles", &p.roles)) return c.Failure();
       for (size_t k = 0; k < p.roles.size(); ++k)
         if (!out.roles.contains(p.roles[k])) {
           c.Bad(path + ".roles[" + std::to_string(k) + "]", "role '" + p.roles[k] + "' is not defined under roles");
-          return std::unexpected(*c.error);
+          return c.Failure();
         }
       for (const auto& q : out.principals)
         if (q.name == p.name) {
           c.Bad(path + ".name", "principal '" + p.name + "' is defined twice");
-          return std::unexpected(*c.error);
+          return c.Failure();
         }
       out.principals.push_back(std::move(p));
     }
@@ -169,7 +138,7 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
       return Fail(EINVAL, "principals " + source + ": policy_classes: expected an object of policy name -> classes");
     for (auto it = j["policy_classes"].begin(); it != j["policy_classes"].end(); ++it) {
       std::vector<std::string> cls;
-      if (!c.Classes(*it, "policy_classes." + it.key(), &cls)) return std::unexpected(*c.error);
+      if (!Classes(c, *it, "policy_classes." + it.key(), &cls)) return c.Failure();
       out.policy_classes[it.key()] = std::move(cls);
     }
   }
@@ -179,34 +148,29 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
 Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::string& source) {
   DaemonSettings out;
   out.source = source;
-  Checker c{source, {}, "daemon"};
-  auto parsed = ParseStrictJson(text, "daemon " + source, "fix the file (docs/daemon.md describes daemon.json)");
+  JsonChecker c("daemon " + source, FixHint("daemon.json"));
+  auto parsed = ParseStrictJson(text, "daemon " + source, FixHint("daemon.json"));
   if (!parsed) return std::unexpected(parsed.error());
   const json j = std::move(*parsed);
-  if (!c.Object(j, "", {"version", "retention", "description"})) return std::unexpected(*c.error);
+  if (!c.Object(j, "", {"version", "retention", "description"})) return c.Failure();
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1) {
     c.Bad("version", "expected 1 (set \"version\": 1)");
-    return std::unexpected(*c.error);
+    return c.Failure();
   }
-  // A count: a non-negative integer (not 1.5, not "30", not -1), at most `max`.
+  // A count: a non-negative integer (not 1.5, not "30", not -1), at most `max`; 0 turns it off.
   auto count = [&](const json& v, const std::string& path, uint64_t max, std::optional<uint64_t>* dst) {
-    if (!v.is_number_integer() && !v.is_number_unsigned())
-      return c.Bad(path, std::string("expected a non-negative integer, got ") + v.type_name());
-    if (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0)
-      return c.Bad(path, "expected a non-negative integer, got " + std::to_string(v.get<int64_t>()) +
-                             " (0 turns this limit off)");
-    const uint64_t n = v.get<uint64_t>();
-    if (n > max) return c.Bad(path, "at most " + std::to_string(max) + ", got " + std::to_string(n));
+    uint64_t n = 0;
+    if (!c.Uint(v, path, &n, 0, max)) return false;
     *dst = n;
     return true;
   };
   if (j.contains("retention")) {
     const json& r = j["retention"];
-    if (!c.Object(r, "retention", {"days", "tasks", "description"})) return std::unexpected(*c.error);
+    if (!c.Object(r, "retention", {"days", "tasks", "description"})) return c.Failure();
     if (r.contains("days") && !count(r["days"], "retention.days", kMaxRetainDays, &out.retain_days))
-      return std::unexpected(*c.error);
+      return c.Failure();
     if (r.contains("tasks") && !count(r["tasks"], "retention.tasks", UINT64_MAX, &out.retain_tasks))
-      return std::unexpected(*c.error);
+      return c.Failure();
   }
   return out;
 }

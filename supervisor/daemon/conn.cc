@@ -209,7 +209,9 @@ void Daemon::HandleFrames(Conn& c) {
   std::string payload;
   bool need_more = false;
   for (size_t n = 0; MayRead(c); ++n) {
-    if (n == kFramesPerTurn || frame_budget_ == 0) {
+    const auto spent = submits_this_turn_.find(c.peer.uid);
+    if (n == kFramesPerTurn || frame_budget_ == 0 ||
+        (spent != submits_this_turn_.end() && spent->second >= kSubmitsPerUidPerTurn)) {
       if (c.decoder.Ready()) {
         backlog_.insert(serial);  // the rest after the other events
       } else {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/fs_util.h"
 #include "supervisor/cgroup/task_cgroup.h"
 
 namespace cordon::daemon {
@@ -97,12 +98,8 @@ Result<void> Daemon::Listen() {
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   std::string parent = path.substr(0, path.rfind('/'));
   if (!parent.empty()) {
-    // mkdir -p; the last level is 0755 so that other users can reach the socket.
-    for (size_t at = 1; at != std::string::npos; at = parent.find('/', at + 1)) {
-      std::string dir = parent.substr(0, parent.find('/', at));
-      if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) return Fail(errno, "mkdir " + dir);
-      if (dir == parent) break;
-    }
+    // mkdir -p; every level 0755 so that other users can reach the socket.
+    if (!MkdirAll(parent, 0755, 0755)) return Fail(errno, "mkdir " + parent);
   }
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s) return Fail(errno, "socket");
@@ -150,6 +147,7 @@ void Daemon::Run() {
     // Submits is taken kFramesPerLoop at a time, and the tasks already started are recorded and
     // answered in between, not after the whole burst (docs/performance.md).
     frame_budget_ = kFramesPerLoop;
+    submits_this_turn_.clear();
     for (int pass = 0; pass < 2; ++pass) {
       for (int i = 0; i < n; ++i) {
         const uint64_t serial = events[i].data.u64 >> kFdBits;
@@ -274,7 +272,11 @@ void Daemon::RunDeadlines(uint64_t now) {
 
 void Daemon::OnTask(Live& l, int fd) {
   const uint64_t serial = l.serial;
-  l.task->OnReady(fd);
+  if (l.state_walk && fd == l.state_walk->event_fd()) {
+    OnStateBefore(l);
+  } else {
+    l.task->OnReady(fd);
+  }
   LaunchOnDemand(l);
   SyncWatches(l);
   AfterTask(serial);
@@ -313,6 +315,7 @@ void Daemon::AfterTask(uint64_t serial) {
   if (!l.task->done()) return;
   Unwatch(l.watched);
   live_by_id_.erase(l.row.id);
+  DiscardTask(std::move(l.task));  // removing its cgroups (a few ms of cgroupfs) off the loop
   live_.erase(it);
 }
 

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <atomic>
 #include <set>
 #include <unordered_map>
 #include <google/protobuf/stubs/logging.h>
@@ -40,6 +41,7 @@
 
 #include "supervisor/daemon/daemon.h"
 #include "supervisor/task/task.h"
+#include "supervisor/work_queue.h"
 
 namespace cordon::daemon::internal {
 namespace api = ::cordon::api::v1;
@@ -62,6 +64,7 @@ inline constexpr size_t kMaxOutBytes = 8u << 20;
 inline constexpr size_t kFramesPerTurn = 32;    // frames of one connection handled before others get a turn
 inline constexpr size_t kFramesPerLoop = 16;    // frames of all connections per loop turn (then tasks' events)
 inline constexpr size_t kAcceptsPerTurn = 64;   // likewise, connections accepted
+inline constexpr size_t kSubmitsPerUidPerTurn = 1;  // Submits of one peer uid per loop turn
 inline constexpr size_t kMaxWaitsPerConn = 1024;
 inline constexpr size_t kMaxHeldPerConn = 32;   // replies waiting for their decision's sync; then not read
 inline constexpr size_t kRecvChunk = 65536;
@@ -185,6 +188,11 @@ struct Live {
   uint64_t received_ns = 0;
   uint64_t reply_conn = 0;
   api::Response reply;
+  // Such a cold start's `state` bindings are measured (state_bytes_before, max_bytes) on the state
+  // walker's thread while its sandbox is built; it is launched only once the sizes are in.
+  std::shared_ptr<StateWalker::Walk> state_walk;  // its event_fd is watched under this serial
+  std::shared_ptr<const Policy> policy;           // for the quota check
+  std::string refusal;  // a binding over its quota: the task is withdrawn, the Submit refused with this
 };
 
 // A sandbox of the warm pool: built for one policy, waiting for its task (docs/daemon.md).
@@ -199,6 +207,24 @@ struct Pooled {
 
 // Why a policy cannot be pooled, or "" when it can: its sandbox must not depend on the request.
 std::string WhyNotPoolable(const Policy& policy);
+
+// A Submit call in progress (submit.cc): the request and the fds its frame carried.
+struct SubmitCall {
+  Submission s;
+  std::vector<UniqueFd> stdio;  // stdin, stdout, stderr when s.stdio
+  std::vector<UniqueFd> bound;  // the caller bindings' fds, in s.fd_bindings order
+  uint64_t received_ns = 0;
+  int64_t now_ms = 0;
+};
+
+// What a Submit gets: admission's decision, then the daemon's own refusals, or a replay.
+struct SubmitVerdict {
+  Decision admission;
+  std::string fingerprint;
+  api::ErrorCode code = api::ERROR_CODE_OK;
+  std::string reason;
+  std::optional<IdempotencyKey> replay;  // the request_id's earlier task
+};
 
 class Daemon {
  public:
@@ -216,6 +242,21 @@ class Daemon {
   void OnConn(Conn& c, uint32_t events);
   void HandleFrame(Conn& c, const std::string& payload);
   void HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& req);
+  // Its steps (submit.cc).
+  void ClaimSubmitFds(Conn& c, SubmitCall* call);
+  SubmitVerdict JudgeSubmit(const Conn& c, const Config& cfg, const SubmitCall& call);
+  void ReplyReplay(Conn& c, uint64_t call_id, int64_t decision_id, const IdempotencyKey& key);
+  void StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const SubmitVerdict& v, int64_t decision_id);
+  // A ready pooled sandbox gets the task into `l`, held before its exec: the sync ticket that
+  // releases it (0 without the worker: released already), or 0 with `l` empty when there is no
+  // pooled sandbox. Fails only when the decision could not be synced (the task is withdrawn).
+  Result<uint64_t> StartPooled(const std::string& name, const LoadedPolicy& lp, const TaskRequest& tr,
+                               uint64_t received_ns, Live* l);
+  // Opens the bindings and starts (or, with the worker, prepares) a sandbox into `l`; false once
+  // it has answered the Submit with why not.
+  bool StartCold(Conn& c, uint64_t call_id, const Decision& d, const SubmitCall& call, TaskRequest& tr, Live* l);
+  void RegisterLive(Conn& c, std::unique_ptr<Live> l, api::Response resp, uint64_t release_ticket,
+                    std::shared_ptr<const Policy> policy);
   void HandleTaskCall(Conn& c, const api::Request& req);
   void HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req);
   void Reply(Conn& c, const api::Response& resp);
@@ -244,6 +285,10 @@ class Daemon {
   // its task once ready, or answers the Submit if the sandbox ended first.
   Result<std::unique_ptr<Task>> PrepareSandbox(const LoadedPolicy& lp, const TaskRequest& shape);
   void LaunchOnDemand(Live& l);
+  // The state walk before such a start (state_before.cc).
+  void MeasureStateBefore(Live& l, std::shared_ptr<const Policy> policy);
+  void OnStateBefore(Live& l);
+  void EndStateWalk(Live& l);
   Result<std::unique_ptr<Task>> StartSandbox(const LoadedPolicy& lp, const TaskRequest& req, uint64_t received_ns);
 
   // Warm pool (pool.cc).
@@ -258,6 +303,9 @@ class Daemon {
   void PrepareOne(const std::string& name, const LoadedPolicy& lp);
   void OnPooled(Pooled& p, int fd);
   void DropPooled(uint64_t serial, const std::string& why);
+  // Lets go of a task that is not live (a discarded or withdrawn sandbox): its destructor, which
+  // kills what is left and waits for its cgroup to empty, runs on chores_. Unwatch it first.
+  void DiscardTask(std::unique_ptr<Task> task);
   // A ready sandbox built for exactly `lp`, removed from the pool; nullptr when there is none.
   std::unique_ptr<Pooled> TakePooled(const std::string& name, const LoadedPolicy& lp);
   // Discards pooled sandboxes whose policy or filter is no longer the config's (or all of them).
@@ -305,6 +353,10 @@ class Daemon {
   size_t unknown_conns_ = 0;       // connections of uids that are not principals
   std::set<uint64_t> backlog_;     // connections with complete frames buffered, not handled yet
   size_t frame_budget_ = 0;        // frames this loop turn may still handle (kFramesPerLoop)
+  // Submits handled this loop turn, by peer uid: past kSubmitsPerUidPerTurn a uid's frames wait
+  // for the next turn, so that one uid's burst of cold starts (each some ms of the loop) is taken
+  // in turns with the other uids' calls instead of ahead of them.
+  std::unordered_map<uint32_t, size_t> submits_this_turn_;
   // Decisions that start no task (refusals, replays) are synced by this worker, off the loop, and
   // answered when it is done (docs/daemon.md "The loop never waits"). nullptr with
   // --decision-sync os, or if it could not start (those syncs then happen at their commit).
@@ -345,8 +397,13 @@ class Daemon {
   std::string pending_reason_;                    // the last write failure
   uint64_t pending_retry_ns_ = 0;
   uint64_t next_sweep_ns_ = 0;  // 0: no periodic sweep
+  std::shared_ptr<std::atomic<bool>> sweeping_ = std::make_shared<std::atomic<bool>>(false);  // on chores_
   bool stopping_ = false, killed_all_ = false;
   uint64_t stop_kill_at_ = 0, stop_give_up_at_ = 0;
+  // The slow end of sandboxes the loop lets go of: a discarded pooled sandbox's Task (its
+  // destructor kills the cgroup and waits up to 2 s for it to empty) and the periodic sweep of
+  // dead supervisors' cgroups. Last: it finishes its jobs first when the daemon goes.
+  WorkQueue chores_;
 };
 
 }  // namespace cordon::daemon::internal

@@ -164,7 +164,13 @@ void Daemon::DropPooled(uint64_t serial, const std::string& why) {
   if (it == pool_.end()) return;
   Unwatch(it->second->watched);
   if (!why.empty()) Log(why);
-  pool_.erase(it);  // ~Task kills what is left of the sandbox and removes its cgroup
+  // ~Task kills what is left of the sandbox and waits (up to 2 s) for its cgroup to empty.
+  DiscardTask(std::move(it->second->task));
+  pool_.erase(it);
+}
+
+void Daemon::DiscardTask(std::unique_ptr<Task> task) {
+  if (task) chores_.Post([gone = std::move(task)] {});
 }
 
 std::unique_ptr<Pooled> Daemon::TakePooled(const std::string& name, const LoadedPolicy& lp) {

@@ -18,6 +18,8 @@ struct sqlite3_stmt;
 
 namespace cordon::daemon {
 
+class Stmt;  // sqlite_stmt.h
+
 struct DecisionRow {
   int64_t time_unix_ms = 0;
   int32_t peer_pid = 0;
@@ -103,6 +105,18 @@ class Store {
   Store() = default;
   Result<void> Exec(const char* sql);
   Result<sqlite3_stmt*> Prepare(const char* sql);
+  // The statement of `sql` (prepared once, cached by the pointer) with `values` bound to its
+  // parameters in order.
+  template <class... T>
+  Result<Stmt> Query(const char* sql, const T&... values);
+  // Runs a statement that returns no rows; `what` names it in the error.
+  template <class... T>
+  Result<void> Run(const char* sql, const std::string& what, const T&... values);
+  // The first column of the first row, or `fallback` when there is no row or it is NULL.
+  template <class... T>
+  Result<int64_t> Scalar(const char* sql, int64_t fallback, const T&... values);
+  // The digest of the last range pruned from `kind`'s table ("" before the first).
+  Result<std::string> LastDigest(const char* kind);
   Error DbError(const std::string& what) const;
   Result<void> InsertRange(const char* kind, int64_t now_ms, int64_t first, int64_t last, int64_t count,
                            int64_t first_ms, int64_t last_ms, const std::string& prev, const std::string& digest,

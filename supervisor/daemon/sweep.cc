@@ -32,18 +32,37 @@ Daemon::Retention Daemon::CurrentRetention() const {
   return r;
 }
 
-void Daemon::SweepLeftovers(bool at_start) {
-  if (cgroups_ && cgroups_->no_cgroup_reason.empty()) {
+namespace {
+
+// Dead supervisors' task cgroups (killing what they still hold: up to 200 ms each) and unheld
+// lease files. Touches only the filesystem and its own copies, so it may run on any thread.
+void SweepDeadOwners(const std::optional<cgroup::Layout>& cgroups, const std::string& id_lock_dir, bool at_start) {
+  if (cgroups && cgroups->no_cgroup_reason.empty()) {
     // This state dir's earlier cordond (its mark's instance is ours): whatever the age.
     const std::string mark = cgroup::OwnerMark();
-    auto swept = cgroup::SweepStaleTaskCgroups(*cgroups_, 60, mark.substr(mark.rfind(' ') + 1));
+    auto swept = cgroup::SweepStaleTaskCgroups(*cgroups, 60, mark.substr(mark.rfind(' ') + 1));
     if (!swept.empty())
       Log("removed " + std::to_string(swept.size()) + " task cgroups left by supervisors killed earlier" +
           (at_start ? " (at start)" : ""));
   }
   if (::geteuid() == 0) {
-    if (size_t n = SweepStaleLeases(opts_.id_lock_dir); n > 0)
+    if (size_t n = SweepStaleLeases(id_lock_dir); n > 0)
       Log("removed " + std::to_string(n) + " uid lease files left by supervisors killed earlier");
+  }
+}
+
+}  // namespace
+
+void Daemon::SweepLeftovers(bool at_start) {
+  if (at_start) {
+    // Before the loop serves anyone: the pool built next must not meet the old one's cgroups.
+    SweepDeadOwners(cgroups_, opts_.id_lock_dir, true);
+  } else if (!sweeping_->exchange(true)) {
+    // Periodic: on the chores thread (one sweep at a time), not the loop.
+    chores_.Post([cgroups = cgroups_, dir = opts_.id_lock_dir, flag = sweeping_] {
+      SweepDeadOwners(cgroups, dir, false);
+      flag->store(false);
+    });
   }
   // Retention writes to the database: not while records are pending (the disk is full).
   const Retention keep = CurrentRetention();

@@ -12,19 +12,7 @@ Result<std::unique_ptr<SyncWorker>> SyncWorker::Start(const std::string& path) {
   if (!w->file_) return Fail(errno, "open " + path + " to sync it");
   w->event_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!w->event_) return Fail(errno, "eventfd");
-  // The thread must not take the daemon's signals: they are blocked here as in the loop's
-  // thread (RunDaemon blocks them before the daemon starts), and a new thread inherits the mask.
-  w->thread_ = std::thread([p = w.get()] { p->Loop(); });
   return w;
-}
-
-SyncWorker::~SyncWorker() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    stop_ = true;
-  }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
 }
 
 uint64_t SyncWorker::Request() {
@@ -33,7 +21,7 @@ uint64_t SyncWorker::Request() {
     std::lock_guard<std::mutex> l(mu_);
     ticket = ++requested_;
   }
-  cv_.notify_one();
+  queue_.Post([this, ticket] { SyncFor(ticket); });
   return ticket;
 }
 
@@ -44,25 +32,22 @@ std::vector<SyncWorker::Completion> SyncWorker::Collect() {
   return std::exchange(done_, {});
 }
 
-void SyncWorker::Loop() {
-  uint64_t synced = 0;
-  for (;;) {
-    uint64_t target;
-    {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return stop_ || requested_ > synced; });
-      if (stop_) return;
-      target = requested_;  // every request made so far is covered by the sync below
-    }
-    int err = ::fdatasync(file_.Get()) == 0 ? 0 : errno;
-    synced = target;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      done_.push_back(Completion{target, err});
-    }
-    const uint64_t one = 1;
-    (void)!::write(event_.Get(), &one, sizeof one);
+void SyncWorker::SyncFor(uint64_t ticket) {
+  uint64_t target;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (synced_ >= ticket) return;  // an earlier sync began after this ticket was asked for
+    target = requested_;            // every request made so far is covered by the sync below
   }
+  // A group commit: the tickets asked for while this sync runs queue behind it and share the next.
+  const int err = ::fdatasync(file_.Get()) == 0 ? 0 : errno;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    synced_ = target;
+    done_.push_back(Completion{target, err});
+  }
+  const uint64_t one = 1;
+  (void)!::write(event_.Get(), &one, sizeof one);
 }
 
 }  // namespace cordon::daemon

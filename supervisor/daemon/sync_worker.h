@@ -5,16 +5,15 @@
 // is on disk, without the loop waiting for the disk (docs/daemon.md "The loop never waits").
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "supervisor/work_queue.h"
 
 namespace cordon::daemon {
 
@@ -23,7 +22,7 @@ class SyncWorker {
   // Opens `path` (it must exist) and starts the thread. fdatasync makes the file's data durable
   // whichever fd of it was used to write (fsync(2)).
   static Result<std::unique_ptr<SyncWorker>> Start(const std::string& path);
-  ~SyncWorker();  // stops the thread after the sync in progress, if any
+  ~SyncWorker() = default;  // makes the syncs asked for, then stops the thread
 
   // A ticket: durable once a Completion with synced >= ticket has come back.
   uint64_t Request();
@@ -37,15 +36,14 @@ class SyncWorker {
 
  private:
   SyncWorker() = default;
-  void Loop();
+  void SyncFor(uint64_t ticket);  // on the queue's thread
 
   UniqueFd file_, event_;
   std::mutex mu_;
-  std::condition_variable cv_;
   uint64_t requested_ = 0;  // guarded by mu_
-  bool stop_ = false;       // guarded by mu_
+  uint64_t synced_ = 0;     // guarded by mu_: every ticket <= this one is covered
   std::vector<Completion> done_;  // guarded by mu_
-  std::thread thread_;
+  WorkQueue queue_;         // last: its thread stops before the members above go
 };
 
 }  // namespace cordon::daemon

@@ -11,6 +11,7 @@
 
 #include "common/fs_util.h"
 #include "supervisor/embedded.h"
+#include "supervisor/search_path.h"
 #include "supervisor/seccomp/compiler.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/sha256.h"
@@ -81,17 +82,10 @@ Result<std::pair<std::string, std::string>> ReadSeccompProfile(const std::string
   if (LooksLikePath(name)) {
     source = name;
   } else {
-    for (const std::string& dir : {std::string("/etc/cordon/seccomp-profiles"), data_dir + "/seccomp-profiles"}) {
-      std::string p = dir + "/" + name + ".json";
-      if (::access(p.c_str(), F_OK) == 0) {
-        source = p;
-        break;
-      }
-    }
+    source = FindNamedJson("seccomp-profiles", name, data_dir);
     if (source.empty()) {
       if (name != "default")
-        return FailMsg("seccomp profile '" + name + "' not found in /etc/cordon/seccomp-profiles or " + data_dir +
-                           "/seccomp-profiles",
+        return FailMsg("seccomp profile '" + name + "' not found in " + SearchPathText("seccomp-profiles", data_dir),
                        "name a shipped profile (default, strict) or give a path to an OCI seccomp JSON file");
       return std::make_pair(std::string("<embedded default>"), std::string(EmbeddedDefaultSeccompProfile()));
     }
