@@ -14,6 +14,11 @@ Result<void> Daemon::Init() {
   // First: the systemd variables are unset here, before anything could pass them on to a shim.
   CORDON_ASSIGN_OR_RETURN(sd_env_, systemd::TakeEnvironment(::getpid()));
   CORDON_TRY(sd_.Open(sd_env_));
+  // Before anything else is opened: an fd 3 that systemd did not fill must not be mistaken for
+  // one of our own files.
+  if (sd_env_.listen_fds) {
+    CORDON_ASSIGN_OR_RETURN(listen_, systemd::AdoptListenFd(sd_env_));
+  }
   // Task fds (control socket, pidfd, listener, lease) add up: allow as many as the hard limit.
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -90,8 +95,7 @@ Result<void> Daemon::Init() {
 }
 
 Result<void> Daemon::Listen() {
-  if (sd_env_.listen_fds) {  // socket activation: systemd owns the socket file (socket_ino_ stays 0)
-    CORDON_ASSIGN_OR_RETURN(listen_, systemd::AdoptListenFd(sd_env_));
+  if (listen_) {  // socket activation (Init): systemd owns the socket file, socket_ino_ stays 0
     epoll_event ev{EPOLLIN, {.u64 = Token(kListenSerial, listen_.Get())}};
     if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, listen_.Get(), &ev) < 0) return Fail(errno, "epoll_ctl listen");
     return {};

@@ -22,13 +22,13 @@ std::string Daemon::ServiceStatus() const {
 
 void Daemon::NotifyService(uint64_t now) {
   if (!sd_.enabled()) return;
-  sd_.Tick(now);
   if (!sd_ready_ && !stopping_) {
     sd_.Ready(ServiceStatus());
     sd_ready_ = true;
   } else {
     sd_.Status(ServiceStatus());
   }
+  sd_.Tick(now);
   if (std::string e = sd_.TakeError(); !e.empty()) Log(e);
 }
 
