@@ -70,10 +70,10 @@ for ((i = 0; i < TIMEOUT * 10; i++)); do
 done
 rc=0
 [[ -s $work/out/result ]] || rc=124
-kill -TERM "$nspawn" 2>/dev/null
+kill -TERM "$nspawn" 2>/dev/null || true
 for ((i = 0; i < 200; i++)); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
-kill -KILL "$nspawn" 2>/dev/null
-wait "$nspawn" 2>/dev/null
+kill -KILL "$nspawn" 2>/dev/null || true
+wait "$nspawn" 2>/dev/null || true
 if [[ ! -s $work/out/result ]]; then
   echo "systemd-boot-test: the container gave no result; its console:" >&2
   tail -n 40 "$work/console.log" >&2
