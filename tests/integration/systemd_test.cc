@@ -211,7 +211,9 @@ RunResult RunWithListenFd(int fd, const std::string& count, const std::string& d
   if (pid == 0) {
     int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(err, 2);
-    if (fd >= 0) {
+    if (fd == 3) {
+      ::fcntl(3, F_SETFD, 0);  // already fd 3: dup2 would leave its FD_CLOEXEC set
+    } else if (fd >= 0) {
       ::dup2(fd, 3);  // dup2 clears FD_CLOEXEC on the copy
     } else {
       ::close(3);
