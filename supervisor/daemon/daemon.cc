@@ -12,6 +12,14 @@ namespace cordon::daemon {
 namespace internal {
 
 Result<void> Daemon::Init() {
+  // First: the systemd variables are unset here, before anything could pass them on to a shim.
+  CORDON_ASSIGN_OR_RETURN(sd_env_, systemd::TakeEnvironment(::getpid()));
+  CORDON_TRY(sd_.Open(sd_env_));
+  // Before anything else is opened: an fd 3 that systemd did not fill must not be mistaken for
+  // one of our own files.
+  if (sd_env_.listen_fds) {
+    CORDON_ASSIGN_OR_RETURN(listen_, systemd::AdoptListenFd(sd_env_));
+  }
   // Task fds (control socket, pidfd, listener, lease) add up: allow as many as the hard limit.
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -85,12 +93,17 @@ Result<void> Daemon::Init() {
     }
   }
   CORDON_TRY(Listen());
-  Log("listening on " + opts_.socket_path + " (state " + opts_.state_dir + ", config " + opts_.config_dir + ", " +
+  Log("listening on " + (sd_env_.listen_fds ? systemd::SocketPath(listen_.Get()) + " (socket from systemd)" : opts_.socket_path) + " (state " + opts_.state_dir + ", config " + opts_.config_dir + ", " +
       (::geteuid() == 0 ? "rootful" : "rootless") + ")");
   return {};
 }
 
 Result<void> Daemon::Listen() {
+  if (listen_) {  // socket activation (Init): systemd owns the socket file, socket_ino_ stays 0
+    epoll_event ev{EPOLLIN, {.u64 = Token(kListenSerial, listen_.Get())}};
+    if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, listen_.Get(), &ev) < 0) return Fail(errno, "epoll_ctl listen");
+    return {};
+  }
   const std::string& path = opts_.socket_path;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -129,6 +142,7 @@ void Daemon::Run() {
     uint64_t now = sys::MonotonicNs();
     pool_next_retire_ns_ = RetireOldPooled(now);
     RefillPool();  // before waiting: also at start, and after whatever the last events changed
+    NotifyService(now);
     if (stopping_) {
       if (!killed_all_ && now >= stop_kill_at_) BeginStop(true);
       if (live_.empty()) break;
@@ -201,6 +215,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
   if (!pending_.empty()) consider(pending_retry_ns_);
   consider(next_sweep_ns_);
   consider(evlog_->NextCheckpointNs());
+  consider(sd_.NextPingNs());
   if (!stopping_) {
     for (const auto& [name, b] : pool_backoff_) consider(b.until_ns);
     consider(refill_not_before_ns_);
@@ -388,6 +403,8 @@ void Daemon::OnSignals() {
 }
 
 void Daemon::Reload() {
+  sd_.Reloading();
+  sd_ready_ = false;  // READY=1 again at the next turn, with the new status
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   auto cfg = LoadConfig(cp);
   if (!cfg) {
@@ -416,6 +433,7 @@ void Daemon::BeginStop(bool kill_now) {
     Log("stopping: no new tasks; " + std::to_string(live_.size()) + " running tasks get " +
         std::to_string(opts_.grace_ms) + " ms");
     DiscardStalePool(true, "stopping");
+    sd_.Stopping("stopping: " + std::to_string(live_.size()) + " tasks running");
   }
   if (!kill_now || killed_all_) return;
   killed_all_ = true;

@@ -38,6 +38,7 @@
 #include "supervisor/daemon/spool.h"
 #include "supervisor/daemon/store.h"
 #include "supervisor/daemon/sync_worker.h"
+#include "supervisor/daemon/systemd.h"
 
 #include "supervisor/daemon/daemon.h"
 #include "supervisor/task/task.h"
@@ -338,10 +339,16 @@ class Daemon {
   void AnswerWaiter(const Waiter& w, const TaskRow& row, bool timed_out);
   void RunDeadlines(uint64_t now);
   int NextTimeoutMs(uint64_t now) const;
+  // systemd (service_notify.cc): READY/STATUS/WATCHDOG from the loop, each turn.
+  void NotifyService(uint64_t now);
+  std::string ServiceStatus() const;
 
   const DaemonOptions& opts_;
   UniqueFd epoll_, listen_, sigfd_, state_lock_;
   ino_t socket_ino_ = 0;
+  systemd::Environment sd_env_;  // LISTEN_FDS, NOTIFY_SOCKET, WATCHDOG_USEC as taken at start
+  systemd::Notifier sd_;
+  bool sd_ready_ = false;        // READY=1 sent
   std::unique_ptr<Store> store_;
   std::unique_ptr<EvidenceLog> evlog_;  // STATE/evidence-log (docs/evidence.md)
   std::shared_ptr<const Config> config_;

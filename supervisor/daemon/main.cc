@@ -24,6 +24,8 @@ constexpr const char* kUsage =
     "Options (defaults as root; rootless defaults are under $XDG_RUNTIME_DIR, $XDG_STATE_HOME and\n"
     "$XDG_CONFIG_HOME):\n"
     "  --socket PATH             Listening socket (default /run/cordon/cordond.sock), mode 0666.\n"
+    "                            Under systemd socket activation (LISTEN_FDS) systemd's socket is\n"
+    "                            used instead (docs/deploy.md).\n"
     "  --state-dir DIR           SQLite state and lock (default /var/lib/cordon).\n"
     "  --config-dir DIR          principals.json, daemon.json, policies/*.json (default /etc/cordon).\n"
     "  --grace-ms N              On SIGTERM, how long running tasks may finish (default 10000).\n"
