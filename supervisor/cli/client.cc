@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/report.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
 
@@ -50,12 +51,6 @@ constexpr const char* kClientUsage =
     "(the fds are passed to cordond); Ctrl-C cancels the task; the exit code is the task's, as\n"
     "for `cordon run`.\n";
 
-int Fail(const std::string& msg, const std::string& hint = {}) {
-  std::fprintf(stderr, "cordon: %s\n", msg.c_str());
-  if (!hint.empty()) std::fprintf(stderr, "cordon: hint: %s\n", hint.c_str());
-  return kExitCordonFailure;
-}
-int Fail(const Error& e) { return Fail(e.Message(), e.hint); }
 
 const char* CodeName(api::ErrorCode c) {
   switch (c) {
@@ -75,7 +70,7 @@ const char* CodeName(api::ErrorCode c) {
 }
 
 int FailResponse(const api::Response& r) {
-  return Fail(std::string(CodeName(r.error().code())) + ": " + r.error().message());
+  return cli::ReportFailure(std::string(CodeName(r.error().code())) + ": " + r.error().message());
 }
 
 const char* ClassName(api::TaskClass c) {
@@ -226,7 +221,7 @@ int CmdSubmit(int argc, char** argv) {
                   {{"--policy", true}, {"--app", true}, {"--class", true}, {"--request-id", true},
                    {"--env", true}, {"--cwd", true}, {"--fd", true}, {"--detach", false}, {"-h", false}, {"--help", false}},
                   &v, &err, true))
-    return Fail(err + "\nTry 'cordon submit --help' for more information.");
+    return cli::ReportFailure(err + "\nTry 'cordon submit --help' for more information.");
   api::Request req;
   api::SubmitRequest* s = req.mutable_submit();
   bool detach = false;
@@ -245,7 +240,7 @@ int CmdSubmit(int argc, char** argv) {
       auto eq = value.find('=');
       int n = eq == std::string::npos ? -1 : std::atoi(value.c_str() + eq + 1);
       if (eq == std::string::npos || eq == 0 || n < 0 || std::to_string(n) != value.substr(eq + 1))
-        return Fail("--fd '" + value + "' is not NAME=N");
+        return cli::ReportFailure("--fd '" + value + "' is not NAME=N");
       s->add_fd_bindings(value.substr(0, eq));
       bound.push_back(n);
     }
@@ -253,29 +248,29 @@ int CmdSubmit(int argc, char** argv) {
       if (value == "interactive") s->set_class_(api::TASK_CLASS_INTERACTIVE);
       else if (value == "batch") s->set_class_(api::TASK_CLASS_BATCH);
       else if (value == "privileged") s->set_class_(api::TASK_CLASS_PRIVILEGED);
-      else return Fail("--class must be interactive, batch or privileged, not '" + value + "'");
+      else return cli::ReportFailure("--class must be interactive, batch or privileged, not '" + value + "'");
     }
     if (name == "--env") {
       if (value.find('=') != std::string::npos) {
         s->add_env(value);
       } else {
         const char* e = ::getenv(value.c_str());
-        if (e == nullptr) return Fail("--env " + value + ": not set in this environment", "use --env " + value + "=VALUE");
+        if (e == nullptr) return cli::ReportFailure("--env " + value + ": not set in this environment", "use --env " + value + "=VALUE");
         s->add_env(value + "=" + e);
       }
     }
   }
-  if (f.positional.empty()) return Fail("no command given\nTry 'cordon submit --help' for more information.");
+  if (f.positional.empty()) return cli::ReportFailure("no command given\nTry 'cordon submit --help' for more information.");
   for (const auto& a : f.positional) s->add_argv(a);
   s->set_stdio(!detach);
 
   auto conn = Connect(f);
-  if (!conn) return Fail(conn.error());
+  if (!conn) return cli::ReportFailure(conn.error());
   std::vector<int> fds;
   if (!detach) fds = {0, 1, 2};
   fds.insert(fds.end(), bound.begin(), bound.end());
   auto resp = conn->Call(req, fds.empty() ? nullptr : fds.data(), fds.size());
-  if (!resp) return Fail(resp.error());
+  if (!resp) return cli::ReportFailure(resp.error());
   if (resp->has_error()) return FailResponse(*resp);
   const api::TaskInfo task = resp->submit().task();
   if (detach) {
@@ -299,13 +294,13 @@ int CmdSubmit(int argc, char** argv) {
   const uint64_t wait_id = conn->NextCallId();
   wait.set_call_id(wait_id);
   wait.mutable_wait()->set_task_id(task.task_id());
-  if (auto sent = conn->Send(wait); !sent) return Fail(sent.error());
+  if (auto sent = conn->Send(wait); !sent) return cli::ReportFailure(sent.error());
   bool cancelled = false;
   for (;;) {
     pollfd p[2] = {{conn->fd(), POLLIN, 0}, {sigfd.Get(), POLLIN, 0}};
     if (::poll(p, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      return Fail(Error{errno, "poll", ""});
+      return cli::ReportFailure(Error{errno, "poll", ""});
     }
     if (p[1].revents & POLLIN) {
       signalfd_siginfo si;
@@ -321,12 +316,12 @@ int CmdSubmit(int argc, char** argv) {
     }
     if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     auto r = conn->Receive();
-    if (!r) return Fail(r.error());
+    if (!r) return cli::ReportFailure(r.error());
     if (r->call_id() != wait_id && r->call_id() != 0) continue;  // the Cancel's answer
     if (r->has_error()) return FailResponse(*r);
     if (!r->wait().timed_out()) return ExitFor(r->wait().task());
     // A wait without a deadline does not time out; ask again if the daemon says otherwise.
-    if (auto sent = conn->Send(wait); !sent) return Fail(sent.error());
+    if (auto sent = conn->Send(wait); !sent) return cli::ReportFailure(sent.error());
   }
 }
 
@@ -335,8 +330,8 @@ int CmdPs(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> v;
   std::string err;
   if (!ParseFlags(argc, argv, &f, {{"--all", false}, {"-a", false}, {"--limit", true}}, &v, &err, false))
-    return Fail(err);
-  if (!f.positional.empty()) return Fail("cordon ps takes no arguments");
+    return cli::ReportFailure(err);
+  if (!f.positional.empty()) return cli::ReportFailure("cordon ps takes no arguments");
   api::Request req;
   for (const auto& [name, value] : v) {
     if (name == "--all" || name == "-a") req.mutable_list()->set_all(true);
@@ -344,9 +339,9 @@ int CmdPs(int argc, char** argv) {
   }
   req.mutable_list();
   auto conn = Connect(f);
-  if (!conn) return Fail(conn.error());
+  if (!conn) return cli::ReportFailure(conn.error());
   auto resp = conn->Call(req);
-  if (!resp) return Fail(resp.error());
+  if (!resp) return cli::ReportFailure(resp.error());
   if (resp->has_error()) return FailResponse(*resp);
   if (f.json) {
     nlohmann::json j = nlohmann::json::array();
@@ -372,8 +367,8 @@ int CmdTask(const std::string& cmd, int argc, char** argv) {
   std::string err;
   std::vector<std::pair<std::string, bool>> extra;
   if (cmd == "wait") extra.push_back({"--timeout", true});
-  if (!ParseFlags(argc, argv, &f, extra, &v, &err, false)) return Fail(err);
-  if (f.positional.size() != 1) return Fail("cordon " + cmd + " takes one task id");
+  if (!ParseFlags(argc, argv, &f, extra, &v, &err, false)) return cli::ReportFailure(err);
+  if (f.positional.size() != 1) return cli::ReportFailure("cordon " + cmd + " takes one task id");
   const std::string& id = f.positional[0];
   api::Request req;
   uint64_t timeout_ms = 0;
@@ -387,9 +382,9 @@ int CmdTask(const std::string& cmd, int argc, char** argv) {
   if (cmd == "cancel") req.mutable_cancel()->set_task_id(id);
   if (cmd == "evidence") req.mutable_evidence()->set_task_id(id);
   auto conn = Connect(f);
-  if (!conn) return Fail(conn.error());
+  if (!conn) return cli::ReportFailure(conn.error());
   auto resp = conn->Call(req);
-  if (!resp) return Fail(resp.error());
+  if (!resp) return cli::ReportFailure(resp.error());
   if (resp->has_error()) return FailResponse(*resp);
   if (cmd == "evidence") {
     std::printf("%s\n", resp->evidence().evidence_json().c_str());

@@ -1,5 +1,6 @@
 // supervisor/cli/evidence_log.cc: `cordon evidence verify|export|checkpoint`.
 #include "supervisor/cli/evidence_log.h"
+#include "supervisor/cli/report.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -53,12 +54,10 @@ constexpr const char* kEvidenceUsage =
     "Example:\n"
     "  cordon evidence verify --log /var/lib/cordon --key cordond-evidence.pub\n";
 
-int Fails(const std::string& msg, const std::string& hint = {}) {
-  std::fprintf(stderr, "cordon evidence: %s\n", msg.c_str());
-  if (!hint.empty()) std::fprintf(stderr, "cordon evidence: hint: %s\n", hint.c_str());
-  return kExitError;
+int Fails(std::string_view msg, std::string_view hint = {}) {
+  return cli::ReportFailure(msg, hint, kExitError, "cordon evidence");
 }
-int Fails(const cordon::Error& e) { return Fails(e.Message(), e.hint); }
+int Fails(const cordon::Error& e) { return cli::ReportFailure(e, kExitError, "cordon evidence"); }
 
 struct Args {
   std::string log, key, since, bundle, consistency, out;

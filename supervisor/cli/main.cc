@@ -17,6 +17,7 @@
 #include "supervisor/cli/client.h"
 #include "supervisor/cli/evidence_log.h"
 #include "supervisor/cli/policy_audit.h"
+#include "supervisor/cli/report.h"
 #include "supervisor/cli/seccomp.h"
 #include "supervisor/identity/identity.h"
 #include "supervisor/policy_loader.h"
@@ -106,11 +107,7 @@ int UsageError(const std::string& msg, const char* usage_hint) {
   return kExitCordonFailure;
 }
 
-int Failed(const Error& e) {
-  std::fprintf(stderr, "cordon: %s\n", e.Message().c_str());
-  if (!e.hint.empty()) std::fprintf(stderr, "cordon: hint: %s\n", e.hint.c_str());
-  return kExitCordonFailure;
-}
+int Failed(const Error& e) { return cli::ReportFailure(e); }
 
 bool TakeValue(int argc, char** argv, int* i, const char* flag, std::string* out) {
   std::string a = argv[*i];

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/report.h"
 #include "supervisor/cli/seccomp_audit.h"
 #include "supervisor/seccomp/compiler.h"
 #include "supervisor/seccomp/profile.h"
@@ -39,11 +40,6 @@ constexpr const char* kUsage =
     "  cordon seccomp compile default --pfc | less\n"
     "  cordon seccomp check default socket 17 3 0      # AF_PACKET: denied\n";
 
-int Fail(const std::string& msg, const std::string& hint = {}) {
-  std::fprintf(stderr, "cordon: %s\n", msg.c_str());
-  if (!hint.empty()) std::fprintf(stderr, "cordon: hint: %s\n", hint.c_str());
-  return kExitCordonFailure;
-}
 
 Result<seccomp::Profile> Load(const std::string& name, bool strict, const char* data_dir) {
   CORDON_ASSIGN_OR_RETURN(auto found, ReadSeccompProfile(name, data_dir));
@@ -81,31 +77,31 @@ int Compile(int argc, char** argv, const char* data_dir) {
     } else if (a == "--strict") {
       strict = true;
     } else if (a.size() > 1 && a[0] == '-') {
-      return Fail("seccomp compile: unknown option '" + a + "'", "see cordon seccomp --help");
+      return cli::ReportFailure("seccomp compile: unknown option '" + a + "'", "see cordon seccomp --help");
     } else if (profile.empty()) {
       profile = a;
     } else {
-      return Fail("seccomp compile: unexpected argument '" + a + "'", "see cordon seccomp --help");
+      return cli::ReportFailure("seccomp compile: unexpected argument '" + a + "'", "see cordon seccomp --help");
     }
   }
-  if (profile.empty()) return Fail("seccomp compile: no PROFILE given", "see cordon seccomp --help");
+  if (profile.empty()) return cli::ReportFailure("seccomp compile: no PROFILE given", "see cordon seccomp --help");
   auto p = Load(profile, strict, data_dir);
-  if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (!p) return cli::ReportFailure(p.error().Message(), p.error().hint);
   seccomp::CompileOptions co;
   co.notify_denials = notify;
   if (pfc) {
     auto text = seccomp::ExportPfc(*p, co);
-    if (!text) return Fail(text.error().Message());
+    if (!text) return cli::ReportFailure(text.error().Message());
     std::fwrite(text->data(), 1, text->size(), stdout);
   }
   auto c = seccomp::Compile(*p, co);
-  if (!c) return Fail(c.error().Message());
+  if (!c) return cli::ReportFailure(c.error().Message());
   if (!out.empty()) {
     int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Fail("-o " + out + ": " + std::strerror(errno));
+    if (fd < 0) return cli::ReportFailure("-o " + out + ": " + std::strerror(errno));
     bool ok = ::write(fd, c->bpf.data(), c->bpf.size()) == static_cast<ssize_t>(c->bpf.size());
     ::close(fd);
-    if (!ok) return Fail("write " + out + ": " + std::strerror(errno));
+    if (!ok) return cli::ReportFailure("write " + out + ": " + std::strerror(errno));
   }
   if (!pfc) {
     std::printf("%s: %zu BPF instructions (%zu bytes), bpf sha256 %s, profile sha256 %s, %zu warnings%s%s\n",
@@ -126,19 +122,19 @@ int Check(int argc, char** argv, const char* data_dir) {
       pos.push_back(argv[i]);
     }
   }
-  if (pos.size() < 2) return Fail("seccomp check: needs PROFILE and SYSCALL", "see cordon seccomp --help");
-  if (pos.size() > 8) return Fail("seccomp check: at most 6 syscall arguments");
+  if (pos.size() < 2) return cli::ReportFailure("seccomp check: needs PROFILE and SYSCALL", "see cordon seccomp --help");
+  if (pos.size() > 8) return cli::ReportFailure("seccomp check: at most 6 syscall arguments");
   uint64_t nr_in = 0;
   std::optional<int> nr = ParseNumber(pos[1].c_str(), &nr_in) ? std::optional<int>(static_cast<int>(nr_in))
                                                                  : seccomp::SyscallNumber(pos[1]);
-  if (!nr) return Fail("seccomp check: unknown syscall '" + pos[1] + "' on this architecture");
+  if (!nr) return cli::ReportFailure("seccomp check: unknown syscall '" + pos[1] + "' on this architecture");
   uint64_t args[6] = {};
   for (size_t i = 2; i < pos.size(); ++i) {
     if (!ParseNumber(pos[i].c_str(), &args[i - 2]))
-      return Fail("seccomp check: argument '" + pos[i] + "' is not a number", "use decimal or 0x hex");
+      return cli::ReportFailure("seccomp check: argument '" + pos[i] + "' is not a number", "use decimal or 0x hex");
   }
   auto p = Load(pos[0], strict, data_dir);
-  if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (!p) return cli::ReportFailure(p.error().Message(), p.error().hint);
   seccomp::Decision d = seccomp::Evaluate(*p, seccomp::NativeAuditArch(), *nr, args);
   std::string name = seccomp::SyscallName(*nr).value_or(pos[1]);
   std::string action(seccomp::ActionName(d.action));
@@ -161,7 +157,7 @@ int CmdSeccomp(int argc, char** argv, const char* data_dir) {
   if (sub == "compile") return Compile(argc - 1, argv + 1, data_dir);
   if (sub == "check") return Check(argc - 1, argv + 1, data_dir);
   if (IsSeccompAuditCommand(sub)) return CmdSeccompAudit(sub, argc - 1, argv + 1, data_dir);
-  return Fail("unknown seccomp command '" + sub + "'", "use compile or check; see cordon seccomp --help");
+  return cli::ReportFailure("unknown seccomp command '" + sub + "'", "use compile or check; see cordon seccomp --help");
 }
 
 }  // namespace cordon
