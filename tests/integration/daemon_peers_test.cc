@@ -19,6 +19,7 @@
 
 #include "common/bindings/grant.h"
 #include "supervisor/daemon/client.h"
+#include "tests/support/daemon_latency.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/run.h"
 
@@ -30,29 +31,6 @@ using Clock = std::chrono::steady_clock;
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-double MsSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-// Median wall time of `n` `cordon submit -- /bin/true`, each of which must succeed.
-double MedianSubmitMs(DaemonProcess& d, int n) {
-  std::vector<double> ms;
-  for (int i = 0; i < n; ++i) {
-    auto t0 = Clock::now();
-    auto r = d.Cli({"submit", "--", "/bin/true"});
-    ms.push_back(MsSince(t0));
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-// "Within 2x of the idle median", robust on a loaded 2-core host shared with other work: the
-// idle median is taken before and after the fault (the larger, so that a load that came or went
-// meanwhile is in the baseline), and the bound has a 50 ms floor.
-double LatencyBound(double idle_before_ms, double idle_after_ms) {
-  const double idle = std::max(idle_before_ms, idle_after_ms);
-  return std::max(2 * idle, idle + 50);
 }
 
 // Waits (at most 500 looks, `step` apart) until the process is gone or a zombie, as /proc shows
