@@ -15,7 +15,6 @@ std::string EncodeLaunchSpec(const LaunchSpec& s) {
   w.U32(s.task_gid);
   w.U64(s.tmpfs_bytes);
   w.U32(s.setup_timeout_ms);
-  w.U32(s.fail_at_step);
   w.U32(s.bound_fds);
   w.U32(s.seccomp_flags);
   w.U64(s.rlimit_cpu_s);
@@ -57,7 +56,6 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
   s->task_gid = r.U32();
   s->tmpfs_bytes = r.U64();
   s->setup_timeout_ms = r.U32();
-  s->fail_at_step = r.U32();
   s->bound_fds = r.U32();
   s->seccomp_flags = r.U32();
   s->rlimit_cpu_s = r.U64();

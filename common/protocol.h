@@ -30,7 +30,7 @@
 namespace cordon::proto {
 
 inline constexpr uint32_t kMagic = 0x43524431;  // "CRD1"
-inline constexpr uint32_t kSpecVersion = 1;
+inline constexpr uint32_t kSpecVersion = 2;  // 2: no fail_at_step (the test hook moved into the shim's test build)
 // stdin, stdout, stderr and bound fds ride in one SCM_RIGHTS message with the spec and BPF memfds.
 inline constexpr int kMaxFdsPerLaunch = 250;
 
@@ -153,7 +153,6 @@ struct LaunchSpec {
   uint32_t task_uid = 1000, task_gid = 1000;  // inside ids (never 0 by default)
   uint64_t tmpfs_bytes = 64ull << 20;   // size limit of the scratch tmpfs (/tmp, /work, /dev/shm)
   uint32_t setup_timeout_ms = 10000;
-  uint32_t fail_at_step = 0;            // test hook: fail this SetupStep on purpose (0 = off)
   uint32_t bound_fds = 0;               // fds after stdio in the launch message, placed at 3..
   uint32_t seccomp_flags = 0;           // SECCOMP_FILTER_FLAG_*; NEW_LISTENER sends denials to the supervisor
   // Resource limits the task process sets on itself (0 = leave as inherited).

@@ -7,6 +7,7 @@
 
 #include "common/protocol.h"
 #include "common/syscalls.h"
+#include "shim/test_hooks.h"
 
 namespace cordon::shim {
 
@@ -40,12 +41,11 @@ struct StepClock {
 };
 inline StepClock g_step_clock;
 
-// Every step begins here: it is stamped, and the test hook may fail it. LaunchSpec.fail_at_step
-// makes exactly that step fail with EPERM, so a test can check that every step reports itself by
-// name and that the checklist runs in order.
-inline bool HookFailsAt(const proto::LaunchSpec& spec, SetupStep step, uint64_t ns, Failure* f) {
+// Every step begins here: it is stamped, and in the test build of the shim (test_hooks.h) the step
+// a test names fails with EPERM, so the test can check that every step reports itself by name.
+inline bool HookFailsAt(const proto::LaunchSpec& /*spec*/, SetupStep step, uint64_t ns, Failure* f) {
   g_step_clock.MarkAt(step, ns);
-  if (spec.fail_at_step != static_cast<uint32_t>(step)) return false;
+  if (g_fail_at_step != static_cast<uint32_t>(step)) return false;
   SetFailure(f, step, EPERM, "failed on purpose by the test hook");
   return true;
 }

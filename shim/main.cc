@@ -359,4 +359,7 @@ int RunOuter() {
 }  // namespace
 }  // namespace cordon::shim
 
-int main() { return cordon::shim::RunOuter(); }
+int main() {
+  cordon::shim::LoadTestHooks();  // test build only (shim/test_hooks.h); nothing in the shipped shim
+  return cordon::shim::RunOuter();
+}

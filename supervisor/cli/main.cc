@@ -269,7 +269,6 @@ int CmdRun(int argc, char** argv) {
       req.env.push_back(kv);
     }
   }
-  if (const char* hook = ::getenv("CORDON_TEST_FAIL_STEP")) req.fail_at_step = static_cast<uint32_t>(std::atoi(hook));
 
   // Bindings: the only way anything of the host reaches the task.
   BindingContext bctx;

@@ -171,11 +171,10 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
   return t;
 }
 
-// The sandbox's shape: its filesystem (policy mounts, /dev/tty, mounted bindings) and the test hook.
+// The sandbox's shape: its filesystem (policy mounts, /dev/tty, mounted bindings).
 Result<void> Task::BuildSandbox(const TaskRequest& shape) {
   proto::LaunchSpec& s = spec_;
   if (shape.tty) s.flags |= proto::kFlagDevTty;
-  s.fail_at_step = shape.fail_at_step;
   if (shape.bindings) {
     for (size_t i = 0; i < shape.bindings->size(); ++i) {
       const OpenBinding& ob = (*shape.bindings)[i];
@@ -335,7 +334,6 @@ Result<std::unique_ptr<Task>> Task::Prepare(const RuntimePaths& rt, std::shared_
   t->timing_.prepared = prepared;
   t->req_.bindings = shape.bindings;
   t->req_.tty = shape.tty;
-  t->req_.fail_at_step = shape.fail_at_step;
   CORDON_TRY(t->BuildSandbox(shape));
   t->spec_.flags |= proto::kFlagPooled;
   int sp[2];
@@ -354,11 +352,9 @@ Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns, bool hol
   // The sandbox's shape stays what it was built with; the request brings the rest.
   auto bindings = req_.bindings;
   const bool tty = req_.tty;
-  const uint32_t hook = req_.fail_at_step;
   req_ = req;
   req_.bindings = std::move(bindings);
   req_.tty = tty;
-  req_.fail_at_step = hook;
   std::array<UniqueFd, 2> pipes;
   // One task per sandbox: the socket goes with this call, or with ReleaseExec() when held.
   UniqueFd start = std::move(start_);

@@ -42,8 +42,7 @@ struct TaskRequest {
   std::string cwd = "/work";
   int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;  // borrowed; duplicated into the task
   bool tty = false;
-  uint32_t fail_at_step = 0;  // test hook, see common/setup_step.h
-  // The policy's bindings, opened by OpenBindings (supervisor/bindings.h); the task gets binding i
+  // The policy's bindings, opened by OpenBindings (common/bindings/grant.h); the task gets binding i
   // as fd 3+i and $CORDON_FD_<NAME>, mounted ones also at their target.
   std::shared_ptr<std::vector<OpenBinding>> bindings;
   // With limits.output_bytes: how long, once the task is gone, to wait for a caller that stops

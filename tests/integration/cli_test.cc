@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/setup_step.h"
+#include "tests/support/failing_shim.h"
 #include "tests/support/run.h"
 
 extern char** environ;
@@ -215,10 +216,11 @@ TEST(Cli, EveryFailingSetupStepIsReportedByName) {
     all.push_back(SetupStep::kAwaitTask);
     all.push_back(SetupStep::kAwaitGo);
   }
+  FailingShim shim;
   for (SetupStep s : all) {
     EXPECT_GE(pos(SetupStepName(s)), 0) << SetupStepName(s) << " can fail but is not in timing.steps: " << ev;
     RunOptions o;
-    o.env = EnvWith("CORDON_TEST_FAIL_STEP=" + std::to_string(static_cast<uint32_t>(s)));
+    o.env = EnvWith(shim.EnvFor(s));
     auto r = CordonRun({"/bin/true"}, {"--evidence", "-"}, o);
     const std::string name = SetupStepName(s);
     EXPECT_EQ(JsonField(r.out, "error/step"), name) << r.out << r.err;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/setup_step.h"
+#include "support/failing_shim.h"
 #include "support/run.h"
 
 namespace cordon::test {
@@ -89,10 +90,11 @@ TEST(SetupOrder, BindingStepsRunInOrderWithABinding) {
 // Steps that used to report under another step's label now fail under their own name.
 TEST(SetupOrder, StepsWithTheirOwnLabelFailByName) {
   REQUIRE_SANDBOX();
+  FailingShim shim;
   for (SetupStep s : {SetupStep::kOuterDrop, SetupStep::kScratchMounts, SetupStep::kMountBindings,
                       SetupStep::kBindingFds, SetupStep::kProxySocket, SetupStep::kInitLockdown}) {
     RunOptions o;
-    o.env = EnvWith("CORDON_TEST_FAIL_STEP=" + std::to_string(static_cast<uint32_t>(s)));
+    o.env = EnvWith(shim.EnvFor(s));
     auto r = CordonRun({"/bin/true"}, {"--evidence", "-"}, o);
     const std::string name = SetupStepName(s);
     EXPECT_EQ(r.exit_code, 125) << name << ": " << r.err;

@@ -38,7 +38,6 @@ proto::LaunchSpec Sample() {
   s.host_gid = 600002;
   s.tmpfs_bytes = 123456789;
   s.memory_bytes = 987654321;
-  s.fail_at_step = 17;
   s.bound_fds = 2;
   s.hostname = "h";
   s.cwd = "/work/sub";
@@ -57,7 +56,6 @@ TEST(Protocol, LaunchSpecRoundTrip) {
   EXPECT_EQ(out.host_gid, in.host_gid);
   EXPECT_EQ(out.tmpfs_bytes, in.tmpfs_bytes);
   EXPECT_EQ(out.memory_bytes, in.memory_bytes);
-  EXPECT_EQ(out.fail_at_step, in.fail_at_step);
   EXPECT_EQ(out.bound_fds, in.bound_fds);
   EXPECT_EQ(out.cwd, in.cwd);
   EXPECT_EQ(out.argv, in.argv);
@@ -89,7 +87,7 @@ std::vector<size_t> LengthFieldOffsets(const std::string& bytes) {
   };
   for (int i = 0; i < 7; ++i) (void)r.U32();  // magic, version, flags, host uid/gid, task uid/gid
   (void)r.U64();                               // tmpfs_bytes
-  for (int i = 0; i < 4; ++i) (void)r.U32();  // setup timeout, fail step, bound fds, seccomp flags
+  for (int i = 0; i < 3; ++i) (void)r.U32();  // setup timeout, bound fds, seccomp flags
   for (int i = 0; i < 4; ++i) (void)r.U64();  // rlimits
   (void)r.U32();                               // proxy port
   str();                                       // hostname
