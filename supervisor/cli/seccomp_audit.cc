@@ -21,6 +21,7 @@
 #include "supervisor/seccomp/audit/export.h"
 #include "supervisor/seccomp/audit/groups.h"
 #include "supervisor/seccomp/audit/lint.h"
+#include "supervisor/seccomp/groups.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/seccomp/filter.h"
 
@@ -38,7 +39,7 @@ constexpr const char* kUsage =
     "       cordon seccomp diff A B [--json]\n"
     "       cordon seccomp disasm PROFILE|BPF_FILE [--notify] [--json]\n"
     "       cordon seccomp groups [PROFILE] [--json]\n"
-    "       cordon seccomp export PROFILE --format bpf|bwrap|systemd|nsjail [-o FILE]\n"
+    "       cordon seccomp export PROFILE --format bpf|bwrap|systemd|nsjail|oci [-o FILE]\n"
     "       cordon seccomp record [--policy P] [-o PROFILE] [--merge] [--base PROFILE] -- CMD [ARGS...]\n"
     "\n"
     "PROFILE is a shipped profile name (default, strict) or a path to an OCI/Docker seccomp JSON file,\n"
@@ -54,9 +55,11 @@ constexpr const char* kUsage =
     "disasm    The compiled BPF (or a raw BPF file) as instructions, with syscall names and return\n"
     "          values. --notify: exactly what `cordon run` installs (denials as user notifications).\n"
     "groups    systemd's syscall sets (@mount, @module, @raw-io…); with PROFILE, which it allows in full,\n"
-    "          in part or not at all.\n"
+    "          in part or not at all. Profiles may name them in `names` (\"@basic-io\"): Cordon expands\n"
+    "          them; runc and crun do not know them.\n"
     "export    bpf/bwrap: raw BPF with the profile's own actions (`bwrap --seccomp 3 3<FILE`); systemd:\n"
-    "          SystemCallFilter= lines, with `# lost:` for what systemd cannot say; nsjail: a Kafel policy.\n"
+    "          SystemCallFilter= lines, with `# lost:` for what systemd cannot say; nsjail: a Kafel policy;\n"
+    "          oci: the profile as written with every `@group` expanded, for runc, crun, Docker, Podman.\n"
     "\n"
     "Examples:\n"
     "  cordon seccomp lint ../shared/profiles/moby-default.json --fail-on critical\n"
@@ -284,8 +287,8 @@ int Groups(int argc, char** argv, const char* data_dir) {
   if (profile.empty()) {
     std::string text;
     nlohmann::ordered_json js = {{"groups", nlohmann::ordered_json::array()}};
-    for (const auto& g : seccomp::audit::GroupTable()) {
-      auto members = seccomp::audit::ExpandGroup(g.name);
+    for (const auto& g : seccomp::GroupTable()) {
+      auto members = seccomp::ExpandGroup(g.name);
       std::string list;
       for (const auto& m : members) list += " " + m;
       text += g.name + ":" + list + "\n";
@@ -330,12 +333,19 @@ int Export(int argc, char** argv, const char* data_dir) {
     }
   }
   if (profile.empty()) return Fail("seccomp export: no PROFILE given");
-  if (format != "bpf" && format != "bwrap" && format != "systemd" && format != "nsjail") {
+  if (format != "bpf" && format != "bwrap" && format != "systemd" && format != "nsjail" && format != "oci") {
     return Fail("seccomp export: --format " + (format.empty() ? std::string("is required") : "'" + format + "' is not known"),
-                "use --format bpf, bwrap, systemd or nsjail");
+                "use --format bpf, bwrap, systemd, nsjail or oci");
   }
   auto p = Load(profile, data_dir, false);
   if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (format == "oci") {  // the profile as written, `@group` names expanded, for runc, crun, Docker, Podman
+    auto found = ReadSeccompProfile(profile, data_dir);
+    if (!found) return Fail(found.error().Message(), found.error().hint);
+    auto text = seccomp::ExpandProfileGroups(found->second, found->first);
+    if (!text) return Fail(text.error().Message());
+    return WriteOut(out, text->data(), text->size(), false);
+  }
   if (format == "bpf" || format == "bwrap") {
     auto bpf = seccomp::audit::ExportBpf(*p);
     if (!bpf) return Fail(bpf.error().Message());

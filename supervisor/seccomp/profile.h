@@ -7,6 +7,9 @@
 // warning, so the rule list here is exactly what the compiler hands to libseccomp and what
 // Evaluate() (compiler.h) interprets. docs/seccomp.md describes every edge-case decision.
 //
+// A rule's `names` may hold `@group` names (groups.h, systemd's sets, e.g. "@basic-io"): the loader
+// expands them into their members; an unknown group is an error. Only Cordon reads them.
+//
 // Errors name the source, the JSON path and the reason, e.g.
 //   "default.json: syscalls[12].args[0].op: unknown comparison operator \"SCMP_CMP_XX\"".
 #pragma once
