@@ -490,6 +490,7 @@ Result<void> Loader::AddEntryRules(const Entry& e) {
     const std::string& group = e.groups[ni];
     int nr = seccomp_syscall_resolve_name(name.c_str());
     if (nr == __NR_SCMP_ERROR) {
+      profile_.unknown_names.push_back({name, npath});
       const std::string what = "unknown syscall " + Quote(name) + " (not known to libseccomp " + std::string(LibVersion()) + ")";
       if (group.empty()) {
         CORDON_TRY(WarnOrFail(npath, what, "skipped"));

@@ -125,6 +125,13 @@ struct Profile {
   // libseccomp's tree order agree.
   std::vector<Rule> rules;
   std::vector<std::string> warnings;  // human-readable, each prefixed with name and JSON path
+  // Names of applicable rules that this libseccomp does not know (skipped), with their JSON paths;
+  // `cordon seccomp lint` looks them up in the kernel's syscall history.
+  struct UnknownName {
+    std::string name;
+    std::string path;
+  };
+  std::vector<UnknownName> unknown_names;
   Context context;                    // what the profile was resolved for
   bool strict = false;                // LoadOptions::strict it was loaded with
 };
