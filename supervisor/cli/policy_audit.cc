@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/principals_lint.h"
+#include "supervisor/daemon/config.h"
 #include "supervisor/policy.h"
 #include "supervisor/policy_loader.h"
 #include "supervisor/seccomp/audit/policy_lint.h"
@@ -19,7 +21,7 @@ namespace {
 constexpr int kExitFound = 1;
 
 constexpr const char* kUsage =
-    "Usage: cordon policy lint POLICY... [--json] [--fail-on SEVERITY|none]\n"
+    "Usage: cordon policy lint [POLICY...] [--principals FILE] [--json] [--fail-on SEVERITY|none]\n"
     "       cordon policy diff A B [--json]\n"
     "\n"
     "POLICY is a shipped policy name (default, analyst) or a path to a policy JSON file.\n"
@@ -27,12 +29,14 @@ constexpr const char* kUsage =
     "lint   Findings with severity, JSON path and fix: literal secrets, env.allow [\"*\"], writable\n"
     "       bindings with outbound `monitored`, wildcard egress entries, lifted budgets, mixed data\n"
     "       domains, and the findings of the policy's seccomp profile. Exit 1 when a finding is at\n"
-    "       least --fail-on (default: high).\n"
+    "       least --fail-on (default: high). --principals FILE also reviews cordond's principals.json:\n"
+    "       a role granting the privileged class is a finding (Cordon has no approvals yet).\n"
     "diff   What B grants or takes away compared with A: bindings, egress, budgets, environment, mounts\n"
     "       and the seccomp profile's decisions. Exit 1 when they differ.\n"
     "\n"
     "Examples:\n"
     "  cordon policy lint policies/*.json --fail-on high\n"
+    "  cordon policy lint --principals /etc/cordon/principals.json\n"
     "  cordon policy diff default analyst\n";
 
 int Fail(const std::string& msg, const std::string& hint = "see cordon policy --help") {
@@ -72,7 +76,7 @@ Result<Loaded> LoadAll(const std::string& name, const char* data_dir) {
 void Print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 
 int Lint(int argc, char** argv, const char* data_dir) {
-  std::vector<std::string> policies;
+  std::vector<std::string> policies, principals;  // principals: --principals files (cordond's principals.json)
   bool json = false, gate = true;
   seccomp::audit::Severity fail_on = seccomp::audit::Severity::kHigh;
   for (int i = 0; i < argc; ++i) {
@@ -89,26 +93,39 @@ int Lint(int argc, char** argv, const char* data_dir) {
       } else {
         return Fail("policy lint: --fail-on '" + v + "' is not a severity", "info, low, medium, high, critical or none");
       }
+    } else if (a == "--principals") {
+      if (i + 1 >= argc) return Fail("policy lint: --principals needs a file", "e.g. /etc/cordon/principals.json");
+      principals.push_back(argv[++i]);
     } else if (a.size() > 1 && a[0] == '-') {
       return Fail("policy lint: unknown option '" + a + "'");
     } else {
       policies.push_back(a);
     }
   }
-  if (policies.empty()) return Fail("policy lint: no POLICY given");
+  if (policies.empty() && principals.empty()) return Fail("policy lint: no POLICY and no --principals FILE given");
   bool failed = false;
   std::string js = "[";
+  size_t reports = 0;
+  auto report = [&](const std::string& source, const std::vector<seccomp::audit::Finding>& findings) {
+    failed = failed || (gate && seccomp::audit::AnyAtLeast(findings, fail_on));
+    if (json) {
+      std::string one = seccomp::audit::RenderJson(source, findings);
+      js += (reports++ ? "," : "") + one.substr(0, one.size() - 1);
+    } else {
+      Print(seccomp::audit::RenderText(source, findings));
+    }
+  };
+  for (const auto& file : principals) {
+    auto text = ReadFileToString(file);
+    if (!text) return Fail("policy lint: --principals " + file + ": " + text.error().Message());
+    auto parsed = daemon::ParsePrincipals(*text, file);
+    if (!parsed) return Fail(parsed.error().Message(), parsed.error().hint);
+    report(file, LintPrincipals(*parsed));
+  }
   for (size_t i = 0; i < policies.size(); ++i) {
     auto l = LoadAll(policies[i], data_dir);
     if (!l) return Fail(l.error().Message(), l.error().hint);
-    auto findings = seccomp::audit::LintPolicy(l->policy, l->raw, &l->profile);
-    failed = failed || (gate && seccomp::audit::AnyAtLeast(findings, fail_on));
-    if (json) {
-      std::string one = seccomp::audit::RenderJson(l->policy.source, findings);
-      js += (i ? "," : "") + one.substr(0, one.size() - 1);
-    } else {
-      Print(seccomp::audit::RenderText(l->policy.source, findings));
-    }
+    report(l->policy.source, seccomp::audit::LintPolicy(l->policy, l->raw, &l->profile));
   }
   if (json) Print(js + "]\n");
   return failed ? kExitFound : 0;

@@ -21,6 +21,7 @@
 #include "supervisor/seccomp/audit/export.h"
 #include "supervisor/seccomp/audit/groups.h"
 #include "supervisor/seccomp/audit/lint.h"
+#include "supervisor/seccomp/groups.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/seccomp/filter.h"
 
@@ -33,12 +34,12 @@ using seccomp::audit::Args;
 constexpr int kExitFound = 1;
 
 constexpr const char* kUsage =
-    "Usage: cordon seccomp lint PROFILE [--json | --sarif] [--fail-on SEVERITY|none]\n"
+    "Usage: cordon seccomp lint PROFILE [--json | --sarif] [--fail-on SEVERITY|none] [--kernel X.Y]\n"
     "       cordon seccomp explain PROFILE [SYSCALL [ARG0 ...]] [--arch x86_64|x32|i386] [--json]\n"
     "       cordon seccomp diff A B [--json]\n"
     "       cordon seccomp disasm PROFILE|BPF_FILE [--notify] [--json]\n"
     "       cordon seccomp groups [PROFILE] [--json]\n"
-    "       cordon seccomp export PROFILE --format bpf|bwrap|systemd|nsjail [-o FILE]\n"
+    "       cordon seccomp export PROFILE --format bpf|bwrap|systemd|nsjail|oci [-o FILE]\n"
     "       cordon seccomp record [--policy P] [-o PROFILE] [--merge] [--base PROFILE] -- CMD [ARGS...]\n"
     "\n"
     "PROFILE is a shipped profile name (default, strict) or a path to an OCI/Docker seccomp JSON file,\n"
@@ -46,7 +47,8 @@ constexpr const char* kUsage =
     "\n"
     "lint      Findings with a severity (info, low, medium, high, critical), the JSON path that decides\n"
     "          and a fix. Exit 1 when a finding is at least --fail-on (default: high), 0 otherwise.\n"
-    "          --sarif writes SARIF 2.1.0 for code-scanning dashboards.\n"
+    "          --sarif writes SARIF 2.1.0 for code-scanning dashboards. --kernel X.Y: resolve and check\n"
+    "          the names for that kernel release instead of the running one (uname).\n"
     "explain   Which rule decides SYSCALL (with ARGs: decimal or 0x hex) on each ABI, as Cordon enforces\n"
     "          it and as runc/crun would. Without SYSCALL: the decision table of every syscall of the ABI.\n"
     "diff      By meaning: every syscall, ABI and argument region decided differently, as was -> now.\n"
@@ -54,9 +56,11 @@ constexpr const char* kUsage =
     "disasm    The compiled BPF (or a raw BPF file) as instructions, with syscall names and return\n"
     "          values. --notify: exactly what `cordon run` installs (denials as user notifications).\n"
     "groups    systemd's syscall sets (@mount, @module, @raw-io…); with PROFILE, which it allows in full,\n"
-    "          in part or not at all.\n"
+    "          in part or not at all. Profiles may name them in `names` (\"@basic-io\"): Cordon expands\n"
+    "          them; runc and crun do not know them.\n"
     "export    bpf/bwrap: raw BPF with the profile's own actions (`bwrap --seccomp 3 3<FILE`); systemd:\n"
-    "          SystemCallFilter= lines, with `# lost:` for what systemd cannot say; nsjail: a Kafel policy.\n"
+    "          SystemCallFilter= lines, with `# lost:` for what systemd cannot say; nsjail: a Kafel policy;\n"
+    "          oci: the profile as written with every `@group` expanded, for runc, crun, Docker, Podman.\n"
     "\n"
     "Examples:\n"
     "  cordon seccomp lint ../shared/profiles/moby-default.json --fail-on critical\n"
@@ -71,13 +75,16 @@ int Fail(const std::string& msg, const std::string& hint = "see cordon seccomp l
 
 // Loads a profile the way `cordon run` resolves it. Warnings go to stderr unless `quiet` (lint turns
 // them into findings).
-Result<seccomp::Profile> Load(const std::string& name, const char* data_dir, bool quiet) {
+// `kernel`: resolve for that release instead of the running one (`lint --kernel`).
+Result<seccomp::Profile> Load(const std::string& name, const char* data_dir, bool quiet,
+                              std::optional<seccomp::KernelVersion> kernel = std::nullopt) {
   CORDON_ASSIGN_OR_RETURN(auto found, ReadSeccompProfile(name, data_dir));
   seccomp::LoadOptions lo;
   lo.source_name = found.first;
   utsname u{};
   ::uname(&u);
   if (auto kv = seccomp::ParseKernelRelease(u.release)) lo.context.kernel = *kv;
+  if (kernel) lo.context.kernel = *kernel;
   auto p = seccomp::ParseProfile(found.second, lo);
   if (p && !quiet) {
     for (const auto& w : p->warnings) std::fprintf(stderr, "cordon: warning: %s\n", w.c_str());
@@ -100,6 +107,7 @@ int Lint(int argc, char** argv, const char* data_dir) {
   // --fail-on none: never exit 1 (the gate is off).
   bool gate = true;
   seccomp::audit::Severity fail_on = seccomp::audit::Severity::kHigh;
+  std::optional<seccomp::KernelVersion> kernel;  // --kernel: lint for that release, not uname's
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json") {
@@ -116,6 +124,12 @@ int Lint(int argc, char** argv, const char* data_dir) {
       } else {
         return Fail("seccomp lint: --fail-on '" + v + "' is not a severity", "info, low, medium, high, critical or none");
       }
+    } else if (a == "--kernel") {
+      if (i + 1 >= argc) return Fail("seccomp lint: --kernel needs a release", "e.g. --kernel 5.10");
+      std::string v = argv[++i];
+      auto kv = seccomp::ParseKernelRelease(v);
+      if (!kv) return Fail("seccomp lint: --kernel '" + v + "' is not a kernel release", "e.g. --kernel 5.10 or 6.1.0-18-amd64");
+      kernel = *kv;
     } else if (a.size() > 1 && a[0] == '-') {
       return Fail("seccomp lint: unknown option '" + a + "'");
     } else if (profile.empty()) {
@@ -126,7 +140,7 @@ int Lint(int argc, char** argv, const char* data_dir) {
   }
   if (profile.empty()) return Fail("seccomp lint: no PROFILE given");
   if (json && sarif) return Fail("seccomp lint: --json and --sarif are exclusive", "pick one output format");
-  auto p = Load(profile, data_dir, true);
+  auto p = Load(profile, data_dir, true, kernel);
   if (!p) return Fail(p.error().Message(), p.error().hint);
   auto findings = seccomp::audit::LintProfile(*p);
   if (sarif) {
@@ -284,8 +298,8 @@ int Groups(int argc, char** argv, const char* data_dir) {
   if (profile.empty()) {
     std::string text;
     nlohmann::ordered_json js = {{"groups", nlohmann::ordered_json::array()}};
-    for (const auto& g : seccomp::audit::GroupTable()) {
-      auto members = seccomp::audit::ExpandGroup(g.name);
+    for (const auto& g : seccomp::GroupTable()) {
+      auto members = seccomp::ExpandGroup(g.name);
       std::string list;
       for (const auto& m : members) list += " " + m;
       text += g.name + ":" + list + "\n";
@@ -330,12 +344,19 @@ int Export(int argc, char** argv, const char* data_dir) {
     }
   }
   if (profile.empty()) return Fail("seccomp export: no PROFILE given");
-  if (format != "bpf" && format != "bwrap" && format != "systemd" && format != "nsjail") {
+  if (format != "bpf" && format != "bwrap" && format != "systemd" && format != "nsjail" && format != "oci") {
     return Fail("seccomp export: --format " + (format.empty() ? std::string("is required") : "'" + format + "' is not known"),
-                "use --format bpf, bwrap, systemd or nsjail");
+                "use --format bpf, bwrap, systemd, nsjail or oci");
   }
   auto p = Load(profile, data_dir, false);
   if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (format == "oci") {  // the profile as written, `@group` names expanded, for runc, crun, Docker, Podman
+    auto found = ReadSeccompProfile(profile, data_dir);
+    if (!found) return Fail(found.error().Message(), found.error().hint);
+    auto text = seccomp::ExpandProfileGroups(found->second, found->first);
+    if (!text) return Fail(text.error().Message());
+    return WriteOut(out, text->data(), text->size(), false);
+  }
   if (format == "bpf" || format == "bwrap") {
     auto bpf = seccomp::audit::ExportBpf(*p);
     if (!bpf) return Fail(bpf.error().Message());

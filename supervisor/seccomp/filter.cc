@@ -13,6 +13,7 @@
 #include "supervisor/embedded.h"
 #include "supervisor/search_path.h"
 #include "supervisor/seccomp/compiler.h"
+#include "supervisor/seccomp/groups.h"
 #include "supervisor/seccomp/profile.h"
 #include "supervisor/sha256.h"
 
@@ -104,7 +105,8 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
   f.profile_sha256 = Sha256Hex(text);
 
   // The key covers everything the BPF depends on: the bytes, how they are read (strict, the
-  // running kernel for minKernel, the native arch), and the compiler.
+  // running kernel for minKernel, the native arch), the compiler, and the `@group` table the
+  // loader expands names with.
   const std::string release = KernelRelease();
   f.text = text;
   f.strict = opts.strict;
@@ -112,7 +114,8 @@ Result<SeccompFilter> LoadSeccompFilter(const std::string& name, const FilterOpt
   const std::string key = Sha256Hex(f.profile_sha256 + "\n" + (opts.strict ? "strict" : "lenient") + "\n" +
                                     (opts.notify ? "notify2" : "direct") + "\n" +
                                     release + "\n" + seccomp::NativeArchName() + "\n" +
-                                    seccomp::LibseccompVersion() + "\ncordon " CORDON_VERSION "\n");
+                                    seccomp::LibseccompVersion() + "\ncordon " CORDON_VERSION "\n" +
+                                    "groups " + seccomp::GroupTableDigest() + "\n");
   std::string cache_dir = opts.cache_dir.empty() ? DefaultCacheDir() : opts.cache_dir;
   bool cache_ok = opts.use_cache && PrepareCacheDir(cache_dir);
   std::string cache_path = cache_dir + "/" + key + ".bpf";

@@ -7,6 +7,9 @@
 // warning, so the rule list here is exactly what the compiler hands to libseccomp and what
 // Evaluate() (compiler.h) interprets. docs/seccomp.md describes every edge-case decision.
 //
+// A rule's `names` may hold `@group` names (groups.h, systemd's sets, e.g. "@basic-io"): the loader
+// expands them into their members; an unknown group is an error. Only Cordon reads them.
+//
 // Errors name the source, the JSON path and the reason, e.g.
 //   "default.json: syscalls[12].args[0].op: unknown comparison operator \"SCMP_CMP_XX\"".
 #pragma once
@@ -122,6 +125,13 @@ struct Profile {
   // libseccomp's tree order agree.
   std::vector<Rule> rules;
   std::vector<std::string> warnings;  // human-readable, each prefixed with name and JSON path
+  // Names of applicable rules that this libseccomp does not know (skipped), with their JSON paths;
+  // `cordon seccomp lint` looks them up in the kernel's syscall history.
+  struct UnknownName {
+    std::string name;
+    std::string path;
+  };
+  std::vector<UnknownName> unknown_names;
   Context context;                    // what the profile was resolved for
   bool strict = false;                // LoadOptions::strict it was loaded with
 };

@@ -1,32 +1,10 @@
 #include "supervisor/seccomp/audit/groups.h"
 
-#include <functional>
-#include <set>
-
 #include <nlohmann/json.hpp>
 
 #include "supervisor/seccomp/audit/decide.h"
 
 namespace cordon::seccomp::audit {
-
-std::vector<std::string> ExpandGroup(const std::string& name) {
-  std::set<std::string> out, seen;
-  std::function<void(const std::string&)> add = [&](const std::string& g) {
-    if (!seen.insert(g).second) return;
-    for (const auto& def : GroupTable()) {
-      if (def.name != g) continue;
-      for (const auto& m : def.members) {
-        if (m.starts_with("@")) {
-          add(m);
-        } else {
-          out.insert(m);
-        }
-      }
-    }
-  };
-  add(name);
-  return {out.begin(), out.end()};
-}
 
 std::vector<GroupCoverage> GroupsFor(const Profile& p) {
   const Abi native = KnownAbis()[0];

@@ -1,5 +1,6 @@
 // supervisor/seccomp/audit/groups.h: `cordon seccomp groups`, named syscall groups (systemd's
-// SystemCallFilter= sets) and how much of each a profile allows.
+// SystemCallFilter= sets, table and expansion in supervisor/seccomp/groups.h) and how much of each a
+// profile allows.
 //
 // Supervisor side only, pure.
 #pragma once
@@ -7,18 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/seccomp/groups.h"
 #include "supervisor/seccomp/profile.h"
 
 namespace cordon::seccomp::audit {
-
-struct GroupDef {
-  std::string name;                  // "@mount"
-  std::vector<std::string> members;  // syscall names, or other groups ("@aio")
-};
-// The table as transcribed (groups_table.cc).
-const std::vector<GroupDef>& GroupTable();
-// Group name -> its syscall names, nested groups expanded, sorted, unique. Empty for an unknown name.
-std::vector<std::string> ExpandGroup(const std::string& name);
 
 struct GroupCoverage {
   std::string name;

@@ -4,9 +4,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <string>
 
 #include "supervisor/seccomp/audit/decide.h"
+#include "supervisor/seccomp/audit/kernel_syscalls.h"
+#include "supervisor/seccomp/compiler.h"
 
 namespace cordon::seccomp::audit {
 namespace {
@@ -266,8 +269,45 @@ void CheckArchitectures(const Profile& p, std::vector<Finding>* out) {
   }
 }
 
-// The loader's warnings, "SOURCE: PATH: WHAT", as findings.
-void FromWarnings(const Profile& p, std::vector<Finding>* out) {
+std::string VersionText(KernelVersion v) { return std::to_string(v.major) + "." + std::to_string(v.minor); }
+
+// Names against the kernel's syscall history (kernel_syscalls.h): a rule for a call newer than the
+// kernel the profile is resolved for (p.context.kernel: uname, or `lint --kernel`) has no effect
+// there; a name Linux has but this libseccomp does not is skipped. Returns the JSON paths of the
+// names explained here, so that the loader's plain "unknown syscall" warning is not repeated.
+std::set<std::string> CheckKernelNames(const Profile& p, std::vector<Finding>* out) {
+  const KernelVersion running = p.context.kernel;
+  const bool known_kernel = running != KernelVersion{};
+  auto too_new = [&](const std::string& name, const std::string& path) {
+    auto added = KernelAdded(name);
+    if (!known_kernel || !added || *added <= running) return;
+    out->push_back({"names/newer-than-kernel", Severity::kLow, path, name,
+                    "the running kernel " + VersionText(running) + " does not know " + name + " (added in " +
+                        VersionText(*added) + "); the rule has no effect here",
+                    "none needed if the profile also serves newer kernels; otherwise delete the name, and allow "
+                    "the older call programs fall back to"});
+  };
+  std::set<std::string> seen;  // one finding per (path, name)
+  for (const auto& r : p.rules) {
+    if (seen.insert(r.path + "\n" + r.syscall).second) too_new(r.syscall, r.path);
+  }
+  std::set<std::string> explained;
+  for (const auto& u : p.unknown_names) {
+    auto added = KernelAdded(u.name);
+    if (!added) continue;
+    explained.insert(u.path);
+    out->push_back({"names/unknown-to-libseccomp", Severity::kInfo, u.path, u.name,
+                    u.name + " was added in Linux " + VersionText(*added) + " but this libseccomp (" +
+                        LibseccompVersion() + ") does not know it: the rule is skipped here",
+                    "build Cordon with a libseccomp that knows " + u.name + "; runc and crun skip it the same way"});
+    too_new(u.name, u.path);
+  }
+  return explained;
+}
+
+// The loader's warnings, "SOURCE: PATH: WHAT", as findings; `skip_unknown` holds the paths whose
+// "unknown syscall" warning CheckKernelNames already turned into a finding.
+void FromWarnings(const Profile& p, const std::set<std::string>& skip_unknown, std::vector<Finding>* out) {
   struct Kind {
     const char* needle;
     const char* rule;
@@ -291,6 +331,7 @@ void FromWarnings(const Profile& p, std::vector<Finding>* out) {
     size_t colon = rest.find(": ");
     std::string path = colon == std::string::npos ? "" : rest.substr(0, colon);
     std::string what = colon == std::string::npos ? rest : rest.substr(colon + 2);
+    if (skip_unknown.contains(path) && what.starts_with("unknown syscall")) continue;
     Finding f{"loader/warning", Severity::kInfo, path, "", what, ""};
     for (const auto& k : kKinds) {
       if (what.find(k.needle) == std::string::npos && w.find(k.needle) == std::string::npos) continue;
@@ -311,7 +352,7 @@ std::vector<Finding> LintProfile(const Profile& p) {
   CheckDangerous(p, &out);
   CheckArchitectures(p, &out);
   CheckRules(p, &out);
-  FromWarnings(p, &out);
+  FromWarnings(p, CheckKernelNames(p, &out), &out);
   SortFindings(&out);
   return out;
 }

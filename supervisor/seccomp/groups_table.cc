@@ -1,12 +1,12 @@
-// supervisor/seccomp/audit/groups_table.cc: systemd's SystemCallFilter= sets, as data.
+// supervisor/seccomp/groups_table.cc: systemd's SystemCallFilter= sets, as data.
 //
 // Generated once from ../shared/profiles/systemd-syscall-filter-sets.json, itself transcribed from
 // systemd/systemd src/shared/seccomp-util.c at a8fb09f57395613d472d7b555db6e0ce802a8c84 (about v245). Newer systemd
 // moves a few calls between sets (docs/seccomp.md "Groups"); members naming another set ("@aio") are
-// expanded by Groups() (groups.cc).
-#include "supervisor/seccomp/audit/groups.h"
+// expanded by ExpandGroup() (groups.cc).
+#include "supervisor/seccomp/groups.h"
 
-namespace cordon::seccomp::audit {
+namespace cordon::seccomp {
 
 const std::vector<GroupDef>& GroupTable() {
   static const std::vector<GroupDef> kGroups = {
@@ -91,4 +91,4 @@ const std::vector<GroupDef>& GroupTable() {
   return kGroups;
 }
 
-}  // namespace cordon::seccomp::audit
+}  // namespace cordon::seccomp
