@@ -9,6 +9,7 @@
 
 #include "common/setup_step.h"
 #include "supervisor/cli/principals_lint.h"
+#include "supervisor/cli/report.h"
 #include "supervisor/daemon/config.h"
 #include "supervisor/policy.h"
 #include "supervisor/policy_loader.h"
@@ -39,11 +40,8 @@ constexpr const char* kUsage =
     "  cordon policy lint --principals /etc/cordon/principals.json\n"
     "  cordon policy diff default analyst\n";
 
-int Fail(const std::string& msg, const std::string& hint = "see cordon policy --help") {
-  std::fprintf(stderr, "cordon: %s\n", msg.c_str());
-  if (!hint.empty()) std::fprintf(stderr, "cordon: hint: %s\n", hint.c_str());
-  return kExitCordonFailure;
-}
+// A refusal of this command: the cause, and by default where its usage is (cli/report.h).
+int Refuse(std::string_view msg, std::string_view hint = "see cordon policy --help") { return cli::ReportFailure(msg, hint); }
 
 struct Loaded {
   Policy policy;
@@ -84,25 +82,25 @@ int Lint(int argc, char** argv, const char* data_dir) {
     if (a == "--json") {
       json = true;
     } else if (a == "--fail-on") {
-      if (i + 1 >= argc) return Fail("policy lint: --fail-on needs a severity", "info, low, medium, high, critical or none");
+      if (i + 1 >= argc) return Refuse("policy lint: --fail-on needs a severity", "info, low, medium, high, critical or none");
       std::string v = argv[++i];
       if (v == "none") {
         gate = false;
       } else if (auto s = seccomp::audit::ParseSeverity(v)) {
         fail_on = *s;
       } else {
-        return Fail("policy lint: --fail-on '" + v + "' is not a severity", "info, low, medium, high, critical or none");
+        return Refuse("policy lint: --fail-on '" + v + "' is not a severity", "info, low, medium, high, critical or none");
       }
     } else if (a == "--principals") {
-      if (i + 1 >= argc) return Fail("policy lint: --principals needs a file", "e.g. /etc/cordon/principals.json");
+      if (i + 1 >= argc) return Refuse("policy lint: --principals needs a file", "e.g. /etc/cordon/principals.json");
       principals.push_back(argv[++i]);
     } else if (a.size() > 1 && a[0] == '-') {
-      return Fail("policy lint: unknown option '" + a + "'");
+      return Refuse("policy lint: unknown option '" + a + "'");
     } else {
       policies.push_back(a);
     }
   }
-  if (policies.empty() && principals.empty()) return Fail("policy lint: no POLICY and no --principals FILE given");
+  if (policies.empty() && principals.empty()) return Refuse("policy lint: no POLICY and no --principals FILE given");
   bool failed = false;
   std::string js = "[";
   size_t reports = 0;
@@ -117,14 +115,14 @@ int Lint(int argc, char** argv, const char* data_dir) {
   };
   for (const auto& file : principals) {
     auto text = ReadFileToString(file);
-    if (!text) return Fail("policy lint: --principals " + file + ": " + text.error().Message());
+    if (!text) return Refuse("policy lint: --principals " + file + ": " + text.error().Message());
     auto parsed = daemon::ParsePrincipals(*text, file);
-    if (!parsed) return Fail(parsed.error().Message(), parsed.error().hint);
+    if (!parsed) return Refuse(parsed.error().Message(), parsed.error().hint);
     report(file, LintPrincipals(*parsed));
   }
   for (size_t i = 0; i < policies.size(); ++i) {
     auto l = LoadAll(policies[i], data_dir);
-    if (!l) return Fail(l.error().Message(), l.error().hint);
+    if (!l) return Refuse(l.error().Message(), l.error().hint);
     report(l->policy.source, seccomp::audit::LintPolicy(l->policy, l->raw, &l->profile));
   }
   if (json) Print(js + "]\n");
@@ -139,16 +137,16 @@ int Diff(int argc, char** argv, const char* data_dir) {
     if (a == "--json") {
       json = true;
     } else if (a.size() > 1 && a[0] == '-') {
-      return Fail("policy diff: unknown option '" + a + "'");
+      return Refuse("policy diff: unknown option '" + a + "'");
     } else {
       pos.push_back(a);
     }
   }
-  if (pos.size() != 2) return Fail("policy diff: needs exactly two policies, A and B");
+  if (pos.size() != 2) return Refuse("policy diff: needs exactly two policies, A and B");
   auto a = LoadAll(pos[0], data_dir);
-  if (!a) return Fail(a.error().Message(), a.error().hint);
+  if (!a) return Refuse(a.error().Message(), a.error().hint);
   auto b = LoadAll(pos[1], data_dir);
-  if (!b) return Fail(b.error().Message(), b.error().hint);
+  if (!b) return Refuse(b.error().Message(), b.error().hint);
   auto sc = seccomp::audit::DiffProfiles(a->profile, b->profile);
   auto changes = seccomp::audit::DiffPolicies(a->policy, b->policy, sc);
   Print(json ? seccomp::audit::RenderPolicyDiffJson(pos[0], pos[1], changes)
@@ -166,7 +164,7 @@ int CmdPolicyAudit(int argc, char** argv, const char* data_dir) {
   std::string sub = argv[0];
   if (sub == "lint") return Lint(argc - 1, argv + 1, data_dir);
   if (sub == "diff") return Diff(argc - 1, argv + 1, data_dir);
-  return Fail("unknown policy command '" + sub + "'", "use lint or diff; see cordon policy --help");
+  return Refuse("unknown policy command '" + sub + "'", "use lint or diff; see cordon policy --help");
 }
 
 }  // namespace cordon

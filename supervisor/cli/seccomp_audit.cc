@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/report.h"
 #include "supervisor/seccomp/audit/diff.h"
 #include "supervisor/seccomp/audit/disasm.h"
 #include "supervisor/seccomp/audit/explain.h"
@@ -67,11 +68,8 @@ constexpr const char* kUsage =
     "  cordon seccomp explain default ioctl 0 0x5412\n"
     "  cordon seccomp diff default strict\n";
 
-int Fail(const std::string& msg, const std::string& hint = "see cordon seccomp lint --help") {
-  std::fprintf(stderr, "cordon: %s\n", msg.c_str());
-  if (!hint.empty()) std::fprintf(stderr, "cordon: hint: %s\n", hint.c_str());
-  return kExitCordonFailure;
-}
+// A refusal of this command: the cause, and by default where its usage is (cli/report.h).
+int Refuse(std::string_view msg, std::string_view hint = "see cordon seccomp lint --help") { return cli::ReportFailure(msg, hint); }
 
 // Loads a profile the way `cordon run` resolves it. Warnings go to stderr unless `quiet` (lint turns
 // them into findings).
@@ -115,33 +113,33 @@ int Lint(int argc, char** argv, const char* data_dir) {
     } else if (a == "--sarif") {
       sarif = true;
     } else if (a == "--fail-on") {
-      if (i + 1 >= argc) return Fail("seccomp lint: --fail-on needs a severity", "info, low, medium, high, critical or none");
+      if (i + 1 >= argc) return Refuse("seccomp lint: --fail-on needs a severity", "info, low, medium, high, critical or none");
       std::string v = argv[++i];
       if (v == "none") {
         gate = false;
       } else if (auto s = seccomp::audit::ParseSeverity(v)) {
         fail_on = *s;
       } else {
-        return Fail("seccomp lint: --fail-on '" + v + "' is not a severity", "info, low, medium, high, critical or none");
+        return Refuse("seccomp lint: --fail-on '" + v + "' is not a severity", "info, low, medium, high, critical or none");
       }
     } else if (a == "--kernel") {
-      if (i + 1 >= argc) return Fail("seccomp lint: --kernel needs a release", "e.g. --kernel 5.10");
+      if (i + 1 >= argc) return Refuse("seccomp lint: --kernel needs a release", "e.g. --kernel 5.10");
       std::string v = argv[++i];
       auto kv = seccomp::ParseKernelRelease(v);
-      if (!kv) return Fail("seccomp lint: --kernel '" + v + "' is not a kernel release", "e.g. --kernel 5.10 or 6.1.0-18-amd64");
+      if (!kv) return Refuse("seccomp lint: --kernel '" + v + "' is not a kernel release", "e.g. --kernel 5.10 or 6.1.0-18-amd64");
       kernel = *kv;
     } else if (a.size() > 1 && a[0] == '-') {
-      return Fail("seccomp lint: unknown option '" + a + "'");
+      return Refuse("seccomp lint: unknown option '" + a + "'");
     } else if (profile.empty()) {
       profile = a;
     } else {
-      return Fail("seccomp lint: unexpected argument '" + a + "' (one PROFILE per run)");
+      return Refuse("seccomp lint: unexpected argument '" + a + "' (one PROFILE per run)");
     }
   }
-  if (profile.empty()) return Fail("seccomp lint: no PROFILE given");
-  if (json && sarif) return Fail("seccomp lint: --json and --sarif are exclusive", "pick one output format");
+  if (profile.empty()) return Refuse("seccomp lint: no PROFILE given");
+  if (json && sarif) return Refuse("seccomp lint: --json and --sarif are exclusive", "pick one output format");
   auto p = Load(profile, data_dir, true, kernel);
-  if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (!p) return Refuse(p.error().Message(), p.error().hint);
   auto findings = seccomp::audit::LintProfile(*p);
   if (sarif) {
     Print(seccomp::audit::RenderSarif(p->name, "cordon seccomp lint", findings));
@@ -162,30 +160,30 @@ int Explain(int argc, char** argv, const char* data_dir) {
     if (a == "--json") {
       json = true;
     } else if (a == "--arch") {
-      if (i + 1 >= argc) return Fail("seccomp explain: --arch needs an ABI", "x86_64, x32 or i386");
+      if (i + 1 >= argc) return Refuse("seccomp explain: --arch needs an ABI", "x86_64, x32 or i386");
       abi = seccomp::audit::FindAbi(argv[++i]);
-      if (!abi) return Fail(std::string("seccomp explain: unknown --arch '") + argv[i] + "' on this machine", "x86_64, x32 or i386");
+      if (!abi) return Refuse(std::string("seccomp explain: unknown --arch '") + argv[i] + "' on this machine", "x86_64, x32 or i386");
     } else if (a.size() > 1 && a[0] == '-' && !(a[1] >= '0' && a[1] <= '9')) {
-      return Fail("seccomp explain: unknown option '" + a + "'");
+      return Refuse("seccomp explain: unknown option '" + a + "'");
     } else {
       pos.push_back(a);
     }
   }
-  if (pos.empty()) return Fail("seccomp explain: no PROFILE given");
-  if (pos.size() > 8) return Fail("seccomp explain: at most 6 syscall arguments");
+  if (pos.empty()) return Refuse("seccomp explain: no PROFILE given");
+  if (pos.size() > 8) return Refuse("seccomp explain: at most 6 syscall arguments");
   std::optional<Args> args;
   for (size_t i = 2; i < pos.size(); ++i) {
     if (!args) args = Args{};
     if (!ParseNumber(pos[i], &(*args)[i - 2]))
-      return Fail("seccomp explain: argument '" + pos[i] + "' is not a number", "use decimal or 0x hex");
+      return Refuse("seccomp explain: argument '" + pos[i] + "' is not a number", "use decimal or 0x hex");
   }
   if (pos.size() >= 2) {
     bool known = false;
     for (const auto& a : seccomp::audit::KnownAbis()) known = known || seccomp::audit::NumberOn(a, pos[1]).has_value();
-    if (!known) return Fail("seccomp explain: unknown syscall '" + pos[1] + "' on every ABI of this machine", "use the kernel's name, e.g. clone3, socket, ioctl");
+    if (!known) return Refuse("seccomp explain: unknown syscall '" + pos[1] + "' on every ABI of this machine", "use the kernel's name, e.g. clone3, socket, ioctl");
   }
   auto p = Load(pos[0], data_dir, json);
-  if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (!p) return Refuse(p.error().Message(), p.error().hint);
   if (pos.size() == 1) {
     const auto a = abi.value_or(seccomp::audit::KnownAbis()[0]);
     auto rows = seccomp::audit::ExplainTable(*p, a);
@@ -207,16 +205,16 @@ int Diff(int argc, char** argv, const char* data_dir) {
     if (a == "--json") {
       json = true;
     } else if (a.size() > 1 && a[0] == '-') {
-      return Fail("seccomp diff: unknown option '" + a + "'");
+      return Refuse("seccomp diff: unknown option '" + a + "'");
     } else {
       pos.push_back(a);
     }
   }
-  if (pos.size() != 2) return Fail("seccomp diff: needs exactly two profiles, A and B");
+  if (pos.size() != 2) return Refuse("seccomp diff: needs exactly two profiles, A and B");
   auto a = Load(pos[0], data_dir, json);
-  if (!a) return Fail(a.error().Message(), a.error().hint);
+  if (!a) return Refuse(a.error().Message(), a.error().hint);
   auto b = Load(pos[1], data_dir, json);
-  if (!b) return Fail(b.error().Message(), b.error().hint);
+  if (!b) return Refuse(b.error().Message(), b.error().hint);
   auto changes = seccomp::audit::DiffProfiles(*a, *b);
   Print(json ? seccomp::audit::RenderDiffJson(pos[0], pos[1], changes)
              : seccomp::audit::RenderDiffText(pos[0], pos[1], changes));
@@ -252,30 +250,30 @@ int Disasm(int argc, char** argv, const char* data_dir) {
     } else if (a == "--notify") {
       notify = true;
     } else if (a.size() > 1 && a[0] == '-') {
-      return Fail("seccomp disasm: unknown option '" + a + "'");
+      return Refuse("seccomp disasm: unknown option '" + a + "'");
     } else if (input.empty()) {
       input = a;
     } else {
-      return Fail("seccomp disasm: unexpected argument '" + a + "'");
+      return Refuse("seccomp disasm: unexpected argument '" + a + "'");
     }
   }
-  if (input.empty()) return Fail("seccomp disasm: no PROFILE or BPF file given");
+  if (input.empty()) return Refuse("seccomp disasm: no PROFILE or BPF file given");
   std::vector<uint8_t> bpf;
   if (LooksLikeBpf(input)) {
     auto b = ReadBpfFile(input);
-    if (!b) return Fail(b.error().Message(), b.error().hint);
+    if (!b) return Refuse(b.error().Message(), b.error().hint);
     bpf = std::move(*b);
   } else {
     auto p = Load(input, data_dir, json);
-    if (!p) return Fail(p.error().Message(), p.error().hint);
+    if (!p) return Refuse(p.error().Message(), p.error().hint);
     seccomp::CompileOptions co;
     co.notify_denials = notify;
     auto c = seccomp::Compile(*p, co);
-    if (!c) return Fail(c.error().Message());
+    if (!c) return Refuse(c.error().Message());
     bpf = std::move(c->bpf);
   }
   auto prog = seccomp::audit::Disassemble(bpf);
-  if (!prog) return Fail(input + ": " + prog.error().Message(), prog.error().hint);
+  if (!prog) return Refuse(input + ": " + prog.error().Message(), prog.error().hint);
   Print(json ? seccomp::audit::RenderDisasmJson(*prog) : seccomp::audit::RenderDisasmText(*prog));
   return 0;
 }
@@ -288,11 +286,11 @@ int Groups(int argc, char** argv, const char* data_dir) {
     if (a == "--json") {
       json = true;
     } else if (a.size() > 1 && a[0] == '-') {
-      return Fail("seccomp groups: unknown option '" + a + "'");
+      return Refuse("seccomp groups: unknown option '" + a + "'");
     } else if (profile.empty()) {
       profile = a;
     } else {
-      return Fail("seccomp groups: unexpected argument '" + a + "'");
+      return Refuse("seccomp groups: unexpected argument '" + a + "'");
     }
   }
   if (profile.empty()) {
@@ -309,7 +307,7 @@ int Groups(int argc, char** argv, const char* data_dir) {
     return 0;
   }
   auto p = Load(profile, data_dir, json);
-  if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (!p) return Refuse(p.error().Message(), p.error().hint);
   auto g = seccomp::audit::GroupsFor(*p);
   Print(json ? seccomp::audit::RenderGroupsJson(p->name, g) : seccomp::audit::RenderGroupsText(p->name, g));
   return 0;
@@ -317,14 +315,14 @@ int Groups(int argc, char** argv, const char* data_dir) {
 
 int WriteOut(const std::string& path, const void* data, size_t size, bool binary) {
   if (path.empty() || path == "-") {
-    if (binary && ::isatty(STDOUT_FILENO)) return Fail("seccomp export: refusing to write binary BPF to a terminal", "use -o FILE or redirect stdout");
-    return std::fwrite(data, 1, size, stdout) == size ? 0 : Fail("seccomp export: write to stdout failed");
+    if (binary && ::isatty(STDOUT_FILENO)) return Refuse("seccomp export: refusing to write binary BPF to a terminal", "use -o FILE or redirect stdout");
+    return std::fwrite(data, 1, size, stdout) == size ? 0 : Refuse("seccomp export: write to stdout failed");
   }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Fail("seccomp export: -o " + path + ": " + std::strerror(errno));
+  if (fd < 0) return Refuse("seccomp export: -o " + path + ": " + std::strerror(errno));
   bool ok = ::write(fd, data, size) == static_cast<ssize_t>(size);
   ok = ::close(fd) == 0 && ok;
-  return ok ? 0 : Fail("seccomp export: write " + path + ": " + std::strerror(errno));
+  return ok ? 0 : Refuse("seccomp export: write " + path + ": " + std::strerror(errno));
 }
 
 int Export(int argc, char** argv, const char* data_dir) {
@@ -336,35 +334,35 @@ int Export(int argc, char** argv, const char* data_dir) {
     } else if (a == "-o" && i + 1 < argc) {
       out = argv[++i];
     } else if (a.size() > 1 && a[0] == '-') {
-      return Fail("seccomp export: unknown option '" + a + "' (or missing value)");
+      return Refuse("seccomp export: unknown option '" + a + "' (or missing value)");
     } else if (profile.empty()) {
       profile = a;
     } else {
-      return Fail("seccomp export: unexpected argument '" + a + "'");
+      return Refuse("seccomp export: unexpected argument '" + a + "'");
     }
   }
-  if (profile.empty()) return Fail("seccomp export: no PROFILE given");
+  if (profile.empty()) return Refuse("seccomp export: no PROFILE given");
   if (format != "bpf" && format != "bwrap" && format != "systemd" && format != "nsjail" && format != "oci") {
-    return Fail("seccomp export: --format " + (format.empty() ? std::string("is required") : "'" + format + "' is not known"),
+    return Refuse("seccomp export: --format " + (format.empty() ? std::string("is required") : "'" + format + "' is not known"),
                 "use --format bpf, bwrap, systemd, nsjail or oci");
   }
   auto p = Load(profile, data_dir, false);
-  if (!p) return Fail(p.error().Message(), p.error().hint);
+  if (!p) return Refuse(p.error().Message(), p.error().hint);
   if (format == "oci") {  // the profile as written, `@group` names expanded, for runc, crun, Docker, Podman
     auto found = ReadSeccompProfile(profile, data_dir);
-    if (!found) return Fail(found.error().Message(), found.error().hint);
+    if (!found) return Refuse(found.error().Message(), found.error().hint);
     auto text = seccomp::ExpandProfileGroups(found->second, found->first);
-    if (!text) return Fail(text.error().Message());
+    if (!text) return Refuse(text.error().Message());
     return WriteOut(out, text->data(), text->size(), false);
   }
   if (format == "bpf" || format == "bwrap") {
     auto bpf = seccomp::audit::ExportBpf(*p);
-    if (!bpf) return Fail(bpf.error().Message());
+    if (!bpf) return Refuse(bpf.error().Message());
     return WriteOut(out, bpf->data(), bpf->size(), true);
   }
   Result<seccomp::audit::TextExport> t = format == "systemd" ? Result<seccomp::audit::TextExport>(seccomp::audit::ExportSystemd(*p))
                                                              : seccomp::audit::ExportKafel(*p);
-  if (!t) return Fail(t.error().Message());
+  if (!t) return Refuse(t.error().Message());
   for (const auto& l : t->lost) std::fprintf(stderr, "cordon: %s export loses: %s\n", format.c_str(), l.c_str());
   return WriteOut(out, t->text.data(), t->text.size(), false);
 }
@@ -391,7 +389,7 @@ int CmdSeccompAudit(std::string_view sub, int argc, char** argv, const char* dat
   if (sub == "disasm") return Disasm(argc, argv, data_dir);
   if (sub == "groups") return Groups(argc, argv, data_dir);
   if (sub == "export") return Export(argc, argv, data_dir);
-  return Fail("unknown seccomp command '" + std::string(sub) + "'");
+  return Refuse("unknown seccomp command '" + std::string(sub) + "'");
 }
 
 }  // namespace cordon

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/report.h"
 #include "supervisor/policy.h"
 #include "supervisor/policy_loader.h"
 #include "supervisor/seccomp/audit/record.h"
@@ -48,11 +49,8 @@ constexpr const char* kRecordUsage =
     "Exit: 0 when CMD exited 0 under the recorded profile, 1 when it did not (the profile is still\n"
     "written), 125 on bad input or a failed run.\n";
 
-int Usage(const std::string& msg, const std::string& hint = "see cordon seccomp record --help") {
-  std::fprintf(stderr, "cordon: %s\n", msg.c_str());
-  if (!hint.empty()) std::fprintf(stderr, "cordon: hint: %s\n", hint.c_str());
-  return kExitCordonFailure;
-}
+// A refusal of this command: the cause, and by default where its usage is (cli/report.h).
+int Usage(std::string_view msg, std::string_view hint = "see cordon seccomp record --help") { return cli::ReportFailure(msg, hint); }
 
 Result<void> WriteFile(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
