@@ -14,11 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-RunResult Policy(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{BuildPath("bin/cordon"), "policy"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv);
-}
+RunResult Policy(const std::vector<std::string>& args) { return CordonCommand("policy", args); }
 
 std::vector<json> Find(const json& report, const std::string& rule) {
   std::vector<json> v;

@@ -13,11 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-RunResult Policy(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{BuildPath("bin/cordon"), "policy"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv);
-}
+RunResult Policy(const std::vector<std::string>& args) { return CordonCommand("policy", args); }
 
 // path -> severity of the privileged findings of one report.
 std::map<std::string, std::string> Privileged(const json& report) {

@@ -16,11 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-RunResult Seccomp(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{BuildPath("bin/cordon"), "seccomp"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv);
-}
+RunResult Seccomp(const std::vector<std::string>& args) { return CordonCommand("seccomp", args); }
 
 // The shipped strict profile (which denies the keyring calls and mount) with one more rule.
 std::string StrictPlus(const std::string& file, const json& rule) {

@@ -15,11 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-RunResult Cordon(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{BuildPath("bin/cordon"), "seccomp"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv);
-}
+RunResult Cordon(const std::vector<std::string>& args) { return CordonCommand("seccomp", args); }
 
 json LintJson(const std::string& profile, int* exit_code = nullptr) {
   auto r = Cordon({"lint", profile, "--json"});

@@ -17,11 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-RunResult Seccomp(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{BuildPath("bin/cordon"), "seccomp"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv);
-}
+RunResult Seccomp(const std::vector<std::string>& args) { return CordonCommand("seccomp", args); }
 
 TEST(SeccompDisasm, NamesSyscallsAndReturnValuesAndReadsRawBpf) {
   auto d = Seccomp({"disasm", "default"});

@@ -166,4 +166,10 @@ std::string JsonField(const std::string& line, const std::string& path) {
   }
 }
 
+RunResult CordonCommand(const std::string& subcommand, const std::vector<std::string>& args) {
+  std::vector<std::string> argv{BuildPath("bin/cordon"), subcommand};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv);
+}
+
 }  // namespace cordon::test

@@ -21,6 +21,8 @@ struct RunOptions {
 };
 
 RunResult RunProgram(const std::vector<std::string>& argv, const RunOptions& opts = {});
+// build/bin/cordon SUBCOMMAND ARGS... (cordon seccomp lint ..., cordon policy diff ...).
+RunResult CordonCommand(const std::string& subcommand, const std::vector<std::string>& args);
 
 // Path of a built file: BuildPath("bin/cordon").
 std::string BuildPath(const std::string& rel);
