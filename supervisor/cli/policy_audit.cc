@@ -9,6 +9,7 @@
 
 #include "common/setup_step.h"
 #include "supervisor/cli/principals_lint.h"
+#include "supervisor/cli/operands.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/daemon/config.h"
 #include "supervisor/policy.h"
@@ -130,19 +131,11 @@ int Lint(int argc, char** argv, const char* data_dir) {
 }
 
 int Diff(int argc, char** argv, const char* data_dir) {
-  std::vector<std::string> pos;
-  bool json = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--json") {
-      json = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return Refuse("policy diff: unknown option '" + a + "'");
-    } else {
-      pos.push_back(a);
-    }
-  }
-  if (pos.size() != 2) return Refuse("policy diff: needs exactly two policies, A and B");
+  cli::JsonAndPair args;
+  if (auto refused = cli::ReadJsonAndPair(argc, argv, "policy diff", "policies", "see cordon policy --help", &args))
+    return *refused;
+  const bool json = args.json;
+  const std::vector<std::string> pos{args.a, args.b};
   auto a = LoadAll(pos[0], data_dir);
   if (!a) return Refuse(a.error().Message(), a.error().hint);
   auto b = LoadAll(pos[1], data_dir);

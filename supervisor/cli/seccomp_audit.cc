@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/operands.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/seccomp/audit/diff.h"
 #include "supervisor/seccomp/audit/disasm.h"
@@ -198,19 +199,11 @@ int Explain(int argc, char** argv, const char* data_dir) {
 }
 
 int Diff(int argc, char** argv, const char* data_dir) {
-  std::vector<std::string> pos;
-  bool json = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--json") {
-      json = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return Refuse("seccomp diff: unknown option '" + a + "'");
-    } else {
-      pos.push_back(a);
-    }
-  }
-  if (pos.size() != 2) return Refuse("seccomp diff: needs exactly two profiles, A and B");
+  cli::JsonAndPair args;
+  if (auto refused = cli::ReadJsonAndPair(argc, argv, "seccomp diff", "profiles", "see cordon seccomp lint --help", &args))
+    return *refused;
+  const bool json = args.json;
+  const std::vector<std::string> pos{args.a, args.b};
   auto a = Load(pos[0], data_dir, json);
   if (!a) return Refuse(a.error().Message(), a.error().hint);
   auto b = Load(pos[1], data_dir, json);
