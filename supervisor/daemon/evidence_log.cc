@@ -91,6 +91,12 @@ Result<void> EvidenceLog::Task(const TaskRow& t, const std::string& evidence_jso
   return Appended(w_->Append("task", data));
 }
 
+Result<void> EvidenceLog::Governance(const std::string& event, const std::string& principal, nlohmann::json data) {
+  redactor_->RedactJson(&data);
+  nlohmann::json record = {{"event", event}, {"principal", redactor_->Redact(principal)}, {"data", std::move(data)}};
+  return Appended(w_->Append("governance", record));
+}
+
 void EvidenceLog::RedactTask(TaskRow* t, std::string* evidence_json) const {
   for (auto& a : t->argv) a = redactor_->Redact(a);
   for (std::string* s : {&t->message, &t->request_id, &t->app_id}) *s = redactor_->Redact(*s);

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.h"
 #include "supervisor/daemon/store.h"
 #include "supervisor/evidence/log.h"
@@ -37,6 +39,11 @@ class EvidenceLog {
   Result<void> Decision(const DecisionRow& d, int64_t decision_id, const Policy* policy);
   // Appends a finished task's record with its evidence (parsed back into the record's JSON).
   Result<void> Task(const TaskRow& t, const std::string& evidence_json);
+  // Appends a control-plane state change (kind "governance"): `event` names it ("freeze",
+  // "breaker_open", "session_budget", "approval_granted", ...), `principal` is who caused it
+  // (a principal's name, or "cordond" for a rule that fired), `data` the rest. Redacted like a
+  // decision before it is written.
+  Result<void> Governance(const std::string& event, const std::string& principal, nlohmann::json data);
   // Redaction before storage (docs/evidence.md "Redaction"): what cordond keeps of a task (argv,
   // message, request id, app id) and its evidence JSON, and of a decision, with secrets replaced
   // by tokens; called before the database and the log get them.
