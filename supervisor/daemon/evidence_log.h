@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -47,6 +48,9 @@ class EvidenceLog {
   // Redaction before storage (docs/evidence.md "Redaction"): what cordond keeps of a task (argv,
   // message, request id, app id) and its evidence JSON, and of a decision, with secrets replaced
   // by tokens; called before the database and the log get them.
+  // A value cordond knows is secret (a minted token, a policy's secret) is redacted by exact value
+  // and its encodings from everything stored after this call (rule name `rule`).
+  Result<void> AddSecret(std::string_view value, const std::string& rule) { return redactor_->AddSecret(value, rule); }
   void RedactTask(TaskRow* t, std::string* evidence_json) const;
   void RedactDecision(DecisionRow* d) const;
   // A checkpoint if one is due by time; call from the loop's deadlines.
