@@ -4,14 +4,23 @@ sleeping tasks: is admission of the last ones as fast as the first, and what doe
 cost the daemon (RSS, fds)? Numbers for people, never pass/fail.
 
   bench/daemon_load.py [--build build] [--tasks 1000] [--iterations 100] [--concurrent 200]
+                       [--flood 4] [--baseline-cordond PATH]
 
 --concurrent N (0 skips it): N attached `cordon submit -- /bin/true` started at once, each timed
 from its start to its exit (p50, p99), and the rate at which they all got through.
 
+--flood N (0 skips it): an idle client's calls (`cordon ps`, a cold `cordon submit`) timed alone
+and while N clients submit cold tasks back to back (as root, as user nobody: another tenant), on a
+cordond without a warm pool: p50 idle, p50 during the flood, and their ratio. With
+--baseline-cordond PATH (another build's cordond, e.g. one copied to build/bin/cordond.before so
+that it finds the same shim), the same runs against it first, printed side by side.
+
 Runs as root (rootful, per-task uids) or as a user (rootless). Starts its own cordond on a
-temporary socket and state dir with the shipped example configuration (as root) or a generated
-one naming the current user (rootless), and shuts it down at the end (which ends every task)."""
-import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
+temporary socket and state dir with a configuration naming the current user (bench/cordond_bench.py),
+and shuts it down at the end (which ends every task)."""
+import argparse, os, statistics, subprocess, sys, threading, time
+
+from cordond_bench import Cordond, nobody
 
 def pct(xs, p):
     xs = sorted(xs)
@@ -60,36 +69,87 @@ def concurrent_submits(cordon, env, n):
     if first_err:
         print("  first failure:", first_err)
 
+def idle_calls(cordon, env, n):
+    """p50 ms of `cordon ps` and of a cold `cordon submit -- /bin/true`, n of each, alternating."""
+    ps, sub = [], []
+    for _ in range(n):
+        ms, r = timed([cordon, "ps"], env)
+        if r.returncode == 0:
+            ps.append(ms)
+        ms, r = timed([cordon, "submit", "--", "/bin/true"], env)
+        if r.returncode == 0:
+            sub.append(ms)
+    return (statistics.median(ps) if ps else float("nan"), statistics.median(sub) if sub else float("nan"))
+
+def flood_run(build, cordond, conns, n):
+    """Idle p50s, then p50s during a flood of `conns` back-to-back cold submitters, on one cordond."""
+    d = Cordond(build, "cordon-flood-", ["--pool-size", "0"], cordond=cordond)
+    other = nobody()
+    stop, admitted = threading.Event(), [0]
+
+    def flooder():
+        while not stop.is_set():
+            r = subprocess.run([d.cordon, "submit", "--", "/bin/true"], env=d.env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, user=other.pw_uid if other else None,
+                               group=other.pw_gid if other else None, extra_groups=[] if other else None)
+            if r.returncode == 0:
+                admitted[0] += 1
+    try:
+        idle = idle_calls(d.cordon, d.env, n)
+        threads = [threading.Thread(target=flooder) for _ in range(conns)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)  # under way
+        t0 = time.perf_counter()
+        busy = idle_calls(d.cordon, d.env, n)
+        rate = admitted[0] / (time.perf_counter() - t0 + 0.5)
+        stop.set()
+        for t in threads:
+            t.join()
+        after = idle_calls(d.cordon, d.env, n)
+    finally:
+        d.stop()
+    return idle, busy, after, rate
+
+def flood(build, baseline, conns, n):
+    runs = []
+    if baseline:
+        runs.append(("baseline " + os.path.basename(baseline), flood_run(build, baseline, conns, n)))
+    runs.append(("this build", flood_run(build, None, conns, n)))
+    who = "user nobody (another tenant)" if nobody() else "the same user (rootless: one uid)"
+    print(f"\nan idle client's calls while {conns} clients of {who} submit cold tasks back to back "
+          f"(--pool-size 0), p50 of {n} each, ms\n")
+    head = "".join(f" {name[:27]:>27} |" for name, _ in runs)
+    print(f"| {'call':20} |{head}")
+    print(f"|{'-' * 22}|" + f"{'-' * 29}|" * len(runs))
+    for i, call in enumerate(["ps (List)", "submit (cold)"]):
+        for label, pick in [("idle", lambda r: r[0][i]), ("during the flood", lambda r: r[1][i]),
+                            ("idle after", lambda r: r[2][i])]:
+            cells = "".join(f" {pick(r):27.1f} |" for _, r in runs)
+            print(f"| {call + ' ' + label:20} |{cells}")
+        ratio = "".join(f" {r[1][i] / max(r[0][i], r[2][i]):26.2f}x |" for _, r in runs)
+        print(f"| {call + ' flood/idle':20} |{ratio}")
+    rates = "".join(f" {r[3]:27.1f} |" for _, r in runs)
+    print(f"| {'flood admitted/s':20} |{rates}")
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build"))
     ap.add_argument("--tasks", type=int, default=1000)
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--concurrent", type=int, default=200)
+    ap.add_argument("--flood", type=int, default=4)
+    ap.add_argument("--flood-calls", type=int, default=15)
+    ap.add_argument("--baseline-cordond", default="")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
-    cordon, cordond = f"{build}/bin/cordon", f"{build}/bin/cordond"
-    tmp = tempfile.mkdtemp(prefix="cordon-load-")
-    os.chmod(tmp, 0o755)
-    sock, state, config = f"{tmp}/cordond.sock", f"{tmp}/state", f"{tmp}/config"
-    os.makedirs(config)
-    if os.geteuid() == 0:
-        shutil.copy(f"{build}/share/cordon/examples/principals.json", f"{config}/principals.json")
-    else:
-        import pwd
-        me = pwd.getpwuid(os.geteuid()).pw_name
-        json.dump({"version": 1, "roles": {"operator": {"policies": ["*"], "classes": ["interactive", "batch", "privileged"],
-                   "manage_all_tasks": True}},
-                   "principals": [{"name": me, "tenant": "local", "uids": [os.geteuid()], "roles": ["operator"]}]},
-                  open(f"{config}/principals.json", "w"))
-    env = dict(os.environ, CORDON_SOCKET=sock)
-    d = subprocess.Popen([cordond, "--socket", sock, "--state-dir", state, "--config-dir", config,
-                          "--grace-ms", "1000", "--max-tasks", str(max(a.tasks, a.concurrent) + 100)],
-                         stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/cordond.log", "w"))
-    for _ in range(200):
-        if os.path.exists(sock):
-            break
-        time.sleep(0.02)
+    cordon = f"{build}/bin/cordon"
+    if a.flood:
+        flood(build, a.baseline_cordond, a.flood, a.flood_calls)
+    if a.tasks == 0 and a.iterations == 0 and a.concurrent == 0:
+        return 0
+    d = Cordond(build, "cordon-load-", ["--max-tasks", str(max(a.tasks, a.concurrent) + 100)])
+    env = d.env
     try:
         rows = []
         for name, argv, e in [("bare fork+exec+wait", ["/bin/true"], None),
@@ -112,7 +172,7 @@ def main():
         if a.concurrent:
             concurrent_submits(cordon, env, a.concurrent)
 
-        rss0, fds0 = proc_stats(d.pid)
+        rss0, fds0 = proc_stats(d.proc.pid)
         lat, failed = [], 0
         for i in range(a.tasks):
             ms, r = timed([cordon, "submit", "--detach", "--", "sleep", "600"], env)
@@ -125,7 +185,7 @@ def main():
                 continue
             lat.append(ms)
         time.sleep(1)
-        rss1, fds1 = proc_stats(d.pid)
+        rss1, fds1 = proc_stats(d.proc.pid)
         live = len(lat)
         first, last = lat[:100], lat[-100:]
         print(f"\n{live} concurrent sleeping tasks ({failed} submits failed)")
@@ -136,12 +196,7 @@ def main():
             print(f"  cordond RSS {rss0} KiB -> {rss1} KiB: {(rss1 - rss0) / live:.1f} KiB per live task")
             print(f"  cordond fds {fds0} -> {fds1}: {(fds1 - fds0) / live:.1f} per live task")
     finally:
-        d.send_signal(signal.SIGTERM)
-        try:
-            d.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            d.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        d.stop()
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -26,7 +26,7 @@ fi
 if (( quick )); then
   build/bin/cordon-host-costs --runs 50
   build/bin/cordon-bench --quick --per-worker 15
-  python3 bench/daemon_load.py --tasks 100 --iterations 20
+  python3 bench/daemon_load.py --tasks 100 --iterations 20 --flood-calls 8
   python3 bench/seccomp_denials.py --rounds 3 --calls 20000
   build/bin/cordon-seccomp-compile-bench --runs 5
   build/bin/cordon-evidence-bench --runs 50

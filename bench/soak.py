@@ -10,7 +10,9 @@ Starts its own cordond (temporary socket, state dir, config, and, as root, its o
 directory, so that other cordond instances on the host do not blur the counts), submits the tasks
 with `cordon submit` (attached: /bin/true, `exit 3`, `echo` in turn) from `--concurrency` threads,
 waits for the daemon to settle and stops it with SIGTERM."""
-import argparse, json, os, pwd, shutil, signal, subprocess, sys, tempfile, time
+import argparse, os, pwd, shutil, subprocess, sys, time
+
+from cordond_bench import Cordond
 from concurrent.futures import ThreadPoolExecutor
 
 CGROUP_BASES = ["/sys/fs/cgroup/cordon.slice", "/sys/fs/cgroup/unified/cordon.slice", "/sys/fs/cgroup/memory/cordon.slice",
@@ -86,32 +88,17 @@ def main():
     ap.add_argument("extra", nargs="*", help="more cordond flags, after --")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
-    cordon, cordond = f"{build}/bin/cordon", f"{build}/bin/cordond"
-    tmp = tempfile.mkdtemp(prefix="cordon-soak-")
-    os.chmod(tmp, 0o755)
-    sock, state, config = f"{tmp}/cordond.sock", f"{tmp}/state", f"{tmp}/config"
-    leases = f"{tmp}/ids" if os.geteuid() == 0 else None
-    os.makedirs(config)
+    # Its own uid lease directory as root, so that other cordond instances do not blur the counts.
     me = pwd.getpwuid(os.geteuid()).pw_name
-    json.dump({"version": 1, "roles": {"operator": {"policies": ["*"], "classes": ["interactive", "batch"]}},
-               "principals": [{"name": me, "tenant": "local", "uids": [os.geteuid()], "roles": ["operator"]}]},
-              open(f"{config}/principals.json", "w"))
-    argv = [cordond, "--socket", sock, "--state-dir", state, "--config-dir", config, "--grace-ms", "1000"]
-    if leases:
-        argv += ["--id-lock-dir", leases]
-    argv += a.extra
-    log = open(f"{tmp}/cordond.log", "w")
-    d = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
-    for _ in range(500):
-        if os.path.exists(sock):
-            break
-        time.sleep(0.02)
-    env = dict(os.environ, CORDON_SOCKET=sock)
+    d = Cordond(build, "cordon-soak-", a.extra, own_leases=True,
+                principals={"version": 1, "roles": {"operator": {"policies": ["*"], "classes": ["interactive", "batch"]}},
+                            "principals": [{"name": me, "tenant": "local", "uids": [os.geteuid()], "roles": ["operator"]}]})
+    cordon, env, state, leases = d.cordon, d.env, d.state, d.leases
     cmds = [["/bin/true"], ["/bin/sh", "-c", "exit 3"], ["/bin/echo", "soak"]]
     try:
         subprocess.run([cordon, "submit", "--", "/bin/true"], env=env, check=True, stdout=subprocess.DEVNULL)
         time.sleep(2)  # the warm pool refills
-        before = snapshot(d.pid, state, leases)
+        before = snapshot(d.proc.pid, state, leases)
         failures = []
 
         def one(i):
@@ -132,11 +119,9 @@ def main():
                     print(f"  {done} tasks, {done / (time.monotonic() - t0):.0f}/s", file=sys.stderr, flush=True)
         wall = time.monotonic() - t0
         time.sleep(3)  # the last tasks' clean-up, and the pool refills
-        after = snapshot(d.pid, state, leases)
+        after = snapshot(d.proc.pid, state, leases)
     finally:
-        d.send_signal(signal.SIGTERM)
-        d.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True) if sys.exc_info()[0] else None
+        d.stop(keep_dir=True)  # removed below, once the numbers are printed
     print(f"cordond soak: {a.tasks} tasks ({'rootful' if os.geteuid() == 0 else 'rootless'}, "
           f"{a.concurrency} at a time, cordond {' '.join(a.extra) or 'defaults'}) in {wall:.0f} s, "
           f"{a.tasks / wall:.0f} tasks/s, {len(failures)} unexpected exit codes")
@@ -146,7 +131,7 @@ def main():
     print(f"|{'-' * 32}|{'-' * 14}|{'-' * 14}|")
     for k in before:
         print(f"| {k:30} | {before[k]:>12} | {after[k]:>12} |")
-    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(d.tmp, ignore_errors=True)
     return 1 if failures else 0
 
 

@@ -96,6 +96,15 @@ constexpr const char* kRunUsage =
     "Example:\n"
     "  cordon run --evidence - -- python3 -c 'import os; print(os.getuid())'\n";
 
+// `cordon run` builds its sandbox the warm pool's way (Task::Prepare, then Task::Launch) only in
+// the test build of this file, tests/ cordon-pooled, which the pooled.* tests run: the shipped
+// `cordon` has no switch for it.
+#ifdef CORDON_POOLED_RUN
+constexpr bool kPooledRun = true;
+#else
+constexpr bool kPooledRun = false;
+#endif
+
 // Environment knobs of the test suite (docs/sandbox.md): set when the variable's value is "1".
 bool TestKnobSet(const char* name) {
   const char* v = ::getenv(name);
@@ -348,7 +357,7 @@ int CmdRun(int argc, char** argv) {
   }
   auto task = RunTaskToCompletion(*rt, std::make_shared<const Policy>(std::move(*policy)),
                                   std::make_shared<const SeccompFilter>(std::move(*filter)), req, ids, received,
-                                  layout ? &*layout : nullptr, TestKnobSet("CORDON_TEST_POOLED"));
+                                  layout ? &*layout : nullptr, kPooledRun);
   if (!task) return Failed(task.error());
   const TaskOutcome& o = (*task)->outcome();
   if (!o.message.empty() && o.failure != FailureClass::kNone) std::fprintf(stderr, "cordon: %s\n", o.message.c_str());

@@ -376,21 +376,25 @@ void Daemon::CloseConn(uint64_t serial) {
   if (attached) KillAttached(serial);
 }
 
+void Daemon::KillForGoneClient(Live& l) {
+  l.attached_conn = 0;
+  if (l.task->finished()) return;
+  // The caller's end of the task is gone: nobody gets its output or its exit code. A task that
+  // must outlive its caller is submitted with --detach (docs/daemon.md "When a client goes").
+  l.task->Kill(FailureClass::kClientGone,
+               "the client that submitted this task attached (its stdio) closed its connection before the task "
+               "ended, so the task was killed; submit with --detach for a task that must outlive its client");
+  Log("task " + l.row.id + ": its attached client is gone, killed");
+  SyncWatches(l);
+}
+
 void Daemon::KillAttached(uint64_t conn_serial) {
   std::vector<uint64_t> serials;
   for (auto& [s, l] : live_)
     if (l->attached_conn == conn_serial) serials.push_back(s);
   for (uint64_t s : serials) {
     Live& l = *live_.at(s);
-    l.attached_conn = 0;
-    if (l.task->finished()) continue;
-    // The caller's end of the task is gone: nobody gets its output or its exit code. A task that
-    // must outlive its caller is submitted with --detach (docs/daemon.md "When a client goes").
-    l.task->Kill(FailureClass::kClientGone,
-                 "the client that submitted this task attached (its stdio) closed its connection before the task "
-                 "ended, so the task was killed; submit with --detach for a task that must outlive its client");
-    Log("task " + l.row.id + ": its attached client is gone, killed");
-    SyncWatches(l);
+    KillForGoneClient(l);
   }
 }
 

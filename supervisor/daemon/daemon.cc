@@ -92,6 +92,17 @@ Result<void> Daemon::Init() {
       Log("refusals' decisions are synced on the event loop: " + w.error().Message());
     }
   }
+  // Sandboxes are built off the loop (sandbox_builder.h); without the builder, on it.
+  if (auto b = SandboxBuilder::Start(); b) {
+    epoll_event bev{EPOLLIN, {.u64 = Token(kBuildSerial, (*b)->event_fd())}};
+    if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, (*b)->event_fd(), &bev) == 0) {
+      builder_ = std::move(*b);
+    } else {
+      Log(std::string("sandboxes are built on the event loop: epoll_ctl: ") + std::strerror(errno));
+    }
+  } else {
+    Log("sandboxes are built on the event loop: " + b.error().Message());
+  }
   CORDON_TRY(Listen());
   Log("listening on " + (sd_env_.listen_fds ? systemd::SocketPath(listen_.Get()) + " (socket from systemd)" : opts_.socket_path) + " (state " + opts_.state_dir + ", config " + opts_.config_dir + ", " +
       (::geteuid() == 0 ? "rootful" : "rootless") + ")");
@@ -145,7 +156,8 @@ void Daemon::Run() {
     NotifyService(now);
     if (stopping_) {
       if (!killed_all_ && now >= stop_kill_at_) BeginStop(true);
-      if (live_.empty()) break;
+      // Sandboxes still being built come back first (and are discarded, OnBuilt).
+      if (live_.empty() && cold_builds_.empty() && pool_builds_.empty()) break;
       if (killed_all_ && now >= stop_give_up_at_) {
         Log(std::to_string(live_.size()) + " tasks did not end after the kill; exiting anyway");
         break;
@@ -177,6 +189,8 @@ void Daemon::Run() {
             OnSignals();
           } else if (serial == kSyncSerial) {
             OnSynced();
+          } else if (serial == kBuildSerial) {
+            OnBuilt();
           } else if (auto c = conns_.find(serial); c != conns_.end()) {
             OnConn(*c->second, events[i].events);
           } else if (auto t = live_.find(serial); t != live_.end()) {

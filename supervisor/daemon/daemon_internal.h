@@ -35,6 +35,7 @@
 #include "supervisor/daemon/frame.h"
 #include "common/procfs.h"
 #include "supervisor/daemon/recovery.h"
+#include "supervisor/daemon/sandbox_builder.h"
 #include "supervisor/daemon/spool.h"
 #include "supervisor/daemon/store.h"
 #include "supervisor/daemon/sync_worker.h"
@@ -50,7 +51,7 @@ namespace api = ::cordon::api::v1;
 // epoll tokens: (serial << 20) | fd. Serials 1 and 2 are the listening socket and the signalfd;
 // connections and tasks get fresh serials, so an event for a closed connection whose fd number was
 // reused in the same epoll batch finds no owner instead of the wrong one.
-inline constexpr uint64_t kListenSerial = 1, kSignalSerial = 2, kSyncSerial = 3;
+inline constexpr uint64_t kListenSerial = 1, kSignalSerial = 2, kSyncSerial = 3, kBuildSerial = 4;
 inline constexpr int kFdBits = 20;
 inline constexpr size_t kMaxFdBindings = 64;       // caller binding fds one Submit may carry
 inline constexpr size_t kMaxPendingFds = 3 + kMaxFdBindings;  // fds received but not yet claimed by a Submit frame
@@ -227,6 +228,24 @@ struct SubmitVerdict {
   std::optional<IdempotencyKey> replay;  // the request_id's earlier task
 };
 
+// An admitted Submit whose sandbox is being built on the builder's thread (submit.cc BuildCold):
+// what its task needs once the build is back. The Submit is answered then.
+struct ColdBuild {
+  uint64_t conn = 0;  // the connection that submitted it (it may be gone by then)
+  uint64_t call_id = 0;
+  SubmitCall call;    // its fds stay open here: the build reads the caller bindings' fds
+  std::shared_ptr<const Config> cfg;  // the config the verdict's pointers point into
+  SubmitVerdict v;
+  int64_t decision_id = 0;
+  TaskRequest tr;  // its stdio fds are call.stdio's
+};
+
+// A warm-pool sandbox being built on the builder's thread (pool.cc PrepareOne).
+struct PoolBuild {
+  std::string policy;
+  LoadedPolicy built_for;
+};
+
 class Daemon {
  public:
   explicit Daemon(const DaemonOptions& o) : opts_(o) {}
@@ -256,7 +275,17 @@ class Daemon {
   // Opens the bindings and starts (or, with the worker, prepares) a sandbox into `l`; false once
   // it has answered the Submit with why not.
   bool StartCold(Conn& c, uint64_t call_id, const Decision& d, const SubmitCall& call, TaskRequest& tr, Live* l);
-  void RegisterLive(Conn& c, std::unique_ptr<Live> l, api::Response resp, uint64_t release_ticket,
+  // With the sandbox builder: posts the cold start's build; OnColdBuilt() goes on from there.
+  void BuildCold(Conn& c, uint64_t call_id, SubmitCall call, const SubmitVerdict& v, int64_t decision_id,
+                 TaskRequest tr);
+  void OnBuilt();  // the builder's eventfd: builds are back
+  void OnColdBuilt(ColdBuild cb, BuiltSandbox b);
+  void OnPoolBuilt(const PoolBuild& pb, BuiltSandbox b);
+  // A started task (pooled, or its sandbox built) becomes live: its row recorded, the Submit's
+  // reply sent or held. `c` is nullptr when the submitting connection is gone.
+  void AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, SubmitCall& call, const SubmitVerdict& v,
+                    int64_t decision_id, uint64_t release_ticket);
+  void RegisterLive(Conn* c, std::unique_ptr<Live> l, api::Response resp, uint64_t release_ticket,
                     std::shared_ptr<const Policy> policy);
   void HandleTaskCall(Conn& c, const api::Request& req);
   void HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req);
@@ -277,6 +306,7 @@ class Daemon {
   // Connection limits at accept: "" to admit, else why not (sent to the peer before the close).
   std::string ConnLimit(const PeerCred& peer, bool principal) const;
   void KillAttached(uint64_t conn_serial);
+  void KillForGoneClient(Live& l);  // its attached client went: killed, client_gone
   // A reply that must wait until the decision just recorded is on disk: sent by OnSynced() once
   // the sync worker has synced it, or at once when there is no worker (the commit synced it).
   void ReplyWhenDurable(Conn& c, api::Response resp);
@@ -301,7 +331,9 @@ class Daemon {
   // Discards pooled sandboxes past --pool-max-age (their mounts and bindings are as old as they
   // are); returns when the next one comes of age, 0 if none.
   uint64_t RetireOldPooled(uint64_t now);
-  void PrepareOne(const std::string& name, const LoadedPolicy& lp);
+  // Builds (on the builder's thread) or posts one sandbox for the pool; false when it failed at
+  // once (backing off).
+  bool PrepareOne(const std::string& name, const LoadedPolicy& lp);
   void OnPooled(Pooled& p, int fd);
   void DropPooled(uint64_t serial, const std::string& why);
   // Lets go of a task that is not live (a discarded or withdrawn sandbox): its destructor, which
@@ -407,6 +439,12 @@ class Daemon {
   std::shared_ptr<std::atomic<bool>> sweeping_ = std::make_shared<std::atomic<bool>>(false);  // on chores_
   bool stopping_ = false, killed_all_ = false;
   uint64_t stop_kill_at_ = 0, stop_give_up_at_ = 0;
+  // Sandboxes being built off the loop, by the serial the loop will know them by (OnBuilt), and
+  // the builder (nullptr if it could not start: then they are built on the loop). The builder is
+  // declared after what its jobs read, so that it stops first.
+  std::unordered_map<uint64_t, ColdBuild> cold_builds_;
+  std::unordered_map<uint64_t, PoolBuild> pool_builds_;
+  std::unique_ptr<SandboxBuilder> builder_;
   // The slow end of sandboxes the loop lets go of: a discarded pooled sandbox's Task (its
   // destructor kills the cgroup and waits up to 2 s for it to empty) and the periodic sweep of
   // dead supervisors' cgroups. Last: it finishes its jobs first when the daemon goes.

@@ -1,7 +1,7 @@
 // supervisor/daemon/pool.cc: cordond's warm pool. Per pooled policy it keeps --pool-size sandboxes
-// built ahead of their tasks (Task::Prepare: cgroup, namespaces, mounts, bindings, BPF), each waiting
-// before its task's clone. A Submit takes one and hands it the task (Task::Launch); the loop builds
-// the next one afterwards. A pooled sandbox serves one task and is never reused; one whose policy or
+// built ahead of their tasks (Task::Prepare: cgroup, namespaces, mounts, bindings, BPF, on the
+// sandbox builder's thread: sandbox_builder.h), each waiting before its task's clone. A Submit
+// takes one and hands it the task (Task::Launch); the next one is built afterwards. A pooled sandbox serves one task and is never reused; one whose policy or
 // seccomp filter changed is discarded, never handed out.
 #include "supervisor/daemon/daemon_internal.h"
 
@@ -56,7 +56,7 @@ void Daemon::PlanPool() {
 uint64_t Daemon::PoolMemory() const {
   uint64_t sum = 0;
   for (const auto& [s, p] : pool_) sum += p->memory_bytes ? p->memory_bytes : pool_estimate_bytes_;
-  return sum;
+  return sum + pool_builds_.size() * pool_estimate_bytes_;  // and those still on the builder's thread
 }
 
 uint64_t Daemon::RetireOldPooled(uint64_t now) {
@@ -89,15 +89,17 @@ void Daemon::RefillPool() {
     ++have[p->policy];
     if (!p->task->ready()) ++building;
   }
+  for (const auto& [s, b] : pool_builds_) {
+    ++have[b.policy];
+    ++building;
+  }
   const uint64_t now = sys::MonotonicNs();
   for (const std::string& name : pool_plan_) {
     const LoadedPolicy& lp = config_->policies.at(name);
     if (auto b = pool_backoff_.find(name); b != pool_backoff_.end() && now < b->second.until_ns) continue;
     while (have[name] < opts_.pool_size && building < opts_.pool_refill &&
            PoolMemory() + pool_estimate_bytes_ <= opts_.pool_memory_max) {
-      const size_t before = pool_.size();
-      PrepareOne(name, lp);
-      if (pool_.size() == before) break;  // failed: backing off
+      if (!PrepareOne(name, lp)) break;  // failed: backing off
       ++have[name];
       ++building;
     }
@@ -111,28 +113,72 @@ uint64_t Daemon::BackOff(const std::string& policy) {
   return b.delay_ns / 1'000'000;
 }
 
-void Daemon::PrepareOne(const std::string& name, const LoadedPolicy& lp) {
-  auto fail = [&](const Error& e) {
-    const uint64_t ms = BackOff(name);
-    Log("warm pool: building a sandbox for policy '" + name + "' failed, next try in " + std::to_string(ms) +
-        " ms: " + e.Message());
-  };
-  auto identity = AcquireIdentity(opts_.ids, opts_.id_lock_dir);
-  if (!identity) return fail(identity.error());
-  // Only policies without caller, state or socket bindings are pooled: what is left opens the same
-  // way for every request.
+namespace {
+
+// Builds one pooled sandbox: only policies without caller, state or socket bindings are pooled,
+// so what is left opens the same way for every request. On the builder's thread, or the loop's
+// when there is no builder.
+BuiltSandbox BuildPooled(const DaemonOptions& opts, const LoadedPolicy& lp, const cgroup::Layout* cgroups) {
+  BuiltSandbox b;
+  auto identity = AcquireIdentity(opts.ids, opts.id_lock_dir);
+  if (!identity) {
+    b.error = identity.error();
+    return b;
+  }
   auto opened = OpenBindings(*lp.policy, BindingContext{});
-  if (!opened) return fail(opened.error());
+  if (!opened) {
+    b.error = opened.error();
+    return b;
+  }
   TaskRequest shape;
   shape.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));
-  auto task = Task::Prepare(opts_.runtime, lp.policy, lp.filter, std::move(*identity), shape,
-                            cgroups_ ? &*cgroups_ : nullptr);
-  if (!task) return fail(task.error());
+  auto task = Task::Prepare(opts.runtime, lp.policy, lp.filter, std::move(*identity), shape, cgroups);
+  if (!task) {
+    b.error = task.error();
+    return b;
+  }
+  b.task = std::move(*task);
+  return b;
+}
+
+}  // namespace
+
+bool Daemon::PrepareOne(const std::string& name, const LoadedPolicy& lp) {
+  const uint64_t serial = next_serial_++;
+  const cgroup::Layout* cgroups = cgroups_ ? &*cgroups_ : nullptr;
+  if (builder_) {
+    pool_builds_[serial] = PoolBuild{name, lp};
+    // opts_ lives as long as the daemon, and so does the builder's thread that reads it.
+    builder_->Post(serial, SandboxBuilder::kPoolOwner, [&opts = opts_, lp, cgroups] { return BuildPooled(opts, lp, cgroups); });
+    return true;
+  }
+  BuiltSandbox b = BuildPooled(opts_, lp, cgroups);
+  b.serial = serial;
+  const bool built = b.task != nullptr;
+  OnPoolBuilt(PoolBuild{name, lp}, std::move(b));
+  return built;
+}
+
+void Daemon::OnPoolBuilt(const PoolBuild& pb, BuiltSandbox b) {
+  if (b.error) {
+    const uint64_t ms = BackOff(pb.policy);
+    Log("warm pool: building a sandbox for policy '" + pb.policy + "' failed, next try in " + std::to_string(ms) +
+        " ms: " + b.error->Message());
+    return;
+  }
+  // Built for a policy or filter a reload has changed since, or for a daemon now stopping: it
+  // would never be handed out.
+  auto it = config_->policies.find(pb.policy);
+  if (stopping_ || it == config_->policies.end() || !SameBuild(pb.built_for, it->second) ||
+      std::find(pool_plan_.begin(), pool_plan_.end(), pb.policy) == pool_plan_.end()) {
+    DiscardTask(std::move(b.task));
+    return;
+  }
   auto p = std::make_unique<Pooled>();
-  p->serial = next_serial_++;
-  p->policy = name;
-  p->built_for = lp;
-  p->task = std::move(*task);
+  p->serial = b.serial;
+  p->policy = pb.policy;
+  p->built_for = pb.built_for;
+  p->task = std::move(b.task);
   Pooled& ref = *p;
   pool_[p->serial] = std::move(p);
   SyncWatchSet(ref.serial, *ref.task, &ref.watched);

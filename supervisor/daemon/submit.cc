@@ -1,7 +1,7 @@
 // supervisor/daemon/submit.cc: cordond's Submit call, as its steps: read the request and claim
 // its fds, judge it (admission, then the daemon's own limits and idempotency), record the
 // decision, then either answer (a refusal, a replay) or start the task (a pooled sandbox, else
-// one built on demand) and register it. docs/daemon.md describes each step's faults.
+// one built on demand, off the loop: cold_build.cc) and register it. docs/daemon.md describes each step's faults.
 #include "supervisor/daemon/daemon_internal.h"
 
 namespace cordon::daemon::internal {
@@ -165,7 +165,7 @@ SubmitVerdict Daemon::JudgeSubmit(const Conn& c, const Config& cfg, const Submit
       return v;
     }
   }
-  if (live_.size() >= opts_.max_tasks)
+  if (live_.size() + cold_builds_.size() >= opts_.max_tasks)  // sandboxes being built count too
     return refuse(api::ERROR_CODE_UNAVAILABLE,
                   "cordond runs its limit of " + std::to_string(opts_.max_tasks) + " tasks; retry later");
   return v;
@@ -215,7 +215,19 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
     }
     release_ticket = *pooled;
   }
-  if (!l->task && !StartCold(c, call_id, d, call, tr, l.get())) return;  // answered
+  if (!l->task) {
+    // With the sync worker, a cold start's sandbox is built on the builder's thread; the Submit
+    // goes on in OnColdBuilt() once it is back (cold_build.cc).
+    if (syncer_ && builder_) return BuildCold(c, call_id, std::move(call), v, decision_id, std::move(tr));
+    if (!StartCold(c, call_id, d, call, tr, l.get())) return;  // answered
+  }
+  AdoptStarted(&c, call_id, std::move(l), call, v, decision_id, release_ticket);
+}
+
+void Daemon::AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, SubmitCall& call,
+                          const SubmitVerdict& v, int64_t decision_id, uint64_t release_ticket) {
+  const Decision& d = v.admission;
+  const Submission& s = call.s;
   l->task->MeasureStateWith(&state_walker_);
   l->row = MakeTaskRow(l->task->id(), s, d, v.fingerprint, call.now_ms, decision_id);
   TaskRow& t = l->row;
@@ -232,11 +244,11 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   resp.set_call_id(call_id);
   resp.mutable_submit()->set_decision_id(decision_id);
   FillInfo(t, resp.mutable_submit()->mutable_task());
-  if (s.stdio) {
+  if (s.stdio && c) {
     // Attached: the task writes into this caller's fds, so it lives as long as the caller's
     // connection (docs/daemon.md "When a client goes").
-    l->attached_conn = c.serial;
-    ++c.attached;
+    l->attached_conn = c->serial;
+    ++c->attached;
   }
   RegisterLive(c, std::move(l), std::move(resp), release_ticket, d.policy->policy);
 }
@@ -320,7 +332,7 @@ bool Daemon::StartCold(Conn& c, uint64_t call_id, const Decision& d, const Submi
   return true;
 }
 
-void Daemon::RegisterLive(Conn& c, std::unique_ptr<Live> l, api::Response resp, uint64_t release_ticket,
+void Daemon::RegisterLive(Conn* c, std::unique_ptr<Live> l, api::Response resp, uint64_t release_ticket,
                           std::shared_ptr<const Policy> policy) {
   const uint64_t serial = l->serial;
   live_by_id_[l->row.id] = serial;
@@ -332,20 +344,20 @@ void Daemon::RegisterLive(Conn& c, std::unique_ptr<Live> l, api::Response resp, 
   live_[serial] = std::move(l);
   SyncWatches(ref);
   if (ref.awaiting_launch) MeasureStateBefore(ref, std::move(policy));
+  // Without `c` (the caller went while its sandbox was built) the reply has nobody to go to.
   if (release_ticket) {
     held_releases_.push_back({release_ticket, serial});
-    held_replies_.push_back(HeldReply{release_ticket, c.serial, std::move(resp)});
-    ++c.held;
-    UpdateEvents(c);
+    held_replies_.push_back(HeldReply{release_ticket, c ? c->serial : 0, std::move(resp)});
+    if (c) ++c->held;
   } else if (ref.awaiting_launch) {
     // Answered with the release, as a pooled start is (LaunchOnDemand, then OnSynced).
-    ref.reply_conn = c.serial;
+    ref.reply_conn = c ? c->serial : 0;
     ref.reply = std::move(resp);
-    ++c.held;
-    UpdateEvents(c);
-  } else {
-    Reply(c, resp);
+    if (c) ++c->held;
+  } else if (c) {
+    Reply(*c, resp);
   }
+  if (c && (release_ticket || ref.awaiting_launch)) UpdateEvents(*c);
   AfterTask(serial);
 }
 

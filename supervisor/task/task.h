@@ -209,7 +209,7 @@ class Task {
 // Runs one task to completion on the calling thread: forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to it,
 // enforces the policy's limits, and returns the finished task (its cgroup removed). `cordon run`.
 // `pooled`: build the sandbox with Prepare() and hand it the task with Launch() once ready, the
-// path of cordond's warm pool (CORDON_TEST_POOLED=1 runs the CLI's tests through it).
+// path of cordond's warm pool (the test build tests/ cordon-pooled runs the CLI's tests through it).
 Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
                                                   std::shared_ptr<const SeccompFilter> filter,
                                                   const TaskRequest& req, const IdRange& ids, uint64_t received_ns,

@@ -113,8 +113,8 @@ TEST(Cli, EvidenceRecord) {
   EXPECT_NE(bad.err.find("--evidence /nonexistent-dir/e.json"), std::string::npos) << bad.err;
 }
 
-// Large and odd arguments and variables reach the task byte for byte. Under CORDON_TEST_POOLED=1
-// (the pooled.* run) they travel with kStart: inline when small, in a memfd past 60 KiB; and the
+// Large and odd arguments and variables reach the task byte for byte. In the pooled.* run
+// (PooledRun()) they travel with kStart: inline when small, in a memfd past 60 KiB; and the
 // evidence must then say the sandbox was pooled.
 TEST(Cli, ArgumentsAndEnvironmentArriveWhole) {
   REQUIRE_SANDBOX();
@@ -124,8 +124,7 @@ TEST(Cli, ArgumentsAndEnvironmentArriveWhole) {
                      {"--env", "BIG=" + big_env, "--env", "SMALL=" + odd, "--evidence", "-"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "100000|" + odd + "|70000|" + odd);
-  const char* pooled = ::getenv("CORDON_TEST_POOLED");
-  const bool want = pooled != nullptr && std::string(pooled) == "1";
+  const bool want = PooledRun();
   EXPECT_EQ(JsonField(EvidenceLine(r), "sandbox/pooled"), want ? "true" : "false");
   auto small = CordonRun({"/bin/echo", "hi"}, {"--evidence", "-"});
   EXPECT_EQ(small.out.substr(0, 3), "hi\n");
@@ -159,10 +158,7 @@ std::vector<std::string> ReportedSteps(const std::string& evidence) {
 // the report (message and evidence) must name N.
 TEST(Cli, EveryFailingSetupStepIsReportedByName) {
   REQUIRE_SANDBOX();
-  const bool pooled_run = [] {
-    const char* p = ::getenv("CORDON_TEST_POOLED");
-    return p != nullptr && std::string(p) == "1";
-  }();
+  const bool pooled_run = PooledRun();
   auto ok = CordonRun({"/bin/true"}, {"--evidence", "-"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   const std::string ev = EvidenceLine(ok);

@@ -7,12 +7,16 @@
 #include <pwd.h>
 #include <grp.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <dirent.h>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -21,6 +25,7 @@
 #include "common/bindings/grant.h"
 #include "tests/support/daemon_latency.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/notify_socket.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
@@ -157,6 +162,113 @@ TEST(DaemonLoop, ColdSubmitFloodDoesNotDelayAnotherTenant) {
   // At least one of the flood's cold starts per submit measured (11-40 a run on the loaded VM).
   EXPECT_GE(admitted, 5) << "the flood did not happen" << d.Log();
   EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
+}
+
+// True when a thread of process `pid` sleeps in the kernel function `fn` (/proc/PID/task/*/wchan).
+bool ThreadSleepsIn(pid_t pid, const std::string& fn) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(tasks.c_str());
+  if (!dir) return false;
+  bool found = false;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f(tasks + "/" + e->d_name + "/wchan");
+    std::string wchan;
+    std::getline(f, wchan);
+    if (wchan == fn) found = true;
+  }
+  ::closedir(dir);
+  return found;
+}
+
+// A sandbox build that blocks holds up only its own Submit: cordond builds sandboxes on a thread
+// of their own, and its loop answers every other caller meanwhile (issue 14 "no tenant stalls
+// another"). The build is made to block for as long as the test wants: the policy's socket binding
+// names a service whose accept queue is full, so the build's connect waits for an accept. While it
+// waits, another caller's List, a Submit served by the warm pool and a Status are answered; once the
+// service accepts, the blocked Submit completes. (Before, the build ran on the loop and nothing was
+// answered until the service accepted.)
+TEST(DaemonLoop, ABlockedSandboxBuildStallsNoOtherCall) {
+  REQUIRE_SANDBOX();
+  const char* t = ::getenv("TMPDIR");
+  std::string tmpl = std::string(t && *t ? t : "/tmp") + "/cordon-build-test-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl.data());
+  ::chmod(dir.c_str(), 0755);
+  // The service: a backlog of 0 holds one connection not yet accepted, which we make ourselves.
+  const std::string svc = dir + "/svc.sock";
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", svc.c_str());
+  ASSERT_EQ(::bind(listener.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  ASSERT_EQ(::chmod(svc.c_str(), 0666), 0);
+  ASSERT_EQ(::listen(listener.Get(), 0), 0);
+  UniqueFd first(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  ASSERT_EQ(::connect(first.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+
+  NotifySocket notify(dir + "/notify.sock");
+  ::setenv("NOTIFY_SOCKET", notify.path().c_str(), 1);
+  DaemonProcess d(TwoTenants(::geteuid(), R"("default", "svc")"), {"--pool-size", "1", "--pool-policies", "default"});
+  ::unsetenv("NOTIFY_SOCKET");
+  ASSERT_GT(d.pid(), 0) << d.Log();
+  AddPolicy(d, "svc", R"({"name": "svc", "version": 1, "bindings": [{"name": "svc", "kind": "socket", "source": ")" +
+                          svc + R"("}]})");
+  ASSERT_NE(notify.WaitFor("pool 1/1 ready"), "") << "the warm pool did not fill:\n" << notify.seen() << d.Log();
+
+  auto blocked = std::async(std::launch::async, [&] {
+    return d.Cli({"submit", "--detach", "--policy", "svc", "--", "/bin/true"});
+  });
+  // The build's connect sleeps in the kernel until the service accepts.
+  bool waiting = false;
+  for (int i = 0; i < 1000 && !waiting; ++i) {
+    waiting = ThreadSleepsIn(d.pid(), "unix_wait_for_peer");
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(waiting) << "the build never waited for the service" << d.Log();
+
+  // The service accepts both connections (ours, then the build's, which the first one's accept
+  // lets in); a bound of 20 s each, never reached when all is well.
+  std::vector<UniqueFd> accepted;
+  auto accept_all = [&] {
+    while (accepted.size() < 2) {
+      pollfd p{listener.Get(), POLLIN, 0};
+      if (::poll(&p, 1, 20000) != 1) break;
+      accepted.emplace_back(::accept4(listener.Get(), nullptr, nullptr, SOCK_CLOEXEC));
+    }
+  };
+  // Each must be answered while the build waits; 20 s only bounds a hang (an answer takes ms).
+  auto answered = [&](std::vector<std::string> args, RunResult* out) {
+    auto call = std::async(std::launch::async, [&d, args] { return d.Cli(args); });
+    if (call.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+      ADD_FAILURE() << "cordon " << args[0] << " was not answered while another caller's sandbox build waited";
+      accept_all();  // let the daemon go on, then collect the answer
+    }
+    *out = call.get();
+  };
+  RunResult list, pooled, status;
+  answered({"ps", "--all"}, &list);
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  answered({"submit", "--detach", "--", "/bin/true"}, &pooled);
+  ASSERT_EQ(pooled.exit_code, 0) << pooled.err << d.Log();
+  const std::string pooled_id = Trim(pooled.out);
+  answered({"status", pooled_id}, &status);
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find(pooled_id), std::string::npos) << status.out;
+  const bool still_waiting = ThreadSleepsIn(d.pid(), "unix_wait_for_peer");
+  EXPECT_TRUE(still_waiting) << "the build stopped waiting before the other calls were answered";
+
+  // The service accepts: the blocked Submit completes and its task runs.
+  accept_all();
+  ASSERT_EQ(accepted.size(), 2u) << "the build's connection never reached the service" << d.Log();
+  auto b = blocked.get();
+  ASSERT_EQ(b.exit_code, 0) << b.err << d.Log();
+  const std::string blocked_id = Trim(b.out);
+  EXPECT_EQ(d.Cli({"wait", blocked_id}).exit_code, 0) << d.Log();
+  EXPECT_EQ(d.Cli({"wait", pooled_id}).exit_code, 0) << d.Log();
+  // The quick Submit was served by the pool; the blocked one was built for its request.
+  EXPECT_EQ(JsonField(d.Cli({"evidence", pooled_id}).out, "sandbox/pooled"), "true");
+  EXPECT_EQ(JsonField(d.Cli({"evidence", blocked_id}).out, "sandbox/pooled"), "false");
+  RunProgram({"/bin/rm", "-rf", dir});
 }
 
 // The policy of the state tests: one state binding, optionally with a quota.

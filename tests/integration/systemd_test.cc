@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/support/daemon_process.h"
+#include "tests/support/notify_socket.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
@@ -107,42 +108,6 @@ TEST(SystemdUnits, SecurityExposureBelowFive) {
   RecordProperty("exposure", m[1].str());
   EXPECT_LT(score, 5.0) << "cordond.service is exposed more than 'OK'; the table:\n" << r.out;
 }
-
-// A datagram socket standing in for systemd's notify socket.
-class NotifySocket {
- public:
-  explicit NotifySocket(const std::string& path) : path_(path) {
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << path;
-  }
-  ~NotifySocket() { ::close(fd_); }
-  // Collects messages until one contains `want` (returned), or `limit` passes ("").
-  std::string WaitFor(const std::string& want, std::chrono::milliseconds limit = 10s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return "";
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[4096];
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) continue;
-      std::string msg(buf, static_cast<size_t>(n));
-      seen_ += msg + "\n---\n";
-      if (msg.find(want) != std::string::npos) return msg;
-    }
-  }
-  const std::string& seen() const { return seen_; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  std::string seen_;
-};
 
 // A DaemonProcess started with `env` added to its environment (it inherits ours at exec).
 std::unique_ptr<DaemonProcess> StartWithEnv(const std::vector<std::pair<std::string, std::string>>& env,

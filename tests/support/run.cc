@@ -97,7 +97,16 @@ RunResult RunProgram(const std::vector<std::string>& argv, const RunOptions& opt
   return r;
 }
 
-std::string BuildPath(const std::string& rel) { return std::string(CORDON_BUILD_DIR) + "/" + rel; }
+std::string BuildPath(const std::string& rel) {
+  // The pooled.* run (tests/CMakeLists.txt): `cordon` is the test build whose run is pooled.
+  if (rel == "bin/cordon" && PooledRun()) return ::getenv("CORDON_TEST_CLI");
+  return std::string(CORDON_BUILD_DIR) + "/" + rel;
+}
+
+bool PooledRun() {
+  const char* cli = ::getenv("CORDON_TEST_CLI");
+  return cli != nullptr && *cli != '\0';
+}
 std::string SourcePath(const std::string& rel) { return std::string(CORDON_SOURCE_DIR) + "/" + rel; }
 
 RunResult CordonRun(const std::vector<std::string>& cmd, const std::vector<std::string>& extra,

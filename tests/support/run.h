@@ -26,6 +26,10 @@ RunResult CordonCommand(const std::string& subcommand, const std::vector<std::st
 
 // Path of a built file: BuildPath("bin/cordon").
 std::string BuildPath(const std::string& rel);
+// The pooled.* run of the isolation and security tests (tests/CMakeLists.txt): CORDON_TEST_CLI
+// names tests/cordon-pooled, a `cordon` whose run builds the sandbox the warm pool's way, and
+// BuildPath("bin/cordon") gives it.
+bool PooledRun();
 std::string SourcePath(const std::string& rel);
 
 // `cordon run [extra...] -- cmd...`
