@@ -60,3 +60,88 @@ def default_principals():
     if other:
         principals.append({"name": "bulk", "tenant": "bulk", "uids": [other.pw_uid], "roles": ["operator"]})
     return {"version": 1, "roles": {"operator": role}, "principals": principals}
+
+
+# ---- A raw API client (docs/api.md "Framing"): calls timed without a CLI process's start-up ----
+
+def _varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _field(num, payload):  # a length-delimited field
+    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
+
+
+def list_request(call_id):
+    return _varint(1 << 3) + _varint(call_id) + _field(14, b"\x10\x01")  # List{limit: 1}
+
+
+def submit_request(call_id, argv):
+    return _varint(1 << 3) + _varint(call_id) + _field(10, b"".join(_field(5, a.encode()) for a in argv))
+
+
+def _has_error(payload):
+    """Whether a Response sets `error` (field 2) at its top level."""
+    i = 0
+    while i < len(payload):
+        key, shift = 0, 0
+        while True:
+            b = payload[i]; i += 1
+            key |= (b & 0x7F) << shift; shift += 7
+            if not b & 0x80:
+                break
+        num, wire = key >> 3, key & 7
+        if num == 2:
+            return True
+        if wire == 0:
+            while payload[i] & 0x80:
+                i += 1
+            i += 1
+        elif wire == 2:
+            n, shift = 0, 0
+            while True:
+                b = payload[i]; i += 1
+                n |= (b & 0x7F) << shift; shift += 7
+                if not b & 0x80:
+                    break
+            i += n
+        else:
+            return False
+    return False
+
+
+class RawClient:
+    """One connection to cordond; call() sends a Request and returns (ms, ok) for its Response."""
+
+    def __init__(self, sock_path):
+        import socket
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(sock_path)
+        self.next_id = 1
+
+    def _recv(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.s.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("cordond closed the connection")
+            buf += chunk
+        return buf
+
+    def call(self, make):
+        import struct
+        self.next_id += 1
+        req = make(self.next_id)
+        t = time.perf_counter()
+        self.s.sendall(struct.pack("<I", len(req)) + req)
+        (n,) = struct.unpack("<I", self._recv(4))
+        payload = self._recv(n)
+        return (time.perf_counter() - t) * 1000, not _has_error(payload)
+
+    def close(self):
+        self.s.close()

@@ -9,8 +9,9 @@ cost the daemon (RSS, fds)? Numbers for people, never pass/fail.
 --concurrent N (0 skips it): N attached `cordon submit -- /bin/true` started at once, each timed
 from its start to its exit (p50, p99), and the rate at which they all got through.
 
---flood N (0 skips it): an idle client's calls (`cordon ps`, a cold `cordon submit`) timed alone
-and while N clients submit cold tasks back to back (as root, as user nobody: another tenant), on a
+--flood N (0 skips it): an idle client's calls (a List, a cold Submit of /bin/true, over a
+connection of its own: raw frames, no CLI start-up) timed alone and while N connections submit
+cold tasks back to back (as root, as user nobody: another tenant), on a
 cordond without a warm pool: p50 idle, p50 during the flood, and their ratio. With
 --baseline-cordond PATH (another build's cordond, e.g. one copied to build/bin/cordond.before so
 that it finds the same shim), the same runs against it first, printed side by side.
@@ -20,7 +21,7 @@ temporary socket and state dir with a configuration naming the current user (ben
 and shuts it down at the end (which ends every task)."""
 import argparse, os, statistics, subprocess, sys, threading, time
 
-from cordond_bench import Cordond, nobody
+from cordond_bench import Cordond, RawClient, list_request, nobody, submit_request
 
 def pct(xs, p):
     xs = sorted(xs)
@@ -69,44 +70,69 @@ def concurrent_submits(cordon, env, n):
     if first_err:
         print("  first failure:", first_err)
 
-def idle_calls(cordon, env, n):
-    """p50 ms of `cordon ps` and of a cold `cordon submit -- /bin/true`, n of each, alternating."""
+def idle_calls(sock, n):
+    """p50 ms of a List and of a cold Submit of /bin/true (answered once started), n of each, on one
+    connection of our own (raw frames: no CLI start-up in the figure)."""
+    c = RawClient(sock)
     ps, sub = [], []
-    for _ in range(n):
-        ms, r = timed([cordon, "ps"], env)
-        if r.returncode == 0:
-            ps.append(ms)
-        ms, r = timed([cordon, "submit", "--", "/bin/true"], env)
-        if r.returncode == 0:
-            sub.append(ms)
+    try:
+        for _ in range(n):
+            ms, ok = c.call(list_request)
+            if ok:
+                ps.append(ms)
+            ms, ok = c.call(lambda i: submit_request(i, ["/bin/true"]))
+            if ok:
+                sub.append(ms)
+    finally:
+        c.close()
     return (statistics.median(ps) if ps else float("nan"), statistics.median(sub) if sub else float("nan"))
+
+def flooder(sock, conns, stop_r, report_w):
+    """In a child process (as user nobody when we are root): `conns` connections, each sending its
+    next cold Submit as soon as the last is answered, until stop_r is readable; then reports how
+    many were admitted."""
+    other = nobody()
+    if other:
+        os.setgroups([])
+        os.setresgid(other.pw_gid, other.pw_gid, other.pw_gid)
+        os.setresuid(other.pw_uid, other.pw_uid, other.pw_uid)
+    stop, admitted = threading.Event(), [0] * conns
+
+    def one(k):
+        c = RawClient(sock)
+        while not stop.is_set():
+            _, ok = c.call(lambda i: submit_request(i, ["/bin/true"]))
+            admitted[k] += ok
+        c.close()
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(conns)]
+    for t in threads:
+        t.start()
+    os.read(stop_r, 1)
+    stop.set()
+    for t in threads:
+        t.join()
+    os.write(report_w, str(sum(admitted)).encode())
+    os._exit(0)
 
 def flood_run(build, cordond, conns, n):
     """Idle p50s, then p50s during a flood of `conns` back-to-back cold submitters, on one cordond."""
     d = Cordond(build, "cordon-flood-", ["--pool-size", "0"], cordond=cordond)
-    other = nobody()
-    stop, admitted = threading.Event(), [0]
-
-    def flooder():
-        while not stop.is_set():
-            r = subprocess.run([d.cordon, "submit", "--", "/bin/true"], env=d.env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, user=other.pw_uid if other else None,
-                               group=other.pw_gid if other else None, extra_groups=[] if other else None)
-            if r.returncode == 0:
-                admitted[0] += 1
     try:
-        idle = idle_calls(d.cordon, d.env, n)
-        threads = [threading.Thread(target=flooder) for _ in range(conns)]
-        for t in threads:
-            t.start()
+        idle = idle_calls(d.sock, n)
+        stop_r, stop_w = os.pipe()
+        report_r, report_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            flooder(d.sock, conns, stop_r, report_w)
+        os.close(report_w)
         time.sleep(0.5)  # under way
         t0 = time.perf_counter()
-        busy = idle_calls(d.cordon, d.env, n)
-        rate = admitted[0] / (time.perf_counter() - t0 + 0.5)
-        stop.set()
-        for t in threads:
-            t.join()
-        after = idle_calls(d.cordon, d.env, n)
+        busy = idle_calls(d.sock, n)
+        secs = time.perf_counter() - t0 + 0.5
+        os.write(stop_w, b"s")
+        rate = int(os.read(report_r, 64) or b"0") / secs
+        os.waitpid(pid, 0)
+        after = idle_calls(d.sock, n)
     finally:
         d.stop()
     return idle, busy, after, rate
@@ -122,7 +148,7 @@ def flood(build, baseline, conns, n):
     head = "".join(f" {name[:27]:>27} |" for name, _ in runs)
     print(f"| {'call':20} |{head}")
     print(f"|{'-' * 22}|" + f"{'-' * 29}|" * len(runs))
-    for i, call in enumerate(["ps (List)", "submit (cold)"]):
+    for i, call in enumerate(["List", "Submit (cold)"]):
         for label, pick in [("idle", lambda r: r[0][i]), ("during the flood", lambda r: r[1][i]),
                             ("idle after", lambda r: r[2][i])]:
             cells = "".join(f" {pick(r):27.1f} |" for _, r in runs)
