@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "tests/support/daemon_process.h"
@@ -35,6 +38,27 @@ inline double MedianSubmitMs(DaemonProcess& d, int n, std::vector<std::string> a
 inline double LatencyBound(double idle_before_ms, double idle_after_ms) {
   const double idle = std::max(idle_before_ms, idle_after_ms);
   return std::max(2 * idle, idle + 50);
+}
+
+// The end of a "rounds" test: `during` holds another caller's submit times while the fault held;
+// their median, printed with the idle medians before and after, must be within LatencyBound.
+inline void ExpectWithinIdle(DaemonProcess& d, double idle, std::vector<double> during, const std::string& while_what) {
+  const double idle_after = MedianSubmitMs(d, 5);
+  std::sort(during.begin(), during.end());
+  const double median = during[during.size() / 2];
+  std::printf("submit: idle median %.1f ms, %s %.1f ms (median of %zu; max %.1f), idle after %.1f ms\n", idle,
+              while_what.c_str(), median, during.size(), during.back(), idle_after);
+  EXPECT_LE(median, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
+}
+
+// Binding `name` of task `id`'s evidence (docs/evidence.md "bindings"), or null when it has none.
+inline nlohmann::json EvidenceBinding(DaemonProcess& d, const std::string& id, const std::string& name) {
+  auto ev = nlohmann::json::parse(d.Cli({"evidence", id}).out, nullptr, false);
+  if (!ev.is_discarded() && ev.contains("bindings"))
+    for (const auto& b : ev["bindings"])
+      if (b.value("name", "") == name) return b;
+  ADD_FAILURE() << "no binding '" << name << "' in the evidence of task " << id << ": " << ev.dump();
+  return nullptr;
 }
 
 }  // namespace cordon::test

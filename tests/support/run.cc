@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -131,6 +132,14 @@ std::string WriteTempFile(const std::string& name, const std::string& text) {
   std::ofstream(path) << text;
   ::chmod(path.c_str(), 0644);
   return path;
+}
+
+std::string FreshTempDir(const std::string& name) {
+  namespace fs = std::filesystem;
+  std::string d = fs::path(WriteTempFile(".anchor", "")).parent_path() / (name + "-" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
 }
 
 bool IsRoot() { return ::geteuid() == 0; }

@@ -38,6 +38,8 @@ RunResult CordonRun(const std::vector<std::string>& cmd, const std::vector<std::
 
 // Writes `text` to a fresh file under a private temp dir and returns its path.
 std::string WriteTempFile(const std::string& name, const std::string& text);
+// An empty directory `name`-PID beside the files WriteTempFile writes (emptied if it was there).
+std::string FreshTempDir(const std::string& name);
 
 bool IsRoot();
 

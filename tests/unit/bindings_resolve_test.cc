@@ -19,15 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string FreshDir(const std::string& name) {
-  std::string d = fs::path(test::WriteTempFile(".anchor", "")).parent_path() / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 TEST(BindingsResolve, OpensADirectoryAndReportsItsIdentity) {
-  const std::string d = FreshDir("resolve-dir");
+  const std::string d = test::FreshTempDir("resolve-dir");
   auto r = OpenVerified(d.c_str(), O_PATH, Kind::kDirectory);
   ASSERT_TRUE(r) << r.error().Message();
   struct stat st;
@@ -37,7 +31,7 @@ TEST(BindingsResolve, OpensADirectoryAndReportsItsIdentity) {
 }
 
 TEST(BindingsResolve, RefusesASymlinkAnywhereInThePath) {
-  const std::string d = FreshDir("resolve-link");
+  const std::string d = test::FreshTempDir("resolve-link");
   fs::create_directories(d + "/real/sub");
   fs::create_directory_symlink(d + "/real", d + "/link");
   for (const std::string& p : {d + "/link", d + "/link/sub"}) {
@@ -49,7 +43,7 @@ TEST(BindingsResolve, RefusesASymlinkAnywhereInThePath) {
 }
 
 TEST(BindingsResolve, RefusesTheWrongType) {
-  const std::string d = FreshDir("resolve-type");
+  const std::string d = test::FreshTempDir("resolve-type");
   std::ofstream(d + "/f") << "x";
   auto dir_as_file = OpenVerified(d.c_str(), O_RDONLY, Kind::kRegular);
   ASSERT_FALSE(dir_as_file);
@@ -66,7 +60,7 @@ TEST(BindingsResolve, RefusesTheWrongType) {
 
 // The shim's check: the path must still name the inode the supervisor opened.
 TEST(BindingsResolve, RefusesAnotherInodeAtTheSamePath) {
-  const std::string d = FreshDir("resolve-swap");
+  const std::string d = test::FreshTempDir("resolve-swap");
   fs::create_directories(d + "/a");
   auto first = OpenVerified((d + "/a").c_str(), O_PATH, Kind::kDirectory);
   ASSERT_TRUE(first);

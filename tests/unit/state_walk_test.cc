@@ -21,12 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string FreshDir(const std::string& name) {
-  std::string d = fs::path(test::WriteTempFile(".anchor", "")).parent_path() / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 void WriteBytes(const std::string& path, size_t n) { std::ofstream(path) << std::string(n, 'x'); }
 
@@ -42,7 +36,7 @@ std::string BigNeighbour(const std::string& dir, uint64_t* bytes) {
 }
 
 TEST(StateWalk, CountsFilesAndSubdirectoriesButNotSymlinkTargets) {
-  std::string d = FreshDir("walk-static");
+  std::string d = test::FreshTempDir("walk-static");
   uint64_t big_bytes = 0;
   std::string big = BigNeighbour(d, &big_bytes);
   ASSERT_GE(big_bytes, 64u << 20);
@@ -72,7 +66,7 @@ TEST(StateWalk, CountsFilesAndSubdirectoriesButNotSymlinkTargets) {
 // RENAME_EXCHANGE) while the supervisor walks: a walk that checks with fstatat(NOFOLLOW) and then
 // opens by path follows the symlink whenever the swap lands in between.
 TEST(StateWalk, ASymlinkSwappedInDuringTheWalkIsNotFollowed) {
-  std::string d = FreshDir("walk-race");
+  std::string d = test::FreshTempDir("walk-race");
   uint64_t big_bytes = 0;
   std::string big = BigNeighbour(d, &big_bytes);
   ASSERT_GE(big_bytes, 64u << 20);
