@@ -207,6 +207,13 @@ void Daemon::Run() {
     ResumeConns();
     RunDeadlines(sys::MonotonicNs());
   }
+  // A build still under way after the give-up (a socket binding's connect that its service never
+  // accepts) would hold the builder's thread, and its join, forever: the thread is left to end
+  // with the process, and the shims it spawned with it (PDEATHSIG).
+  if (!cold_builds_.empty() || !pool_builds_.empty()) {
+    Log(std::to_string(cold_builds_.size() + pool_builds_.size()) + " sandbox builds did not come back; exiting anyway");
+    (void)builder_.release();
+  }
   // Best effort: whatever replies are queued (Wait answers for killed tasks) go out now.
   for (auto& [serial, c] : conns_) Flush(*c);
   if (auto c = evlog_->Close(); !c) Log("sealing the evidence log at shutdown failed: " + c.error().Message());

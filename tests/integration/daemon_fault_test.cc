@@ -95,25 +95,6 @@ TEST(DaemonFault, RunExits123WhenItsEvidenceIsNotWritten) {
   EXPECT_EQ(JsonField(line, "exit/code"), "3");
 }
 
-// The task cgroup directories (in every hierarchy Cordon uses here, wherever its base is) whose
-// owner mark names `pid`.
-std::vector<std::string> CgroupsOwnedBy(pid_t pid) {
-  std::vector<std::string> out;
-  for (const std::string& base : TaskCgroupBases()) {
-    DIR* d = ::opendir(base.c_str());
-    if (!d) continue;
-    while (dirent* e = ::readdir(d)) {
-      if (std::strncmp(e->d_name, "task-", 5) != 0) continue;
-      const std::string dir = base + "/" + e->d_name;
-      char mark[128] = {};
-      if (::getxattr(dir.c_str(), "user.cordon.owner", mark, sizeof mark - 1) <= 0) continue;
-      if (std::strtol(mark, nullptr, 10) == pid) out.push_back(dir);
-    }
-    ::closedir(d);
-  }
-  return out;
-}
-
 bool AnyExists(const std::vector<std::string>& dirs) {
   for (const auto& d : dirs)
     if (std::filesystem::exists(d)) return true;

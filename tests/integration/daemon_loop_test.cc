@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "common/bindings/grant.h"
+#include "tests/support/cgroup_bases.h"
 #include "tests/support/daemon_latency.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/notify_socket.h"
@@ -181,64 +182,99 @@ bool ThreadSleepsIn(pid_t pid, const std::string& fn) {
   return found;
 }
 
+// A Unix socket service whose accept queue is full (a backlog of 0 holds one connection not yet
+// accepted, which it makes itself): a sandbox whose policy binds it blocks in its build's connect
+// until AcceptAll(). What cordond's build waits on, as long as the test wants.
+class FullService {
+ public:
+  explicit FullService(const std::string& path) : path_(path) {
+    listener_.Reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    EXPECT_EQ(::bind(listener_.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    EXPECT_EQ(::chmod(path.c_str(), 0666), 0);
+    EXPECT_EQ(::listen(listener_.Get(), 0), 0);
+    first_.Reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    EXPECT_EQ(::connect(first_.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  }
+  // A policy `name` whose socket binding is this service.
+  std::string Policy(const std::string& name) const {
+    return R"({"name": ")" + name + R"(", "version": 1, "bindings": [{"name": "svc", "kind": "socket", "source": ")" +
+           path_ + R"("}]})";
+  }
+  // Accepts our connection and the build's (which the first accept lets in); 20 s each at most.
+  size_t AcceptAll() {
+    while (accepted_.size() < 2) {
+      pollfd p{listener_.Get(), POLLIN, 0};
+      if (::poll(&p, 1, 20000) != 1) break;
+      accepted_.emplace_back(::accept4(listener_.Get(), nullptr, nullptr, SOCK_CLOEXEC));
+    }
+    return accepted_.size();
+  }
+
+ private:
+  std::string path_;
+  UniqueFd listener_, first_;
+  std::vector<UniqueFd> accepted_;
+};
+
+// True when a thread of process `pid` sleeps in the kernel function `fn` (/proc/PID/task/*/wchan).
+bool ThreadSleepsIn(pid_t pid, const std::string& fn) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(tasks.c_str());
+  if (!dir) return false;
+  bool found = false;
+  while (dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] == '.') continue;
+    std::ifstream f(tasks + "/" + e->d_name + "/wchan");
+    std::string wchan;
+    std::getline(f, wchan);
+    if (wchan == fn) found = true;
+  }
+  ::closedir(dir);
+  return found;
+}
+
+// Waits (10 s at most) until a thread of cordond waits in a Unix socket connect: the build.
+bool BuildWaitsForTheService(pid_t cordond) {
+  for (int i = 0; i < 1000; ++i) {
+    if (ThreadSleepsIn(cordond, "unix_wait_for_peer")) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 // A sandbox build that blocks holds up only its own Submit: cordond builds sandboxes on a thread
 // of their own, and its loop answers every other caller meanwhile (issue 14 "no tenant stalls
-// another"). The build is made to block for as long as the test wants: the policy's socket binding
-// names a service whose accept queue is full, so the build's connect waits for an accept. While it
-// waits, another caller's List, a Submit served by the warm pool and a Status are answered; once the
-// service accepts, the blocked Submit completes. (Before, the build ran on the loop and nothing was
-// answered until the service accepted.)
+// another"). The build blocks for as long as the test wants: the policy's socket binding names a
+// service whose accept queue is full, so the build's connect waits for an accept. While it waits,
+// another caller's List, a Submit served by the warm pool and a Status are answered; once the
+// service accepts, the blocked Submit completes. (With the build on the loop, nothing was answered
+// until the service accepted.)
 TEST(DaemonLoop, ABlockedSandboxBuildStallsNoOtherCall) {
   REQUIRE_SANDBOX();
   const std::string dir = FreshTempDir("blocked-build");
-  // The service: a backlog of 0 holds one connection not yet accepted, which we make ourselves.
-  const std::string svc = dir + "/svc.sock";
-  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", svc.c_str());
-  ASSERT_EQ(::bind(listener.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
-  ASSERT_EQ(::chmod(svc.c_str(), 0666), 0);
-  ASSERT_EQ(::listen(listener.Get(), 0), 0);
-  UniqueFd first(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  ASSERT_EQ(::connect(first.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
-
+  FullService service(dir + "/svc.sock");
   NotifySocket notify(dir + "/notify.sock");
   ::setenv("NOTIFY_SOCKET", notify.path().c_str(), 1);
   DaemonProcess d(TwoTenants(::geteuid(), R"("default", "svc")"), {"--pool-size", "1", "--pool-policies", "default"});
   ::unsetenv("NOTIFY_SOCKET");
   ASSERT_GT(d.pid(), 0) << d.Log();
-  AddPolicy(d, "svc", R"({"name": "svc", "version": 1, "bindings": [{"name": "svc", "kind": "socket", "source": ")" +
-                          svc + R"("}]})");
+  AddPolicy(d, "svc", service.Policy("svc"));
   ASSERT_NE(notify.WaitFor("pool 1/1 ready"), "") << "the warm pool did not fill:\n" << notify.seen() << d.Log();
 
   auto blocked = std::async(std::launch::async, [&] {
     return d.Cli({"submit", "--detach", "--policy", "svc", "--", "/bin/true"});
   });
-  // The build's connect sleeps in the kernel until the service accepts.
-  bool waiting = false;
-  for (int i = 0; i < 1000 && !waiting; ++i) {
-    waiting = ThreadSleepsIn(d.pid(), "unix_wait_for_peer");
-    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_TRUE(waiting) << "the build never waited for the service" << d.Log();
+  ASSERT_TRUE(BuildWaitsForTheService(d.pid())) << "the build never waited for the service" << d.Log();
 
-  // The service accepts both connections (ours, then the build's, which the first one's accept
-  // lets in); a bound of 20 s each, never reached when all is well.
-  std::vector<UniqueFd> accepted;
-  auto accept_all = [&] {
-    while (accepted.size() < 2) {
-      pollfd p{listener.Get(), POLLIN, 0};
-      if (::poll(&p, 1, 20000) != 1) break;
-      accepted.emplace_back(::accept4(listener.Get(), nullptr, nullptr, SOCK_CLOEXEC));
-    }
-  };
   // Each must be answered while the build waits; 20 s only bounds a hang (an answer takes ms).
   auto answered = [&](std::vector<std::string> args, RunResult* out) {
     auto call = std::async(std::launch::async, [&d, args] { return d.Cli(args); });
     if (call.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
       ADD_FAILURE() << "cordon " << args[0] << " was not answered while another caller's sandbox build waited";
-      accept_all();  // let the daemon go on, then collect the answer
+      service.AcceptAll();  // let the daemon go on, then collect the answer
     }
     *out = call.get();
   };
@@ -255,8 +291,7 @@ TEST(DaemonLoop, ABlockedSandboxBuildStallsNoOtherCall) {
   EXPECT_TRUE(still_waiting) << "the build stopped waiting before the other calls were answered";
 
   // The service accepts: the blocked Submit completes and its task runs.
-  accept_all();
-  ASSERT_EQ(accepted.size(), 2u) << "the build's connection never reached the service" << d.Log();
+  ASSERT_EQ(service.AcceptAll(), 2u) << "the build's connection never reached the service" << d.Log();
   auto b = blocked.get();
   ASSERT_EQ(b.exit_code, 0) << b.err << d.Log();
   const std::string blocked_id = Trim(b.out);
@@ -265,6 +300,33 @@ TEST(DaemonLoop, ABlockedSandboxBuildStallsNoOtherCall) {
   // The quick Submit was served by the pool; the blocked one was built for its request.
   EXPECT_EQ(JsonField(d.Cli({"evidence", pooled_id}).out, "sandbox/pooled"), "true");
   EXPECT_EQ(JsonField(d.Cli({"evidence", blocked_id}).out, "sandbox/pooled"), "false");
+  RunProgram({"/bin/rm", "-rf", dir});
+}
+
+// A stop while a sandbox is being built: cordond waits for the build, discards the sandbox before
+// it ran anything, answers the Submit UNAVAILABLE, and leaves none of the sandbox's cgroups.
+TEST(DaemonLoop, AStopDuringASandboxBuildDiscardsTheSandbox) {
+  REQUIRE_SANDBOX();
+  const std::string dir = FreshTempDir("stop-build");
+  FullService service(dir + "/svc.sock");
+  DaemonProcess d(TwoTenants(::geteuid(), R"("default", "svc")"), {"--pool-size", "0", "--grace-ms", "200"});
+  AddPolicy(d, "svc", service.Policy("svc"));
+  const pid_t cordond = d.pid();
+  auto blocked = std::async(std::launch::async, [&] {
+    return d.Cli({"submit", "--detach", "--policy", "svc", "--", "/bin/sh", "-c", "echo ran > /dev/null"});
+  });
+  ASSERT_TRUE(BuildWaitsForTheService(cordond)) << "the build never waited for the service" << d.Log();
+  ::kill(cordond, SIGTERM);
+  ASSERT_TRUE(d.WaitForLog("stopping: no new tasks")) << d.Log();
+  ASSERT_EQ(service.AcceptAll(), 2u) << d.Log();
+  auto b = blocked.get();
+  EXPECT_NE(b.exit_code, 0) << b.out;
+  EXPECT_NE(b.err.find("cordond is shutting down"), std::string::npos) << b.err;
+  const int st = d.Signal(0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st << "\n" << d.Log();
+  // The discarded sandbox's Task was destroyed (its cgroups removed) before cordond exited.
+  const std::vector<std::string> left = CgroupsOwnedBy(cordond);
+  EXPECT_TRUE(left.empty()) << left.front() << "\n" << d.Log();
   RunProgram({"/bin/rm", "-rf", dir});
 }
 

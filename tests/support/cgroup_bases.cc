@@ -1,8 +1,11 @@
 #include "tests/support/cgroup_bases.h"
 
+#include <dirent.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "supervisor/cgroup/layout.h"
 
@@ -43,6 +46,23 @@ std::string NoTaskCgroupReason(bool ignore_v2) {
     if (::access(dir.c_str(), W_OK) != 0) return "uid " + std::to_string(::geteuid()) + " may not write " + dir;
   }
   return "";
+}
+
+std::vector<std::string> CgroupsOwnedBy(pid_t pid) {
+  std::vector<std::string> out;
+  for (const std::string& base : TaskCgroupBases()) {
+    DIR* d = ::opendir(base.c_str());
+    if (!d) continue;
+    while (dirent* e = ::readdir(d)) {
+      if (std::strncmp(e->d_name, "task-", 5) != 0) continue;
+      const std::string dir = base + "/" + e->d_name;
+      char mark[128] = {};
+      if (::getxattr(dir.c_str(), "user.cordon.owner", mark, sizeof mark - 1) <= 0) continue;
+      if (std::strtol(mark, nullptr, 10) == pid) out.push_back(dir);
+    }
+    ::closedir(d);
+  }
+  return out;
 }
 
 }  // namespace cordon::test

@@ -5,6 +5,8 @@
 // cgroupfs mounts, our cgroup's delegation, write access), not from a run's evidence.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -16,5 +18,9 @@ std::vector<std::string> TaskCgroupBases(bool ignore_v2 = false);
 
 // "" when this uid may create task cgroups here; otherwise why not (for GTEST_SKIP).
 std::string NoTaskCgroupReason(bool ignore_v2 = false);
+
+// The task cgroup directories (in every hierarchy Cordon uses here, wherever its base is) whose
+// owner mark names `pid` (a cordond, or a `cordon run`).
+std::vector<std::string> CgroupsOwnedBy(pid_t pid);
 
 }  // namespace cordon::test
