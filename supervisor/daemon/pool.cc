@@ -1,8 +1,9 @@
 // supervisor/daemon/pool.cc: cordond's warm pool. Per pooled policy it keeps --pool-size sandboxes
 // built ahead of their tasks (Task::Prepare: cgroup, namespaces, mounts, bindings, BPF, on the
 // sandbox builder's thread: sandbox_builder.h), each waiting before its task's clone. A Submit
-// takes one and hands it the task (Task::Launch); the next one is built afterwards. A pooled sandbox serves one task and is never reused; one whose policy or
-// seccomp filter changed is discarded, never handed out.
+// takes one and hands it the task (Task::Launch); the next one is built afterwards. A pooled
+// sandbox serves one task and is never reused; one whose policy or seccomp filter changed is
+// discarded, never handed out.
 #include "supervisor/daemon/daemon_internal.h"
 
 namespace cordon::daemon::internal {
@@ -149,7 +150,8 @@ bool Daemon::PrepareOne(const std::string& name, const LoadedPolicy& lp) {
   if (builder_) {
     pool_builds_[serial] = PoolBuild{name, lp};
     // opts_ lives as long as the daemon, and so does the builder's thread that reads it.
-    builder_->Post(serial, SandboxBuilder::kPoolOwner, [&opts = opts_, lp, cgroups] { return BuildPooled(opts, lp, cgroups); });
+    builder_->Post(serial, SandboxBuilder::kPoolOwner,
+                   [&opts = opts_, lp, cgroups] { return BuildPooled(opts, lp, cgroups); });
     return true;
   }
   BuiltSandbox b = BuildPooled(opts_, lp, cgroups);
