@@ -165,23 +165,6 @@ TEST(DaemonLoop, ColdSubmitFloodDoesNotDelayAnotherTenant) {
   EXPECT_LE(busy, LatencyBound(idle, idle_after)) << "idle after " << idle_after;
 }
 
-// True when a thread of process `pid` sleeps in the kernel function `fn` (/proc/PID/task/*/wchan).
-bool ThreadSleepsIn(pid_t pid, const std::string& fn) {
-  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
-  DIR* dir = ::opendir(tasks.c_str());
-  if (!dir) return false;
-  bool found = false;
-  while (dirent* e = ::readdir(dir)) {
-    if (e->d_name[0] == '.') continue;
-    std::ifstream f(tasks + "/" + e->d_name + "/wchan");
-    std::string wchan;
-    std::getline(f, wchan);
-    if (wchan == fn) found = true;
-  }
-  ::closedir(dir);
-  return found;
-}
-
 // A Unix socket service whose accept queue is full (a backlog of 0 holds one connection not yet
 // accepted, which it makes itself): a sandbox whose policy binds it blocks in its build's connect
 // until AcceptAll(). What cordond's build waits on, as long as the test wants.
