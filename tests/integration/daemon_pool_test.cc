@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -72,10 +73,15 @@ Ran SubmitPooled(DaemonProcess& d, const std::vector<std::string>& cmd, const st
   return r;
 }
 
+// The children of process `pid`, whichever of its threads started them (cordond's shims are
+// children of its sandbox builder's thread).
 std::vector<pid_t> ChildrenOf(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
   std::vector<pid_t> out;
-  for (pid_t p; f >> p;) out.push_back(p);
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream f(t.path() / "children");
+    for (pid_t p; f >> p;) out.push_back(p);
+  }
   return out;
 }
 
@@ -333,9 +339,8 @@ TEST(DaemonPool, StopKillsThePooledSandboxes) {
   std::set<pid_t> shims;
   for (int i = 0; i < 100 && shims.size() < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::ifstream f("/proc/" + std::to_string(d.pid()) + "/task/" + std::to_string(d.pid()) + "/children");
-    shims.clear();
-    for (pid_t p; f >> p;) shims.insert(p);
+    const std::vector<pid_t> children = ChildrenOf(d.pid());
+    shims = std::set<pid_t>(children.begin(), children.end());
   }
   ASSERT_GE(shims.size(), 2u) << d.Log();
   EXPECT_EQ(d.Signal(SIGTERM), 0) << d.Log();
