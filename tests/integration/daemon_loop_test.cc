@@ -137,8 +137,8 @@ class ColdFlood {
 // within 2x its idle median. As root the flood comes from another uid (user nobody, principal
 // "noisy" of tenant "bulk"); rootless, where the test has one uid, from another connection of the
 // same principal. (From 4 connections at once the other's submit took 3-4x its idle median on the
-// loaded 2-core development VM, 6-7x before a uid's Submits were taken one per loop turn: each
-// cold start still spends ~30 ms of the loop in Task::Prepare there, docs/performance.md.)
+// loaded 2-core development VM while each cold start spent ~30 ms of the loop in Task::Prepare;
+// that build now runs on the sandbox builder's thread, docs/daemon.md "Building sandboxes".)
 TEST(DaemonLoop, ColdSubmitFloodDoesNotDelayAnotherTenant) {
   REQUIRE_SANDBOX();
   const passwd* pw = IsRoot() ? ::getpwnam("nobody") : nullptr;
