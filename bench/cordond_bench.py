@@ -85,30 +85,30 @@ def submit_request(call_id, argv):
     return _varint(1 << 3) + _varint(call_id) + _field(10, b"".join(_field(5, a.encode()) for a in argv))
 
 
+def _read_varint(payload, i):
+    """The varint at payload[i:] and the index after it."""
+    n, shift = 0, 0
+    while True:
+        b = payload[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, i
+
+
 def _has_error(payload):
     """Whether a Response sets `error` (field 2) at its top level."""
     i = 0
     while i < len(payload):
-        key, shift = 0, 0
-        while True:
-            b = payload[i]; i += 1
-            key |= (b & 0x7F) << shift; shift += 7
-            if not b & 0x80:
-                break
+        key, i = _read_varint(payload, i)
         num, wire = key >> 3, key & 7
         if num == 2:
             return True
         if wire == 0:
-            while payload[i] & 0x80:
-                i += 1
-            i += 1
+            _, i = _read_varint(payload, i)
         elif wire == 2:
-            n, shift = 0, 0
-            while True:
-                b = payload[i]; i += 1
-                n |= (b & 0x7F) << shift; shift += 7
-                if not b & 0x80:
-                    break
+            n, i = _read_varint(payload, i)
             i += n
         else:
             return False
