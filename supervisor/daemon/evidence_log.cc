@@ -120,6 +120,12 @@ Result<void> EvidenceLog::Tick() {
   return w_->Checkpoint();
 }
 
+Result<void> EvidenceLog::Seal() {
+  auto c = w_->Checkpoint();
+  (void)Appended(0);
+  return c;
+}
+
 Result<std::string> EvidenceLog::RotateStagedKey() {
   auto r = w_->RotateToStagedKey();
   (void)Appended(0);

@@ -60,6 +60,9 @@ class EvidenceLog {
   // Seals what is left and closes; at shutdown.
   Result<void> Close();
 
+  // A checkpoint now over whatever is unsealed (crash recovery seals the records it appends
+  // before cordond serves anyone, as Open() sealed what the previous cordond left).
+  Result<void> Seal();
   // Key rotation (docs/evidence.md "Key rotation"): when `cordon evidence rotate-key` staged a
   // new key, rotates to it (the rotation record signed by the old key). Called on SIGHUP.
   // Returns the line for cordond's log, "" when no key was staged.

@@ -92,6 +92,8 @@ Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms, const cgr
       if (auto a = evlog->Task(fin, text); !a) rep.log.push_back("evidence log: task " + t.id + ": " + a.error().Message());
     rep.log.push_back("recovered task " + t.id + " (principal " + t.principal + "): " + what);
   }
+  if (evlog && !rows.empty())
+    if (auto c = evlog->Seal(); !c) rep.log.push_back("evidence log: sealing the recovered tasks: " + c.error().Message());
   return rep;
 }
 

@@ -202,6 +202,9 @@ TEST(EvidenceLogRetention, CordondPrunesAndWhatRemainsVerifies) {
   const uint64_t cut = (*marker)->first_kept;
   ASSERT_GT(cut, 0u);
   EXPECT_TRUE((*marker)->records.contains(0));  // the header, kept for the origin and first key
+  uint64_t dropped = 1;  // a pruned record of which only the leaf hash is kept
+  while (dropped < cut && (*marker)->records.contains(dropped)) ++dropped;
+  ASSERT_LT(dropped, cut);
   auto recs = ReadRecords(log);
   ASSERT_GE(recs.size(), 2u);
   EXPECT_EQ(json::parse(recs[0])["seq"], cut);
@@ -213,9 +216,9 @@ TEST(EvidenceLogRetention, CordondPrunesAndWhatRemainsVerifies) {
   auto ex = Evidence({"export", "--log", log, last_id, "-o", bundle});
   ASSERT_EQ(ex.exit_code, 0) << ex.out << ex.err;
   EXPECT_EQ(Evidence({"verify", "--bundle", bundle, "--key", log + "/signing.pub"}).exit_code, 0);
-  auto gone = Evidence({"export", "--log", log, "seq:1", "-o", bundle});
+  auto gone = Evidence({"export", "--log", log, "seq:" + std::to_string(dropped), "-o", bundle});
   EXPECT_EQ(gone.exit_code, 125);
-  EXPECT_NE(gone.err.find("record 1 was pruned by retention"), std::string::npos) << gone.err;
+  EXPECT_NE(gone.err.find("record " + std::to_string(dropped) + " was pruned by retention"), std::string::npos) << gone.err;
 
   auto expect_tampered = [](const std::string& copy, const std::string& what) {
     auto t = Evidence({"verify", "--log", copy});
@@ -250,9 +253,16 @@ TEST(EvidenceLogRetention, CordondPrunesAndWhatRemainsVerifies) {
   {  // one pruned leaf hash changed
     const std::string copy = Copy(work + "/pristine", work + "/leaf");
     evlog::PrunedPrefix m = **marker;
-    m.leaves[cut / 2][0] ^= 1;
+    m.leaves[dropped][0] ^= 1;
     std::ofstream(copy + "/pruned", std::ios::trunc) << m.Text();
     expect_tampered(copy, "checkpoint #");
+  }
+  {  // a kept copy of a pruned record (the header) changed
+    const std::string copy = Copy(work + "/pristine", work + "/copy");
+    evlog::PrunedPrefix m = **marker;
+    m.records[0].replace(m.records[0].find("cordon-evidence-log "), 6, "CORDON");
+    std::ofstream(copy + "/pruned", std::ios::trunc) << m.Text();
+    expect_tampered(copy, copy + "/pruned: its copy of pruned record 0 does not hash to that record's leaf");
   }
   // cordond starts again on the pruned log and goes on appending to it.
   d.Start();
