@@ -145,7 +145,10 @@ Result<uint64_t> EvidenceLog::ApplyRetention(uint64_t retain_days, uint64_t reta
     cut = std::max(cut, old);
     why["retain_days"] = retain_days;
   }
-  if (cut <= w_->first_kept()) return 0;
+  // A prune rewrites the records it keeps (and appends a prune record and a checkpoint): it runs
+  // only once it removes at least an eighth as many records as it keeps, so a log at its limit
+  // is not rewritten at every sweep for the few records that arrived since.
+  if (cut <= w_->first_kept() || cut - w_->first_kept() < std::max<uint64_t>(1, (w_->size() - cut) / 8)) return 0;
   auto n = w_->Prune(cut, why);
   (void)Appended(0);
   return n;

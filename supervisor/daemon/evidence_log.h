@@ -68,8 +68,8 @@ class EvidenceLog {
   // Returns the line for cordond's log, "" when no key was staged.
   Result<std::string> RotateStagedKey();
   // Retention of the log (daemon.json "evidence_log"): prunes the records beyond the newest
-  // `retain_records` and those sealed more than `retain_days` ago (0 = no such limit). Returns
-  // the number pruned.
+  // `retain_records` and those sealed more than `retain_days` ago (0 = no such limit), once that
+  // removes at least an eighth as many records as it keeps. Returns the number pruned.
   Result<uint64_t> ApplyRetention(uint64_t retain_days, uint64_t retain_records);
 
  private:
