@@ -2,7 +2,11 @@
 #include "supervisor/cli/evidence_log.h"
 #include "supervisor/cli/report.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -31,6 +35,8 @@ constexpr const char* kEvidenceUsage =
     "       cordon evidence export [--log DIR] ID -o FILE\n"
     "       cordon evidence checkpoint [--log DIR] [-o FILE]\n"
     "       cordon evidence prove [--log DIR] --since OLD_CHECKPOINT -o FILE\n"
+    "       cordon evidence rotate-key [--log DIR]\n"
+    "       cordon evidence prune [--log DIR] (--keep-records N | --keep-days D)\n"
     "\n"
     "The tamper-evident evidence log (docs/evidence.md). DIR is a log directory or cordond's state\n"
     "directory (default: cordond's, as for this user); it is only read.\n"
@@ -50,6 +56,12 @@ constexpr const char* kEvidenceUsage =
     "  checkpoint  Print the newest signed checkpoint (to pin for a later verify --since).\n"
     "  prove       Write the proof that the log's newest checkpoint extends OLD_CHECKPOINT (an\n"
     "              earlier one), which verify --consistency checks without the log.\n"
+    "  rotate-key  Make a new signing key, signed into the log by the current one. With cordond\n"
+    "              running, the key is staged and cordond switches to it at its next SIGHUP\n"
+    "              (`systemctl reload cordond`); otherwise the rotation is done at once.\n"
+    "  prune       Remove the oldest records, keeping the newest N or those of the last D days;\n"
+    "              what remains still verifies (cordond does the same from daemon.json's\n"
+    "              \"evidence_log\" retention). Needs the log not held by cordond.\n"
     "\n"
     "Example:\n"
     "  cordon evidence verify --log /var/lib/cordon --key cordond-evidence.pub\n";
@@ -60,7 +72,7 @@ int Fails(std::string_view msg, std::string_view hint = {}) {
 int Fails(const cordon::Error& e) { return cli::ReportFailure(e, kExitError, "cordon evidence"); }
 
 struct Args {
-  std::string log, key, since, bundle, consistency, out;
+  std::string log, key, since, bundle, consistency, out, keep_records, keep_days;
   std::vector<std::string> positional;
   bool help = false;
 };
@@ -97,6 +109,8 @@ std::string ParseArgs(int argc, char** argv, const std::vector<std::string>& all
     else if (flag == "--bundle") a->bundle = value;
     else if (flag == "--consistency") a->consistency = value;
     else if (flag == "-o" || flag == "--output") a->out = value;
+    else if (flag == "--keep-records") a->keep_records = value;
+    else if (flag == "--keep-days") a->keep_days = value;
   }
   return "";
 }
@@ -232,6 +246,94 @@ int CheckpointCmd(const Args& a) {
   return 0;
 }
 
+// The log opened as its writer; `busy` tells that another process (cordond) holds it.
+Result<std::unique_ptr<evlog::LogWriter>> OpenWriter(const std::string& dir, bool* busy) {
+  evlog::WriterOptions o;
+  o.checkpoint_every = 0;
+  o.checkpoint_ms = 0;
+  std::vector<std::string> notes;
+  auto w = evlog::LogWriter::Open(dir, o, &notes);
+  *busy = !w && w.error().err == EWOULDBLOCK;
+  for (const auto& n : notes) std::printf("%s\n", n.c_str());
+  return w;
+}
+
+int RotateKey(const Args& a) {
+  auto dir = LogDir(a);
+  if (!dir) return Fails(dir.error());
+  const evlog::LogPaths paths(*dir);
+  std::string staged_id;
+  if (auto staged = evlog::SigningKey::Load(paths.next_key()); staged) {
+    staged_id = staged->Public().KeyId();
+    std::printf("a new key is already staged in %s (key id %s)\n", paths.next_key().c_str(), staged_id.c_str());
+  } else {
+    if (::access(paths.next_key().c_str(), F_OK) == 0) return Fails(staged.error());
+    auto k = evlog::SigningKey::Generate();
+    if (!k) return Fails(k.error());
+    auto pem = k->PrivatePem();
+    if (!pem) return Fails(pem.error());
+    if (auto w = evlog::WriteFileAtomic(paths.next_key(), *pem, 0600, true); !w) return Fails(w.error());
+    staged_id = k->Public().KeyId();
+  }
+  bool busy = false;
+  auto w = OpenWriter(*dir, &busy);  // Open rotates to the staged key
+  if (busy) {
+    std::printf("staged the new signing key %s (key id %s); the log's writer (cordond) holds the log: send it SIGHUP "
+                "(`systemctl reload cordond`) and it rotates to the new key, logging \"rotated the evidence log "
+                "signing key\"\n",
+                paths.next_key().c_str(), staged_id.c_str());
+    return 0;
+  }
+  if (!w) return Fails(w.error());
+  if (auto c = (*w)->Close(); !c) return Fails(c.error());
+  std::printf("signing key id %s; public key %s\n", staged_id.c_str(), paths.public_key().c_str());
+  return 0;
+}
+
+int PruneCmd(const Args& a) {
+  if (a.keep_records.empty() == a.keep_days.empty())
+    return Fails("prune needs one of --keep-records N or --keep-days D", "cordon evidence --help");
+  const std::string& text = a.keep_records.empty() ? a.keep_days : a.keep_records;
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || p != text.data() + text.size())
+    return Fails((a.keep_records.empty() ? "--keep-days " : "--keep-records ") + text + ": not a non-negative integer");
+  auto dir = LogDir(a);
+  if (!dir) return Fails(dir.error());
+  bool busy = false;
+  auto w = OpenWriter(*dir, &busy);
+  if (busy)
+    return Fails("cordond (or another writer) holds the evidence log in " + *dir,
+                 "set \"evidence_log\": {\"retain_records\": N} or {\"retain_days\": D} in cordond's daemon.json "
+                 "and send it SIGHUP, or stop cordond first");
+  if (!w) return Fails(w.error());
+  uint64_t cut = 0;
+  nlohmann::json why = {{"by", "cordon evidence prune"}};
+  if (!a.keep_records.empty()) {
+    cut = (*w)->size() > n ? (*w)->size() - n : 0;
+    why["keep_records"] = n;
+  } else {
+    auto sealed = (*w)->SealedBefore(evlog::NowUnixMs() - static_cast<int64_t>(n) * 86'400'000);
+    if (!sealed) return Fails(sealed.error());
+    cut = *sealed;
+    why["keep_days"] = n;
+  }
+  const uint64_t before = (*w)->first_kept();
+  auto pruned = (*w)->Prune(cut, why);
+  if (!pruned) return Fails(pruned.error());
+  if (auto c = (*w)->Close(); !c) return Fails(c.error());
+  if (*pruned == 0) {
+    std::printf("nothing to prune: records 0..%llu are already gone or within the retention\n",
+                static_cast<unsigned long long>(before ? before - 1 : 0));
+    return 0;
+  }
+  std::printf("pruned records %llu..%llu (%llu); records %llu..%llu remain; %s/pruned keeps their leaf hashes\n",
+              static_cast<unsigned long long>(before), static_cast<unsigned long long>((*w)->first_kept() - 1),
+              static_cast<unsigned long long>(*pruned), static_cast<unsigned long long>((*w)->first_kept()),
+              static_cast<unsigned long long>((*w)->size() - 1), dir->c_str());
+  return 0;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<evlog::LogWriter>> OpenRunLog(const std::string& dir) {
@@ -259,7 +361,7 @@ Result<uint64_t> AppendRunEvidence(evlog::LogWriter& log, const std::string& evi
 }
 
 bool IsEvidenceLogCommand(const char* sub) {
-  for (const char* c : {"verify", "export", "checkpoint", "prove"})
+  for (const char* c : {"verify", "export", "checkpoint", "prove", "rotate-key", "prune"})
     if (std::strcmp(sub, c) == 0) return true;
   return false;
 }
@@ -271,6 +373,8 @@ int CmdEvidenceLog(int argc, char** argv) {
   if (sub == "verify") err = ParseArgs(argc, argv, {"--log", "--key", "--since", "--bundle", "--consistency"}, &a);
   else if (sub == "prove") err = ParseArgs(argc, argv, {"--log", "--since", "-o", "--output"}, &a);
   else if (sub == "export") err = ParseArgs(argc, argv, {"--log", "-o", "--output"}, &a);
+  else if (sub == "rotate-key") err = ParseArgs(argc, argv, {"--log"}, &a);
+  else if (sub == "prune") err = ParseArgs(argc, argv, {"--log", "--keep-records", "--keep-days"}, &a);
   else err = ParseArgs(argc, argv, {"--log", "-o", "--output"}, &a);
   if (a.help) {
     std::fputs(kEvidenceUsage, stdout);
@@ -282,6 +386,10 @@ int CmdEvidenceLog(int argc, char** argv) {
     return Verify(a);
   }
   if (sub == "export") return Export(a);
+  if (sub == "rotate-key" || sub == "prune") {
+    if (!a.positional.empty()) return Fails(sub + " takes no positional argument ('" + a.positional[0] + "')", "cordon evidence --help");
+    return sub == "prune" ? PruneCmd(a) : RotateKey(a);
+  }
   if (sub == "prove") {
     if (!a.positional.empty()) return Fails("prove takes no positional argument", "cordon evidence --help");
     return Prove(a);

@@ -152,7 +152,7 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
   auto parsed = ParseStrictJson(text, "daemon " + source, FixHint("daemon.json"));
   if (!parsed) return std::unexpected(parsed.error());
   const json j = std::move(*parsed);
-  if (!c.Object(j, "", {"version", "retention", "description"})) return c.Failure();
+  if (!c.Object(j, "", {"version", "retention", "evidence_log", "description"})) return c.Failure();
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1) {
     c.Bad("version", "expected 1 (set \"version\": 1)");
     return c.Failure();
@@ -170,6 +170,15 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
     if (r.contains("days") && !count(r["days"], "retention.days", kMaxRetainDays, &out.retain_days))
       return c.Failure();
     if (r.contains("tasks") && !count(r["tasks"], "retention.tasks", UINT64_MAX, &out.retain_tasks))
+      return c.Failure();
+  }
+  if (j.contains("evidence_log")) {
+    const json& e = j["evidence_log"];
+    if (!c.Object(e, "evidence_log", {"retain_days", "retain_records", "description"})) return c.Failure();
+    if (e.contains("retain_days") && !count(e["retain_days"], "evidence_log.retain_days", kMaxRetainDays, &out.evlog_retain_days))
+      return c.Failure();
+    if (e.contains("retain_records") &&
+        !count(e["retain_records"], "evidence_log.retain_records", UINT64_MAX, &out.evlog_retain_records))
       return c.Failure();
   }
   return out;

@@ -61,6 +61,9 @@ const Principal* FindPrincipal(const Principals& p, uint32_t uid, uint32_t gid);
 struct DaemonSettings {
   std::optional<uint64_t> retain_days;   // "retention": {"days": D}, 0 = no age limit
   std::optional<uint64_t> retain_tasks;  // "retention": {"tasks": N}, 0 = no count limit
+  // The evidence log's own retention (docs/evidence.md "Retention"); absent or 0 = keep all.
+  std::optional<uint64_t> evlog_retain_days;     // "evidence_log": {"retain_days": D}
+  std::optional<uint64_t> evlog_retain_records;  // "evidence_log": {"retain_records": N}
   std::string source;                    // the file read; empty when there is none
 };
 

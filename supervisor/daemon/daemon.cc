@@ -67,7 +67,8 @@ Result<void> Daemon::Init() {
   for (const auto& [id, p] : pending_) pending_ids.insert(id);
   CORDON_ASSIGN_OR_RETURN(RecoveryReport rep,
                           RecoverUnfinished(*store_, NowUnixMs(), cgroups_ && cgroups_->no_cgroup_reason.empty()
-                                                                      ? &*cgroups_ : nullptr, pending_ids));
+                                                                      ? &*cgroups_ : nullptr, pending_ids,
+                                                    evlog_.get()));
   for (const auto& line : rep.log) Log(line);
   SweepLeftovers(/*at_start=*/true);  // after the recovery, which reports the cgroups of the tasks it ends
   last_purge_ms_ = NowUnixMs();
@@ -426,6 +427,8 @@ void Daemon::OnSignals() {
 void Daemon::Reload() {
   sd_.Reloading();
   sd_ready_ = false;  // READY=1 again at the next turn, with the new status
+  if (auto k = evlog_->RotateStagedKey(); !k) Log("SIGHUP: evidence log key rotation failed: " + k.error().Message());
+  else if (!k->empty()) Log("SIGHUP: " + *k);
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   auto cfg = LoadConfig(cp);
   if (!cfg) {

@@ -120,6 +120,40 @@ Result<void> EvidenceLog::Tick() {
   return w_->Checkpoint();
 }
 
+Result<void> EvidenceLog::Seal() {
+  auto c = w_->Checkpoint();
+  (void)Appended(0);
+  return c;
+}
+
+Result<std::string> EvidenceLog::RotateStagedKey() {
+  auto r = w_->RotateToStagedKey();
+  (void)Appended(0);
+  return r;
+}
+
+Result<uint64_t> EvidenceLog::ApplyRetention(uint64_t retain_days, uint64_t retain_records) {
+  if (retain_days == 0 && retain_records == 0) return 0;
+  uint64_t cut = 0;
+  nlohmann::json why = {{"by", "cordond retention (daemon.json evidence_log)"}};
+  if (retain_records > 0) {
+    cut = w_->size() > retain_records ? w_->size() - retain_records : 0;
+    why["retain_records"] = retain_records;
+  }
+  if (retain_days > 0) {
+    CORDON_ASSIGN_OR_RETURN(uint64_t old, w_->SealedBefore(evlog::NowUnixMs() - static_cast<int64_t>(retain_days) * 86'400'000));
+    cut = std::max(cut, old);
+    why["retain_days"] = retain_days;
+  }
+  // A prune rewrites the records it keeps (and appends a prune record and a checkpoint): it runs
+  // only once it removes at least an eighth as many records as it keeps, so a log at its limit
+  // is not rewritten at every sweep for the few records that arrived since.
+  if (cut <= w_->first_kept() || cut - w_->first_kept() < std::max<uint64_t>(1, (w_->size() - cut) / 8)) return 0;
+  auto n = w_->Prune(cut, why);
+  (void)Appended(0);
+  return n;
+}
+
 Result<void> EvidenceLog::Close() {
   due_ns_ = 0;
   return w_->Close();

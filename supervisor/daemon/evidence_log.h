@@ -60,6 +60,18 @@ class EvidenceLog {
   // Seals what is left and closes; at shutdown.
   Result<void> Close();
 
+  // A checkpoint now over whatever is unsealed (crash recovery seals the records it appends
+  // before cordond serves anyone, as Open() sealed what the previous cordond left).
+  Result<void> Seal();
+  // Key rotation (docs/evidence.md "Key rotation"): when `cordon evidence rotate-key` staged a
+  // new key, rotates to it (the rotation record signed by the old key). Called on SIGHUP.
+  // Returns the line for cordond's log, "" when no key was staged.
+  Result<std::string> RotateStagedKey();
+  // Retention of the log (daemon.json "evidence_log"): prunes the records beyond the newest
+  // `retain_records` and those sealed more than `retain_days` ago (0 = no such limit), once that
+  // removes at least an eighth as many records as it keeps. Returns the number pruned.
+  Result<uint64_t> ApplyRetention(uint64_t retain_days, uint64_t retain_records);
+
  private:
   EvidenceLog(std::unique_ptr<evlog::LogWriter> w, std::unique_ptr<evlog::Redactor> r)
       : w_(std::move(w)), redactor_(std::move(r)) {}

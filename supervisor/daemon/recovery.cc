@@ -9,6 +9,7 @@
 #include "common/unique_fd.h"
 #include "supervisor/cgroup/task_cgroup.h"
 #include "common/procfs.h"
+#include "supervisor/daemon/evidence_log.h"
 
 namespace cordon::daemon {
 namespace {
@@ -54,7 +55,7 @@ std::string KillThroughCgroup(const cgroup::Layout& layout, const std::string& t
 }  // namespace
 
 Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms, const cgroup::Layout* cgroups,
-                                         const std::set<std::string>& finished_elsewhere) {
+                                         const std::set<std::string>& finished_elsewhere, EvidenceLog* evlog) {
   RecoveryReport rep;
   CORDON_ASSIGN_OR_RETURN(std::vector<TaskRow> rows, store.UnfinishedTasks());
   for (const TaskRow& t : rows) {
@@ -79,15 +80,20 @@ Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms, const cgr
           {"recovered_unix_ms", now_ms}}},
         {"admission", AdmissionJson(t)}};
     // replace: an argument that is not UTF-8 must not stop the recovery (JSON text is UTF-8).
-    const std::string text = ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string text = ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     TaskRow fin = t;
     fin.exit_code = kExitCordonFailure;
     fin.failure_class = "supervisor_restart";
     fin.message = message;
     fin.finished_unix_ms = now_ms;
+    if (evlog) evlog->RedactTask(&fin, &text);
     CORDON_TRY(store.FinishTask(fin, text));
+    if (evlog)
+      if (auto a = evlog->Task(fin, text); !a) rep.log.push_back("evidence log: task " + t.id + ": " + a.error().Message());
     rep.log.push_back("recovered task " + t.id + " (principal " + t.principal + "): " + what);
   }
+  if (evlog && !rows.empty())
+    if (auto c = evlog->Seal(); !c) rep.log.push_back("evidence log: sealing the recovered tasks: " + c.error().Message());
   return rep;
 }
 

@@ -14,6 +14,8 @@
 
 namespace cordon::daemon {
 
+class EvidenceLog;
+
 struct RecoveryReport {
   std::vector<std::string> log;  // one line per task found
   size_t killed = 0;             // shims that were still alive and got SIGKILL
@@ -27,8 +29,11 @@ struct RecoveryReport {
 // then, through the task's cgroup (when `cgroups` is given), kills whatever is left of the sandbox
 // and removes the cgroup directories, and records the task as supervisor_restart.
 // Tasks in `finished_elsewhere` (their finished record waits in the spool) are left alone.
+// With `evlog`, each record is redacted and appended to the evidence log too, as a task that
+// ended any other way is (a failing append is logged in `log`; the database has the record).
 Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_unix_ms, const cgroup::Layout* cgroups = nullptr,
-                                         const std::set<std::string>& finished_elsewhere = {});
+                                         const std::set<std::string>& finished_elsewhere = {},
+                                         EvidenceLog* evlog = nullptr);
 
 // The evidence record (Task::Evidence()) with an "admission" object: principal, tenant, app_id,
 // class, request_id, request fingerprint, decision id; serialised once.

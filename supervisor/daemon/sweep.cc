@@ -77,6 +77,12 @@ void Daemon::SweepLeftovers(bool at_start) {
           std::to_string(pruned->decisions) + " admission decisions; their summary and digest are in pruned_ranges");
     }
   }
+  if (config_) {
+    const DaemonSettings& st = config_->settings;
+    auto pruned = evlog_->ApplyRetention(st.evlog_retain_days.value_or(0), st.evlog_retain_records.value_or(0));
+    if (!pruned) Log("evidence log retention: " + pruned.error().Message());
+    else if (*pruned > 0) Log("evidence log retention: pruned " + std::to_string(*pruned) + " records (docs/evidence.md \"Retention\")");
+  }
   next_sweep_ns_ = opts_.sweep_interval_s ? sys::MonotonicNs() + opts_.sweep_interval_s * 1'000'000'000ull : 0;
 }
 

@@ -35,6 +35,8 @@ Result<uint64_t> FindRecord(const VerifyReport& log, const std::string& id) {
 }
 
 Result<std::string> BuildBundle(const VerifyReport& log, uint64_t seq) {
+  if (seq < log.record_bytes.size() && log.record_bytes[seq].empty())
+    return FailMsg("record " + std::to_string(seq) + " was pruned by retention: the log keeps only its leaf hash");
   const SignedCheckpoint* cp = nullptr;
   for (const auto& c : log.checkpoints)
     if (c.cp.size > seq) {

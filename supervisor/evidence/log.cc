@@ -12,6 +12,7 @@
 
 #include "supervisor/sha256.h"
 #include "supervisor/evidence/encoding.h"
+#include "supervisor/evidence/rotation.h"
 
 namespace cordon::evlog {
 namespace {
@@ -45,6 +46,19 @@ Result<UniqueFd> OpenAppend(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!fd) return Fail(errno, "open " + path);
   return fd;
+}
+
+// DIR/records opened and locked by its writer. The lock is on the file: a prune replaces the
+// file (rename), so a lock that is granted on a file no longer at `path` is let go and taken again.
+Result<UniqueFd> LockRecords(const std::string& path, bool wait) {
+  for (;;) {
+    CORDON_ASSIGN_OR_RETURN(UniqueFd fd, OpenAppend(path));
+    if (::flock(fd.Get(), LOCK_EX | (wait ? 0 : LOCK_NB)) != 0)
+      return Fail(errno, "lock " + path, "another process is writing this evidence log; give each writer its own directory");
+    struct stat held{}, named{};
+    if (::fstat(fd.Get(), &held) != 0) return Fail(errno, "fstat " + path);
+    if (::stat(path.c_str(), &named) == 0 && named.st_dev == held.st_dev && named.st_ino == held.st_ino) return fd;
+  }
 }
 
 }  // namespace
@@ -107,28 +121,9 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir, const
     notices->push_back("created the evidence log signing key " + paths.private_key() + "; key id (fingerprint) " +
                        key.Public().KeyId());
   std::unique_ptr<LogWriter> w(new LogWriter(paths, opts, std::move(key)));
-  CORDON_ASSIGN_OR_RETURN(w->records_, OpenAppend(paths.records()));
-  if (::flock(w->records_.Get(), LOCK_EX | (opts.wait_for_lock ? 0 : LOCK_NB)) != 0)
-    return Fail(errno, "lock " + paths.records(), "another process is writing this evidence log; give each writer its own directory");
+  CORDON_ASSIGN_OR_RETURN(w->records_, LockRecords(paths.records(), opts.wait_for_lock));
   CORDON_ASSIGN_OR_RETURN(w->checkpoints_, OpenAppend(paths.checkpoints()));
-
-  CORDON_ASSIGN_OR_RETURN(RecordFile rf, ReadRecordFile(paths.records()));
-  if (rf.torn_bytes > 0) {
-    if (::ftruncate(w->records_.Get(), static_cast<off_t>(rf.whole_bytes)) != 0)
-      return Fail(errno, "cut the torn last record off " + paths.records());
-    notices->push_back("cut a torn record of " + std::to_string(rf.torn_bytes) + " bytes off the end of " +
-                       paths.records() + " (a crash during its write; it was never acknowledged)");
-  }
-  for (const std::string& r : rf.records) {
-    w->last_leaf_ = LeafHash(r);
-    w->frontier_.Append(w->last_leaf_);
-    auto j = nlohmann::json::parse(r, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) continue;  // verify reports it; appending goes on
-    if (j.value("kind", "") == "policy" && j.contains("data") && j["data"].is_object())
-      w->policies_.insert(j["data"].value("sha256", ""));
-    if (w->frontier_.size() == 1 && j.value("kind", "") == "log" && j.contains("data"))
-      w->origin_ = j["data"].value("origin", "");
-  }
+  CORDON_TRY(w->Load(notices));
 
   CORDON_ASSIGN_OR_RETURN(std::string cps, ReadWholeFile(paths.checkpoints()));
   size_t whole = 0;
@@ -154,11 +149,149 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir, const
     uint8_t id[16];
     if (::getrandom(id, sizeof id, 0) != sizeof id) return Fail(errno, "getrandom for the log id");
     w->origin_ = "cordon-evidence-log " + HexEncode(std::string_view(reinterpret_cast<char*>(id), sizeof id));
-    CORDON_TRY(w->AppendRaw("log", {{"origin", w->origin_}, {"key_id", w->public_key().KeyId()}}));
+    w->key_in_force_ = w->public_key().KeyId();
+    CORDON_TRY(w->AppendRaw("log", {{"origin", w->origin_}, {"key_id", w->key_in_force_}}));
   }
   if (w->origin_.empty()) return FailMsg(paths.records() + ": record 0 is not the log's header (kind \"log\" with its origin)");
+  if (w->key_in_force_ != w->public_key().KeyId()) {
+    // A rotation whose record is written but whose staged key was not yet moved into place (a
+    // crash in between): finish it. Any other mismatch is a key file that does not belong here.
+    auto staged = SigningKey::Load(paths.next_key());
+    if (!staged || staged->Public().KeyId() != w->key_in_force_)
+      return FailMsg("signing key " + paths.private_key() + " (key id " + w->public_key().KeyId() +
+                         ") is not the key the evidence log in " + dir + " says is in force (" + w->key_in_force_ + ")",
+                     "restore the log's signing key; a key is changed with `cordon evidence rotate-key`");
+    CORDON_TRY(w->InstallStagedKey(std::move(*staged)));
+    notices->push_back("finished the key rotation a crash interrupted: signing key id " + w->key_in_force_);
+  }
   if (w->sealed_ < w->frontier_.size()) w->oldest_unsealed_ms_ = NowUnixMs();
+  CORDON_ASSIGN_OR_RETURN(std::string rotated, w->RotateToStagedKey());
+  if (!rotated.empty()) notices->push_back(rotated);
   return w;
+}
+
+void LogWriter::Note(const std::string& bytes) {
+  auto j = nlohmann::json::parse(bytes, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_object()) return;  // verify reports it
+  const std::string kind = j.value("kind", "");
+  const nlohmann::json& d = j["data"];
+  if (kind == "policy") policies_.insert(d.value("sha256", ""));
+  if (kind == "log" && j.value("seq", uint64_t(1)) == 0) {
+    origin_ = d.value("origin", "");
+    key_in_force_ = d.value("key_id", "");
+  }
+  if (kind == "key_rotation") key_in_force_ = d.value("new_key_id", "");
+}
+
+Result<void> LogWriter::Load(std::vector<std::string>* notices) {
+  CORDON_ASSIGN_OR_RETURN(std::optional<PrunedPrefix> marker, ReadPrunedPrefix(paths_.pruned()));
+  CORDON_ASSIGN_OR_RETURN(RecordFile rf, ReadRecordFile(paths_.records()));
+  if (rf.torn_bytes > 0) {
+    if (::ftruncate(records_.Get(), static_cast<off_t>(rf.whole_bytes)) != 0)
+      return Fail(errno, "cut the torn last record off " + paths_.records());
+    notices->push_back("cut a torn record of " + std::to_string(rf.torn_bytes) + " bytes off the end of " +
+                       paths_.records() + " (a crash during its write; it was never acknowledged)");
+  }
+  size_t skip = 0;
+  if (marker) {
+    first_kept_ = marker->first_kept;
+    for (const Hash& h : marker->leaves) frontier_.Append(last_leaf_ = h);
+    for (const auto& [seq, bytes] : marker->records) Note(bytes);
+    // A prune that wrote DIR/pruned but not yet the shortened DIR/records (a crash in between):
+    // the records it covers are still at the front. Finish it.
+    while (skip < rf.records.size()) {
+      auto j = nlohmann::json::parse(rf.records[skip], nullptr, false);
+      if (j.is_discarded() || !j.is_object() || j.value("seq", UINT64_MAX) >= first_kept_) break;
+      ++skip;
+    }
+    if (skip > 0) {
+      CORDON_TRY(ReplaceRecords(rf.records, skip));
+      notices->push_back("finished a prune a crash interrupted: removed " + std::to_string(skip) +
+                         " records already in " + paths_.pruned());
+    }
+  }
+  for (size_t i = skip; i < rf.records.size(); ++i) {
+    frontier_.Append(last_leaf_ = LeafHash(rf.records[i]));
+    Note(rf.records[i]);
+  }
+  return {};
+}
+
+Result<void> LogWriter::ReplaceRecords(const std::vector<std::string>& records, size_t from) {
+  std::string bytes;
+  for (size_t i = from; i < records.size(); ++i) bytes += Frame(records[i]);
+  CORDON_TRY(WriteFileAtomic(paths_.records(), bytes, 0600, false));
+  // The new file is locked before the old one is let go; a writer waiting on the old one sees
+  // that its file was replaced and opens the new one (LockRecords).
+  CORDON_ASSIGN_OR_RETURN(UniqueFd fd, LockRecords(paths_.records(), false));
+  records_ = std::move(fd);
+  return {};
+}
+
+Result<void> LogWriter::InstallStagedKey(SigningKey staged) {
+  CORDON_TRY(WriteFileAtomic(paths_.public_key(), staged.Public().Pem(), 0644, false));
+  if (::rename(paths_.next_key().c_str(), paths_.private_key().c_str()) != 0)
+    return Fail(errno, "rename " + paths_.next_key() + " to " + paths_.private_key());
+  key_ = std::move(staged);
+  key_in_force_ = key_.Public().KeyId();
+  return {};
+}
+
+Result<std::string> LogWriter::RotateToStagedKey() {
+  if (::access(paths_.next_key().c_str(), F_OK) != 0) return std::string();
+  CORDON_ASSIGN_OR_RETURN(SigningKey staged, SigningKey::Load(paths_.next_key()));
+  const std::string old_id = key_.Public().KeyId(), new_id = staged.Public().KeyId();
+  if (new_id == old_id) {
+    (void)::unlink(paths_.next_key().c_str());
+    return std::string();
+  }
+  CORDON_TRY(Checkpoint());  // everything before the rotation is sealed by the old key
+  CORDON_ASSIGN_OR_RETURN(nlohmann::json data, RotationData(origin_, key_, staged.Public()));
+  CORDON_ASSIGN_OR_RETURN(uint64_t seq, AppendRaw("key_rotation", data));
+  if (::fdatasync(records_.Get()) != 0) return Fail(errno, "fdatasync " + paths_.records());
+  CORDON_TRY(InstallStagedKey(std::move(staged)));
+  CORDON_TRY(Checkpoint());  // the rotation itself is sealed by the new key
+  return "rotated the evidence log signing key from " + old_id + " to " + new_id + " (record " + std::to_string(seq) +
+         ", signed by the old key; " + paths_.public_key() + " is the new public key)";
+}
+
+Result<uint64_t> LogWriter::SealedBefore(int64_t unix_ms) const {
+  CORDON_ASSIGN_OR_RETURN(std::string cps, ReadWholeFile(paths_.checkpoints()));
+  size_t whole = 0;
+  uint64_t best = 0;
+  for (auto block : SplitCheckpointBlocks(cps, &whole))
+    if (auto c = ParseSignedCheckpoint(block); c && c->cp.time_unix_ms <= unix_ms) best = std::max(best, c->cp.size);
+  return best;
+}
+
+Result<uint64_t> LogWriter::Prune(uint64_t first_kept, const nlohmann::json& reason) {
+  CORDON_TRY(Checkpoint());
+  first_kept = std::min(first_kept, size());
+  if (first_kept <= first_kept_) return 0;
+  const uint64_t n = first_kept - first_kept_;
+  CORDON_ASSIGN_OR_RETURN(std::optional<PrunedPrefix> old, ReadPrunedPrefix(paths_.pruned()));
+  PrunedPrefix m = old ? std::move(*old) : PrunedPrefix{};
+  if (m.first_kept != first_kept_)
+    return FailMsg(paths_.pruned() + " names first_kept " + std::to_string(m.first_kept) + ", the writer " +
+                   std::to_string(first_kept_));
+  CORDON_ASSIGN_OR_RETURN(RecordFile rf, ReadRecordFile(paths_.records()));
+  if (rf.records.size() < n) return FailMsg(paths_.records() + " holds fewer records than it should");
+  // The prune is itself a record, sealed before anything is removed: a verifier accepts the
+  // marker only when the log's last prune record names the same cut.
+  CORDON_TRY(AppendRaw("prune", {{"first_kept", first_kept}, {"pruned", n}, {"reason", reason}}));
+  CORDON_TRY(Checkpoint());
+  for (uint64_t i = 0; i < n; ++i) {
+    m.leaves.push_back(LeafHash(rf.records[i]));
+    auto j = nlohmann::json::parse(rf.records[i], nullptr, false);
+    if (!j.is_discarded() && j.is_object() && KeptWhenPruned(j.value("kind", ""))) m.records[first_kept_ + i] = rf.records[i];
+  }
+  m.first_kept = first_kept;
+  CORDON_TRY(WriteFileAtomic(paths_.pruned(), m.Text(), 0600, false));
+  // Re-read: the prune record and its checkpoint were appended after `rf` was read.
+  CORDON_ASSIGN_OR_RETURN(RecordFile now, ReadRecordFile(paths_.records()));
+  CORDON_TRY(ReplaceRecords(now.records, n));
+  first_kept_ = first_kept;
+  return n;
 }
 
 LogWriter::~LogWriter() {

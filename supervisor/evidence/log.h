@@ -3,6 +3,9 @@
 //   DIR/checkpoints   signed checkpoints (checkpoint.h), appended
 //   DIR/signing.key   the Ed25519 private key, 0600 (created with the log)
 //   DIR/signing.pub   its public key (PEM), the one `cordon evidence verify` uses without --key
+//   DIR/signing.key.next  a new key staged by `cordon evidence rotate-key`, until the writer
+//                     rotates to it (rotation.h)
+//   DIR/pruned        what retention removed from the front of DIR/records (pruned.h)
 // A record is one JSON object whose bytes are hashed as stored, never re-serialised:
 //   {"data":{...},"kind":"...","prev":"<hex leaf hash of the previous record>","seq":N,"time_unix_ms":T}
 // Record 0 has kind "log" and names the log's origin and key. The writer holds an exclusive flock
@@ -22,6 +25,7 @@
 #include "supervisor/evidence/checkpoint.h"
 #include "supervisor/evidence/keys.h"
 #include "supervisor/evidence/merkle.h"
+#include "supervisor/evidence/pruned.h"
 
 namespace cordon::evlog {
 
@@ -34,6 +38,8 @@ struct LogPaths {
   std::string checkpoints() const { return dir + "/checkpoints"; }
   std::string private_key() const { return dir + "/signing.key"; }
   std::string public_key() const { return dir + "/signing.pub"; }
+  std::string next_key() const { return dir + "/signing.key.next"; }
+  std::string pruned() const { return dir + "/pruned"; }
 };
 
 // `dir` itself when it holds a log, else `dir`/evidence-log when that does (cordond's state
@@ -78,6 +84,24 @@ class LogWriter {
   // Checkpoint(), then release the log.
   Result<void> Close();
 
+  // Key rotation (docs/evidence.md "Key rotation"). When DIR/signing.key.next holds a staged key,
+  // seals what is unsealed with the key in force, appends the rotation record (signed by that
+  // key), makes the staged key DIR/signing.key (the old private key is gone) and DIR/signing.pub,
+  // and seals the rotation with the new key. Returns a line saying so, or "" with nothing staged.
+  // Open() runs it too, so a rotation a crash cut short is finished.
+  Result<std::string> RotateToStagedKey();
+
+  // Retention (docs/evidence.md "Retention"): removes records [first_kept(), first_kept) from
+  // DIR/records. It first seals, appends a "prune" record {first_kept, pruned, reason} and seals
+  // it, then writes DIR/pruned (the leaf hashes of every pruned record and copies of the pruned
+  // header, rotations and policies) and only then the shortened DIR/records. `first_kept` is
+  // clamped to the records sealed so far; returns how many records went (0: nothing to do).
+  Result<uint64_t> Prune(uint64_t first_kept, const nlohmann::json& reason);
+  uint64_t first_kept() const { return first_kept_; }
+  // The tree size of the newest checkpoint signed at or before `unix_ms` (0 when none): what
+  // retention by age may prune, since every record it covers is older.
+  Result<uint64_t> SealedBefore(int64_t unix_ms) const;
+
   const PublicKey& public_key() const { return key_.Public(); }
   const std::string& origin() const { return origin_; }
   const std::string& dir() const { return paths_.dir; }
@@ -88,6 +112,10 @@ class LogWriter {
   LogWriter(LogPaths paths, WriterOptions opts, SigningKey key)
       : paths_(std::move(paths)), opts_(opts), key_(std::move(key)) {}
   Result<uint64_t> AppendRaw(const std::string& kind, const nlohmann::json& data);
+  Result<void> Load(std::vector<std::string>* notices);
+  Result<void> ReplaceRecords(const std::vector<std::string>& records, size_t from);
+  Result<void> InstallStagedKey(SigningKey staged);
+  void Note(const std::string& record_bytes);
 
   LogPaths paths_;
   WriterOptions opts_;
@@ -99,6 +127,8 @@ class LogWriter {
   int64_t oldest_unsealed_ms_ = 0;
   std::string origin_;
   std::set<std::string> policies_;
+  uint64_t first_kept_ = 0;       // records before it are pruned (DIR/pruned)
+  std::string key_in_force_;      // the key id the records say signs the next checkpoint
   bool closed_ = false;
 };
 

@@ -96,6 +96,21 @@ TEST(DaemonSettings, ParsesRetention) {
   EXPECT_FALSE(empty->retain_tasks);
 }
 
+TEST(DaemonSettings, ParsesEvidenceLogRetention) {
+  auto s = ParseDaemonSettings(R"({"version": 1, "evidence_log": {"retain_records": 500, "retain_days": 90}})", "d.json");
+  ASSERT_TRUE(s) << s.error().Message();
+  EXPECT_EQ(s->evlog_retain_records, 500u);
+  EXPECT_EQ(s->evlog_retain_days, 90u);
+  for (const auto& [text, expect] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"version": 1, "evidence_log": {"retain_records": -5}})", "evidence_log.retain_records: expected a non-negative integer"},
+           {R"({"version": 1, "evidence_log": {"keep": 1}})", "evidence_log.keep: unknown field"},
+           {R"({"version": 1, "evidence_log": {"retain_days": 36501}})", "evidence_log.retain_days: at most 36500"}}) {
+    auto p = ParseDaemonSettings(text, "d.json");
+    ASSERT_FALSE(p) << text;
+    EXPECT_NE(p.error().Message().find(expect), std::string::npos) << text << " -> " << p.error().Message();
+  }
+}
+
 TEST(DaemonSettings, ShippedExampleParses) {
   const std::string path = cordon::test::SourcePath("policies/examples/daemon.json");
   auto text = ReadFileToString(path, 1u << 20);

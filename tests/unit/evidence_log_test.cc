@@ -124,3 +124,103 @@ TEST(EvidenceCheckpoint, ParsesOnlyTheCanonicalFormAndVerifiesOnlyWithItsKey) {
 
 }  // namespace
 }  // namespace cordon::evlog
+
+namespace cordon::evlog {
+namespace {
+
+std::string Slurp(const std::string& path) { return *ReadWholeFile(path); }
+
+// A crash between writing DIR/pruned and replacing DIR/records leaves the pruned records at the
+// front of DIR/records: verify accepts them (they match their kept leaf hashes) and the next
+// writer removes them.
+TEST(EvidenceLogCrash, APruneCutShortIsAcceptedAndFinishedAtTheNextOpen) {
+  TempDir t;
+  const std::string dir = t.path("log");
+  std::vector<std::string> notes;
+  WriterOptions o;
+  o.checkpoint_every = 0;
+  std::string before;
+  {
+    auto w = LogWriter::Open(dir, o, &notes);
+    ASSERT_TRUE(w.has_value()) << w.error().Message();
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE((*w)->Append("task", {{"n", i}}).has_value());
+    ASSERT_TRUE((*w)->Checkpoint().has_value());
+    before = Slurp(dir + "/records");
+    auto n = (*w)->Prune(4, {{"by", "test"}});
+    ASSERT_TRUE(n.has_value()) << n.error().Message();
+    EXPECT_EQ(*n, 4u);
+    ASSERT_TRUE((*w)->Close().has_value());
+  }
+  EXPECT_EQ(Verify(dir).verdict, Verdict::kSealed) << Verify(dir).problem;
+  // Put the 4 pruned records back in front, as the records file was before its replacement.
+  auto old = ReadRecordFile(dir + "/records");
+  std::string front;
+  std::ofstream(dir + "/before", std::ios::binary) << before;
+  auto prefix = ReadRecordFile(dir + "/before");
+  ASSERT_TRUE(prefix.has_value() && old.has_value());
+  for (int i = 0; i < 4; ++i) front += Frame(prefix->records[i]);
+  for (const auto& r : old->records) front += Frame(r);
+  std::ofstream(dir + "/records", std::ios::binary | std::ios::trunc) << front;
+  auto v = Verify(dir);
+  EXPECT_EQ(v.verdict, Verdict::kSealed) << v.problem;
+  bool noted = false;
+  for (const auto& c : v.checked) noted = noted || c.find("4 of them still at the front of the records file") != std::string::npos;
+  EXPECT_TRUE(noted);
+  notes.clear();
+  {
+    auto w = LogWriter::Open(dir, o, &notes);
+    ASSERT_TRUE(w.has_value()) << w.error().Message();
+    ASSERT_TRUE((*w)->Close().has_value());
+  }
+  bool finished = false;
+  for (const auto& n : notes) finished = finished || n.find("finished a prune a crash interrupted: removed 4") != std::string::npos;
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(ReadRecordFile(dir + "/records")->records.size(), old->records.size());
+  EXPECT_EQ(Verify(dir).verdict, Verdict::kSealed);
+}
+
+// A crash after the rotation record was written but before the staged key replaced the old one:
+// the next writer finishes the rotation instead of signing with the retired key.
+TEST(EvidenceLogCrash, ARotationCutShortIsFinishedAtTheNextOpen) {
+  TempDir t;
+  const std::string dir = t.path("log");
+  std::vector<std::string> notes;
+  WriterOptions o;
+  std::string old_key;
+  {
+    auto w = LogWriter::Open(dir, o, &notes);
+    ASSERT_TRUE(w.has_value());
+    ASSERT_TRUE((*w)->Append("task", {{"n", 1}}).has_value());
+    old_key = Slurp(dir + "/signing.key");
+    auto next = SigningKey::Generate();
+    ASSERT_TRUE(WriteFileAtomic(dir + "/signing.key.next", *next->PrivatePem(), 0600, true).has_value());
+    auto r = (*w)->RotateToStagedKey();
+    ASSERT_TRUE(r.has_value()) << r.error().Message();
+    EXPECT_NE(r->find("rotated the evidence log signing key"), std::string::npos) << *r;
+    ASSERT_TRUE((*w)->Close().has_value());
+  }
+  const std::string new_key = Slurp(dir + "/signing.key");
+  // The state a crash between the record's write and the key's rename leaves.
+  ASSERT_TRUE(WriteFileAtomic(dir + "/signing.key.next", new_key, 0600, false).has_value());
+  ASSERT_TRUE(WriteFileAtomic(dir + "/signing.key", old_key, 0600, false).has_value());
+  notes.clear();
+  {
+    auto w = LogWriter::Open(dir, o, &notes);
+    ASSERT_TRUE(w.has_value()) << w.error().Message();
+    ASSERT_TRUE((*w)->Append("task", {{"n", 2}}).has_value());
+    ASSERT_TRUE((*w)->Close().has_value());
+  }
+  bool finished = false;
+  for (const auto& n : notes) finished = finished || n.find("finished the key rotation a crash interrupted") != std::string::npos;
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(Slurp(dir + "/signing.key"), new_key);
+  EXPECT_EQ(Verify(dir).verdict, Verdict::kSealed) << Verify(dir).problem;
+  // A key file that belongs to no rotation is refused, not used.
+  ASSERT_TRUE(WriteFileAtomic(dir + "/signing.key", old_key, 0600, false).has_value());
+  auto refused = LogWriter::Open(dir, o, &notes);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().Message().find("is not the key the evidence log"), std::string::npos) << refused.error().Message();
+}
+
+}  // namespace
+}  // namespace cordon::evlog

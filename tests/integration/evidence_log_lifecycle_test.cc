@@ -1,0 +1,331 @@
+// The evidence log over its life (docs/evidence.md "Key rotation", "Retention", "cordond"):
+// a real cordond rotates its signing key on SIGHUP after `cordon evidence rotate-key`, prunes the
+// log under daemon.json's "evidence_log" retention, and records the tasks its crash recovery
+// ends; the real `cordon evidence verify` follows the key chain, proves what remains after a
+// prune, and names each forgery: a rotation not signed by the previous key, a checkpoint signed
+// by a retired key, records deleted beyond what retention pruned. Rootful and rootless.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+#include <nlohmann/json.hpp>
+
+#include "supervisor/evidence/checkpoint.h"
+#include "supervisor/evidence/encoding.h"
+#include "supervisor/evidence/keys.h"
+#include "supervisor/evidence/log.h"
+#include "supervisor/evidence/merkle.h"
+#include "supervisor/evidence/pruned.h"
+#include "supervisor/evidence/rotation.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/run.h"
+
+namespace cordon::test {
+namespace {
+
+using nlohmann::json;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string HashHex(const evlog::Hash& h) {
+  return evlog::HexEncode(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+}
+
+RunResult Evidence(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BuildPath("bin/cordon"), "evidence"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv);
+}
+
+std::vector<std::string> ReadRecords(const std::string& log) {
+  auto rf = evlog::ReadRecordFile(log + "/records");
+  EXPECT_TRUE(rf.has_value()) << rf.error().Message();
+  return rf ? rf->records : std::vector<std::string>{};
+}
+
+void WriteRecords(const std::string& log, const std::vector<std::string>& recs) {
+  std::string bytes;
+  for (const auto& r : recs) bytes += evlog::Frame(r);
+  std::ofstream(log + "/records", std::ios::binary | std::ios::trunc) << bytes;
+}
+
+std::string Copy(const std::string& from, const std::string& to) {
+  EXPECT_EQ(RunProgram({"/bin/cp", "-a", from, to}).exit_code, 0);
+  return to;
+}
+
+std::string Submit(DaemonProcess& d, const std::vector<std::string>& cmd) {
+  std::vector<std::string> args = {"submit", "--detach", "--"};
+  args.insert(args.end(), cmd.begin(), cmd.end());
+  auto s = d.Cli(args);
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  return Trim(s.out);
+}
+
+// Appends `rec` (kind, data) to a copied log with the right seq and prev, and seals the log with
+// a checkpoint signed by `key`: what a forger with `key` but not the log's key can write.
+void ForgeAppend(const std::string& log, const std::string& kind, const json& data, const evlog::SigningKey& key) {
+  auto recs = ReadRecords(log);
+  ASSERT_FALSE(recs.empty());
+  json rec = {{"seq", recs.size()}, {"prev", HashHex(evlog::LeafHash(recs.back()))}, {"time_unix_ms", evlog::NowUnixMs()},
+              {"kind", kind}, {"data", data}};
+  recs.push_back(rec.dump());
+  WriteRecords(log, recs);
+  evlog::Frontier f;
+  for (const auto& r : recs) f.Append(evlog::LeafHash(r));
+  const std::string origin = json::parse(recs[0])["data"]["origin"];
+  auto cp = evlog::Sign({origin, f.size(), f.Root(), evlog::NowUnixMs()}, key);
+  ASSERT_TRUE(cp.has_value());
+  std::ofstream(log + "/checkpoints", std::ios::app) << cp->Text() << "\n";
+}
+
+// `cordon evidence rotate-key` while cordond runs stages the key, cordond rotates on SIGHUP, and
+// with cordond stopped the command rotates at once. Verify follows the chain from the first key
+// (pinned) to the last, and refuses a rotation the previous key did not sign and a checkpoint a
+// retired key signed after the rotation.
+TEST(EvidenceLogKeys, RotationIsSignedByThePreviousKeyAndVerifyFollowsTheChain) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  const std::string state = d.dir() + "/state", log = state + "/evidence-log", work = d.dir() + "/work";
+  ASSERT_EQ(::mkdir(work.c_str(), 0755), 0);
+  ASSERT_EQ(d.Cli({"wait", Submit(d, {"/bin/true"})}).exit_code, 0);
+  Copy(log + "/signing.pub", work + "/first.pub");
+  Copy(log + "/signing.key", work + "/first.key");  // to play the thief of the retired key below
+  auto first = evlog::PublicKey::LoadFile(work + "/first.pub");
+  ASSERT_TRUE(first.has_value());
+
+  auto staged = Evidence({"rotate-key", "--log", state});
+  ASSERT_EQ(staged.exit_code, 0) << staged.out << staged.err;
+  EXPECT_NE(staged.out.find("staged the new signing key"), std::string::npos) << staged.out;
+  const std::string reload = d.Reload();
+  EXPECT_NE(reload.find("rotated the evidence log signing key from " + first->KeyId() + " to "), std::string::npos)
+      << reload << d.Log();
+  ASSERT_EQ(d.Cli({"wait", Submit(d, {"/bin/sh", "-c", "exit 2"})}).exit_code, 2);
+  ASSERT_TRUE(WIFEXITED(d.Signal(SIGTERM))) << d.Log();
+  auto second = evlog::PublicKey::LoadFile(log + "/signing.pub");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_NE(second->KeyId(), first->KeyId());
+
+  // cordond stopped: the rotation happens at once.
+  auto now = Evidence({"rotate-key", "--log", state});
+  ASSERT_EQ(now.exit_code, 0) << now.out << now.err;
+  EXPECT_NE(now.out.find("rotated the evidence log signing key from " + second->KeyId()), std::string::npos) << now.out;
+  auto third = evlog::PublicKey::LoadFile(log + "/signing.pub");
+  ASSERT_TRUE(third.has_value());
+
+  for (const std::string& pin : {work + "/first.pub", log + "/signing.pub"}) {
+    auto v = Evidence({"verify", "--log", log, "--key", pin});
+    EXPECT_EQ(v.exit_code, 0) << pin << "\n" << v.out << v.err;
+    EXPECT_NE(v.out.find("signing keys: " + first->KeyId() + " (from record 0), rotated at record "), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find(" to " + third->KeyId()), std::string::npos) << v.out;
+  }
+  // cordond starts again on the rotated log with the third key.
+  d.Start();
+  ASSERT_EQ(d.Cli({"wait", Submit(d, {"/bin/true"})}).exit_code, 0);
+  ASSERT_TRUE(WIFEXITED(d.Signal(SIGTERM))) << d.Log();
+  EXPECT_EQ(Evidence({"verify", "--log", log, "--key", work + "/first.pub"}).exit_code, 0);
+  Copy(log, work + "/pristine");
+
+  // A rotation to a forger's key, "signed" by the forger (who lacks the key in force), sealed by
+  // the forger, with the forger's public key put beside the log.
+  auto forger = evlog::SigningKey::Generate();
+  ASSERT_TRUE(forger.has_value());
+  {
+    const std::string copy = Copy(work + "/pristine", work + "/forged-rotation");
+    const std::string origin = json::parse(ReadRecords(copy)[0])["data"]["origin"];
+    json data = {{"old_key_id", third->KeyId()}, {"old_public_key", evlog::Base64Encode(third->raw())},
+                 {"new_key_id", forger->Public().KeyId()}, {"new_public_key", evlog::Base64Encode(forger->Public().raw())},
+                 {"signature", evlog::Base64Encode(*forger->Sign(evlog::RotationStatement(origin, third->KeyId(),
+                                                                                           forger->Public().KeyId())))}};
+    ForgeAppend(copy, "key_rotation", data, *forger);
+    std::ofstream(copy + "/signing.pub", std::ios::trunc) << forger->Public().Pem();
+    for (const std::vector<std::string>& extra : {std::vector<std::string>{}, {"--key", work + "/first.pub"}}) {
+      std::vector<std::string> args = {"verify", "--log", copy};
+      args.insert(args.end(), extra.begin(), extra.end());
+      auto v = Evidence(args);
+      EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
+      EXPECT_NE(v.out.find("key rotation refused: its signature does not verify with the previous key"), std::string::npos)
+          << v.out;
+    }
+  }
+  // The retired first key, stolen after the rotation, cannot extend the log.
+  {
+    const std::string copy = Copy(work + "/pristine", work + "/retired-key");
+    auto stolen = evlog::SigningKey::Load(work + "/first.key");
+    ASSERT_TRUE(stolen.has_value());
+    ForgeAppend(copy, "decision", {{"decision", "allow"}}, *stolen);
+    auto v = Evidence({"verify", "--log", copy, "--key", work + "/first.pub"});
+    EXPECT_EQ(v.exit_code, 1) << v.out << v.err;
+    EXPECT_NE(v.out.find("its signature does not verify with key " + third->KeyId() + " (it names key " +
+                         first->KeyId() + ": signed by another key)"),
+              std::string::npos)
+        << v.out;
+  }
+  // A key that is not in the chain at all.
+  std::ofstream(work + "/forger.pub") << forger->Public().Pem();
+  auto other = Evidence({"verify", "--log", work + "/pristine", "--key", work + "/forger.pub"});
+  EXPECT_EQ(other.exit_code, 1) << other.out;
+  EXPECT_NE(other.out.find("is not one of this log's signing keys"), std::string::npos) << other.out;
+}
+
+// daemon.json's "evidence_log": {"retain_records": N}: cordond prunes at its sweep, records a
+// sealed "prune" record, and what remains verifies (and exports). Deleting more than retention
+// pruned, a missing marker, or a changed leaf hash in it is tampering.
+TEST(EvidenceLogRetention, CordondPrunesAndWhatRemainsVerifies) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()), {"--sweep-interval", "1"});
+  const std::string state = d.dir() + "/state", log = state + "/evidence-log", work = d.dir() + "/work";
+  ASSERT_EQ(::mkdir(work.c_str(), 0755), 0);
+  std::ofstream(d.conf() + "/daemon.json") << R"({"version": 1, "evidence_log": {"retain_records": 5}})";
+  const std::string reload = d.Reload();
+  ASSERT_EQ(reload.find("reload failed"), std::string::npos) << reload;
+  std::string last_id;
+  for (int i = 0; i < 5; ++i) {
+    last_id = Submit(d, {"/bin/sh", "-c", "exit " + std::to_string(i)});
+    ASSERT_EQ(d.Cli({"wait", last_id}).exit_code, i);
+  }
+  ASSERT_TRUE(d.WaitForLog("evidence log retention: pruned ")) << d.Log();
+  // Sweeps prune as the tasks come; wait (10 s at most) for a cut past the first decision.
+  for (int i = 0; i < 1000; ++i) {
+    auto m = evlog::ReadPrunedPrefix(log + "/pruned");
+    if (m && *m && (*m)->first_kept >= 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(WIFEXITED(d.Signal(SIGTERM))) << d.Log();
+  Copy(log, work + "/pristine");
+
+  auto v = Evidence({"verify", "--log", log});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("pruned: records 0.."), std::string::npos) << v.out;
+  auto marker = evlog::ReadPrunedPrefix(log + "/pruned");
+  ASSERT_TRUE(marker.has_value() && marker->has_value());
+  const uint64_t cut = (*marker)->first_kept;
+  ASSERT_GT(cut, 0u);
+  EXPECT_TRUE((*marker)->records.contains(0));  // the header, kept for the origin and first key
+  uint64_t dropped = 1;  // a pruned record of which only the leaf hash is kept
+  while (dropped < cut && (*marker)->records.contains(dropped)) ++dropped;
+  ASSERT_LT(dropped, cut);
+  auto recs = ReadRecords(log);
+  ASSERT_GE(recs.size(), 2u);
+  EXPECT_EQ(json::parse(recs[0])["seq"], cut);
+  size_t prunes = 0;
+  for (const auto& r : recs) prunes += json::parse(r)["kind"] == "prune";
+  EXPECT_GE(prunes, 1u);
+  // A record that remains still exports with its proof; a pruned one says so.
+  const std::string bundle = work + "/bundle.json";
+  auto ex = Evidence({"export", "--log", log, last_id, "-o", bundle});
+  ASSERT_EQ(ex.exit_code, 0) << ex.out << ex.err;
+  EXPECT_EQ(Evidence({"verify", "--bundle", bundle, "--key", log + "/signing.pub"}).exit_code, 0);
+  auto gone = Evidence({"export", "--log", log, "seq:" + std::to_string(dropped), "-o", bundle});
+  EXPECT_EQ(gone.exit_code, 125);
+  EXPECT_NE(gone.err.find("record " + std::to_string(dropped) + " was pruned by retention"), std::string::npos) << gone.err;
+
+  auto expect_tampered = [](const std::string& copy, const std::string& what) {
+    auto t = Evidence({"verify", "--log", copy});
+    EXPECT_EQ(t.exit_code, 1) << t.out << t.err;
+    EXPECT_NE(t.out.find("TAMPERED: " + what), std::string::npos) << t.out;
+  };
+  {  // the first remaining record deleted
+    const std::string copy = Copy(work + "/pristine", work + "/deleted");
+    auto r = ReadRecords(copy);
+    r.erase(r.begin());
+    WriteRecords(copy, r);
+    expect_tampered(copy, "records " + std::to_string(cut) + ".." + std::to_string(cut) + " are missing");
+  }
+  {  // two more records removed and the marker moved over them, with their true leaf hashes
+    const std::string copy = Copy(work + "/pristine", work + "/overpruned");
+    auto r = ReadRecords(copy);
+    evlog::PrunedPrefix m = **marker;
+    for (int i = 0; i < 2; ++i) m.leaves.push_back(evlog::LeafHash(r[i]));
+    m.first_kept += 2;
+    r.erase(r.begin(), r.begin() + 2);
+    WriteRecords(copy, r);
+    std::ofstream(copy + "/pruned", std::ios::trunc) << m.Text();
+    expect_tampered(copy, "records 0.." + std::to_string(cut + 1) + " are gone");
+    EXPECT_NE(Evidence({"verify", "--log", copy}).out.find("records deleted beyond what retention pruned"),
+              std::string::npos);
+  }
+  {  // the marker removed
+    const std::string copy = Copy(work + "/pristine", work + "/no-marker");
+    ASSERT_EQ(::unlink((copy + "/pruned").c_str()), 0);
+    expect_tampered(copy, "records 0.." + std::to_string(cut - 1) + " are missing");
+  }
+  {  // one pruned leaf hash changed
+    const std::string copy = Copy(work + "/pristine", work + "/leaf");
+    evlog::PrunedPrefix m = **marker;
+    m.leaves[dropped][0] ^= 1;
+    std::ofstream(copy + "/pruned", std::ios::trunc) << m.Text();
+    expect_tampered(copy, "checkpoint #");
+  }
+  {  // a kept copy of a pruned record (the header) changed
+    const std::string copy = Copy(work + "/pristine", work + "/copy");
+    evlog::PrunedPrefix m = **marker;
+    m.records[0].replace(m.records[0].find("cordon-evidence-log "), 6, "CORDON");
+    std::ofstream(copy + "/pruned", std::ios::trunc) << m.Text();
+    expect_tampered(copy, copy + "/pruned: its copy of pruned record 0 does not hash to that record's leaf");
+  }
+  // cordond starts again on the pruned log and goes on appending to it.
+  d.Start();
+  ASSERT_EQ(d.Cli({"wait", Submit(d, {"/bin/true"})}).exit_code, 0);
+  ASSERT_TRUE(WIFEXITED(d.Signal(SIGTERM))) << d.Log();
+  auto again = Evidence({"verify", "--log", log});
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err << d.Log();
+}
+
+// `cordon evidence prune` on a log no writer holds, and its refusals.
+TEST(EvidenceLogRetention, PruneCommandKeepsTheNewestRecords) {
+  REQUIRE_SANDBOX();
+  char tmpl[] = "/tmp/cordon-prune-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl), log = dir + "/log";
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(CordonRun({"/bin/true"}, {"--evidence-log", log}).exit_code, 0);
+  auto p = Evidence({"prune", "--log", log, "--keep-records", "2"});
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  EXPECT_NE(p.out.find("pruned records 0..2 (3)"), std::string::npos) << p.out;
+  auto v = Evidence({"verify", "--log", log});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("pruned: records 0..2 were removed by retention"), std::string::npos) << v.out;
+  ASSERT_EQ(CordonRun({"/bin/true"}, {"--evidence-log", log}).exit_code, 0);
+  EXPECT_EQ(Evidence({"verify", "--log", log}).exit_code, 0);
+  auto none = Evidence({"prune", "--log", log});
+  EXPECT_EQ(none.exit_code, 125);
+  EXPECT_NE(none.err.find("prune needs one of --keep-records N or --keep-days D"), std::string::npos) << none.err;
+  auto bad = Evidence({"prune", "--log", log, "--keep-days", "-3"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_NE(bad.err.find("--keep-days -3: not a non-negative integer"), std::string::npos) << bad.err;
+  RunProgram({"/bin/rm", "-rf", dir});
+}
+
+// A task cordond's crash recovery ends (supervisor_restart) is in the log, sealed.
+TEST(EvidenceLogRecovery, ATaskEndedByCrashRecoveryIsInTheLog) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  const std::string id = Submit(d, {"sleep", "30"});
+  ASSERT_NE(JsonField(d.Cli({"status", "--json", id}).out, "shim_pid"), "");
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+  d.Start();
+  ASSERT_TRUE(d.WaitForLog("recovered task " + id)) << d.Log();
+  ASSERT_TRUE(WIFEXITED(d.Signal(SIGTERM))) << d.Log();
+  const std::string log = d.dir() + "/state/evidence-log";
+  auto v = Evidence({"verify", "--log", log});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  int found = 0;
+  for (const auto& b : ReadRecords(log)) {
+    json j = json::parse(b);
+    if (j["kind"] != "task" || j["data"]["task_id"] != id) continue;
+    ++found;
+    EXPECT_EQ(j["data"]["failure_class"], "supervisor_restart") << b;
+    EXPECT_EQ(j["data"]["evidence"]["recovery"]["killed"], true) << b;
+  }
+  EXPECT_EQ(found, 1);
+}
+
+}  // namespace
+}  // namespace cordon::test
