@@ -39,6 +39,13 @@ out=$(cordon submit -- /bin/echo hello-from-the-package 2>&1)
 check "cordon submit runs a task through the socket-activated cordond" expect_eq "$out" hello-from-the-package
 check "cordond.service is active (running)" \
   contains "$(systemctl show -p ActiveState,SubState cordond.service | tr '\n' ' ')" "ActiveState=active SubState=running"
+tid=$(cordon submit --detach -- /bin/true 2>&1); cordon wait "$tid" >/dev/null 2>&1
+for ((i = 0; i < 50; i++)); do  # journald stores what it is sent asynchronously
+  journalctl -u cordond CORDON_TASK_ID="$tid" --no-pager -o cat 2>/dev/null | grep -q finished && break
+  sleep 0.1
+done
+check "journalctl -u cordond CORDON_TASK_ID=<id> finds the task's lines" \
+  contains "$(journalctl -u cordond CORDON_TASK_ID="$tid" --no-pager -o cat 2>&1)" "task $tid finished: exit 0"
 check "cordon ps lists the task" contains "$(cordon ps --all 2>&1)" "/bin/echo"
 
 check "apt-get remove cordon" env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q cordon

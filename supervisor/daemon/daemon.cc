@@ -364,6 +364,7 @@ void Daemon::RecordFinish(Live& l) {
     r.record_pending = true;
   }
   l.recorded = true;
+  LogTaskFinished(r);  // journal.h
   if (l.attached_conn) {
     if (auto it = conns_.find(l.attached_conn); it != conns_.end()) {
       if (it->second->attached > 0) --it->second->attached;

@@ -33,6 +33,7 @@
 #include "supervisor/daemon/admission.h"
 #include "supervisor/daemon/config.h"
 #include "supervisor/daemon/frame.h"
+#include "supervisor/daemon/journal.h"
 #include "common/procfs.h"
 #include "supervisor/daemon/recovery.h"
 #include "supervisor/daemon/spool.h"
@@ -82,7 +83,7 @@ inline int64_t NowUnixMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-inline void Log(const std::string& msg) { std::fprintf(stderr, "cordond: %s\n", msg.c_str()); }
+inline void Log(const std::string& msg) { LogLine(msg); }  // journal or stderr (journal.h)
 
 inline std::string ClassName(api::TaskClass c) {
   switch (c) {
