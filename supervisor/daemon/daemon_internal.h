@@ -34,6 +34,7 @@
 #include "supervisor/daemon/config.h"
 #include "supervisor/daemon/frame.h"
 #include "supervisor/daemon/journal.h"
+#include "supervisor/daemon/metrics.h"
 #include "common/procfs.h"
 #include "supervisor/daemon/recovery.h"
 #include "supervisor/daemon/spool.h"
@@ -343,6 +344,11 @@ class Daemon {
   // systemd (service_notify.cc): READY/STATUS/WATCHDOG from the loop, each turn.
   void NotifyService(uint64_t now);
   std::string ServiceStatus() const;
+  // Metrics (metrics_call.cc, docs/metrics.md): the endpoint, the gauges each turn, the API call.
+  Result<void> StartMetrics();
+  void UpdateMetricsGauges();
+  void HandleMetrics(Conn& c, uint64_t call_id);
+  Metrics metrics_;
 
   const DaemonOptions& opts_;
   UniqueFd epoll_, listen_, sigfd_, state_lock_;
