@@ -39,7 +39,7 @@ def page_text(name, section):
     raw = open(path, encoding="utf-8").read()
     # troff to plain words: \- is '-', drop font changes and other escapes.
     raw = raw.replace("\\-", "-").replace("\\(em", "-")
-    return re.sub(r"\\f[BIRP]|\\f\(..|\\&|\\e", "", raw)
+    return re.sub(r"\\f[BIRP]|\\f\(..|\\&|\\e|\\,|\\/", "", raw)
 
 
 OPTION = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
@@ -76,7 +76,8 @@ def collect_helps():
             continue
         helps[args] = text
         prefix = "cordon " + " ".join(args)
-        for sub in subcommands(text, prefix):
+        # `cordon --help` names some subcommands too ("evidence verify|export|checkpoint").
+        for sub in subcommands(text, prefix) | (subcommands(top, args[0]) if len(args) == 1 else set()):
             nxt = args + (sub,)
             if len(nxt) <= 2 and nxt not in seen:
                 seen.add(nxt)
@@ -94,6 +95,7 @@ for text, args in distinct.items():
     body = pages[page]
     cmd = " ".join(("cordon",) + args)
     first = text.splitlines()[0].replace("Usage:", "").strip() or text.splitlines()[1].strip()
+    first = re.sub(r"\s+", " ", first)
     if first and first not in re.sub(r"\s+", " ", body):
         problems.append(f"{page}(1): `{cmd} --help` is not in the page (its usage line '{first}' is missing); "
                         f"add '{' '.join(args)}' to the page's subcommands in CMakeLists.txt")

@@ -18,6 +18,9 @@ case "${1:-}" in
   *) echo "help-of.sh: expected --help or --version" >&2; exit 2 ;;
 esac
 prog=$(basename "$MAN_BIN")
+if [ -z "${MAN_SUBS:-}" ]; then  # the binary's own --help only
+  exec "$MAN_BIN" --help
+fi
 first=1
 IFS=';'
 for sub in $MAN_SUBS; do

@@ -41,7 +41,7 @@ int JournalFd() {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     std::strncpy(addr.sun_path, kJournalSocket, sizeof(addr.sun_path) - 1);
-    if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return -1;
+    if (::connect(s.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return -1;
     return s.Release();  // kept for cordond's lifetime
   }();
   return fd;

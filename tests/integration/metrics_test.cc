@@ -52,9 +52,9 @@ int FreePort() {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return 0;
+  if (::bind(s.Get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return 0;
   socklen_t len = sizeof(a);
-  ::getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  ::getsockname(s.Get(), reinterpret_cast<sockaddr*>(&a), &len);
   return ntohs(a.sin_port);
 }
 
@@ -65,12 +65,12 @@ std::string Scrape(int port) {
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return "connect failed";
+  if (::connect(s.Get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return "connect failed";
   const std::string req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  if (::write(s.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size())) return "write failed";
+  if (::write(s.Get(), req.data(), req.size()) != static_cast<ssize_t>(req.size())) return "write failed";
   std::string out;
   char buf[8192];
-  for (ssize_t n; (n = ::read(s.get(), buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::read(s.Get(), buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
   return out;
 }
 
