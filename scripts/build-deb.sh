@@ -4,11 +4,21 @@
 # to OUT/src first, so the build leaves the checkout untouched and dpkg-buildpackage's output (it
 # writes beside the source directory) lands in OUT.
 #
-# Usage: scripts/build-deb.sh [OUT]        (default: build/deb)
+# Usage: scripts/build-deb.sh [--from-build BUILD_DIR] [OUT]        (default OUT: build/deb)
+#   --from-build: package that build tree's binaries (`cmake --install BUILD_DIR --prefix /usr`)
+#   instead of building them again (what CI does after building and testing them; seconds instead
+#   of a full build). Without it, dpkg-buildpackage builds from the source copy (debian/rules).
 # Prints the .deb's path on the last line. lintian's tags are in OUT/lintian.txt
 # (docs/deploy.md "Debian package" explains each one that remains).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PREBUILT=
+if [[ ${1:-} == --from-build ]]; then
+  PREBUILT=$(realpath "${2:?--from-build needs the build directory}")
+  [[ -x $PREBUILT/bin/cordond && -f $PREBUILT/cmake_install.cmake ]] || {
+    echo "build-deb: $PREBUILT is not a built tree (scripts/build.sh first)" >&2; exit 1; }
+  shift 2
+fi
 OUT=$(realpath -m "${1:-build/deb}")
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
 src=$OUT/src/cordon-$version
@@ -22,7 +32,7 @@ if command -v ccache >/dev/null; then
   export CCACHE_DIR=${CCACHE_DIR:-$(ccache -k cache_dir)} CCACHE_BASEDIR=$src
 fi
 start=$(date +%s)
-(cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=${CORDON_DEB_JOBS:-2}" \
+(cd "$src" && CORDON_PREBUILT=$PREBUILT DEB_BUILD_OPTIONS="nocheck parallel=${CORDON_DEB_JOBS:-2}" \
   dpkg-buildpackage -b -us -uc --no-sign >"$OUT/build.log" 2>&1) || {
   echo "build-deb: dpkg-buildpackage failed; the end of $OUT/build.log:" >&2
   tail -n 40 "$OUT/build.log" >&2
