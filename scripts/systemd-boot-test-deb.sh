@@ -17,6 +17,10 @@ contains() { [[ $1 == *"$2"* ]] || { echo "'$2' not in: $1"; return 1; }; }
 : > "$OUT/report"
 deb=$(ls /opt/deb/cordon_*.deb)
 report "systemd $(systemctl --version | head -1 | cut -d' ' -f2) is PID 1; installing $(basename "$deb")"
+# The host's dpkg database, copied (the container's /var is a tmpfs; its /usr an overlay of the host's).
+mkdir -p /var/lib /var/cache/apt/archives/partial /var/lib/apt/lists/partial /var/log/apt
+cp -a /opt/host-dpkg /var/lib/dpkg
+for f in passwd group shadow gshadow manpath.config; do cp -a /opt/host-etc/$f /etc/$f; done
 check "cordon is not installed before" expect_eq "$(command -v cordon || echo none)" none
 check "apt-get install ./$(basename "$deb")" \
   env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$deb"

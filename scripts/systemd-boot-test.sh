@@ -57,8 +57,12 @@ else
   mkdir -p "$work/deb" && cp "$DEB" "$work/deb/"
   # dpkg and apt write to overlays of the host's /usr and state; the test unit is a runtime unit
   # (/run/systemd/system) so that /etc/systemd/system stays the package's to enable units in.
-  mounts=(--overlay=/usr::/usr --overlay=/var/lib/dpkg::/var/lib/dpkg --overlay=/var/lib/apt::/var/lib/apt
-          --overlay=/var/cache/apt::/var/cache/apt --bind-ro=/etc/apt --bind-ro=/etc/dpkg
+  # /var is the container's own (tmpfs; nspawn cannot put an overlay there before systemd creates
+  # it), so the inside script copies the host's dpkg database from /opt/host-dpkg first; apt gets
+  # no package lists (nothing is downloaded: the package's dependencies are already installed).
+  # Likewise the host's users and groups (dpkg's statoverride names groups such as ssl-cert).
+  mounts=(--overlay=/usr::/usr --bind-ro=/var/lib/dpkg:/opt/host-dpkg --bind-ro=/etc:/opt/host-etc
+          --bind-ro=/etc/apt --bind-ro=/etc/dpkg
           --bind="$work/system:/run/systemd/system" --bind-ro="$work/deb:/opt/deb")
 fi
 
