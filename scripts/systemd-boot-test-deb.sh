@@ -21,6 +21,9 @@ report "systemd $(systemctl --version | head -1 | cut -d' ' -f2) is PID 1; insta
 mkdir -p /var/lib /var/cache/apt/archives/partial /var/lib/apt/lists/partial /var/log/apt
 cp -a /opt/host-dpkg /var/lib/dpkg
 for f in passwd group shadow gshadow manpath.config; do cp -a /opt/host-etc/$f /etc/$f; done
+# A container image's /usr/sbin/policy-rc.d (Docker's "exit 101") forbids maintainer scripts to
+# start or stop services; a clean Debian 12 has none. Removed from the container's /usr overlay only.
+rm -f /usr/sbin/policy-rc.d
 check "cordon is not installed before" expect_eq "$(command -v cordon || echo none)" none
 check "apt-get install ./$(basename "$deb")" \
   env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$deb"
@@ -37,6 +40,8 @@ check "/etc/cordon/principals.json is a conffile" contains "$(dpkg-query -W -f='
 check "the unit runs the packaged cordond" contains "$(systemctl show -p ExecStart --value cordond.service)" "path=/usr/bin/cordond"
 check "man cordond renders" contains "$(MANWIDTH=80 man cordond 2>&1)" "--pool-size"
 
+check "the package enabled and started cordond.socket itself" \
+  expect_eq "$(systemctl is-enabled cordond.socket) $(systemctl is-active cordond.socket)" "enabled active"
 check "systemctl enable --now cordond.socket" systemctl enable --now cordond.socket
 check "cordond.socket is listening" expect_eq "$(systemctl is-active cordond.socket)" active
 out=$(cordon submit -- /bin/echo hello-from-the-package 2>&1)
