@@ -37,6 +37,23 @@ else
   report "SKIP  delegated cgroup leaf: this host's cgroups are hybrid/v1 ($(stat -f -c %T /sys/fs/cgroup) on /sys/fs/cgroup), only cgroup2 is delegated"
 fi
 
+# Structured journal fields (supervisor/daemon/journal.h): the task's own lines by its id.
+tid=$($CORDON submit --detach -- /bin/true 2>&1)
+$CORDON wait "$tid" >/dev/null 2>&1
+# journald stores what it is sent asynchronously: look again until the finished line is there (5 s).
+for ((i = 0; i < 50; i++)); do
+  journalctl -u cordond.service CORDON_TASK_ID="$tid" --no-pager -o cat 2>/dev/null | grep -q finished && break
+  sleep 0.1
+done
+lines=$(journalctl -u cordond.service CORDON_TASK_ID="$tid" --no-pager -o cat 2>&1)
+check "journalctl CORDON_TASK_ID=<id> finds the task's admitted line" contains "$lines" "task $tid admitted: principal operator"
+check "journalctl CORDON_TASK_ID=<id> finds the task's finished line" contains "$lines" "task $tid finished: exit 0, failure_class none"
+check "the finished line has its MESSAGE_ID and the principal" contains \
+  "$(journalctl -u cordond.service MESSAGE_ID=67a1b3314a5c4a37885a4c57250cedf3 CORDON_PRINCIPAL=operator --no-pager -o cat 2>&1)" "task $tid finished"
+check "lines are not also on stderr (no 'cordond: ' prefix in the journal)" \
+  expect_eq "$(journalctl -u cordond.service CORDON_TASK_ID="$tid" --no-pager -o cat | grep -c '^cordond: ')" 0
+report "      journal fields of one line: $(journalctl -u cordond.service CORDON_TASK_ID="$tid" MESSAGE_ID=67a1b3314a5c4a37885a4c57250cedf3 -o export --no-pager | grep -E '^(PRIORITY|MESSAGE_ID|CORDON_TASK_ID|CORDON_PRINCIPAL|SYSLOG_IDENTIFIER)=' | tr '\n' ' ')"
+
 systemctl reload cordond.service
 check "systemctl reload: the service is still active" expect_eq "$(systemctl is-active cordond.service)" active
 sleep 0.5
@@ -49,7 +66,7 @@ check "systemctl stop: the service stopped cleanly" expect_eq "$(systemctl show 
 # The next call starts cordond again through the socket; the stopped task's record is there.
 st=$($CORDON status "$id" 2>&1)
 check "systemctl stop: the running task is recorded as killed" contains "$st" "killed"
-check "the journal holds cordond's lines" contains "$(journalctl -u cordond.service --no-pager -o cat)" "cordond: listening on /run/cordon/cordond.sock (socket from systemd)"
+check "the journal holds cordond's lines" contains "$(journalctl -u cordond.service --no-pager -o cat)" "listening on /run/cordon/cordond.sock (socket from systemd)"
 report "      journal excerpt:"
 journalctl -u cordond.service --no-pager -o short-monotonic | tail -n 12 | sed 's/^/        /' | tee -a "$OUT/report" >/dev/null
 

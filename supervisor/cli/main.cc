@@ -23,6 +23,7 @@
 #include "supervisor/policy_loader.h"
 #include "supervisor/seccomp/filter.h"
 #include "supervisor/task/task.h"
+#include "supervisor/cli/metrics.h"
 
 namespace cordon {
 namespace {
@@ -44,6 +45,7 @@ constexpr const char* kUsage =
     "  wait      Wait for a task and exit with its exit code\n"
     "  cancel    Kill a running task\n"
     "  evidence  Print a task's evidence record; `evidence verify|export|checkpoint`: the signed log\n"
+    "  metrics   Print cordond's metrics (Prometheus text; docs/metrics.md)\n"
     "\n"
     "Options:\n"
     "  -h, --help     Show this help (`cordon run --help` for the run options)\n"
@@ -400,6 +402,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  if (cmd == "metrics") return CmdMetrics(argc - 2, argv + 2);  // ops: docs/metrics.md
   if (cmd == "evidence" && argc > 2 && IsEvidenceLogCommand(argv[2])) return CmdEvidenceLog(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);

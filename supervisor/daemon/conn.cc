@@ -275,6 +275,7 @@ void Daemon::HandleFrame(Conn& c, const std::string& payload) {
     case api::Request::kStatus:
     case api::Request::kCancel:
     case api::Request::kEvidence: return HandleTaskCall(c, req);
+    case api::Request::kMetrics: return HandleMetrics(c, req.call_id());
     case api::Request::CALL_NOT_SET: break;
   }
   ReplyError(c, req.call_id(), api::ERROR_CODE_INVALID_ARGUMENT,

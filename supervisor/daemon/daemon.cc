@@ -105,6 +105,7 @@ Result<void> Daemon::Init() {
     Log("sandboxes are built on the event loop: " + b.error().Message());
   }
   CORDON_TRY(Listen());
+  CORDON_TRY(StartMetrics());  // metrics_call.cc
   Log("listening on " + (sd_env_.listen_fds ? systemd::SocketPath(listen_.Get()) + " (socket from systemd)" : opts_.socket_path) + " (state " + opts_.state_dir + ", config " + opts_.config_dir + ", " +
       (::geteuid() == 0 ? "rootful" : "rootless") + ")");
   return {};
@@ -155,6 +156,7 @@ void Daemon::Run() {
     pool_next_retire_ns_ = RetireOldPooled(now);
     RefillPool();  // before waiting: also at start, and after whatever the last events changed
     NotifyService(now);
+    UpdateMetricsGauges();
     if (stopping_) {
       if (!killed_all_ && now >= stop_kill_at_) BeginStop(true);
       // Sandboxes still being built come back first (and are discarded, OnBuilt).
@@ -376,7 +378,10 @@ void Daemon::RecordFinish(Live& l) {
     Log("evidence of task " + r.id + ": " + e.what());
   }
   evlog_->RedactTask(&r, &evidence);
-  if (auto a = evlog_->Task(r, evidence); !a) Log("evidence log: task " + r.id + ": " + a.error().Message());
+  if (auto a = evlog_->Task(r, evidence); !a) {
+    Log("evidence log: task " + r.id + ": " + a.error().Message());
+    metrics_.LogError();
+  }
   // While records are pending, later ones queue behind them (and keep their order).
   if (!pending_.empty()) {
     KeepPending(r, std::move(evidence), Error{0, pending_reason_, ""});
@@ -386,6 +391,8 @@ void Daemon::RecordFinish(Live& l) {
     r.record_pending = true;
   }
   l.recorded = true;
+  LogTaskFinished(r);  // journal.h
+  metrics_.TaskFinished(r, evidence);  // metrics.h
   if (l.attached_conn) {
     if (auto it = conns_.find(l.attached_conn); it != conns_.end()) {
       if (it->second->attached > 0) --it->second->attached;

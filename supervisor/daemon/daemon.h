@@ -52,6 +52,7 @@ struct DaemonOptions {
   size_t pool_refill = 1;                 // sandboxes built at the same time when refilling
   uint64_t pool_memory_max = 256ull << 20;  // bytes all pooled sandboxes may hold together
   uint64_t pool_max_age_s = 600;          // a pooled sandbox unused this long is rebuilt; 0 = never
+  std::string metrics_listen;             // ADDR:PORT (loopback) for the metrics endpoint; empty = off
 };
 
 // Runs the daemon until SIGTERM/SIGINT and the shutdown that follows. Errors that prevent the

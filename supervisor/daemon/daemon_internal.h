@@ -33,6 +33,8 @@
 #include "supervisor/daemon/admission.h"
 #include "supervisor/daemon/config.h"
 #include "supervisor/daemon/frame.h"
+#include "supervisor/daemon/journal.h"
+#include "supervisor/daemon/metrics.h"
 #include "common/procfs.h"
 #include "supervisor/daemon/recovery.h"
 #include "supervisor/daemon/sandbox_builder.h"
@@ -83,7 +85,7 @@ inline int64_t NowUnixMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-inline void Log(const std::string& msg) { std::fprintf(stderr, "cordond: %s\n", msg.c_str()); }
+inline void Log(const std::string& msg) { LogLine(msg); }  // journal or stderr (journal.h)
 
 inline std::string ClassName(api::TaskClass c) {
   switch (c) {
@@ -374,6 +376,11 @@ class Daemon {
   // systemd (service_notify.cc): READY/STATUS/WATCHDOG from the loop, each turn.
   void NotifyService(uint64_t now);
   std::string ServiceStatus() const;
+  // Metrics (metrics_call.cc, docs/metrics.md): the endpoint, the gauges each turn, the API call.
+  Result<void> StartMetrics();
+  void UpdateMetricsGauges();
+  void HandleMetrics(Conn& c, uint64_t call_id);
+  Metrics metrics_;
 
   const DaemonOptions& opts_;
   UniqueFd epoll_, listen_, sigfd_, state_lock_;

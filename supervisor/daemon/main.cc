@@ -11,6 +11,7 @@
 
 #include "common/setup_step.h"
 #include "supervisor/daemon/daemon.h"
+#include "supervisor/daemon/metrics.h"
 #include "supervisor/daemon/paths.h"
 
 namespace {
@@ -61,6 +62,9 @@ constexpr const char* kUsage =
     "                            count it; suffixes K, M, G (default 256M).\n"
     "  --pool-max-age S          A pooled sandbox unused for S seconds is rebuilt, so that its\n"
     "                            mounts and bindings are never older than that (default 600; 0 = never).\n"
+    "  --metrics-listen ADDR:PORT Serve metrics (Prometheus text) at http://ADDR:PORT/metrics;\n"
+    "                            a loopback address only (127.0.0.1:9464). Default: off;\n"
+    "                            `cordon metrics` reads them over the API socket anyway.\n"
     "  -h, --help                Show this help.\n"
     "  --version                 Show the version.\n"
     "\n"
@@ -195,6 +199,9 @@ int main(int argc, char** argv) {
     } else if (flag == "--pool-policies") {
       o.pool_policies = SplitComma(value);
       if (o.pool_policies.empty()) return Usage("--pool-policies needs policy names, e.g. default,analyst");
+    } else if (flag == "--metrics-listen") {  // ops: docs/metrics.md
+      if (auto m = daemon::CheckMetricsListen(value); !m) return Usage(m.error().Message());
+      o.metrics_listen = value;
     } else if (flag == "--pool-memory-max") {
       if (!ParseBytes(value, &o.pool_memory_max))
         return Usage("--pool-memory-max needs bytes with an optional K, M or G suffix, got '" + value + "'");

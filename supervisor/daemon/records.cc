@@ -27,6 +27,7 @@ Result<void> Daemon::LoadSpool() {
 }
 
 void Daemon::KeepPending(TaskRow row, std::string evidence, const Error& why) {
+  metrics_.StoreError();
   row.record_pending = true;
   const bool first = pending_.empty();
   pending_reason_ = why.Message();

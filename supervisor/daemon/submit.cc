@@ -237,6 +237,7 @@ void Daemon::AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, Su
   }
   evlog_->RedactTask(&t, nullptr);
   if (auto ins = store_->InsertTask(t); !ins) Log("recording task " + t.id + " failed: " + ins.error().Message());
+  LogTaskAdmitted(t);  // journal.h
   // The Task may forward the output into them: with limits.output_bytes, and whenever the task's
   // host uid could not reopen the caller's pipe or file by name (rootful; docs/sandbox.md).
   for (int i = 0; i < 3; ++i) l->stdio[i] = std::move(call.stdio[i]);
