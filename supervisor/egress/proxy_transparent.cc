@@ -66,7 +66,7 @@ Result<void> Proxy::AddTransparent(UniqueFd listen_fd, Destination dest) {
 void Proxy::Impl::PauseTransparent(bool paused) {
   for (size_t i = 0; i < transparent.size(); ++i) {
     auto& l = transparent[i];
-    SetMask(l.fd.Get(), Tag(i + 1, kListenSide), &l.registered, &l.mask, paused ? 0 : EPOLLIN);
+    SetMask(l.fd.Get(), Tag(i + 1, kListenSide), &l.registered, &l.mask, paused ? 0u : static_cast<uint32_t>(EPOLLIN));
   }
 }
 
