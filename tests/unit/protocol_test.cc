@@ -108,6 +108,9 @@ std::vector<size_t> LengthFieldOffsets(const std::string& bytes) {
   for (int i = 0; i < 3; ++i) (void)r.U32();  // setup timeout, bound fds, seccomp flags
   for (int i = 0; i < 4; ++i) (void)r.U64();  // rlimits
   (void)r.U32();                               // proxy port
+  at.push_back(here());                        // transparent listeners: count, then (addr, port) each
+  uint32_t listeners = r.U32();
+  for (uint32_t i = 0; i < listeners && r.ok(); ++i) (void)r.U64();
   str();                                       // hostname
   str();                                       // cwd
   list();                                      // argv
@@ -134,7 +137,7 @@ TEST(Protocol, HugeCountsAreRejectedWithoutAllocating) {
   const std::string bytes = proto::EncodeLaunchSpec(Sample());
   const size_t bound = bytes.size() * (sizeof(std::string) / sizeof(uint32_t));
   const std::vector<size_t> fields = LengthFieldOffsets(bytes);
-  ASSERT_EQ(fields.size(), 15u);  // hostname, cwd, argv + 3, envp + 2, mounts + 2 x 2, binds
+  ASSERT_EQ(fields.size(), 16u);  // transparent, hostname, cwd, argv + 3, envp + 2, mounts + 2 x 2, binds
   proto::LaunchSpec out;
   for (size_t off : fields) {
     std::string b = bytes;
