@@ -7,6 +7,7 @@ PKGS=(cmake ninja-build g++ pkg-config git
       libboost1.81-dev libsqlite3-dev libgtest-dev libgmock-dev libssl-dev libre2-dev
       python3 procps iproute2 util-linux passwd bubblewrap openssl jq
       systemd systemd-container)  # systemd-analyze, systemd-socket-activate; systemd-nspawn (boot test)
+PKGS+=(curl nodejs postgresql-client-15)  # clients that ignore proxy variables (transparent egress tests)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
