@@ -15,17 +15,19 @@ bool SandboxOwnName(const std::string& name) {
 }  // namespace
 
 std::string FormatIpv4(uint32_t a) {
-  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) +
-         "." + std::to_string(a & 255);
+  return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." + std::to_string((a >> 8) & 255) + "." +
+         std::to_string(a & 255);
 }
 
 TransparentPlan PlanTransparent(const OutboundPolicy& policy, uint16_t proxy_port) {
   TransparentPlan plan;
   if (policy.mode == OutboundMode::kNone) return plan;
-  std::map<std::string, uint32_t> name_addr;           // one address per name, whatever its ports
-  std::set<std::pair<uint32_t, uint16_t>> taken;       // (address, port) already listened on
+  std::map<std::string, uint32_t> name_addr;      // one address per name, whatever its ports
+  std::set<std::pair<uint32_t, uint16_t>> taken;  // (address, port) already listened on
   taken.insert({0x7f000001, proxy_port});
-  auto skip = [&](const AllowEntry& e, const std::string& why) { plan.proxy_only.push_back("'" + e.text + "': " + why); };
+  auto skip = [&](const AllowEntry& e, const std::string& why) {
+    plan.proxy_only.push_back("'" + e.text + "': " + why);
+  };
   for (const AllowEntry& e : policy.allow) {
     if (plan.doors.size() >= kMaxTransparentDoors) {
       skip(e, "more than " + std::to_string(kMaxTransparentDoors) + " transparent destinations");

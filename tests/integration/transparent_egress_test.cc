@@ -2,14 +2,14 @@
 // variables (Node's fetch, curl without them, Python sockets, psql, a TLS client) reach allowed
 // destinations through the supervisor's listeners in the task's network namespace, and only those,
 // with the proxy's records. Every server runs on this machine's loopback, started by the test.
-#include <gtest/gtest.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netdb.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -115,15 +115,17 @@ class PyServer {
 };
 
 std::string Policy(const std::string& name, const std::string& allow, const std::string& limits = "{}") {
-  return WriteTempFile(name + ".json", R"({"name": ")" + name + R"(", "version": 1, "outbound": {"mode": "allowlist", "allow": [)" +
-                                           allow + R"(]}, "limits": )" + limits + "}");
+  return WriteTempFile(name + ".json", R"({"name": ")" + name +
+                                           R"(", "version": 1, "outbound": {"mode": "allowlist", "allow": [)" + allow +
+                                           R"(]}, "limits": )" + limits + "}");
 }
 
 std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
 // Every proxy variable removed: the client cannot take the proxy path.
-const std::vector<std::string> kNoProxy = {"env", "-u", "HTTP_PROXY", "-u", "http_proxy", "-u", "HTTPS_PROXY",
-                                           "-u", "https_proxy", "-u", "NO_PROXY", "-u", "no_proxy"};
+const std::vector<std::string> kNoProxy = {"env",      "-u",          "HTTP_PROXY", "-u",          "http_proxy",
+                                           "-u",       "HTTPS_PROXY", "-u",         "https_proxy", "-u",
+                                           "NO_PROXY", "-u",          "no_proxy"};
 
 std::vector<std::string> NoProxy(std::vector<std::string> cmd) {
   std::vector<std::string> v = kNoProxy;
@@ -170,10 +172,11 @@ TEST(TransparentEgress, NodeFetchIgnoringProxyVariablesReachesAnAllowedServer) {
   PyServer srv("http");
   ASSERT_NE(srv.port(), 0);
   // Node's built-in fetch ignores HTTP_PROXY: without transparent egress it cannot get out.
-  auto r = CordonRun({"node", "-e",
-                      "fetch('http://127.0.0.1:" + srv.sport() +
-                          "/x').then(r => r.text()).then(t => console.log('got ' + t), e => console.log('failed ' + e.cause))"},
-                     {"--policy", Policy("node", Quote("127.0.0.1:" + srv.sport())), "--evidence", "-"});
+  auto r = CordonRun(
+      {"node", "-e",
+       "fetch('http://127.0.0.1:" + srv.sport() +
+           "/x').then(r => r.text()).then(t => console.log('got ' + t), e => console.log('failed ' + e.cause))"},
+      {"--policy", Policy("node", Quote("127.0.0.1:" + srv.sport())), "--evidence", "-"});
   std::string ev = EvidenceLine(r);
   EXPECT_EQ(r.out.substr(0, r.out.find('{')), "got hello\n") << r.out << r.err;
   EXPECT_EQ(JsonField(ev, "egress/0/via"), "transparent") << ev;
@@ -193,10 +196,11 @@ TEST(TransparentEgress, NodeFetchIgnoringProxyVariablesReachesAnAllowedServer) {
 TEST(TransparentEgress, CurlWithoutProxyVariablesReachesOnlyAllowedPorts) {
   REQUIRE_SANDBOX();
   PyServer allowed("http"), other("http");
-  auto r = CordonRun(NoProxy({"sh", "-c",
-                              "curl -s -m 5 http://127.0.0.1:" + allowed.sport() + "/; echo; curl -s -m 5 http://127.0.0.1:" +
-                                  other.sport() + "/ || echo \"refused $?\""}),
-                     {"--policy", Policy("curl", Quote("127.0.0.1:" + allowed.sport())), "--evidence", "-"});
+  auto r =
+      CordonRun(NoProxy({"sh", "-c",
+                         "curl -s -m 5 http://127.0.0.1:" + allowed.sport() +
+                             "/; echo; curl -s -m 5 http://127.0.0.1:" + other.sport() + "/ || echo \"refused $?\""}),
+                {"--policy", Policy("curl", Quote("127.0.0.1:" + allowed.sport())), "--evidence", "-"});
   std::string ev = EvidenceLine(r);
   // curl's exit 7: could not connect (nothing listens on that port of the sandbox's loopback).
   EXPECT_EQ(r.out.substr(0, r.out.find('{')), "hello\nrefused 7\n") << r.out << r.err;
@@ -217,7 +221,9 @@ TEST(TransparentEgress, PythonSocketByNameAllowedAndRefusedWithEvidence) {
       "import socket, sys\n"
       "for port in sys.argv[1:]:\n"
       "    try:\n"
-      "        s = socket.create_connection(('" + host.name + "', int(port)), timeout=5)\n"
+      "        s = socket.create_connection(('" +
+      host.name +
+      "', int(port)), timeout=5)\n"
       "        s.sendall(b'ping'); s.shutdown(socket.SHUT_WR)\n"
       "        d = s.recv(100)\n"
       "        print('reply', d.decode() if d else 'none')\n"
@@ -225,11 +231,12 @@ TEST(TransparentEgress, PythonSocketByNameAllowedAndRefusedWithEvidence) {
       "        print('refused', type(e).__name__)\n";
   // The name is allowed on both ports; only the first port's address is: the second is refused by
   // the address check (the name resolves to loopback), after the client connected inside.
-  auto r = CordonRun(NoProxy({"python3", "-c", script, allowed.sport(), refused.sport()}),
-                     {"--policy",
-                      Policy("pyname", Quote(host.name + ":" + allowed.sport()) + "," + Quote(host.address + ":" + allowed.sport()) +
-                                           "," + Quote(host.name + ":" + refused.sport())),
-                      "--evidence", "-"});
+  auto r = CordonRun(
+      NoProxy({"python3", "-c", script, allowed.sport(), refused.sport()}),
+      {"--policy",
+       Policy("pyname", Quote(host.name + ":" + allowed.sport()) + "," + Quote(host.address + ":" + allowed.sport()) +
+                            "," + Quote(host.name + ":" + refused.sport())),
+       "--evidence", "-"});
   std::string ev = EvidenceLine(r);
   std::string out = r.out.substr(0, r.out.find('{'));
   EXPECT_TRUE(out.starts_with("reply ping\n")) << r.out << r.err;
@@ -249,7 +256,8 @@ TEST(TransparentEgress, PythonSocketByNameAllowedAndRefusedWithEvidence) {
 // psql (which has no proxy support at all) against a server speaking enough of the protocol.
 TEST(TransparentEgress, PsqlReachesAnAllowedDatabasePort) {
   REQUIRE_SANDBOX();
-  if (::access("/usr/lib/postgresql/15/bin/psql", X_OK) != 0) GTEST_SKIP() << "psql (postgresql-client-15) is not installed";
+  if (::access("/usr/lib/postgresql/15/bin/psql", X_OK) != 0)
+    GTEST_SKIP() << "psql (postgresql-client-15) is not installed";
   PyServer pg("pg");
   auto r = CordonRun({"/usr/lib/postgresql/15/bin/psql",
                       "host=127.0.0.1 port=" + pg.sport() +
@@ -267,8 +275,8 @@ TEST(TransparentEgress, PsqlReachesAnAllowedDatabasePort) {
 TEST(TransparentEgress, TlsPassesThroughWithTheServersOwnCertificate) {
   REQUIRE_SANDBOX();
   const std::string key = WriteTempFile("tls.key", ""), cert = WriteTempFile("tls.crt", "");
-  auto gen = RunProgram({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                         "-days", "1", "-subj", "/CN=cordon-test", "-addext", "subjectAltName=IP:127.0.0.1"});
+  auto gen = RunProgram({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                         cert, "-days", "1", "-subj", "/CN=cordon-test", "-addext", "subjectAltName=IP:127.0.0.1"});
   ASSERT_EQ(gen.exit_code, 0) << gen.err;
   std::stringstream pem;
   pem << std::ifstream(cert).rdbuf();
@@ -309,12 +317,13 @@ TEST(TransparentEgress, MaxCallsRefusesARawConnectionWithARecord) {
       "        print('reply', d.decode() if d else 'none')\n"
       "    except OSError as e:\n"
       "        print('refused', type(e).__name__)\n";
-  auto r = CordonRun({"python3", "-c", script, srv.sport()},
-                     {"--policy", Policy("calls", Quote("127.0.0.1:" + srv.sport()), R"({"max_calls": 1})"), "--evidence",
-                      "-"});
+  auto r = CordonRun(
+      {"python3", "-c", script, srv.sport()},
+      {"--policy", Policy("calls", Quote("127.0.0.1:" + srv.sport()), R"({"max_calls": 1})"), "--evidence", "-"});
   std::string ev = EvidenceLine(r);
   std::string out = r.out.substr(0, r.out.find('{'));
-  EXPECT_TRUE(out == "reply ping\nreply none\n" || out == "reply ping\nrefused ConnectionResetError\n") << r.out << r.err;
+  EXPECT_TRUE(out == "reply ping\nreply none\n" || out == "reply ping\nrefused ConnectionResetError\n")
+      << r.out << r.err;
   EXPECT_EQ(JsonField(ev, "egress/1/decision"), "deny") << ev;
   EXPECT_NE(JsonField(ev, "egress/1/reason").find("max_calls"), std::string::npos) << ev;
   EXPECT_EQ(srv.served(), 1);
