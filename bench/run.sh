@@ -8,6 +8,8 @@
 #   daemon_load.py     N concurrent sleeping tasks: admission latency, RSS and fds per live task
 #   seccomp_denials.py a denied system call under `cordon run` (notified and recorded) beside the
 #                      same profile's bare filter (SECCOMP_RET_ERRNO): ns per call, ratio
+#   egress_bench.py    one outbound connection: direct, through the egress proxy, and transparent
+#                      (no proxy variable): median µs per request and ratio to direct
 #   cordon-seccomp-compile-bench  parse and compile of the shipped default profile: medians
 #
 #   bench/run.sh [--quick]     (--quick: fewer runs and tasks, for CI's record)
@@ -28,6 +30,7 @@ if (( quick )); then
   build/bin/cordon-bench --quick --per-worker 15
   python3 bench/daemon_load.py --tasks 100 --iterations 20 --flood-calls 8
   python3 bench/seccomp_denials.py --rounds 3 --calls 20000
+  python3 bench/egress_bench.py --rounds 3 --requests 50
   build/bin/cordon-seccomp-compile-bench --runs 5
   build/bin/cordon-evidence-bench --runs 50
 else
@@ -35,6 +38,7 @@ else
   build/bin/cordon-bench
   python3 bench/daemon_load.py
   python3 bench/seccomp_denials.py
+  python3 bench/egress_bench.py
   build/bin/cordon-seccomp-compile-bench
   build/bin/cordon-evidence-bench
 fi

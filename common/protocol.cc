@@ -22,6 +22,11 @@ std::string EncodeLaunchSpec(const LaunchSpec& s) {
   w.U64(s.rlimit_nproc);
   w.U64(s.rlimit_as);
   w.U32(s.proxy_port);
+  w.U32(static_cast<uint32_t>(s.transparent.size()));
+  for (const auto& t : s.transparent) {
+    w.U32(t.addr);
+    w.U32(t.port);
+  }
   w.Str(s.hostname);
   w.Str(s.cwd);
   w.StrList(s.argv);
@@ -64,6 +69,16 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
   s->rlimit_as = r.U64();
   s->proxy_port = r.U32();
   if (s->proxy_port > 65535) return false;
+  uint32_t nt = r.U32();
+  if (!r.ok() || nt > kMaxTransparentListeners || (nt != 0 && s->proxy_port == 0)) return false;
+  s->transparent.clear();
+  for (uint32_t i = 0; i < nt && r.ok(); ++i) {
+    TransparentListen t;
+    t.addr = r.U32();
+    t.port = r.U32();
+    if ((t.addr >> 24) != 127 || t.port == 0 || t.port > 65535) return false;
+    s->transparent.push_back(t);
+  }
   s->hostname = r.Str();
   s->cwd = r.Str();
   s->argv = r.StrList();

@@ -30,7 +30,8 @@
 namespace cordon::proto {
 
 inline constexpr uint32_t kMagic = 0x43524431;  // "CRD1"
-inline constexpr uint32_t kSpecVersion = 2;  // 2: no fail_at_step (the test hook moved into the shim's test build)
+inline constexpr uint32_t kSpecVersion = 3;  // 2: no fail_at_step (the test hook moved into the shim's test build);
+                                             // 3: transparent egress listeners
 // stdin, stdout, stderr and bound fds ride in one SCM_RIGHTS message with the spec and BPF memfds.
 inline constexpr int kMaxFdsPerLaunch = 250;
 
@@ -76,9 +77,12 @@ struct ExecOkRecord {
   int32_t task_pid = 0;   // pid of the task in the sandbox's PID namespace (normally 2)
   uint32_t nmarks = 0;    // entries used in `marks`
   // fds riding along with this record (SCM_RIGHTS), in this order when present: the seccomp
-  // listener (SECCOMP_FILTER_FLAG_NEW_LISTENER), then the egress proxy's listening socket.
+  // listener (SECCOMP_FILTER_FLAG_NEW_LISTENER), then the egress proxy's listening socket, then
+  // `transparent` listening sockets, one per LaunchSpec::transparent entry, in its order.
   uint32_t has_listener = 0;
   uint32_t has_proxy = 0;
+  uint32_t transparent = 0;
+  uint32_t pad = 0;
   StepMark marks[kMaxStepMarks];  // outer shim's, PID 1's and the task's steps
 };
 
@@ -145,6 +149,13 @@ struct BindEntry {
   std::string target;  // absolute path inside the sandbox
 };
 
+// One transparent egress listener: an IPv4 address of 127.0.0.0/8 and a port.
+inline constexpr size_t kMaxTransparentListeners = 64;
+struct TransparentListen {
+  uint32_t addr = 0;  // host byte order, 127.0.0.0/8
+  uint32_t port = 0;  // 1..65535
+};
+
 // Everything the shim needs to build one sandbox. Built by the supervisor (which resolves names,
 // NSS and policy); the shim only applies it.
 struct LaunchSpec {
@@ -162,6 +173,10 @@ struct LaunchSpec {
   uint64_t rlimit_as = 0;               // RLIMIT_AS: limits.memory_bytes when no cgroup enforces it
   uint32_t proxy_port = 0;              // != 0: PID 1 listens on the sandbox's 127.0.0.1:proxy_port and
                                         // hands the listening socket to the supervisor (egress proxy)
+  // Transparent egress (docs/network.md): PID 1 also listens on each of these addresses of the
+  // sandbox's loopback and hands the sockets to the supervisor, which relays every connection to
+  // the destination the address stands for. Only with proxy_port != 0.
+  std::vector<TransparentListen> transparent;
   std::string hostname = "cordon";
   std::string cwd = "/work";
   std::vector<std::string> argv;        // argv[0] is resolved by the shim through PATH in envp

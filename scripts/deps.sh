@@ -10,6 +10,7 @@ PKGS=(cmake ninja-build g++ pkg-config git
       prometheus-cpp-dev          # cordond's metrics (docs/metrics.md)
       help2man man-db             # man pages from --help, and their check (docs/man/)
       dpkg-dev debhelper lintian) # the Debian package: scripts/build-deb.sh (docs/deploy.md)
+PKGS+=(curl nodejs postgresql-client-15)  # clients that ignore proxy variables (transparent egress tests)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -61,6 +61,7 @@ struct Pid1 {
   std::vector<int> task_fds;              // stdin, stdout, stderr, bound fds: the task's 0..N
   std::vector<UniqueFd> binding_dir_fds;  // binding-fds: owners of task_fds' directory entries
   UniqueFd proxy;                         // proxy-socket: the egress proxy's listening socket
+  std::vector<UniqueFd> transparent;      // proxy-socket: transparent egress listeners (spec order)
   // fork-task
   TaskArgs ta;
   TaskReport report;  // shared with the task: CLONE_VM
@@ -176,6 +177,19 @@ bool ProxySocket(Pid1& p) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (!p.proxy || ::bind(p.proxy.Get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(p.proxy.Get(), 128) < 0)
     return SetFailure(&p.f, SetupStep::kProxySocket, errno, "listen on 127.0.0.1:%u for the egress proxy", p.spec.proxy_port);
+  // Transparent egress: one listener per allowed destination, on the loopback address the
+  // sandbox's /etc/hosts gives its name (or the allowed loopback address itself).
+  for (const proto::TransparentListen& t : p.spec.transparent) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in ta{};
+    ta.sin_family = AF_INET;
+    ta.sin_port = htons(static_cast<uint16_t>(t.port));
+    ta.sin_addr.s_addr = htonl(t.addr);
+    if (!fd || ::bind(fd.Get(), reinterpret_cast<sockaddr*>(&ta), sizeof ta) < 0 || ::listen(fd.Get(), 128) < 0)
+      return SetFailure(&p.f, SetupStep::kProxySocket, errno, "listen on %u.%u.%u.%u:%u for transparent egress",
+                        t.addr >> 24, (t.addr >> 16) & 255, (t.addr >> 8) & 255, t.addr & 255, t.port);
+    p.transparent.push_back(std::move(fd));
+  }
   return true;
 }
 
@@ -199,7 +213,9 @@ bool ForkTask(Pid1& p) {
   const bool pooled = p.spec.flags & proto::kFlagPooled;
   // The task's fds are placed at 0..N in the table it shares with us: keep ours above that.
   const int floor = static_cast<int>(p.task_fds.size()) + 3;
-  if (!LiftFd(&p.sync, floor) || (p.proxy && !LiftFd(&p.proxy, floor)) || (pooled && !LiftFd(&p.start, floor)))
+  bool lifted = LiftFd(&p.sync, floor) && (!p.proxy || LiftFd(&p.proxy, floor)) && (!pooled || LiftFd(&p.start, floor));
+  for (UniqueFd& t : p.transparent) lifted = lifted && LiftFd(&t, floor);
+  if (!lifted)
     return SetFailure(&p.f, SetupStep::kForkTask, errno, "move the sync, proxy and start sockets above the task's fds");
   TaskArgs& ta = p.ta;
   ta.spec = &p.spec;
@@ -381,7 +397,7 @@ void CloseAllBut(int sync_fd) {
   ok.ready_ns = pooled ? p.report.started_ns : p.ready_ns;
   ok.exec_ns = p.exec_ns;
   ok.task_pid = static_cast<int32_t>(p.task);
-  int pass[2];
+  int pass[2 + proto::kMaxTransparentListeners];
   size_t npass = 0;
   if (p.report.listener_fd >= 0) {
     pass[npass++] = p.report.listener_fd;
@@ -390,6 +406,8 @@ void CloseAllBut(int sync_fd) {
   if (p.proxy) {
     pass[npass++] = p.proxy.Get();
     ok.has_proxy = 1;
+    for (const UniqueFd& t : p.transparent) pass[npass++] = t.Get();
+    ok.transparent = static_cast<uint32_t>(p.transparent.size());
   }
   (void)SendMsg(p.sync.Get(), &ok, sizeof ok, pass, npass);
   CloseAllBut(p.sync.Get());

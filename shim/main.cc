@@ -290,7 +290,8 @@ int RunOuter() {
     }
     if (p[0].revents & (POLLIN | POLLHUP)) {
       alignas(8) char buf[sizeof(proto::ExecOkRecord) + sizeof(proto::ExitRecord) + sizeof(proto::ErrorRecord)];
-      auto got = RecvMsg(sync.Get(), buf, sizeof buf, 2, MSG_DONTWAIT);
+      constexpr size_t kMaxPass = 2 + proto::kMaxTransparentListeners;  // listener, proxy, transparent
+      auto got = RecvMsg(sync.Get(), buf, sizeof buf, kMaxPass, MSG_DONTWAIT);
       ssize_t n = got ? static_cast<ssize_t>(got->len) : -1;
       if (!got && got.error().err == EAGAIN) continue;
       proto::MsgHeader h;
@@ -300,9 +301,9 @@ int RunOuter() {
       } else if (n >= static_cast<ssize_t>(sizeof h) && h.magic == proto::kMagic) {
         if (h.type == proto::MsgType::kExecOk && n == sizeof(proto::ExecOkRecord)) {
           exec_ok = true;
-          int pass[2];
-          for (size_t k = 0; k < got->fds.size() && k < 2; ++k) pass[k] = got->fds[k].Get();
-          Send(buf, static_cast<size_t>(n), pass, std::min<size_t>(got->fds.size(), 2));
+          int pass[kMaxPass];
+          for (size_t k = 0; k < got->fds.size() && k < kMaxPass; ++k) pass[k] = got->fds[k].Get();
+          Send(buf, static_cast<size_t>(n), pass, std::min<size_t>(got->fds.size(), kMaxPass));
         } else if (h.type == proto::MsgType::kReady && n == sizeof(proto::ReadyRecord)) {
           ready = true;
           Send(buf, static_cast<size_t>(n));

@@ -123,6 +123,7 @@ void Proxy::Impl::Finish(Conn& c, const std::string& error) {
 // The proxy's own response; the connection then only drains the client until it closes.
 void Proxy::Impl::Reply(Conn& c, int status, const std::string& reason, const char* decision) {
   if (c.state == State::kDone) return;
+  if (c.transparent) return RefuseTransparent(c, reason, decision);
   if (c.state == State::kResolving) resolver->Cancel(c.id);
   CloseUpstream(c);
   ReleaseSlots(c);
@@ -152,6 +153,7 @@ void Proxy::Impl::AcceptAll() {
         // The pending connection stays in the backlog and the listener stays readable: stop
         // polling it for a moment instead of spinning.
         SetMask(listen.Get(), Tag(0, kListenSide), &listen_registered, &listen_mask_, 0);
+        PauseTransparent(true);
         accept_paused_until = sys::MonotonicNs() + kAcceptPauseNs;
       } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
         // The listener itself is broken (shut down, closed under us): a level-triggered
@@ -203,7 +205,7 @@ void Proxy::Impl::OnResolverEvent() {
 
 void Proxy::Impl::Dispatch(uint64_t tag, uint32_t ev) {
   auto side = static_cast<Side>(tag & 3);
-  if (side == kListenSide) return AcceptAll();
+  if (side == kListenSide) return (tag >> 2) == 0 ? AcceptAll() : AcceptTransparent((tag >> 2) - 1);
   if (side == kResolverSide) return OnResolverEvent();
   auto it = conns.find(tag >> 2);
   if (it == conns.end() || it->second->state == State::kDone) return;
@@ -259,6 +261,7 @@ void Proxy::Impl::ExpireDeadlines() {
   if (accept_paused_until != 0 && now >= accept_paused_until) {
     accept_paused_until = 0;
     SetMask(listen.Get(), Tag(0, kListenSide), &listen_registered, &listen_mask_, EPOLLIN);
+    PauseTransparent(false);
   }
   for (auto& [id, c] : conns) {
     if (c->state != State::kDone && Deadline(*c) <= now) {

@@ -71,6 +71,12 @@ class Proxy {
   // Expires deadlines that have passed (a timeout of PollTimeoutMs() elapsed). Never blocks.
   void OnTimer();
 
+  // Transparent egress (docs/network.md, proxy_transparent.cc): also accept on `listen_fd`, a
+  // listening TCP socket of the sandbox's loopback, and treat every connection to it as a CONNECT
+  // to `dest`: the same checks, limits and records (via "transparent"), no HTTP exchange with the
+  // client. A refused or failed connection is reset. Fails on a non-listening fd.
+  Result<void> AddTransparent(UniqueFd listen_fd, Destination dest);
+
   // Records of connections finished since the last call, oldest first.
   std::vector<EgressRecord> TakeRecords();
   // Ends every open connection now (error "proxy shut down"), so their records can be taken.

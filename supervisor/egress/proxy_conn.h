@@ -74,6 +74,7 @@ struct Conn {
   bool has_record = false;     // something to report (a request head, or bytes of one)
   bool record_emitted = false;
   EgressRecord rec;
+  bool transparent = false;  // accepted on a transparent listener (proxy_transparent.cc)
   std::string status_peek;  // start of the origin's response, until its final status line is read
   bool status_done = false;
 };

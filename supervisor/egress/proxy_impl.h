@@ -63,6 +63,14 @@ struct Proxy::Impl {
   bool listen_registered = false;
   uint32_t listen_mask_ = 0;
   uint64_t accept_paused_until = 0;
+  // Transparent listeners (proxy_transparent.cc): epoll tag Tag(index + 1, kListenSide).
+  struct TransparentListener {
+    UniqueFd fd;
+    Destination dest;
+    bool registered = false;
+    uint32_t mask = 0;
+  };
+  std::vector<TransparentListener> transparent;
 
   // ---- registration -------------------------------------------------------------------------
   void SetMask(int fd, uint64_t tag, bool* registered, uint32_t* mask, uint32_t want);
@@ -97,6 +105,13 @@ struct Proxy::Impl {
   void FlushDown(Conn& c);
   void MaybeDone(Conn& c);
   void DrainClient(Conn& c);
+  // ---- transparent egress (proxy_transparent.cc) ---------------------------------------------
+  void AcceptTransparent(size_t index);
+  void PauseTransparent(bool paused);
+  // A refusal or failure on a transparent connection: recorded, then the client is reset.
+  void RefuseTransparent(Conn& c, const std::string& reason, const char* decision);
+  // payload_class (and, for HTTP, the method) from the first bytes the client sent.
+  void ClassifyPayload(Conn& c);
   // ---- events --------------------------------------------------------------------------------
   void OnClientEvent(Conn& c, uint32_t ev);
   void OnUpstreamEvent(Conn& c, uint32_t ev);

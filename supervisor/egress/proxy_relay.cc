@@ -47,6 +47,7 @@ void Proxy::Impl::ReadClient(Conn& c) {
 }
 
 void Proxy::Impl::FlushUp(Conn& c) {
+  if (c.rec.payload_class.empty() && !c.up.empty()) ClassifyPayload(c);
   while (c.state == State::kTunnel && !c.up.empty()) {
     std::string_view v = c.up.view();
     ssize_t n = ::send(c.upstream.Get(), v.data(), v.size(), MSG_NOSIGNAL);

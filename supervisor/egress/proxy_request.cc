@@ -178,7 +178,7 @@ void Proxy::Impl::Connected(Conn& c) {
   c.state = State::kTunnel;
   c.phase_deadline_ns = 0;
   c.activity_ns = sys::MonotonicNs();
-  if (c.connect_mode) {
+  if (c.connect_mode && !c.transparent) {
     c.rec.status = 200;
     c.down.Append(kEstablished);  // the proxy's own bytes: not counted in bytes_down
   }

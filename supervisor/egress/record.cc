@@ -14,6 +14,8 @@ nlohmann::json ToJson(const EgressRecord& r) {
       {"bytes_down", r.bytes_down}, {"duration_us", r.duration_us},
   };
   if (!r.error.empty()) j["error"] = r.error;
+  if (!r.via.empty()) j["via"] = r.via;
+  if (!r.payload_class.empty()) j["payload_class"] = r.payload_class;
   return j;
 }
 

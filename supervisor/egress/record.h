@@ -23,6 +23,8 @@ struct EgressRecord {
   uint64_t bytes_down = 0;  // bytes received from the destination
   uint64_t duration_us = 0; // client connect to close
   std::string error;        // how an allowed connection ended early ("idle timeout", "connect: ..."); "" if clean
+  std::string via;          // "transparent" for a client that ignored the proxy variables; "" through the proxy
+  std::string payload_class;  // what the first bytes up look like: http, tls, ssh, postgres, opaque; "" if none
 };
 
 // {"time_us":..,"host":..,"address":..,"port":..,"method":..,"decision":..,"reason":..,

@@ -20,6 +20,7 @@
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "supervisor/task/rootfs.h"
+#include "supervisor/task/transparent_egress.h"
 #include "supervisor/task/task.h"
 
 namespace cordon {
@@ -199,6 +200,7 @@ Result<void> Task::BuildSandbox(const TaskRequest& shape) {
   ro.task_gid = s.task_gid;
   ro.hostname = s.hostname;
   CORDON_ASSIGN_OR_RETURN(s.mounts, BuildRootfs(*policy_, ro));
+  AddTransparentEgress(policy_->outbound, &s);  // after the mounts: it adds to /etc/hosts
   return {};
 }
 

@@ -1,6 +1,7 @@
 // supervisor/task/task.cc: a running task on the supervisor side: its records, limits, output pump,
 // kill and outcome. Building and starting the sandbox is in task_start.cc.
 #include "supervisor/task/task.h"
+#include "supervisor/task/transparent_egress.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -184,6 +185,10 @@ void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds)
                                        timing_.received);
         if (p) {
           proxy_ = std::move(*p);
+          if (auto t = AttachTransparentEgress(*proxy_, policy_->outbound, static_cast<uint16_t>(spec_.proxy_port), fds,
+                                               &next, r.transparent);
+              !t)
+            Kill(FailureClass::kSetupFailed, "transparent egress could not start: " + t.error().Message());
         } else {
           Kill(FailureClass::kSetupFailed, "egress proxy could not start: " + p.error().Message());
         }
@@ -223,7 +228,8 @@ void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds)
 bool Task::OnControlReadable() {
   for (;;) {
     alignas(8) char buf[2048];
-    auto got = RecvMsg(ctrl_.Get(), buf, sizeof buf, 2, MSG_DONTWAIT);  // listener, proxy socket
+    // listener, proxy socket, transparent egress listeners
+    auto got = RecvMsg(ctrl_.Get(), buf, sizeof buf, 2 + proto::kMaxTransparentListeners, MSG_DONTWAIT);
     if (!got) return got.error().err == EAGAIN;
     if (got->eof) return false;
     HandleRecord(buf, got->len, &got->fds);

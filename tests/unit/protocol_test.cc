@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <new>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/protocol.h"
@@ -44,6 +45,8 @@ proto::LaunchSpec Sample() {
   s.argv = {"python3", "-c", std::string("print(1)\0x", 10)};
   s.envp = {"A=1", "PATH=/bin"};
   s.mounts = {{proto::MountKind::kRoBind, 0, "/usr", "/usr"}, {proto::MountKind::kFile, 0644, "data\n", "/etc/x"}};
+  s.proxy_port = 3128;
+  s.transparent = {{0x7f4d0001, 5432}, {0x7f000001, 8080}};
   return s;
 }
 
@@ -63,6 +66,21 @@ TEST(Protocol, LaunchSpecRoundTrip) {
   ASSERT_EQ(out.mounts.size(), 2u);
   EXPECT_EQ(out.mounts[1].source, "data\n");
   EXPECT_EQ(out.mounts[1].mode, 0644u);
+  ASSERT_EQ(out.transparent.size(), 2u);
+  EXPECT_EQ(out.transparent[0].addr, 0x7f4d0001u);
+  EXPECT_EQ(out.transparent[1].port, 8080u);
+}
+
+// Transparent egress listeners are loopback addresses with a port, only beside the proxy.
+TEST(Protocol, TransparentListenersOutsideLoopbackAreRejected) {
+  for (auto [addr, port, proxy] : {std::tuple{0x0a000001u, 80u, 3128u}, std::tuple{0x7f000001u, 0u, 3128u},
+                                   std::tuple{0x7f000001u, 70000u, 3128u}, std::tuple{0x7f000001u, 80u, 0u}}) {
+    proto::LaunchSpec in = Sample(), out;
+    in.proxy_port = proxy;
+    in.transparent = {{addr, port}};
+    std::string bytes = proto::EncodeLaunchSpec(in);
+    EXPECT_FALSE(proto::DecodeLaunchSpec(bytes.data(), bytes.size(), &out)) << addr << ":" << port;
+  }
 }
 
 TEST(Protocol, EveryTruncationAndTrailingByteIsRejected) {
@@ -90,6 +108,9 @@ std::vector<size_t> LengthFieldOffsets(const std::string& bytes) {
   for (int i = 0; i < 3; ++i) (void)r.U32();  // setup timeout, bound fds, seccomp flags
   for (int i = 0; i < 4; ++i) (void)r.U64();  // rlimits
   (void)r.U32();                               // proxy port
+  at.push_back(here());                        // transparent listeners: count, then (addr, port) each
+  uint32_t listeners = r.U32();
+  for (uint32_t i = 0; i < listeners && r.ok(); ++i) (void)r.U64();
   str();                                       // hostname
   str();                                       // cwd
   list();                                      // argv
@@ -116,7 +137,7 @@ TEST(Protocol, HugeCountsAreRejectedWithoutAllocating) {
   const std::string bytes = proto::EncodeLaunchSpec(Sample());
   const size_t bound = bytes.size() * (sizeof(std::string) / sizeof(uint32_t));
   const std::vector<size_t> fields = LengthFieldOffsets(bytes);
-  ASSERT_EQ(fields.size(), 15u);  // hostname, cwd, argv + 3, envp + 2, mounts + 2 x 2, binds
+  ASSERT_EQ(fields.size(), 16u);  // transparent, hostname, cwd, argv + 3, envp + 2, mounts + 2 x 2, binds
   proto::LaunchSpec out;
   for (size_t off : fields) {
     std::string b = bytes;
