@@ -6,7 +6,10 @@ PKGS=(cmake ninja-build g++ pkg-config git
       libseccomp-dev libcap-dev nlohmann-json3-dev libprotobuf-dev protobuf-compiler python3-protobuf
       libboost1.81-dev libsqlite3-dev libgtest-dev libgmock-dev libssl-dev libre2-dev
       python3 procps iproute2 util-linux passwd bubblewrap openssl jq
-      systemd systemd-container)  # systemd-analyze, systemd-socket-activate; systemd-nspawn (boot test)
+      systemd systemd-container  # systemd-analyze, systemd-socket-activate; systemd-nspawn (boot test)
+      # cordon-runc (docs/kubernetes.md): the engines its tests drive, the runtimes the benchmark
+      # compares with, a static busybox for the test image, script(1) for a terminal
+      podman conmon containerd runc crun slirp4netns uidmap busybox-static bsdutils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
