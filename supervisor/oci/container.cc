@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -113,7 +114,18 @@ Result<void> Create(const Globals& g, const CreateOptions& o) {
   };
   if (spec.memory_bytes) CORDON_TRY(override("memory_bytes", *spec.memory_bytes));
   if (spec.pids) CORDON_TRY(override("pids", *spec.pids));
-  if (spec.nofile) CORDON_TRY(override("nofile", *spec.nofile));
+  if (spec.nofile) {
+    // Engines ask for 1048576 by default; above what this host lets the runtime hold, the task
+    // gets the host's hard limit, and the evidence says so.
+    uint64_t want = *spec.nofile;
+    rlimit hard{};
+    if (::getrlimit(RLIMIT_NOFILE, &hard) == 0 && hard.rlim_max != RLIM_INFINITY && want > hard.rlim_max) {
+      spec.notes.push_back("process.rlimits RLIMIT_NOFILE " + std::to_string(want) + " lowered to the host's hard limit " +
+                           std::to_string(hard.rlim_max));
+      want = hard.rlim_max;
+    }
+    CORDON_TRY(override("nofile", want));
+  }
   for (const auto& m : spec.mounts) policy.mounts.push_back({m.source, m.target});
 
   CORDON_ASSIGN_OR_RETURN(std::string dir, MakeContainerDir(g.root, o.id));

@@ -41,6 +41,10 @@ std::string ContainerDir(const std::string& root, const std::string& id) { retur
 
 Result<std::string> MakeContainerDir(const std::string& root, const std::string& id) {
   CORDON_TRY(CheckId(id));
+  // Its parents too: containerd names /run/containerd/runc/<namespace> before it exists.
+  for (size_t slash = root.find('/', 1); slash != std::string::npos; slash = root.find('/', slash + 1))
+    if (::mkdir(root.substr(0, slash).c_str(), 0711) < 0 && errno != EEXIST)
+      return Fail(errno, "create the runtime root's parent " + root.substr(0, slash), "give a writable --root");
   if (::mkdir(root.c_str(), 0700) < 0 && errno != EEXIST)
     return Fail(errno, "create the runtime root " + root, "give a writable --root");
   std::string dir = ContainerDir(root, id);
