@@ -40,7 +40,7 @@ class OciRuntime : public ::testing::Test {
     std::vector<std::string> argv = {BuildPath("bin/cordon-runc"), "--root", root_, "--log", dir_ + "/log.json",
                                      "--log-format", "json"};
     argv.insert(argv.end(), args.begin(), args.end());
-    return Run(argv, dir_, tag);
+    return RunCapture(argv, dir_, tag);
   }
   // create; returns the monitor's pid from --pid-file.
   pid_t Create(const std::string& id, std::vector<std::string> extra = {}) {
@@ -250,7 +250,7 @@ TEST_F(OciRuntime, ExecJoinsTheSandboxInTheSameConfinement) {
 
 TEST_F(OciRuntime, ResourcesBecomeTheSandboxLimits) {
   nlohmann::json c = BaseConfig({"/bin/sh", "-c",
-                                 "head -1 /proc/meminfo; n=0; for i in $(seq 20); do sleep 30 & done 2>/dev/null; "
+                                 "head -1 /proc/meminfo; n=0; for i in $(seq 20); do sleep 2 & done; "
                                  "echo forks-failed-or-not"});
   c["linux"]["resources"] = {{"memory", {{"limit", 64 << 20}}}, {"pids", {{"limit", 8}}}};
   Config(c);
@@ -313,7 +313,7 @@ TEST_F(OciRuntime, TerminalMasterGoesOverTheConsoleSocket) {
 
 TEST_F(OciRuntime, PolicyAnnotationAddsCordonsLayers) {
   std::string policy = dir_ + "/short.json";
-  WriteFile(policy, R"({"name": "short", "limits": {"max_wall_ms": 300}})");
+  WriteFile(policy, R"({"name": "short", "version": 1, "limits": {"max_wall_ms": 300}})");
   nlohmann::json c = BaseConfig({"/bin/sleep", "100"});
   c["annotations"] = {{"org.cordon.policy", policy}};
   Config(c);

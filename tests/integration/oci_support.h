@@ -101,7 +101,7 @@ struct Proc {
 inline void BecomeSubreaper() { ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 // Runs argv with stdout/stderr into files under `dir`; waits for it (bounded: 60 s).
-inline Proc Run(const std::vector<std::string>& argv, const std::string& dir, const std::string& tag = "cmd") {
+inline Proc RunCapture(const std::vector<std::string>& argv, const std::string& dir, const std::string& tag = "cmd") {
   Proc p;
   std::string out = dir + "/" + tag + ".out", err = dir + "/" + tag + ".err";
   posix_spawn_file_actions_t fa;
