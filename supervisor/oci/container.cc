@@ -192,6 +192,7 @@ Result<void> Create(const Globals& g, const CreateOptions& o) {
   st.created = NowRfc3339();
   st.annotations = plan.spec.annotations;
   st.uid = ::geteuid();
+  st.evidence_dir = g.evidence_dir.empty() ? EvidenceDir() : g.evidence_dir;
   if (auto w = WriteState(dir, st); !w) {
     ::kill(pid, SIGKILL);
     return undo(w.error());
@@ -250,7 +251,8 @@ Result<void> Delete(const Globals& g, const std::string& id, bool force) {
                         {"oci", {{"id", id}, {"bundle", st.bundle}}}};
     record = j.dump() + "\n";
   }
-  const std::string edir = EvidenceDir();
+  const std::string edir =
+      !st.evidence_dir.empty() ? st.evidence_dir : (g.evidence_dir.empty() ? EvidenceDir() : g.evidence_dir);
   std::string parent = edir.substr(0, edir.rfind('/'));
   std::string grand = parent.substr(0, parent.rfind('/'));
   ::mkdir(grand.c_str(), 0755);

@@ -22,6 +22,7 @@ struct Globals {
   std::string log;            // --log FILE (errors as lines, --log-format text|json)
   bool log_json = false;
   bool systemd_cgroup = false;  // accepted: Cordon places the sandbox in its own cgroup
+  std::string evidence_dir;     // --evidence-dir (podman --runtime-flag evidence-dir=DIR); else EvidenceDir()
 };
 
 struct CreateOptions {
@@ -37,7 +38,8 @@ Result<void> Kill(const Globals& g, const std::string& id, const std::string& si
 // container still running is killed first.
 Result<void> Delete(const Globals& g, const std::string& id, bool force);
 
-// Where delete writes evidence: $CORDON_OCI_EVIDENCE_DIR, else /var/lib/cordon/oci-evidence as
+// Where delete writes evidence unless --evidence-dir said (at create: the directory is kept in the
+// container's state): $CORDON_OCI_EVIDENCE_DIR, else /var/lib/cordon/oci-evidence as
 // root, $XDG_STATE_HOME/cordon/oci-evidence (~/.local/state/...) otherwise.
 std::string EvidenceDir();
 

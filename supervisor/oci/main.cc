@@ -17,7 +17,8 @@ namespace cordon::oci {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: cordon-runc [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup] COMMAND ...\n"
+    "usage: cordon-runc [--root DIR] [--log FILE] [--log-format text|json] [--systemd-cgroup] [--evidence-dir DIR]\n"
+    "                   COMMAND ...\n"
     "A runc-compatible OCI runtime that runs each container in a Cordon sandbox (docs/kubernetes.md).\n"
     "commands:\n"
     "  create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID\n"
@@ -116,7 +117,9 @@ int Main(int argc, char** argv) {
       return false;
     };
     std::string fmt, ignored;
-    if (value("root", &g_globals.root) || value("log", &g_globals.log)) continue;
+    if (value("root", &g_globals.root) || value("log", &g_globals.log) ||
+        value("evidence-dir", &g_globals.evidence_dir))
+      continue;
     if (value("log-format", &fmt)) {
       if (fmt != "json" && fmt != "text") return Usage("--log-format must be text or json");
       g_globals.log_json = fmt == "json";

@@ -83,7 +83,8 @@ Result<std::string> ReadWholeFile(const std::string& path) {
 Result<void> WriteState(const std::string& dir, const ContainerState& st) {
   nlohmann::json j = {{"id", st.id},         {"pid", st.pid},         {"pid_start", st.pid_start},
                       {"bundle", st.bundle}, {"rootfs", st.rootfs},   {"created", st.created},
-                      {"uid", st.uid},       {"annotations", st.annotations}};
+                      {"uid", st.uid},       {"annotations", st.annotations},
+                      {"evidence_dir", st.evidence_dir}};
   return WriteFileAtomic(dir, "state.json", j.dump() + "\n");
 }
 
@@ -105,6 +106,7 @@ Result<ContainerState> ReadState(const std::string& root, const std::string& id)
   st.rootfs = j.value("rootfs", "");
   st.created = j.value("created", "");
   st.uid = j.value("uid", 0u);
+  st.evidence_dir = j.value("evidence_dir", "");
   if (j.contains("annotations") && j["annotations"].is_object())
     st.annotations = j["annotations"].get<std::map<std::string, std::string>>();
   return st;

@@ -22,6 +22,7 @@ struct ContainerState {
   std::string bundle, rootfs, created;  // created: RFC 3339
   std::map<std::string, std::string> annotations;
   uint32_t uid = 0;           // who created it
+  std::string evidence_dir;   // where delete writes the record (decided at create)
 };
 
 // --root's default: /run/cordon-runc as root, $XDG_RUNTIME_DIR/cordon-runc (or

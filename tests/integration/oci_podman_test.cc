@@ -22,7 +22,6 @@ class OciPodman : public ::testing::Test {
     REQUIRE_SANDBOX();
     dir_ = MakeDir();
     if (!MakeImage(dir_ + "/rootfs")) GTEST_SKIP() << "no /bin/busybox (Debian package busybox-static)";
-    ::setenv("CORDON_OCI_EVIDENCE_DIR", (dir_ + "/evidence").c_str(), 1);
   }
   void TearDown() override {
     if (dir_.empty()) return;
@@ -33,7 +32,8 @@ class OciPodman : public ::testing::Test {
     std::vector<std::string> argv = {"/usr/bin/podman",  "--root",          dir_ + "/storage", "--runroot",
                                      dir_ + "/run",      "--tmpdir",        dir_ + "/tmp",     "--cgroup-manager",
                                      "cgroupfs",         "--events-backend", "file",           "--runtime",
-                                     BuildPath("bin/cordon-runc")};
+                                     BuildPath("bin/cordon-runc"), "--runtime-flag",
+                                     "evidence-dir=" + dir_ + "/evidence"};
     argv.insert(argv.end(), args.begin(), args.end());
     RunOptions o;
     o.timeout_ms = timeout_ms;
