@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -35,8 +36,11 @@ extern char** environ;
 namespace cordon::oci {
 namespace {
 
-// The sandbox's PID 1: the descendant of the monitor that is pid 1 of its own PID namespace.
-pid_t SandboxInit(pid_t monitor) {
+// The process whose namespaces exec joins: the sandbox's PID 1 where this caller may (root), else
+// the lowest-numbered process inside the sandbox it may (PID 1 is not dumpable, so an unprivileged
+// caller can reach only the task's side). Every one of them is inside the sandbox.
+pid_t JoinTarget(pid_t monitor) {
+  std::vector<std::pair<long, pid_t>> inside;  // (pid in the sandbox, host pid)
   for (pid_t p : Descendants(monitor)) {
     auto status = ReadWholeFile("/proc/" + std::to_string(p) + "/status");
     if (!status) continue;
@@ -48,8 +52,13 @@ pid_t SandboxInit(pid_t monitor) {
       std::vector<long> ids;
       long v;
       while (f >> v) ids.push_back(v);
-      if (ids.size() >= 2 && ids.back() == 1) return p;
+      if (ids.size() >= 2) inside.push_back({ids.back(), p});
     }
+  }
+  std::sort(inside.begin(), inside.end());
+  for (auto [inner, host] : inside) {
+    UniqueFd ns(::open(("/proc/" + std::to_string(host) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+    if (ns) return host;
   }
   return -1;
 }
@@ -180,10 +189,10 @@ Result<int> Exec(const Globals& g, const ExecOptions& o) {
   CORDON_ASSIGN_OR_RETURN(SeccompFilter filter, LoadSeccompFilter(ex.value("seccomp_profile", "default"), fo));
   CORDON_ASSIGN_OR_RETURN(std::string bpf, ReadMemfd(filter.memfd.Get()));
 
-  pid_t init = SandboxInit(st.pid);
-  if (init < 0) return FailMsg("container " + o.id + ": its sandbox's PID 1 was not found", "is it still starting?");
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, init, 0)));
-  if (!pidfd) return Fail(errno, "pidfd_open the sandbox's PID 1");
+  pid_t target = JoinTarget(st.pid);
+  if (target < 0) return FailMsg("container " + o.id + ": no process of its sandbox can be joined", "is it still starting?");
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, target, 0)));
+  if (!pidfd) return Fail(errno, "pidfd_open a process of the sandbox");
   // The sandbox's cgroups, joined before the namespaces (the paths are the host's).
   std::vector<std::string> cgroups;
   for (const char* c : {"memory", "pids", "cpuacct", ""})

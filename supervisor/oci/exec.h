@@ -1,7 +1,8 @@
 // supervisor/oci/exec.h: `cordon-runc exec` (a process that joins a running container) and `run`
 // (create, start and wait, for the benchmark and by hand).
 //
-// exec joins the sandbox's namespaces (user first, through a pidfd of its PID 1) and its cgroups,
+// exec joins the sandbox's namespaces (user first, through a pidfd of its PID 1, or of the task's
+// side of the sandbox for an unprivileged caller: PID 1 is not dumpable) and its cgroups,
 // then drops to the same state as the container's task: the task's ids, no capabilities (bounding
 // set and ambient set cleared too), no_new_privs, and the container's seccomp filter compiled
 // again by Cordon's compiler (without a listener: a call the profile sends to the supervisor fails
