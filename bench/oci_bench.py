@@ -5,7 +5,8 @@ run on the same bundle (docs/kubernetes.md "Performance").
 Each runtime runs the same bundle (a busybox-static image, `/bin/true`) with `RUNTIME --root PRIVATE
 run ID`, which creates, starts, waits for and deletes the container; the time is from the
 runtime's start to its exit. Prints the median, p90 and the ratio of medians against crun (the
-baseline). Never pass/fail.
+baseline; runc when crun cannot run on this host, e.g. crun refuses hybrid cgroups with a controller
+on the cgroup2 tree, and the reason is printed). Never pass/fail.
 
     bench/oci_bench.py [--runs N] [--build DIR]
 """
@@ -88,7 +89,7 @@ def main():
         make_bundle(bundle)
         env = dict(os.environ, CORDON_OCI_EVIDENCE_DIR=os.path.join(work, "evidence"))
         print("OCI start-to-exit, /bin/true, %d runs each (%s, uid %d); ms" % (args.runs, os.uname().release, os.geteuid()))
-        print("%-12s %9s %9s %9s %8s" % ("runtime", "median", "p90", "x crun", "failed"))
+        print("%-12s %9s %9s %9s %8s" % ("runtime", "median", "p90", "x base", "failed"))
         results = {}
         for name, binary in runtimes:
             if not binary or not os.path.exists(binary):
@@ -98,7 +99,8 @@ def main():
             measure(binary, bundle, state, 2, env)  # warm the page cache and, for Cordon, the BPF cache
             times, failed = measure(binary, bundle, state, args.runs, env)
             results[name] = (times, failed)
-        base = statistics.median(results["crun"][0]) if results.get("crun") and results["crun"][0] else None
+        base_name = next((n for n in ("crun", "runc") if results.get(n) and results[n][0]), None)
+        base = statistics.median(results[base_name][0]) if base_name else None
         for name, (times, failed) in results.items():
             if not times:
                 print("%-12s %9s %9s %9s %8d" % (name, "-", "-", "-", failed))
@@ -107,6 +109,7 @@ def main():
             p90 = sorted(times)[max(0, int(len(times) * 0.9) - 1)]
             ratio = "%.2f" % (med / base) if base else "-"
             print("%-12s %9.1f %9.1f %9s %8d" % (name, med, p90, ratio, failed))
+        print("baseline: %s" % (base_name or "none (neither crun nor runc ran)"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
