@@ -11,6 +11,9 @@ PKGS=(cmake ninja-build g++ pkg-config git
       help2man man-db             # man pages from --help, and their check (docs/man/)
       dpkg-dev debhelper lintian) # the Debian package: scripts/build-deb.sh (docs/deploy.md)
 PKGS+=(curl nodejs postgresql-client-15)  # clients that ignore proxy variables (transparent egress tests)
+# cordon-runc (docs/kubernetes.md): the engines its tests drive, the runtimes the benchmark
+# compares with, a static busybox for the test image, script(1) for a terminal
+PKGS+=(podman conmon containerd runc crun slirp4netns uidmap busybox-static bsdutils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -195,7 +195,11 @@ Result<void> Task::BuildSandbox(const TaskRequest& shape) {
       return FailMsg("too many bindings (" + std::to_string(shape.bindings->size()) + ")", "at most 240 per task");
     s.bound_fds = static_cast<uint32_t>(shape.bindings->size());
   }
+  if (shape.task_uid) s.task_uid = *shape.task_uid;
+  if (shape.task_gid) s.task_gid = *shape.task_gid;
+  if (!shape.hostname.empty()) s.hostname = shape.hostname;
   RootfsOptions ro;
+  ro.image_root = shape.image_root;
   ro.task_uid = s.task_uid;
   ro.task_gid = s.task_gid;
   ro.hostname = s.hostname;

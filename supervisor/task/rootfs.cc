@@ -1,9 +1,12 @@
 #include "supervisor/task/rootfs.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <memory>
 
 namespace cordon {
 namespace {
@@ -31,10 +34,52 @@ int AddHostPath(const std::string& host_root, const std::string& path, std::vect
   return 0;
 }
 
+// The generated files below, which an image's own never replace.
+bool Generated(const std::string& etc_name) {
+  for (const char* g : {"passwd", "group", "hosts", "hostname", "resolv.conf", "nsswitch.conf"})
+    if (etc_name == g) return true;
+  return false;
+}
+
+// An image root: each top-level entry but the ones the sandbox makes itself, then /etc entry by
+// entry (so that the generated files can still be written beside them).
+Result<void> AddImageRoot(const std::string& root, std::vector<MountEntry>* m) {
+  auto list = [](const std::string& dir) -> Result<std::vector<std::string>> {
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+    if (!d) return Fail(errno, "open the image root directory " + dir, "check the bundle's root.path");
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d.get())) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") names.push_back(n);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  CORDON_ASSIGN_OR_RETURN(auto top, list(root));
+  for (const auto& n : top) {
+    if (n == "proc" || n == "dev" || n == "sys" || n == "tmp" || n == "work" || n == "etc") continue;
+    int err = AddHostPath(root, "/" + n, m);
+    if (err != 0 && err != EINVAL) return Fail(err, "inspect " + root + "/" + n);
+  }
+  struct stat st;
+  if (::lstat((root + "/etc").c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    CORDON_ASSIGN_OR_RETURN(auto etc, list(root + "/etc"));
+    for (const auto& n : etc) {
+      if (Generated(n)) continue;
+      int err = AddHostPath(root, "/etc/" + n, m);
+      if (err != 0 && err != EINVAL) return Fail(err, "inspect " + root + "/etc/" + n);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::vector<MountEntry>> BuildRootfs(const Policy& policy, const RootfsOptions& o) {
   std::vector<MountEntry> m;
+  if (!o.image_root.empty()) {
+    CORDON_TRY(AddImageRoot(o.image_root, &m));
+  } else {
   // Runtime directories: the only ones that may hold executables.
   for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
     int err = AddHostPath(o.host_root, p, &m);
@@ -47,6 +92,7 @@ Result<std::vector<MountEntry>> BuildRootfs(const Policy& policy, const RootfsOp
                         "/etc/protocols", "/etc/services", "/etc/debian_version", "/etc/os-release"}) {
     int err = AddHostPath(o.host_root, p, &m);
     if (err != 0 && err != ENOENT) return Fail(err, std::string("inspect host path ") + p);
+  }
   }
   for (size_t i = 0; i < policy.mounts.size(); ++i) {
     int err = AddHostPath(o.host_root, policy.mounts[i].source, &m, policy.mounts[i].target);

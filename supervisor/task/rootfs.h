@@ -16,6 +16,9 @@ struct RootfsOptions {
   std::string user_name = "cordon";
   std::string hostname = "cordon";
   std::string host_root = "/";  // for tests: resolve host paths below this directory
+  // An OCI bundle's root (cordon-runc, supervisor/oci/): its top-level entries and those of its
+  // /etc replace the host's runtime paths, read-only; the generated /etc files stay Cordon's.
+  std::string image_root;
 };
 
 // The runtime every task gets: /usr and the /bin, /sbin, /lib* entries (recreated as symlinks where

@@ -54,6 +54,11 @@ struct TaskRequest {
   // them is refused unless the caller accepts per-process rlimits instead (`--per-process-limits`).
   bool per_process_limits = false;
   bool no_monitor = false;  // never use the monitor (operator/test knob CORDON_LIMITS_MONITOR=off)
+  // An OCI container (cordon-runc, supervisor/oci/): the bundle's root instead of the host's
+  // runtime paths (RootfsOptions::image_root), and the ids and hostname its config.json asks for.
+  std::string image_root;
+  std::optional<uint32_t> task_uid, task_gid;
+  std::string hostname;
 };
 
 // Where the runtime lives; resolved once per supervisor.
