@@ -101,7 +101,10 @@ double Median(std::vector<double> v) { return Summarize(std::move(v), 0).p50; }
 // A cordond of our own on a temporary socket and state dir, with a config naming the current user.
 class Daemon {
  public:
-  static std::optional<Daemon> Start(const std::string& cordond, size_t pool_size, bool sync_each = true) {
+  // `governance`: a budgets.json with a session class and app and tenant envelopes (all far from
+  // spent), so that every Submit of the row naming them runs the whole governance admission.
+  static std::optional<Daemon> Start(const std::string& cordond, size_t pool_size, bool sync_each = true,
+                                     bool governance = false) {
     Daemon d;
     char tmpl[] = "/tmp/cordon-bench-daemon-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) return std::nullopt;
@@ -114,6 +117,13 @@ class Daemon {
         {"roles", {{"bench", {{"policies", {"*"}}, {"classes", {"batch"}}, {"manage_all_tasks", true}}}}},
         {"principals", {{{"name", "bench"}, {"tenant", "bench"}, {"uids", {geteuid()}}, {"roles", {"bench"}}}}}};
     std::ofstream(d.dir_ + "/config/principals.json") << principals.dump();
+    if (governance)
+      std::ofstream(d.dir_ + "/config/budgets.json")
+          << R"({"version": 1, "session_classes": {"bench": {"budget": {"tasks": 1000000000, "cpu_ms": 1000000000,
+                   "wall_ms": 1000000000, "calls": 1000000000, "fanout": 1000000000}}},
+                 "apps": {"bench-app": {"tasks_per_day": 1000000000, "tasks_per_month": 1000000000,
+                   "cpu_ms_per_day": 1000000000, "cpu_ms_per_month": 1000000000}},
+                 "tenants": {"bench": {"tasks_per_month": 1000000000}}})";
     Cmd argv = {cordond, "--socket", d.socket_, "--state-dir", d.dir_ + "/state", "--config-dir", d.dir_ + "/config",
                 "--pool-size", std::to_string(pool_size), "--grace-ms", "1000", "--decision-sync",
                 sync_each ? "each" : "os"};
@@ -160,9 +170,16 @@ class Daemon {
 
 // Submit + Wait on an open connection, stdio /dev/null (the same fds each time). Returns wall ns
 // and the task id, or 0 when the task failed.
-uint64_t SubmitWait(cordon::daemon::ClientConnection& c, const Cmd& cmd, int devnull, std::string* id) {
+uint64_t SubmitWait(cordon::daemon::ClientConnection& c, const Cmd& cmd, int devnull, std::string* id,
+                    bool governance = false) {
   api::Request req;
   api::SubmitRequest* s = req.mutable_submit();
+  if (governance) {  // docs/governance.md: a session, an action and an app, each with budgets
+    s->set_session("bench-session");
+    s->set_session_class("bench");
+    s->set_action("bench-action");
+    s->set_app_id("bench-app");
+  }
   for (const auto& a : cmd) s->add_argv(a);
   s->set_stdio(true);
   const int fds[3] = {devnull, devnull, devnull};
@@ -364,6 +381,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> ids;                            // worker 0's tasks, for the timelines
     std::vector<double> walls_ms;                            // and their wall times
     double cpu_per_task_ms = 0;
+    bool governance = false;  // submits name a session and a budgeted app (docs/governance.md)
   };
   std::vector<DaemonRow> daemons;
   if (with_daemon) {
@@ -374,14 +392,19 @@ int main(int argc, char** argv) {
       size_t pool;
       bool sync_each;
       uint64_t pace_ns;
+      bool governance = false;
     } kinds[] = {{"cordond submit+wait, cold", 0, true, 0},
                  {"cordond submit+wait, warm pool", 2, true, 20'000'000ull},
-                 {"cordond warm pool, decision-sync os", 2, false, 20'000'000ull}};
+                 {"cordond warm pool, decision-sync os", 2, false, 20'000'000ull},
+                 // The A/B of governance's admission cost: the warm-pool row again, with a
+                 // session and app and tenant envelopes (both medians printed below the table).
+                 {"cordond warm pool, session+envelopes", 2, true, 20'000'000ull, true}};
     for (const auto& k : kinds) {
       DaemonRow& r = daemons.emplace_back();
       r.name = k.name;
       r.pace_ns = k.pace_ns;
-      if (auto d = Daemon::Start(cordond, k.pool, k.sync_each)) r.d.emplace(std::move(*d));
+      r.governance = k.governance;
+      if (auto d = Daemon::Start(cordond, k.pool, k.sync_each, k.governance)) r.d.emplace(std::move(*d));
       if (!r.d) {
         std::printf("(cordond did not start: row '%s' is left out)\n", k.name);
         daemons.pop_back();
@@ -408,7 +431,7 @@ int main(int argc, char** argv) {
       }
       Contender c{r.name, [&r, &cmd, devnull](int w) {
                     std::string id;
-                    uint64_t t = r.conn[w] ? SubmitWait(*r.conn[w], cmd, devnull, &id) : 0;
+                    uint64_t t = r.conn[w] ? SubmitWait(*r.conn[w], cmd, devnull, &id, r.governance) : 0;
                     if (w == 0 && t != 0) {
                       r.ids.push_back(id);
                       r.walls_ms.push_back(double(t) / 1e6);
@@ -470,6 +493,18 @@ int main(int argc, char** argv) {
       std::printf(" %zu\n", s.failed);
     }
     if (bwrap.empty()) std::printf("\n(bubblewrap not installed: apt-get install bubblewrap to compare)\n");
+    {  // governance A/B: the same warm pool with and without sessions and envelopes, this run
+      const Stats* a = nullptr;
+      const Stats* b = nullptr;
+      for (size_t i = 0; i < cs.size(); ++i) {
+        if (cs[i].name == "cordond submit+wait, warm pool") a = &res[i].latency;
+        if (cs[i].name == "cordond warm pool, session+envelopes") b = &res[i].latency;
+      }
+      if (a && b)
+        std::printf("\ngovernance admission A/B (pooled submit+wait p50): without %.3f ms, with session+envelopes "
+                    "%.3f ms, difference %+.3f ms (docs/governance.md)\n",
+                    a->p50, b->p50, b->p50 - a->p50);
+    }
     if (!daemons.empty()) {
       std::printf("\ncordond CPU per task (utime+stime over the latency series; with a pool it includes building\n"
                   "the sandbox that replaces the one taken):\n");

@@ -1,5 +1,6 @@
 #include "supervisor/cli/session.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -132,7 +133,7 @@ void PrintSession(const api::SessionInfo& s) {
   }
 }
 
-int Fail(const api::Response& r) {
+int FailCall(const api::Response& r) {
   return ReportFailure(r.error().message(), {}, kExitCordonFailure);
 }
 
@@ -155,7 +156,7 @@ int Envelope(int argc, char** argv) {
   req.mutable_envelope_show();
   auto resp = Call(a, req);
   if (!resp) return ReportFailure(resp.error());
-  if (resp->has_error()) return Fail(*resp);
+  if (resp->has_error()) return FailCall(*resp);
   json all = json::array();
   for (const auto& e : resp->envelope_show().envelopes()) {
     json periods = json::array();
@@ -262,7 +263,7 @@ int RunGovernanceCommand(const char* cmd, int argc, char** argv) {
   }
   auto resp = Call(a, req);
   if (!resp) return ReportFailure(resp.error());
-  if (resp->has_error()) return Fail(*resp);
+  if (resp->has_error()) return FailCall(*resp);
   if (sub == "list") {
     if (a.json) {
       json all = json::array();

@@ -121,13 +121,15 @@ TEST_F(Governance, SessionTaskBudgetIsSpentKeptOverRestartAndRaisedLive) {
 
 TEST_F(Governance, MarkerTakesOutboundAwayInsideTheSandboxAndIsInTheRecord) {
   auto d = Daemon(R"({"version": 1})");
-  // bash's /dev/tcp: the proxy cordond runs for the task listens on 127.0.0.1:3128 inside it.
+  // bash's /dev/tcp: the proxy cordond runs for the task listens on the sandbox's own loopback, at
+  // the port of HTTP_PROXY (docs/network.md); without outbound, nothing listens there.
   const std::vector<std::string> probe = {
       "submit", "--session", "s2", "--policy", "net", "--", "/bin/bash", "-c",
-      "echo proxy=$HTTP_PROXY; (exec 3<>/dev/tcp/127.0.0.1/3128) 2>/dev/null && echo connected || echo unreachable"};
+      "p=${HTTP_PROXY##*:}; p=${p%/}; echo proxy=$HTTP_PROXY; "
+      "(exec 3<>/dev/tcp/127.0.0.1/${p:-3128}) 2>/dev/null && echo connected || echo unreachable"};
   auto before = d->Cli(probe);
   ASSERT_EQ(before.exit_code, 0) << before.err << d->Log();
-  EXPECT_NE(before.out.find("proxy=http://127.0.0.1:3128"), std::string::npos) << before.out;
+  EXPECT_NE(before.out.find("proxy=http://127.0.0.1:"), std::string::npos) << before.out;
   EXPECT_NE(before.out.find("connected"), std::string::npos) << before.out;
 
   auto mark = d->Cli({"session", "mark", "s2", "incident-7", "--restrict", "outbound_none", "--reason", "bad package"});
