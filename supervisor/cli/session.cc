@@ -214,8 +214,22 @@ int RunGovernanceCommand(const char* cmd, int argc, char** argv) {
       return 0;
     }
   if (std::string(cmd) == "envelope") return Envelope(argc, argv);
-  if (argc < 1) return ReportFailure(std::string("cordon session needs a subcommand\n") + kUsage);
-  const std::string sub = argv[0];
+  // The subcommand is the first operand; options (--socket PATH) may come before it.
+  std::vector<char*> rest;
+  std::string sub;
+  for (int i = 0; i < argc; ++i) {
+    const std::string s = argv[i];
+    if (sub.empty() && (s.size() < 2 || s[0] != '-')) {
+      sub = s;
+      continue;
+    }
+    rest.push_back(argv[i]);
+    if (sub.empty() && s == "--socket" && i + 1 < argc) rest.push_back(argv[++i]);
+  }
+  if (sub.empty()) return ReportFailure(std::string("cordon session needs a subcommand\n") + kUsage);
+  argc = static_cast<int>(rest.size()) + 1;
+  rest.insert(rest.begin(), nullptr);
+  argv = rest.data();
   Args a;
   std::string err;
   api::Request req;
