@@ -117,6 +117,12 @@ bool Governor::SaveSpend(const std::vector<std::string>& keys) {
   return ok;
 }
 
+bool Governor::Txn(bool begin, bool ok) {
+  Result<void> r = begin ? db_->Begin() : ok ? db_->Commit() : (db_->Rollback(), Result<void>());
+  if (!r) errors_.push_back(r.error().Message());
+  return r.has_value();
+}
+
 AdmitResult Governor::Admit(const BudgetConfig& cfg, const AdmitRequest& req) {
   in_flight_.reset();
   AdmitResult out;
@@ -173,6 +179,7 @@ AdmitResult Governor::Admit(const BudgetConfig& cfg, const AdmitRequest& req) {
   Ticket t;
   const std::optional<Session> undo = s ? std::optional<Session>(*s) : std::nullopt;
   const SpendTable undo_spend = envelopes.empty() ? SpendTable{} : spend_;
+  const bool in_txn = Txn(true);
   bool saved = true;
   if (s) {
     ReserveTask(s, req.action);
@@ -186,6 +193,7 @@ AdmitResult Governor::Admit(const BudgetConfig& cfg, const AdmitRequest& req) {
     for (Period p : {Period::kDay, Period::kMonth}) keys.push_back(SpendKey(*e, p, WindowOf(p, now).key));
   }
   saved = SaveSpend(keys) && saved;
+  if (in_txn) saved = Txn(false, saved) && saved;
   if (!saved) {
     if (s) *s = *undo;
     if (!envelopes.empty()) spend_ = undo_spend;
@@ -215,6 +223,8 @@ json Governor::Finished(const BudgetConfig& cfg, int64_t decision_id, const Usag
   if (it == tickets_.end()) return nullptr;
   Ticket t = std::move(it->second);
   tickets_.erase(it);
+  const bool in_txn = Txn(true);
+  bool session_saved = true;
   json out = {{"spent", {{"cpu_ms", used.cpu_ms}, {"wall_ms", used.wall_ms}, {"calls", used.calls}}}};
   if (!t.session.empty()) {
     out["session"] = t.session;
@@ -228,7 +238,7 @@ json Governor::Finished(const BudgetConfig& cfg, int64_t decision_id, const Usag
     out["caps"] = caps;
     if (auto s = sessions_.find(t.session); s != sessions_.end()) {
       Charge(&s->second, used);
-      Save(s->second);
+      session_saved = Save(s->second);
       out["class"] = s->second.cls;
       out["session_spent"] = UsageJson(s->second.spent);
       out["session_budget"] = BudgetJson(s->second.budget);
@@ -243,7 +253,8 @@ json Governor::Finished(const BudgetConfig& cfg, int64_t decision_id, const Usag
     for (Period p : {Period::kDay, Period::kMonth}) keys.push_back(SpendKey(*e, p, WindowOf(p, t.admitted_ms).key));
     envs.push_back({{"scope", e->scope}, {"id", e->id}, {"owner_team", e->owner_team}, {"risk_class", e->risk_class}});
   }
-  SaveSpend(keys);
+  const bool spent = SaveSpend(keys);
+  if (in_txn) Txn(false, spent && session_saved);
   out["envelopes"] = envs;
   return out;
 }

@@ -70,6 +70,8 @@ class Governor {
       : db_(std::move(db)), clock_(clock), sink_(std::move(sink)) {}
   bool Save(const Session& s);  // false (and errors_) when the database refused it
   bool SaveSpend(const std::vector<std::string>& keys);
+  // Begins (begin) or ends a transaction: commits when `ok`, else rolls back.
+  bool Txn(bool begin, bool ok = true);
   void Emit(const std::string& event, const std::string& principal, nlohmann::json data) {
     if (sink_) sink_(event, principal, std::move(data));
   }

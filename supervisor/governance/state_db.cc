@@ -120,6 +120,26 @@ Result<void> StateDb::PutSpend(const std::string& key, uint64_t tasks, uint64_t 
   return {};
 }
 
+Result<void> StateDb::Begin() {
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare("BEGIN"));
+  if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(DbError("begin"));
+  return {};
+}
+
+Result<void> StateDb::Commit() {
+  CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare("COMMIT"));
+  if (sqlite3_step(s) != SQLITE_DONE) {
+    Error e = DbError("commit");
+    Rollback();
+    return std::unexpected(e);
+  }
+  return {};
+}
+
+void StateDb::Rollback() {
+  if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
 Result<void> StateDb::PruneSpend(int64_t before_ms) {
   CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * s, Prepare(kPruneSpend));
   sqlite3_bind_int64(s, 1, before_ms);

@@ -28,6 +28,11 @@ class StateDb {
   Result<std::map<std::string, SpendRow>> LoadSpend();
   Result<void> PutSession(const std::string& id, const std::string& state_json, int64_t now_ms);
   Result<void> PutSpend(const std::string& key, uint64_t tasks, uint64_t cpu_ms, int64_t now_ms);
+  // One transaction around the writes of one admission or one task's end: a single commit (one
+  // WAL append) instead of one per row. Rollback after a failed write.
+  Result<void> Begin();
+  Result<void> Commit();
+  void Rollback();
   // Spend rows not updated since `before_ms` (periods long over).
   Result<void> PruneSpend(int64_t before_ms);
 
