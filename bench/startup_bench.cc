@@ -37,6 +37,8 @@
 #include <vector>
 
 #include "supervisor/daemon/client.h"
+#include "supervisor/governance/governor.h"
+#include "supervisor/policy.h"
 
 extern char** environ;
 
@@ -101,7 +103,10 @@ double Median(std::vector<double> v) { return Summarize(std::move(v), 0).p50; }
 // A cordond of our own on a temporary socket and state dir, with a config naming the current user.
 class Daemon {
  public:
-  static std::optional<Daemon> Start(const std::string& cordond, size_t pool_size, bool sync_each = true) {
+  // `governance`: a budgets.json with a session class and app and tenant envelopes (all far from
+  // spent), so that every Submit of the row naming them runs the whole governance admission.
+  static std::optional<Daemon> Start(const std::string& cordond, size_t pool_size, bool sync_each = true,
+                                     bool governance = false) {
     Daemon d;
     char tmpl[] = "/tmp/cordon-bench-daemon-XXXXXX";
     if (mkdtemp(tmpl) == nullptr) return std::nullopt;
@@ -114,6 +119,13 @@ class Daemon {
         {"roles", {{"bench", {{"policies", {"*"}}, {"classes", {"batch"}}, {"manage_all_tasks", true}}}}},
         {"principals", {{{"name", "bench"}, {"tenant", "bench"}, {"uids", {geteuid()}}, {"roles", {"bench"}}}}}};
     std::ofstream(d.dir_ + "/config/principals.json") << principals.dump();
+    if (governance)
+      std::ofstream(d.dir_ + "/config/budgets.json")
+          << R"({"version": 1, "session_classes": {"bench": {"budget": {"tasks": 1000000000, "cpu_ms": 1000000000,
+                   "wall_ms": 1000000000, "calls": 1000000000, "fanout": 1000000000}}},
+                 "apps": {"bench-app": {"tasks_per_day": 1000000000, "tasks_per_month": 1000000000,
+                   "cpu_ms_per_day": 1000000000, "cpu_ms_per_month": 1000000000}},
+                 "tenants": {"bench": {"tasks_per_month": 1000000000}}})";
     Cmd argv = {cordond, "--socket", d.socket_, "--state-dir", d.dir_ + "/state", "--config-dir", d.dir_ + "/config",
                 "--pool-size", std::to_string(pool_size), "--grace-ms", "1000", "--decision-sync",
                 sync_each ? "each" : "os"};
@@ -160,9 +172,16 @@ class Daemon {
 
 // Submit + Wait on an open connection, stdio /dev/null (the same fds each time). Returns wall ns
 // and the task id, or 0 when the task failed.
-uint64_t SubmitWait(cordon::daemon::ClientConnection& c, const Cmd& cmd, int devnull, std::string* id) {
+uint64_t SubmitWait(cordon::daemon::ClientConnection& c, const Cmd& cmd, int devnull, std::string* id,
+                    bool governance = false) {
   api::Request req;
   api::SubmitRequest* s = req.mutable_submit();
+  if (governance) {  // docs/governance.md: a session, an action and an app, each with budgets
+    s->set_session("bench-session");
+    s->set_session_class("bench");
+    s->set_action("bench-action");
+    s->set_app_id("bench-app");
+  }
   for (const auto& a : cmd) s->add_argv(a);
   s->set_stdio(true);
   const int fds[3] = {devnull, devnull, devnull};
@@ -303,6 +322,66 @@ std::vector<nlohmann::json> ReadEvidenceLines(const std::string& path) {
 
 }  // namespace
 
+// What governance adds to cordond's admission step itself (docs/governance.md "Cost"): the
+// Governor's Admit + Bind + Finished against a real state.db, for a Submit naming a session of a
+// budgeted class and an app and tenant with envelopes, and for one naming neither (its fast
+// path). Median microseconds of each, in the same run: the end-to-end A/B row above it is
+// dominated by the host's noise on a shared machine.
+void GovernanceAdmissionMicro(int iterations) {
+  char tmpl[] = "/tmp/cordon-bench-governance-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return;
+  const std::string dir = tmpl;
+  namespace gov = cordon::governance;
+  gov::SystemClock clock;
+  auto g = gov::Governor::Open(dir + "/state.db", &clock, [](const std::string&, const std::string&, nlohmann::json) {});
+  auto cfg = gov::ParseBudgets(
+      R"({"version": 1, "session_classes": {"bench": {"budget": {"tasks": 1000000000, "cpu_ms": 1000000000}}},
+          "apps": {"bench-app": {"tasks_per_day": 1000000000, "tasks_per_month": 1000000000}},
+          "tenants": {"bench": {"cpu_ms_per_month": 1000000000}}})",
+      "bench");
+  if (!g || !cfg) {
+    std::printf("(governance micro-benchmark left out: %s)\n",
+                !g ? g.error().Message().c_str() : cfg.error().Message().c_str());
+    return;
+  }
+  cordon::Policy policy;
+  policy.name = "default";
+  std::vector<double> finish_us;
+  auto series = [&](bool governed) {
+    std::vector<double> us;
+    finish_us.clear();
+    for (int i = 0; i < iterations; ++i) {
+      gov::AdmitRequest r;
+      r.principal = "bench";
+      r.tenant = governed ? "bench" : "nobody";
+      r.app_id = governed ? "bench-app" : "plain";
+      r.session = governed ? "bench-session" : "";
+      r.session_class = "bench";
+      r.action = "a" + std::to_string(i % 8);
+      r.policy = &policy;
+      const uint64_t t0 = NowNs();
+      gov::AdmitResult a = (*g)->Admit(*cfg, r);
+      (*g)->Bind(i + 1);
+      const uint64_t t1 = NowNs();
+      (*g)->Finished(*cfg, i + 1, gov::Usage{1, 2, 0, 0});
+      us.push_back(double(t1 - t0) / 1e3);
+      finish_us.push_back(double(NowNs() - t1) / 1e3);
+      if (a.refusal) std::printf("(governance micro-benchmark: refused: %s)\n", a.refusal->reason.c_str());
+    }
+    return Summarize(std::move(us), 0);
+  };
+  const Stats off = series(false);
+  const Stats on = series(true);
+  const Stats fin = Summarize(finish_us, 0);
+  std::printf("\ngovernance admission step (Governor Admit+Bind on a state.db, %d runs): no session or envelope "
+              "p50 %.1f us (p95 %.1f); session + app + tenant envelopes p50 %.1f us (p95 %.1f); difference %+.3f ms\n"
+              "governance charge at the task's end (Finished, off the submit's path): p50 %.1f us (p95 %.1f)\n",
+              iterations, off.p50, off.p95, on.p50, on.p95, (on.p50 - off.p50) / 1000.0, fin.p50, fin.p95);
+  g->reset();
+  std::string rm = "rm -rf '" + dir + "'";
+  (void)!system(rm.c_str());
+}
+
 int main(int argc, char** argv) {
   int iterations = 200, warmup = 10, per_worker = 0;
   bool with_daemon = true;
@@ -364,6 +443,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> ids;                            // worker 0's tasks, for the timelines
     std::vector<double> walls_ms;                            // and their wall times
     double cpu_per_task_ms = 0;
+    bool governance = false;  // submits name a session and a budgeted app (docs/governance.md)
   };
   std::vector<DaemonRow> daemons;
   if (with_daemon) {
@@ -374,14 +454,19 @@ int main(int argc, char** argv) {
       size_t pool;
       bool sync_each;
       uint64_t pace_ns;
+      bool governance = false;
     } kinds[] = {{"cordond submit+wait, cold", 0, true, 0},
                  {"cordond submit+wait, warm pool", 2, true, 20'000'000ull},
-                 {"cordond warm pool, decision-sync os", 2, false, 20'000'000ull}};
+                 {"cordond warm pool, decision-sync os", 2, false, 20'000'000ull},
+                 // The A/B of governance's admission cost: the warm-pool row again, with a
+                 // session and app and tenant envelopes (both medians printed below the table).
+                 {"cordond warm pool, session+envelopes", 2, true, 20'000'000ull, true}};
     for (const auto& k : kinds) {
       DaemonRow& r = daemons.emplace_back();
       r.name = k.name;
       r.pace_ns = k.pace_ns;
-      if (auto d = Daemon::Start(cordond, k.pool, k.sync_each)) r.d.emplace(std::move(*d));
+      r.governance = k.governance;
+      if (auto d = Daemon::Start(cordond, k.pool, k.sync_each, k.governance)) r.d.emplace(std::move(*d));
       if (!r.d) {
         std::printf("(cordond did not start: row '%s' is left out)\n", k.name);
         daemons.pop_back();
@@ -408,7 +493,7 @@ int main(int argc, char** argv) {
       }
       Contender c{r.name, [&r, &cmd, devnull](int w) {
                     std::string id;
-                    uint64_t t = r.conn[w] ? SubmitWait(*r.conn[w], cmd, devnull, &id) : 0;
+                    uint64_t t = r.conn[w] ? SubmitWait(*r.conn[w], cmd, devnull, &id, r.governance) : 0;
                     if (w == 0 && t != 0) {
                       r.ids.push_back(id);
                       r.walls_ms.push_back(double(t) / 1e6);
@@ -470,6 +555,20 @@ int main(int argc, char** argv) {
       std::printf(" %zu\n", s.failed);
     }
     if (bwrap.empty()) std::printf("\n(bubblewrap not installed: apt-get install bubblewrap to compare)\n");
+    {  // governance A/B: the same warm pool with and without sessions and envelopes, this run
+      const Stats* a = nullptr;
+      const Stats* b = nullptr;
+      for (size_t i = 0; i < cs.size(); ++i) {
+        if (cs[i].name == "cordond submit+wait, warm pool") a = &res[i].latency;
+        if (cs[i].name == "cordond warm pool, session+envelopes") b = &res[i].latency;
+      }
+      if (a && b) {
+        std::printf("\ngovernance admission A/B (pooled submit+wait p50): without %.3f ms, with session+envelopes "
+                    "%.3f ms, difference %+.3f ms (docs/governance.md)\n",
+                    a->p50, b->p50, b->p50 - a->p50);
+        GovernanceAdmissionMicro(std::max(iterations, 200));
+      }
+    }
     if (!daemons.empty()) {
       std::printf("\ncordond CPU per task (utime+stime over the latency series; with a pool it includes building\n"
                   "the sandbox that replaces the one taken):\n");

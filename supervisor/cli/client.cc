@@ -13,6 +13,7 @@
 
 #include "common/setup_step.h"
 #include "supervisor/cli/report.h"
+#include "supervisor/cli/session.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
 
@@ -47,6 +48,11 @@ constexpr const char* kClientUsage =
     "  --cwd DIR        Working directory inside the sandbox (default /work).\n"
     "  --fd NAME=N      Hand this process's fd N to the task as the policy's caller binding NAME.\n"
     "  --detach         Print the task id and return; the task's stdio is /dev/null.\n"
+    "  --session S      Spend session S's budget (opened at first use; docs/governance.md).\n"
+    "  --session-class C  The class of a session this submit opens (default: the task's class).\n"
+    "  --action A       The user action this task serves (the session's fanout budget per action).\n"
+    "  --retry-exit-codes  (submit, wait) Exit by retry verdict instead of the task's code: 0 success,\n"
+    "                   75 retry later, 76 repair then retry once, 77 never retry (docs/governance.md).\n"
     "Attached, the task reads this process's stdin and writes to its stdout and stderr directly\n"
     "(the fds are passed to cordond); Ctrl-C cancels the task; the exit code is the task's, as\n"
     "for `cordon run`.\n";
@@ -65,12 +71,25 @@ const char* CodeName(api::ErrorCode c) {
     case api::ERROR_CODE_CONFLICT: return "refused (request_id conflict)";
     case api::ERROR_CODE_UNAVAILABLE: return "unavailable";
     case api::ERROR_CODE_INTERNAL: return "cordond failed";
+    case api::ERROR_CODE_BUDGET_EXHAUSTED: return "refused (budget spent)";
+    case api::ERROR_CODE_RESTRICTED: return "refused (restricted)";
     default: return "error";
   }
 }
 
-int FailResponse(const api::Response& r) {
-  return cli::ReportFailure(std::string(CodeName(r.error().code())) + ": " + r.error().message());
+// With `retry_exit`, the exit code is the error's retry verdict's (cli/session.h).
+int FailResponse(const api::Response& r, bool retry_exit = false) {
+  const api::Error& e = r.error();
+  std::string hint;
+  if (e.retry() != api::RETRY_VERDICT_UNSPECIFIED) {
+    hint = std::string("retry: ") + cli::RetryVerdictName(e.retry());
+    if (e.retry() == api::RETRY_VERDICT_LATER && e.retry_after_ms() > 0)
+      hint += " (after " + std::to_string((e.retry_after_ms() + 999) / 1000) + " s)";
+    if (!e.budget().empty()) hint += "; budget spent: " + e.budget();
+  }
+  const int code = retry_exit && e.retry() != api::RETRY_VERDICT_UNSPECIFIED ? cli::RetryExitCode(e.retry())
+                                                                            : kExitCordonFailure;
+  return cli::ReportFailure(std::string(CodeName(e.code())) + ": " + e.message(), hint, code);
 }
 
 const char* ClassName(api::TaskClass c) {
@@ -108,6 +127,9 @@ nlohmann::json InfoJson(const api::TaskInfo& t) {
     j["finished_unix_ms"] = t.finished_unix_ms();
     if (!t.message().empty()) j["message"] = t.message();
     if (t.record_pending()) j["record_pending"] = true;
+    j["retry"] = {{"verdict", cli::RetryVerdictName(t.retry().verdict())},
+                  {"retry_after_ms", t.retry().retry_after_ms()},
+                  {"why", t.retry().why()}};
   } else {
     j["shim_pid"] = t.shim_pid();
   }
@@ -207,10 +229,14 @@ Result<ClientConnection> Connect(const CommonFlags& f) {
   return ClientConnection::Open(f.socket.empty() ? daemon::ClientSocketPath() : f.socket);
 }
 
-int ExitFor(const api::TaskInfo& t) {
+int ExitFor(const api::TaskInfo& t, bool retry_exit = false) {
   if (!t.message().empty() && t.failure_class() != "none" && t.failure_class() != "exit_nonzero")
     std::fprintf(stderr, "cordon: %s\n", t.message().c_str());
-  return t.exit_code();
+  if (!retry_exit) return t.exit_code();
+  if (t.retry().verdict() != api::RETRY_VERDICT_UNSPECIFIED)
+    std::fprintf(stderr, "cordon: %s: retry %s: %s\n", t.failure_class().c_str(),
+                 cli::RetryVerdictName(t.retry().verdict()), t.retry().why().c_str());
+  return cli::RetryExitCode(t.retry().verdict());
 }
 
 int CmdSubmit(int argc, char** argv) {
@@ -219,12 +245,13 @@ int CmdSubmit(int argc, char** argv) {
   std::string err;
   if (!ParseFlags(argc, argv, &f,
                   {{"--policy", true}, {"--app", true}, {"--class", true}, {"--request-id", true},
-                   {"--env", true}, {"--cwd", true}, {"--fd", true}, {"--detach", false}, {"-h", false}, {"--help", false}},
+                   {"--env", true}, {"--cwd", true}, {"--fd", true}, {"--detach", false}, {"-h", false}, {"--help", false},
+                   {"--session", true}, {"--session-class", true}, {"--action", true}, {"--retry-exit-codes", false}},
                   &v, &err, true))
     return cli::ReportFailure(err + "\nTry 'cordon submit --help' for more information.");
   api::Request req;
   api::SubmitRequest* s = req.mutable_submit();
-  bool detach = false;
+  bool detach = false, retry_exit = false;
   std::vector<int> bound;  // --fd NAME=N, after stdio in the frame's SCM_RIGHTS
   for (const auto& [name, value] : v) {
     if (name == "-h" || name == "--help") {
@@ -236,6 +263,10 @@ int CmdSubmit(int argc, char** argv) {
     if (name == "--request-id") s->set_request_id(value);
     if (name == "--cwd") s->set_cwd(value);
     if (name == "--detach") detach = true;
+    if (name == "--session") s->set_session(value);
+    if (name == "--session-class") s->set_session_class(value);
+    if (name == "--action") s->set_action(value);
+    if (name == "--retry-exit-codes") retry_exit = true;
     if (name == "--fd") {
       auto eq = value.find('=');
       int n = eq == std::string::npos ? -1 : std::atoi(value.c_str() + eq + 1);
@@ -271,7 +302,7 @@ int CmdSubmit(int argc, char** argv) {
   fds.insert(fds.end(), bound.begin(), bound.end());
   auto resp = conn->Call(req, fds.empty() ? nullptr : fds.data(), fds.size());
   if (!resp) return cli::ReportFailure(resp.error());
-  if (resp->has_error()) return FailResponse(*resp);
+  if (resp->has_error()) return FailResponse(*resp, retry_exit);
   const api::TaskInfo task = resp->submit().task();
   if (detach) {
     if (f.json) {
@@ -318,8 +349,8 @@ int CmdSubmit(int argc, char** argv) {
     auto r = conn->Receive();
     if (!r) return cli::ReportFailure(r.error());
     if (r->call_id() != wait_id && r->call_id() != 0) continue;  // the Cancel's answer
-    if (r->has_error()) return FailResponse(*r);
-    if (!r->wait().timed_out()) return ExitFor(r->wait().task());
+    if (r->has_error()) return FailResponse(*r, retry_exit);
+    if (!r->wait().timed_out()) return ExitFor(r->wait().task(), retry_exit);
     // A wait without a deadline does not time out; ask again if the daemon says otherwise.
     if (auto sent = conn->Send(wait); !sent) return cli::ReportFailure(sent.error());
   }
@@ -367,6 +398,8 @@ int CmdTask(const std::string& cmd, int argc, char** argv) {
   std::string err;
   std::vector<std::pair<std::string, bool>> extra;
   if (cmd == "wait") extra.push_back({"--timeout", true});
+  if (cmd == "wait") extra.push_back({"--retry-exit-codes", false});
+  bool retry_exit = false;
   if (!ParseFlags(argc, argv, &f, extra, &v, &err, false)) return cli::ReportFailure(err);
   if (f.positional.size() != 1) return cli::ReportFailure("cordon " + cmd + " takes one task id");
   const std::string& id = f.positional[0];
@@ -374,6 +407,7 @@ int CmdTask(const std::string& cmd, int argc, char** argv) {
   uint64_t timeout_ms = 0;
   for (const auto& [name, value] : v)
     if (name == "--timeout") timeout_ms = static_cast<uint64_t>(std::strtod(value.c_str(), nullptr) * 1000);
+    else if (name == "--retry-exit-codes") retry_exit = true;
   if (cmd == "status") req.mutable_status()->set_task_id(id);
   if (cmd == "wait") {
     req.mutable_wait()->set_task_id(id);
@@ -408,7 +442,7 @@ int CmdTask(const std::string& cmd, int argc, char** argv) {
       std::fprintf(stderr, "cordon: task %s still runs after %.1f s\n", id.c_str(), timeout_ms / 1000.0);
       return kExitWaitTimeout;
     }
-    return ExitFor(t);
+    return ExitFor(t, retry_exit);
   }
   return 0;
 }

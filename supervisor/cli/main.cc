@@ -16,6 +16,7 @@
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cli/client.h"
 #include "supervisor/cli/evidence_log.h"
+#include "supervisor/cli/session.h"
 #include "supervisor/cli/policy_audit.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/cli/seccomp.h"
@@ -46,6 +47,8 @@ constexpr const char* kUsage =
     "  cancel    Kill a running task\n"
     "  evidence  Print a task's evidence record; `evidence verify|export|checkpoint`: the signed log\n"
     "  metrics   Print cordond's metrics (Prometheus text; docs/metrics.md)\n"
+    "  session   Sessions' budgets and incident markers: list|show|mark|budget (docs/governance.md)\n"
+    "  envelope  App and tenant envelopes and what they spent (docs/governance.md)\n"
     "\n"
     "Options:\n"
     "  -h, --help     Show this help (`cordon run --help` for the run options)\n"
@@ -406,6 +409,7 @@ int main(int argc, char** argv) {
   if (cmd == "evidence" && argc > 2 && IsEvidenceLogCommand(argv[2])) return CmdEvidenceLog(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
+  if (cli::IsGovernanceCommand(argv[1])) return cli::RunGovernanceCommand(argv[1], argc - 2, argv + 2);
   if (cmd == "policy") {
     auto rt = LocateRuntime();
     return CmdPolicyAudit(argc - 2, argv + 2, rt ? rt->data_dir.c_str() : "/usr/share/cordon");

@@ -27,6 +27,7 @@ struct Submission {
   std::string cwd = "/work";
   bool stdio = false;
   std::vector<std::string> fd_bindings;  // caller bindings the frame carries fds for
+  std::string session, session_class, action;  // governance (docs/governance.md); "" = none
 };
 
 // sha256 (hex) of a canonical serialisation of what the request asks for: argv, env, cwd, policy,

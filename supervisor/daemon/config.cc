@@ -218,6 +218,12 @@ Result<Config> LoadConfig(const ConfigPaths& paths) {
     return Fail(errno, "daemon settings " + settings_path, "make it readable by cordond, or remove it");
   }
 
+  {  // budgets.json (docs/governance.md): session classes and app/tenant envelopes; optional.
+    std::string note;
+    CORDON_ASSIGN_OR_RETURN(cfg.budgets, governance::LoadBudgets(paths.config_dir, &note));
+    cfg.notes.push_back(note);
+  }
+
   std::map<std::string, Policy> policies;
   {
     auto def = ParsePolicy(EmbeddedDefaultPolicy(), "<embedded default>");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "supervisor/governance/budget_config.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/filter.h"
 
@@ -83,6 +84,7 @@ struct Config {
   DaemonSettings settings;                       // daemon.json, when the config dir has one
   std::map<std::string, LoadedPolicy> policies;  // by Policy::name
   std::vector<std::string> notes;                // what was loaded from where, for the log
+  governance::BudgetConfig budgets = governance::DefaultBudgets();  // budgets.json (docs/governance.md)
 };
 
 struct ConfigPaths {

@@ -276,6 +276,8 @@ void Daemon::HandleFrame(Conn& c, const std::string& payload) {
     case api::Request::kCancel:
     case api::Request::kEvidence: return HandleTaskCall(c, req);
     case api::Request::kMetrics: return HandleMetrics(c, req.call_id());
+    case api::Request::kSessionList: case api::Request::kSessionShow: case api::Request::kSessionMark:
+    case api::Request::kSessionBudget: case api::Request::kEnvelopeShow: return HandleSessionCall(c, req);
     case api::Request::CALL_NOT_SET: break;
   }
   ReplyError(c, req.call_id(), api::ERROR_CODE_INVALID_ARGUMENT,
@@ -302,6 +304,7 @@ void Daemon::ReplyError(Conn& c, uint64_t call_id, api::ErrorCode code, const st
   r.set_call_id(call_id);
   r.mutable_error()->set_code(code);
   r.mutable_error()->set_message(msg);
+  SetRetry(r.mutable_error(), code);
   Reply(c, r);
 }
 

@@ -43,6 +43,7 @@ Result<void> Daemon::Init() {
   std::vector<std::string> evlog_notes;
   CORDON_ASSIGN_OR_RETURN(evlog_, EvidenceLog::Open(opts_.state_dir, &evlog_notes));
   for (const auto& n : evlog_notes) Log(n);
+  CORDON_ASSIGN_OR_RETURN(budgets_, BudgetGate::Open(opts_.state_dir + "/state.db", evlog_.get()));
 
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));
@@ -371,6 +372,7 @@ void Daemon::RecordFinish(Live& l) {
     nlohmann::json ev = l.task->Evidence();
     // A cold start's sandbox is built the pool's way, on demand: not a pooled one.
     if (l.on_demand) ev["sandbox"]["pooled"] = false;
+    budgets_->Finished(*config_, r, &ev);  // charges its session and envelopes (docs/governance.md)
     evidence = AddAdmissionToEvidence(std::move(ev), r);
   } catch (const std::exception& e) {
     // nlohmann::json refuses to print a string that is not UTF-8 (an argument, say).

@@ -31,6 +31,7 @@
 #include "proto/cordon.pb.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/daemon/admission.h"
+#include "supervisor/daemon/budget_gate.h"
 #include "supervisor/daemon/config.h"
 #include "supervisor/daemon/frame.h"
 #include "supervisor/daemon/journal.h"
@@ -127,6 +128,7 @@ inline void FillInfo(const TaskRow& r, api::TaskInfo* t) {
   t->set_finished_unix_ms(r.finished_unix_ms);
   if (r.state != "finished") t->set_shim_pid(r.shim_pid);
   t->set_record_pending(r.record_pending);
+  FillRetry(r, t);  // docs/governance.md "Retry semantics"
 }
 
 inline api::ErrorCode CodeOf(Verdict v) {
@@ -228,6 +230,8 @@ struct SubmitVerdict {
   api::ErrorCode code = api::ERROR_CODE_OK;
   std::string reason;
   std::optional<IdempotencyKey> replay;  // the request_id's earlier task
+  int64_t retry_after_ms = 0;  // a governance refusal: when the budget refills (Error.retry_after_ms)
+  std::string budget;          // and which budget ran out (Error.budget)
 };
 
 // An admitted Submit whose sandbox is being built on the builder's thread (submit.cc BuildCold):
@@ -291,6 +295,7 @@ class Daemon {
                     std::shared_ptr<const Policy> policy);
   void HandleTaskCall(Conn& c, const api::Request& req);
   void HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req);
+  void HandleSessionCall(Conn& c, const api::Request& req);  // budget_gate.cc
   void Reply(Conn& c, const api::Response& resp);
   void ReplyError(Conn& c, uint64_t call_id, api::ErrorCode code, const std::string& msg);
   void FailAndClose(Conn& c, api::ErrorCode code, const std::string& msg);
@@ -390,6 +395,7 @@ class Daemon {
   bool sd_ready_ = false;        // READY=1 sent
   std::unique_ptr<Store> store_;
   std::unique_ptr<EvidenceLog> evlog_;  // STATE/evidence-log (docs/evidence.md)
+  std::unique_ptr<BudgetGate> budgets_;  // sessions and envelopes (docs/governance.md)
   std::shared_ptr<const Config> config_;
   std::optional<cgroup::Layout> cgroups_;
   uint64_t next_serial_ = 16;

@@ -14,7 +14,8 @@ constexpr uint64_t kMaxBackoffNs = 30'000'000'000ull;
 
 bool SameBuild(const LoadedPolicy& a, const LoadedPolicy& b) {
   return a.policy && b.policy && a.filter && b.filter && a.policy->sha256 == b.policy->sha256 &&
-         a.filter->bpf_sha256 == b.filter->bpf_sha256 && a.filter->filter_flags == b.filter->filter_flags;
+         a.filter->bpf_sha256 == b.filter->bpf_sha256 && a.filter->filter_flags == b.filter->filter_flags &&
+         a.policy->limit_overrides == b.policy->limit_overrides;  // a session's restricted copy (budget_gate.cc)
 }
 
 }  // namespace

@@ -18,6 +18,9 @@ Submission ReadSubmission(const api::SubmitRequest& req) {
   if (!req.cwd().empty()) s.cwd = req.cwd();
   s.stdio = req.stdio();
   s.fd_bindings.assign(req.fd_bindings().begin(), req.fd_bindings().end());
+  s.session = req.session();
+  s.session_class = req.session_class();
+  s.action = req.action();
   return s;
 }
 
@@ -102,9 +105,11 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     refusal.set_call_id(call_id);
     refusal.mutable_error()->set_code(v.code);
     refusal.mutable_error()->set_message(v.reason);
+    SetRetry(refusal.mutable_error(), v.code, v.retry_after_ms, v.budget);
     return ReplyWhenDurable(c, std::move(refusal));
   }
   if (v.replay) return ReplyReplay(c, call_id, *decision_id, *v.replay);
+  budgets_->Bind(*decision_id);
   const int64_t now_ms = call.now_ms;
   StartSubmitted(c, call_id, std::move(call), v, *decision_id);
   if (now_ms - last_purge_ms_ > 60'000) {
@@ -168,6 +173,7 @@ SubmitVerdict Daemon::JudgeSubmit(const Conn& c, const Config& cfg, const Submit
   if (live_.size() + cold_builds_.size() >= opts_.max_tasks)  // sandboxes being built count too
     return refuse(api::ERROR_CODE_UNAVAILABLE,
                   "cordond runs its limit of " + std::to_string(opts_.max_tasks) + " tasks; retry later");
+  budgets_->Admit(cfg, s, &v);  // sessions and envelopes, last: it spends their budgets
   return v;
 }
 
