@@ -15,6 +15,7 @@
 #include "common/bindings/grant.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cli/client.h"
+#include "supervisor/cli/governance.h"
 #include "supervisor/cli/evidence_log.h"
 #include "supervisor/cli/policy_audit.h"
 #include "supervisor/cli/report.h"
@@ -44,6 +45,7 @@ constexpr const char* kUsage =
     "  wait      Wait for a task and exit with its exit code\n"
     "  cancel    Kill a running task\n"
     "  evidence  Print a task's evidence record; `evidence verify|export|checkpoint`: the signed log\n"
+    "  freeze    Kill-switch (operators): freeze|thaw|kill a class, tenant, app or session; `freezes`\n"
     "\n"
     "Options:\n"
     "  -h, --help     Show this help (`cordon run --help` for the run options)\n"
@@ -394,6 +396,8 @@ int main(int argc, char** argv) {
   if (cmd == "evidence" && argc > 2 && IsEvidenceLogCommand(argv[2])) return CmdEvidenceLog(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
+  // freeze, thaw, kill, freezes: the operator's kill-switch (supervisor/cli/governance.cc).
+  if (IsGovernanceCommand(cmd)) return RunGovernanceCommand(cmd, argc - 2, argv + 2);
   if (cmd == "policy") {
     auto rt = LocateRuntime();
     return CmdPolicyAudit(argc - 2, argv + 2, rt ? rt->data_dir.c_str() : "/usr/share/cordon");

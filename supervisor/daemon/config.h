@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "supervisor/governance/breaker.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/filter.h"
 
@@ -28,6 +29,8 @@ struct Role {
   std::vector<std::string> policies;  // policy names this role may use; "*" = every loaded policy
   std::vector<std::string> classes;   // admission classes this role may use
   bool manage_all_tasks = false;      // may see, wait on, cancel and read evidence of others' tasks
+  // governance (wip/govb, docs/incident-response.md)
+  bool operate = false;               // "operator": freeze, thaw and kill scopes (the kill-switch)
 };
 
 struct Principal {
@@ -61,6 +64,7 @@ const Principal* FindPrincipal(const Principals& p, uint32_t uid, uint32_t gid);
 struct DaemonSettings {
   std::optional<uint64_t> retain_days;   // "retention": {"days": D}, 0 = no age limit
   std::optional<uint64_t> retain_tasks;  // "retention": {"tasks": N}, 0 = no count limit
+  governance::BreakerParams breakers;    // "breakers": {...} (wip/govb); unset fields keep the defaults
   std::string source;                    // the file read; empty when there is none
 };
 

@@ -275,6 +275,12 @@ void Daemon::HandleFrame(Conn& c, const std::string& payload) {
     case api::Request::kStatus:
     case api::Request::kCancel:
     case api::Request::kEvidence: return HandleTaskCall(c, req);
+    case api::Request::kFreeze:  // governance (wip/govb): operator_calls.cc
+    case api::Request::kThaw:
+    case api::Request::kKillScope:
+    case api::Request::kGovernanceState:
+    case api::Request::kBreakers:
+    case api::Request::kBreakerMode: return HandleGovernance(c, req);
     case api::Request::CALL_NOT_SET: break;
   }
   ReplyError(c, req.call_id(), api::ERROR_CODE_INVALID_ARGUMENT,

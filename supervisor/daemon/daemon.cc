@@ -43,6 +43,7 @@ Result<void> Daemon::Init() {
   std::vector<std::string> evlog_notes;
   CORDON_ASSIGN_OR_RETURN(evlog_, EvidenceLog::Open(opts_.state_dir, &evlog_notes));
   for (const auto& n : evlog_notes) Log(n);
+  CORDON_TRY(InitGovernance());  // governance (wip/govb): STATE/governance.db
 
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));
@@ -364,6 +365,7 @@ void Daemon::RecordFinish(Live& l) {
     r.record_pending = true;
   }
   l.recorded = true;
+  GovernedFinish(l);  // governance (wip/govb)
   if (l.attached_conn) {
     if (auto it = conns_.find(l.attached_conn); it != conns_.end()) {
       if (it->second->attached > 0) --it->second->attached;

@@ -141,6 +141,7 @@ SubmitVerdict Daemon::JudgeSubmit(const Conn& c, const Config& cfg, const Submit
   if (stopping_)
     return refuse(api::ERROR_CODE_UNAVAILABLE,
                   "cordond is shutting down and admits no new tasks; submit again once it is back");
+  if (auto g = GovernanceRefusal(v.admission, s)) return refuse(g->first, std::move(g->second));  // wip/govb
   if (s.fd_bindings.size() > kMaxFdBindings || call.bound.size() != s.fd_bindings.size())
     return refuse(api::ERROR_CODE_INVALID_ARGUMENT,
                   "fd_bindings names " + std::to_string(s.fd_bindings.size()) + " fds but the frame carried " +
@@ -218,6 +219,7 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   if (!l->task && !StartCold(c, call_id, d, call, tr, l.get())) return;  // answered
   l->task->MeasureStateWith(&state_walker_);
   l->row = MakeTaskRow(l->task->id(), s, d, v.fingerprint, call.now_ms, decision_id);
+  GovernedStart(*l);  // governance (wip/govb): the breaker that admitted it
   TaskRow& t = l->row;
   if (auto pid = PidOfPidfd(l->task->shim_pidfd())) {
     t.shim_pid = *pid;
