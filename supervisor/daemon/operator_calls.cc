@@ -102,7 +102,9 @@ void Daemon::HandleGovernance(Conn& c, const api::Request& req) {
     default: return;
   }
   auto scope = governance::ParseScope(gs->kind(), gs->value());
-  if (!scope) return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, scope.error().Message() + " (" + scope.error().hint + ")");
+  if (!scope)
+    return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
+                      scope.error().Message() + " (" + scope.error().hint + ")");
   if (scope->kind == governance::ScopeKind::kClass && !IsClassName(scope->value))
     return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
                       "unknown class '" + scope->value + "'; use interactive, batch or privileged");
@@ -133,7 +135,8 @@ void Daemon::HandleGovernance(Conn& c, const api::Request& req) {
   switch (req.call_case()) {
     case api::Request::kFreeze: {
       auto added = freezes_.Add(governance::Freeze{*scope, p->name, reason, NowUnixMs()});
-      if (!added) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "recording the freeze failed: " + added.error().Message());
+      if (!added)
+        return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "recording the freeze failed: " + added.error().Message());
       resp.mutable_freeze()->set_already_frozen(!*added);
       for (Live* l : matching) {
         auto r = frozen_tasks_.contains(l->row.id) ? Result<void>() : set_frozen(*l, true);
@@ -141,12 +144,14 @@ void Daemon::HandleGovernance(Conn& c, const api::Request& req) {
         note(l->row.id, r);
       }
       event = *added ? "freeze" : "freeze_again";
-      Log("kill-switch: " + what + " frozen by '" + p->name + "', " + std::to_string(matching.size()) + " running task(s)");
+      Log("kill-switch: " + what + " frozen by '" + p->name + "', " + std::to_string(matching.size()) +
+          " running task(s)");
       break;
     }
     case api::Request::kThaw: {
       auto removed = freezes_.Remove(*scope);
-      if (!removed) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "recording the thaw failed: " + removed.error().Message());
+      if (!removed)
+        return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "recording the thaw failed: " + removed.error().Message());
       resp.mutable_thaw()->set_was_frozen(removed->has_value());
       for (Live* l : matching) {
         // A task another freeze still holds stays frozen.
