@@ -73,6 +73,8 @@ const char* CodeName(api::ErrorCode c) {
     case api::ERROR_CODE_INTERNAL: return "cordond failed";
     case api::ERROR_CODE_BUDGET_EXHAUSTED: return "refused (budget spent)";
     case api::ERROR_CODE_RESTRICTED: return "refused (restricted)";
+    case api::ERROR_CODE_FROZEN: return "refused (frozen)";  // governance (wip/govb)
+    case api::ERROR_CODE_BREAKER_OPEN: return "refused (circuit breaker open)";
     default: return "error";
   }
 }
@@ -105,6 +107,7 @@ const char* StateName(api::TaskState s) {
     case api::TASK_STATE_ADMITTED: return "admitted";
     case api::TASK_STATE_RUNNING: return "running";
     case api::TASK_STATE_FINISHED: return "finished";
+    case api::TASK_STATE_FROZEN: return "frozen";  // governance (wip/govb)
     default: return "unknown";
   }
 }

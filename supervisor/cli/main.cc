@@ -15,6 +15,7 @@
 #include "common/bindings/grant.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/cli/client.h"
+#include "supervisor/cli/governance.h"
 #include "supervisor/cli/evidence_log.h"
 #include "supervisor/cli/session.h"
 #include "supervisor/cli/policy_audit.h"
@@ -49,6 +50,7 @@ constexpr const char* kUsage =
     "  metrics   Print cordond's metrics (Prometheus text; docs/metrics.md)\n"
     "  session   Sessions' budgets and incident markers: list|show|mark|budget (docs/governance.md)\n"
     "  envelope  App and tenant envelopes and what they spent (docs/governance.md)\n"
+    "  freeze    Kill-switch (operators): freeze|thaw|kill a class, tenant, app or session; `freezes`\n"
     "\n"
     "Options:\n"
     "  -h, --help     Show this help (`cordon run --help` for the run options)\n"
@@ -409,7 +411,9 @@ int main(int argc, char** argv) {
   if (cmd == "evidence" && argc > 2 && IsEvidenceLogCommand(argv[2])) return CmdEvidenceLog(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);
-  if (cli::IsGovernanceCommand(argv[1])) return cli::RunGovernanceCommand(argv[1], argc - 2, argv + 2);
+  if (cli::IsSessionCommand(argv[1])) return cli::RunSessionCommand(argv[1], argc - 2, argv + 2);
+  // freeze, thaw, kill, freezes: the operator's kill-switch (supervisor/cli/governance.cc).
+  if (IsGovernanceCommand(cmd)) return RunGovernanceCommand(cmd, argc - 2, argv + 2);
   if (cmd == "policy") {
     auto rt = LocateRuntime();
     return CmdPolicyAudit(argc - 2, argv + 2, rt ? rt->data_dir.c_str() : "/usr/share/cordon");

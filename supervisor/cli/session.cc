@@ -203,11 +203,11 @@ const char* RetryVerdictName(api::RetryVerdict v) {
   }
 }
 
-bool IsGovernanceCommand(const char* cmd) {
+bool IsSessionCommand(const char* cmd) {
   return std::string(cmd) == "session" || std::string(cmd) == "envelope";
 }
 
-int RunGovernanceCommand(const char* cmd, int argc, char** argv) {
+int RunSessionCommand(const char* cmd, int argc, char** argv) {
   for (int i = 0; i < argc; ++i)
     if (std::string(argv[i]) == "-h" || std::string(argv[i]) == "--help") {
       std::fputs(kUsage, stdout);

@@ -7,9 +7,9 @@
 namespace cordon::cli {
 
 // True for "session" and "envelope".
-bool IsGovernanceCommand(const char* cmd);
+bool IsSessionCommand(const char* cmd);
 // argv[0] is the first argument after the command.
-int RunGovernanceCommand(const char* cmd, int argc, char** argv);
+int RunSessionCommand(const char* cmd, int argc, char** argv);
 
 // `--retry-exit-codes`: 0, or 75 (later), 76 (once after repair), 77 (never).
 int RetryExitCode(::cordon::api::v1::RetryVerdict v);

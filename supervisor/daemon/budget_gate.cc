@@ -136,6 +136,7 @@ void SetRetry(api::Error* e, api::ErrorCode code, int64_t retry_after_ms, const 
     case api::ERROR_CODE_TIMEOUT:
     case api::ERROR_CODE_UNAVAILABLE:
     case api::ERROR_CODE_INTERNAL:
+    case api::ERROR_CODE_BREAKER_OPEN:  // until it half-opens: the message says when
       v = api::RETRY_VERDICT_LATER;
       if (retry_after_ms == 0) retry_after_ms = 1000;
       break;

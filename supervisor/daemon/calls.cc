@@ -41,6 +41,7 @@ void Daemon::HandleTaskCall(Conn& c, const api::Request& req) {
   switch (req.call_case()) {
     case api::Request::kStatus:
       FillInfo(*row, resp.mutable_status()->mutable_task());
+      MarkGoverned(resp.mutable_status()->mutable_task());
       break;
     case api::Request::kWait:
       if (!finished && live) {
@@ -96,6 +97,7 @@ void Daemon::HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req) 
   for (const auto& r : *rows) {
     const PendingRecord* p = FindPending(r.id);
     FillInfo(p ? p->row : r, list->add_tasks());
+    MarkGoverned(list->mutable_tasks(list->tasks_size() - 1));
   }
   Reply(c, resp);
 }

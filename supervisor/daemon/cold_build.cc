@@ -105,6 +105,7 @@ void Daemon::OnColdBuilt(ColdBuild cb, BuiltSandbox b) {
   }
   auto l = std::make_unique<Live>();
   l->serial = b.serial;
+  l->session = cb.call.s.session;
   l->task = std::move(b.task);
   l->on_demand = true;
   l->awaiting_launch = true;

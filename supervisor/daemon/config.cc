@@ -76,7 +76,7 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
       const std::string path = "roles." + it.key();
       Role r;
       r.name = it.key();
-      if (!c.Object(*it, path, {"policies", "classes", "manage_all_tasks", "description"})) return c.Failure();
+      if (!c.Object(*it, path, {"policies", "classes", "manage_all_tasks", "operator", "description"})) return c.Failure();
       if (it->contains("policies") && !c.StringList((*it)["policies"], path + ".policies", &r.policies))
         return c.Failure();
       if (it->contains("classes")) {
@@ -90,6 +90,13 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
           return c.Failure();
         }
         r.manage_all_tasks = (*it)["manage_all_tasks"].get<bool>();
+      }
+      if (it->contains("operator")) {  // governance (wip/govb)
+        if (!(*it)["operator"].is_boolean()) {
+          c.Bad(path + ".operator", "expected true or false");
+          return c.Failure();
+        }
+        r.operate = (*it)["operator"].get<bool>();
       }
       out.roles[r.name] = std::move(r);
     }
@@ -152,7 +159,7 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
   auto parsed = ParseStrictJson(text, "daemon " + source, FixHint("daemon.json"));
   if (!parsed) return std::unexpected(parsed.error());
   const json j = std::move(*parsed);
-  if (!c.Object(j, "", {"version", "retention", "evidence_log", "description"})) return c.Failure();
+  if (!c.Object(j, "", {"version", "retention", "evidence_log", "breakers", "description"})) return c.Failure();
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1) {
     c.Bad("version", "expected 1 (set \"version\": 1)");
     return c.Failure();
@@ -179,6 +186,24 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
       return c.Failure();
     if (e.contains("retain_records") &&
         !count(e["retain_records"], "evidence_log.retain_records", UINT64_MAX, &out.evlog_retain_records))
+      return c.Failure();
+  }
+  if (j.contains("breakers")) {  // governance (wip/govb): circuit breakers, docs/incident-response.md
+    const json& b = j["breakers"];
+    if (!c.Object(b, "breakers", {"failure_rate_pct", "minimum_calls", "window_ms", "open_ms", "half_open_trials",
+                                  "description"}))
+      return c.Failure();
+    governance::BreakerParams& p = out.breakers;
+    auto field = [&](const char* name, uint64_t lo, uint64_t hi, auto* dst) {
+      uint64_t n = 0;
+      if (!b.contains(name)) return true;
+      if (!c.Uint(b[name], std::string("breakers.") + name, &n, lo, hi)) return false;
+      *dst = static_cast<std::remove_pointer_t<decltype(dst)>>(n);
+      return true;
+    };
+    if (!field("failure_rate_pct", 1, 100, &p.failure_rate_pct) || !field("minimum_calls", 1, 1000000, &p.minimum_calls) ||
+        !field("window_ms", 1, 86400000, &p.window_ms) || !field("open_ms", 1, 86400000, &p.open_ms) ||
+        !field("half_open_trials", 1, 1000, &p.half_open_trials))
       return c.Failure();
   }
   return out;

@@ -15,6 +15,7 @@
 
 #include "common/result.h"
 #include "supervisor/governance/budget_config.h"
+#include "supervisor/governance/breaker.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/filter.h"
 
@@ -29,6 +30,8 @@ struct Role {
   std::vector<std::string> policies;  // policy names this role may use; "*" = every loaded policy
   std::vector<std::string> classes;   // admission classes this role may use
   bool manage_all_tasks = false;      // may see, wait on, cancel and read evidence of others' tasks
+  // governance (wip/govb, docs/incident-response.md)
+  bool operate = false;               // "operator": freeze, thaw and kill scopes (the kill-switch)
 };
 
 struct Principal {
@@ -65,6 +68,7 @@ struct DaemonSettings {
   // The evidence log's own retention (docs/evidence.md "Retention"); absent or 0 = keep all.
   std::optional<uint64_t> evlog_retain_days;     // "evidence_log": {"retain_days": D}
   std::optional<uint64_t> evlog_retain_records;  // "evidence_log": {"retain_records": N}
+  governance::BreakerParams breakers;    // "breakers": {...} (wip/govb); unset fields keep the defaults
   std::string source;                    // the file read; empty when there is none
 };
 

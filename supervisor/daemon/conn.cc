@@ -278,6 +278,12 @@ void Daemon::HandleFrame(Conn& c, const std::string& payload) {
     case api::Request::kMetrics: return HandleMetrics(c, req.call_id());
     case api::Request::kSessionList: case api::Request::kSessionShow: case api::Request::kSessionMark:
     case api::Request::kSessionBudget: case api::Request::kEnvelopeShow: return HandleSessionCall(c, req);
+    case api::Request::kFreeze:  // governance (wip/govb): operator_calls.cc
+    case api::Request::kThaw:
+    case api::Request::kKillScope:
+    case api::Request::kGovernanceState:
+    case api::Request::kBreakers:
+    case api::Request::kBreakerMode: return HandleGovernance(c, req);
     case api::Request::CALL_NOT_SET: break;
   }
   ReplyError(c, req.call_id(), api::ERROR_CODE_INVALID_ARGUMENT,

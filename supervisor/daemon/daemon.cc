@@ -44,6 +44,7 @@ Result<void> Daemon::Init() {
   CORDON_ASSIGN_OR_RETURN(evlog_, EvidenceLog::Open(opts_.state_dir, &evlog_notes));
   for (const auto& n : evlog_notes) Log(n);
   CORDON_ASSIGN_OR_RETURN(budgets_, BudgetGate::Open(opts_.state_dir + "/state.db", evlog_.get()));
+  CORDON_TRY(InitGovernance());  // governance (wip/govb): STATE/governance.db
 
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));
@@ -395,6 +396,7 @@ void Daemon::RecordFinish(Live& l) {
   l.recorded = true;
   LogTaskFinished(r);  // journal.h
   metrics_.TaskFinished(r, evidence);  // metrics.h
+  GovernedFinish(l);  // governance (wip/govb)
   if (l.attached_conn) {
     if (auto it = conns_.find(l.attached_conn); it != conns_.end()) {
       if (it->second->attached > 0) --it->second->attached;

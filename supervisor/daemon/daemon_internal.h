@@ -43,6 +43,9 @@
 #include "supervisor/daemon/store.h"
 #include "supervisor/daemon/sync_worker.h"
 #include "supervisor/daemon/systemd.h"
+#include "supervisor/governance/breaker.h"
+#include "supervisor/governance/control_db.h"
+#include "supervisor/governance/freeze.h"
 
 #include "supervisor/daemon/daemon.h"
 #include "supervisor/task/task.h"
@@ -175,6 +178,7 @@ struct Conn {
 
 struct Live {
   uint64_t serial = 0;
+  std::string session;  // the Submit's session, "" for none (the kill-switch's session scope)
   std::unique_ptr<Task> task;
   TaskRow row;
   std::set<int> watched;
@@ -296,6 +300,20 @@ class Daemon {
   void HandleTaskCall(Conn& c, const api::Request& req);
   void HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req);
   void HandleSessionCall(Conn& c, const api::Request& req);  // budget_gate.cc
+  // Governance, operator side (wip/govb, operator_calls.cc; docs/incident-response.md).
+  Result<void> InitGovernance();
+  void HandleGovernance(Conn& c, const api::Request& req);
+  // Admission's governance step: a refusal (code and one line) for a Submit that a freeze holds.
+  std::optional<std::pair<api::ErrorCode, std::string>> GovernanceRefusal(const Decision& d, const Submission& s);
+  void GovernedStart(const Live& l);   // a task admitted by GovernanceRefusal starts
+  void GovernedFinish(const Live& l);  // a task ended: what governance keeps about it
+  void BreakerMoved(const governance::BreakerTransition& t);  // evidence, log, database
+  // Circuit breakers (breaker_calls.cc).
+  std::optional<std::pair<api::ErrorCode, std::string>> BreakerRefusal(const Submission& s);
+  void BreakerOutcome(const Live& l);
+  void HandleBreakers(Conn& c, uint64_t call_id);
+  void HandleBreakerMode(Conn& c, uint64_t call_id, const Principal& p, const api::BreakerModeRequest& req);
+  void MarkGoverned(api::TaskInfo* t) const;  // TASK_STATE_FROZEN for a frozen task
   void Reply(Conn& c, const api::Response& resp);
   void ReplyError(Conn& c, uint64_t call_id, api::ErrorCode code, const std::string& msg);
   void FailAndClose(Conn& c, api::ErrorCode code, const std::string& msg);
@@ -462,6 +480,17 @@ class Daemon {
   // destructor kills the cgroup and waits up to 2 s for it to empty) and the periodic sweep of
   // dead supervisors' cgroups. Last: it finishes its jobs first when the daemon goes.
   WorkQueue chores_;
+  // Governance (wip/govb): STATE/governance.db, the kill-switch's freezes, running tasks frozen.
+  std::unique_ptr<governance::ControlDb> govdb_;
+  governance::FreezeTable freezes_;
+  std::set<std::string> frozen_tasks_;
+  governance::BreakerBoard breakers_;
+  struct BreakerTicket {
+    std::string name;  // "" when no breaker admitted it
+    bool trial = false;
+  };
+  std::optional<BreakerTicket> admitted_;  // the last Submit's, until its task starts (GovernedStart)
+  std::unordered_map<std::string, BreakerTicket> task_breaker_;  // by task id, while it runs
 };
 
 }  // namespace cordon::daemon::internal

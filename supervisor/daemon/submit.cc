@@ -146,6 +146,7 @@ SubmitVerdict Daemon::JudgeSubmit(const Conn& c, const Config& cfg, const Submit
   if (stopping_)
     return refuse(api::ERROR_CODE_UNAVAILABLE,
                   "cordond is shutting down and admits no new tasks; submit again once it is back");
+  if (auto g = GovernanceRefusal(v.admission, s)) return refuse(g->first, std::move(g->second));  // wip/govb
   if (s.fd_bindings.size() > kMaxFdBindings || call.bound.size() != s.fd_bindings.size())
     return refuse(api::ERROR_CODE_INVALID_ARGUMENT,
                   "fd_bindings names " + std::to_string(s.fd_bindings.size()) + " fds but the frame carried " +
@@ -209,6 +210,7 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   // One caller that stops reading must not hold the loop: bounded wait for the output's tail.
   tr.output_drain_ms = 2000;
   auto l = std::make_unique<Live>();
+  l->session = s.session;
   // The warm pool: a sandbox built ahead for exactly this policy and filter, when the request adds
   // nothing to the sandbox's shape (no caller fds; the policy has no per-request bindings).
   uint64_t release_ticket = 0;
@@ -236,6 +238,7 @@ void Daemon::AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, Su
   const Submission& s = call.s;
   l->task->MeasureStateWith(&state_walker_);
   l->row = MakeTaskRow(l->task->id(), s, d, v.fingerprint, call.now_ms, decision_id);
+  GovernedStart(*l);  // governance (wip/govb): the breaker that admitted it
   TaskRow& t = l->row;
   if (auto pid = PidOfPidfd(l->task->shim_pidfd())) {
     t.shim_pid = *pid;

@@ -19,6 +19,7 @@ const char* FailureClassName(FailureClass c) {
     case FailureClass::kOutputLimit: return "output_limit";
     case FailureClass::kSupervisorRestart: return "supervisor_restart";
     case FailureClass::kClientGone: return "client_gone";
+    case FailureClass::kKilledByOperator: return "killed_by_operator";
   }
   return "unknown";
 }

@@ -14,7 +14,8 @@ namespace cordon {
 enum class FailureClass {
   kNone, kExitNonzero, kSignaled, kSetupFailed, kExecFailed, kWallTimeout, kKilled, kSeccompViolation,
   kOom, kCpuBudget, kPidsLimit, kOutputLimit, kSupervisorRestart,
-  kClientGone  // cordond: the attached client's connection closed before the task ended
+  kClientGone,  // cordond: the attached client's connection closed before the task ended
+  kKilledByOperator  // cordond: ended by the kill-switch (`cordon kill`, docs/incident-response.md)
 };
 // The evidence's failure_class name ("exit_nonzero", ...).
 const char* FailureClassName(FailureClass c);

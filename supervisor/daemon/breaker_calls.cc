@@ -1,0 +1,129 @@
+// supervisor/daemon/breaker_calls.cc: cordond's circuit breakers (docs/incident-response.md
+// "Circuit breakers"): the admission step that asks an app's breaker, the outcome of each task it
+// admitted, and the Breakers and BreakerMode calls. The state machine is
+// supervisor/governance/breaker.h; every transition goes to the evidence log (principal
+// "cordond", or the operator who changed a mode) and STATE/governance.db.
+#include "supervisor/daemon/daemon_internal.h"
+
+namespace cordon::daemon::internal {
+namespace {
+
+std::string BreakerOf(const std::string& app_id) { return app_id.empty() ? "" : "app:" + app_id; }
+
+// The failure classes a breaker counts as failed: the sandbox refused or could not run the task, or
+// a budget ended it. A nonzero exit is the task's own answer and counts as a call that worked.
+// Outcomes that say nothing about the app (cancelled, killed by an operator, client gone, daemon
+// restart) are not counted at all.
+std::optional<bool> Failed(const std::string& failure_class) {
+  static const std::set<std::string> failed = {"setup_failed", "exec_failed",  "seccomp_violation",
+                                               "oom",          "cpu_budget",   "pids_limit",
+                                               "output_limit", "wall_timeout"};
+  static const std::set<std::string> ignored = {"killed", "killed_by_operator", "client_gone", "supervisor_restart"};
+  if (ignored.contains(failure_class)) return std::nullopt;
+  return failed.contains(failure_class);
+}
+
+void Fill(governance::Breaker& b, int64_t now, api::BreakerInfo* out) {
+  out->set_name(b.name());
+  out->set_state(governance::BreakerStateName(b.state()));
+  out->set_mode(governance::BreakerModeName(b.mode()));
+  out->set_opened_unix_ms(b.opened_unix_ms());
+  if (b.state() == governance::BreakerState::kOpen) out->set_half_open_unix_ms(b.half_open_unix_ms());
+  out->set_calls(b.calls(now));
+  out->set_failures(b.failures(now));
+}
+
+}  // namespace
+
+void Daemon::BreakerMoved(const governance::BreakerTransition& t) {
+  Log("circuit breaker " + t.name + ": " + governance::BreakerStateName(t.from) + " -> " +
+      governance::BreakerStateName(t.to) + " (" + t.why + ")");
+  if (governance::Breaker* b = breakers_.Find(t.name))
+    if (auto s = breakers_.Save(*b); !s) Log("circuit breaker " + t.name + ": saving: " + s.error().Message());
+  nlohmann::json data = {{"breaker", t.name},
+                         {"from", governance::BreakerStateName(t.from)},
+                         {"to", governance::BreakerStateName(t.to)},
+                         {"why", t.why}};
+  const std::string event = std::string("breaker_") + governance::BreakerStateName(t.to);
+  if (auto a = evlog_->Governance(event, "cordond", std::move(data)); !a)
+    Log("evidence log: governance " + event + ": " + a.error().Message());
+}
+
+std::optional<std::pair<api::ErrorCode, std::string>> Daemon::BreakerRefusal(const Submission& s) {
+  // The previous Submit's ticket was never taken by a task (refused later, or its sandbox failed):
+  // a trial slot it held is free again.
+  if (admitted_ && admitted_->trial)
+    if (governance::Breaker* b = breakers_.Find(admitted_->name)) b->ReleaseTrial();
+  admitted_.reset();
+  const std::string name = BreakerOf(s.app_id);
+  if (name.empty()) return std::nullopt;
+  if (!(breakers_.params() == config_->settings.breakers)) breakers_.set_params(config_->settings.breakers);
+  governance::Breaker& b = breakers_.Get(name);
+  auto a = b.Admit(NowUnixMs());
+  if (a.transition) BreakerMoved(*a.transition);
+  if (!a.allowed) return std::make_pair(api::ERROR_CODE_BREAKER_OPEN, a.refusal);
+  if (!a.refusal.empty()) Log(a.refusal);  // metrics-only: what it would have refused
+  admitted_ = BreakerTicket{name, a.trial};
+  return std::nullopt;
+}
+
+void Daemon::GovernedStart(const Live& l) {
+  if (admitted_ && !admitted_->name.empty()) task_breaker_[l.row.id] = *admitted_;
+  admitted_.reset();
+}
+
+void Daemon::BreakerOutcome(const Live& l) {
+  auto it = task_breaker_.find(l.row.id);
+  if (it == task_breaker_.end()) return;
+  const BreakerTicket t = it->second;
+  task_breaker_.erase(it);
+  const std::optional<bool> failed = Failed(l.row.failure_class);
+  governance::Breaker* b = breakers_.Find(t.name);
+  if (!b) return;
+  if (!failed) {
+    b->ReleaseTrial();  // a trial that ended without telling anything: another may try
+    return;
+  }
+  if (auto moved = b->Record(*failed, t.trial, NowUnixMs())) BreakerMoved(*moved);
+}
+
+void Daemon::HandleBreakers(Conn& c, uint64_t call_id) {
+  if (!(breakers_.params() == config_->settings.breakers)) breakers_.set_params(config_->settings.breakers);
+  api::Response resp;
+  resp.set_call_id(call_id);
+  auto* out = resp.mutable_breakers();
+  const int64_t now = NowUnixMs();
+  for (auto& [name, b] : breakers_.all()) Fill(b, now, out->add_breakers());
+  const governance::BreakerParams& p = breakers_.params();
+  out->set_failure_rate_pct(p.failure_rate_pct);
+  out->set_minimum_calls(p.minimum_calls);
+  out->set_window_ms(p.window_ms);
+  out->set_open_ms(p.open_ms);
+  out->set_half_open_trials(p.half_open_trials);
+  Reply(c, resp);
+}
+
+void Daemon::HandleBreakerMode(Conn& c, uint64_t call_id, const Principal& p, const api::BreakerModeRequest& req) {
+  auto mode = governance::ParseBreakerMode(req.mode());
+  if (!mode)
+    return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
+                      "unknown breaker mode '" + req.mode() + "'; use normal, forced_open or metrics_only");
+  if (req.name().rfind("app:", 0) != 0 || req.name().size() == 4)
+    return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
+                      "breaker name '" + req.name() + "' is not app:<app_id> (cordon breakers lists them)");
+  governance::Breaker& b = breakers_.Get(req.name());
+  const std::string before = governance::BreakerModeName(b.mode());
+  b.set_mode(*mode);
+  if (auto s = breakers_.Save(b); !s)
+    return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "recording the breaker's mode failed: " + s.error().Message());
+  Log("circuit breaker " + req.name() + ": mode " + before + " -> " + req.mode() + " by '" + p.name + "'");
+  nlohmann::json data = {{"breaker", req.name()}, {"from", before}, {"to", req.mode()}};
+  if (auto a = evlog_->Governance("breaker_mode", p.name, std::move(data)); !a)
+    Log("evidence log: governance breaker_mode: " + a.error().Message());
+  api::Response resp;
+  resp.set_call_id(call_id);
+  Fill(b, NowUnixMs(), resp.mutable_breaker_mode()->mutable_breaker());
+  Reply(c, resp);
+}
+
+}  // namespace cordon::daemon::internal
