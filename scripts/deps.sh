@@ -6,7 +6,8 @@ PKGS=(cmake ninja-build g++ pkg-config git
       libseccomp-dev libcap-dev nlohmann-json3-dev libprotobuf-dev protobuf-compiler python3-protobuf
       libboost1.81-dev libsqlite3-dev libgtest-dev libgmock-dev libssl-dev libre2-dev
       python3 procps iproute2 util-linux passwd bubblewrap openssl jq
-      systemd systemd-container)  # systemd-analyze, systemd-socket-activate; systemd-nspawn (boot test)
+      systemd systemd-container
+      python3-jwt python3-cryptography)  # docs/examples/verify_token.py, run by tests/integration/identity_test.cc  # systemd-analyze, systemd-socket-activate; systemd-nspawn (boot test)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -19,6 +19,7 @@
 #include "supervisor/cli/policy_audit.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/cli/seccomp.h"
+#include "supervisor/cli/token.h"
 #include "supervisor/identity/identity.h"
 #include "supervisor/policy_loader.h"
 #include "supervisor/seccomp/filter.h"
@@ -43,6 +44,7 @@ constexpr const char* kUsage =
     "  status    Show one task\n"
     "  wait      Wait for a task and exit with its exit code\n"
     "  cancel    Kill a running task\n"
+    "  token     Verify a task's identity token, print cordond's key set (docs/identity.md)\n"
     "  evidence  Print a task's evidence record; `evidence verify|export|checkpoint`: the signed log\n"
     "\n"
     "Options:\n"
@@ -391,6 +393,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
+  if (cmd == "token") return CmdToken(argc - 2, argv + 2);  // docs/identity.md
   if (cmd == "evidence" && argc > 2 && IsEvidenceLogCommand(argv[2])) return CmdEvidenceLog(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);

@@ -43,6 +43,7 @@ Result<void> Daemon::Init() {
   std::vector<std::string> evlog_notes;
   CORDON_ASSIGN_OR_RETURN(evlog_, EvidenceLog::Open(opts_.state_dir, &evlog_notes));
   for (const auto& n : evlog_notes) Log(n);
+  CORDON_TRY(InitTokens());  // identity tokens' key (tokens.cc)
 
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));

@@ -42,6 +42,7 @@
 
 #include "supervisor/daemon/daemon.h"
 #include "supervisor/task/task.h"
+#include "supervisor/token/signing_key.h"
 #include "supervisor/work_queue.h"
 
 namespace cordon::daemon::internal {
@@ -194,6 +195,10 @@ struct Live {
   std::shared_ptr<StateWalker::Walk> state_walk;  // its event_fd is watched under this serial
   std::shared_ptr<const Policy> policy;           // for the quota check
   std::string refusal;  // a binding over its quota: the task is withdrawn, the Submit refused with this
+  // identity (tokens.cc): token bindings' pipes (read ends go to the sandbox, cordond writes the
+  // token into the write end once the task has its id) and the egress credentials being built.
+  std::vector<std::pair<std::string, UniqueFd>> token_reads, token_writes;
+  std::shared_ptr<egress::Credentials> credentials;
 };
 
 // A sandbox of the warm pool: built for one policy, waiting for its task (docs/daemon.md).
@@ -260,6 +265,15 @@ class Daemon {
                     std::shared_ptr<const Policy> policy);
   void HandleTaskCall(Conn& c, const api::Request& req);
   void HandleList(Conn& c, uint64_t call_id, const api::ListRequest& req);
+  // ---- identity (tokens.cc, docs/identity.md) ----
+  Result<void> InitTokens();
+  // Before the sandbox: secrets' placeholders into the request's env, token bindings' pipes.
+  Result<void> PrepareIdentity(const Decision& d, const Submission& s, TaskRequest* tr, Live* l);
+  // Once the task has its id: mints its tokens, fills the bindings, hands the proxy its credentials.
+  void IssueIdentity(Live& l, const Decision& d, const Submission& s);
+  void HandleTokenVerify(Conn& c, uint64_t call_id, const api::TokenVerifyRequest& req);
+  void HandleTokenKeys(Conn& c, uint64_t call_id);
+  std::optional<token::SigningKey> token_key_;
   void Reply(Conn& c, const api::Response& resp);
   void ReplyError(Conn& c, uint64_t call_id, api::ErrorCode code, const std::string& msg);
   void FailAndClose(Conn& c, api::ErrorCode code, const std::string& msg);

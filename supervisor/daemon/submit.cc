@@ -203,6 +203,11 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   // One caller that stops reading must not hold the loop: bounded wait for the output's tail.
   tr.output_drain_ms = 2000;
   auto l = std::make_unique<Live>();
+  if (auto id = PrepareIdentity(d, s, &tr, l.get()); !id) {  // secrets and token bindings (tokens.cc)
+    Log("refused to start a task: " + id.error().Message());
+    std::string msg = id.error().Message() + (id.error().hint.empty() ? "" : " (" + id.error().hint + ")");
+    return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, msg);
+  }
   // The warm pool: a sandbox built ahead for exactly this policy and filter, when the request adds
   // nothing to the sandbox's shape (no caller fds; the policy has no per-request bindings).
   uint64_t release_ticket = 0;
@@ -218,6 +223,7 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   if (!l->task && !StartCold(c, call_id, d, call, tr, l.get())) return;  // answered
   l->task->MeasureStateWith(&state_walker_);
   l->row = MakeTaskRow(l->task->id(), s, d, v.fingerprint, call.now_ms, decision_id);
+  IssueIdentity(*l, d, s);  // its tokens, now that it has an id (tokens.cc)
   TaskRow& t = l->row;
   if (auto pid = PidOfPidfd(l->task->shim_pidfd())) {
     t.shim_pid = *pid;
@@ -300,6 +306,7 @@ bool Daemon::StartCold(Conn& c, uint64_t call_id, const Decision& d, const Submi
   bctx.tenant = d.principal->tenant;
   bctx.app = s.app_id.empty() ? "default" : s.app_id;
   for (size_t i = 0; i < call.bound.size(); ++i) bctx.caller_fds[s.fd_bindings[i]] = call.bound[i].Get();
+  for (const auto& [name, fd] : l->token_reads) bctx.caller_fds[name] = fd.Get();  // tokens.cc
   auto opened = OpenBindings(*d.policy->policy, bctx);
   if (!opened) return refuse(api::ERROR_CODE_INVALID_ARGUMENT, opened.error());
   tr.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));

@@ -184,6 +184,7 @@ void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds)
                                        timing_.received);
         if (p) {
           proxy_ = std::move(*p);
+          proxy_->SetCredentials(egress_credentials_);
         } else {
           Kill(FailureClass::kSetupFailed, "egress proxy could not start: " + p.error().Message());
         }
