@@ -1,5 +1,7 @@
 // supervisor/policy_identity.cc: a policy's `identity` section (docs/identity.md): the audiences its
 // tasks get tokens for, and the secrets they see only as placeholders.
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "supervisor/json_strict.h"

@@ -14,6 +14,13 @@
 namespace cordon::token {
 namespace {
 
+VerifyOptions At(int64_t now, std::string audience = "") {
+  VerifyOptions o;
+  o.now = now;
+  o.audience = std::move(audience);
+  return o;
+}
+
 Claims Sample(int64_t now) {
   Claims c;
   c.iss = "cordond";
@@ -47,13 +54,13 @@ TEST(TokenJwt, MintedTokenVerifiesWithItsClaims) {
 TEST(TokenJwt, RefusesExpiredEarlyAndOtherAudience) {
   auto key = SigningKey::Generate();
   auto tok = Mint(*key, Sample(1000));
-  auto late = Verify(*tok, {key->public_key()}, {.now = 1300});
+  auto late = Verify(*tok, {key->public_key()}, At(1300));
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().context, "token expired 0 s ago");
-  auto early = Verify(*tok, {key->public_key()}, {.now = 990});
+  auto early = Verify(*tok, {key->public_key()}, At(990));
   ASSERT_FALSE(early);
   EXPECT_NE(early.error().context.find("not valid before"), std::string::npos);
-  auto other = Verify(*tok, {key->public_key()}, {.now = 1000, .audience = "reports"});
+  auto other = Verify(*tok, {key->public_key()}, At(1000, "reports"));
   ASSERT_FALSE(other);
   EXPECT_NE(other.error().context.find("audience 'billing'"), std::string::npos);
 }
@@ -68,23 +75,23 @@ TEST(TokenJwt, RefusesTamperedClaimsOtherKeysAndOtherAlgorithms) {
   forged.aud = "admin";
   std::string forged_payload = Base64UrlEncode(ClaimsJson(forged).dump());
   std::string tampered = tok->substr(0, d1 + 1) + forged_payload + tok->substr(d2);
-  auto t = Verify(tampered, {key->public_key()}, {.now = 1000});
+  auto t = Verify(tampered, {key->public_key()}, At(1000));
   ASSERT_FALSE(t);
   EXPECT_EQ(t.error().context, "signature does not verify");
   // Another key set: no key of that kid.
-  auto k = Verify(*tok, {other->public_key()}, {.now = 1000});
+  auto k = Verify(*tok, {other->public_key()}, At(1000));
   ASSERT_FALSE(k);
   EXPECT_NE(k.error().context.find("no key with the token's kid"), std::string::npos);
   // Another key under the same kid still fails the signature.
   PublicKey swapped{key->public_key().kid, other->public_key().raw};
-  EXPECT_FALSE(Verify(*tok, {swapped}, {.now = 1000}));
+  EXPECT_FALSE(Verify(*tok, {swapped}, At(1000)));
   // "alg": "none" with no signature.
   std::string none = Base64UrlEncode(R"({"alg":"none","kid":")" + key->public_key().kid + "\"}") + "." +
                      tok->substr(d1 + 1, d2 - d1 - 1) + ".";
-  auto n = Verify(none, {key->public_key()}, {.now = 1000});
+  auto n = Verify(none, {key->public_key()}, At(1000));
   ASSERT_FALSE(n);
   EXPECT_EQ(n.error().context, "the token's alg is not EdDSA");
-  EXPECT_FALSE(Verify("not-a-token", {key->public_key()}, {.now = 1000}));
+  EXPECT_FALSE(Verify("not-a-token", {key->public_key()}, At(1000)));
 }
 
 TEST(TokenJwt, KeySetRoundTripsAndSkipsOtherKeyTypes) {
@@ -120,7 +127,7 @@ TEST(TokenJwt, KeyFilesAreCreatedPrivateAndReloaded) {
   auto keys = ParseJwks(text);
   ASSERT_TRUE(keys);
   auto tok = Mint(*again, Sample(1000));
-  EXPECT_TRUE(Verify(*tok, *keys, {.now = 1000})) << "the published key set verifies what the reloaded key signs";
+  EXPECT_TRUE(Verify(*tok, *keys, At(1000))) << "the published key set verifies what the reloaded key signs";
   // A key others may read is refused, not used.
   ::chmod((dir + "/signing-key.pem").c_str(), 0644);
   auto loose = SigningKey::LoadOrCreate(dir, nullptr);
@@ -130,7 +137,8 @@ TEST(TokenJwt, KeyFilesAreCreatedPrivateAndReloaded) {
 }
 
 TEST(TokenBase64Url, RoundTripAndStrictDecoding) {
-  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\xff\xfe\x00", 3)})
+  for (const std::string& s :
+       std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\xff\xfe\x00", 3)})
     EXPECT_EQ(Base64UrlDecode(Base64UrlEncode(s)), s);
   EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
   EXPECT_FALSE(Base64UrlDecode("Zm9v="));  // padding
