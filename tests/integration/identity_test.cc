@@ -188,7 +188,9 @@ TEST(Identity, TokenExpiresAfterItsMaximumLife) {
   ASSERT_EQ(r.exit_code, 0) << r.err << id.d.Log();
   std::string token = r.out.substr(0, r.out.find('\n'));
   auto first = id.VerifyOffline(token, "svc-a");
-  if (first.exit_code == 0) EXPECT_EQ(std::stoll(JsonField(first.out, "exp")) - std::stoll(JsonField(first.out, "iat")), 1);
+  if (first.exit_code == 0) {
+    EXPECT_EQ(std::stoll(JsonField(first.out, "exp")) - std::stoll(JsonField(first.out, "iat")), 1);
+  }
   // Looked at every 100 ms until it is refused (10 s at most): a one-second token.
   RunResult offline;
   for (int i = 0; i < 100; ++i) {
