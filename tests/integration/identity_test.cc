@@ -257,8 +257,11 @@ TEST(Identity, ProxyAttachesTheTokenAndSubstitutesTheSecretOnlyForTheirDestinati
   EXPECT_NE(JsonField(ev.out, "egress/2/reason").find("secret placeholder 'API_KEY'"), std::string::npos) << ev.out;
   EXPECT_EQ(ev.out.find(kSecretValue), std::string::npos);
   EXPECT_EQ(ev.out.find(auth.substr(7)), std::string::npos);
+  // Redacted by exact value from what cordond stores, even where a caller typed it (here an argv).
+  auto typed = id.d.Cli({"submit", "--", "/bin/echo", kSecretValue});
+  EXPECT_EQ(typed.out, std::string(kSecretValue) + "\n");
   const std::string stored = id.StoredBytes();
-  EXPECT_EQ(stored.find(kSecretValue), std::string::npos);
+  EXPECT_EQ(stored.find(kSecretValue), std::string::npos) << "the secret is stored somewhere in " << id.d.dir();
   EXPECT_EQ(stored.find(auth.substr(7)), std::string::npos);
 }
 
