@@ -9,6 +9,8 @@
 #   seccomp_denials.py a denied system call under `cordon run` (notified and recorded) beside the
 #                      same profile's bare filter (SECCOMP_RET_ERRNO): ns per call, ratio
 #   cordon-seccomp-compile-bench  parse and compile of the shipped default profile: medians
+#   cordon-identity-bench  egress proxy per request: direct, proxied, proxied with a secret substituted
+#                      and a token attached: medians and ratios
 #
 #   bench/run.sh [--quick]     (--quick: fewer runs and tasks, for CI's record)
 set -euo pipefail
@@ -30,6 +32,7 @@ if (( quick )); then
   python3 bench/seccomp_denials.py --rounds 3 --calls 20000
   build/bin/cordon-seccomp-compile-bench --runs 5
   build/bin/cordon-evidence-bench --runs 50
+  [[ -x build/bin/cordon-identity-bench ]] && build/bin/cordon-identity-bench 300  # docs/identity.md
 else
   build/bin/cordon-host-costs
   build/bin/cordon-bench
@@ -37,4 +40,5 @@ else
   python3 bench/seccomp_denials.py
   build/bin/cordon-seccomp-compile-bench
   build/bin/cordon-evidence-bench
+  [[ -x build/bin/cordon-identity-bench ]] && build/bin/cordon-identity-bench  # docs/identity.md
 fi
