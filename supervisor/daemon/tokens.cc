@@ -37,6 +37,9 @@ Result<std::string> ReadSecretFile(const SecretDecl& s) {
   if (value.ends_with('\n')) value.pop_back();
   if (value.ends_with('\r')) value.pop_back();
   if (value.empty()) return FailMsg(who + " is empty");
+  // It goes into header values: a line break or NUL would let it add headers of its own.
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+    return FailMsg(who + " holds a line break or NUL character", "store the value on one line");
   return value;
 }
 

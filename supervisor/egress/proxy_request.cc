@@ -109,6 +109,7 @@ void Proxy::Impl::HandleHead(Conn& c, size_t head_len) {
     if (credentials) {  // secret.h: substitute secrets, attach tokens, or refuse
       auto o = ApplyToRequest(*credentials, c.dest, &*head, &target, &body, !framing.chunked && c.body_left == 0);
       if (!o.allow) return Reply(c, 403, o.reason, "deny");
+      c.rec.credentials = std::move(o.applied);
     }
     c.up.Assign(BuildOriginRequest(*head, target) + body);
   }

@@ -14,6 +14,7 @@ nlohmann::json ToJson(const EgressRecord& r) {
       {"bytes_down", r.bytes_down}, {"duration_us", r.duration_us},
   };
   if (!r.error.empty()) j["error"] = r.error;
+  if (!r.credentials.empty()) j["credentials"] = r.credentials;  // identity (secret.h)
   return j;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -23,6 +24,9 @@ struct EgressRecord {
   uint64_t bytes_down = 0;  // bytes received from the destination
   uint64_t duration_us = 0; // client connect to close
   std::string error;        // how an allowed connection ended early ("idle timeout", "connect: ..."); "" if clean
+  // What the proxy put into the request (docs/identity.md): "secret:<name>", "token:<audience>";
+  // names only, never values. Empty (and left out of the JSON) for none.
+  std::vector<std::string> credentials;
 };
 
 // {"time_us":..,"host":..,"address":..,"port":..,"method":..,"decision":..,"reason":..,

@@ -252,6 +252,9 @@ TEST(Identity, ProxyAttachesTheTokenAndSubstitutesTheSecretOnlyForTheirDestinati
   // The refusal is in the evidence as a violation, naming the secret, without its value or the token.
   auto ev = id.d.Cli({"evidence", task_id});
   ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  EXPECT_EQ(JsonField(ev.out, "egress/0/credentials/0"), "secret:API_KEY") << ev.out;
+  EXPECT_EQ(JsonField(ev.out, "egress/0/credentials/1"), "token:svc-b") << ev.out;
+  EXPECT_EQ(JsonField(ev.out, "egress/1/credentials"), "") << "nothing put into the other request: " << ev.out;
   EXPECT_EQ(JsonField(ev.out, "egress/2/decision"), "deny") << ev.out;
   EXPECT_EQ(JsonField(ev.out, "egress/2/status"), "403");
   EXPECT_NE(JsonField(ev.out, "egress/2/reason").find("secret placeholder 'API_KEY'"), std::string::npos) << ev.out;
