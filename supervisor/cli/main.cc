@@ -294,6 +294,9 @@ int CmdRun(int argc, char** argv) {
       return UsageError("--fd '" + f + "' is not NAME=N", "cordon run --help");
     bctx.caller_fds[f.substr(0, eq)] = n;
   }
+  if (!policy->identity.empty())  // tokens and secrets need cordond's key and files (docs/identity.md)
+    return Failed(Error{0, "policy '" + policy->name + "' has an identity section (tokens, secrets), which only cordond provides",
+                        "run it with `cordon submit --policy " + policy->name + "`"});
   auto bindings = OpenBindings(*policy, bctx);
   if (!bindings) return Failed(bindings.error());
   req.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*bindings));

@@ -278,6 +278,10 @@ TEST(Identity, BadIdentityInputIsRefusedWithItsCause) {
   auto r = id.d.Cli({"submit", "--policy", "ident", "--", "/bin/true"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("readable by it alone"), std::string::npos) << r.err;
+  // `cordon run` has no key and no secrets: it refuses the policy instead of running it without them.
+  auto run = CordonRun({"/bin/true"}, {"--policy", id.d.conf() + "/policies/ident.json"});
+  EXPECT_EQ(run.exit_code, 125);
+  EXPECT_NE(run.err.find("which only cordond provides"), std::string::npos) << run.err;
   // Not a token at all, online and offline.
   auto off = id.VerifyOffline("abc", "svc-a");
   EXPECT_EQ(off.exit_code, 1);
