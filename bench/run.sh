@@ -11,6 +11,8 @@
 #   egress_bench.py    one outbound connection: direct, through the egress proxy, and transparent
 #                      (no proxy variable): median µs per request and ratio to direct
 #   cordon-seccomp-compile-bench  parse and compile of the shipped default profile: medians
+#   cordon-identity-bench  egress proxy per request: direct, proxied, proxied with a secret substituted
+#                      and a token attached: medians and ratios
 #
 #   bench/run.sh [--quick]     (--quick: fewer runs and tasks, for CI's record)
 set -euo pipefail
@@ -33,6 +35,7 @@ if (( quick )); then
   python3 bench/egress_bench.py --rounds 3 --requests 50
   build/bin/cordon-seccomp-compile-bench --runs 5
   build/bin/cordon-evidence-bench --runs 50
+  [[ -x build/bin/cordon-identity-bench ]] && build/bin/cordon-identity-bench 300  # docs/identity.md
 else
   build/bin/cordon-host-costs
   build/bin/cordon-bench
@@ -41,4 +44,5 @@ else
   python3 bench/egress_bench.py
   build/bin/cordon-seccomp-compile-bench
   build/bin/cordon-evidence-bench
+  [[ -x build/bin/cordon-identity-bench ]] && build/bin/cordon-identity-bench  # docs/identity.md
 fi

@@ -14,6 +14,7 @@ PKGS+=(curl nodejs postgresql-client-15)  # clients that ignore proxy variables 
 # cordon-runc (docs/kubernetes.md): the engines its tests drive, the runtimes the benchmark
 # compares with, a static busybox for the test image, script(1) for a terminal
 PKGS+=(podman conmon containerd runc crun slirp4netns uidmap busybox-static bsdutils)
+PKGS+=(python3-jwt python3-cryptography)  # docs/examples/verify_token.py, run by tests/integration/identity_test.cc
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -76,7 +76,7 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     return p;
   };
   if (!v.Object(j, "", {"name", "version", "role", "seccomp_profile", "limits", "env", "mounts", "description",
-                        "bindings", "data_domain", "outbound"}))
+                        "bindings", "data_domain", "outbound", "identity"}))
     return done();
   for (const char* required : {"name", "version"}) {
     if (!j.contains(required)) {
@@ -270,6 +270,11 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
         return done();
       }
     }
+  }
+  if (j.contains("identity") && !v.error()) {  // docs/identity.md
+    auto id = ParsePolicyIdentity(j["identity"], p);
+    if (!id) return std::unexpected(id.error());
+    p.identity = std::move(*id);
   }
   return done();
 }

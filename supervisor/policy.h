@@ -50,6 +50,33 @@ struct Binding {
 };
 const char* BindingKindName(Binding::Kind k);
 
+// ---- identity (docs/identity.md): per-task tokens and secrets that never enter the sandbox ----
+// A token cordond mints for each task of the policy, for one audience.
+struct TokenGrant {
+  std::string audience;
+  std::string binding;                 // "" or a pipe binding ("source": "caller") cordond fills with the token
+  std::vector<egress::AllowEntry> attach;  // destinations the egress proxy sends it to (Authorization: Bearer)
+};
+// A secret the task sees only as a placeholder; the egress proxy puts the value in for `destinations`.
+struct SecretDecl {
+  std::string name;                    // [A-Za-z0-9_]+
+  std::string source;                  // absolute path of a file readable only by cordond (mode 0600 or stricter)
+  std::vector<egress::AllowEntry> destinations;
+  std::string env;                     // variable holding the placeholder ("" = the name)
+  bool body = false;                   // also substituted in request bodies
+};
+struct PolicyIdentity {
+  std::vector<TokenGrant> tokens;
+  std::vector<SecretDecl> secrets;
+  uint64_t max_token_ttl_s = 300;      // a token's life at most (also never past the task's max_wall_ms)
+  bool empty() const { return tokens.empty() && secrets.empty(); }
+};
+struct Policy;
+// Parses the `identity` object (policy_identity.cc); `p` is the policy parsed so far (its source and
+// bindings). Errors name the JSON path: "policy x.json: identity.tokens[0].binding: ...".
+Result<PolicyIdentity> ParsePolicyIdentity(const nlohmann::json& j, const Policy& p);
+// ---- end identity ----
+
 struct Policy {
   std::string name;
   uint64_t version = 1;
@@ -65,6 +92,7 @@ struct Policy {
   std::vector<Binding> bindings;
   std::string data_domain;    // when set, every binding must carry the same data_domain
   egress::OutboundPolicy outbound;  // mode none (default), allowlist or monitored
+  PolicyIdentity identity;          // tokens and secrets (docs/identity.md); default none
 
   std::string source;  // where it was loaded from: a path, or "<embedded default>"
   std::string sha256;  // of the exact bytes loaded

@@ -21,6 +21,7 @@
 #include "supervisor/cli/policy_audit.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/cli/seccomp.h"
+#include "supervisor/cli/token.h"
 #include "supervisor/identity/identity.h"
 #include "supervisor/policy_loader.h"
 #include "supervisor/seccomp/filter.h"
@@ -46,6 +47,7 @@ constexpr const char* kUsage =
     "  status    Show one task\n"
     "  wait      Wait for a task and exit with its exit code\n"
     "  cancel    Kill a running task\n"
+    "  token     Verify a task's identity token, print cordond's key set (docs/identity.md)\n"
     "  evidence  Print a task's evidence record; `evidence verify|export|checkpoint`: the signed log\n"
     "  metrics   Print cordond's metrics (Prometheus text; docs/metrics.md)\n"
     "  session   Sessions' budgets and incident markers: list|show|mark|budget (docs/governance.md)\n"
@@ -308,6 +310,9 @@ int CmdRun(int argc, char** argv) {
       return UsageError("--fd '" + f + "' is not NAME=N", "cordon run --help");
     bctx.caller_fds[f.substr(0, eq)] = n;
   }
+  if (!policy->identity.empty())  // tokens and secrets need cordond's key and files (docs/identity.md)
+    return Failed(Error{0, "policy '" + policy->name + "' has an identity section (tokens, secrets), which only cordond provides",
+                        "run it with `cordon submit --policy " + policy->name + "`"});
   auto bindings = OpenBindings(*policy, bctx);
   if (!bindings) return Failed(bindings.error());
   req.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*bindings));
@@ -408,6 +413,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
   if (cmd == "metrics") return CmdMetrics(argc - 2, argv + 2);  // ops: docs/metrics.md
+  if (cmd == "token") return CmdToken(argc - 2, argv + 2);  // docs/identity.md
   if (cmd == "evidence" && argc > 2 && IsEvidenceLogCommand(argv[2])) return CmdEvidenceLog(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).
   if (IsClientCommand(cmd)) return RunClientCommand(cmd, argc - 2, argv + 2);

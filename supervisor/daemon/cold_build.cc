@@ -9,7 +9,7 @@
 namespace cordon::daemon::internal {
 
 void Daemon::BuildCold(Conn& c, uint64_t call_id, SubmitCall call, const SubmitVerdict& v, int64_t decision_id,
-                       TaskRequest tr) {
+                       TaskRequest tr, std::unique_ptr<Live> prepared) {
   const uint64_t serial = next_serial_++;
   ColdBuild& cb = cold_builds_[serial];
   cb.conn = c.serial;
@@ -19,6 +19,7 @@ void Daemon::BuildCold(Conn& c, uint64_t call_id, SubmitCall call, const SubmitV
   cb.v = v;
   cb.decision_id = decision_id;
   cb.tr = std::move(tr);
+  cb.prepared = std::move(prepared);
   const Decision& d = cb.v.admission;
   // Bindings, keyed by the verified principal's tenant and the request's app id (docs/bindings.md);
   // state bindings are measured on the walker's thread once the sandbox is back (MeasureStateBefore).
@@ -29,6 +30,7 @@ void Daemon::BuildCold(Conn& c, uint64_t call_id, SubmitCall call, const SubmitV
   bctx.app = cb.call.s.app_id.empty() ? "default" : cb.call.s.app_id;
   // Borrowed: cb keeps the caller's fds open until the build is collected.
   for (size_t i = 0; i < cb.call.bound.size(); ++i) bctx.caller_fds[cb.call.s.fd_bindings[i]] = cb.call.bound[i].Get();
+  for (const auto& [name, fd] : cb.prepared->token_reads) bctx.caller_fds[name] = fd.Get();  // tokens.cc
   // The job gets copies (and the shared policy and filter); nothing of the loop's state.
   builder_->Post(serial, c.peer.uid, [bctx = std::move(bctx), lp = *d.policy, shape = cb.tr, ids = opts_.ids,
                           lock_dir = opts_.id_lock_dir, rt = opts_.runtime,
@@ -103,9 +105,8 @@ void Daemon::OnColdBuilt(ColdBuild cb, BuiltSandbox b) {
     return refuse(api::ERROR_CODE_UNAVAILABLE,
                   "cordond is shutting down and admits no new tasks; submit again once it is back");
   }
-  auto l = std::make_unique<Live>();
+  std::unique_ptr<Live> l = std::move(cb.prepared);
   l->serial = b.serial;
-  l->session = cb.call.s.session;
   l->task = std::move(b.task);
   l->on_demand = true;
   l->awaiting_launch = true;

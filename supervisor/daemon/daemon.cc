@@ -45,6 +45,7 @@ Result<void> Daemon::Init() {
   for (const auto& n : evlog_notes) Log(n);
   CORDON_ASSIGN_OR_RETURN(budgets_, BudgetGate::Open(opts_.state_dir + "/state.db", evlog_.get()));
   CORDON_TRY(InitGovernance());  // governance (wip/govb): STATE/governance.db
+  CORDON_TRY(InitTokens());  // identity tokens' key (tokens.cc)
 
   ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
   CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));

@@ -49,6 +49,7 @@
 
 #include "supervisor/daemon/daemon.h"
 #include "supervisor/task/task.h"
+#include "supervisor/token/signing_key.h"
 #include "supervisor/work_queue.h"
 
 namespace cordon::daemon::internal {
@@ -203,6 +204,10 @@ struct Live {
   std::shared_ptr<StateWalker::Walk> state_walk;  // its event_fd is watched under this serial
   std::shared_ptr<const Policy> policy;           // for the quota check
   std::string refusal;  // a binding over its quota: the task is withdrawn, the Submit refused with this
+  // identity (tokens.cc): token bindings' pipes (read ends go to the sandbox, cordond writes the
+  // token into the write end once the task has its id) and the egress credentials being built.
+  std::vector<std::pair<std::string, UniqueFd>> token_reads, token_writes;
+  std::shared_ptr<egress::Credentials> credentials;
 };
 
 // A sandbox of the warm pool: built for one policy, waiting for its task (docs/daemon.md).
@@ -248,6 +253,7 @@ struct ColdBuild {
   SubmitVerdict v;
   int64_t decision_id = 0;
   TaskRequest tr;  // its stdio fds are call.stdio's
+  std::unique_ptr<Live> prepared;  // what was made ready before the build (token bindings' pipes)
 };
 
 // A warm-pool sandbox being built on the builder's thread (pool.cc PrepareOne).
@@ -287,7 +293,7 @@ class Daemon {
   bool StartCold(Conn& c, uint64_t call_id, const Decision& d, const SubmitCall& call, TaskRequest& tr, Live* l);
   // With the sandbox builder: posts the cold start's build; OnColdBuilt() goes on from there.
   void BuildCold(Conn& c, uint64_t call_id, SubmitCall call, const SubmitVerdict& v, int64_t decision_id,
-                 TaskRequest tr);
+                 TaskRequest tr, std::unique_ptr<Live> prepared);
   void OnBuilt();  // the builder's eventfd: builds are back
   void OnColdBuilt(ColdBuild cb, BuiltSandbox b);
   void OnPoolBuilt(const PoolBuild& pb, BuiltSandbox b);
@@ -314,6 +320,15 @@ class Daemon {
   void HandleBreakers(Conn& c, uint64_t call_id);
   void HandleBreakerMode(Conn& c, uint64_t call_id, const Principal& p, const api::BreakerModeRequest& req);
   void MarkGoverned(api::TaskInfo* t) const;  // TASK_STATE_FROZEN for a frozen task
+  // ---- identity (tokens.cc, docs/identity.md) ----
+  Result<void> InitTokens();
+  // Before the sandbox: secrets' placeholders into the request's env, token bindings' pipes.
+  Result<void> PrepareIdentity(const Decision& d, const Submission& s, TaskRequest* tr, Live* l);
+  // Once the task has its id: mints its tokens, fills the bindings, hands the proxy its credentials.
+  void IssueIdentity(Live& l, const Decision& d, const Submission& s);
+  void HandleTokenVerify(Conn& c, uint64_t call_id, const api::TokenVerifyRequest& req);
+  void HandleTokenKeys(Conn& c, uint64_t call_id);
+  std::optional<token::SigningKey> token_key_;
   void Reply(Conn& c, const api::Response& resp);
   void ReplyError(Conn& c, uint64_t call_id, api::ErrorCode code, const std::string& msg);
   void FailAndClose(Conn& c, api::ErrorCode code, const std::string& msg);

@@ -211,6 +211,11 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   tr.output_drain_ms = 2000;
   auto l = std::make_unique<Live>();
   l->session = s.session;
+  if (auto id = PrepareIdentity(d, s, &tr, l.get()); !id) {  // secrets and token bindings (tokens.cc)
+    Log("refused to start a task: " + id.error().Message());
+    std::string msg = id.error().Message() + (id.error().hint.empty() ? "" : " (" + id.error().hint + ")");
+    return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, msg);
+  }
   // The warm pool: a sandbox built ahead for exactly this policy and filter, when the request adds
   // nothing to the sandbox's shape (no caller fds; the policy has no per-request bindings).
   uint64_t release_ticket = 0;
@@ -226,7 +231,7 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   if (!l->task) {
     // With the sync worker, a cold start's sandbox is built on the builder's thread; the Submit
     // goes on in OnColdBuilt() once it is back (cold_build.cc).
-    if (syncer_ && builder_) return BuildCold(c, call_id, std::move(call), v, decision_id, std::move(tr));
+    if (syncer_ && builder_) return BuildCold(c, call_id, std::move(call), v, decision_id, std::move(tr), std::move(l));
     if (!StartCold(c, call_id, d, call, tr, l.get())) return;  // answered
   }
   AdoptStarted(&c, call_id, std::move(l), call, v, decision_id, release_ticket);
@@ -239,6 +244,7 @@ void Daemon::AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, Su
   l->task->MeasureStateWith(&state_walker_);
   l->row = MakeTaskRow(l->task->id(), s, d, v.fingerprint, call.now_ms, decision_id);
   GovernedStart(*l);  // governance (wip/govb): the breaker that admitted it
+  IssueIdentity(*l, d, s);  // its tokens, now that it has an id (tokens.cc)
   TaskRow& t = l->row;
   if (auto pid = PidOfPidfd(l->task->shim_pidfd())) {
     t.shim_pid = *pid;
@@ -322,6 +328,7 @@ bool Daemon::StartCold(Conn& c, uint64_t call_id, const Decision& d, const Submi
   bctx.tenant = d.principal->tenant;
   bctx.app = s.app_id.empty() ? "default" : s.app_id;
   for (size_t i = 0; i < call.bound.size(); ++i) bctx.caller_fds[s.fd_bindings[i]] = call.bound[i].Get();
+  for (const auto& [name, fd] : l->token_reads) bctx.caller_fds[name] = fd.Get();  // tokens.cc
   auto opened = OpenBindings(*d.policy->policy, bctx);
   if (!opened) return refuse(api::ERROR_CODE_INVALID_ARGUMENT, opened.error());
   tr.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));

@@ -356,6 +356,10 @@ void Proxy::CloseAll() {
   impl_->Reap();
 }
 
+void Proxy::SetCredentials(std::shared_ptr<const Credentials> credentials) {
+  impl_->credentials = std::move(credentials);
+}
+
 size_t Proxy::active_connections() const { return impl_->conns.size(); }
 uint64_t Proxy::calls() const { return impl_->calls; }
 uint64_t Proxy::dropped_records() const { return impl_->dropped_records; }

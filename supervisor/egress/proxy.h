@@ -27,6 +27,7 @@
 #include "supervisor/egress/policy.h"
 #include "supervisor/egress/record.h"
 #include "supervisor/egress/resolver.h"
+#include "supervisor/egress/secret.h"
 
 namespace cordon::egress {
 
@@ -81,6 +82,10 @@ class Proxy {
   std::vector<EgressRecord> TakeRecords();
   // Ends every open connection now (error "proxy shut down"), so their records can be taken.
   void CloseAll();
+
+  // Secrets and identity tokens this task's requests get (secret.h, docs/identity.md); nullptr or
+  // empty for none. Applies to requests whose head arrives after the call.
+  void SetCredentials(std::shared_ptr<const Credentials> credentials);
 
   size_t active_connections() const;
   uint64_t calls() const;            // requests counted against Limits::max_calls so far

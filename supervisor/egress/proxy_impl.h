@@ -49,6 +49,7 @@ struct Proxy::Impl {
 
   UniqueFd epoll, listen;
   OutboundPolicy policy;
+  std::shared_ptr<const Credentials> credentials;  // secrets and tokens (secret.h); may be null
   Limits limits;
   std::unique_ptr<ResolverPool> resolver;
   uint64_t origin_ns = 0;

@@ -98,12 +98,20 @@ void Proxy::Impl::HandleHead(Conn& c, size_t head_len) {
   // (CONNECT: whatever the client sent after the head, e.g. a TLS ClientHello).
   std::string_view rest = all.substr(head_len);
   if (c.connect_mode) {
+    if (auto o = credentials ? CheckTunnelHead(*credentials, c.dest, *head) : CredentialOutcome{}; !o.allow)
+      return Reply(c, 403, o.reason, "deny");  // secret.h: a placeholder where it may not go
     c.up.Assign(std::string(rest));
   } else {
     c.body_unbounded = framing.chunked;
     if (!framing.chunked && rest.size() > framing.length) rest = rest.substr(0, framing.length);
     c.body_left = framing.chunked ? 0 : framing.length - rest.size();
-    c.up.Assign(BuildOriginRequest(*head, target) + std::string(rest));
+    std::string body(rest);
+    if (credentials) {  // secret.h: substitute secrets, attach tokens, or refuse
+      auto o = ApplyToRequest(*credentials, c.dest, &*head, &target, &body, !framing.chunked && c.body_left == 0);
+      if (!o.allow) return Reply(c, 403, o.reason, "deny");
+      c.rec.credentials = std::move(o.applied);
+    }
+    c.up.Assign(BuildOriginRequest(*head, target) + body);
   }
   c.phase_deadline_ns = sys::MonotonicNs() + static_cast<uint64_t>(limits.connect_timeout_ms) * kNsPerMs;
 

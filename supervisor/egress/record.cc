@@ -16,6 +16,7 @@ nlohmann::json ToJson(const EgressRecord& r) {
   if (!r.error.empty()) j["error"] = r.error;
   if (!r.via.empty()) j["via"] = r.via;
   if (!r.payload_class.empty()) j["payload_class"] = r.payload_class;
+  if (!r.credentials.empty()) j["credentials"] = r.credentials;  // identity (secret.h)
   return j;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -25,6 +26,9 @@ struct EgressRecord {
   std::string error;        // how an allowed connection ended early ("idle timeout", "connect: ..."); "" if clean
   std::string via;          // "transparent" for a client that ignored the proxy variables; "" through the proxy
   std::string payload_class;  // what the first bytes up look like: http, tls, ssh, postgres, opaque; "" if none
+  // What the proxy put into the request (docs/identity.md): "secret:<name>", "token:<audience>";
+  // names only, never values. Empty (and left out of the JSON) for none.
+  std::vector<std::string> credentials;
 };
 
 // {"time_us":..,"host":..,"address":..,"port":..,"method":..,"decision":..,"reason":..,

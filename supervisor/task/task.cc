@@ -189,6 +189,7 @@ void Task::HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds)
                                                &next, r.transparent);
               !t)
             Kill(FailureClass::kSetupFailed, "transparent egress could not start: " + t.error().Message());
+          proxy_->SetCredentials(egress_credentials_);
         } else {
           Kill(FailureClass::kSetupFailed, "egress proxy could not start: " + p.error().Message());
         }

@@ -132,6 +132,12 @@ class Task {
   // The outcome is settled: the sandbox's PID 1 reported that every process of it is gone (or the
   // shim died). The shim may still be finishing its own exit; shim_reaped() tells.
   bool finished() const { return finished_; }
+  // Secrets and identity tokens the egress proxy adds to this task's requests (egress/secret.h);
+  // given to the proxy when it starts, or at once if it runs.
+  void SetEgressCredentials(std::shared_ptr<const egress::Credentials> c) {
+    egress_credentials_ = c;
+    if (proxy_) proxy_->SetCredentials(std::move(c));
+  }
   // cordond: measure the task's `state` directories on `walker`'s thread when it ends, not on the
   // caller's; finished() then waits for the sizes (the walk's fd is among Watches()). Without a
   // walker (`cordon run`) the end measures them at once.
@@ -181,6 +187,7 @@ class Task {
   std::shared_ptr<StateWalker::Walk> walk_;  // settled, the state walk not done yet
   // Outbound network (docs/network.md): the proxy serving the sandbox's 127.0.0.1:kProxyPort.
   std::unique_ptr<egress::Proxy> proxy_;
+  std::shared_ptr<const egress::Credentials> egress_credentials_;  // SetEgressCredentials
   std::vector<egress::EgressRecord> egress_;
   uint64_t egress_calls_ = 0, egress_dropped_ = 0;
 

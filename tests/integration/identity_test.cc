@@ -1,0 +1,300 @@
+// The identity boundary through a real cordond and real sandboxes (docs/identity.md): a task's
+// token reaches it through a binding and verifies offline (cordon token verify, Python's PyJWT)
+// and online; online it is refused once the task has finished; it expires; the egress proxy
+// attaches a token only for its audience; a secret's placeholder becomes its value only in
+// requests to its destination and is refused elsewhere, recorded without the value. Every server
+// is a thread of this test on the host's loopback.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "tests/support/background.h"
+#include "tests/support/daemon_process.h"
+#include "tests/support/host.h"
+#include "tests/support/run.h"
+
+namespace cordon::test {
+namespace {
+
+// An HTTP server on the host's 127.0.0.1 that keeps each request head it gets and answers "ok".
+class RecordingServer {
+ public:
+  RecordingServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) continue;
+        std::string head;
+        char buf[4096];
+        while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536) {
+          pollfd q{c, POLLIN, 0};
+          if (::poll(&q, 1, 5000) <= 0) break;
+          ssize_t n = ::read(c, buf, sizeof buf);
+          if (n <= 0) break;
+          head.append(buf, static_cast<size_t>(n));
+        }
+        const char* resp = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        (void)!::write(c, resp, strlen(resp));
+        ::close(c);
+        std::lock_guard lock(mu_);
+        heads_.push_back(head);
+      }
+    });
+  }
+  ~RecordingServer() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  std::vector<std::string> heads() const {
+    std::lock_guard lock(mu_);
+    return heads_;
+  }
+
+ private:
+  int fd_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::vector<std::string> heads_;
+  std::thread thread_;
+};
+
+// The value of header `name` (as sent) in a request head, or "".
+std::string HeaderValue(const std::string& head, const std::string& name) {
+  size_t at = head.find("\r\n" + name + ": ");
+  if (at == std::string::npos) return "";
+  at += name.size() + 4;
+  return head.substr(at, head.find("\r\n", at) - at);
+}
+
+constexpr const char* kSecretValue = "s3cr3t-value-that-stays-outside";
+
+// A cordond whose config has policy "ident" (JSON `policy`), for a principal of our uid, and a
+// secret file only cordond's user may read (mode 0600, ours).
+struct IdentityDaemon {
+  explicit IdentityDaemon(const std::string& policy)
+      : d(R"({"version": 1, "roles": {"runner": {"policies": ["default", "ident"], "classes": ["batch", "interactive"]}},
+              "principals": [{"name": "tester", "tenant": "ci", "uids": [)" +
+          std::to_string(::geteuid()) + R"(], "roles": ["runner"]}]})") {
+    ::mkdir((d.conf() + "/policies").c_str(), 0755);
+    std::ofstream(d.conf() + "/policies/ident.json") << policy;
+    EXPECT_EQ(d.Reload().find("reload failed"), std::string::npos) << d.Log();
+  }
+  std::string jwks() const { return d.dir() + "/state/token/jwks.json"; }
+  RunResult VerifyOffline(const std::string& token, const std::string& audience) {
+    return RunProgram({BuildPath("bin/cordon"), "token", "verify", "--jwks", jwks(), "--audience", audience, token});
+  }
+  RunResult VerifyOnline(const std::string& token) {
+    return RunProgram({BuildPath("bin/cordon"), "token", "verify", "--online", "--socket", d.socket(), token});
+  }
+  RunResult VerifyPython(const std::string& token, const std::string& audience) {
+    RunOptions o;
+    o.stdin_data = token + "\n";
+    return RunProgram({"/usr/bin/python3", SourcePath("docs/examples/verify_token.py"), jwks(), audience}, o);
+  }
+  // Every file cordond keeps (database, evidence log, spool), as one string.
+  std::string StoredBytes() {
+    auto r = RunProgram({"/bin/sh", "-c", "find '" + d.dir() + "/state' -type f ! -name 'signing-key.pem' -exec cat {} +"});
+    return r.out;
+  }
+  std::string NewestTaskId() { return JsonField(d.Cli({"ps", "--all", "--json", "--limit", "1"}).out, "0/task_id"); }
+  DaemonProcess d;
+};
+
+std::string BindingPolicy(const std::string& identity_extra = "") {
+  return R"({"name": "ident", "version": 1,
+    "bindings": [{"name": "api_token", "kind": "pipe", "source": "caller"}],
+    "identity": {)" + identity_extra + R"("tokens": [{"audience": "svc-a", "binding": "api_token"}]}})";
+}
+
+TEST(Identity, TokenThroughABindingVerifiesOfflineAndOnlineUntilItsTaskEnds) {
+  REQUIRE_SANDBOX();
+  IdentityDaemon id(BindingPolicy());
+  Background task({BuildPath("bin/cordon"), "submit", "--socket", id.d.socket(), "--policy", "ident", "--", "/bin/sh",
+                   "-c", "cat <&$CORDON_FD_API_TOKEN; read line; echo done"});
+  auto token = task.ReadLine();
+  ASSERT_TRUE(token && !token->empty()) << id.d.Log();
+  EXPECT_EQ(std::count(token->begin(), token->end(), '.'), 2) << *token;
+
+  auto offline = id.VerifyOffline(*token, "svc-a");
+  EXPECT_EQ(offline.exit_code, 0) << offline.err;
+  const std::string task_id = id.NewestTaskId();
+  EXPECT_EQ(JsonField(offline.out, "cordon/task"), task_id) << offline.out;
+  EXPECT_EQ(JsonField(offline.out, "sub"), "ci/default/tester");
+  EXPECT_EQ(JsonField(offline.out, "aud"), "svc-a");
+  EXPECT_EQ(JsonField(offline.out, "cordon/policy"), "ident");
+  EXPECT_EQ(JsonField(offline.out, "cordon/capabilities/0"), "binding:api_token");
+  EXPECT_LE(std::stoll(JsonField(offline.out, "exp")) - std::stoll(JsonField(offline.out, "iat")), 300);
+  auto python = id.VerifyPython(*token, "svc-a");
+  EXPECT_EQ(python.exit_code, 0) << python.err;
+  EXPECT_EQ(JsonField(python.out, "cordon/task"), task_id) << python.out;
+  // Another audience is refused by both.
+  EXPECT_EQ(id.VerifyOffline(*token, "svc-b").exit_code, 1);
+  EXPECT_EQ(id.VerifyPython(*token, "svc-b").exit_code, 1);
+
+  auto online = id.VerifyOnline(*token);
+  EXPECT_EQ(online.exit_code, 0) << online.err;
+  EXPECT_EQ(JsonField(online.out, "jti"), JsonField(offline.out, "jti"));
+
+  task.CloseStdin();
+  auto ended = task.Wait();
+  EXPECT_EQ(ended.exit_code, 0) << ended.err;
+  EXPECT_EQ(ended.out, "done\n");
+  // Attached submit returns once the task has finished: online, its token is refused now.
+  auto after = id.VerifyOnline(*token);
+  EXPECT_EQ(after.exit_code, 1) << after.out;
+  EXPECT_NE(after.err.find("task " + task_id + " has finished"), std::string::npos) << after.err;
+
+  // A tampered token is refused offline, online and by Python.
+  std::string tampered = *token;
+  tampered[tampered.find('.') + 5] ^= 1;
+  EXPECT_EQ(id.VerifyOffline(tampered, "svc-a").exit_code, 1);
+  EXPECT_EQ(id.VerifyPython(tampered, "svc-a").exit_code, 1);
+
+  // The token is redacted from what cordond stores, by exact value: here it is in a task's argv.
+  auto echo = id.d.Cli({"submit", "--", "/bin/echo", *token});
+  EXPECT_EQ(echo.out, *token + "\n");
+  EXPECT_EQ(id.StoredBytes().find(*token), std::string::npos) << "the token is stored somewhere in " << id.d.dir();
+  // The mint itself is recorded, by jti (never the token).
+  EXPECT_NE(id.StoredBytes().find(JsonField(offline.out, "jti")), std::string::npos) << "token_minted record";
+}
+
+TEST(Identity, TokenExpiresAfterItsMaximumLife) {
+  REQUIRE_SANDBOX();
+  IdentityDaemon id(BindingPolicy(R"("max_token_ttl_s": 1, )"));
+  auto r = id.d.Cli({"submit", "--policy", "ident", "--", "/bin/sh", "-c", "cat <&$CORDON_FD_API_TOKEN"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << id.d.Log();
+  std::string token = r.out.substr(0, r.out.find('\n'));
+  auto first = id.VerifyOffline(token, "svc-a");
+  if (first.exit_code == 0) {
+    EXPECT_EQ(std::stoll(JsonField(first.out, "exp")) - std::stoll(JsonField(first.out, "iat")), 1);
+  }
+  // Looked at every 100 ms until it is refused (10 s at most): a one-second token.
+  RunResult offline;
+  for (int i = 0; i < 100; ++i) {
+    offline = id.VerifyOffline(token, "svc-a");
+    if (offline.exit_code != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(offline.exit_code, 1);
+  EXPECT_NE(offline.err.find("token rejected: token expired"), std::string::npos) << offline.err;
+  auto python = id.VerifyPython(token, "svc-a");
+  EXPECT_EQ(python.exit_code, 1);
+  EXPECT_NE(python.err.find("expired"), std::string::npos) << python.err;
+}
+
+TEST(Identity, ProxyAttachesTheTokenAndSubstitutesTheSecretOnlyForTheirDestinations) {
+  REQUIRE_SANDBOX();
+  RecordingServer bound, other;
+  const std::string b = "127.0.0.1:" + std::to_string(bound.port()), o = "127.0.0.1:" + std::to_string(other.port());
+  const char* tmp = ::getenv("TMPDIR");
+  std::string secret_file = std::string(tmp && *tmp ? tmp : "/tmp") + "/cordon-identity-secret-" + std::to_string(::getpid());
+  {
+    std::ofstream(secret_file) << kSecretValue << "\n";
+    ::chmod(secret_file.c_str(), 0600);
+  }
+  IdentityDaemon id(R"({"name": "ident", "version": 1,
+    "outbound": {"mode": "allowlist", "allow": [")" + b + R"(", ")" + o + R"("]},
+    "identity": {"tokens": [{"audience": "svc-b", "attach": [")" + b + R"("]}],
+                 "secrets": [{"name": "API_KEY", "source": ")" + secret_file + R"(", "destinations": [")" + b + R"("]}]}})");
+  auto curl = [](const std::string& url, bool with_secret) {
+    return std::string("curl -s -m 10 -o /dev/null -w '%{http_code}\\n' ") + (with_secret ? "-H \"X-Api-Key: $API_KEY\" " : "") +
+           url + "; ";
+  };
+  std::string script = "echo \"env:$API_KEY\"; " + curl("http://" + b + "/with-secret", true) +
+                       curl("http://" + o + "/plain", false) + curl("http://" + o + "/leak", true) +
+                       "env | grep -c s3cr3t; exit 0";
+  auto r = id.d.Cli({"submit", "--policy", "ident", "--", "/bin/sh", "-c", script});
+  ::unlink(secret_file.c_str());
+  ASSERT_EQ(r.exit_code, 0) << r.err << id.d.Log();
+  // The task sees a placeholder, never the value.
+  ASSERT_TRUE(r.out.starts_with("env:cordon-secret-API_KEY-")) << r.out;
+  EXPECT_EQ(r.out.substr(r.out.find('\n') + 1), "200\n200\n403\n0\n") << r.out;
+  EXPECT_EQ(r.out.find(kSecretValue), std::string::npos);
+
+  auto bh = bound.heads();
+  ASSERT_EQ(bh.size(), 1u);
+  EXPECT_EQ(HeaderValue(bh[0], "X-Api-Key"), kSecretValue) << bh[0];
+  const std::string auth = HeaderValue(bh[0], "Authorization");
+  ASSERT_TRUE(auth.starts_with("Bearer ")) << bh[0];
+  auto v = id.VerifyOffline(auth.substr(7), "svc-b");
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  const std::string task_id = id.NewestTaskId();
+  EXPECT_EQ(JsonField(v.out, "cordon/task"), task_id);
+
+  auto oh = other.heads();
+  ASSERT_EQ(oh.size(), 1u) << "the request with the placeholder never reached the other server";
+  EXPECT_EQ(HeaderValue(oh[0], "Authorization"), "") << "svc-b's token goes to svc-b only: " << oh[0];
+  EXPECT_EQ(oh[0].find("cordon-secret-"), std::string::npos);
+
+  // The refusal is in the evidence as a violation, naming the secret, without its value or the token.
+  auto ev = id.d.Cli({"evidence", task_id});
+  ASSERT_EQ(ev.exit_code, 0) << ev.err;
+  EXPECT_EQ(JsonField(ev.out, "egress/0/credentials/0"), "secret:API_KEY") << ev.out;
+  EXPECT_EQ(JsonField(ev.out, "egress/0/credentials/1"), "token:svc-b") << ev.out;
+  EXPECT_EQ(JsonField(ev.out, "egress/1/credentials"), "") << "nothing put into the other request: " << ev.out;
+  EXPECT_EQ(JsonField(ev.out, "egress/2/decision"), "deny") << ev.out;
+  EXPECT_EQ(JsonField(ev.out, "egress/2/status"), "403");
+  EXPECT_NE(JsonField(ev.out, "egress/2/reason").find("secret placeholder 'API_KEY'"), std::string::npos) << ev.out;
+  EXPECT_EQ(ev.out.find(kSecretValue), std::string::npos);
+  EXPECT_EQ(ev.out.find(auth.substr(7)), std::string::npos);
+  // Redacted by exact value from what cordond stores, even where a caller typed it (here an argv).
+  auto typed = id.d.Cli({"submit", "--", "/bin/echo", kSecretValue});
+  EXPECT_EQ(typed.out, std::string(kSecretValue) + "\n");
+  const std::string stored = id.StoredBytes();
+  EXPECT_EQ(stored.find(kSecretValue), std::string::npos) << "the secret is stored somewhere in " << id.d.dir();
+  EXPECT_EQ(stored.find(auth.substr(7)), std::string::npos);
+}
+
+TEST(Identity, BadIdentityInputIsRefusedWithItsCause) {
+  REQUIRE_SANDBOX();
+  // A secret file others may read: the task is refused, naming the file and the fix.
+  std::string loose = WriteTempFile("loose-secret", "x\n");
+  ::chmod(loose.c_str(), 0644);
+  IdentityDaemon id(R"({"name": "ident", "version": 1, "outbound": {"mode": "allowlist", "allow": ["127.0.0.1:9"]},
+    "identity": {"secrets": [{"name": "K", "source": ")" + loose + R"(", "destinations": ["127.0.0.1:9"]}]}})");
+  auto r = id.d.Cli({"submit", "--policy", "ident", "--", "/bin/true"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("readable by it alone"), std::string::npos) << r.err;
+  // `cordon run` has no key and no secrets: it refuses the policy instead of running it without them.
+  auto run = CordonRun({"/bin/true"}, {"--policy", id.d.conf() + "/policies/ident.json"});
+  EXPECT_EQ(run.exit_code, 125);
+  EXPECT_NE(run.err.find("which only cordond provides"), std::string::npos) << run.err;
+  // Not a token at all, online and offline.
+  auto off = id.VerifyOffline("abc", "svc-a");
+  EXPECT_EQ(off.exit_code, 1);
+  EXPECT_NE(off.err.find("not a compact JWS"), std::string::npos) << off.err;
+  auto on = id.VerifyOnline("abc");
+  EXPECT_EQ(on.exit_code, 1);
+  // The key set cordond publishes through its API is the one in its state directory.
+  auto keys = RunProgram({BuildPath("bin/cordon"), "token", "jwks", "--socket", id.d.socket()});
+  EXPECT_EQ(keys.exit_code, 0) << keys.err;
+  std::ifstream f(id.jwks());
+  std::string file((std::istreambuf_iterator<char>(f)), {});
+  EXPECT_EQ(keys.out, file);
+}
+
+}  // namespace
+}  // namespace cordon::test
