@@ -4,18 +4,23 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "common/bindings/resolve.h"
 #include "common/fs_util.h"
 
 namespace cordon {
 namespace {
+
+// How long a socket binding's connect waits for a service whose accept queue is full.
+constexpr long kSocketConnectTimeoutS = 10;
 
 std::string Who(const Binding& b, const Policy& p) {
   return "binding '" + b.name + "' (" + BindingKindName(b.kind) + ") of policy '" + p.name + "'";
@@ -237,8 +242,21 @@ Result<std::vector<OpenBinding>> OpenBindings(const Policy& policy, const Bindin
         if (b.source.size() >= sizeof addr.sun_path) return FailMsg(who + ": socket path too long");
         std::memcpy(addr.sun_path, b.source.c_str(), b.source.size());
         ob.fd.Reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        if (!ob.fd || ::connect(ob.fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        if (!ob.fd) return Fail(errno, who + ": socket for " + b.source);
+        // A service whose accept queue stays full would hold this build, and every build queued
+        // behind it, for as long as it likes: the connect waits at most kSocketConnectTimeoutS
+        // (SO_SNDTIMEO bounds a Unix stream connect's wait for the peer), then fails the task.
+        timeval limit{kSocketConnectTimeoutS, 0};
+        ::setsockopt(ob.fd.Get(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+        if (::connect(ob.fd.Get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+          if (errno == EAGAIN)
+            return FailMsg(who + ": the service at " + b.source + " did not accept a connection within " +
+                               std::to_string(kSocketConnectTimeoutS) + " s",
+                           "its accept queue is full: is the service stuck or overloaded? submit again once it accepts");
           return Fail(errno, who + ": connect " + b.source, "is the service listening?");
+        }
+        timeval none{};  // the task's end of the socket keeps no send timeout of ours
+        ::setsockopt(ob.fd.Get(), SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
         break;
       }
       case Binding::Kind::kPipe:

@@ -286,6 +286,28 @@ TEST(DaemonLoop, ABlockedSandboxBuildStallsNoOtherCall) {
   RunProgram({"/bin/rm", "-rf", dir});
 }
 
+// A socket binding's service that never accepts must not hold the builder (and every cold start
+// queued behind it) forever: the build's connect gives up after 10 s, the Submit is refused with the
+// cause, and the next cold start is built.
+TEST(DaemonLoop, AServiceThatNeverAcceptsFailsItsSubmitAndFreesTheBuilder) {
+  REQUIRE_SANDBOX();
+  const std::string dir = FreshTempDir("never-accepts");
+  FullService service(dir + "/svc.sock");
+  DaemonProcess d(TwoTenants(::geteuid(), R"("default", "svc")"), {"--pool-size", "0"});
+  ASSERT_GT(d.pid(), 0) << d.Log();
+  AddPolicy(d, "svc", service.Policy("svc"));
+  const auto start = std::chrono::steady_clock::now();
+  RunResult stuck = d.Cli({"submit", "--detach", "--policy", "svc", "--", "/bin/true"});
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_NE(stuck.exit_code, 0) << stuck.out << d.Log();
+  EXPECT_NE(stuck.err.find("did not accept a connection within 10 s"), std::string::npos) << stuck.err;
+  EXPECT_LT(waited, std::chrono::seconds(60)) << "the build waited far past its connect limit";
+  // The builder is free: a cold start (no warm pool here) is built and runs.
+  RunResult next = d.Cli({"submit", "--", "/bin/true"});
+  EXPECT_EQ(next.exit_code, 0) << next.err << d.Log();
+  RunProgram({"/bin/rm", "-rf", dir});
+}
+
 // A stop while a sandbox is being built: cordond waits for the build, discards the sandbox before
 // it ran anything, answers the Submit UNAVAILABLE, and leaves none of the sandbox's cgroups.
 TEST(DaemonLoop, AStopDuringASandboxBuildDiscardsTheSandbox) {
