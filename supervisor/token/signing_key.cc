@@ -115,7 +115,13 @@ Result<SigningKey> SigningKey::LoadOrCreate(const std::string& dir, std::vector<
     return Fail(errno, "stat " + pem_path);
   }
   CORDON_ASSIGN_OR_RETURN(SigningKey k, FromHolder(std::move(h)));
-  CORDON_TRY(WriteFileAtomically(dir + "/jwks.json", JwksJson({k.public_key()}) + "\n", 0644));
+  // Rewritten only when it differs: a restart on a full state disk (docs/daemon.md "State disk
+  // full") must not fail on a key set that is already right.
+  const std::string jwks = JwksJson({k.public_key()}) + "\n";
+  std::ifstream current(dir + "/jwks.json", std::ios::binary);
+  std::ostringstream have;
+  if (current) have << current.rdbuf();
+  if (!current || have.str() != jwks) CORDON_TRY(WriteFileAtomically(dir + "/jwks.json", jwks, 0644));
   if (notices) notices->push_back("token key id " + k.public_key().kid + ", key set " + dir + "/jwks.json");
   return k;
 }
