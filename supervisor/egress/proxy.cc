@@ -286,19 +286,24 @@ void Proxy::Impl::Process() {
   ExpireDeadlines();
 }
 
+Result<void> proxy_internal::AdoptListener(int fd, const std::string& who) {
+  int accepting = 0;
+  socklen_t len = sizeof accepting;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0)
+    return Fail(errno, who + ": getsockopt SO_ACCEPTCONN");
+  if (!accepting) return FailMsg(who + ": the fd is not a listening socket");
+  int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+    return Fail(errno, who + ": make the listening socket non-blocking");
+  return {};
+}
+
 Proxy::Proxy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Proxy::~Proxy() = default;
 
 Result<std::unique_ptr<Proxy>> Proxy::Create(UniqueFd listen_fd, OutboundPolicy policy, Limits limits,
                                              Resolver resolver, uint64_t origin_ns) {
-  int accepting = 0;
-  socklen_t len = sizeof accepting;
-  if (::getsockopt(listen_fd.Get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0)
-    return Fail(errno, "egress proxy: getsockopt SO_ACCEPTCONN");
-  if (!accepting) return FailMsg("egress proxy: the fd is not a listening socket");
-  int fl = ::fcntl(listen_fd.Get(), F_GETFL);
-  if (fl < 0 || ::fcntl(listen_fd.Get(), F_SETFL, fl | O_NONBLOCK) < 0)
-    return Fail(errno, "egress proxy: make the listening socket non-blocking");
+  CORDON_TRY(AdoptListener(listen_fd.Get(), "egress proxy"));
   if (limits.buffer_bytes == 0 || limits.max_header_bytes == 0 || limits.max_connections == 0)
     return FailMsg("egress proxy: buffer_bytes, max_header_bytes and max_connections must be positive");
 

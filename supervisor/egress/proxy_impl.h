@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/result.h"
 #include "common/unique_fd.h"
 #include "supervisor/egress/proxy.h"
 #include "supervisor/egress/proxy_conn.h"
@@ -39,6 +40,10 @@ inline std::string HostPortKey(const Destination& d) {
 }
 
 inline std::string ErrnoText(const char* what, int err) { return std::string(what) + ": " + std::strerror(err); }
+
+// Checks that `fd` is a listening socket and makes it non-blocking, for the proxy's own listener
+// and each transparent one; `who` starts the error ("egress proxy", "transparent egress").
+Result<void> AdoptListener(int fd, const std::string& who);
 
 }  // namespace proxy_internal
 

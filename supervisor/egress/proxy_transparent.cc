@@ -4,7 +4,6 @@
 // goes through the same steps as "CONNECT host:port" (proxy_request.cc): the policy's two checks,
 // the limits, resolving on the host, connecting to the checked address, then the relay
 // (proxy_relay.cc). The client never speaks HTTP to us: it gets no 200, and a refusal resets it.
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -46,14 +45,7 @@ std::string PayloadClass(std::string_view b, std::string* method) {
 }  // namespace
 
 Result<void> Proxy::AddTransparent(UniqueFd listen_fd, Destination dest) {
-  int accepting = 0;
-  socklen_t len = sizeof accepting;
-  if (::getsockopt(listen_fd.Get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0)
-    return Fail(errno, "transparent egress: getsockopt SO_ACCEPTCONN");
-  if (!accepting) return FailMsg("transparent egress: the fd is not a listening socket");
-  int fl = ::fcntl(listen_fd.Get(), F_GETFL);
-  if (fl < 0 || ::fcntl(listen_fd.Get(), F_SETFL, fl | O_NONBLOCK) < 0)
-    return Fail(errno, "transparent egress: make the listening socket non-blocking");
+  CORDON_TRY(AdoptListener(listen_fd.Get(), "transparent egress"));
   Impl& m = *impl_;
   m.transparent.push_back({std::move(listen_fd), std::move(dest)});
   const size_t index = m.transparent.size() - 1;
