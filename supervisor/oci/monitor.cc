@@ -20,6 +20,7 @@
 #include "supervisor/oci/container.h"
 #include "supervisor/oci/state.h"
 #include "supervisor/seccomp/filter.h"
+#include "supervisor/task/follow.h"
 
 namespace cordon::oci {
 namespace {
@@ -179,35 +180,18 @@ void WaitForStart(const MonitorPlan& p, int sigfd) {
   }
   std::unique_ptr<Task> task = std::move(*started);
   bool kill_requested = false;
-  while (!(task->finished() && (task->done() || !layout->no_cgroup_reason.empty()))) {
-    std::vector<pollfd> p;
-    for (int fd : task->Watches()) p.push_back({fd, POLLIN, 0});
-    for (int fd : task->WriteWatches()) p.push_back({fd, POLLOUT, 0});
-    p.push_back({sigfd.Get(), POLLIN, 0});
-    int timeout = -1;
-    if (uint64_t d = task->NextDeadlineNs()) {
-      uint64_t now = sys::MonotonicNs();
-      timeout = now >= d ? 0 : static_cast<int>((d - now) / 1000000 + 1);
+  FollowOptions follow;
+  follow.sigfd = sigfd.Get();
+  follow.wait_for_cleanup = layout->no_cgroup_reason.empty();
+  follow.on_signal = [&](int sig) {
+    if (sig == KillRequestSignal()) {
+      kill_requested = true;
+      task->Kill(FailureClass::kKilled, "killed by the container engine (cordon-runc kill SIGKILL)");
+    } else if (sig != SIGCHLD && sig != SIGPIPE) {
+      task->ForwardSignal(sig);
     }
-    int rc = ::poll(p.data(), p.size(), timeout);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) break;
-    for (size_t i = 0; i + 1 < p.size(); ++i)
-      if (p[i].revents) task->OnReady(p[i].fd);
-    if (p.back().revents & POLLIN) {
-      signalfd_siginfo si;
-      while (::read(sigfd.Get(), &si, sizeof si) == sizeof si) {
-        int sig = static_cast<int>(si.ssi_signo);
-        if (sig == KillRequestSignal()) {
-          kill_requested = true;
-          task->Kill(FailureClass::kKilled, "killed by the container engine (cordon-runc kill SIGKILL)");
-        } else if (sig != SIGCHLD && sig != SIGPIPE) {
-          task->ForwardSignal(sig);
-        }
-      }
-    }
-    if (uint64_t d = task->NextDeadlineNs(); d && sys::MonotonicNs() >= d) task->OnDeadline(sys::MonotonicNs());
-  }
+  };
+  (void)FollowTask(*task, follow);  // a poll failure ends the wait: the outcome says what is known
   const TaskOutcome& o = task->outcome();
   if (!o.message.empty() && o.failure != FailureClass::kNone && !kill_requested)
     std::fprintf(stderr, "cordon-runc: %s\n", o.message.c_str());

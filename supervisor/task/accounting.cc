@@ -26,7 +26,7 @@ Result<TaskAccounting> TaskAccounting::Create(const Policy& policy, const cgroup
   if (cgroups != nullptr && cgroups->no_cgroup_reason.empty()) {
     cgroup::Limits cl;
     if (lim.memory_bytes) cl.memory_bytes = lim.memory_bytes;
-    // On v1 the outer shim sits in the task's pids cgroup too (launch.cc Spawn): one more.
+    // On v1 the outer shim sits in the task's pids cgroup too (launcher.cc Spawn): one more.
     a.shim_in_v1_pids_ = cgroups->Of(cgroup::Controller::kPids).where == cgroup::Where::kV1;
     if (lim.pids) cl.pids = lim.pids + (a.shim_in_v1_pids_ ? 1 : 0);
     auto cg = cgroup::TaskCgroup::Create(*cgroups, cgroup_name, cl);

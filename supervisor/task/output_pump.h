@@ -1,6 +1,6 @@
 // supervisor/task/output_pump.h: a running task's stdout and stderr, forwarded through the
 // supervisor when they go through pipes of the task's own (limits.output_bytes, or a caller's
-// pipe or file the task could not reopen; launch.cc decides). It counts the bytes against the
+// pipe or file the task could not reopen; launcher.cc decides). It counts the bytes against the
 // budget, never blocks the supervisor's loop on a caller that stops reading, and drains the tail
 // when the task is gone. Supervisor side, driven by the task's loop; owns the pipes' read ends,
 // borrows the caller's fds (duplicating one only to finish a drain after the task is gone).

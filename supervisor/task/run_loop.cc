@@ -1,10 +1,10 @@
 // supervisor/task/run_loop.cc: one task, driven to completion on the calling thread (`cordon run`).
-#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "common/syscalls.h"
+#include "supervisor/task/follow.h"
 #include "supervisor/task/task.h"
 
 namespace cordon {
@@ -47,33 +47,18 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::s
   }
   // Without a cgroup to remove, the outcome is all we wait for: the shim's own exit (the
   // namespaces' teardown) is not the caller's wait. With one, stay until it is removed.
-  while (!(task->finished() && (task->done() || !cgroups || !cgroups->no_cgroup_reason.empty()))) {
-    std::vector<int> fds = task->Watches();
-    std::vector<pollfd> p;
-    for (int fd : fds) p.push_back({fd, POLLIN, 0});
-    for (int fd : task->WriteWatches()) p.push_back({fd, POLLOUT, 0});
-    p.push_back({sigfd.Get(), POLLIN, 0});
-    int timeout = -1;
-    if (uint64_t d = task->NextDeadlineNs()) {
-      uint64_t now = sys::MonotonicNs();
-      timeout = now >= d ? 0 : static_cast<int>((d - now) / 1000000 + 1);
-    }
-    int rc = ::poll(p.data(), p.size(), timeout);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc < 0) return Fail(errno, "poll");
-    for (size_t i = 0; i + 1 < p.size(); ++i)
-      if (p[i].revents) task->OnReady(p[i].fd);
-    if (p.back().revents & POLLIN) {
-      signalfd_siginfo si;
-      while (::read(sigfd.Get(), &si, sizeof si) == sizeof si) task->ForwardSignal(static_cast<int>(si.ssi_signo));
-    }
-    if (uint64_t d = task->NextDeadlineNs(); d && sys::MonotonicNs() >= d) task->OnDeadline(sys::MonotonicNs());
+  FollowOptions follow;
+  follow.sigfd = sigfd.Get();
+  follow.wait_for_cleanup = cgroups && cgroups->no_cgroup_reason.empty();
+  follow.after_round = [&]() -> Result<void> {
     if (!task->launched() && task->ready()) {
       // Held and released at once: the pooled tests go through cordond's whole hand-over.
       CORDON_TRY(task->Launch(req, sys::MonotonicNs(), /*hold_exec=*/true));
       CORDON_TRY(task->ReleaseExec());
     }
-  }
+    return {};
+  };
+  CORDON_TRY(FollowTask(*task, follow));
   return task;
 }
 

@@ -1,7 +1,11 @@
-// supervisor/task/task.h: one task's life on the supervisor side: spawn the shim, send the launch,
-// follow its records, and assemble the evidence. Event-driven so that one loop (the `cordon run`
-// loop here, the daemon's epoll loop later) can drive many tasks: register control_fd() and
-// shim_pidfd(), call OnControlReadable()/OnShimExited() when they fire.
+// supervisor/task/task.h: one task's life on the supervisor side, as a state machine driven by an
+// event loop: the launcher (launcher.h) builds and starts the sandbox; the running task follows the
+// shim's records and owns small parts with one job each: the shim process (shim_process.h), the
+// output pump (output_pump.h), the seccomp watch on the notifier thread sharing the filter's one
+// parsed profile (seccomp/task_watch.h), cgroup or monitor accounting (accounting.h), the egress
+// proxy (task_egress.h) and the state measurement (state_measure.h). Its evidence is built from a
+// plain report (Report(), evidence/report.h). Event-driven so that one loop (`cordon run`'s,
+// follow.h; the daemon's epoll loop) can drive many tasks: watch Watches(), call OnReady().
 #pragma once
 
 #include <linux/seccomp.h>
@@ -31,42 +35,14 @@
 #include "supervisor/seccomp/filter.h"
 #include "supervisor/state_walker.h"
 #include "supervisor/task/accounting.h"
+#include "supervisor/task/launcher.h"
 #include "supervisor/task/outcome.h"
 #include "supervisor/task/output_pump.h"
+#include "supervisor/task/shim_process.h"
+#include "supervisor/task/state_measure.h"
+#include "supervisor/task/task_egress.h"
 
 namespace cordon {
-
-struct TaskRequest {
-  std::vector<std::string> argv;
-  std::vector<std::string> env;  // caller's K=V, already checked against the policy's env.allow
-  std::string cwd = "/work";
-  int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;  // borrowed; duplicated into the task
-  bool tty = false;
-  // The policy's bindings, opened by OpenBindings (common/bindings/grant.h); the task gets binding i
-  // as fd 3+i and $CORDON_FD_<NAME>, mounted ones also at their target.
-  std::shared_ptr<std::vector<OpenBinding>> bindings;
-  // With limits.output_bytes: how long, once the task is gone, to wait for a caller that stops
-  // reading before the rest of the output is dropped. 0 = as long as it takes (a CLI's own stdout);
-  // a daemon serving many callers bounds it.
-  uint32_t output_drain_ms = 0;
-  // Without a cgroup, memory_bytes and max_cpu_ms hold for the whole sandbox through the
-  // supervisor's monitor (sandbox_monitor.h). Where that is impossible too, a run that asks for
-  // them is refused unless the caller accepts per-process rlimits instead (`--per-process-limits`).
-  bool per_process_limits = false;
-  bool no_monitor = false;  // never use the monitor (operator/test knob CORDON_LIMITS_MONITOR=off)
-  // An OCI container (cordon-runc, supervisor/oci/): the bundle's root instead of the host's
-  // runtime paths (RootfsOptions::image_root), and the ids and hostname its config.json asks for.
-  std::string image_root;
-  std::optional<uint32_t> task_uid, task_gid;
-  std::string hostname;
-};
-
-// Where the runtime lives; resolved once per supervisor.
-struct RuntimePaths {
-  std::string shim;        // .../libexec/cordon/cordon-shim
-  std::string data_dir;    // .../share/cordon
-};
-Result<RuntimePaths> LocateRuntime();
 
 // One denied syscall, as the supervisor answered it (docs/evidence.md seccomp.denied).
 using SeccompDenial = seccomp::Denial;
@@ -122,27 +98,24 @@ class Task {
   // True once the outcome is settled and nothing is left to clean up (the shim is reaped and the
   // cgroup removed). A loop may stop at finished() when it does not own cleanup (the CLI exits).
   bool done() const {
-    return finished_ && reaped_ && !accounting_.has_cgroup() && output_.idle();
+    return finished_ && shim_.reaped() && !accounting_.has_cgroup() && output_.idle();
   }
 
-  int control_fd() const { return ctrl_.Get(); }
+  int control_fd() const { return shim_.control_fd(); }
   // The task's seccomp notifications are answered on the notifier thread
   // (supervisor/seccomp/notifier.h), not by the loop that drives the task.
-  int shim_pidfd() const { return pidfd_.Get(); }
+  int shim_pidfd() const { return shim_.pidfd(); }
   // The outcome is settled: the sandbox's PID 1 reported that every process of it is gone (or the
   // shim died). The shim may still be finishing its own exit; shim_reaped() tells.
   bool finished() const { return finished_; }
   // Secrets and identity tokens the egress proxy adds to this task's requests (egress/secret.h);
   // given to the proxy when it starts, or at once if it runs.
-  void SetEgressCredentials(std::shared_ptr<const egress::Credentials> c) {
-    egress_credentials_ = c;
-    if (proxy_) proxy_->SetCredentials(std::move(c));
-  }
+  void SetEgressCredentials(std::shared_ptr<const egress::Credentials> c) { egress_.SetCredentials(std::move(c)); }
   // cordond: measure the task's `state` directories on `walker`'s thread when it ends, not on the
   // caller's; finished() then waits for the sizes (the walk's fd is among Watches()). Without a
   // walker (`cordon run`) the end measures them at once.
-  void MeasureStateWith(StateWalker* walker) { walker_ = walker; }
-  bool shim_reaped() const { return reaped_; }
+  void MeasureStateWith(StateWalker* walker) { state_.UseWalker(walker); }
+  bool shim_reaped() const { return shim_.reaped(); }
 
   // Reads every pending record from the shim. Returns false when the control socket closed.
   bool OnControlReadable();
@@ -166,52 +139,44 @@ class Task {
 
  private:
   Task() = default;
+  // The launcher's first step and the task's accounting (the cgroup, made before anything of the
+  // task exists), shared by Start and Prepare (task_start.cc).
   static Result<std::unique_ptr<Task>> Create(std::shared_ptr<const Policy> policy,
                                               std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
                                               const cgroup::Layout* cgroups, const TaskRequest& req);
-  Result<void> BuildSandbox(const TaskRequest& shape);
-  Result<std::array<int, 3>> BuildTaskPart(const TaskRequest& req, std::array<UniqueFd, 2>* keep);
   Result<void> Spawn(const RuntimePaths& rt, const std::vector<int>& head);
   void StartClocks(uint64_t from);
   void HandleRecord(const void* buf, size_t len, std::vector<UniqueFd>* fds);
+  void OnExecOk(const proto::ExecOkRecord& r, std::vector<UniqueFd>* fds);
   void WatchSeccomp(UniqueFd listener);  // hands the listener to the notifier thread
   void EndSeccompWatch();                // takes the denial record back (the task is gone)
   void Settle();
   void Finish();
-  void OnStateMeasured();  // the walker's sizes are in: the task is finished
   void OnOutputOverBudget();  // the pump cut the output: stop the task
 
-  OutputPump output_;  // stdout/stderr through pipes of the task's own, when they are
-  std::vector<uint64_t> state_bytes_after_;  // parallel to req_.bindings, for kState
-  StateWalker* walker_ = nullptr;            // see MeasureStateWith
-  std::shared_ptr<StateWalker::Walk> walk_;  // settled, the state walk not done yet
-  // Outbound network (docs/network.md): the proxy serving the sandbox's 127.0.0.1:kProxyPort.
-  std::unique_ptr<egress::Proxy> proxy_;
-  std::shared_ptr<const egress::Credentials> egress_credentials_;  // SetEgressCredentials
-  std::vector<egress::EgressRecord> egress_;
-  uint64_t egress_calls_ = 0, egress_dropped_ = 0;
-
-  TaskAccounting accounting_;  // the cgroup or the monitor: budgets held and counted
-  uint64_t wall_deadline_ns_ = 0, kill_grace_ns_ = 0;
-
+  // What the task is, fixed at the start.
   std::string id_;
   std::shared_ptr<const Policy> policy_;
   std::shared_ptr<const SeccompFilter> filter_;
   TaskIdentity identity_;
   TaskRequest req_;
-  proto::LaunchSpec spec_;
-  UniqueFd ctrl_, pidfd_;
-  UniqueFd start_;  // pooled, until launched: the socket PID 1 waits on for kStart
-  UniqueFd held_;   // launched with hold_exec, until ReleaseExec: the task waits on it for kGo
+  TaskLauncher launcher_;  // the spec, and a pooled sandbox's sockets until its task runs
+
+  // The parts, one job each.
+  ShimProcess shim_;           // the outer shim: control socket, pidfd, reaping
+  OutputPump output_;          // stdout/stderr through pipes of the task's own, when they are
+  TaskAccounting accounting_;  // the cgroup or the monitor: budgets held and counted
+  seccomp::TaskWatch seccomp_; // the listener on the notifier thread; the record once ended
+  TaskEgress egress_;          // the egress proxy and, once finished, its records
+  StateMeasure state_;         // the state bindings' sizes once finished
+
+  // The state machine: pooled -> ready -> launched -> exec'd -> settled -> finished (-> reaped).
   bool pooled_ = false, ready_ = false, launched_ = false;
-  seccomp::TaskWatch seccomp_;  // the listener on the notifier thread; the record once ended
-  pid_t shim_pid_ = -1;
+  bool exec_ok_ = false;
   bool settled_ = false;   // the sandbox is gone and the outcome settled (Finish)
   bool finished_ = false;  // settled, and the state directories measured
-  bool reaped_ = false;
-  bool exec_ok_ = false;
+  uint64_t wall_deadline_ns_ = 0, kill_grace_ns_ = 0;
   std::optional<proto::ExitRecord> exit_;
-  int shim_status_ = 0;
   TaskTiming timing_;
   TaskOutcome outcome_;
   std::optional<FailureClass> killed_;

@@ -1,6 +1,8 @@
-// supervisor/task/launch.cc: building and starting a task's sandbox: the launch spec (sandbox
-// part and task part), the shim's spawn, and the warm pool's Prepare/Launch/ReleaseExec. The
-// running task's side (records, limits, output, outcome) is in task.cc.
+// supervisor/task/launcher.cc: building and starting a task's sandbox: the launch spec (sandbox
+// part and task part), the shim's spawn with the launch message, and the warm pool's hand-over.
+// The running task's side (records, limits, output, outcome) is in task.cc.
+#include "supervisor/task/launcher.h"
+
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <signal.h>
@@ -21,61 +23,10 @@
 #include "common/syscalls.h"
 #include "supervisor/task/rootfs.h"
 #include "supervisor/task/transparent_egress.h"
-#include "supervisor/task/task.h"
 
 namespace cordon {
 namespace {
 constexpr uint16_t kProxyPort = 3128;  // the egress proxy, on the sandbox's own 127.0.0.1
-
-std::string NewTaskId() {
-  uint8_t b[16];
-  if (::getrandom(b, sizeof b, 0) != sizeof b) {
-    uint64_t t = sys::MonotonicNs() ^ (static_cast<uint64_t>(::getpid()) << 32);
-    std::memcpy(b, &t, 8);
-    std::memcpy(b + 8, &t, 8);
-  }
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (uint8_t c : b) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
-}
-
-struct ShimExec {
-  const char* path;
-  int ctrl_child;
-};
-
-// Runs in the spawned child, on its own stack, sharing our memory until execve: system calls only.
-int ShimChild(void* p) {
-  const ShimExec* a = static_cast<const ShimExec*>(p);
-  const char* argv[] = {"cordon-shim", nullptr};
-  const char* envp[] = {nullptr};
-  ::setpgid(0, 0);
-  if (a->ctrl_child == 3) {
-    ::fcntl(3, F_SETFD, 0);
-  } else if (::dup2(a->ctrl_child, 3) < 0) {
-    _exit(kExitCordonFailure);
-  }
-  sys::CloseRange(4, ~0u, CLOSE_RANGE_CLOEXEC);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(a->path, const_cast<char* const*>(argv), const_cast<char* const*>(envp));
-  _exit(kExitCordonFailure);
-}
-
-// Starts the shim with the control socket as fd 3, in its own process group so that terminal
-// signals reach only the supervisor, which forwards them deliberately.
-Result<std::pair<pid_t, UniqueFd>> SpawnShim(const std::string& shim, int ctrl_child) {
-  int pidfd = -1;
-  ShimExec args{shim.c_str(), ctrl_child};
-  pid_t pid = sys::CloneVfork(ShimChild, &args, CLONE_PIDFD, &pidfd);
-  if (pid < 0) return Fail(errno, "clone for the shim");
-  return std::make_pair(pid, UniqueFd(pidfd));
-}
 
 std::vector<std::string> BuildEnv(const Policy& policy, const TaskRequest& req) {
   std::map<std::string, std::string> env;
@@ -106,10 +57,23 @@ std::vector<std::string> BuildEnv(const Policy& policy, const TaskRequest& req) 
   for (const auto& [k, v] : env) out.push_back(k + "=" + v);
   return out;
 }
-
-
-
 }  // namespace
+
+std::string NewTaskId() {
+  uint8_t b[16];
+  if (::getrandom(b, sizeof b, 0) != sizeof b) {
+    uint64_t t = sys::MonotonicNs() ^ (static_cast<uint64_t>(::getpid()) << 32);
+    std::memcpy(b, &t, 8);
+    std::memcpy(b + 8, &t, 8);
+  }
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (uint8_t c : b) {
+    s += hex[c >> 4];
+    s += hex[c & 15];
+  }
+  return s;
+}
 
 Result<RuntimePaths> LocateRuntime() {
   RuntimePaths rt;
@@ -129,30 +93,26 @@ Result<RuntimePaths> LocateRuntime() {
   return rt;
 }
 
-Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_ptr,
-                                           std::shared_ptr<const SeccompFilter> filter_ptr, TaskIdentity identity,
-                                           const cgroup::Layout* cgroups, const TaskRequest& req) {
+Result<TaskLauncher> TaskLauncher::Create(std::shared_ptr<const Policy> policy_ptr,
+                                          std::shared_ptr<const SeccompFilter> filter_ptr,
+                                          const TaskIdentity& identity) {
   const Policy& policy = *policy_ptr;
-  std::unique_ptr<Task> t(new Task());
-  t->id_ = NewTaskId();
-  t->policy_ = std::move(policy_ptr);
-  t->filter_ = std::move(filter_ptr);
-  t->identity_ = std::move(identity);
-  proto::LaunchSpec& s = t->spec_;
-  s.flags = t->identity_.rootful ? proto::kFlagRootful : 0;
-  s.host_uid = t->identity_.host_uid;
-  s.host_gid = t->identity_.host_gid;
+  TaskLauncher l;
+  l.policy_ = std::move(policy_ptr);
+  l.filter_ = std::move(filter_ptr);
+  l.host_uid_ = identity.host_uid;
+  l.host_gid_ = identity.host_gid;
+  proto::LaunchSpec& s = l.spec_;
+  s.flags = identity.rootful ? proto::kFlagRootful : 0;
+  s.host_uid = identity.host_uid;
+  s.host_gid = identity.host_gid;
   s.tmpfs_bytes = policy.limits.tmpfs_bytes;
   s.memory_bytes = policy.limits.memory_bytes;  // the sandbox's /proc/meminfo MemTotal
-  s.seccomp_flags = t->filter_->filter_flags;
-  if (t->filter_->allows_held_wait) s.flags |= proto::kFlagFilterBeforeGo;
-  if (t->filter_->allows_clock) s.flags |= proto::kFlagClockAfterFilter;
+  s.seccomp_flags = l.filter_->filter_flags;
+  if (l.filter_->allows_held_wait) s.flags |= proto::kFlagFilterBeforeGo;
+  if (l.filter_->allows_clock) s.flags |= proto::kFlagClockAfterFilter;
   if (policy.outbound.mode != egress::OutboundMode::kNone) s.proxy_port = kProxyPort;
   const PolicyLimits& lim = policy.limits;
-  // The task's cgroup, created and limited before anything of the task exists, or the monitor.
-  TaskAccounting::Options ao{.per_process_limits = req.per_process_limits, .no_monitor = req.no_monitor};
-  CORDON_ASSIGN_OR_RETURN(t->accounting_, TaskAccounting::Create(policy, cgroups, "task-" + t->id_, ao, &s));
-  if (t->accounting_.has_cgroup()) t->timing_.cgroup = sys::MonotonicNs();
   // Soft and hard, from the policy alone: never the caller's (docs/policy.md limits.nofile). The
   // task lowers its own. Raising it past our hard limit takes CAP_SYS_RESOURCE in the initial user
   // namespace, which the task never has: we raise our own hard limit (the shim inherits it), or
@@ -169,11 +129,11 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
                   "raise the hard limit (ulimit -Hn, or LimitNOFILE= of the service), or lower it with "
                   "--limit nofile=" + std::to_string(nofile.rlim_max));
   }
-  return t;
+  return l;
 }
 
 // The sandbox's shape: its filesystem (policy mounts, /dev/tty, mounted bindings).
-Result<void> Task::BuildSandbox(const TaskRequest& shape) {
+Result<void> TaskLauncher::BuildSandbox(const TaskRequest& shape) {
   proto::LaunchSpec& s = spec_;
   if (shape.tty) s.flags |= proto::kFlagDevTty;
   if (shape.bindings) {
@@ -208,11 +168,9 @@ Result<void> Task::BuildSandbox(const TaskRequest& shape) {
   return {};
 }
 
-// The task's own part: argv, environment, cwd, and its stdin/stdout/stderr (the caller's fds, or
-// pipes of the task's own that the output pump forwards, output_pump.h: with limits.output_bytes,
-// or when the task could not reopen the caller's pipe or file by name). Returns the three fds to
-// pass; `keep` holds the pipes' write ends until they are sent.
-Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::array<UniqueFd, 2>* keep) {
+// The task's own part (launcher.h); the output pump: output_pump.h.
+Result<std::array<int, 3>> TaskLauncher::BuildTaskPart(const TaskRequest& req, OutputPump* output,
+                                                       std::array<UniqueFd, 2>* keep) {
   proto::LaunchSpec& s = spec_;
   s.cwd = req.cwd.empty() ? "/work" : req.cwd;
   s.argv = req.argv;
@@ -238,15 +196,15 @@ Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::arra
   // that uid does, and gives the task nothing of the caller's but the bytes it writes. Anything
   // else (a terminal, /dev/null, a socket) passes through untouched, and so does output the task
   // can reopen anyway (rootless: the caller's own pipes): nothing is copied then.
-  const uid_t uid = identity_.host_uid;
-  const gid_t gid = identity_.host_gid;
+  const uid_t uid = host_uid_;
+  const gid_t gid = host_gid_;
   auto reopenable = [&](const struct stat& o) {
     if (!S_ISFIFO(o.st_mode) && !S_ISREG(o.st_mode)) return true;
     if (o.st_uid == uid) return (o.st_mode & S_IWUSR) != 0;
     if (o.st_gid == gid) return (o.st_mode & S_IWGRP) != 0;
     return (o.st_mode & S_IWOTH) != 0;
   };
-  output_.Configure(policy_->limits.output_bytes, req.output_drain_ms);
+  output->Configure(policy_->limits.output_bytes, req.output_drain_ms);
   const bool budget = policy_->limits.output_bytes != 0;
   const bool pump[2] = {budget || !reopenable(st[1]), budget || !reopenable(st[2])};
   if (!pump[0] && !pump[1]) return std::array<int, 3>{req.stdin_fd, req.stdout_fd, req.stderr_fd};
@@ -257,7 +215,7 @@ Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::arra
     if (!pump[i] || (shared && i == 1)) continue;
     int p[2];
     if (::pipe2(p, O_CLOEXEC) < 0) return Fail(errno, i == 0 ? "pipe for stdout" : "pipe for stderr");
-    output_.Attach(i, UniqueFd(p[0]), fds[i + 1], st[i + 1]);
+    output->Attach(i, UniqueFd(p[0]), fds[i + 1], st[i + 1]);
     (*keep)[static_cast<size_t>(i)].Reset(p[1]);
     // A larger pipe: fewer wake-ups of the supervisor per byte forwarded (best effort; the
     // default is 64 KiB, fs.pipe-max-size allows 1 MiB to anyone).
@@ -271,101 +229,45 @@ Result<std::array<int, 3>> Task::BuildTaskPart(const TaskRequest& req, std::arra
   return out;
 }
 
-// Spawns the shim and sends it the launch message: spec, BPF, `head` (stdio when cold, the start
-// socket when pooled), the bound fds and the v2 cgroup.
-Result<void> Task::Spawn(const RuntimePaths& rt, const std::vector<int>& head) {
+// Spawns the shim and sends it the launch message (launcher.h).
+Result<ShimProcess> TaskLauncher::Spawn(const std::string& shim_path, const std::vector<int>& head,
+                                        const std::shared_ptr<std::vector<OpenBinding>>& bindings,
+                                        cgroup::TaskCgroup* cgroup) {
   CORDON_ASSIGN_OR_RETURN(UniqueFd spec_fd, SealedMemfd("cordon-spec", proto::EncodeLaunchSpec(spec_)));
-  int sp[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return Fail(errno, "socketpair");
-  ctrl_.Reset(sp[0]);
-  UniqueFd child_end(sp[1]);
-  CORDON_ASSIGN_OR_RETURN(auto spawned, SpawnShim(rt.shim, child_end.Get()));
-  shim_pid_ = spawned.first;
-  pidfd_ = std::move(spawned.second);
-  child_end.Reset();
-  timing_.spawned = sys::MonotonicNs();
+  CORDON_ASSIGN_OR_RETURN(ShimProcess shim, ShimProcess::Spawn(shim_path));
   auto abandon = [&](const Error& e, const std::string& what) {
-    sys::PidfdSendSignal(pidfd_.Get(), SIGKILL);
-    ::waitpid(shim_pid_, nullptr, 0);
-    reaped_ = true;
+    shim.KillAndReap();
     return Wrap(e, what);
   };
   // v1 hierarchies have no CLONE_INTO_CGROUP: place the outer shim in them now, before it gets the
   // launch message and so before it clones anything; PID 1 and the task inherit the placement.
-  if (auto* cg = accounting_.cgroup()) {
-    if (auto a = cg->AttachPid(shim_pid_, cgroup::V2Entry::kEnteredViaClone); !a)
+  if (cgroup) {
+    if (auto a = cgroup->AttachPid(shim.pid(), cgroup::V2Entry::kEnteredViaClone); !a)
       return abandon(a.error(), "place the shim in the task's v1 cgroups");
   }
   proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kLaunch};
   std::vector<int> fds = {spec_fd.Get(), filter_->memfd.Get()};
   fds.insert(fds.end(), head.begin(), head.end());
-  if (req_.bindings)
-    for (const OpenBinding& ob : *req_.bindings) fds.push_back(ob.fd.Get());
-  if (spec_.flags & proto::kFlagCgroupFd) fds.push_back(accounting_.cgroup()->V2DirFd());
-  if (auto sent = SendMsg(ctrl_.Get(), &hdr, sizeof hdr, fds.data(), fds.size()); !sent)
+  if (bindings)
+    for (const OpenBinding& ob : *bindings) fds.push_back(ob.fd.Get());
+  if (spec_.flags & proto::kFlagCgroupFd) fds.push_back(cgroup->V2DirFd());
+  if (auto sent = shim.Send(&hdr, sizeof hdr, fds.data(), fds.size()); !sent)
     return abandon(sent.error(), "send launch message to the shim");
-  ::fcntl(ctrl_.Get(), F_SETFL, O_NONBLOCK);
-  return {};
+  shim.MakeControlNonBlocking();
+  return shim;
 }
 
-// The task's clocks start: wall-clock limit and CPU budget checks count from `from`.
-void Task::StartClocks(uint64_t from) {
-  if (policy_->limits.max_wall_ms) wall_deadline_ns_ = from + policy_->limits.max_wall_ms * 1000000ull;
-  accounting_.StartClocks(from);
-}
-
-Result<std::unique_ptr<Task>> Task::Start(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
-                                          std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
-                                          const TaskRequest& req, uint64_t received_ns,
-                                          const cgroup::Layout* cgroups) {
-  const uint64_t admitted = sys::MonotonicNs();
-  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups, req));
-  t->timing_.received = received_ns;
-  t->timing_.admitted = admitted;
-  t->req_ = req;
-  CORDON_TRY(t->BuildSandbox(req));
-  std::array<UniqueFd, 2> pipes;
-  CORDON_ASSIGN_OR_RETURN(auto stdio, t->BuildTaskPart(req, &pipes));
-  CORDON_TRY(t->Spawn(rt, {stdio[0], stdio[1], stdio[2]}));
-  t->StartClocks(t->timing_.spawned);
-  return t;
-}
-
-Result<std::unique_ptr<Task>> Task::Prepare(const RuntimePaths& rt, std::shared_ptr<const Policy> policy,
-                                            std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
-                                            const TaskRequest& shape, const cgroup::Layout* cgroups) {
-  const uint64_t prepared = sys::MonotonicNs();
-  CORDON_ASSIGN_OR_RETURN(auto t, Create(std::move(policy), std::move(filter), std::move(identity), cgroups, shape));
-  t->pooled_ = true;
-  t->timing_.prepared = prepared;
-  t->req_.bindings = shape.bindings;
-  t->req_.tty = shape.tty;
-  CORDON_TRY(t->BuildSandbox(shape));
-  t->spec_.flags |= proto::kFlagPooled;
+Result<UniqueFd> TaskLauncher::PooledHead() {
+  spec_.flags |= proto::kFlagPooled;
   int sp[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return Fail(errno, "socketpair");
-  t->start_.Reset(sp[0]);
-  UniqueFd peer(sp[1]);
-  CORDON_TRY(t->Spawn(rt, {peer.Get()}));
-  return t;
+  start_.Reset(sp[0]);
+  return UniqueFd(sp[1]);
 }
 
-Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns, bool hold_exec) {
-  if (!pooled_ || !ready_ || !start_)
-    return FailMsg("task " + id_ + " is not a pooled sandbox waiting for its task", "take a ready one from the pool");
-  timing_.received = received_ns;
-  timing_.admitted = sys::MonotonicNs();
-  // The sandbox's shape stays what it was built with; the request brings the rest.
-  auto bindings = req_.bindings;
-  const bool tty = req_.tty;
-  req_ = req;
-  req_.bindings = std::move(bindings);
-  req_.tty = tty;
-  std::array<UniqueFd, 2> pipes;
+Result<void> TaskLauncher::SendTask(const std::array<int, 3>& stdio, bool hold_exec) {
   // One task per sandbox: the socket goes with this call, or with ReleaseExec() when held.
   UniqueFd start = std::move(start_);
-  launched_ = true;
-  CORDON_ASSIGN_OR_RETURN(auto stdio, BuildTaskPart(req_, &pipes));
   proto::TaskPart part{spec_.cwd, spec_.argv, spec_.envp};
   const std::string encoded = proto::EncodeTaskPart(part);
   proto::MsgHeader hdr{proto::kMagic, hold_exec ? proto::MsgType::kStartHold : proto::MsgType::kStart};
@@ -381,12 +283,11 @@ Result<void> Task::Launch(const TaskRequest& req, uint64_t received_ns, bool hol
   if (auto sent = SendMsg(start.Get(), msg.data(), msg.size(), fds.data(), fds.size()); !sent)
     return Wrap(sent.error(), "send the task to its pooled sandbox");
   if (hold_exec) held_ = std::move(start);
-  StartClocks(timing_.admitted);
   return {};
 }
 
-Result<void> Task::ReleaseExec() {
-  if (!held_) return FailMsg("task " + id_ + " is not held before its exec", "call Launch with hold_exec");
+Result<void> TaskLauncher::ReleaseExec(const std::string& task_id) {
+  if (!held_) return FailMsg("task " + task_id + " is not held before its exec", "call Launch with hold_exec");
   UniqueFd go = std::move(held_);
   proto::MsgHeader hdr{proto::kMagic, proto::MsgType::kGo};
   auto sent = SendMsg(go.Get(), &hdr, sizeof hdr, nullptr, 0);
