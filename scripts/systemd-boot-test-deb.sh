@@ -4,17 +4,8 @@
 # then remove it. Writes OUT/report (one line per check) and OUT/result (PASS or FAIL).
 set -u
 OUT=${1:-/out}
-failed=0
-report() { echo "$*" | tee -a "$OUT/report"; }
-check() {  # check NAME COMMAND...: records PASS/FAIL with what the command printed on failure
-  local name=$1; shift
-  local got
-  if got=$("$@" 2>&1); then report "PASS  $name"; else report "FAIL  $name: $got"; failed=1; fi
-}
-expect_eq() { [[ $1 == "$2" ]] || { echo "expected '$2', got '$1'"; return 1; }; }
-contains() { [[ $1 == *"$2"* ]] || { echo "'$2' not in: $1"; return 1; }; }
-
-: > "$OUT/report"
+# shellcheck source=scripts/systemd-boot-test-checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/systemd-boot-test-checks.sh"
 deb=$(ls /opt/deb/cordon_*.deb)
 report "systemd $(systemctl --version | head -1 | cut -d' ' -f2) is PID 1; installing $(basename "$deb")"
 # The host's dpkg database, copied (the container's /var is a tmpfs; its /usr an overlay of the host's).
@@ -60,7 +51,4 @@ check "cordon ps lists the task" contains "$(cordon ps --all 2>&1)" "/bin/echo"
 check "apt-get remove cordon" env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q cordon
 check "after removal cordond.socket is stopped" expect_eq "$(systemctl is-active cordond.socket)" inactive
 check "after removal the configuration stays (until purge)" test -f /etc/cordon/principals.json
-report "      journal excerpt:"
-journalctl -u cordond.service --no-pager -o short-monotonic | tail -n 6 | sed 's/^/        /' | tee -a "$OUT/report" >/dev/null
-
-if [[ $failed -eq 0 ]]; then echo PASS > "$OUT/result"; else echo FAIL > "$OUT/result"; fi
+finish 6

@@ -5,17 +5,8 @@
 set -u
 OUT=${1:-/out}
 CORDON=/opt/cordon/bin/cordon
-failed=0
-report() { echo "$*" | tee -a "$OUT/report"; }
-check() {  # check NAME COMMAND...: records PASS/FAIL with what the command printed on failure
-  local name=$1; shift
-  local got
-  if got=$("$@" 2>&1); then report "PASS  $name"; else report "FAIL  $name: $got"; failed=1; fi
-}
-expect_eq() { [[ $1 == "$2" ]] || { echo "expected '$2', got '$1'"; return 1; }; }
-contains() { [[ $1 == *"$2"* ]] || { echo "'$2' not in: $1"; return 1; }; }
-
-: > "$OUT/report"
+# shellcheck source=scripts/systemd-boot-test-checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/systemd-boot-test-checks.sh"
 report "systemd $(systemctl --version | head -1 | cut -d' ' -f2) is PID 1: $(cat /proc/1/comm)"
 check "cordond.socket is listening at boot" expect_eq "$(systemctl is-active cordond.socket)" active
 check "cordond.service is not started before the first submit" expect_eq "$(systemctl is-active cordond.service)" inactive
@@ -67,7 +58,4 @@ check "systemctl stop: the service stopped cleanly" expect_eq "$(systemctl show 
 st=$($CORDON status "$id" 2>&1)
 check "systemctl stop: the running task is recorded as killed" contains "$st" "killed"
 check "the journal holds cordond's lines" contains "$(journalctl -u cordond.service --no-pager -o cat)" "listening on /run/cordon/cordond.sock (socket from systemd)"
-report "      journal excerpt:"
-journalctl -u cordond.service --no-pager -o short-monotonic | tail -n 12 | sed 's/^/        /' | tee -a "$OUT/report" >/dev/null
-
-if [[ $failed -eq 0 ]]; then echo PASS > "$OUT/result"; else echo FAIL > "$OUT/result"; fi
+finish 12

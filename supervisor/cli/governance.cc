@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "supervisor/cli/operands.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
@@ -39,25 +40,16 @@ struct Args {
 
 // "" when the arguments parse, else the one-line error.
 std::string Parse(const std::string& cmd, int argc, char** argv, Args* a) {
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::string name = arg.substr(0, arg.find('='));
-    std::string value;
-    const bool inline_value = arg.find('=') != std::string::npos;
-    if (inline_value) value = arg.substr(arg.find('=') + 1);
-    const bool scope = name == "--class" || name == "--tenant" || name == "--app" || name == "--session";
-    if (name == "--json") {
-      a->json = true;
-      continue;
-    }
-    if (!scope && name != "--socket" && name != "--reason") return "unknown argument '" + arg + "'";
-    if (!inline_value) {
-      if (i + 1 >= argc) return name + " needs a value";
-      value = argv[++i];
-    }
-    if (name == "--socket") {
-      a->socket = value;
-    } else if (name == "--reason") {
+  cli::DaemonArgs d;
+  if (std::string err = cli::ReadDaemonArgs(argc, argv, {"--class", "--tenant", "--app", "--session", "--reason"}, {},
+                                            &d, "argument");
+      !err.empty())
+    return err;
+  if (!d.positional.empty()) return "unknown argument '" + d.positional[0] + "'";
+  a->socket = d.socket;
+  a->json = d.json;
+  for (const auto& [name, value] : d.values) {
+    if (name == "--reason") {
       if (cmd == "thaw" || cmd == "freezes") return "--reason is for freeze and kill";
       a->reason = value;
     } else {

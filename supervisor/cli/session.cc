@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "supervisor/cli/operands.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
@@ -33,44 +34,13 @@ constexpr const char* kUsage =
     "Sessions are opened by `cordon submit --session S [--session-class C] [--action A]`; see\n"
     "docs/governance.md.\n";
 
-struct Args {
-  std::string socket;
-  bool json = false;
-  std::vector<std::string> positional;
-  std::vector<std::pair<std::string, std::string>> values;
-};
+using Args = DaemonArgs;
 
-// Flags with a value, and the bare ones.
+// Flags with a value, and the bare ones (cli/operands.h).
 bool Parse(int argc, char** argv, const std::vector<std::string>& with_value, const std::vector<std::string>& bare,
            Args* a, std::string* err) {
-  auto in = [](const std::vector<std::string>& v, const std::string& s) {
-    for (const auto& x : v)
-      if (x == s) return true;
-    return false;
-  };
-  for (int i = 0; i < argc; ++i) {
-    std::string s = argv[i];
-    if (s.size() < 2 || s[0] != '-') {
-      a->positional.push_back(s);
-      continue;
-    }
-    std::string name = s.substr(0, s.find('=')), value;
-    const bool inline_value = s.find('=') != std::string::npos;
-    if (inline_value) value = s.substr(s.find('=') + 1);
-    if (name == "--json" || in(bare, name)) {
-      if (name == "--json") a->json = true;
-      else a->values.emplace_back(name, "");
-      continue;
-    }
-    if (name != "--socket" && !in(with_value, name)) return (*err = "unknown option '" + s + "'"), false;
-    if (!inline_value) {
-      if (i + 1 >= argc) return (*err = name + " needs a value"), false;
-      value = argv[++i];
-    }
-    if (name == "--socket") a->socket = value;
-    else a->values.emplace_back(name, value);
-  }
-  return true;
+  *err = ReadDaemonArgs(argc, argv, with_value, bare, a);
+  return err->empty();
 }
 
 bool Number(const std::string& name, const std::string& v, uint64_t* out, std::string* err) {

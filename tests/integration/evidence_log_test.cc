@@ -20,6 +20,7 @@
 #include "supervisor/evidence/log.h"
 #include "supervisor/evidence/merkle.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/evidence_log_files.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
@@ -32,26 +33,10 @@ std::string Trim(std::string s) {
   return s;
 }
 
-std::string HashHex(const evlog::Hash& h) {
-  return evlog::HexEncode(std::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
-}
-
 RunResult Verify(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {BuildPath("bin/cordon"), "evidence", "verify"};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunProgram(argv);
-}
-
-std::vector<std::string> ReadRecords(const std::string& log) {
-  auto rf = evlog::ReadRecordFile(log + "/records");
-  EXPECT_TRUE(rf.has_value()) << rf.error().Message();
-  return rf ? rf->records : std::vector<std::string>{};
-}
-
-void WriteRecords(const std::string& log, const std::vector<std::string>& recs) {
-  std::string bytes;
-  for (const auto& r : recs) bytes += evlog::Frame(r);
-  std::ofstream(log + "/records", std::ios::binary | std::ios::trunc) << bytes;
 }
 
 size_t FindKind(const std::vector<std::string>& recs, const std::string& kind, size_t from = 0) {

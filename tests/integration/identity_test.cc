@@ -21,65 +21,11 @@
 #include "tests/support/background.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/host.h"
+#include "tests/support/http_server.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
 namespace {
-
-// An HTTP server on the host's 127.0.0.1 that keeps each request head it gets and answers "ok".
-class RecordingServer {
- public:
-  RecordingServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 16);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 100) <= 0) continue;
-        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        std::string head;
-        char buf[4096];
-        while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536) {
-          pollfd q{c, POLLIN, 0};
-          if (::poll(&q, 1, 5000) <= 0) break;
-          ssize_t n = ::read(c, buf, sizeof buf);
-          if (n <= 0) break;
-          head.append(buf, static_cast<size_t>(n));
-        }
-        const char* resp = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-        (void)!::write(c, resp, strlen(resp));
-        ::close(c);
-        std::lock_guard lock(mu_);
-        heads_.push_back(head);
-      }
-    });
-  }
-  ~RecordingServer() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-  std::vector<std::string> heads() const {
-    std::lock_guard lock(mu_);
-    return heads_;
-  }
-
- private:
-  int fd_ = -1, port_ = 0;
-  std::atomic<bool> stop_{false};
-  mutable std::mutex mu_;
-  std::vector<std::string> heads_;
-  std::thread thread_;
-};
 
 // The value of header `name` (as sent) in a request head, or "".
 std::string HeaderValue(const std::string& head, const std::string& name) {
@@ -207,7 +153,7 @@ TEST(Identity, TokenExpiresAfterItsMaximumLife) {
 
 TEST(Identity, ProxyAttachesTheTokenAndSubstitutesTheSecretOnlyForTheirDestinations) {
   REQUIRE_SANDBOX();
-  RecordingServer bound, other;
+  LoopbackHttpServer bound("ok"), other("ok");
   const std::string b = "127.0.0.1:" + std::to_string(bound.port()), o = "127.0.0.1:" + std::to_string(other.port());
   const char* tmp = ::getenv("TMPDIR");
   std::string secret_file = std::string(tmp && *tmp ? tmp : "/tmp") + "/cordon-identity-secret-" + std::to_string(::getpid());

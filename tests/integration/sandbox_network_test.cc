@@ -10,53 +10,11 @@
 #include <atomic>
 #include <thread>
 
+#include "tests/support/http_server.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
 namespace {
-
-// A tiny HTTP server on the host's 127.0.0.1 that answers every request with "hello".
-class HostServer {
- public:
-  HostServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 16);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, 100) <= 0) continue;
-        int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        char buf[4096];
-        (void)!::read(c, buf, sizeof buf);
-        const char* resp = "HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
-        (void)!::write(c, resp, strlen(resp));
-        ::close(c);
-        ++served_;
-      }
-    });
-  }
-  ~HostServer() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-  int served() const { return served_; }
-
- private:
-  int fd_ = -1, port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> served_{0};
-  std::thread thread_;
-};
 
 std::string Policy(const std::string& name, const std::string& outbound, const std::string& limits = "{}") {
   return WriteTempFile(name + ".json", R"({"name": ")" + name + R"(", "version": 1, "outbound": )" + outbound +
@@ -69,7 +27,7 @@ std::string Curl(int port, const std::string& path = "/") {
 
 TEST(Network, NoneModeHasNoWayOut) {
   REQUIRE_SANDBOX();
-  HostServer srv;
+  LoopbackHttpServer srv;
   auto r = CordonRun({"/bin/sh", "-c", Curl(srv.port()) + "env | grep -ci proxy"}, {"--evidence", "-"});
   EXPECT_EQ(r.out.substr(0, 8), "000\n0\n{\"") << r.out;
   EXPECT_EQ(JsonField(EvidenceLine(r), "egress"), "[]");
@@ -79,7 +37,7 @@ TEST(Network, NoneModeHasNoWayOut) {
 
 TEST(Network, AllowlistAllowsOnlyWhatItNames) {
   REQUIRE_SANDBOX();
-  HostServer srv, other;
+  LoopbackHttpServer srv, other;
   std::string policy = Policy("allow", R"({"mode": "allowlist", "allow": ["127.0.0.1:)" + std::to_string(srv.port()) + R"("]})");
   std::string script = Curl(srv.port(), "/ok") + Curl(other.port()) +
                        "curl -s -m 5 -o /dev/null -w '%{http_code}\\n' http://169.254.169.254/latest; " +
@@ -102,7 +60,7 @@ TEST(Network, AllowlistAllowsOnlyWhatItNames) {
 
 TEST(Network, MonitoredRecordsEverything) {
   REQUIRE_SANDBOX();
-  HostServer srv;
+  LoopbackHttpServer srv;
   // Loopback is never "public": monitored mode still needs it named to reach the test server.
   std::string policy = Policy("mon", R"({"mode": "monitored", "allow": ["127.0.0.1:)" + std::to_string(srv.port()) + R"("]})");
   auto r = CordonRun({"python3", "-c",
@@ -119,7 +77,7 @@ TEST(Network, MonitoredRecordsEverything) {
 
 TEST(Network, MaxCallsRefusesTheFourth) {
   REQUIRE_SANDBOX();
-  HostServer srv;
+  LoopbackHttpServer srv;
   std::string policy = Policy("calls", R"({"mode": "allowlist", "allow": ["127.0.0.1:)" + std::to_string(srv.port()) + R"("]})",
                               R"({"max_calls": 3})");
   auto r = CordonRun({"/bin/sh", "-c", Curl(srv.port()) + Curl(srv.port()) + Curl(srv.port()) + Curl(srv.port())},
@@ -134,7 +92,7 @@ TEST(Network, MaxCallsRefusesTheFourth) {
 // policy names another port, so nothing reaches srv.
 TEST(Network, DirectConnectionsBypassingTheProxyFail) {
   REQUIRE_SANDBOX();
-  HostServer srv, allowed;
+  LoopbackHttpServer srv, allowed;
   for (const char* mode : {"none", "allowlist", "monitored"}) {
     std::string outbound = std::string(R"({"mode": ")") + mode + R"(")" +
                            (std::string(mode) == "none" ? "" : R"(, "allow": ["127.0.0.1:)" + std::to_string(allowed.port()) + R"("])") + "}";

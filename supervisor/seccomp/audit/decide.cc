@@ -201,7 +201,10 @@ std::string Outcome(const Decision& d) {
 }
 
 std::string ConditionText(const ArgCondition& c) {
-  const std::string a = "args[" + std::to_string(c.index) + "]";
+  return ConditionText(c, "args[" + std::to_string(c.index) + "]", false);
+}
+
+std::string ConditionText(const ArgCondition& c, const std::string& a, bool parenthesize_mask) {
   switch (c.op) {
     case CmpOp::kNe: return a + " != " + Hex(c.value);
     case CmpOp::kLt: return a + " < " + Hex(c.value);
@@ -209,7 +212,9 @@ std::string ConditionText(const ArgCondition& c) {
     case CmpOp::kEq: return a + " == " + Hex(c.value);
     case CmpOp::kGe: return a + " >= " + Hex(c.value);
     case CmpOp::kGt: return a + " > " + Hex(c.value);
-    case CmpOp::kMaskedEq: return a + " & " + Hex(c.value) + " == " + Hex(c.value_two);
+    case CmpOp::kMaskedEq:
+      if (parenthesize_mask) return "(" + a + " & " + Hex(c.value) + ") == " + Hex(c.value_two);
+      return a + " & " + Hex(c.value) + " == " + Hex(c.value_two);
   }
   return a;
 }

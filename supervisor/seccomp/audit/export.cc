@@ -11,12 +11,6 @@
 namespace cordon::seccomp::audit {
 namespace {
 
-std::string Hex(uint64_t v) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(v));
-  return b;
-}
-
 std::string ErrnoName(int e) {
   const char* n = strerrorname_np(e);
   return n ? n : std::to_string(e);
@@ -62,17 +56,7 @@ std::string KafelAction(Action a, int errno_ret) {
 }
 
 std::string KafelCondition(const ArgCondition& c) {
-  const std::string a = "a" + std::to_string(c.index);
-  switch (c.op) {
-    case CmpOp::kNe: return a + " != " + Hex(c.value);
-    case CmpOp::kLt: return a + " < " + Hex(c.value);
-    case CmpOp::kLe: return a + " <= " + Hex(c.value);
-    case CmpOp::kEq: return a + " == " + Hex(c.value);
-    case CmpOp::kGe: return a + " >= " + Hex(c.value);
-    case CmpOp::kGt: return a + " > " + Hex(c.value);
-    case CmpOp::kMaskedEq: return "(" + a + " & " + Hex(c.value) + ") == " + Hex(c.value_two);
-  }
-  return "0";
+  return ConditionText(c, "a" + std::to_string(c.index), /*parenthesize_mask=*/true);
 }
 
 }  // namespace
