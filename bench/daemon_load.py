@@ -7,7 +7,9 @@ cost the daemon (RSS, fds)? Numbers for people, never pass/fail.
                        [--flood 4] [--baseline-cordond PATH]
 
 --concurrent N (0 skips it): N attached `cordon submit -- /bin/true` started at once, each timed
-from its start to its exit (p50, p99), and the rate at which they all got through.
+from its start to its exit (p50, p99), and the rate at which they all got through; in the same
+run, N one-shot `cordon run -- /bin/true` started at once, the baseline (no daemon in the way),
+and the ratio of the two.
 
 --flood N (0 skips it): an idle client's calls (a List, a cold Submit of /bin/true, over a
 connection of its own: raw frames, no CLI start-up) timed alone and while N connections submit
@@ -40,12 +42,12 @@ def proc_stats(pid):
                 rss = int(line.split()[1])
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
 
-def concurrent_submits(cordon, env, n):
-    """n attached submits at once: each one's wall time, and the whole batch's rate."""
+def concurrent_runs(argv, env, n, what):
+    """n copies of argv at once: each one's wall time, and the whole batch's rate (tasks/s), printed."""
     t0 = time.perf_counter()
     procs = []
     for _ in range(n):
-        procs.append((time.perf_counter(), subprocess.Popen([cordon, "submit", "--", "/bin/true"], env=env,
+        procs.append((time.perf_counter(), subprocess.Popen(argv, env=env,
                                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
     lat, failed, first_err = [], 0, ""
     pending = list(procs)
@@ -64,11 +66,18 @@ def concurrent_submits(cordon, env, n):
         pending = still
         time.sleep(0.002)
     total = time.perf_counter() - t0
-    print(f"\n{n} concurrent attached submits of /bin/true ({failed} failed): "
+    print(f"\n{n} concurrent {what} of /bin/true ({failed} failed): "
           f"p50 {statistics.median(lat) / 1000:.2f} s, p99 {pct(lat, .99) / 1000:.2f} s, "
-          f"all done in {total:.2f} s ({len(lat) / total:.1f} tasks/s)" if lat else f"\nall {n} submits failed")
+          f"all done in {total:.2f} s ({len(lat) / total:.1f} tasks/s)" if lat else f"\nall {n} {what} failed")
     if first_err:
         print("  first failure:", first_err)
+    return (statistics.median(lat) if lat else float("nan")), (len(lat) / total)
+
+def concurrent_submits(cordon, env, n):
+    """n attached submits at once, against n one-shot runs at once in the same run (the baseline)."""
+    run_p50, run_rate = concurrent_runs([cordon, "run", "--", "/bin/true"], None, n, "one-shot runs (baseline)")
+    sub_p50, sub_rate = concurrent_runs([cordon, "submit", "--", "/bin/true"], env, n, "attached submits")
+    print(f"  submit/run: p50 {sub_p50 / run_p50:.2f}x, rate {sub_rate / run_rate:.2f}x")
 
 def idle_calls(sock, n):
     """p50 ms of a List and of a cold Submit of /bin/true (answered once started), n of each, on one
@@ -187,16 +196,19 @@ def main():
                 if r.returncode == 0:
                     xs.append(ms)
             rows.append((name, xs))
-        bare = statistics.median(rows[0][1])
-        print(f"daemon_load: /bin/true, {a.iterations} iterations, wall ms per run (client process included)\n")
-        print(f"| {'path':28} | {'p50':>7} | {'p95':>7} | {'p50/bare':>8} | ok |")
-        print(f"|{'-'*30}|{'-'*9}|{'-'*9}|{'-'*10}|----|")
+        bare = statistics.median(rows[0][1]) if rows[0][1] else float("nan")
+        if a.iterations:
+            print(f"daemon_load: /bin/true, {a.iterations} iterations, wall ms per run (client process included)\n")
+            print(f"| {'path':28} | {'p50':>7} | {'p95':>7} | {'p50/bare':>8} | ok |")
+            print(f"|{'-'*30}|{'-'*9}|{'-'*9}|{'-'*10}|----|")
         for name, xs in rows:
             if xs:
                 print(f"| {name:28} | {statistics.median(xs):7.2f} | {pct(xs, .95):7.2f} | {statistics.median(xs)/bare:7.2f}x | {len(xs)} |")
 
         if a.concurrent:
             concurrent_submits(cordon, env, a.concurrent)
+        if a.tasks == 0:
+            return 0
 
         rss0, fds0 = proc_stats(d.proc.pid)
         lat, failed = [], 0
