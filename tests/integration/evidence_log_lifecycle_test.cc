@@ -36,11 +36,7 @@ std::string Trim(std::string s) {
   return s;
 }
 
-RunResult Evidence(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {BuildPath("bin/cordon"), "evidence"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv);
-}
+RunResult Evidence(const std::vector<std::string>& args) { return CordonCommand("evidence", args); }
 
 std::string Copy(const std::string& from, const std::string& to) {
   EXPECT_EQ(RunProgram({"/bin/cp", "-a", from, to}).exit_code, 0);

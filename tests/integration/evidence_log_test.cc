@@ -34,9 +34,9 @@ std::string Trim(std::string s) {
 }
 
 RunResult Verify(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {BuildPath("bin/cordon"), "evidence", "verify"};
+  std::vector<std::string> argv = {"verify"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv);
+  return CordonCommand("evidence", argv);
 }
 
 size_t FindKind(const std::vector<std::string>& recs, const std::string& kind, size_t from = 0) {

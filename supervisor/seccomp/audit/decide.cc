@@ -204,17 +204,23 @@ std::string ConditionText(const ArgCondition& c) {
   return ConditionText(c, "args[" + std::to_string(c.index) + "]", false);
 }
 
-std::string ConditionText(const ArgCondition& c, const std::string& a, bool parenthesize_mask) {
+std::string ConditionText(const ArgCondition& c, const std::string& a, bool kafel_form) {
+  auto hex = [kafel_form](uint64_t v) {
+    if (!kafel_form) return Hex(v);
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return std::string(buf);
+  };
   switch (c.op) {
-    case CmpOp::kNe: return a + " != " + Hex(c.value);
-    case CmpOp::kLt: return a + " < " + Hex(c.value);
-    case CmpOp::kLe: return a + " <= " + Hex(c.value);
-    case CmpOp::kEq: return a + " == " + Hex(c.value);
-    case CmpOp::kGe: return a + " >= " + Hex(c.value);
-    case CmpOp::kGt: return a + " > " + Hex(c.value);
+    case CmpOp::kNe: return a + " != " + hex(c.value);
+    case CmpOp::kLt: return a + " < " + hex(c.value);
+    case CmpOp::kLe: return a + " <= " + hex(c.value);
+    case CmpOp::kEq: return a + " == " + hex(c.value);
+    case CmpOp::kGe: return a + " >= " + hex(c.value);
+    case CmpOp::kGt: return a + " > " + hex(c.value);
     case CmpOp::kMaskedEq:
-      if (parenthesize_mask) return "(" + a + " & " + Hex(c.value) + ") == " + Hex(c.value_two);
-      return a + " & " + Hex(c.value) + " == " + Hex(c.value_two);
+      if (kafel_form) return "(" + a + " & " + hex(c.value) + ") == " + hex(c.value_two);
+      return a + " & " + hex(c.value) + " == " + hex(c.value_two);
   }
   return a;
 }

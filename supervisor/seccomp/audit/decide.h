@@ -52,9 +52,9 @@ bool Runs(const Decision& d);
 std::string Outcome(const Decision& d);
 // "args[0] & 0x7e020000 == 0", "args[1] == 0x5412"
 std::string ConditionText(const ArgCondition& c);
-// The same with the argument named `arg` ("args[1]", kafel's "a1"); `parenthesize_mask` writes a
-// masked compare as "(arg & m) == v", the form a kafel policy needs.
-std::string ConditionText(const ArgCondition& c, const std::string& arg, bool parenthesize_mask);
+// The same with the argument named `arg` ("args[1]", kafel's "a1"); `kafel_form` writes what a kafel
+// policy needs: every value in hex ("0x0") and a masked compare as "(a0 & 0x7e020000) == 0x0".
+std::string ConditionText(const ArgCondition& c, const std::string& arg, bool kafel_form);
 // "args[0] == 1 && args[2] != 0", or "always" for no conditions.
 std::string ConditionsText(const std::vector<ArgCondition>& cs);
 

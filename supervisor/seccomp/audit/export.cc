@@ -56,7 +56,7 @@ std::string KafelAction(Action a, int errno_ret) {
 }
 
 std::string KafelCondition(const ArgCondition& c) {
-  return ConditionText(c, "a" + std::to_string(c.index), /*parenthesize_mask=*/true);
+  return ConditionText(c, "a" + std::to_string(c.index), /*kafel_form=*/true);
 }
 
 }  // namespace
