@@ -164,7 +164,13 @@ void WaitForStart(const MonitorPlan& p, int sigfd) {
   WaitForStart(plan, sigfd.Get());
 
   const uint64_t received = sys::MonotonicNs();
-  auto identity = AcquireIdentity(IdRange{});
+  // Host root leases a host uid of its own for the task (identity.h); root of a user namespace
+  // that maps only some ids (rootless Podman's) maps its own uid, as a rootless `cordon run` does.
+  Result<TaskIdentity> identity = HostRoot() ? AcquireIdentity(IdRange{}) : Result<TaskIdentity>(TaskIdentity{});
+  if (identity && !identity->rootful) {
+    identity->host_uid = ::geteuid();
+    identity->host_gid = ::getegid();
+  }
   if (!identity) {
     std::fprintf(stderr, "cordon-runc: %s\n", identity.error().Message().c_str());
     ExitLike(125, 0);
