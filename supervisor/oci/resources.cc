@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/syscalls.h"
+#include "common/unique_fd.h"
 #include "supervisor/oci/query.h"
 #include "supervisor/oci/state.h"
 
