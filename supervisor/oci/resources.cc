@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -171,13 +172,24 @@ Result<void> Update(const Globals& g, const std::string& id, const ResourceUpdat
   if (u.memory_limit) {
     CORDON_ASSIGN_OR_RETURN(auto f, where("memory", "memory.limit_in_bytes", "memory.max", "memory.limit"));
     const bool none = *u.memory_limit < 0;
-    CORDON_TRY(WriteControl(f.first, none ? (f.second ? "max" : "-1") : std::to_string(*u.memory_limit), "memory.limit"));
+    const std::string value = none ? (f.second ? "max" : "-1") : std::to_string(*u.memory_limit);
+    // v1: Cordon sets memory+swap (memsw) equal to the limit (no swap), and the kernel keeps memsw
+    // >= limit: a raise writes memsw first, a cut writes it last (absent with swapaccount=0).
+    const std::string memsw = f.first.substr(0, f.first.rfind('/')) + "/memory.memsw.limit_in_bytes";
+    const bool has_memsw = !f.second && ::access(memsw.c_str(), W_OK) == 0;
+    auto current = ReadWholeFile(f.first);
+    const bool raise = none || !current || std::strtoull(current->c_str(), nullptr, 10) < uint64_t(*u.memory_limit);
+    if (has_memsw && raise) CORDON_TRY(WriteControl(memsw, value, "memory.limit (memory+swap)"));
+    CORDON_TRY(WriteControl(f.first, value, "memory.limit"));
+    if (has_memsw && !raise) CORDON_TRY(WriteControl(memsw, value, "memory.limit (memory+swap)"));
     set["memory_bytes"] = none ? json(nullptr) : json(*u.memory_limit);
   }
   if (u.pids_limit) {
     CORDON_ASSIGN_OR_RETURN(auto f, where("pids", "pids.max", "pids.max", "pids.limit"));
     const bool none = *u.pids_limit <= 0;
-    CORDON_TRY(WriteControl(f.first, none ? "max" : std::to_string(*u.pids_limit), "pids.limit"));
+    // v1: the outer shim sits in the task's pids cgroup too (task/accounting.cc): one more, as at create.
+    const int64_t n = *u.pids_limit + (f.second ? 0 : 1);
+    CORDON_TRY(WriteControl(f.first, none ? "max" : std::to_string(n), "pids.limit"));
     set["pids"] = none ? json(nullptr) : json(*u.pids_limit);
   }
   if (set.empty() && u.ignored.empty())

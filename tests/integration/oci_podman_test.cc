@@ -112,6 +112,30 @@ TEST_F(OciPodman, SeccompProfileFlag) {
   EXPECT_EQ(s.out, "refused\n") << s.err;
 }
 
+// podman pause/unpause and update drive cordon-runc's pause, resume and update; the record says so.
+TEST_F(OciPodman, PauseUnpauseAndUpdate) {
+  // Podman refuses to pause or update a rootless container on a cgroup v1 or hybrid host ("can not
+  // pause containers on rootless containers with cgroup V1") before it calls the runtime.
+  if (!IsRoot() && ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0)
+    GTEST_SKIP() << "rootless Podman cannot pause or update on a cgroup v1/hybrid host";
+  ASSERT_EQ(Podman(RunArgs({"-d", "--name", "p"}, {"/bin/sh", "-c", "echo up > /tmp/up; exec sleep 1000"})).exit_code, 0);
+  RunResult pa = Podman({"pause", "p"});
+  ASSERT_EQ(pa.exit_code, 0) << pa.err;
+  EXPECT_EQ(Podman({"inspect", "--format", "{{.State.Status}}", "p"}).out, "paused\n");
+  RunResult un = Podman({"unpause", "p"});
+  ASSERT_EQ(un.exit_code, 0) << un.err;
+  RunResult e = Podman({"exec", "p", "/bin/cat", "/tmp/up"});
+  EXPECT_EQ(e.out, "up\n") << e.err;
+  RunResult up = Podman({"update", "--memory", "96m", "p"});
+  EXPECT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_EQ(Podman({"kill", "p"}).exit_code, 0);
+  EXPECT_EQ(Podman({"rm", "p"}).exit_code, 0);
+  RunResult ev = RunProgram({"/bin/sh", "-c", "cat " + dir_ + "/evidence/*.jsonl"});
+  EXPECT_NE(ev.out.find("\"op\":\"pause\""), std::string::npos) << ev.out;
+  EXPECT_NE(ev.out.find("\"op\":\"resume\""), std::string::npos) << ev.out;
+  EXPECT_NE(ev.out.find("\"memory_bytes\":100663296"), std::string::npos) << ev.out;
+}
+
 TEST_F(OciPodman, TerminalWithDashIt) {
   if (!HaveProgram("/usr/bin/script")) GTEST_SKIP() << "script(1) is not installed (Debian package bsdutils)";
   std::string cmd = "/usr/bin/podman --root " + dir_ + "/storage --runroot " + dir_ + "/run --tmpdir " + dir_ +
