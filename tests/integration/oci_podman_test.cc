@@ -153,7 +153,8 @@ TEST_F(OciPodman, RefusalsReachTheUserNamingTheField) {
   EXPECT_NE(priv.err.find("process.capabilities"), std::string::npos) << priv.err;
   RunResult dev = Podman(RunArgs({"--rm", "--device", "/dev/null:/dev/xnull"}, {"/bin/true"}));
   EXPECT_NE(dev.exit_code, 0);
-  EXPECT_NE(dev.err.find("linux.devices"), std::string::npos) << dev.err;
+  // Rootless Podman cannot make device nodes: it binds the host's instead, refused as a writable mount.
+  EXPECT_NE(dev.err.find(IsRoot() ? "linux.devices" : "at /dev/xnull writable"), std::string::npos) << dev.err;
   RunResult vol = Podman(RunArgs({"--rm", "-v", dir_ + ":/data"}, {"/bin/true"}));
   EXPECT_NE(vol.exit_code, 0);
   EXPECT_NE(vol.err.find("writable"), std::string::npos) << vol.err;

@@ -335,17 +335,20 @@ TEST_F(OciRuntime, UpdateChangesTheLimitsOfARunningContainer) {
     auto stats = [&] { return nlohmann::json::parse(Runc({"events", "--stats", "upd"}, "stats").out, nullptr, false); };
     nlohmann::json sj = stats();
     ASSERT_FALSE(sj.is_discarded());
-    if (sj["data"]["memory"]["usage"].contains("limit"))  // v1 reports it; cgroup2 has memory.max only
+    if (sj["data"]["memory"]["usage"].contains("limit")) {  // v1 reports it; cgroup2 has memory.max only
       EXPECT_EQ(sj["data"]["memory"]["usage"]["limit"], 128ull << 20) << sj.dump();
+    }
     // pids.max is the limit, plus one on v1 where the outer shim shares the task's pids cgroup.
-    if (sj["data"]["pids"].contains("limit"))
+    if (sj["data"]["pids"].contains("limit")) {
       EXPECT_TRUE(sj["data"]["pids"]["limit"] == 20 || sj["data"]["pids"]["limit"] == 21) << sj.dump();
+    }
     WriteFile(dir_ + "/res.json", R"({"memory": {"limit": 100663296, "swap": 100663296}, "cpu": {"shares": 512}})");
     Proc r = Runc({"update", "--resources", dir_ + "/res.json", "upd"}, "update");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     sj = stats();
-    if (sj["data"]["memory"]["usage"].contains("limit"))
+    if (sj["data"]["memory"]["usage"].contains("limit")) {
       EXPECT_EQ(sj["data"]["memory"]["usage"]["limit"], 100663296) << sj.dump();
+    }
   }
   ASSERT_EQ(Runc({"kill", "upd", "KILL"}).exit_code, 0);
   EXPECT_EQ(WaitAdopted(pid), 128 + SIGKILL);
