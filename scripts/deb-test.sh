@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package in CI (docs/deploy.md "Debian package"): builds the .deb from an already built
 # and tested tree (scripts/build-deb.sh --from-build: the same debian/ rules, dh_* steps, shlibdeps
-# and maintainer scripts as a full build, without compiling everything again and without a -dbgsym
-# package), then installs it with apt-get on a clean Debian 12 booted with systemd as PID 1
+# and maintainer scripts as a full build, without compiling everything again, without a -dbgsym
+# package, unstripped and gzip-compressed: CORDON_DEB_FAST, build-deb.sh), then installs it with apt-get on a clean Debian 12 booted with systemd as PID 1
 # (scripts/systemd-boot-test.sh --deb: enable the socket, `cordon submit`, journal fields, remove).
 # Prints how long each half took. Needs root (systemd-nspawn); exits 77 (skip) otherwise.
 #
@@ -18,7 +18,7 @@ out=$(mktemp -d /tmp/cordon-deb-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 t0=$(date +%s)
 # lintian reads the whole package (tens of seconds on these binaries): run by build-deb.sh by hand.
-deb=$(CORDON_DEB_LINTIAN=${CORDON_DEB_LINTIAN:-0} scripts/build-deb.sh --from-build "$BUILD" "$out/deb" | tail -n 1)
+deb=$(CORDON_DEB_LINTIAN=${CORDON_DEB_LINTIAN:-0} CORDON_DEB_FAST=${CORDON_DEB_FAST:-1} scripts/build-deb.sh --from-build "$BUILD" "$out/deb" | tail -n 1)
 t1=$(date +%s)
 echo "deb-test: built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB) in $((t1 - t0)) s"
 rc=0
