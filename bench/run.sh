@@ -13,6 +13,7 @@
 #   cordon-seccomp-compile-bench  parse and compile of the shipped default profile: medians
 #   cordon-identity-bench  egress proxy per request: direct, proxied, proxied with a secret substituted
 #                      and a token attached: medians and ratios
+#   oci_bench.py       one OCI container's start-to-exit: cordon-runc beside crun and runc: medians, ratio
 #
 #   bench/run.sh [--quick]     (--quick: fewer runs and tasks, for CI's record)
 set -euo pipefail
@@ -36,6 +37,7 @@ if (( quick )); then
   build/bin/cordon-seccomp-compile-bench --runs 5
   build/bin/cordon-evidence-bench --runs 50
   [[ -x build/bin/cordon-identity-bench ]] && build/bin/cordon-identity-bench 300  # docs/identity.md
+  python3 bench/oci_bench.py --runs 5  # docs/kubernetes.md "Performance"
 else
   build/bin/cordon-host-costs
   build/bin/cordon-bench
@@ -45,4 +47,5 @@ else
   build/bin/cordon-seccomp-compile-bench
   build/bin/cordon-evidence-bench
   [[ -x build/bin/cordon-identity-bench ]] && build/bin/cordon-identity-bench  # docs/identity.md
+  python3 bench/oci_bench.py  # docs/kubernetes.md "Performance"
 fi

@@ -8,7 +8,8 @@
 #   --from-build: package that build tree's binaries (`cmake --install BUILD_DIR --prefix /usr`)
 #   instead of building them again (what CI does after building and testing them; seconds instead
 #   of a full build). Without it, dpkg-buildpackage builds from the source copy (debian/rules).
-# Prints the .deb's path on the last line. lintian's tags are in OUT/lintian.txt
+# Prints the .deb's path on the last line. lintian's tags are in OUT/lintian.txt (CORDON_DEB_LINTIAN=0:
+# lintian is not run)
 # (docs/deploy.md "Debian package" explains each one that remains).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,12 @@ start=$(date +%s)
 # static binaries took most of a 9-minute build on the 2-core VM.
 opts="nocheck parallel=${CORDON_DEB_JOBS:-2}"
 [[ ${CORDON_DEB_DBGSYM:-0} == 1 ]] || opts+=" noautodbgsym"
+# CORDON_DEB_FAST=1 (CI, scripts/deb-test.sh): binaries left unstripped and the .deb gzip-compressed,
+# which saves most of the time of a package that is installed once and thrown away.
+if [[ ${CORDON_DEB_FAST:-0} == 1 ]]; then
+  opts+=" nostrip"
+  export DPKG_DEB_COMPRESSOR_TYPE=gzip DPKG_DEB_COMPRESSOR_LEVEL=1
+fi
 (cd "$src" && CORDON_PREBUILT=$PREBUILT DEB_BUILD_OPTIONS="$opts" \
   dpkg-buildpackage -b -us -uc --no-sign >"$OUT/build.log" 2>&1) || {
   echo "build-deb: dpkg-buildpackage failed; the end of $OUT/build.log:" >&2
@@ -46,7 +53,9 @@ echo "build-deb: built in $(($(date +%s) - start)) s" >&2
 deb=$(ls "$OUT"/src/cordon_"$version"_*.deb)
 mv "$OUT"/src/cordon_* "$OUT"/src/cordon-dbgsym_* "$OUT"/ 2>/dev/null || true
 deb=$OUT/$(basename "$deb")
-if command -v lintian >/dev/null; then
+if [[ ${CORDON_DEB_LINTIAN:-1} == 0 ]]; then
+  echo "build-deb: lintian not run (CORDON_DEB_LINTIAN=0)" >&2
+elif command -v lintian >/dev/null; then
   lintian --info --display-info --pedantic "$OUT"/cordon_"$version"_*.changes >"$OUT/lintian.txt" 2>&1 || true
   echo "build-deb: lintian: $(grep -cE '^[EWIP]: ' "$OUT/lintian.txt" || true) tags (E errors, W warnings, I info, P pedantic), in $OUT/lintian.txt:" >&2
   grep -E '^[EWIP]: ' "$OUT/lintian.txt" | sort | uniq -c >&2 || true

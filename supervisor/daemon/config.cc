@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "supervisor/daemon/metrics.h"
 #include "supervisor/json_strict.h"
 #include "supervisor/sha256.h"
 
@@ -159,7 +160,7 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
   auto parsed = ParseStrictJson(text, "daemon " + source, FixHint("daemon.json"));
   if (!parsed) return std::unexpected(parsed.error());
   const json j = std::move(*parsed);
-  if (!c.Object(j, "", {"version", "retention", "evidence_log", "breakers", "description"})) return c.Failure();
+  if (!c.Object(j, "", {"version", "retention", "evidence_log", "breakers", "metrics", "description"})) return c.Failure();
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1) {
     c.Bad("version", "expected 1 (set \"version\": 1)");
     return c.Failure();
@@ -205,6 +206,17 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
         !field("window_ms", 1, 86400000, &p.window_ms) || !field("open_ms", 1, 86400000, &p.open_ms) ||
         !field("half_open_trials", 1, 1000, &p.half_open_trials))
       return c.Failure();
+  }
+  if (j.contains("metrics")) {  // ops: the metrics endpoint (docs/metrics.md); --metrics-listen overrides it
+    const json& m = j["metrics"];
+    if (!c.Object(m, "metrics", {"listen", "description"})) return c.Failure();
+    if (m.contains("listen")) {
+      if (!c.String(m["listen"], "metrics.listen", &out.metrics_listen)) return c.Failure();
+      if (auto ok = CheckMetricsListen(out.metrics_listen, "metrics.listen"); !ok) {
+        c.Bad("metrics.listen", ok.error().Message() + " (" + ok.error().hint + ")");
+        return c.Failure();
+      }
+    }
   }
   return out;
 }

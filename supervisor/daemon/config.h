@@ -69,6 +69,7 @@ struct DaemonSettings {
   std::optional<uint64_t> evlog_retain_days;     // "evidence_log": {"retain_days": D}
   std::optional<uint64_t> evlog_retain_records;  // "evidence_log": {"retain_records": N}
   governance::BreakerParams breakers;    // "breakers": {...} (wip/govb); unset fields keep the defaults
+  std::string metrics_listen;            // "metrics": {"listen": "127.0.0.1:9464"} (docs/metrics.md); "" = off
   std::string source;                    // the file read; empty when there is none
 };
 

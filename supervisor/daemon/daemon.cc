@@ -450,6 +450,7 @@ void Daemon::Reload() {
   }
   for (const auto& n : cfg->notes) Log("SIGHUP: " + n);
   config_ = std::make_shared<const Config>(std::move(*cfg));  // running tasks keep their own policy
+  NoteMetricsReload();                        // metrics_call.cc
   Log("SIGHUP: " + CurrentRetention().why);  // applied at the next sweep
   DiscardStalePool(false, "SIGHUP: their policy or seccomp filter changed");
   PlanPool();

@@ -417,8 +417,10 @@ class Daemon {
   // Metrics (metrics_call.cc, docs/metrics.md): the endpoint, the gauges each turn, the API call.
   Result<void> StartMetrics();
   void UpdateMetricsGauges();
+  void NoteMetricsReload();  // metrics_call.cc: a changed metrics.listen needs a restart
   void HandleMetrics(Conn& c, uint64_t call_id);
   Metrics metrics_;
+  std::string metrics_listen_;  // the endpoint bound at start ("" = none)
 
   const DaemonOptions& opts_;
   UniqueFd epoll_, listen_, sigfd_, state_lock_;

@@ -80,6 +80,14 @@ struct Metrics::Impl {
           .Register(*registry);
   prometheus::Family<prometheus::Gauge>& gauges =
       prometheus::BuildGauge().Name("cordon_daemon").Help("cordond's current figures, by what").Register(*registry);
+  prometheus::Family<prometheus::Gauge>& breakers =
+      prometheus::BuildGauge()
+          .Name("cordon_breakers")
+          .Help("Circuit breakers by state (closed, open, half_open); a forced-open breaker counts as open")
+          .Register(*registry);
+  prometheus::Gauge& breakers_closed = breakers.Add({{"state", "closed"}});
+  prometheus::Gauge& breakers_open = breakers.Add({{"state", "open"}});
+  prometheus::Gauge& breakers_half_open = breakers.Add({{"state", "half_open"}});
   prometheus::Counter& store_errors = errors.Add({{"kind", "store"}});
   prometheus::Counter& log_errors = errors.Add({{"kind", "evidence_log"}});
   prometheus::Gauge& running = gauges.Add({{"what", "tasks_running"}});
@@ -87,36 +95,12 @@ struct Metrics::Impl {
   prometheus::Gauge& pool_target = gauges.Add({{"what", "pool_target"}});
   prometheus::Gauge& connections = gauges.Add({{"what", "connections"}});
   prometheus::Gauge& pending = gauges.Add({{"what", "records_pending"}});
+  prometheus::Gauge& freezes = gauges.Add({{"what", "freezes"}});
+  prometheus::Gauge& tasks_frozen = gauges.Add({{"what", "tasks_frozen"}});
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
 Metrics::~Metrics() = default;
-
-Result<void> CheckMetricsListen(const std::string& addr_port) {
-  const std::string hint = "give a loopback address and a port, e.g. --metrics-listen 127.0.0.1:9464";
-  size_t colon = addr_port.rfind(':');
-  if (colon == std::string::npos || colon + 1 == addr_port.size())
-    return Fail(EINVAL, "--metrics-listen '" + addr_port + "': no port", hint);
-  std::string host = addr_port.substr(0, colon), port = addr_port.substr(colon + 1);
-  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 || std::stoul(port) == 0 ||
-      std::stoul(port) > 65535)
-    return Fail(EINVAL, "--metrics-listen '" + addr_port + "': '" + port + "' is not a port (1-65535)", hint);
-  in_addr a4{};
-  in6_addr a6{};
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']' &&
-      ::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a6) == 1) {
-    if (IN6_IS_ADDR_LOOPBACK(&a6)) return {};
-  } else if (::inet_pton(AF_INET, host.c_str(), &a4) == 1) {
-    if ((ntohl(a4.s_addr) >> 24) == 127) return {};
-  } else {
-    return Fail(EINVAL, "--metrics-listen '" + addr_port + "': '" + host + "' is not an IP address", hint);
-  }
-  return Fail(EINVAL,
-              "--metrics-listen '" + addr_port + "': " + host +
-                  " is not a loopback address; the metrics endpoint has no authentication, so it only listens on "
-                  "this host (scrape it through a local agent or a proxy)",
-              hint);
-}
 
 Result<void> Metrics::Listen(const std::string& addr_port) {
   CORDON_TRY(CheckMetricsListen(addr_port));
@@ -175,6 +159,11 @@ void Metrics::SetGauges(const MetricsGauges& g) {
   impl_->pool_target.Set(static_cast<double>(g.pool_target));
   impl_->connections.Set(static_cast<double>(g.connections));
   impl_->pending.Set(static_cast<double>(g.records_pending));
+  impl_->breakers_closed.Set(static_cast<double>(g.breakers_closed));
+  impl_->breakers_open.Set(static_cast<double>(g.breakers_open));
+  impl_->breakers_half_open.Set(static_cast<double>(g.breakers_half_open));
+  impl_->freezes.Set(static_cast<double>(g.freezes));
+  impl_->tasks_frozen.Set(static_cast<double>(g.tasks_frozen));
 }
 
 void Metrics::StoreError() { impl_->store_errors.Increment(); }

@@ -1,7 +1,7 @@
 // supervisor/daemon/metrics.h: cordond's metrics (docs/metrics.md), kept with prometheus-cpp and
 // served as OpenMetrics/Prometheus text two ways: over the API socket (`cordon metrics`, always),
-// and, when --metrics-listen ADDR:PORT is given, on a localhost TCP port by prometheus-cpp's
-// Exposer (off by default).
+// and, when --metrics-listen ADDR:PORT (or daemon.json's "metrics": {"listen": ADDR:PORT}) is
+// given, on a localhost TCP port by prometheus-cpp's Exposer (off by default).
 //
 // Labels are bounded sets only (class, policy, failure class, phase, pooled): never a task id,
 // principal or command, so the number of series does not grow with the number of tasks.
@@ -30,6 +30,10 @@ struct MetricsGauges {
   uint64_t pool_ready = 0, pool_target = 0;
   uint64_t connections = 0;
   uint64_t records_pending = 0;
+  // Governance (docs/governance.md, docs/incident-response.md): breakers by state (forced-open ones
+  // count as open), kill-switch freezes in force, and running tasks they hold frozen.
+  uint64_t breakers_closed = 0, breakers_open = 0, breakers_half_open = 0;
+  uint64_t freezes = 0, tasks_frozen = 0;
 };
 
 class Metrics {
@@ -57,7 +61,8 @@ class Metrics {
   std::unique_ptr<Impl> impl_;
 };
 
-// Whether ADDR:PORT names a loopback address with a port (the only kind --metrics-listen takes).
-Result<void> CheckMetricsListen(const std::string& addr_port);
+// Whether ADDR:PORT names a loopback address with a port (the only kind --metrics-listen and
+// daemon.json's metrics.listen take). `what` names the setting in the error.
+Result<void> CheckMetricsListen(const std::string& addr_port, const std::string& what = "--metrics-listen");
 
 }  // namespace cordon::daemon

@@ -6,10 +6,20 @@
 namespace cordon::daemon::internal {
 
 Result<void> Daemon::StartMetrics() {
-  if (opts_.metrics_listen.empty()) return {};
-  CORDON_TRY(metrics_.Listen(opts_.metrics_listen));
-  Log("metrics on http://" + opts_.metrics_listen + "/metrics");
+  // The flag overrides daemon.json's "metrics": {"listen": ...}; neither: no endpoint (the API
+  // call still answers). The address is bound once: a reload that changes it says so.
+  metrics_listen_ = !opts_.metrics_listen.empty() ? opts_.metrics_listen : config_->settings.metrics_listen;
+  if (metrics_listen_.empty()) return {};
+  CORDON_TRY(metrics_.Listen(metrics_listen_));
+  Log("metrics on http://" + metrics_listen_ + "/metrics" +
+      (opts_.metrics_listen.empty() ? " (" + config_->settings.source + ")" : ""));
   return {};
+}
+
+void Daemon::NoteMetricsReload() {
+  if (!opts_.metrics_listen.empty() || config_->settings.metrics_listen == metrics_listen_) return;
+  Log("SIGHUP: metrics.listen changed to '" + config_->settings.metrics_listen + "'; the endpoint stays on '" +
+      metrics_listen_ + "' until cordond restarts");
 }
 
 void Daemon::UpdateMetricsGauges() {
@@ -20,6 +30,16 @@ void Daemon::UpdateMetricsGauges() {
   g.pool_target = stopping_ ? 0 : opts_.pool_size * pool_plan_.size();
   g.connections = conns_.size();
   g.records_pending = pending_.size();
+  for (auto& [name, b] : breakers_.all()) {
+    if (b.mode() == governance::BreakerMode::kForcedOpen || b.state() == governance::BreakerState::kOpen)
+      ++g.breakers_open;
+    else if (b.state() == governance::BreakerState::kHalfOpen)
+      ++g.breakers_half_open;
+    else
+      ++g.breakers_closed;
+  }
+  g.freezes = freezes_.all().size();
+  g.tasks_frozen = frozen_tasks_.size();
   metrics_.SetGauges(g);
 }
 

@@ -18,6 +18,8 @@
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "supervisor/oci/monitor.h"
+#include "supervisor/oci/record.h"
+#include "supervisor/oci/resources.h"
 #include "supervisor/oci/state.h"
 #include "supervisor/policy_loader.h"
 #include "supervisor/sha256.h"
@@ -75,7 +77,7 @@ int KillRequestSignal() { return SIGRTMIN + 1; }
 
 std::string EvidenceDir() {
   if (const char* e = ::getenv("CORDON_OCI_EVIDENCE_DIR"); e && *e) return e;
-  if (::geteuid() == 0) return "/var/lib/cordon/oci-evidence";
+  if (HostRoot()) return "/var/lib/cordon/oci-evidence";
   if (const char* x = ::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/cordon/oci-evidence";
   const char* home = ::getenv("HOME");
   return std::string(home && *home ? home : "/tmp") + "/.local/state/cordon/oci-evidence";
@@ -234,6 +236,8 @@ Result<void> Delete(const Globals& g, const std::string& id, bool force) {
     const std::string status = Status(g.root, st);
     if (!force && status != "created")
       return FailMsg("container " + id + " is " + status, "stop it first, or delete --force");
+    // A paused container is thawed first: on the v1 freezer a frozen process dies only once thawed.
+    if (status == "paused") (void)Resume(g, id);
     ::kill(st.pid, KillRequestSignal());
     // The monitor kills the sandbox through Cordon and writes its record; a monitor that does not
     // end within 10 s is killed outright.
@@ -241,27 +245,20 @@ Result<void> Delete(const Globals& g, const std::string& id, bool force) {
     while (MonitorAlive(st) && sys::MonotonicNs() < deadline) ::usleep(5000);
     if (MonitorAlive(st)) ::kill(st.pid, SIGKILL);
   }
-  // The evidence record: the monitor's, or what is known when it left none.
-  std::string record;
-  if (auto r = ReadWholeFile(dir + "/evidence.json"); r && !r->empty()) {
-    record = *r;
-  } else {
-    nlohmann::json j = {{"outcome", {{"failure_class", "unknown"},
-                                     {"message", "the container's monitor left no record (it was killed)"}}},
-                        {"oci", {{"id", id}, {"bundle", st.bundle}}}};
-    record = j.dump() + "\n";
-  }
+  // The evidence record: the monitor's, or what is known when it left none; with the container's
+  // pause/resume/update events (resources.h).
+  nlohmann::json record;
+  if (auto r = ReadWholeFile(dir + "/evidence.json"); r && !r->empty()) record = nlohmann::json::parse(*r, nullptr, false);
+  if (!record.is_object())
+    record = {{"outcome", {{"failure_class", "unknown"},
+                           {"message", "the container's monitor left no record (it was killed)"}}},
+              {"oci", {{"id", id}, {"bundle", st.bundle}}}};
+  if (nlohmann::json events = nlohmann::json::parse(ContainerEvents(dir), nullptr, false);
+      events.is_array() && !events.empty())
+    record["oci"]["events"] = std::move(events);
   const std::string edir =
       !st.evidence_dir.empty() ? st.evidence_dir : (g.evidence_dir.empty() ? EvidenceDir() : g.evidence_dir);
-  std::string parent = edir.substr(0, edir.rfind('/'));
-  std::string grand = parent.substr(0, parent.rfind('/'));
-  ::mkdir(grand.c_str(), 0755);
-  ::mkdir(parent.c_str(), 0755);
-  ::mkdir(edir.c_str(), 0700);
-  UniqueFd out(::open((edir + "/" + id + ".jsonl").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (!out) return Fail(errno, "open the evidence file in " + edir, "set CORDON_OCI_EVIDENCE_DIR to a writable directory");
-  if (::write(out.Get(), record.data(), record.size()) != static_cast<ssize_t>(record.size()) || ::fsync(out.Get()) < 0)
-    return Fail(errno, "write the evidence record of container " + id + " to " + edir);
+  CORDON_TRY(WriteContainerRecord(edir, id, record.dump()));
   RemoveContainerDir(dir);
   return {};
 }

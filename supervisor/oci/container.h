@@ -40,7 +40,7 @@ Result<void> Delete(const Globals& g, const std::string& id, bool force);
 
 // Where delete writes evidence unless --evidence-dir said (at create: the directory is kept in the
 // container's state): $CORDON_OCI_EVIDENCE_DIR, else /var/lib/cordon/oci-evidence as
-// root, $XDG_STATE_HOME/cordon/oci-evidence (~/.local/state/...) otherwise.
+// host root (HostRoot), $XDG_STATE_HOME/cordon/oci-evidence (~/.local/state/...) otherwise.
 std::string EvidenceDir();
 
 // The real-time signal that asks the monitor to kill the sandbox through Cordon (SIGRTMIN+1).

@@ -2,7 +2,10 @@
 // (Podman through conmon, containerd's io.containerd.runc.v2 shim) drive. docs/kubernetes.md.
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,6 +14,7 @@
 #include "supervisor/oci/container.h"
 #include "supervisor/oci/exec.h"
 #include "supervisor/oci/query.h"
+#include "supervisor/oci/resources.h"
 #include "supervisor/oci/state.h"
 
 namespace cordon::oci {
@@ -25,6 +29,9 @@ constexpr const char* kUsage =
     "  start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID\n"
     "  run [--bundle DIR] [--pid-file FILE] ID      create + start + wait\n"
     "  exec --process FILE [--detach] [--pid-file FILE] [--console-socket SOCK] ID\n"
+    "  pause ID | resume ID       freeze and thaw the container's cgroup\n"
+    "  update [--resources FILE|-] [--memory BYTES] [--pids-limit N] ID\n"
+    "                             change the memory and pids limits of a running container\n"
     "  ps [--format table|json] ID | events --stats ID | features | --version\n";
 
 Globals g_globals;
@@ -97,6 +104,33 @@ Result<Args> Parse(int argc, char** argv, std::initializer_list<const char*> val
 }
 
 int Done(Result<void> r) { return r ? 0 : Failed(r.error()); }
+
+// Bytes as runc's --memory takes them: a number with an optional k, m, g (or kb, mb, gb) suffix;
+// -1 is no limit.
+Result<int64_t> ParseBytes(const std::string& s, const std::string& flag) {
+  char* end = nullptr;
+  long long n = std::strtoll(s.c_str(), &end, 10);
+  std::string unit = end ? end : "";
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  int64_t mul = unit.empty() ? 1 : unit == "k" ? 1024 : unit == "m" ? 1024 * 1024 : unit == "g" ? 1024LL * 1024 * 1024 : 0;
+  if (s.empty() || end == s.c_str() || mul == 0 || (n < 0 && n != -1))
+    return FailMsg(flag + " '" + s + "' is not a size", "give bytes with an optional k, m or g suffix, e.g. 64m");
+  return n < 0 ? -1 : static_cast<int64_t>(n) * mul;
+}
+
+// All of fd (stdin for --resources -).
+Result<std::string> ReadAll(int fd) {
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(errno, "read stdin");
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
 
 int Main(int argc, char** argv) {
   g_globals.root = DefaultRoot();
@@ -186,8 +220,8 @@ int Main(int argc, char** argv) {
                             "use events --stats, or read the evidence record at delete"});
       return Done(PrintStats(g_globals, *id));
     }
-    return Failed(Error{0, cmd + ": a Cordon sandbox cannot be frozen and thawed",
-                        "stop the container instead (kill TERM, then delete)"});
+    if (cmd == "pause") return Done(Pause(g_globals, *id));
+    return Done(Resume(g_globals, *id));
   }
   if (cmd == "kill") {
     CORDON_PARSE(a, {}, {{"a", "all"}});
@@ -214,9 +248,44 @@ int Main(int argc, char** argv) {
     auto r = Exec(g_globals, o);
     return r ? *r : Failed(r.error());
   }
-  if (cmd == "update")
-    return Failed(Error{0, "update: a running Cordon sandbox keeps the limits it was created with",
-                        "recreate the container with the new limits"});
+  if (cmd == "update") {
+    // runc's flags; those Cordon does not apply (CPU rates, swap, cpusets, block I/O) are recorded
+    // as ignored, as config.json's are at create.
+    static constexpr const char* kIgnoredFlags[] = {
+        "memory-swap",    "memory-reservation", "kernel-memory", "kernel-memory-tcp", "cpu-period",
+        "cpu-quota",      "cpu-share",          "cpu-rt-period", "cpu-rt-runtime",    "cpuset-cpus",
+        "cpuset-mems",    "blkio-weight",       "l3-cache-schema", "mem-bw-schema"};
+    CORDON_PARSE(a, {"resources", "r", "memory", "pids-limit", "memory-swap", "memory-reservation", "kernel-memory",
+                     "kernel-memory-tcp", "cpu-period", "cpu-quota", "cpu-share", "cpu-rt-period", "cpu-rt-runtime",
+                     "cpuset-cpus", "cpuset-mems", "blkio-weight", "l3-cache-schema", "mem-bw-schema"},
+                 {{"r", "resources"}});
+    auto id = need_id(a, cmd);
+    if (!id) return Failed(id.error());
+    ResourceUpdate u;
+    if (a.val.contains("resources")) {
+      const std::string& file = a.val["resources"];
+      auto text = file == "-" ? ReadAll(0) : ReadWholeFile(file);
+      if (!text) return Failed(Wrap(text.error(), "--resources " + file).error());
+      auto parsed = ParseResources(*text);
+      if (!parsed) return Failed(parsed.error());
+      u = std::move(*parsed);
+    }
+    if (a.val.contains("memory")) {
+      auto b = ParseBytes(a.val["memory"], "--memory");
+      if (!b) return Failed(b.error());
+      u.memory_limit = *b;
+    }
+    if (a.val.contains("pids-limit")) {
+      char* end = nullptr;
+      const std::string& v = a.val["pids-limit"];
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0') return Usage("--pids-limit '" + v + "' is not a number");
+      u.pids_limit = n;
+    }
+    for (const char* f : kIgnoredFlags)
+      if (a.val.contains(f)) u.ignored.push_back(std::string("--") + f);
+    return Done(Update(g_globals, *id, u));
+  }
   if (cmd == "features") {
     PrintFeatures();
     return 0;

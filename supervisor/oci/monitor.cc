@@ -120,6 +120,12 @@ void WaitForStart(const MonitorPlan& p, int sigfd) {
   std::optional<cgroup::Layout> layout;
   {
     auto l = cgroup::DetectLayout();
+    // Root of a user namespace that maps only some ids (rootless Podman's) owns none of the host's
+    // cgroups, whatever it can see of them: no task cgroup, as for a rootless `cordon run` without
+    // a delegated one.
+    if (l && l->no_cgroup_reason.empty() && !HostRoot())
+      l->no_cgroup_reason = "uid 0 of a user namespace that does not map every host id (rootless Podman): "
+                            "the host's cgroups are not ours";
     if (l && l->no_cgroup_reason.empty())
       if (auto prep = cgroup::PrepareBase(*l); !prep) l->no_cgroup_reason = prep.error().Message();
     if (l) {
@@ -165,7 +171,13 @@ void WaitForStart(const MonitorPlan& p, int sigfd) {
   WaitForStart(plan, sigfd.Get());
 
   const uint64_t received = sys::MonotonicNs();
-  auto identity = AcquireIdentity(IdRange{});
+  // Host root leases a host uid of its own for the task (identity.h); root of a user namespace
+  // that maps only some ids (rootless Podman's) maps its own uid, as a rootless `cordon run` does.
+  Result<TaskIdentity> identity = HostRoot() ? AcquireIdentity(IdRange{}) : Result<TaskIdentity>(TaskIdentity{});
+  if (identity && !identity->rootful) {
+    identity->host_uid = ::geteuid();
+    identity->host_gid = ::getegid();
+  }
   if (!identity) {
     std::fprintf(stderr, "cordon-runc: %s\n", identity.error().Message().c_str());
     ExitLike(125, 0);

@@ -18,8 +18,24 @@
 
 namespace cordon::oci {
 
+bool HostRoot() {
+  if (::geteuid() != 0) return false;
+  // The initial user namespace's map: "0 0 4294967295". A namespace that maps fewer ids is not
+  // the host's, whatever uid 0 means inside it.
+  auto map = ReadWholeFile("/proc/self/uid_map");
+  if (!map) return true;
+  std::istringstream in(*map);
+  uint64_t inside = 0, outside = 0, count = 0, total = 0;
+  bool zero_is_zero = false;
+  while (in >> inside >> outside >> count) {
+    total += count;
+    if (inside == 0 && outside == 0) zero_is_zero = true;
+  }
+  return zero_is_zero && total >= 4294967295ull;
+}
+
 std::string DefaultRoot() {
-  if (::geteuid() == 0) return "/run/cordon-runc";
+  if (HostRoot()) return "/run/cordon-runc";
   if (const char* x = ::getenv("XDG_RUNTIME_DIR"); x && *x) return std::string(x) + "/cordon-runc";
   return "/tmp/cordon-runc-" + std::to_string(::geteuid());
 }

@@ -25,7 +25,14 @@ struct ContainerState {
   std::string evidence_dir;   // where delete writes the record (decided at create)
 };
 
-// --root's default: /run/cordon-runc as root, $XDG_RUNTIME_DIR/cordon-runc (or
+// Whether cordon-runc is root of the whole host: euid 0 in a user namespace that maps every uid
+// (the initial one, or a container that owns the host's ids). False for an ordinary user, and for
+// root inside a user namespace that maps only some ids, as rootless Podman runs its OCI runtime:
+// there the host's per-task ids, /run and /var/lib are out of reach, and the sandbox is built the
+// rootless way (the caller's own uid, 0 inside that namespace, mapped into the task's namespace).
+bool HostRoot();
+
+// --root's default: /run/cordon-runc as host root, $XDG_RUNTIME_DIR/cordon-runc (or
 // /tmp/cordon-runc-<uid>) otherwise.
 std::string DefaultRoot();
 

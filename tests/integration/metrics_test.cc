@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -143,6 +145,59 @@ TEST(Metrics, ListenServesTheSameFiguresOverHttpOnLoopbackOnly) {
   auto bad = RunProgram({BuildPath("bin/cordond"), "--metrics-listen", "0.0.0.0:" + std::to_string(port)});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("is not a loopback address"), std::string::npos) << bad.err;
+}
+
+// The endpoint from daemon.json alone (no flag), and the governance figures on it: a breaker
+// tripped by tasks that really fail, and a kill-switch freeze, each seen in a scrape.
+TEST(Metrics, DaemonJsonEnablesTheEndpointAndItShowsBreakersAndFreezes) {
+  REQUIRE_SANDBOX();
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  const std::string addr = "127.0.0.1:" + std::to_string(port);
+  DaemonProcess d(R"({"version": 1, "roles": {"ops": {"policies": ["default"], "classes": ["interactive", "batch"],
+    "operator": true}}, "principals": [{"name": "ops", "tenant": "ci", "uids": [)" +
+                  std::to_string(::geteuid()) + R"(], "roles": ["ops"]}]})");
+  // A bad address is refused at start, naming the field.
+  std::ofstream(d.conf() + "/daemon.json") << R"({"version": 1, "metrics": {"listen": "0.0.0.0:)" << port << R"("}})";
+  auto bad = RunProgram({BuildPath("bin/cordond"), "--socket", d.dir() + "/other.sock", "--state-dir",
+                         d.dir() + "/other-state", "--config-dir", d.conf()});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("metrics.listen"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("is not a loopback address"), std::string::npos) << bad.err;
+
+  std::ofstream(d.conf() + "/daemon.json")
+      << R"({"version": 1, "metrics": {"listen": ")" << addr << R"("},
+             "breakers": {"failure_rate_pct": 50, "minimum_calls": 2, "window_ms": 60000, "open_ms": 600000}})";
+  ASSERT_NE(d.Signal(SIGTERM), -1);
+  d.Start();
+  ASSERT_TRUE(d.WaitForLog("metrics on http://" + addr + "/metrics (" + d.conf() + "/daemon.json)")) << d.Log();
+  auto body = [&] {
+    std::string http = Scrape(port);
+    size_t at = http.find("\r\n\r\n");
+    return at == std::string::npos ? http : http.substr(at + 4);
+  };
+  // Waits (5 s at most) until the scrape shows `value` for the sample; the loop sets gauges each turn.
+  auto shows = [&](const std::string& name, const Labels& l, double value) {
+    for (int i = 0; i < 500; ++i) {
+      if (Sample(body(), name, l) == value) return true;
+      ::usleep(10000);
+    }
+    return false;
+  };
+  EXPECT_TRUE(shows("cordon_breakers", {{"state", "open"}}, 0)) << body();
+  EXPECT_TRUE(shows("cordon_daemon", {{"what", "freezes"}}, 0)) << body();
+  for (int i = 0; i < 2; ++i) {
+    auto f = d.Cli({"submit", "--app", "flaky", "--", "/nonexistent/tool"});
+    EXPECT_EQ(f.exit_code, 127) << f.err;
+  }
+  EXPECT_TRUE(shows("cordon_breakers", {{"state", "open"}}, 1)) << body();
+  EXPECT_TRUE(shows("cordon_breakers", {{"state", "closed"}}, 0)) << body();
+  auto fr = d.Cli({"freeze", "--app", "other", "--reason", "metrics test"});
+  ASSERT_EQ(fr.exit_code, 0) << fr.err;
+  EXPECT_TRUE(shows("cordon_daemon", {{"what", "freezes"}}, 1)) << body();
+  EXPECT_TRUE(shows("cordon_daemon", {{"what", "tasks_frozen"}}, 0)) << body();
+  ASSERT_EQ(d.Cli({"thaw", "--app", "other"}).exit_code, 0);
+  EXPECT_TRUE(shows("cordon_daemon", {{"what", "freezes"}}, 0)) << body();
 }
 
 TEST(Metrics, OnlyPrincipalsMayReadThem) {

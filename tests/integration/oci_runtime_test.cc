@@ -13,6 +13,8 @@
 
 #include "common/scm_rights.h"
 #include "tests/integration/oci_support.h"
+#include "supervisor/evidence/log.h"
+#include "tests/support/cgroup_bases.h"
 #include "tests/support/host.h"
 
 namespace cordon::test::oci {
@@ -264,6 +266,129 @@ TEST_F(OciRuntime, ResourcesBecomeTheSandboxLimits) {
     EXPECT_NE(ReadFile(dir_ + "/create-limits.err").find("fork"), std::string::npos)
         << ReadFile(dir_ + "/create-limits.err");
   }
+}
+
+// pause/resume through the cgroup freezer: a container printing a counter stops counting while
+// paused and counts again once resumed; the record says when. Without a task cgroup (rootless, no
+// delegated cgroup: decided from the host) both are refused with the reason instead.
+TEST_F(OciRuntime, PauseFreezesTheContainerAndResumeThawsIt) {
+  Config(BaseConfig({"/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done"}));
+  pid_t pid = Create("frz");
+  ASSERT_EQ(Runc({"start", "frz"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return Output("frz").size() > 4; }));
+  Proc created = Runc({"resume", "frz"}, "resume");
+  EXPECT_NE(created.exit_code, 0);
+  EXPECT_NE(created.err.find("is running, not paused"), std::string::npos) << created.err;
+  Proc p = Runc({"pause", "frz"}, "pause");
+  if (std::string why = NoTaskCgroupReason(); !why.empty()) {
+    EXPECT_NE(p.exit_code, 0);
+    EXPECT_NE(p.err.find("has no cgroup freezer of its own"), std::string::npos) << p.err;
+    EXPECT_EQ(State("frz")["status"], "running");
+  } else {
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    EXPECT_EQ(State("frz")["status"], "paused");
+    const size_t frozen_at = Output("frz").size();
+    ::usleep(300 * 1000);
+    EXPECT_EQ(Output("frz").size(), frozen_at) << "the container went on counting while paused";
+    Proc again = Runc({"pause", "frz"}, "pause");
+    EXPECT_NE(again.err.find("is paused, not running"), std::string::npos) << again.err;
+    ASSERT_EQ(Runc({"resume", "frz"}, "resume").exit_code, 0);
+    EXPECT_EQ(State("frz")["status"], "running");
+    EXPECT_TRUE(WaitFor([&] { return Output("frz").size() > frozen_at + 4; }, 5)) << "no count after resume";
+    ASSERT_EQ(Runc({"pause", "frz"}, "pause").exit_code, 0);  // delete --force of a paused container
+  }
+  ASSERT_EQ(Runc({"delete", "--force", "frz"}).exit_code, 0);
+  EXPECT_EQ(WaitAdopted(pid), 128 + SIGKILL);
+  nlohmann::json ev = Evidence("frz");
+  EXPECT_EQ(ev["failure_class"], "killed") << ev.dump();
+  if (NoTaskCgroupReason().empty()) {
+    ASSERT_TRUE(ev["oci"]["events"].is_array()) << ev.dump();
+    // pause, resume, pause, and the thaw delete --force does before its kill.
+    ASSERT_EQ(ev["oci"]["events"].size(), 4u) << ev.dump();
+    for (size_t i = 0; i < 4; ++i) EXPECT_EQ(ev["oci"]["events"][i]["op"], i % 2 ? "resume" : "pause") << i;
+    EXPECT_FALSE(ev["oci"]["events"][0]["time"].is_null());
+  }
+}
+
+// update changes the limits of a running container in its cgroup (read back by events --stats),
+// records what it set and what it ignored, and refuses a field it cannot change by name.
+TEST_F(OciRuntime, UpdateChangesTheLimitsOfARunningContainer) {
+  nlohmann::json c = BaseConfig({"/bin/sh", "-c", "echo up; exec sleep 1000"});
+  c["linux"]["resources"] = {{"memory", {{"limit", 64 << 20}}}, {"pids", {{"limit", 10}}}};
+  Config(c);
+  pid_t pid = Create("upd");
+  ASSERT_EQ(Runc({"start", "upd"}).exit_code, 0);
+  ASSERT_TRUE(WaitFor([&] { return Output("upd") == "up\n"; }));
+  Proc bad = Runc({"update", "--memory", "lots", "upd"}, "update");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("--memory 'lots' is not a size"), std::string::npos) << bad.err;
+  WriteFile(dir_ + "/devices.json", R"({"devices": [{"allow": true, "access": "rwm"}]})");
+  Proc dev = Runc({"update", "--resources", dir_ + "/devices.json", "upd"}, "update");
+  EXPECT_NE(dev.exit_code, 0);
+  EXPECT_NE(dev.err.find("--resources devices"), std::string::npos) << dev.err;
+  Proc u = Runc({"update", "--memory", "128m", "--pids-limit", "20", "upd"}, "update");
+  if (std::string why = NoTaskCgroupReason(); !why.empty()) {
+    EXPECT_NE(u.exit_code, 0);
+    EXPECT_NE(u.err.find("has no memory controller in its cgroup"), std::string::npos) << u.err;
+  } else {
+    ASSERT_EQ(u.exit_code, 0) << u.err;
+    auto stats = [&] { return nlohmann::json::parse(Runc({"events", "--stats", "upd"}, "stats").out, nullptr, false); };
+    nlohmann::json sj = stats();
+    ASSERT_FALSE(sj.is_discarded());
+    if (sj["data"]["memory"]["usage"].contains("limit")) {  // v1 reports it; cgroup2 has memory.max only
+      EXPECT_EQ(sj["data"]["memory"]["usage"]["limit"], 128ull << 20) << sj.dump();
+    }
+    // pids.max is the limit, plus one on v1 where the outer shim shares the task's pids cgroup.
+    if (sj["data"]["pids"].contains("limit")) {
+      EXPECT_TRUE(sj["data"]["pids"]["limit"] == 20 || sj["data"]["pids"]["limit"] == 21) << sj.dump();
+    }
+    WriteFile(dir_ + "/res.json", R"({"memory": {"limit": 100663296, "swap": 100663296}, "cpu": {"shares": 512}})");
+    Proc r = Runc({"update", "--resources", dir_ + "/res.json", "upd"}, "update");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    sj = stats();
+    if (sj["data"]["memory"]["usage"].contains("limit")) {
+      EXPECT_EQ(sj["data"]["memory"]["usage"]["limit"], 100663296) << sj.dump();
+    }
+  }
+  ASSERT_EQ(Runc({"kill", "upd", "KILL"}).exit_code, 0);
+  EXPECT_EQ(WaitAdopted(pid), 128 + SIGKILL);
+  ASSERT_EQ(Runc({"delete", "upd"}).exit_code, 0);
+  if (NoTaskCgroupReason().empty()) {
+    nlohmann::json ev = Evidence("upd");
+    ASSERT_EQ(ev["oci"]["events"].size(), 2u) << ev.dump();
+    EXPECT_EQ(ev["oci"]["events"][0]["set"]["memory_bytes"], 128 << 20) << ev.dump();
+    EXPECT_EQ(ev["oci"]["events"][0]["set"]["pids"], 20);
+    EXPECT_EQ(ev["oci"]["events"][1]["set"]["memory_bytes"], 100663296);
+    EXPECT_EQ(ev["oci"]["events"][1]["ignored"], nlohmann::json({"cpu.shares", "memory.swap"})) << ev.dump();  // in key order
+  }
+}
+
+// Every delete appends the record to the evidence directory's tamper-evident log, sealed: `cordon
+// evidence verify` accepts it, and a record changed afterwards is caught.
+TEST_F(OciRuntime, DeleteAppendsTheRecordToATamperEvidentLog) {
+  Config(BaseConfig({"/bin/sh", "-c", "exit 5"}));
+  EXPECT_EQ(RunToEnd("first").first, 5);
+  EXPECT_EQ(RunToEnd("second").first, 5);
+  Proc v = RunCapture({BuildPath("bin/cordon"), "evidence", "verify", "--log", evidence_}, dir_, "verify");
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("OK: valid and sealed to the end (3 records)"), std::string::npos) << v.out << v.err;
+  auto file = evlog::ReadRecordFile(evidence_ + "/evidence-log/records");
+  ASSERT_TRUE(file) << file.error().Message();
+  ASSERT_EQ(file->records.size(), 3u);
+  for (size_t i = 1; i < 3; ++i) {
+    nlohmann::json r = nlohmann::json::parse(file->records[i]);
+    EXPECT_EQ(r["kind"], "oci_container");
+    EXPECT_EQ(r["data"]["oci"]["id"], i == 1 ? "first" : "second");
+    EXPECT_EQ(r["data"]["exit"]["code"], 5);
+  }
+  // An exit code changed in place (same length) no longer verifies.
+  std::string records = ReadFile(evidence_ + "/evidence-log/records");
+  size_t at = records.rfind("\"code\":5");
+  ASSERT_NE(at, std::string::npos);
+  records[at + 7] = '0';
+  WriteFile(evidence_ + "/evidence-log/records", records);
+  Proc t = RunCapture({BuildPath("bin/cordon"), "evidence", "verify", "--log", evidence_}, dir_, "verify");
+  EXPECT_EQ(t.exit_code, 1) << t.out << t.err;
 }
 
 TEST_F(OciRuntime, SeccompProfileIsCompiledByCordonAndDenialsRecorded) {
