@@ -486,6 +486,9 @@ int main(int argc, char** argv) {
     std::vector<double> walls_ms;                            // and their wall times
     double cpu_per_task_ms = 0;
     bool governance = false;  // submits name a session and a budgeted app (docs/governance.md)
+    // Tasks this daemon ran, from every row that uses it (the `cordon submit` row shares the warm
+    // pool's daemon): what its CPU is divided by.
+    std::shared_ptr<std::atomic<uint64_t>> runs = std::make_shared<std::atomic<uint64_t>>(0);
   };
   std::vector<DaemonRow> daemons;
   if (with_daemon) {
@@ -538,6 +541,7 @@ int main(int argc, char** argv) {
         if (auto o = cordon::daemon::ClientConnection::Open(r.d->socket())) c.emplace(std::move(*o));
       }
       Contender c{r.name, [&r, &cmd, devnull](int w) {
+                    ++*r.runs;
                     std::string id;
                     uint64_t t = r.conn[w] ? SubmitWait(*r.conn[w], cmd, devnull, &id, r.governance) : 0;
                     if (w == 0 && t != 0) {
@@ -555,7 +559,10 @@ int main(int argc, char** argv) {
       if (r.name != "cordond submit+wait, warm pool") continue;
       Cmd sub = {cordon, "submit", "--socket", r.d->socket(), "--"};
       sub.insert(sub.end(), cmd.begin(), cmd.end());
-      Contender c{"cordon submit (CLI), warm pool", [sub](int) { return SpawnWait(sub); }};
+      Contender c{"cordon submit (CLI), warm pool", [sub, runs = r.runs](int) {
+                    ++*runs;
+                    return SpawnWait(sub);
+                  }};
       c.pace_ns = r.pace_ns;
       cs.push_back(c);
     }
@@ -593,11 +600,17 @@ int main(int argc, char** argv) {
     std::vector<Result> res(cs.size());
     {  // latency: interleaved; cordond's CPU per task over its own row's runs
       std::vector<double> cpu0(daemons.size());
-      for (size_t k = 0; k < daemons.size(); ++k) cpu0[k] = daemons[k].d->CpuMs();
+      std::vector<uint64_t> runs0(daemons.size());
+      for (size_t k = 0; k < daemons.size(); ++k) {
+        cpu0[k] = daemons[k].d->CpuMs();
+        runs0[k] = daemons[k].runs->load();
+      }
       const std::vector<Stats> lat = InterleavedLatency(cs, iterations, warmup);
       for (size_t i = 0; i < cs.size(); ++i) res[i].latency = lat[i];
-      for (size_t k = 0; k < daemons.size(); ++k)
-        daemons[k].cpu_per_task_ms = (daemons[k].d->CpuMs() - cpu0[k]) / double(iterations + warmup);
+      for (size_t k = 0; k < daemons.size(); ++k) {
+        const uint64_t n = daemons[k].runs->load() - runs0[k];
+        daemons[k].cpu_per_task_ms = n ? (daemons[k].d->CpuMs() - cpu0[k]) / double(n) : 0;
+      }
     }
     for (size_t i = 0; i < cs.size(); ++i)
       for (int w : worker_counts) res[i].per_s[w] = Throughput(cs[i], w, per_worker);
