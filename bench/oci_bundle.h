@@ -65,6 +65,7 @@ inline void RemoveOciBundle(const std::string& dir) {
   for (const char* l : {"bin", "lib", "lib64", "sbin"}) unlink((dir + "/rootfs/" + l).c_str());
   for (const char* d : {"/usr", "/proc", "/dev", "/tmp", "/etc", ""}) rmdir((dir + "/rootfs" + d).c_str());
   unlink((dir + "/config.json").c_str());
+  rmdir((dir + "/state").c_str());  // the runtimes' state root (`--root`), empty once each run is deleted
   rmdir(dir.c_str());
 }
 

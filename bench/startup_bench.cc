@@ -575,7 +575,8 @@ int main(int argc, char** argv) {
       auto seq = std::make_shared<std::atomic<uint64_t>>(0);
       auto argv_of = [rt = rt, path = path, bundle, seq] {
         std::string id = "cordon-bench-" + std::to_string(getpid()) + "-" + std::to_string((*seq)++);
-        Cmd c = {path};
+        // Their state in the bundle (`--root`): an unprivileged user cannot write /run/runc.
+        Cmd c = {path, "--root", bundle + "/state"};
         if (rt == "crun") c.push_back("--cgroup-manager=disabled");
         c.insert(c.end(), {"run", "--bundle", bundle, id});
         return c;
