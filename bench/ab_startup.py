@@ -59,6 +59,8 @@ def main():
         if not eq or not cmd.strip():
             sys.exit(f"ab_startup: '{c}' is not NAME=COMMAND; write e.g. 'after=build/bin/cordon run -- /bin/true'")
         argv = shlex.split(cmd)
+        if "/" in argv[0] and not os.access(argv[0], os.X_OK):
+            sys.exit(f"ab_startup: '{argv[0]}' of contender '{name}' is not an executable file; check the path")
         if "/" not in argv[0]:
             found = [os.path.join(d, argv[0]) for d in os.environ.get("PATH", "").split(":")
                      if os.access(os.path.join(d, argv[0]), os.X_OK)]
@@ -100,7 +102,8 @@ def main():
             continue
         p50 = statistics.median(xs)
         rb = f"{p50 / bw:6.2f}x" if bw else "    n/a"
-        print(f"| {name:<24} | {p50:7.2f} | {pct(xs, 95):7.2f} | {pct(xs, 99):7.2f} | {p50 / first:8.2f}x | {rb} | {failed[name]}")
+        rf = f"{p50 / first:8.2f}x" if first else "      n/a"
+        print(f"| {name:<24} | {p50:7.2f} | {pct(xs, 95):7.2f} | {pct(xs, 99):7.2f} | {rf} | {rb} | {failed[name]}")
 
 
 if __name__ == "__main__":
