@@ -4,7 +4,10 @@
 #   cordon-host-costs  what this machine charges for a sandbox's primitives: system call, page
 #                      fault, cpuid, process start-up with and without libc, each namespace
 #   cordon-bench       /bin/true and `python3 -c pass`: bare, cordon run, cordond cold and with the
-#                      warm pool, bubblewrap; p50/p95/p99, 1 and 2 workers, per-step breakdown
+#                      warm pool, `cordon submit`, crun and runc (where they work on this host),
+#                      bubblewrap; p50/p95/p99 (series interleaved), 1 and 2 workers, cordond's CPU
+#                      per task, per-step breakdown
+#   (bench/ab_startup.py, not run here: an interleaved A/B of two builds' start-up)
 #   daemon_load.py     N concurrent sleeping tasks: admission latency, RSS and fds per live task
 #   seccomp_denials.py a denied system call under `cordon run` (notified and recorded) beside the
 #                      same profile's bare filter (SECCOMP_RET_ERRNO): ns per call, ratio

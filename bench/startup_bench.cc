@@ -6,12 +6,16 @@
 //
 // For each program (/bin/true and `python3 -c pass`, or CMD) and each contender it runs the program
 // N times and prints p50/p95/p99 wall time per run, then the throughput with 1 and 2 workers, with
-// the ratios against a bare fork+exec of the same program and against bubblewrap. Contenders:
+// the ratios against a bare fork+exec of the same program and against bubblewrap. The latency series
+// are interleaved (one run of each contender per round), so that a loaded host's drift hits every
+// row alike. Contenders:
 //   bare                 posix_spawn + waitpid from this driver (the floor without isolation)
 //   cordon run           the one-shot CLI, embedded default policy, full isolation
 //   cordond, cold        Submit + Wait over the daemon's socket, from a client already connected
 //   cordond, warm pool   the same against a daemon with --pool-size; paced so the pool keeps up
 //   cordon submit (CLI)  the `cordon submit` command per task against that daemon: what a shell gets
+//   crun, runc           `run` of an OCI bundle of the same shape (bench/oci_bundle.h), where a probe
+//                        run works on this host
 //   bubblewrap           --unshare-all --die-with-parent --new-session, ro /usr, /proc, /dev, /tmp
 // Then where the time goes (the evidence timelines), and the daemon's CPU per task.
 #include <fcntl.h>
@@ -30,12 +34,14 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/oci_bundle.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/governance/governor.h"
 #include "supervisor/policy.h"
@@ -219,25 +225,6 @@ struct Result {
   double per_s[3] = {0, 0, 0};  // throughput with 1, 2 workers (index = workers)
 };
 
-Stats Latency(const Contender& c, int iterations, int warmup) {
-  for (int i = 0; i < warmup; ++i) c.once(0);
-  std::vector<double> ms;
-  size_t failed = 0;
-  for (int i = 0; i < iterations; ++i) {
-    if (c.pace_ns) {
-      timespec ts{time_t(c.pace_ns / 1000000000ull), long(c.pace_ns % 1000000000ull)};
-      nanosleep(&ts, nullptr);
-    }
-    uint64_t t = c.once(0);
-    if (t == 0) {
-      ++failed;
-    } else {
-      ms.push_back(double(t) / 1e6);
-    }
-  }
-  return Summarize(ms, failed);
-}
-
 // Runs per_worker runs on each of `workers` threads back to back; tasks per second overall.
 double Throughput(const Contender& c, int workers, int per_worker) {
   std::atomic<int> ok{0};
@@ -256,6 +243,61 @@ std::string FindBwrap() {
   for (const char* p : {"/usr/bin/bwrap", "/usr/local/bin/bwrap"})
     if (access(p, X_OK) == 0) return p;
   return {};
+}
+
+std::string FindProgram(std::initializer_list<const char*> paths) {
+  for (const char* p : paths)
+    if (access(p, X_OK) == 0) return p;
+  return {};
+}
+
+// Runs argv once with stderr kept; returns "" when it exited 0, else its stderr's first line (or
+// how it ended): the reason a row is left out.
+std::string ProbeRun(const Cmd& argv) {
+  char tmpl[] = "/tmp/cordon-bench-probe-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) return "cannot create a temporary file";
+  close(fd);
+  pid_t pid = Spawn(argv, tmpl);
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) < 0) status = -1;
+  std::string why;
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    std::ifstream in(tmpl);
+    std::getline(in, why);
+    if (why.empty()) why = "exit status " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  }
+  unlink(tmpl);
+  return why;
+}
+
+// Every contender's latency series, interleaved: round i runs each contender once, starting at a
+// rotating one, so that a loaded host's drift hits every row alike (ratios in one run stay
+// comparable). Warm-up runs first, in the same order.
+std::vector<Stats> InterleavedLatency(const std::vector<Contender>& cs, int iterations, int warmup) {
+  const size_t n = cs.size();
+  for (int i = 0; i < warmup; ++i)
+    for (const Contender& c : cs) c.once(0);
+  std::vector<std::vector<double>> ms(n);
+  std::vector<size_t> failed(n, 0);
+  for (int i = 0; i < iterations; ++i) {
+    for (size_t k = 0; k < n; ++k) {
+      const Contender& c = cs[(k + size_t(i)) % n];
+      if (c.pace_ns) {
+        timespec ts{time_t(c.pace_ns / 1000000000ull), long(c.pace_ns % 1000000000ull)};
+        nanosleep(&ts, nullptr);
+      }
+      uint64_t t = c.once(0);
+      if (t == 0) {
+        ++failed[(k + size_t(i)) % n];
+      } else {
+        ms[(k + size_t(i)) % n].push_back(double(t) / 1e6);
+      }
+    }
+  }
+  std::vector<Stats> out;
+  for (size_t k = 0; k < n; ++k) out.push_back(Summarize(ms[k], failed[k]));
+  return out;
 }
 
 std::string Join(const Cmd& cmd) {
@@ -444,6 +486,9 @@ int main(int argc, char** argv) {
     std::vector<double> walls_ms;                            // and their wall times
     double cpu_per_task_ms = 0;
     bool governance = false;  // submits name a session and a budgeted app (docs/governance.md)
+    // Tasks this daemon ran, from every row that uses it (the `cordon submit` row shares the warm
+    // pool's daemon): what its CPU is divided by.
+    std::shared_ptr<std::atomic<uint64_t>> runs = std::make_shared<std::atomic<uint64_t>>(0);
   };
   std::vector<DaemonRow> daemons;
   if (with_daemon) {
@@ -475,6 +520,11 @@ int main(int argc, char** argv) {
   }
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   std::string bwrap = FindBwrap();
+  std::vector<std::pair<std::string, std::string>> oci_runtimes;
+  for (const auto& [rt, path] : {std::pair<const char*, std::string>{"crun", FindProgram({"/usr/bin/crun", "/usr/local/bin/crun"})},
+                                 {"runc", FindProgram({"/usr/sbin/runc", "/usr/bin/runc", "/usr/local/bin/runc"})}})
+    if (!path.empty()) oci_runtimes.emplace_back(rt, path);
+  std::vector<std::string> oci_bundles;  // removed at the end
 
   for (const Cmd& cmd : programs) {
     std::vector<Contender> cs;
@@ -483,7 +533,6 @@ int main(int argc, char** argv) {
     run.insert(run.end(), cmd.begin(), cmd.end());
     cs.push_back({"cordon run (one-shot)", [run](int) { return SpawnWait(run); }});
     // One connection per worker, opened before the clock starts: what a long-lived client has.
-    const size_t first_daemon = cs.size();
     for (DaemonRow& r : daemons) {
       r.ids.clear();
       r.walls_ms.clear();
@@ -492,6 +541,7 @@ int main(int argc, char** argv) {
         if (auto o = cordon::daemon::ClientConnection::Open(r.d->socket())) c.emplace(std::move(*o));
       }
       Contender c{r.name, [&r, &cmd, devnull](int w) {
+                    ++*r.runs;
                     std::string id;
                     uint64_t t = r.conn[w] ? SubmitWait(*r.conn[w], cmd, devnull, &id, r.governance) : 0;
                     if (w == 0 && t != 0) {
@@ -509,9 +559,34 @@ int main(int argc, char** argv) {
       if (r.name != "cordond submit+wait, warm pool") continue;
       Cmd sub = {cordon, "submit", "--socket", r.d->socket(), "--"};
       sub.insert(sub.end(), cmd.begin(), cmd.end());
-      Contender c{"cordon submit (CLI), warm pool", [sub](int) { return SpawnWait(sub); }};
+      Contender c{"cordon submit (CLI), warm pool", [sub, runs = r.runs](int) {
+                    ++*runs;
+                    return SpawnWait(sub);
+                  }};
       c.pace_ns = r.pace_ns;
       cs.push_back(c);
+    }
+    // crun and runc (Debian's packages) on a bundle of the same shape as bubblewrap's row, where a
+    // probe run works on this host (crun 1.8 refuses hybrid cgroup hosts, for one).
+    for (const auto& [rt, path] : oci_runtimes) {
+      const std::string bundle = bench::MakeOciBundle(cmd);
+      if (bundle.empty()) continue;
+      oci_bundles.push_back(bundle);
+      auto seq = std::make_shared<std::atomic<uint64_t>>(0);
+      auto argv_of = [rt = rt, path = path, bundle, seq] {
+        std::string id = "cordon-bench-" + std::to_string(getpid()) + "-" + std::to_string((*seq)++);
+        // Their state in the bundle (`--root`): an unprivileged user cannot write /run/runc.
+        Cmd c = {path, "--root", bundle + "/state"};
+        if (rt == "crun") c.push_back("--cgroup-manager=disabled");
+        c.insert(c.end(), {"run", "--bundle", bundle, id});
+        return c;
+      };
+      const std::string why = ProbeRun(argv_of());
+      if (!why.empty()) {
+        std::printf("(%s: row left out, its probe run failed: %s)\n", rt.c_str(), why.c_str());
+        continue;
+      }
+      cs.push_back({rt + " run (OCI bundle)", [argv_of](int) { return SpawnWait(argv_of()); }});
     }
     if (!bwrap.empty()) {
       Cmd b = {bwrap,       "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/usr", "/usr",
@@ -524,16 +599,27 @@ int main(int argc, char** argv) {
     }
 
     std::vector<Result> res(cs.size());
-    for (size_t i = 0; i < cs.size(); ++i) {
-      DaemonRow* dr = i >= first_daemon && i < first_daemon + daemons.size() ? &daemons[i - first_daemon] : nullptr;
-      const double cpu0 = dr ? dr->d->CpuMs() : 0;
-      res[i].latency = Latency(cs[i], iterations, warmup);
-      if (dr) dr->cpu_per_task_ms = (dr->d->CpuMs() - cpu0) / double(iterations + warmup);
-      for (int w : worker_counts) res[i].per_s[w] = Throughput(cs[i], w, per_worker);
+    {  // latency: interleaved; cordond's CPU per task over its own row's runs
+      std::vector<double> cpu0(daemons.size());
+      std::vector<uint64_t> runs0(daemons.size());
+      for (size_t k = 0; k < daemons.size(); ++k) {
+        cpu0[k] = daemons[k].d->CpuMs();
+        runs0[k] = daemons[k].runs->load();
+      }
+      const std::vector<Stats> lat = InterleavedLatency(cs, iterations, warmup);
+      for (size_t i = 0; i < cs.size(); ++i) res[i].latency = lat[i];
+      for (size_t k = 0; k < daemons.size(); ++k) {
+        const uint64_t n = daemons[k].runs->load() - runs0[k];
+        daemons[k].cpu_per_task_ms = n ? (daemons[k].d->CpuMs() - cpu0[k]) / double(n) : 0;
+      }
     }
+    for (size_t i = 0; i < cs.size(); ++i)
+      for (int w : worker_counts) res[i].per_s[w] = Throughput(cs[i], w, per_worker);
 
     const double bare = res[0].latency.p50;
-    const double bw = bwrap.empty() ? 0 : res.back().latency.p50;
+    double bw = 0;
+    for (size_t i = 0; i < cs.size(); ++i)
+      if (cs[i].name == "bubblewrap (--unshare-all)") bw = res[i].latency.p50;
     std::printf("\ncordon-bench: `%s`, %d runs per contender (+%d warm-up), wall ms per run\n\n", Join(cmd).c_str(),
                 iterations, warmup);
     std::printf("| %-36s | %7s | %7s | %7s | %8s | %9s |", "contender", "p50", "p95", "p99", "p50/bare", "p50/bwrap");
@@ -599,5 +685,6 @@ int main(int argc, char** argv) {
       PrintTimeline(r.name + " (latency series)", ev, after);
     }
   }
+  for (const std::string& b : oci_bundles) bench::RemoveOciBundle(b);
   return 0;
 }

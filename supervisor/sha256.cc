@@ -1,9 +1,16 @@
-// supervisor/sha256.cc: SHA-256 through OpenSSL 3's EVP interface. The evidence log (issue 15)
-// links libcrypto for Ed25519 anyway, and a well-kept, FIPS-validated implementation replaces the
-// hand-written one this file used to hold; the header's API is unchanged.
+// supervisor/sha256.cc: SHA-256 from OpenSSL 3's libcrypto (linked for the evidence log's Ed25519
+// anyway: a well-kept implementation with the CPU's SHA extensions, in place of the hand-written one
+// this file used to hold).
+//
+// Through the low-level SHA256_* functions, not EVP_Digest: EVP's first use initialises the library
+// (reads openssl.cnf, loads the default provider, fills its name map), which cost a one-shot
+// `cordon run` ~1.3 ms of CPU at every start for a few hashes of a few KiB (docs/performance.md
+// "Lean start"). The low-level functions are the same code the default provider runs, without that
+// set-up. OpenSSL 3 marks them deprecated (in favour of EVP) but keeps them through 3.x.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "supervisor/sha256.h"
 
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include <cstdlib>
 
@@ -11,10 +18,9 @@ namespace cordon {
 
 std::array<uint8_t, 32> Sha256(std::string_view data) {
   std::array<uint8_t, 32> out{};
-  unsigned int len = 0;
-  // EVP_Digest with the built-in provider fails only when memory runs out; a wrong hash would be
-  // worse than stopping, so that is treated like an allocation failure.
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 || len != out.size())
+  SHA256_CTX c;
+  // These fail only on a null argument; a wrong hash would be worse than stopping.
+  if (SHA256_Init(&c) != 1 || SHA256_Update(&c, data.data(), data.size()) != 1 || SHA256_Final(out.data(), &c) != 1)
     std::abort();
   return out;
 }

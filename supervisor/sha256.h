@@ -1,4 +1,4 @@
-// supervisor/sha256.h: SHA-256 (FIPS 180-4, OpenSSL EVP) for content hashes: seccomp profiles and their BPF,
+// supervisor/sha256.h: SHA-256 (FIPS 180-4, OpenSSL libcrypto) for content hashes: seccomp profiles and their BPF,
 // policy files, evidence records. No syscalls.
 #pragma once
 
