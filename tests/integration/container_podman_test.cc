@@ -25,8 +25,10 @@ class ContainerPodman : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!HaveProgram("/usr/bin/podman")) GTEST_SKIP() << "podman is not installed (Debian package podman)";
-    dir_ = FreshTempDir(std::string("container-podman-") +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // One directory a test (rootless Podman leaves files of subordinate ids behind), with a short
+    // name: Podman refuses a runroot path longer than 50 characters.
+    static int n = 0;
+    dir_ = FreshTempDir("cpod" + std::to_string(n++));
     ::chmod(dir_.c_str(), 0755);
     const std::string root = dir_ + "/rootfs";
     for (const char* d : {"", "/usr", "/etc", "/tmp", "/proc", "/dev", "/sys", "/run", "/var", "/scripts"})
@@ -40,10 +42,9 @@ class ContainerPodman : public ::testing::Test {
     if (dir_.empty()) return;
     (void)Podman({"rm", "-af", "-t", "0"});
     // Rootless Podman's storage holds files of subordinate ids: removed inside its namespace.
-    if (IsRoot())
-      (void)RunProgram({"/bin/rm", "-rf", dir_});
-    else
-      (void)Podman({"unshare", "rm", "-rf", dir_});
+    // What is left (Podman recreates its run and storage directories on the way out) is ours.
+    if (!IsRoot()) (void)Podman({"unshare", "rm", "-rf", dir_});
+    (void)RunProgram({"/bin/rm", "-rf", dir_});
   }
 
   // podman on a private storage root. runc where it is installed: crun refuses a hybrid cgroup
