@@ -71,7 +71,7 @@ void SettleOutcome(const TaskEnd& end, TaskOutcome* outcome) {
         o.message = "sandbox setup failed at step clone: " + host::ExplainCloneRefusal(e.err, host::ReadFacts());
       if (e.step == SetupStep::kMountProc && e.err == EPERM && std::strcmp(e.msg, "mount proc on /proc") == 0)
         o.message = "sandbox setup failed at step mount-proc: " + host::ExplainProcRefusal(e.err, host::ReadFacts());
-      if (e.step == SetupStep::kHostname && e.err == EPERM)
+      if (e.step == SetupStep::kHostname && e.err == EPERM && std::strncmp(e.msg, "sethostname", 11) == 0)
         o.message = "sandbox setup failed at step hostname: " + host::ExplainHostnameRefusal(e.err, host::ReadFacts());
       if (e.step == SetupStep::kChdir) o.message += " (--cwd must name a directory inside the sandbox)";
     }
