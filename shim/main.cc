@@ -242,7 +242,13 @@ int RunOuter() {
   // can be sent before this: a failure is reported as read-spec's.
   const int armed = ::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ? errno : 0;
   o.supervisor = ::getppid();
-  if (o.supervisor == 1) return kExitCordonFailure;
+  // Parent 1: the supervisor died and we were re-parented, unless it is PID 1 itself (cordon as a
+  // container's entrypoint): then it is the peer of the control socket (docs/environments.md).
+  ucred peer{};
+  socklen_t peer_len = sizeof peer;
+  if (o.supervisor == 1 &&
+      (::getsockopt(kControlFd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) < 0 || peer.pid != 1))
+    return kExitCordonFailure;
   if (armed != 0) {
     SetFailure(&o.f, SetupStep::kReadSpec, armed, "prctl PR_SET_PDEATHSIG");
     Report(o.f);

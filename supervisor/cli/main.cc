@@ -27,6 +27,7 @@
 #include "supervisor/seccomp/filter.h"
 #include "supervisor/task/task.h"
 #include "supervisor/cli/metrics.h"
+#include "supervisor/cli/doctor.h"
 
 namespace cordon {
 namespace {
@@ -40,6 +41,7 @@ constexpr const char* kUsage =
     "  run       Run one command in a new sandbox and exit with its exit code\n"
     "  seccomp   Compile, print (pseudo-C) and query seccomp profiles; lint, explain, diff, export\n"
     "  policy    Lint task policies and diff two versions (docs/seccomp.md, for security teams)\n"
+    "  doctor    Say which mode Cordon runs tasks in on this host, and why (docs/environments.md)\n"
     "\n"
     "Clients of the cordond daemon (docs/daemon.md; `cordon submit --help`):\n"
     "  submit    Submit a task to cordond (attached by default: stdio and exit code pass through)\n"
@@ -413,6 +415,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "run") return CmdRun(argc - 2, argv + 2);
   if (cmd == "metrics") return CmdMetrics(argc - 2, argv + 2);  // ops: docs/metrics.md
+  if (cmd == "doctor") return CmdDoctor(argc - 2, argv + 2);  // docs/environments.md
   if (cmd == "token") return CmdToken(argc - 2, argv + 2);  // docs/identity.md
   if (cmd == "evidence" && argc > 2 && IsEvidenceLogCommand(argv[2])) return CmdEvidenceLog(argc - 2, argv + 2);
   // submit, ps, status, wait, cancel, evidence: clients of cordond (supervisor/cli/client.cc).

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "supervisor/host/namespace_refusal.h"
 #include "supervisor/seccomp/task_watch.h"
 
 namespace cordon {
@@ -65,10 +66,13 @@ void SettleOutcome(const TaskEnd& end, TaskOutcome* outcome) {
       o.failure = FailureClass::kSetupFailed;
       o.exit_code = kExitCordonFailure;
       o.message = std::string("sandbox setup failed at step ") + SetupStepName(e.step) + ": " + detail;
-      if (e.step == SetupStep::kClone && (e.err == EPERM || e.err == ENOSPC || e.err == EINVAL))
-        o.message += " (this host does not permit new user namespaces here: check "
-                     "sysctl user.max_user_namespaces and kernel.unprivileged_userns_clone, and any "
-                     "AppArmor/SELinux userns restriction)";
+      // The kernel refused the namespaces: which right is missing here and how to grant it (host/).
+      if (e.step == SetupStep::kClone && e.err != 0 && std::strncmp(e.msg, "clone3", 6) == 0)
+        o.message = "sandbox setup failed at step clone: " + host::ExplainCloneRefusal(e.err, host::ReadFacts());
+      if (e.step == SetupStep::kMountProc && e.err == EPERM && std::strcmp(e.msg, "mount proc on /proc") == 0)
+        o.message = "sandbox setup failed at step mount-proc: " + host::ExplainProcRefusal(e.err, host::ReadFacts());
+      if (e.step == SetupStep::kHostname && e.err == EPERM && std::strncmp(e.msg, "sethostname", 11) == 0)
+        o.message = "sandbox setup failed at step hostname: " + host::ExplainHostnameRefusal(e.err, host::ReadFacts());
       if (e.step == SetupStep::kChdir) o.message += " (--cwd must name a directory inside the sandbox)";
     }
   } else if (!exit || !exit->task_reported) {
