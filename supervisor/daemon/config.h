@@ -69,6 +69,11 @@ struct DaemonSettings {
   std::optional<uint64_t> evlog_retain_days;     // "evidence_log": {"retain_days": D}
   std::optional<uint64_t> evlog_retain_records;  // "evidence_log": {"retain_records": N}
   governance::BreakerParams breakers;    // "breakers": {...} (wip/govb); unset fields keep the defaults
+  // "tls_interception": {"enabled": B, "upstream_ca_file": F} (wip/ident, docs/network.md): the egress
+  // proxy's TLS interception for destinations credentials are bound to; the CA file that verifies
+  // servers ("" = the host's default store).
+  bool tls_interception = true;
+  std::string tls_upstream_ca_file;
   std::string source;                    // the file read; empty when there is none
 };
 

@@ -100,6 +100,10 @@ Result<std::vector<MountEntry>> BuildRootfs(const Policy& policy, const RootfsOp
       return Fail(err, "policy " + policy.name + ": mounts[" + std::to_string(i) + "] " + policy.mounts[i].source,
                   "the host must have this path (a directory, regular file or symlink); fix the policy's mounts");
   }
+  if (!o.trust_dir.empty()) {  // egress TLS interception's CA (egress/tls_ca.h)
+    int err = AddHostPath("/", o.trust_dir, &m, "/etc/cordon/tls");
+    if (err != 0) return Fail(err, "the egress TLS trust directory " + o.trust_dir, "restart cordond to recreate it");
+  }
   // Generated identity and name-service files: the task user exists, nothing of the host's does.
   const std::string uid = std::to_string(o.task_uid), gid = std::to_string(o.task_gid);
   m.push_back({MountKind::kFile, 0644,

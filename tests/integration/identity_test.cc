@@ -268,6 +268,45 @@ TEST(Identity, ProxyAttachesTheTokenAndSubstitutesTheSecretOnlyForTheirDestinati
   EXPECT_EQ(stored.find(auth.substr(7)), std::string::npos);
 }
 
+// A secret the caller passes as an fd (a file, or a pipe whose writer has closed it): cordond reads
+// it, the destination gets it, the task has neither the value nor the fd; an fd not at its end,
+// or none, refuses the submit with the fix.
+TEST(Identity, CallerSecretFromAnFdReachesItsDestinationOnly) {
+  REQUIRE_SANDBOX();
+  RecordingServer bound;
+  const std::string b = "127.0.0.1:" + std::to_string(bound.port());
+  IdentityDaemon id(R"({"name": "ident", "version": 1, "outbound": {"mode": "allowlist", "allow": [")" + b + R"("]},
+    "identity": {"secrets": [{"name": "API_KEY", "source": "caller", "destinations": [")" + b + R"("]}]}})");
+  const std::string submit = BuildPath("bin/cordon") + " submit --socket '" + id.d.socket() +
+                             "' --policy ident --fd API_KEY=3 -- /bin/sh -c "
+                             "'curl -s -m 10 -o /dev/null -w \"%{http_code} \" -H \"X-Api-Key: $API_KEY\" http://" +
+                             b + "/x; ls /proc/self/fd | tr \"\\n\" \" \"; env | grep -c CORDON_FD_; exit 0'";
+  // A pipe: bash writes a here-string and closes it before the command runs.
+  auto piped = RunProgram({"/bin/bash", "-c", submit + " 3<<<'" + std::string(kSecretValue) + "'"});
+  ASSERT_EQ(piped.exit_code, 0) << piped.err << id.d.Log();
+  EXPECT_TRUE(piped.out.starts_with("200 0 1 2 3 ")) << "stdio and ls's own directory fd, no fd 3 of ours: " << piped.out;
+  EXPECT_TRUE(piped.out.ends_with("\n0\n")) << piped.out;
+  EXPECT_EQ(piped.out.find(kSecretValue), std::string::npos);
+  // A file.
+  const std::string file = WriteTempFile("caller-secret", std::string(kSecretValue) + "\n");
+  auto filed = RunProgram({"/bin/bash", "-c", submit + " 3<'" + file + "'"});
+  ASSERT_EQ(filed.exit_code, 0) << filed.err;
+  EXPECT_TRUE(filed.out.starts_with("200 ")) << filed.out;
+  auto heads = bound.heads();
+  ASSERT_EQ(heads.size(), 2u);
+  for (const auto& h : heads) EXPECT_EQ(HeaderValue(h, "X-Api-Key"), kSecretValue) << h;
+  EXPECT_EQ(id.StoredBytes().find(kSecretValue), std::string::npos) << "redacted from what cordond stores";
+  // A pipe whose writer is still open is refused at once, never waited for.
+  auto open_pipe = RunProgram({"/bin/bash", "-c", submit + " 3< <(sleep 5)"});
+  EXPECT_NE(open_pipe.exit_code, 0);
+  EXPECT_NE(open_pipe.err.find("the pipe is not at its end"), std::string::npos) << open_pipe.err;
+  // No fd at all.
+  auto none = id.d.Cli({"submit", "--policy", "ident", "--", "/bin/true"});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("passed no --fd API_KEY"), std::string::npos) << none.err;
+  EXPECT_EQ(bound.heads().size(), 2u);
+}
+
 TEST(Identity, BadIdentityInputIsRefusedWithItsCause) {
   REQUIRE_SANDBOX();
   // A secret file others may read: the task is refused, naming the file and the fix.
