@@ -9,6 +9,7 @@
 
 #include "supervisor/daemon/daemon_internal.h"
 #include "supervisor/token/jwt.h"
+#include "supervisor/token/rotation.h"
 
 namespace cordon::daemon::internal {
 namespace {
@@ -197,6 +198,20 @@ void Daemon::IssueIdentity(Live& l, const Decision& d, const Submission& s) {
   if (!l.credentials) return;
   const Policy& policy = *d.policy->policy;
   const PolicyIdentity& id = policy.identity;
+  // A key rotated since the last token (`cordon token rotate`, rotation.h): sign with the new one.
+  if (!id.tokens.empty()) {
+    if (auto k = token::SigningKey::LoadOrCreate(opts_.state_dir + "/token", nullptr); !k) {
+      Log("token signing key: " + k.error().Message() + "; signing with the key loaded before");
+    } else if (k->public_key().kid != token_key_->public_key().kid) {
+      const std::string old_kid = token_key_->public_key().kid;
+      token_key_ = std::move(*k);
+      Log("token signing key rotated: " + old_kid + " -> " + token_key_->public_key().kid);
+      if (auto a = evlog_->Governance("token_key_rotated", "cordond",
+                                      {{"old_kid", old_kid}, {"kid", token_key_->public_key().kid}});
+          !a)
+        Log("evidence log: token_key_rotated: " + a.error().Message());
+    }
+  }
   const int64_t now = NowUnixMs() / 1000;
   // exp: the earlier of the task's wall-clock limit and the policy's maximum (5 min by default).
   int64_t ttl = static_cast<int64_t>(id.max_token_ttl_s);
@@ -253,7 +268,10 @@ void Daemon::HandleTokenVerify(Conn& c, uint64_t call_id, const api::TokenVerify
   token::VerifyOptions vo;
   vo.now = NowUnixMs() / 1000;
   vo.audience = req.audience();
-  auto v = token::Verify(req.token(), {token_key_->public_key()}, vo);
+  // Every published key: the current one and those retired within their tokens' lives.
+  auto keys = token::PublishedKeys(opts_.state_dir + "/token", token_key_->public_key(), vo.now);
+  if (!keys) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "token key set: " + keys.error().Message());
+  auto v = token::Verify(req.token(), *keys, vo);
   if (!v) return ReplyError(c, call_id, api::ERROR_CODE_TOKEN_REJECTED, "token rejected: " + v.error().context);
   // Online, a token is good only while its task runs.
   const std::string& task = v->claims.task_id;
@@ -274,7 +292,9 @@ void Daemon::HandleTokenKeys(Conn& c, uint64_t call_id) {
                       "uid " + std::to_string(c.peer.uid) + " is not a principal in " + config_->principals.source);
   api::Response resp;
   resp.set_call_id(call_id);
-  resp.mutable_token_keys()->set_jwks_json(token::JwksJson({token_key_->public_key()}));
+  auto keys = token::PublishedKeys(opts_.state_dir + "/token", token_key_->public_key(), NowUnixMs() / 1000);
+  if (!keys) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "token key set: " + keys.error().Message());
+  resp.mutable_token_keys()->set_jwks_json(token::JwksJson(*keys));
   Reply(c, resp);
 }
 

@@ -181,6 +181,51 @@ TEST(Identity, TokenThroughABindingVerifiesOfflineAndOnlineUntilItsTaskEnds) {
   EXPECT_NE(id.StoredBytes().find(JsonField(offline.out, "jti")), std::string::npos) << "token_minted record";
 }
 
+// `cordon token rotate` while cordond runs: a token of the old key still verifies offline (the key
+// set keeps the old key) and online while its task runs; the next task's token is signed by the
+// new key, which the key set published before the rotation does not know; the rotation is recorded.
+TEST(Identity, RotatedKeyStaysPublishedForItsTokensAndTheNextTokenUsesTheNewKey) {
+  REQUIRE_SANDBOX();
+  IdentityDaemon id(BindingPolicy());
+  Background first({BuildPath("bin/cordon"), "submit", "--socket", id.d.socket(), "--policy", "ident", "--", "/bin/sh",
+                    "-c", "cat <&$CORDON_FD_API_TOKEN; read line"});
+  auto old_token = first.ReadLine();
+  ASSERT_TRUE(old_token && !old_token->empty()) << id.d.Log();
+  std::ifstream before_file(id.jwks());
+  const std::string before((std::istreambuf_iterator<char>(before_file)), {});
+  const std::string old_set = WriteTempFile("jwks-before-rotation.json", before);
+
+  auto rot = RunProgram({BuildPath("bin/cordon"), "token", "rotate", "--state-dir", id.d.dir() + "/state"});
+  ASSERT_EQ(rot.exit_code, 0) << rot.err;
+  EXPECT_NE(rot.out.find("token signing key rotated: new kid "), std::string::npos) << rot.out;
+  std::ifstream after_file(id.jwks());
+  const std::string after((std::istreambuf_iterator<char>(after_file)), {});
+  size_t kids = 0;
+  for (size_t at = after.find("\"kid\""); at != std::string::npos; at = after.find("\"kid\"", at + 1)) ++kids;
+  EXPECT_EQ(kids, 2u) << after;
+
+  EXPECT_EQ(id.VerifyOffline(*old_token, "svc-a").exit_code, 0) << "the old key is still published";
+  auto online = id.VerifyOnline(*old_token);
+  EXPECT_EQ(online.exit_code, 0) << online.err;
+
+  auto second = id.d.Cli({"submit", "--policy", "ident", "--", "/bin/sh", "-c", "cat <&$CORDON_FD_API_TOKEN"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  std::string new_token = second.out.substr(0, second.out.find('\n'));
+  EXPECT_EQ(id.VerifyOffline(new_token, "svc-a").exit_code, 0);
+  auto with_old_set = RunProgram({BuildPath("bin/cordon"), "token", "verify", "--jwks", old_set, new_token});
+  EXPECT_EQ(with_old_set.exit_code, 1) << "signed by the new key: " << with_old_set.out;
+  auto keys = RunProgram({BuildPath("bin/cordon"), "token", "jwks", "--socket", id.d.socket()});
+  EXPECT_EQ(keys.out, after) << "the API publishes both keys too";
+  EXPECT_NE(id.StoredBytes().find("token_key_rotated"), std::string::npos) << "the rotation is in the evidence log";
+
+  // Bad input: no state dir there.
+  auto none = RunProgram({BuildPath("bin/cordon"), "token", "rotate", "--state-dir", id.d.dir() + "/nowhere"});
+  EXPECT_EQ(none.exit_code, 125);
+  EXPECT_NE(none.err.find("no signing key in"), std::string::npos) << none.err;
+  first.CloseStdin();
+  EXPECT_EQ(first.Wait().exit_code, 0);
+}
+
 TEST(Identity, TokenExpiresAfterItsMaximumLife) {
   REQUIRE_SANDBOX();
   IdentityDaemon id(BindingPolicy(R"("max_token_ttl_s": 1, )"));
