@@ -245,7 +245,7 @@ TEST(InterceptCaFiles, CreatedOnceWithTheKeyPrivateAndATrustBundle) {
   auto c = InterceptCa::LoadOrCreate(dir + "/tls", dir + "/host-bundle.pem", &notes);
   ASSERT_FALSE(c);
   EXPECT_NE(c.error().Message().find("ca-key.pem is readable by others"), std::string::npos) << c.error().Message();
-  std::system(("rm -rf '" + dir + "'").c_str());
+  [[maybe_unused]] int rc = std::system(("rm -rf '" + dir + "'").c_str());
 }
 
 }  // namespace
