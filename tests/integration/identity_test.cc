@@ -188,7 +188,7 @@ TEST(Identity, RotatedKeyStaysPublishedForItsTokensAndTheNextTokenUsesTheNewKey)
   REQUIRE_SANDBOX();
   IdentityDaemon id(BindingPolicy());
   Background first({BuildPath("bin/cordon"), "submit", "--socket", id.d.socket(), "--policy", "ident", "--", "/bin/sh",
-                    "-c", "cat <&$CORDON_FD_API_TOKEN; read line"});
+                    "-c", "cat <&$CORDON_FD_API_TOKEN; read line; exit 0"});
   auto old_token = first.ReadLine();
   ASSERT_TRUE(old_token && !old_token->empty()) << id.d.Log();
   std::ifstream before_file(id.jwks());
