@@ -7,7 +7,7 @@
 // On disk, under DIR (cordond: STATE/tls, mode 0700):
 //   ca-key.pem    the CA's private key (EC P-256, PKCS#8 PEM), mode 0600, created at first start
 //   ca.pem        its self-signed certificate, 0644
-// and under DIR/trust (0755), the two public files a sandbox gets read-only at /etc/cordon/tls:
+// and under DIR/trust (0755), the two public files copied into a sandbox's /etc/cordon/tls:
 //   egress-ca.pem  the CA certificate alone (NODE_EXTRA_CA_CERTS)
 //   ca-bundle.pem  the host's CA bundle followed by the CA (SSL_CERT_FILE, CURL_CA_BUNDLE, ...)
 #pragma once

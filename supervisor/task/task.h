@@ -59,8 +59,9 @@ struct TaskRequest {
   std::string image_root;
   std::optional<uint32_t> task_uid, task_gid;
   std::string hostname;
-  // A host directory bound read-only at /etc/cordon/tls: the egress TLS interception CA and a CA
-  // bundle with it (egress/tls_ca.h; cordond, docs/network.md). "" = none.
+  // A host directory whose egress-ca.pem and ca-bundle.pem (the egress TLS interception CA, and a
+  // CA bundle with it) are copied into the sandbox's /etc/cordon/tls (egress/tls_ca.h; cordond,
+  // docs/network.md). "" = none.
   std::string trust_dir;
 };
 
