@@ -1,6 +1,7 @@
 // cordon-identity-bench: the per-request cost of the egress proxy's identity path (a secret's
 // placeholder substituted and a token attached, supervisor/egress/secret.h) beside a plain proxied
-// request and a direct connection, in one run on this machine. Everything is on 127.0.0.1: an
+// request and a direct connection, in one run on this machine; then the same for HTTPS: a direct
+// TLS connection, an end-to-end CONNECT tunnel, and an intercepted one (egress/tls_bridge.h). Everything is on 127.0.0.1: an
 // origin thread, the proxy on its own thread (as on the supervisor's loop), and this client.
 // Prints medians and ratios; never passes or fails on timing (docs/identity.md).
 //
@@ -22,7 +23,13 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "supervisor/egress/proxy.h"
+#include "supervisor/egress/secret.h"
+#include "supervisor/egress/tls_ca.h"
 #include "supervisor/token/jwt.h"
 
 namespace {
@@ -67,6 +74,43 @@ bool Request(uint16_t port, const std::string& req, std::string* resp) {
   return resp->starts_with("HTTP/1.");
 }
 
+// A TCP connection to 127.0.0.1:`port`, or an invalid fd.
+UniqueFd Connect(uint16_t port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(fd.Get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (::connect(fd.Get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return UniqueFd();
+  return fd;
+}
+
+// One HTTPS request on a fresh connection: to the origin directly (`connect_to` empty), or through
+// a proxy at `port` with CONNECT `connect_to`; the client verifies 127.0.0.1 against `ctx`.
+bool TlsRequest(uint16_t port, const std::string& connect_to, SSL_CTX* ctx, const std::string& req, std::string* resp) {
+  UniqueFd fd = Connect(port);
+  if (fd.Get() < 0) return false;
+  if (!connect_to.empty()) {
+    const std::string c = "CONNECT " + connect_to + " HTTP/1.1\r\nHost: " + connect_to + "\r\n\r\n";
+    if (::send(fd.Get(), c.data(), c.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(c.size())) return false;
+    std::string head;
+    char ch;
+    while (!head.ends_with("\r\n\r\n") && ::read(fd.Get(), &ch, 1) == 1) head += ch;
+    if (!head.starts_with("HTTP/1.1 200")) return false;
+  }
+  SSL* s = SSL_new(ctx);
+  SSL_set_fd(s, fd.Get());
+  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), "127.0.0.1");
+  bool ok = SSL_connect(s) == 1 && SSL_write(s, req.data(), static_cast<int>(req.size())) > 0;
+  resp->clear();
+  char buf[4096];
+  for (int r; ok && (r = SSL_read(s, buf, sizeof buf)) > 0;) resp->append(buf, static_cast<size_t>(r));
+  SSL_free(s);
+  return ok && resp->starts_with("HTTP/1.");
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -104,10 +148,60 @@ int main(int argc, char** argv) {
     }
   });
 
+  // The HTTPS origin: a certificate for 127.0.0.1 from a CA of its own, which the proxy trusts.
+  auto origin_ca = cordon::egress::InterceptCa::Generate();
+  auto intercept_ca = cordon::egress::InterceptCa::Generate();
+  auto origin_tls = origin_ca ? (*origin_ca)->ServerContext("127.0.0.1") : decltype((*origin_ca)->ServerContext("")){};
+  if (!origin_ca || !intercept_ca || !origin_tls) {
+    std::fprintf(stderr, "TLS setup failed\n");
+    return 1;
+  }
+  const char* tmp = ::getenv("TMPDIR");
+  const std::string ca_file = std::string(tmp && *tmp ? tmp : "/tmp") + "/cordon-identity-bench-ca-" +
+                              std::to_string(::getpid()) + ".pem";
+  if (FILE* f = std::fopen(ca_file.c_str(), "w")) {
+    std::fputs((*origin_ca)->cert_pem().c_str(), f);
+    std::fclose(f);
+  }
+  auto upstream_ctx = cordon::egress::UpstreamContext(ca_file);
+  ::unlink(ca_file.c_str());
+  if (!upstream_ctx) {
+    std::fprintf(stderr, "TLS client context: %s\n", upstream_ctx.error().Message().c_str());
+    return 1;
+  }
+  uint16_t tls_port = 0;
+  UniqueFd tls_origin = Listen(&tls_port);
+  std::thread tls_origin_thread([&] {
+    while (!stop) {
+      pollfd p{tls_origin.Get(), POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      UniqueFd c(::accept4(tls_origin.Get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (c.Get() < 0) continue;
+      SSL* s = SSL_new(origin_tls->get());
+      SSL_set_fd(s, c.Get());
+      if (SSL_accept(s) == 1) {
+        std::string head;
+        char buf[4096];
+        while (head.find("\r\n\r\n") == std::string::npos) {
+          int r = SSL_read(s, buf, sizeof buf);
+          if (r <= 0) break;
+          head.append(buf, static_cast<size_t>(r));
+        }
+        if (head.find("X-Api-Key: the-real-value-0123456789") != std::string::npos) ++saw_value;
+        static const char kResp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        SSL_write(s, kResp, sizeof kResp - 1);
+        SSL_shutdown(s);
+      }
+      SSL_free(s);
+    }
+  });
+
   const std::string dest = "127.0.0.1:" + std::to_string(origin_port);
+  const std::string tls_dest = "127.0.0.1:" + std::to_string(tls_port);
   cordon::egress::OutboundPolicy policy;
   policy.mode = cordon::egress::OutboundMode::kAllowlist;
   policy.allow.push_back(*cordon::egress::ParseAllowEntry(dest));
+  policy.allow.push_back(*cordon::egress::ParseAllowEntry(tls_dest));
   auto make_proxy = [&](uint16_t* port, bool creds) {
     auto p = cordon::egress::Proxy::Create(Listen(port), policy);
     if (!p) {
@@ -124,6 +218,8 @@ int main(int argc, char** argv) {
       cr->secrets.push_back({"API_KEY", "cordon-secret-API_KEY-0123456789abcdef", "the-real-value-0123456789",
                              policy.allow, false});
       cr->headers.push_back({"token:svc", policy.allow, "Authorization", "Bearer " + *jwt});
+      cr->tls = std::make_shared<const cordon::egress::TlsInterception>(
+          cordon::egress::TlsInterception{*intercept_ca, *upstream_ctx});
       (*p)->SetCredentials(cr);
     }
     return std::move(*p);
@@ -171,10 +267,53 @@ int main(int argc, char** argv) {
     time_one(ident_port, ident_req, &identity);
   }
   const long substituted = saw_value - seen_before;
+
+  // HTTPS: the client trusts the origin's CA (direct, tunnel) or the interception CA (intercepted).
+  auto client_ctx = [](const cordon::egress::InterceptCa& ca) {
+    SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+    BIO* b = BIO_new_mem_buf(ca.cert_pem().data(), static_cast<int>(ca.cert_pem().size()));
+    X509* x = PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(c), x);
+    X509_free(x);
+    BIO_free(b);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+    return c;
+  };
+  SSL_CTX* to_origin = client_ctx(**origin_ca);
+  SSL_CTX* to_proxy = client_ctx(**intercept_ca);
+  const std::string tls_req = "GET /x HTTP/1.1\r\nHost: " + tls_dest + "\r\nUser-Agent: bench\r\nAccept: */*\r\n";
+  const std::string tls_ident_req = tls_req + "X-Api-Key: cordon-secret-API_KEY-0123456789abcdef\r\n\r\n";
+  std::vector<double> tls_direct, tls_tunnel, tls_intercepted;
+  auto time_tls = [&](uint16_t port, const std::string& via, SSL_CTX* ctx, const std::string& req,
+                      std::vector<double>* out) {
+    auto t0 = Clock::now();
+    if (!TlsRequest(port, via, ctx, req, &resp)) {
+      std::fprintf(stderr, "HTTPS request failed on port %u\n", port);
+      std::exit(1);
+    }
+    out->push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  };
+  const int tls_n = std::max(1, n / 4);  // a TLS handshake costs far more than a request
+  for (int i = 0; i < tls_n / 10 + 1; ++i) {
+    time_tls(tls_port, "", to_origin, tls_req + "\r\n", &tls_direct);
+    time_tls(plain_port, tls_dest, to_origin, tls_req + "\r\n", &tls_tunnel);
+    time_tls(ident_port, tls_dest, to_proxy, tls_ident_req, &tls_intercepted);
+  }
+  tls_direct.clear(), tls_tunnel.clear(), tls_intercepted.clear();
+  const long tls_seen_before = saw_value;
+  for (int i = 0; i < tls_n; ++i) {
+    time_tls(tls_port, "", to_origin, tls_req + "\r\n", &tls_direct);
+    time_tls(plain_port, tls_dest, to_origin, tls_req + "\r\n", &tls_tunnel);
+    time_tls(ident_port, tls_dest, to_proxy, tls_ident_req, &tls_intercepted);
+  }
+  const long tls_substituted = saw_value - tls_seen_before;
+  SSL_CTX_free(to_origin);
+  SSL_CTX_free(to_proxy);
   stop = true;
   t1.join();
   t2.join();
   origin_thread.join();
+  tls_origin_thread.join();
 
   const double d = Median(direct), p = Median(proxied), id = Median(identity);
   std::printf("cordon-identity-bench: %d requests of each kind, interleaved, one connection each (loopback)\n", n);
@@ -184,5 +323,13 @@ int main(int argc, char** argv) {
   std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "proxy + secret substituted + token attached", id, id / d, id / p);
   std::printf("identity path overhead per request (p50): %+.1f us; secret arrived substituted in %ld of %d\n", id - p,
               substituted, n);
-  return substituted == n ? 0 : 1;
+  const double td = Median(tls_direct), tt = Median(tls_tunnel), ti = Median(tls_intercepted);
+  std::printf("\nHTTPS: %d requests of each kind, interleaved, one connection and TLS 1.3 handshake each\n", tls_n);
+  std::printf("%-48s %10s %10s %10s\n", "path", "p50 us", "/ direct", "/ tunnel");
+  std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "direct TLS connection to the origin", td, 1.0, td / tt);
+  std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "CONNECT tunnel through the proxy (end to end)", tt, tt / td, 1.0);
+  std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "intercepted + secret + token (two handshakes)", ti, ti / td, ti / tt);
+  std::printf("TLS interception overhead per request (p50): %+.1f us; secret arrived substituted in %ld of %d\n",
+              ti - tt, tls_substituted, tls_n);
+  return substituted == n && tls_substituted == tls_n ? 0 : 1;
 }

@@ -87,8 +87,15 @@ Result<PolicyIdentity> ParsePolicyIdentity(const json& j, const Policy& p) {
       for (const SecretDecl& other : id.secrets)
         if (other.name == d.name) return v.Bad(path + ".name", "'" + d.name + "' is declared twice"), done();
       if (!v.String(s[i]["source"], path + ".source", &d.source)) return done();
-      if (!d.source.starts_with('/'))
-        return v.Bad(path + ".source", "an absolute path of a file readable only by cordond"), done();
+      if (d.source == "caller") {  // the Submit's --fd NAME=N (docs/identity.md)
+        for (const Binding& b : p.bindings)
+          if (b.name == d.name)
+            return v.Bad(path + ".name", "'" + d.name + "' is also a binding's name; a caller's --fd " + d.name +
+                                             " must name one of them"),
+                   done();
+      } else if (!d.source.starts_with('/')) {
+        return v.Bad(path + ".source", "an absolute path of a file readable only by cordond, or \"caller\""), done();
+      }
       if (!Destinations(v, s[i]["destinations"], path + ".destinations", &d.destinations)) return done();
       d.env = d.name;
       if (s[i].contains("env")) {

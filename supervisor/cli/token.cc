@@ -1,9 +1,11 @@
 // supervisor/cli/token.cc: `cordon token verify` and `cordon token jwks` (docs/identity.md).
 #include "supervisor/cli/token.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -14,6 +16,7 @@
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
 #include "supervisor/token/jwt.h"
+#include "supervisor/token/rotation.h"
 
 namespace cordon {
 namespace {
@@ -32,7 +35,11 @@ constexpr const char* kUsage =
     "      Exit 0 and the claims as JSON on stdout; exit 1 and the reason when rejected; 125 when\n"
     "      it could not be checked.\n"
     "  cordon token jwks [--socket PATH]\n"
-    "      Print cordond's published key set (JWKS JSON).\n";
+    "      Print cordond's published key set (JWKS JSON).\n"
+    "  cordon token rotate [--state-dir DIR]\n"
+    "      Replace cordond's signing key (run as cordond's user; DIR default: cordond's default\n"
+    "      state dir). The old key stays in the key set for 24 h 5 min, so tokens it signed keep\n"
+    "      verifying until they expire; cordond signs with the new key from its next token on.\n";
 
 std::string ReadToken(std::string arg) {
   if (arg == "-") std::getline(std::cin, arg);
@@ -128,6 +135,29 @@ int Jwks(int argc, char** argv) {
   return 0;
 }
 
+int Rotate(int argc, char** argv) {
+  std::string state_dir = daemon::GetDefaultPaths().state_dir;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--state-dir" && i + 1 < argc) {
+      state_dir = argv[++i];
+    } else {
+      return cli::ReportFailure("unexpected argument " + a, "cordon token rotate [--state-dir DIR]", kExitCordonFailure,
+                                kWho);
+    }
+  }
+  const std::string dir = state_dir + "/token";
+  struct stat st{};
+  if (::stat((dir + "/signing-key.pem").c_str(), &st) < 0)
+    return cli::ReportFailure("no signing key in " + dir + " (" + std::strerror(errno) + ")",
+                              "give cordond's --state-dir, and run as cordond's user", kExitCordonFailure, kWho);
+  auto r = token::RotateSigningKey(dir, static_cast<int64_t>(std::time(nullptr)));
+  if (!r) return cli::ReportFailure(r.error(), kExitCordonFailure, kWho);
+  std::printf("token signing key rotated: new kid %s; old kid %s stays in %s/jwks.json until %lld (Unix time)\n",
+              r->new_kid.c_str(), r->old_kid.c_str(), dir.c_str(), static_cast<long long>(r->old_until));
+  return 0;
+}
+
 }  // namespace
 
 int CmdToken(int argc, char** argv) {
@@ -138,7 +168,8 @@ int CmdToken(int argc, char** argv) {
   const std::string sub = argv[0];
   if (sub == "verify") return Verify(argc - 1, argv + 1);
   if (sub == "jwks") return Jwks(argc - 1, argv + 1);
-  return cli::ReportFailure("unknown subcommand '" + sub + "'", "cordon token verify|jwks; cordon token --help",
+  if (sub == "rotate") return Rotate(argc - 1, argv + 1);
+  return cli::ReportFailure("unknown subcommand '" + sub + "'", "cordon token verify|jwks|rotate; cordon token --help",
                             kExitCordonFailure, kWho);
 }
 

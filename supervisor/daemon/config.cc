@@ -160,7 +160,7 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
   auto parsed = ParseStrictJson(text, "daemon " + source, FixHint("daemon.json"));
   if (!parsed) return std::unexpected(parsed.error());
   const json j = std::move(*parsed);
-  if (!c.Object(j, "", {"version", "retention", "evidence_log", "breakers", "metrics", "description"})) return c.Failure();
+  if (!c.Object(j, "", {"version", "retention", "evidence_log", "breakers", "metrics", "tls_interception", "description"})) return c.Failure();
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1) {
     c.Bad("version", "expected 1 (set \"version\": 1)");
     return c.Failure();
@@ -216,6 +216,24 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
         c.Bad("metrics.listen", ok.error().Message() + " (" + ok.error().hint + ")");
         return c.Failure();
       }
+    }
+  }
+  if (j.contains("tls_interception")) {  // identity (wip/ident): docs/network.md "TLS interception"
+    const json& t = j["tls_interception"];
+    if (!c.Object(t, "tls_interception", {"enabled", "upstream_ca_file", "description"})) return c.Failure();
+    if (t.contains("enabled")) {
+      if (!t["enabled"].is_boolean()) {
+        c.Bad("tls_interception.enabled", "expected true or false");
+        return c.Failure();
+      }
+      out.tls_interception = t["enabled"].get<bool>();
+    }
+    if (t.contains("upstream_ca_file")) {
+      if (!t["upstream_ca_file"].is_string() || !t["upstream_ca_file"].get<std::string>().starts_with('/')) {
+        c.Bad("tls_interception.upstream_ca_file", "expected an absolute path of a PEM file of CA certificates");
+        return c.Failure();
+      }
+      out.tls_upstream_ca_file = t["upstream_ca_file"].get<std::string>();
     }
   }
   return out;

@@ -70,6 +70,11 @@ struct DaemonSettings {
   std::optional<uint64_t> evlog_retain_records;  // "evidence_log": {"retain_records": N}
   governance::BreakerParams breakers;    // "breakers": {...} (wip/govb); unset fields keep the defaults
   std::string metrics_listen;            // "metrics": {"listen": "127.0.0.1:9464"} (docs/metrics.md); "" = off
+  // "tls_interception": {"enabled": B, "upstream_ca_file": F} (wip/ident, docs/network.md): the egress
+  // proxy's TLS interception for destinations credentials are bound to; the CA file that verifies
+  // servers ("" = the host's default store).
+  bool tls_interception = true;
+  std::string tls_upstream_ca_file;
   std::string source;                    // the file read; empty when there is none
 };
 

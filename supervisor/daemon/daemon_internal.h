@@ -49,6 +49,7 @@
 
 #include "supervisor/daemon/daemon.h"
 #include "supervisor/task/task.h"
+#include "supervisor/egress/tls_ca.h"
 #include "supervisor/token/signing_key.h"
 #include "supervisor/work_queue.h"
 
@@ -223,6 +224,10 @@ struct Pooled {
 // Why a policy cannot be pooled, or "" when it can: its sandbox must not depend on the request.
 std::string WhyNotPoolable(const Policy& policy);
 
+// The host directory a task of `policy` gets at /etc/cordon/tls (TaskRequest::trust_dir): the
+// egress interception CA's trust files, for a policy with an identity section; "" otherwise (tokens.cc).
+std::string IdentityTrustDir(const DaemonOptions& opts, const Policy& policy);
+
 // A Submit call in progress (submit.cc): the request and the fds its frame carried.
 struct SubmitCall {
   Submission s;
@@ -322,13 +327,21 @@ class Daemon {
   void MarkGoverned(api::TaskInfo* t) const;  // TASK_STATE_FROZEN for a frozen task
   // ---- identity (tokens.cc, docs/identity.md) ----
   Result<void> InitTokens();
-  // Before the sandbox: secrets' placeholders into the request's env, token bindings' pipes.
-  Result<void> PrepareIdentity(const Decision& d, const Submission& s, TaskRequest* tr, Live* l);
+  // Before the sandbox: secrets' placeholders into the request's env, token bindings' pipes. A
+  // secret with "source": "caller" is read from the --fd of its name, which `call` then no longer
+  // holds (it is never a binding of the task).
+  Result<void> PrepareIdentity(const Decision& d, SubmitCall* call, TaskRequest* tr, Live* l);
   // Once the task has its id: mints its tokens, fills the bindings, hands the proxy its credentials.
   void IssueIdentity(Live& l, const Decision& d, const Submission& s);
   void HandleTokenVerify(Conn& c, uint64_t call_id, const api::TokenVerifyRequest& req);
   void HandleTokenKeys(Conn& c, uint64_t call_id);
   std::optional<token::SigningKey> token_key_;
+  // TLS interception (egress/tls_ca.h): the CA, and the verifying context for the file it was
+  // built from (daemon.json tls_interception.upstream_ca_file; rebuilt when that changes).
+  std::shared_ptr<egress::InterceptCa> tls_ca_;
+  std::shared_ptr<const egress::TlsInterception> tls_;
+  std::string tls_ca_file_;
+  Result<std::shared_ptr<const egress::TlsInterception>> CurrentTls();
   void Reply(Conn& c, const api::Response& resp);
   void ReplyError(Conn& c, uint64_t call_id, api::ErrorCode code, const std::string& msg);
   void FailAndClose(Conn& c, api::ErrorCode code, const std::string& msg);

@@ -134,6 +134,7 @@ BuiltSandbox BuildPooled(const DaemonOptions& opts, const LoadedPolicy& lp, cons
   }
   TaskRequest shape;
   shape.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));
+  shape.trust_dir = IdentityTrustDir(opts, *lp.policy);  // tokens.cc (wip/ident)
   auto task = Task::Prepare(opts.runtime, lp.policy, lp.filter, std::move(*identity), shape, cgroups);
   if (!task) {
     b.error = task.error();

@@ -211,7 +211,7 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   tr.output_drain_ms = 2000;
   auto l = std::make_unique<Live>();
   l->session = s.session;
-  if (auto id = PrepareIdentity(d, s, &tr, l.get()); !id) {  // secrets and token bindings (tokens.cc)
+  if (auto id = PrepareIdentity(d, &call, &tr, l.get()); !id) {  // secrets and token bindings (tokens.cc)
     Log("refused to start a task: " + id.error().Message());
     std::string msg = id.error().Message() + (id.error().hint.empty() ? "" : " (" + id.error().hint + ")");
     return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, msg);

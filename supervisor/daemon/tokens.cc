@@ -1,16 +1,32 @@
 // supervisor/daemon/tokens.cc: cordond's identity boundary (docs/identity.md): per-task tokens
 // (minted when a task starts, delivered through a pipe binding or attached by the egress proxy),
 // the secrets a task sees only as placeholders, and the TokenVerify and TokenKeys calls.
+#include <poll.h>
 #include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
 
 #include "supervisor/daemon/daemon_internal.h"
 #include "supervisor/token/jwt.h"
+#include "supervisor/token/rotation.h"
 
 namespace cordon::daemon::internal {
 namespace {
 
 constexpr const char* kIssuer = "cordond";
 constexpr size_t kMaxSecretBytes = 64 << 10;
+
+// A secret's value must be one line: it goes into header values.
+Result<std::string> CheckedValue(std::string value, const std::string& who) {
+  if (value.ends_with('\n')) value.pop_back();
+  if (value.ends_with('\r')) value.pop_back();
+  if (value.empty()) return FailMsg(who + " is empty");
+  // It goes into header values: a line break or NUL would let it add headers of its own.
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+    return FailMsg(who + " holds a line break or NUL character", "store the value on one line");
+  return value;
+}
 
 // A secret's value from a file only cordond may read: a regular file (no symlink), owned by
 // cordond's uid, no access for group or others. One trailing newline is not part of the value.
@@ -34,13 +50,49 @@ Result<std::string> ReadSecretFile(const SecretDecl& s) {
     if (n <= 0) return Fail(n < 0 ? errno : EIO, "read " + who);
     got += static_cast<size_t>(n);
   }
-  if (value.ends_with('\n')) value.pop_back();
-  if (value.ends_with('\r')) value.pop_back();
-  if (value.empty()) return FailMsg(who + " is empty");
-  // It goes into header values: a line break or NUL would let it add headers of its own.
-  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
-    return FailMsg(who + " holds a line break or NUL character", "store the value on one line");
-  return value;
+  return CheckedValue(std::move(value), who);
+}
+
+// A secret the caller passed as --fd NAME=N: a regular file (read from its start), or a pipe
+// whose writer has written the value and closed it. Read without blocking the loop: a pipe that
+// is not at its end yet is refused, never waited for.
+Result<std::string> ReadCallerSecret(int fd, const std::string& name) {
+  const std::string who = "secret '" + name + "' (--fd " + name + ")";
+  struct stat st{};
+  if (::fstat(fd, &st) < 0) return Fail(errno, "fstat " + who);
+  std::string value;
+  char buf[4096];
+  if (S_ISREG(st.st_mode)) {
+    if (static_cast<size_t>(st.st_size) > kMaxSecretBytes)
+      return FailMsg(who + " is larger than " + std::to_string(kMaxSecretBytes) + " bytes");
+    for (off_t off = 0;;) {
+      ssize_t n = ::pread(fd, buf, sizeof buf, off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Fail(errno, "read " + who);
+      if (n == 0) break;
+      value.append(buf, static_cast<size_t>(n));
+      off += n;
+      if (value.size() > kMaxSecretBytes) return FailMsg(who + " is larger than " + std::to_string(kMaxSecretBytes) + " bytes");
+    }
+  } else if (S_ISFIFO(st.st_mode)) {
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      int r = ::poll(&p, 1, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r == 0)
+        return FailMsg(who + ": the pipe is not at its end (its writer has not closed it)",
+                       "write the value and close the pipe before the submit, e.g. --fd " + name + "=3 3<<<\"$VALUE\", or pass a file");
+      ssize_t n = ::read(fd, buf, sizeof buf);  // poll said readable: data or EOF, no wait
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Fail(errno, "read " + who);
+      if (n == 0) break;
+      value.append(buf, static_cast<size_t>(n));
+      if (value.size() > kMaxSecretBytes) return FailMsg(who + " is larger than " + std::to_string(kMaxSecretBytes) + " bytes");
+    }
+  } else {
+    return FailMsg(who + " is neither a regular file nor a pipe", "pass the value in a file or a closed pipe");
+  }
+  return CheckedValue(std::move(value), who);
 }
 
 void WriteAll(int fd, std::string_view data) {
@@ -54,21 +106,68 @@ void WriteAll(int fd, std::string_view data) {
 
 }  // namespace
 
+std::string IdentityTrustDir(const DaemonOptions& opts, const Policy& policy) {
+  return policy.identity.empty() ? std::string() : opts.state_dir + "/tls/trust";
+}
+
 Result<void> Daemon::InitTokens() {
   std::vector<std::string> notes;
   auto key = token::SigningKey::LoadOrCreate(opts_.state_dir + "/token", &notes);
   if (!key) return Wrap(key.error(), "token signing key");
-  for (const auto& n : notes) Log(n);
   token_key_ = std::move(*key);
+  // The interception CA (docs/network.md "TLS interception"), with the host's bundle for the
+  // sandbox's trust file.
+  auto ca = egress::InterceptCa::LoadOrCreate(opts_.state_dir + "/tls", "/etc/ssl/certs/ca-certificates.crt", &notes);
+  if (!ca) return Wrap(ca.error(), "egress TLS interception CA");
+  tls_ca_ = std::move(*ca);
+  for (const auto& n : notes) Log(n);
   return {};
 }
 
-Result<void> Daemon::PrepareIdentity(const Decision& d, const Submission& s, TaskRequest* tr, Live* l) {
+Result<std::shared_ptr<const egress::TlsInterception>> Daemon::CurrentTls() {
+  const DaemonSettings& set = config_->settings;
+  if (!set.tls_interception) return std::shared_ptr<const egress::TlsInterception>();
+  if (!tls_ || tls_ca_file_ != set.tls_upstream_ca_file) {
+    auto ctx = egress::UpstreamContext(set.tls_upstream_ca_file);
+    if (!ctx) return Wrap(ctx.error(), "daemon.json tls_interception.upstream_ca_file");
+    tls_ = std::make_shared<const egress::TlsInterception>(egress::TlsInterception{tls_ca_, std::move(*ctx)});
+    tls_ca_file_ = set.tls_upstream_ca_file;
+  }
+  return tls_;
+}
+
+Result<void> Daemon::PrepareIdentity(const Decision& d, SubmitCall* call, TaskRequest* tr, Live* l) {
+  const Submission& s = call->s;
   const PolicyIdentity& id = d.policy->policy->identity;
   if (id.empty()) return {};
-  auto creds = std::make_shared<egress::Credentials>();
+  // Caller secrets: their fds leave the call here, so that they never become the task's.
+  std::map<std::string, std::string> from_caller;
   for (const SecretDecl& decl : id.secrets) {
-    CORDON_ASSIGN_OR_RETURN(std::string value, ReadSecretFile(decl));
+    if (decl.source != "caller") continue;
+    auto at = std::find(call->s.fd_bindings.begin(), call->s.fd_bindings.end(), decl.name);
+    if (at == call->s.fd_bindings.end())
+      return FailMsg("secret '" + decl.name + "' comes from the caller, and the submit passed no --fd " + decl.name,
+                     "pass it with --fd " + decl.name + "=N (a file, or a pipe its writer has closed)");
+    const size_t i = static_cast<size_t>(at - call->s.fd_bindings.begin());
+    CORDON_ASSIGN_OR_RETURN(from_caller[decl.name], ReadCallerSecret(call->bound[i].Get(), decl.name));
+    call->s.fd_bindings.erase(at);
+    call->bound.erase(call->bound.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  auto creds = std::make_shared<egress::Credentials>();
+  // TLS interception for the destinations bound below; the sandbox trusts the CA (tls_ca.h).
+  CORDON_ASSIGN_OR_RETURN(creds->tls, CurrentTls());
+  tr->trust_dir = IdentityTrustDir(opts_, *d.policy->policy);
+  for (std::string& kv : egress::TrustEnvironment()) {
+    std::erase_if(tr->env, [&](const std::string& e) { return e.starts_with(kv.substr(0, kv.find('=') + 1)); });
+    tr->env.push_back(std::move(kv));
+  }
+  for (const SecretDecl& decl : id.secrets) {
+    std::string value;
+    if (decl.source == "caller") {
+      value = std::move(from_caller[decl.name]);
+    } else {
+      CORDON_ASSIGN_OR_RETURN(value, ReadSecretFile(decl));
+    }
     CORDON_ASSIGN_OR_RETURN(std::string nonce, token::NewJti());
     egress::SecretRule rule{decl.name, "cordon-secret-" + decl.name + "-" + nonce, std::move(value),
                             decl.destinations, decl.body};
@@ -99,6 +198,20 @@ void Daemon::IssueIdentity(Live& l, const Decision& d, const Submission& s) {
   if (!l.credentials) return;
   const Policy& policy = *d.policy->policy;
   const PolicyIdentity& id = policy.identity;
+  // A key rotated since the last token (`cordon token rotate`, rotation.h): sign with the new one.
+  if (!id.tokens.empty()) {
+    if (auto k = token::SigningKey::LoadOrCreate(opts_.state_dir + "/token", nullptr); !k) {
+      Log("token signing key: " + k.error().Message() + "; signing with the key loaded before");
+    } else if (k->public_key().kid != token_key_->public_key().kid) {
+      const std::string old_kid = token_key_->public_key().kid;
+      token_key_ = std::move(*k);
+      Log("token signing key rotated: " + old_kid + " -> " + token_key_->public_key().kid);
+      if (auto a = evlog_->Governance("token_key_rotated", "cordond",
+                                      {{"old_kid", old_kid}, {"kid", token_key_->public_key().kid}});
+          !a)
+        Log("evidence log: token_key_rotated: " + a.error().Message());
+    }
+  }
   const int64_t now = NowUnixMs() / 1000;
   // exp: the earlier of the task's wall-clock limit and the policy's maximum (5 min by default).
   int64_t ttl = static_cast<int64_t>(id.max_token_ttl_s);
@@ -155,7 +268,10 @@ void Daemon::HandleTokenVerify(Conn& c, uint64_t call_id, const api::TokenVerify
   token::VerifyOptions vo;
   vo.now = NowUnixMs() / 1000;
   vo.audience = req.audience();
-  auto v = token::Verify(req.token(), {token_key_->public_key()}, vo);
+  // Every published key: the current one and those retired within their tokens' lives.
+  auto keys = token::PublishedKeys(opts_.state_dir + "/token", token_key_->public_key(), vo.now);
+  if (!keys) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "token key set: " + keys.error().Message());
+  auto v = token::Verify(req.token(), *keys, vo);
   if (!v) return ReplyError(c, call_id, api::ERROR_CODE_TOKEN_REJECTED, "token rejected: " + v.error().context);
   // Online, a token is good only while its task runs.
   const std::string& task = v->claims.task_id;
@@ -176,7 +292,9 @@ void Daemon::HandleTokenKeys(Conn& c, uint64_t call_id) {
                       "uid " + std::to_string(c.peer.uid) + " is not a principal in " + config_->principals.source);
   api::Response resp;
   resp.set_call_id(call_id);
-  resp.mutable_token_keys()->set_jwks_json(token::JwksJson({token_key_->public_key()}));
+  auto keys = token::PublishedKeys(opts_.state_dir + "/token", token_key_->public_key(), NowUnixMs() / 1000);
+  if (!keys) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "token key set: " + keys.error().Message());
+  resp.mutable_token_keys()->set_jwks_json(token::JwksJson(*keys));
   Reply(c, resp);
 }
 

@@ -235,7 +235,7 @@ Result<BodyFraming> RequestFraming(const RequestHead& head) {
   return f;
 }
 
-std::string BuildOriginRequest(const RequestHead& head, const ProxyTarget& target) {
+std::string BuildOriginRequest(const RequestHead& head, const ProxyTarget& target, uint16_t default_port) {
   // Headers named by Connection are hop-by-hop too (RFC 9110 7.6.1).
   std::vector<std::string> named;
   for (const auto& [k, v] : head.headers) {
@@ -256,7 +256,7 @@ std::string BuildOriginRequest(const RequestHead& head, const ProxyTarget& targe
   out += target.path.empty() ? "/" : target.path;
   out += " HTTP/1.1\r\nHost: ";
   out += target.host.find(':') != std::string::npos ? "[" + target.host + "]" : target.host;
-  if (target.port != 80) out += ":" + std::to_string(target.port);
+  if (target.port != default_port) out += ":" + std::to_string(target.port);
   out += "\r\n";
   for (const auto& [k, v] : head.headers) {
     std::string lk = LowerCopy(k);

@@ -63,7 +63,8 @@ Result<BodyFraming> RequestFraming(const RequestHead& head);
 // The request the origin sees: "METHOD path HTTP/1.1", the client's end-to-end headers, Host set
 // from the target, and "Connection: close". Dropped: Proxy-* (Proxy-Authorization never leaves),
 // Connection and the headers it names, Keep-Alive, TE, Trailer, Upgrade, Host (replaced).
-std::string BuildOriginRequest(const RequestHead& head, const ProxyTarget& target);
+// `default_port`: the scheme's (80, or 443 inside intercepted TLS), left out of Host.
+std::string BuildOriginRequest(const RequestHead& head, const ProxyTarget& target, uint16_t default_port = 80);
 
 // A response of the proxy itself ("HTTP/1.1 403 Forbidden" ...), with X-Cordon-Reason, a short
 // text body and "Connection: close". `reason` is sanitised to printable ASCII.

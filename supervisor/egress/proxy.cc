@@ -123,6 +123,7 @@ void Proxy::Impl::Finish(Conn& c, const std::string& error) {
 // The proxy's own response; the connection then only drains the client until it closes.
 void Proxy::Impl::Reply(Conn& c, int status, const std::string& reason, const char* decision) {
   if (c.state == State::kDone) return;
+  if (c.tls) return ReplyTls(c, status, reason, decision);  // inside the task's TLS (proxy_tls.cc)
   if (c.transparent) return RefuseTransparent(c, reason, decision);
   if (c.state == State::kResolving) resolver->Cancel(c.id);
   CloseUpstream(c);

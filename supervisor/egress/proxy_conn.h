@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "supervisor/egress/address.h"
 #include "supervisor/egress/policy.h"
 #include "supervisor/egress/record.h"
+#include "supervisor/egress/tls_bridge.h"
 
 namespace cordon::egress::proxy_internal {
 
@@ -77,6 +79,12 @@ struct Conn {
   bool transparent = false;  // accepted on a transparent listener (proxy_transparent.cc)
   std::string status_peek;  // start of the origin's response, until its final status line is read
   bool status_done = false;
+  // TLS interception (proxy_tls.cc): decided on the tunnel's first bytes; once set, the socket
+  // buffers `up` and `down` carry ciphertext and the request is read from `tls_plain`.
+  bool tls_decided = false;
+  std::unique_ptr<TlsBridge> tls;
+  bool tls_head_done = false;
+  std::string tls_plain;  // the task's plaintext: the request head until it is complete
 };
 
 }  // namespace cordon::egress::proxy_internal

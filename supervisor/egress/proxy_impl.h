@@ -118,6 +118,16 @@ struct Proxy::Impl {
   void RefuseTransparent(Conn& c, const std::string& reason, const char* decision);
   // payload_class (and, for HTTP, the method) from the first bytes the client sent.
   void ClassifyPayload(Conn& c);
+  // ---- TLS interception (proxy_tls.cc) -------------------------------------------------------
+  // On a tunnel's first bytes: intercept when credentials are bound to its destination and the
+  // bytes are a TLS handshake; otherwise the tunnel stays end to end.
+  void MaybeIntercept(Conn& c);
+  void TlsPump(Conn& c, std::string_view cipher);  // from the task
+  void TlsFromUpstream(Conn& c, std::string_view cipher);
+  void TlsUpstreamEof(Conn& c);
+  void TlsSendOut(Conn& c);  // both sessions' ciphertext into `down` and `up`
+  void HandleTlsHead(Conn& c, size_t head_len);
+  void ReplyTls(Conn& c, int status, const std::string& reason, const char* decision);
   // ---- events --------------------------------------------------------------------------------
   void OnClientEvent(Conn& c, uint32_t ev);
   void OnUpstreamEvent(Conn& c, uint32_t ev);

@@ -40,6 +40,11 @@ void Proxy::Impl::ReadClient(Conn& c) {
       break;
     }
     c.activity_ns = sys::MonotonicNs();
+    if (c.tls) {  // intercepted (proxy_tls.cc): the task's ciphertext
+      TlsPump(c, std::string_view(buf, static_cast<size_t>(n)));
+      if (c.state != State::kTunnel) return;
+      continue;
+    }
     c.up.Append(std::string_view(buf, static_cast<size_t>(n)));
     if (!c.connect_mode && !c.body_unbounded) c.body_left -= static_cast<uint64_t>(n);
   }
@@ -48,6 +53,10 @@ void Proxy::Impl::ReadClient(Conn& c) {
 
 void Proxy::Impl::FlushUp(Conn& c) {
   if (c.rec.payload_class.empty() && !c.up.empty()) ClassifyPayload(c);
+  if (!c.tls_decided && c.state == State::kTunnel && c.connect_mode && !c.up.empty()) {
+    MaybeIntercept(c);
+    if (c.state != State::kTunnel) return;
+  }
   while (c.state == State::kTunnel && !c.up.empty()) {
     std::string_view v = c.up.view();
     ssize_t n = ::send(c.upstream.Get(), v.data(), v.size(), MSG_NOSIGNAL);
@@ -64,7 +73,7 @@ void Proxy::Impl::FlushUp(Conn& c) {
   }
   // CONNECT passes a half-close on; a forwarded request does not (the origin may take an early
   // FIN as an abort, and "Connection: close" already ends the exchange).
-  if (c.state == State::kTunnel && c.connect_mode && c.client_eof && c.up.empty() && !c.upstream_shut) {
+  if (c.state == State::kTunnel && c.connect_mode && !c.tls && c.client_eof && c.up.empty() && !c.upstream_shut) {
     ::shutdown(c.upstream.Get(), SHUT_WR);
     c.upstream_shut = true;
   }
@@ -83,13 +92,20 @@ void Proxy::Impl::ReadUpstream(Conn& c) {
     }
     if (n == 0) {
       c.upstream_eof = true;
+      if (c.tls) TlsUpstreamEof(c);
       break;
     }
     std::string_view data(buf, static_cast<size_t>(n));
     c.activity_ns = sys::MonotonicNs();
-    c.down.Append(data);
     c.rec.bytes_down += data.size();
     dest_bytes[c.dest_key] += data.size();
+    if (c.tls) {  // intercepted (proxy_tls.cc): decrypted, checked, re-encrypted for the task
+      TlsFromUpstream(c, data);
+      if (c.state != State::kTunnel) return;
+      if (OverByteCap(c)) return;
+      continue;
+    }
+    c.down.Append(data);
     if (!c.connect_mode && !c.status_done) PeekStatus(c, data);
     if (OverByteCap(c)) return;
   }
@@ -153,7 +169,7 @@ void Proxy::Impl::MaybeDone(Conn& c) {
   if (c.state != State::kTunnel) return;
   if (!c.upstream_eof || !c.down.empty()) return;
   // A forwarded request is over when the origin closed and everything reached the client.
-  if (!c.connect_mode) return Finish(c);
+  if (!c.connect_mode || c.tls) return Finish(c);  // intercepted: one request, like a forwarded one
   if (c.client_eof && c.up.empty()) return Finish(c);
 }
 

@@ -17,6 +17,16 @@ nlohmann::json ToJson(const EgressRecord& r) {
   if (!r.via.empty()) j["via"] = r.via;
   if (!r.payload_class.empty()) j["payload_class"] = r.payload_class;
   if (!r.credentials.empty()) j["credentials"] = r.credentials;  // identity (secret.h)
+  if (!r.tls.empty()) {
+    j["tls"] = r.tls;
+    if (!r.tls_server_sha256.empty()) j["tls_server_sha256"] = r.tls_server_sha256;
+    // A subject is the server's text: kept only as valid UTF-8 would need checking, so replace
+    // anything outside printable ASCII.
+    std::string subj = r.tls_server_subject;
+    for (char& ch : subj)
+      if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e) ch = '?';
+    if (!subj.empty()) j["tls_server_subject"] = subj;
+  }
   return j;
 }
 

@@ -29,6 +29,10 @@ struct EgressRecord {
   // What the proxy put into the request (docs/identity.md): "secret:<name>", "token:<audience>";
   // names only, never values. Empty (and left out of the JSON) for none.
   std::vector<std::string> credentials;
+  // TLS interception (docs/network.md): "intercepted" when the proxy terminated the task's TLS;
+  // then the destination's verified certificate: SHA-256 of its DER (hex) and its subject.
+  std::string tls;
+  std::string tls_server_sha256, tls_server_subject;
 };
 
 // {"time_us":..,"host":..,"address":..,"port":..,"method":..,"decision":..,"reason":..,

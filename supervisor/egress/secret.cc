@@ -54,6 +54,14 @@ bool BoundTo(const std::vector<AllowEntry>& entries, const Destination& dest) {
   return false;
 }
 
+bool AnyBoundTo(const Credentials& creds, const Destination& dest) {
+  for (const SecretRule& r : creds.secrets)
+    if (BoundTo(r.destinations, dest)) return true;
+  for (const HeaderRule& r : creds.headers)
+    if (BoundTo(r.destinations, dest)) return true;
+  return false;
+}
+
 CredentialOutcome ApplyToRequest(const Credentials& creds, const Destination& dest, RequestHead* head,
                                  ProxyTarget* target, std::string* body, bool body_complete) {
   CredentialOutcome out;

@@ -11,12 +11,14 @@
 // Pure: no I/O. Credentials are built by cordond per task and read by the proxy's thread.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "supervisor/egress/http.h"
 #include "supervisor/egress/policy.h"
+#include "supervisor/egress/tls_ca.h"
 
 namespace cordon::egress {
 
@@ -38,6 +40,8 @@ struct HeaderRule {
 struct Credentials {
   std::vector<SecretRule> secrets;
   std::vector<HeaderRule> headers;
+  // TLS interception for the destinations above (tls_ca.h); null: their https stays a tunnel.
+  std::shared_ptr<const TlsInterception> tls;
   bool empty() const { return secrets.empty() && headers.empty(); }
 };
 
@@ -61,6 +65,9 @@ CredentialOutcome ApplyToRequest(const Credentials& creds, const Destination& de
 // A CONNECT head to `dest`: nothing can be substituted inside the tunnel, so any placeholder in the
 // head itself is refused (a bound destination too: its value cannot be put in).
 CredentialOutcome CheckTunnelHead(const Credentials& creds, const Destination& dest, const RequestHead& head);
+
+// True when a secret or a header rule is bound to `dest`: its TLS is worth intercepting.
+bool AnyBoundTo(const Credentials& creds, const Destination& dest);
 
 // Replaces every occurrence of `from` in `*s` by `to`; the number replaced.
 size_t ReplaceAll(std::string* s, std::string_view from, std::string_view to);

@@ -163,6 +163,7 @@ Result<void> TaskLauncher::BuildSandbox(const TaskRequest& shape) {
   ro.task_uid = s.task_uid;
   ro.task_gid = s.task_gid;
   ro.hostname = s.hostname;
+  ro.trust_dir = shape.trust_dir;
   CORDON_ASSIGN_OR_RETURN(s.mounts, BuildRootfs(*policy_, ro));
   AddTransparentEgress(policy_->outbound, &s);  // after the mounts: it adds to /etc/hosts
   return {};

@@ -48,6 +48,10 @@ struct TaskRequest {
   std::string image_root;
   std::optional<uint32_t> task_uid, task_gid;
   std::string hostname;
+  // A host directory whose egress-ca.pem and ca-bundle.pem (the egress TLS interception CA, and a
+  // CA bundle with it) are copied into the sandbox's /etc/cordon/tls (egress/tls_ca.h; cordond,
+  // docs/network.md). "" = none.
+  std::string trust_dir;
 };
 
 // Where the runtime lives; resolved once per supervisor.

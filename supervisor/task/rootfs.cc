@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 namespace cordon {
 namespace {
@@ -99,6 +101,16 @@ Result<std::vector<MountEntry>> BuildRootfs(const Policy& policy, const RootfsOp
     if (err != 0)
       return Fail(err, "policy " + policy.name + ": mounts[" + std::to_string(i) + "] " + policy.mounts[i].source,
                   "the host must have this path (a directory, regular file or symlink); fix the policy's mounts");
+  }
+  // Egress TLS interception's CA and a bundle with it (egress/tls_ca.h), as the sandbox's own
+  // files: cordond's state dir is its alone, so they are copied rather than bound.
+  for (const char* f : {"egress-ca.pem", "ca-bundle.pem"}) {
+    if (o.trust_dir.empty()) break;
+    std::ifstream in(o.trust_dir + "/" + f, std::ios::binary);
+    std::stringstream text;
+    if (!in || !(text << in.rdbuf()))
+      return Fail(errno ? errno : EIO, "read " + o.trust_dir + "/" + f, "restart cordond to recreate it");
+    m.push_back({MountKind::kFile, 0644, text.str(), std::string("/etc/cordon/tls/") + f});
   }
   // Generated identity and name-service files: the task user exists, nothing of the host's does.
   const std::string uid = std::to_string(o.task_uid), gid = std::to_string(o.task_gid);

@@ -19,6 +19,7 @@ struct RootfsOptions {
   // An OCI bundle's root (cordon-runc, supervisor/oci/): its top-level entries and those of its
   // /etc replace the host's runtime paths, read-only; the generated /etc files stay Cordon's.
   std::string image_root;
+  std::string trust_dir;  // its files copied to /etc/cordon/tls (TaskRequest::trust_dir); "" = none
 };
 
 // The runtime every task gets: /usr and the /bin, /sbin, /lib* entries (recreated as symlinks where

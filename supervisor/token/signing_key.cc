@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "supervisor/json_strict.h"
 #include "supervisor/sha256.h"
 #include "supervisor/token/base64url.h"
+#include "supervisor/token/rotation.h"
 
 namespace cordon::token {
 namespace {
@@ -117,7 +119,10 @@ Result<SigningKey> SigningKey::LoadOrCreate(const std::string& dir, std::vector<
   CORDON_ASSIGN_OR_RETURN(SigningKey k, FromHolder(std::move(h)));
   // Rewritten only when it differs: a restart on a full state disk (docs/daemon.md "State disk
   // full") must not fail on a key set that is already right.
-  const std::string jwks = JwksJson({k.public_key()}) + "\n";
+  // The current key and the retired ones still within their tokens' lives (rotation.h).
+  CORDON_ASSIGN_OR_RETURN(std::vector<PublicKey> published,
+                          PublishedKeys(dir, k.public_key(), static_cast<int64_t>(std::time(nullptr))));
+  const std::string jwks = JwksJson(published) + "\n";
   std::ifstream current(dir + "/jwks.json", std::ios::binary);
   std::ostringstream have;
   if (current) have << current.rdbuf();

@@ -127,6 +127,51 @@ TEST(Identity, TokenThroughABindingVerifiesOfflineAndOnlineUntilItsTaskEnds) {
   EXPECT_NE(id.StoredBytes().find(JsonField(offline.out, "jti")), std::string::npos) << "token_minted record";
 }
 
+// `cordon token rotate` while cordond runs: a token of the old key still verifies offline (the key
+// set keeps the old key) and online while its task runs; the next task's token is signed by the
+// new key, which the key set published before the rotation does not know; the rotation is recorded.
+TEST(Identity, RotatedKeyStaysPublishedForItsTokensAndTheNextTokenUsesTheNewKey) {
+  REQUIRE_SANDBOX();
+  IdentityDaemon id(BindingPolicy());
+  Background first({BuildPath("bin/cordon"), "submit", "--socket", id.d.socket(), "--policy", "ident", "--", "/bin/sh",
+                    "-c", "cat <&$CORDON_FD_API_TOKEN; read line; exit 0"});
+  auto old_token = first.ReadLine();
+  ASSERT_TRUE(old_token && !old_token->empty()) << id.d.Log();
+  std::ifstream before_file(id.jwks());
+  const std::string before((std::istreambuf_iterator<char>(before_file)), {});
+  const std::string old_set = WriteTempFile("jwks-before-rotation.json", before);
+
+  auto rot = RunProgram({BuildPath("bin/cordon"), "token", "rotate", "--state-dir", id.d.dir() + "/state"});
+  ASSERT_EQ(rot.exit_code, 0) << rot.err;
+  EXPECT_NE(rot.out.find("token signing key rotated: new kid "), std::string::npos) << rot.out;
+  std::ifstream after_file(id.jwks());
+  const std::string after((std::istreambuf_iterator<char>(after_file)), {});
+  size_t kids = 0;
+  for (size_t at = after.find("\"kid\""); at != std::string::npos; at = after.find("\"kid\"", at + 1)) ++kids;
+  EXPECT_EQ(kids, 2u) << after;
+
+  EXPECT_EQ(id.VerifyOffline(*old_token, "svc-a").exit_code, 0) << "the old key is still published";
+  auto online = id.VerifyOnline(*old_token);
+  EXPECT_EQ(online.exit_code, 0) << online.err;
+
+  auto second = id.d.Cli({"submit", "--policy", "ident", "--", "/bin/sh", "-c", "cat <&$CORDON_FD_API_TOKEN"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  std::string new_token = second.out.substr(0, second.out.find('\n'));
+  EXPECT_EQ(id.VerifyOffline(new_token, "svc-a").exit_code, 0);
+  auto with_old_set = RunProgram({BuildPath("bin/cordon"), "token", "verify", "--jwks", old_set, new_token});
+  EXPECT_EQ(with_old_set.exit_code, 1) << "signed by the new key: " << with_old_set.out;
+  auto keys = RunProgram({BuildPath("bin/cordon"), "token", "jwks", "--socket", id.d.socket()});
+  EXPECT_EQ(keys.out, after) << "the API publishes both keys too";
+  EXPECT_NE(id.StoredBytes().find("token_key_rotated"), std::string::npos) << "the rotation is in the evidence log";
+
+  // Bad input: no state dir there.
+  auto none = RunProgram({BuildPath("bin/cordon"), "token", "rotate", "--state-dir", id.d.dir() + "/nowhere"});
+  EXPECT_EQ(none.exit_code, 125);
+  EXPECT_NE(none.err.find("no signing key in"), std::string::npos) << none.err;
+  first.CloseStdin();
+  EXPECT_EQ(first.Wait().exit_code, 0);
+}
+
 TEST(Identity, TokenExpiresAfterItsMaximumLife) {
   REQUIRE_SANDBOX();
   IdentityDaemon id(BindingPolicy(R"("max_token_ttl_s": 1, )"));
@@ -212,6 +257,46 @@ TEST(Identity, ProxyAttachesTheTokenAndSubstitutesTheSecretOnlyForTheirDestinati
   const std::string stored = id.StoredBytes();
   EXPECT_EQ(stored.find(kSecretValue), std::string::npos) << "the secret is stored somewhere in " << id.d.dir();
   EXPECT_EQ(stored.find(auth.substr(7)), std::string::npos);
+}
+
+// A secret the caller passes as an fd (a file, or a pipe whose writer has closed it): cordond reads
+// it, the destination gets it, the task has neither the value nor the fd; an fd not at its end,
+// or none, refuses the submit with the fix.
+TEST(Identity, CallerSecretFromAnFdReachesItsDestinationOnly) {
+  REQUIRE_SANDBOX();
+  RecordingServer bound;
+  const std::string b = "127.0.0.1:" + std::to_string(bound.port());
+  IdentityDaemon id(R"({"name": "ident", "version": 1, "outbound": {"mode": "allowlist", "allow": [")" + b + R"("]},
+    "identity": {"secrets": [{"name": "API_KEY", "source": "caller", "destinations": [")" + b + R"("]}]}})");
+  const std::string submit = BuildPath("bin/cordon") + " submit --socket '" + id.d.socket() +
+                             "' --policy ident --fd API_KEY=3 -- /bin/sh -c "
+                             "'curl -s -m 10 -o /dev/null -w \"%{http_code} \" -H \"X-Api-Key: $API_KEY\" http://" +
+                             b + "/x; ls /proc/self/fd | tr \"\\n\" \" \"; env | grep -c CORDON_FD_; exit 0'";
+  // A pipe: bash writes a here-string and closes it before the command runs.
+  auto piped = RunProgram({"/bin/bash", "-c", submit + " 3<<<'" + std::string(kSecretValue) + "'"});
+  ASSERT_EQ(piped.exit_code, 0) << piped.err << id.d.Log();
+  // 200 from the server; the task's fds are stdio and ls's own directory fd (3), nothing of ours;
+  // no CORDON_FD_ variable.
+  EXPECT_EQ(piped.out, "200 0 1 2 3 0\n") << piped.err;
+  EXPECT_EQ(piped.out.find(kSecretValue), std::string::npos);
+  // A file.
+  const std::string file = WriteTempFile("caller-secret", std::string(kSecretValue) + "\n");
+  auto filed = RunProgram({"/bin/bash", "-c", submit + " 3<'" + file + "'"});
+  ASSERT_EQ(filed.exit_code, 0) << filed.err;
+  EXPECT_TRUE(filed.out.starts_with("200 ")) << filed.out;
+  auto heads = bound.heads();
+  ASSERT_EQ(heads.size(), 2u);
+  for (const auto& h : heads) EXPECT_EQ(HeaderValue(h, "X-Api-Key"), kSecretValue) << h;
+  EXPECT_EQ(id.StoredBytes().find(kSecretValue), std::string::npos) << "redacted from what cordond stores";
+  // A pipe whose writer is still open is refused at once, never waited for.
+  auto open_pipe = RunProgram({"/bin/bash", "-c", submit + " 3< <(sleep 5)"});
+  EXPECT_NE(open_pipe.exit_code, 0);
+  EXPECT_NE(open_pipe.err.find("the pipe is not at its end"), std::string::npos) << open_pipe.err;
+  // No fd at all.
+  auto none = id.d.Cli({"submit", "--policy", "ident", "--", "/bin/true"});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_NE(none.err.find("passed no --fd API_KEY"), std::string::npos) << none.err;
+  EXPECT_EQ(bound.heads().size(), 2u);
 }
 
 TEST(Identity, BadIdentityInputIsRefusedWithItsCause) {
