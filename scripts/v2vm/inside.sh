@@ -9,7 +9,7 @@
 # Everything is printed on the console (ttyS0, which run.sh tees to a log) and the JUnit files go to
 # the output share. The last line is "V2VM-RESULT rc=N"; then the VM powers off.
 # Settings come from the kernel command line: v2vm.build=DIR v2vm.regex=RE v2vm.user=NAME
-# v2vm.timeout=SECONDS v2vm.phases=rootful,rootless [v2vm.exec=SCRIPT].
+# v2vm.timeout=SECONDS v2vm.phases=rootful,rootless [v2vm.exclude=RE] [v2vm.exec=SCRIPT].
 set -uo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -32,6 +32,7 @@ arg() { sed -n "s/.*v2vm\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 BUILD=$(arg build)
 SRC=$(dirname "$BUILD")
 REGEX=$(arg regex)
+EXCLUDE=$(arg exclude)
 TEST_USER=$(arg user)
 TIMEOUT=$(arg timeout)
 PHASES=$(arg phases)
@@ -110,12 +111,12 @@ run_phase() {  # run_phase NAME CGROUP_DIR RUNNER...
     echo "-- tests/vm: the v2 checks (build/tests/vm_v2_host_test)"
     prc=0
     "$0/tests/vm_v2_host_test" --gtest_color=no || prc=1
-    echo "-- ctest -R \"$1\""
-    ctest --test-dir "$0" -R "$1" --timeout "$2" -j2 --output-on-failure --no-tests=error \
+    echo "-- ctest -R \"$1\" ${5:+-E \"$5\"}"
+    ctest --test-dir "$0" -R "$1" ${5:+-E "$5"} --timeout "$2" -j2 --output-on-failure --no-tests=error \
       --output-junit "$0/Testing/junit-v2vm-$3.xml" || prc=1
     cp "$0/Testing/junit-v2vm-$3.xml" /v2vm-out/ 2>/dev/null
     python3 "$4/scripts/check_skips.py" "$0/Testing/junit-v2vm-$3.xml" "$4/scripts/v2vm/expected-skips-$3.txt" || prc=1
-    exit $prc' "$BUILD" "$REGEX" "$TIMEOUT" "$name" "$SRC" || prc=$?
+    exit $prc' "$BUILD" "$REGEX" "$TIMEOUT" "$name" "$SRC" "$EXCLUDE" || prc=$?
   took[$name]=$((SECONDS - t0))
   echo "================ $name: exit $prc after ${took[$name]} s ================"
   ((prc)) && rc=1

@@ -24,16 +24,21 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SRC=$(pwd)
 BUILD=$SRC/build
-V2VM_DIR=$BUILD/v2vm
+V2VM_DIR=${V2VM_DIR:-$BUILD/v2vm}  # its kernel, initramfs, console log and out/ (the guest's share)
 
 FULL_REGEX='^(CgroupTest|Limits|DefaultBudgets|SandboxBudgets|Sandbox|Network|Daemon|DaemonFault|DaemonLoop|DaemonPool|DaemonPeers|DaemonInput|DaemonSyncFault|KillSwitch)\.'
 # The short form: one test per v2 path the full run covers (limits, usage, OOM, pids, kill, freeze,
 # sweep), one sandbox and one daemon round trip.
 SHORT_REGEX='^(CgroupTest\.(LayoutOfThisHost|ReadUsageOfRealChild|MemoryLimitOomKills|PidsLimitFailsTheNinthProcess|CloneIntoCgroupAndCgroupKill)|Limits\.(MemoryHogEndsOomWithPeakWithinLimit|ForkLoopHitsPidsLimit)|KillSwitch\.FreezeFreezesRunningCgroupsThawResumesKillEndsThem|Sandbox\.EveryNamespaceDiffersFromTheHost|Daemon\.CancelKillsTheSandbox)$'
 
+# Tests whose bound is a native machine's wall-clock or CPU time (latency under a flood, a cold
+# flood's delay to another tenant, idle CPU of the daemon, 200 tasks within 120 s, a wall limit
+# within 1.5 s, 100,000 files written): TCG runs code 10-50 times slower, so they cannot hold
+# there; left out under TCG only, by name.
+TCG_SLOW='^(DaemonPeers\.(DenialFloodDoesNotDelayOtherTenants|AStateWalkAtATasksEndDoesNotDelayOthers)|DaemonLoop\.(AStateWalkBeforeAColdStartDoesNotDelayOthers|ColdSubmitFloodDoesNotDelayAnotherTenant)|DaemonPool\.DaemonDoesNotSpinWhileATaskRuns|Daemon\.TwoHundredConcurrentTasksLeakNoFds|Limits\.SleepEndsWallTimeoutWithinASecond)$'
 regex=$FULL_REGEX
 exec_script=""
-timeout_each=600
+timeout_each=1200  # per test: Limits.NoCgroupIsLeftAfterManyTasks runs 500 sandboxes, ~650 s under TCG
 vm_timeout=$((4 * 3600))
 phases=rootful,rootless
 mem=3072
@@ -125,12 +130,14 @@ accel=tcg
 append="console=ttyS0 quiet panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 psi=1"
 append+=" v2vm.inside=$SRC/scripts/v2vm/inside.sh v2vm.build=$BUILD v2vm.regex=$regex"
 append+=" v2vm.user=$test_user v2vm.timeout=$timeout_each v2vm.phases=$phases"
+[[ $accel == kvm ]] || append+=" v2vm.exclude=$TCG_SLOW"
 if [[ -n $exec_script ]]; then
   # The guest mounts its own /tmp: the script goes where the guest sees the host's tree.
   cp "$exec_script" "$V2VM_DIR/exec.sh"
   append+=" v2vm.exec=$V2VM_DIR/exec.sh"
 fi
 echo "v2vm: kernel $kernel, accel $accel, 2 CPUs, $mem MiB; tests: $regex; phases: $phases"
+[[ $accel == kvm ]] || echo "v2vm: left out under TCG (native time bounds): $TCG_SLOW"
 
 start=$(date +%s.%N)
 booted=""
@@ -141,7 +148,8 @@ timeout --foreground "$vm_timeout" qemu-system-x86_64 \
   -kernel "$kernel" -initrd "$initrd" -append "$append" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$V2VM_DIR/out,mount_tag=v2vmout,security_model=none" \
-  </dev/null 2>&1 | tr -d '\r' | while IFS= read -r line; do
+  </dev/null 2>&1 | while IFS= read -r line; do
+    line=${line%$'\r'}
     printf '%s\n' "$line"
     if [[ -z $booted && $line == V2VM-BOOTED* ]]; then
       booted=1
