@@ -98,7 +98,7 @@ kver=${kernel##*/vmlinuz-}
 [[ $regex != *' '* ]] || die "--regex must not contain spaces"
 
 mkdir -p "$V2VM_DIR"
-rm -rf "$V2VM_DIR/out" && mkdir -p "$V2VM_DIR/out"
+rm -rf "$V2VM_DIR/out" && mkdir -p "$V2VM_DIR/out" && chmod 1777 "$V2VM_DIR/out"  # the rootless phase copies its JUnit there
 
 # The initramfs: busybox, the modules that reach the host tree (with their dependencies, in load
 # order, decompressed so that busybox insmod takes them), and init.sh.
