@@ -174,9 +174,10 @@ bool EnterTimeNamespace(uint64_t boot_floor_s, uint64_t* btime, Failure* f) {
     return SetFailure(f, SetupStep::kMountProc, errno, "write /proc/self/timens_offsets");
   // The epoch time at which the sandbox's CLOCK_BOOTTIME was 0.
   *btime = static_cast<uint64_t>(now.tv_sec) - (static_cast<uint64_t>(boot.tv_sec) - boot_floor_s);
-  // PID 1 enters it too: kernels before 6.3 (Debian 12's 6.1) refuse a CLONE_VM clone, our vfork
-  // of the task, while our time namespace differs from our children's (kernel/fork.c
-  // copy_process, EINVAL); found by scripts/v2vm/run.sh. PID 1 reads no CLOCK_BOOTTIME after this.
+  // PID 1 enters it too: older kernels (Debian 12's 6.1 among them; 6.18 no longer) refuse a
+  // CLONE_VM clone, our vfork of the task, while our time namespace differs from our children's
+  // (kernel/fork.c copy_process, EINVAL); found by scripts/v2vm/run.sh. PID 1 reads no
+  // CLOCK_BOOTTIME after this.
   UniqueFd ns(::open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
   if (!ns || ::setns(ns.Get(), CLONE_NEWTIME) < 0) return SetFailure(f, SetupStep::kMountProc, errno, "enter the time namespace");
   return true;
