@@ -9,7 +9,8 @@
 # Everything is printed on the console (ttyS0, which run.sh tees to a log) and the JUnit files go to
 # the output share. The last line is "V2VM-RESULT rc=N"; then the VM powers off.
 # Settings come from the kernel command line: v2vm.build=DIR v2vm.regex=RE v2vm.user=NAME
-# v2vm.timeout=SECONDS v2vm.phases=rootful,rootless [v2vm.exclude=RE] [v2vm.exec=SCRIPT].
+# v2vm.timeout=SECONDS v2vm.phases=rootful,rootless [v2vm.exclude=RE] [v2vm.exec=SCRIPT]
+# [v2vm.rlbuild=DIR: the rootless phase's build tree, when the user cannot read v2vm.build].
 set -uo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -92,12 +93,15 @@ as_user sh -c "mkdir $USER_SVC/init.scope $USER_SVC/app.slice $USER_SVC/app.slic
 echo "== delegated to $TEST_USER ($uid): $USER_SVC"
 ls -ld "$USER_SVC" "$USER_SVC/cgroup.procs" "$USER_SVC/cgroup.subtree_control" | sed 's/^/   /'
 
-mkdir -p "$BUILD/Testing"
+RL_BUILD=$(arg rlbuild)
+RL_BUILD=${RL_BUILD:-$BUILD}
+mkdir -p "$BUILD/Testing" "$RL_BUILD/Testing"
 rc=0
 declare -A took
-run_phase() {  # run_phase NAME CGROUP_DIR RUNNER...
-  local name=$1 dir=$2
-  shift 2
+run_phase() {  # run_phase NAME CGROUP_DIR BUILD_DIR RUNNER...
+  local name=$1 dir=$2 BUILD=$3 SRC
+  SRC=$(dirname "$3")
+  shift 3
   local t0=$SECONDS prc=0
   # ctest's logs under build/Testing: the pass before may have been another user's.
   chown -R "$(stat -c %u:%g "$dir")" "$BUILD/Testing"
@@ -135,9 +139,9 @@ for phase in ${PHASES//,/ }; do
   case $phase in
     rootful)
       mkdir -p $CG/system.slice/v2vm-rootful.service
-      run_phase rootful $CG/system.slice/v2vm-rootful.service env HOME=/root TMPDIR=/tmp ;;
+      run_phase rootful $CG/system.slice/v2vm-rootful.service "$BUILD" env HOME=/root TMPDIR=/tmp ;;
     rootless)
-      run_phase rootless "$USER_SVC/app.slice/v2vm-tests.scope" \
+      run_phase rootless "$USER_SVC/app.slice/v2vm-tests.scope" "$RL_BUILD" \
         setpriv --reuid="$uid" --regid="$gid" --init-groups --reset-env \
         env HOME=/tmp TMPDIR=/tmp PATH="$PATH" ;;
   esac

@@ -2,7 +2,7 @@
 # scripts/v2vm/run.sh: runs Cordon's cgroup, limits, sandbox and daemon tests on a pure cgroup v2
 # kernel, rootful and rootless, in a qemu VM (docs/cgroups.md, "Tested on pure cgroup v2").
 #
-#   scripts/v2vm/run.sh            the full run (about an hour under TCG on 2 shared cores)
+#   scripts/v2vm/run.sh            the full run (about 45 min under TCG on 2 shared cores)
 #   scripts/v2vm/run.sh --short    the v2 checks and a few tests per area (what CI runs)
 #   scripts/v2vm/run.sh --regex 'RE' [--phases rootful|rootless|rootful,rootless]
 #   scripts/v2vm/run.sh --exec FILE   runs bash FILE as root in the VM instead of the tests
@@ -65,6 +65,14 @@ command -v depmod >/dev/null || die "depmod missing: apt-get install kmod"
 [[ -x /bin/busybox ]] || die "/bin/busybox missing: apt-get install busybox-static"
 [[ -x $BUILD/bin/cordon && -x $BUILD/tests/vm_v2_host_test ]] || die "no build in $BUILD: run scripts/build.sh first"
 id -u "$test_user" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$test_user"
+# The rootless phase runs as $test_user: where it cannot read this tree (a clone under /root), it
+# runs the copy scripts/test.sh built for its own rootless pass.
+rl_build=$BUILD
+if [[ $phases == *rootless* ]] && ! runuser -u "$test_user" -- test -x "$BUILD/bin/cordon"; then
+  rl_build=/var/tmp/cordon-rootless/main/build
+  runuser -u "$test_user" -- test -x "$rl_build/tests/vm_v2_host_test" ||
+    die "$test_user cannot read $BUILD, and there is no readable copy in $rl_build: run scripts/test.sh first, or clone where $test_user can read"
+fi
 
 # The kernel: KERNEL=path (its modules in /lib/modules), else Debian's current linux-image-amd64
 # unpacked into build/v2vm/kernel (apt-get download + dpkg-deb -x: nothing is installed on this
@@ -129,7 +137,7 @@ accel=tcg
 [[ -w /dev/kvm ]] && accel=kvm
 append="console=ttyS0 quiet panic=-1 cgroup_no_v1=all systemd.unified_cgroup_hierarchy=1 psi=1"
 append+=" v2vm.inside=$SRC/scripts/v2vm/inside.sh v2vm.build=$BUILD v2vm.regex=$regex"
-append+=" v2vm.user=$test_user v2vm.timeout=$timeout_each v2vm.phases=$phases"
+append+=" v2vm.user=$test_user v2vm.timeout=$timeout_each v2vm.phases=$phases v2vm.rlbuild=$rl_build"
 [[ $accel == kvm ]] || append+=" v2vm.exclude=$TCG_SLOW"
 if [[ -n $exec_script ]]; then
   # The guest mounts its own /tmp: the script goes where the guest sees the host's tree.
