@@ -15,6 +15,7 @@ PKGS+=(curl nodejs postgresql-client-15)  # clients that ignore proxy variables 
 # compares with, a static busybox for the test image, script(1) for a terminal
 PKGS+=(podman conmon containerd runc crun slirp4netns uidmap busybox-static bsdutils)
 PKGS+=(python3-jwt python3-cryptography)  # docs/examples/verify_token.py, run by tests/integration/identity_test.cc
+PKGS+=(qemu-system-x86 cpio kmod)  # scripts/v2vm/run.sh: the pure cgroup v2 VM (its kernel: apt-get download)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

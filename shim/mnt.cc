@@ -145,10 +145,9 @@ bool WriteNewFile(const std::string& path, std::string_view text, Failure* f) {
   return true;
 }
 
-// The time namespace the task enters at its execve (fs/exec.c exec_task_namespaces: a CLONE_VM
-// child stays in ours until then). Its CLOCK_BOOTTIME starts at 0 when the outer shim cloned us
-// (`boot_floor_s`, whole seconds of CLOCK_BOOTTIME read before clone3), so /proc/uptime, and the
-// start times in /proc/<pid>/stat, count from the sandbox's start. Not from now: a reader's view
+// The sandbox's time namespace, which PID 1 and the task enter. Its CLOCK_BOOTTIME starts at 0
+// when the outer shim cloned us (`boot_floor_s`, whole seconds of CLOCK_BOOTTIME read before
+// clone3), so /proc/uptime, and the start times in /proc/<pid>/stat, count from the sandbox's start. Not from now: a reader's view
 // of a start time is start + offset, unsigned (fs/proc/array.c do_task_stat), and our own start
 // must not come out negative. Offsets can only be written
 // before a process enters it (time_namespaces(7)); CLOCK_MONOTONIC is left alone, so the stamps
@@ -175,6 +174,12 @@ bool EnterTimeNamespace(uint64_t boot_floor_s, uint64_t* btime, Failure* f) {
     return SetFailure(f, SetupStep::kMountProc, errno, "write /proc/self/timens_offsets");
   // The epoch time at which the sandbox's CLOCK_BOOTTIME was 0.
   *btime = static_cast<uint64_t>(now.tv_sec) - (static_cast<uint64_t>(boot.tv_sec) - boot_floor_s);
+  // PID 1 enters it too: older kernels (Debian 12's 6.1 among them; 6.18 no longer) refuse a
+  // CLONE_VM clone, our vfork of the task, while our time namespace differs from our children's
+  // (kernel/fork.c copy_process, EINVAL); found by scripts/v2vm/run.sh. PID 1 reads no
+  // CLOCK_BOOTTIME after this.
+  UniqueFd ns(::open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
+  if (!ns || ::setns(ns.Get(), CLONE_NEWTIME) < 0) return SetFailure(f, SetupStep::kMountProc, errno, "enter the time namespace");
   return true;
 }
 

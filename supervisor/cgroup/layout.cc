@@ -251,6 +251,17 @@ void PlaceBase(Layout& l, const BaseOptions& options, const HostFacts& facts) {
       } else {
         v2_reason = "our own cgroup2 directory is not visible through " + l.v2_mount;
       }
+    } else if (facts.v2_parent_delegated && have_parent) {
+      // A user unit with Delegate=yes and DelegateSubgroup=: tasks go next to our leaf, inside the
+      // unit the user manager handed us.
+      l.v2_base_dir = fs::Join(fs::Parent(*l.v2_self_dir), options.subtree);
+      l.delegated = true;
+    } else if (facts.v2_self_delegated && have_parent) {
+      // A user unit with plain Delegate=yes: only our own cgroup is ours; its parent (app.slice)
+      // belongs to the user manager even though the user may write there. PrepareBase moves us
+      // into a leaf first, as for the rootful case.
+      l.v2_base_dir = fs::Join(*l.v2_self_dir, options.subtree);
+      l.delegated = true;
     } else if (facts.v2_parent_writable && have_parent) {
       // e.g. user@UID.service delegation: the user manager owns app.slice/, we run in a unit below it.
       l.v2_base_dir = fs::Join(fs::Parent(*l.v2_self_dir), options.subtree);

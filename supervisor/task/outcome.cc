@@ -76,7 +76,14 @@ void SettleOutcome(const TaskEnd& end, TaskOutcome* outcome) {
       if (e.step == SetupStep::kChdir) o.message += " (--cwd must name a directory inside the sandbox)";
     }
   } else if (!exit || !exit->task_reported) {
-    if (!end.killed) {
+    if (!end.killed && WIFSIGNALED(exit ? exit->init_status : 0) && WTERMSIG(exit->init_status) == SIGKILL) {
+      // Killed from outside with the task, before it could report: on pure v2, memory.oom.group's
+      // kill takes PID 1 too (scripts/v2vm/run.sh found it); the cgroup's count tells (RefineOutcome).
+      o.task_signal = SIGKILL;
+      o.exit_code = 128 + SIGKILL;
+      o.failure = FailureClass::kSignaled;
+      o.message = "the sandbox's PID 1 was killed by SIGKILL with the task, before it reported";
+    } else if (!end.killed) {
       o.failure = FailureClass::kSetupFailed;
       o.exit_code = kExitCordonFailure;
       char buf[160];

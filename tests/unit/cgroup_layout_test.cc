@@ -102,6 +102,33 @@ TEST(CgroupLayout, RootlessWithUserDelegation) {
   EXPECT_TRUE(l.no_cgroup_reason.empty());
 }
 
+// A user unit with Delegate=yes (systemd marks it user.delegate): app.slice above it is writable by
+// the user but belongs to the user manager, so the tasks go below our own cgroup, or next to our
+// leaf with DelegateSubgroup=.
+TEST(CgroupLayout, RootlessDelegatedUnitStaysInsideItsUnit) {
+  const std::string unit = "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice/cordon.service";
+  auto l = DetectLayout(Fixture("v2.mountinfo"),
+                        "0::/user.slice/user-1000.slice/user@1000.service/app.slice/cordon.service\n",
+                        Fixture("v2.controllers"));
+  ASSERT_TRUE(l);
+  HostFacts f;
+  f.v2_parent_writable = true;
+  f.v2_self_delegated = true;
+  PlaceBase(*l, {}, f);
+  EXPECT_EQ(l->v2_base_dir, unit + "/cordon.slice");
+  EXPECT_TRUE(l->delegated);
+
+  auto sub = DetectLayout(Fixture("v2.mountinfo"),
+                          "0::/user.slice/user-1000.slice/user@1000.service/app.slice/cordon.service/supervisor\n",
+                          Fixture("v2.controllers"));
+  ASSERT_TRUE(sub);
+  f.v2_self_delegated = false;
+  f.v2_parent_delegated = true;
+  f.v2_parent_writable = true;
+  PlaceBase(*sub, {}, f);
+  EXPECT_EQ(sub->v2_base_dir, unit + "/cordon.slice");
+}
+
 TEST(CgroupLayout, RootlessWithoutDelegation) {
   Layout l = Detect("v2", "v2_rootless");
   PlaceBase(l, {}, HostFacts{});
