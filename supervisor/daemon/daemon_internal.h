@@ -208,6 +208,10 @@ struct Live {
   // token into the write end once the task has its id) and the egress credentials being built.
   std::vector<std::pair<std::string, UniqueFd>> token_reads, token_writes;
   std::shared_ptr<egress::Credentials> credentials;
+  // evidence (wip/evlog): the declared artifact, and the evidence record's "artifact" object,
+  // hashed right before the task was handed its sandbox (docs/evidence.md "Artifact hash").
+  std::optional<evlog::DeclaredArtifact> declared_artifact;
+  std::string artifact;  // JSON text; "" until hashed
 };
 
 // A sandbox of the warm pool: built for one policy, waiting for its task (docs/daemon.md).
@@ -328,6 +332,7 @@ class Daemon {
   void IssueIdentity(Live& l, const Decision& d, const Submission& s);
   void HandleTokenVerify(Conn& c, uint64_t call_id, const api::TokenVerifyRequest& req);
   void HandleTokenKeys(Conn& c, uint64_t call_id);
+  void HandleEvidenceKey(Conn& c, uint64_t call_id);  // evidence (wip/evlog): evidence_calls.cc
   std::optional<token::SigningKey> token_key_;
   void Reply(Conn& c, const api::Response& resp);
   void ReplyError(Conn& c, uint64_t call_id, api::ErrorCode code, const std::string& msg);
