@@ -41,7 +41,7 @@ class CodeDir {
   std::string dir_;
 };
 
-TEST(EvidenceArtifact, ScriptsInBindingsAreHashedAndSymlinksOutOfThemAreNot) {
+TEST(EvidenceArtifactResolve, ScriptsInBindingsAreHashedAndSymlinksOutOfThemAreNot) {
   CodeDir c;
   std::ofstream(c.path("gen.py")) << "print('generated')\n";
   ASSERT_EQ(::symlink("/etc/passwd", c.path("escape").c_str()), 0);
@@ -71,7 +71,7 @@ TEST(EvidenceArtifact, ScriptsInBindingsAreHashedAndSymlinksOutOfThemAreNot) {
 
 // The cache keeps old files (the runtime), never one changed in the last seconds: file times
 // tick with the kernel's coarse clock, so a same-size rewrite could keep its key.
-TEST(EvidenceArtifact, TheCacheKeepsOldFilesAndRereadsFreshOnes) {
+TEST(EvidenceArtifactResolve, TheCacheKeepsOldFilesAndRereadsFreshOnes) {
   FileHashCache cache;
   ArtifactQuery runtime;
   runtime.argv = {"sh"};
@@ -90,7 +90,7 @@ TEST(EvidenceArtifact, TheCacheKeepsOldFilesAndRereadsFreshOnes) {
   EXPECT_EQ(cache.hits(), 1u);
 }
 
-TEST(EvidenceArtifact, AnExecutableOnlyTheTaskCouldMakeIsNamedNotHashed) {
+TEST(EvidenceArtifactResolve, AnExecutableOnlyTheTaskCouldMakeIsNamedNotHashed) {
   ArtifactQuery q;
   q.argv = {"./made-later"};
   q.cwd = "/work";  // no binding there: the sandbox's own tmpfs
@@ -104,7 +104,7 @@ TEST(EvidenceArtifact, AnExecutableOnlyTheTaskCouldMakeIsNamedNotHashed) {
   EXPECT_NE(r.unhashed[0].second.find("not found in PATH"), std::string::npos) << r.unhashed[0].second;
 }
 
-TEST(EvidenceArtifact, DeclarationsAreCheckedAndMatchedAgainstWhatRan) {
+TEST(EvidenceArtifactResolve, DeclarationsAreCheckedAndMatchedAgainstWhatRan) {
   EXPECT_FALSE(DeclareArtifact(std::nullopt, "", "x", "cordond").has_value());
   auto bad = DeclareArtifact(std::nullopt, "ABC", "", "cordond");
   ASSERT_FALSE(bad.has_value());
