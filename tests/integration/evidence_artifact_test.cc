@@ -49,7 +49,7 @@ std::unique_ptr<DaemonProcess> DaemonWithCodeBinding(const std::string& code_dir
   ::mkdir((d->conf() + "/policies").c_str(), 0755);
   std::ofstream(d->conf() + "/policies/coded.json")
       << R"({"name": "coded", "version": 1, "bindings": [{"name": "code", "kind": "dir", "source": ")" << code_dir
-      << R"(", "target": "/work", "access": "rw"}]})";
+      << R"(", "target": "/code", "access": "rw"}]})";
   EXPECT_EQ(d->Reload().find("reload failed"), std::string::npos);
   return d;
 }
@@ -62,7 +62,7 @@ TEST(EvidenceArtifact, ExecutableScriptAndDeclaredArtifactAreHashedBeforeTheTask
   const std::string script = code + "/gen.sh";
   // Generated code that changes itself when it runs: the record must hold what was run, the
   // bytes before the task started, not what the file holds afterwards.
-  std::ofstream(script) << "echo ran\necho appended-by-the-task >> /work/gen.sh\n";
+  std::ofstream(script) << "echo ran\necho appended-by-the-task >> /code/gen.sh\nexit 0\n";
   ::chmod(script.c_str(), 0666);
   const std::string before = Sha256Sum(script);
   auto dp = DaemonWithCodeBinding(code);
@@ -70,8 +70,8 @@ TEST(EvidenceArtifact, ExecutableScriptAndDeclaredArtifactAreHashedBeforeTheTask
 
   std::vector<std::string> ids;
   for (int i = 0; i < 2; ++i) {  // the first is built on demand or pooled, the second from the pool
-    std::ofstream(script, std::ios::trunc) << "echo ran\necho appended-by-the-task >> /work/gen.sh\n";
-    auto s = d.Cli({"submit", "--detach", "--policy", "coded", "--artifact", script, "--", "sh", "gen.sh"});
+    std::ofstream(script, std::ios::trunc) << "echo ran\necho appended-by-the-task >> /code/gen.sh\nexit 0\n";
+    auto s = d.Cli({"submit", "--detach", "--policy", "coded", "--cwd", "/code", "--artifact", script, "--", "sh", "gen.sh"});
     ASSERT_EQ(s.exit_code, 0) << s.err << d.Log();
     ids.push_back(Trim(s.out));
     ASSERT_EQ(d.Cli({"wait", ids.back()}).exit_code, 0) << d.Log();
@@ -87,13 +87,13 @@ TEST(EvidenceArtifact, ExecutableScriptAndDeclaredArtifactAreHashedBeforeTheTask
     EXPECT_EQ((*exe)["sha256"], Sha256Sum("/usr/bin/sh"));
     const json* scr = FindFile(a, "script");
     ASSERT_NE(scr, nullptr) << a.dump();
-    EXPECT_EQ((*scr)["path"], "/work/gen.sh");
+    EXPECT_EQ((*scr)["path"], "/code/gen.sh");
     EXPECT_EQ((*scr)["from"], "binding code");
     EXPECT_EQ((*scr)["sha256"], before) << "hashed after the task changed it: " << a.dump();
     EXPECT_EQ(a["declared"]["sha256"], before);
     EXPECT_EQ(a["declared"]["hashed_by"], "cordond");
     EXPECT_EQ(a["declared"]["name"], "gen.sh");
-    EXPECT_EQ(a["declared"]["matches"], json::array({"/work/gen.sh"}));
+    EXPECT_EQ(a["declared"]["matches"], json::array({"/code/gen.sh"}));
   }
   ASSERT_TRUE(WIFEXITED(d.Signal(SIGTERM))) << d.Log();  // seals the log
   const std::string state = d.dir() + "/state", bundle = d.dir() + "/task.bundle";
