@@ -14,6 +14,8 @@
 #   egress_bench.py    one outbound connection: direct, through the egress proxy, and transparent
 #                      (no proxy variable): median µs per request and ratio to direct
 #   cordon-seccomp-compile-bench  parse and compile of the shipped default profile: medians
+#   evidence_ab.py     the evidence log's cost: two cordonds, log on and off, alternated in one run:
+#                      pooled submit-to-exit p50/p95 and refused submits (records) per second, ratios
 #   cordon-identity-bench  egress proxy per request: direct, proxied, proxied with a secret substituted
 #                      and a token attached: medians and ratios
 #   oci_bench.py       one OCI container's start-to-exit: cordon-runc beside crun and runc: medians, ratio
@@ -39,6 +41,7 @@ if (( quick )); then
   python3 bench/egress_bench.py --rounds 3 --requests 50
   build/bin/cordon-seccomp-compile-bench --runs 5
   build/bin/cordon-evidence-bench --runs 50
+  python3 bench/evidence_ab.py --rounds 30 --refusals 500
   [[ -x build/bin/cordon-identity-bench ]] && build/bin/cordon-identity-bench 300  # docs/identity.md
   python3 bench/oci_bench.py --runs 5  # docs/kubernetes.md "Performance"
 else
@@ -49,6 +52,7 @@ else
   python3 bench/egress_bench.py
   build/bin/cordon-seccomp-compile-bench
   build/bin/cordon-evidence-bench
+  python3 bench/evidence_ab.py
   [[ -x build/bin/cordon-identity-bench ]] && build/bin/cordon-identity-bench  # docs/identity.md
   python3 bench/oci_bench.py  # docs/kubernetes.md "Performance"
 fi

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/evidence_log.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/cli/session.h"
 #include "supervisor/daemon/client.h"
@@ -51,6 +52,10 @@ constexpr const char* kClientUsage =
     "  --session S      Spend session S's budget (opened at first use; docs/governance.md).\n"
     "  --session-class C  The class of a session this submit opens (default: the task's class).\n"
     "  --action A       The user action this task serves (the session's fanout budget per action).\n"
+    "  --artifact FILE  Declare FILE (generated code, at most 512 KiB) as the task's artifact: cordond\n"
+    "                   records its SHA-256 in the signed evidence (docs/evidence.md \"Artifact hash\").\n"
+    "  --artifact-sha256 HEX  Declare the artifact by its SHA-256 instead (any size).\n"
+    "  --artifact-name NAME   A name recorded with it (default: FILE's name).\n"
     "  --retry-exit-codes  (submit, wait) Exit by retry verdict instead of the task's code: 0 success,\n"
     "                   75 retry later, 76 repair then retry once, 77 never retry (docs/governance.md).\n"
     "Attached, the task reads this process's stdin and writes to its stdout and stderr directly\n"
@@ -249,7 +254,8 @@ int CmdSubmit(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &f,
                   {{"--policy", true}, {"--app", true}, {"--class", true}, {"--request-id", true},
                    {"--env", true}, {"--cwd", true}, {"--fd", true}, {"--detach", false}, {"-h", false}, {"--help", false},
-                   {"--session", true}, {"--session-class", true}, {"--action", true}, {"--retry-exit-codes", false}},
+                   {"--session", true}, {"--session-class", true}, {"--action", true}, {"--retry-exit-codes", false},
+                   {"--artifact", true}, {"--artifact-sha256", true}, {"--artifact-name", true}},
                   &v, &err, true))
     return cli::ReportFailure(err + "\nTry 'cordon submit --help' for more information.");
   api::Request req;
@@ -270,6 +276,14 @@ int CmdSubmit(int argc, char** argv) {
     if (name == "--session-class") s->set_session_class(value);
     if (name == "--action") s->set_action(value);
     if (name == "--retry-exit-codes") retry_exit = true;
+    if (name == "--artifact") {
+      auto bytes = ReadArtifactFile(value);
+      if (!bytes) return cli::ReportFailure(bytes.error());
+      s->mutable_artifact()->set_content(std::move(*bytes));
+      if (s->artifact().name().empty()) s->mutable_artifact()->set_name(value.substr(value.rfind('/') + 1));
+    }
+    if (name == "--artifact-sha256") s->mutable_artifact()->set_sha256(value);
+    if (name == "--artifact-name") s->mutable_artifact()->set_name(value);
     if (name == "--fd") {
       auto eq = value.find('=');
       int n = eq == std::string::npos ? -1 : std::atoi(value.c_str() + eq + 1);

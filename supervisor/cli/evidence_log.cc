@@ -2,6 +2,8 @@
 #include "supervisor/cli/evidence_log.h"
 #include "supervisor/cli/report.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "proto/cordon.pb.h"
+#include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
+#include "common/unique_fd.h"
+#include "supervisor/evidence/artifact.h"
 #include "supervisor/evidence/bundle.h"
 #include "supervisor/evidence/consistency.h"
 #include "supervisor/evidence/keys.h"
@@ -37,6 +43,7 @@ constexpr const char* kEvidenceUsage =
     "       cordon evidence prove [--log DIR] --since OLD_CHECKPOINT -o FILE\n"
     "       cordon evidence rotate-key [--log DIR]\n"
     "       cordon evidence prune [--log DIR] (--keep-records N | --keep-days D)\n"
+    "       cordon evidence key [--socket PATH] [-o FILE]\n"
     "\n"
     "The tamper-evident evidence log (docs/evidence.md). DIR is a log directory or cordond's state\n"
     "directory (default: cordond's, as for this user); it is only read.\n"
@@ -62,6 +69,8 @@ constexpr const char* kEvidenceUsage =
     "  prune       Remove the oldest records, keeping the newest N or those of the last D days;\n"
     "              what remains still verifies (cordond does the same from daemon.json's\n"
     "              \"evidence_log\" retention). Needs the log not held by cordond.\n"
+    "  key         Ask the running cordond for its signing key: prints the key id, the log's origin\n"
+    "              and size, and the public key (PEM); -o FILE writes the PEM to pin with --key.\n"
     "\n"
     "Example:\n"
     "  cordon evidence verify --log /var/lib/cordon --key cordond-evidence.pub\n";
@@ -72,7 +81,7 @@ int Fails(std::string_view msg, std::string_view hint = {}) {
 int Fails(const cordon::Error& e) { return cli::ReportFailure(e, kExitError, "cordon evidence"); }
 
 struct Args {
-  std::string log, key, since, bundle, consistency, out, keep_records, keep_days;
+  std::string log, key, since, bundle, consistency, out, keep_records, keep_days, socket;
   std::vector<std::string> positional;
   bool help = false;
 };
@@ -111,6 +120,7 @@ std::string ParseArgs(int argc, char** argv, const std::vector<std::string>& all
     else if (flag == "-o" || flag == "--output") a->out = value;
     else if (flag == "--keep-records") a->keep_records = value;
     else if (flag == "--keep-days") a->keep_days = value;
+    else if (flag == "--socket") a->socket = value;
   }
   return "";
 }
@@ -334,6 +344,27 @@ int PruneCmd(const Args& a) {
   return 0;
 }
 
+// `cordon evidence key`: the running cordond's signing key (EvidenceKey call).
+int KeyCmd(const Args& a) {
+  auto conn = daemon::ClientConnection::Open(a.socket.empty() ? daemon::ClientSocketPath() : a.socket);
+  if (!conn) return Fails(conn.error());
+  api::v1::Request req;
+  req.mutable_evidence_key();
+  auto resp = conn->Call(req);
+  if (!resp) return Fails(resp.error());
+  if (resp->has_error()) return Fails(resp->error().message());
+  const api::v1::EvidenceKeyResponse& k = resp->evidence_key();
+  if (!k.enabled())
+    return Fails("this cordond runs without an evidence log (--evidence-log off)", "start it without that flag");
+  if (!a.out.empty()) {
+    if (auto w = evlog::WriteFileAtomic(a.out, k.public_key_pem(), 0644, false); !w) return Fails(w.error());
+  }
+  std::printf("key id: %s\norigin: %s\nrecords: %llu (sealed: %llu)\n%s", k.key_id().c_str(), k.origin().c_str(),
+              static_cast<unsigned long long>(k.records()), static_cast<unsigned long long>(k.sealed()),
+              a.out.empty() ? k.public_key_pem().c_str() : ("public key written to " + a.out + "\n").c_str());
+  return 0;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<evlog::LogWriter>> OpenRunLog(const std::string& dir) {
@@ -360,8 +391,69 @@ Result<uint64_t> AppendRunEvidence(evlog::LogWriter& log, const std::string& evi
   return seq;
 }
 
+Result<std::string> ReadArtifactFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) return Fail(errno, "--artifact " + path, "give the generated file's path, or --artifact-sha256 HEX");
+  struct stat st{};
+  if (::fstat(fd.Get(), &st) != 0) return Fail(errno, "--artifact " + path);
+  if (!S_ISREG(st.st_mode)) return FailMsg("--artifact " + path + " is not a regular file", "give the generated file itself");
+  if (static_cast<uint64_t>(st.st_size) > evlog::kMaxDeclaredArtifactBytes)
+    return FailMsg("--artifact " + path + " holds " + std::to_string(st.st_size) + " bytes, more than " +
+                       std::to_string(evlog::kMaxDeclaredArtifactBytes),
+                   "declare it by its hash: --artifact-sha256 $(sha256sum " + path + " | cut -c1-64)");
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  size_t off = 0;
+  while (off < bytes.size()) {
+    const ssize_t n = ::read(fd.Get(), bytes.data() + off, bytes.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(errno, "--artifact " + path);
+    if (n == 0) break;
+    off += static_cast<size_t>(n);
+  }
+  bytes.resize(off);
+  return bytes;
+}
+
+Result<std::string> RunArtifactJson(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                                    const std::string& cwd, const std::vector<OpenBinding>* bindings,
+                                    const std::string& declared_file, const std::string& declared_sha256,
+                                    const std::string& declared_name) {
+  std::optional<evlog::DeclaredArtifact> declared;
+  if (!declared_file.empty() || !declared_sha256.empty()) {
+    std::optional<std::string> content;
+    if (!declared_file.empty()) {
+      CORDON_ASSIGN_OR_RETURN(std::string bytes, ReadArtifactFile(declared_file));
+      content = std::move(bytes);
+    }
+    const std::string name = !declared_name.empty() || declared_file.empty()
+                                 ? declared_name
+                                 : declared_file.substr(declared_file.rfind('/') + 1);
+    auto d = evlog::DeclareArtifact(content, declared_sha256, name, "cordon run");
+    if (!d) return Wrap(d.error(), "--artifact");
+    declared = std::move(*d);
+  } else if (!declared_name.empty()) {
+    return FailMsg("--artifact-name needs --artifact FILE or --artifact-sha256 HEX");
+  }
+  evlog::ArtifactQuery q;
+  q.argv = argv;
+  q.env = env;
+  q.cwd = cwd;
+  q.bindings = bindings;
+  evlog::ArtifactReport r = evlog::HashArtifacts(q, nullptr);
+  r.declared = std::move(declared);
+  return evlog::ArtifactJson(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string WithArtifact(const std::string& evidence_json, const std::string& artifact_json) {
+  nlohmann::json ev = nlohmann::json::parse(evidence_json, nullptr, false);
+  nlohmann::json a = nlohmann::json::parse(artifact_json, nullptr, false);
+  if (ev.is_discarded() || !ev.is_object() || a.is_discarded()) return evidence_json;
+  ev["artifact"] = std::move(a);
+  return ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 bool IsEvidenceLogCommand(const char* sub) {
-  for (const char* c : {"verify", "export", "checkpoint", "prove", "rotate-key", "prune"})
+  for (const char* c : {"verify", "export", "checkpoint", "prove", "rotate-key", "prune", "key"})
     if (std::strcmp(sub, c) == 0) return true;
   return false;
 }
@@ -375,6 +467,7 @@ int CmdEvidenceLog(int argc, char** argv) {
   else if (sub == "export") err = ParseArgs(argc, argv, {"--log", "-o", "--output"}, &a);
   else if (sub == "rotate-key") err = ParseArgs(argc, argv, {"--log"}, &a);
   else if (sub == "prune") err = ParseArgs(argc, argv, {"--log", "--keep-records", "--keep-days"}, &a);
+  else if (sub == "key") err = ParseArgs(argc, argv, {"--socket", "-o", "--output"}, &a);
   else err = ParseArgs(argc, argv, {"--log", "-o", "--output"}, &a);
   if (a.help) {
     std::fputs(kEvidenceUsage, stdout);
@@ -393,6 +486,10 @@ int CmdEvidenceLog(int argc, char** argv) {
   if (sub == "prove") {
     if (!a.positional.empty()) return Fails("prove takes no positional argument", "cordon evidence --help");
     return Prove(a);
+  }
+  if (sub == "key") {
+    if (!a.positional.empty()) return Fails("key takes no positional argument", "cordon evidence --help");
+    return KeyCmd(a);
   }
   if (!a.positional.empty()) return Fails("checkpoint takes no positional argument", "cordon evidence --help");
   return CheckpointCmd(a);

@@ -80,6 +80,10 @@ constexpr const char* kRunUsage =
     "  --evidence-log DIR   Append the task's evidence record, redacted, to the tamper-evident log\n"
     "                       in DIR (created with its own key at first use) and sign a checkpoint\n"
     "                       (`cordon evidence verify --log DIR`; docs/evidence.md).\n"
+    "  --artifact FILE      With --evidence(-log): declare FILE (generated code, at most 512 KiB) as\n"
+    "                       the task's artifact; its SHA-256 goes into the record. The executable\n"
+    "                       and the scripts CMD names are hashed anyway (docs/evidence.md).\n"
+    "  --artifact-sha256 HEX  Declare the artifact by its SHA-256; --artifact-name NAME names it.\n"
     "  --cwd DIR            Working directory inside the sandbox (default /work).\n"
     "  --env K=V            Set a variable for CMD; `--env K` passes K from this environment.\n"
     "                       Repeatable. The policy's env.allow decides which names are allowed.\n"
@@ -184,6 +188,7 @@ Result<void> WriteEvidenceLine(int fd, const std::string& json) {
 int CmdRun(int argc, char** argv) {
   const uint64_t received = sys::MonotonicNs();
   std::string policy_name = "default", evidence, evidence_log, cwd = "/work", id_range, app = "default", tenant;
+  std::string artifact_file, artifact_sha256, artifact_name;  // docs/evidence.md "Artifact hash"
   std::vector<std::string> env_args, fd_args, limit_args;
   bool tty = false, per_process_limits = false;
   int i = 0;
@@ -208,7 +213,8 @@ int CmdRun(int argc, char** argv) {
     bool matched = false;
     for (auto [flag, dst] : {std::pair<const char*, std::string*>{"--policy", &policy_name},
                              {"--evidence", &evidence}, {"--evidence-log", &evidence_log}, {"--cwd", &cwd}, {"--id-range", &id_range},
-                             {"--app", &app}, {"--tenant", &tenant}}) {
+                             {"--app", &app}, {"--tenant", &tenant}, {"--artifact", &artifact_file},
+                             {"--artifact-sha256", &artifact_sha256}, {"--artifact-name", &artifact_name}}) {
       if (TakeValue(argc, argv, &i, flag, &v)) {
         if (v == "\x01missing") return UsageError(std::string(flag) + " needs a value", "cordon run --help");
         *dst = v;
@@ -334,6 +340,17 @@ int CmdRun(int argc, char** argv) {
     run_log = std::move(*l);
   }
 
+  // What the task runs is hashed before it starts, for the record (docs/evidence.md "Artifact hash").
+  std::string artifact;
+  if (!evidence.empty() || !evidence_log.empty()) {
+    auto a = RunArtifactJson(req.argv, req.env, req.cwd, req.bindings.get(), artifact_file, artifact_sha256, artifact_name);
+    if (!a) return Failed(a.error());
+    artifact = std::move(*a);
+  } else if (!artifact_file.empty() || !artifact_sha256.empty() || !artifact_name.empty()) {
+    return UsageError("--artifact goes into the evidence record: give --evidence PATH or --evidence-log DIR too",
+                      "cordon run --help");
+  }
+
   FilterOptions fo;
   fo.data_dir = rt->data_dir;
   if (TestKnobSet("CORDON_NO_BPF_CACHE")) fo.use_cache = false;
@@ -378,7 +395,7 @@ int CmdRun(int argc, char** argv) {
   if (!evidence.empty()) {
     // A caller that asked for evidence learns from the exit status when there is none: 123, with
     // the task's own status on stderr (README "Exit codes").
-    if (auto w = WriteEvidenceLine(evidence == "-" ? STDOUT_FILENO : evidence_fd.Get(), (*task)->EvidenceJson());
+    if (auto w = WriteEvidenceLine(evidence == "-" ? STDOUT_FILENO : evidence_fd.Get(), WithArtifact((*task)->EvidenceJson(), artifact));
         !w) {
       std::fprintf(stderr, "cordon: writing the evidence record to %s failed: %s; the task %s\n",
                    evidence == "-" ? "stdout" : evidence.c_str(), w.error().Message().c_str(),
@@ -387,7 +404,7 @@ int CmdRun(int argc, char** argv) {
     }
   }
   if (run_log)
-    if (auto a = AppendRunEvidence(*run_log, (*task)->EvidenceJson()); !a) {
+    if (auto a = AppendRunEvidence(*run_log, WithArtifact((*task)->EvidenceJson(), artifact)); !a) {
       std::fprintf(stderr, "cordon: appending the evidence record to the log in %s failed: %s; the task %s\n",
                    evidence_log.c_str(), a.error().Message().c_str(), OutcomeText(o).c_str());
       return kExitEvidenceNotWritten;

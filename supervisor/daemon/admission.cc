@@ -65,6 +65,7 @@ std::string Fingerprint(const Submission& s) {
   Put(&c, "policy", s.policy);
   Put(&c, "app", s.app_id);
   Put(&c, "class", s.cls);
+  if (s.artifact) Put(&c, "artifact", s.artifact->sha256);  // only when declared: older fingerprints stay
   return Sha256Hex(c);
 }
 

@@ -3,6 +3,8 @@
 // Decision comes back. No system calls, so tests/unit/daemon_admission_test.cc covers it all.
 #pragma once
 
+#include "supervisor/evidence/artifact.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,6 +30,10 @@ struct Submission {
   bool stdio = false;
   std::vector<std::string> fd_bindings;  // caller bindings the frame carries fds for
   std::string session, session_class, action;  // governance (docs/governance.md); "" = none
+  // evidence (wip/evlog): the artifact the client declared (docs/evidence.md "Artifact hash"), or
+  // why it is refused ("" = fine; absent = none declared).
+  std::optional<evlog::DeclaredArtifact> artifact;
+  std::string artifact_error;
 };
 
 // sha256 (hex) of a canonical serialisation of what the request asks for: argv, env, cwd, policy,

@@ -123,6 +123,8 @@ void Daemon::LaunchOnDemand(Live& l) {
     l.reply.mutable_error()->set_code(api::ERROR_CODE_INVALID_ARGUMENT);
     l.reply.mutable_error()->set_message(l.refusal);
   } else if (l.task->ready()) {
+    l.artifact = evlog_->HashArtifact(l.launch_req.argv, l.launch_req.env, l.launch_req.cwd,  // evidence.md
+                                      l.launch_req.bindings.get(), l.declared_artifact);
     if (auto go = l.task->Launch(l.launch_req, l.received_ns, /*hold_exec=*/true); go) {
       launched = true;
     } else {

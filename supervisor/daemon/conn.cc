@@ -286,6 +286,7 @@ void Daemon::HandleFrame(Conn& c, const std::string& payload) {
     case api::Request::kBreakerMode: return HandleGovernance(c, req);
     case api::Request::kTokenVerify: return HandleTokenVerify(c, req.call_id(), req.token_verify());  // tokens.cc
     case api::Request::kTokenKeys: return HandleTokenKeys(c, req.call_id());
+    case api::Request::kEvidenceKey: return HandleEvidenceKey(c, req.call_id());  // evidence_log.cc
     case api::Request::CALL_NOT_SET: break;
   }
   ReplyError(c, req.call_id(), api::ERROR_CODE_INVALID_ARGUMENT,

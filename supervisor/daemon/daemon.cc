@@ -41,7 +41,7 @@ Result<void> Daemon::Init() {
   CORDON_ASSIGN_OR_RETURN(store_, Store::Open(opts_.state_dir + "/state.db"));
   store_->SetSyncDecisions(opts_.sync_decisions);
   std::vector<std::string> evlog_notes;
-  CORDON_ASSIGN_OR_RETURN(evlog_, EvidenceLog::Open(opts_.state_dir, &evlog_notes));
+  CORDON_ASSIGN_OR_RETURN(evlog_, EvidenceLog::Open(opts_.state_dir, &evlog_notes, opts_.evidence_log));
   for (const auto& n : evlog_notes) Log(n);
   CORDON_ASSIGN_OR_RETURN(budgets_, BudgetGate::Open(opts_.state_dir + "/state.db", evlog_.get()));
   CORDON_TRY(InitGovernance());  // governance (wip/govb): STATE/governance.db
@@ -374,6 +374,7 @@ void Daemon::RecordFinish(Live& l) {
     nlohmann::json ev = l.task->Evidence();
     // A cold start's sandbox is built the pool's way, on demand: not a pooled one.
     if (l.on_demand) ev["sandbox"]["pooled"] = false;
+    if (!l.artifact.empty()) ev["artifact"] = nlohmann::json::parse(l.artifact);  // evidence.md "Artifact hash"
     budgets_->Finished(*config_, r, &ev);  // charges its session and envelopes (docs/governance.md)
     evidence = AddAdmissionToEvidence(std::move(ev), r);
   } catch (const std::exception& e) {

@@ -46,6 +46,7 @@ struct DaemonOptions {
   bool retain_tasks_flag = false;         // --retain-tasks was given
   bool bpf_cache = true;
   bool sync_decisions = true;             // --decision-sync each (true) | os (false): see Store
+  bool evidence_log = true;               // --evidence-log on (true) | off (false): docs/evidence.md
   // Warm pool (docs/daemon.md "Warm pool"): sandboxes built ahead of their tasks, per policy.
   size_t pool_size = 2;                   // ready sandboxes kept per pooled policy; 0 turns the pool off
   std::vector<std::string> pool_policies; // policies to pool; empty = every policy that can be pooled

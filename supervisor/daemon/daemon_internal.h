@@ -209,6 +209,10 @@ struct Live {
   // token into the write end once the task has its id) and the egress credentials being built.
   std::vector<std::pair<std::string, UniqueFd>> token_reads, token_writes;
   std::shared_ptr<egress::Credentials> credentials;
+  // evidence (wip/evlog): the declared artifact, and the evidence record's "artifact" object,
+  // hashed right before the task was handed its sandbox (docs/evidence.md "Artifact hash").
+  std::optional<evlog::DeclaredArtifact> declared_artifact;
+  std::string artifact;  // JSON text; "" until hashed
 };
 
 // A sandbox of the warm pool: built for one policy, waiting for its task (docs/daemon.md).
@@ -335,6 +339,7 @@ class Daemon {
   void IssueIdentity(Live& l, const Decision& d, const Submission& s);
   void HandleTokenVerify(Conn& c, uint64_t call_id, const api::TokenVerifyRequest& req);
   void HandleTokenKeys(Conn& c, uint64_t call_id);
+  void HandleEvidenceKey(Conn& c, uint64_t call_id);  // evidence (wip/evlog): evidence_calls.cc
   std::optional<token::SigningKey> token_key_;
   // TLS interception (egress/tls_ca.h): the CA, and the verifying context for the file it was
   // built from (daemon.json tls_interception.upstream_ca_file; rebuilt when that changes).

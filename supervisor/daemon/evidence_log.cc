@@ -1,24 +1,102 @@
 // supervisor/daemon/evidence_log.cc: what cordond appends to its evidence log, and when it seals.
 #include "supervisor/daemon/evidence_log.h"
 
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/syscalls.h"
 #include "supervisor/policy.h"
 
 namespace cordon::daemon {
 
+// The sealer: one thread that runs one job at a time while the loop goes on appending: a SealJob
+// (evlog::RunSeal: the records' fdatasync, the Ed25519 signature, the checkpoint's write and
+// fdatasync) or a PruneJob (evlog::RunPrune: that, then the marker and the kept records' copy).
+class EvidenceLog::Sealer {
+ public:
+  Sealer() : thread_([this] { Run(); }) {}
+  ~Sealer() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // What `job` refers to stays valid (and untouched by the caller) until Take() returns its result.
+  void Give(std::function<Result<void>()> job) {
+    std::lock_guard<std::mutex> g(mu_);
+    job_ = std::move(job);
+    done_ = false;
+    cv_.notify_all();
+  }
+  // The job's result once it is done (waiting for it with `wait`), else nullopt.
+  std::optional<Result<void>> Take(bool wait) {
+    std::unique_lock<std::mutex> l(mu_);
+    if (wait) cv_.wait(l, [&] { return done_ || !job_; });
+    if (!done_) return std::nullopt;
+    done_ = false;
+    job_ = nullptr;
+    return std::move(result_);
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> l(mu_);
+    for (;;) {
+      cv_.wait(l, [&] { return stop_ || (job_ && !done_); });
+      if (stop_) return;  // the owner collected its job first (~EvidenceLog)
+      std::function<Result<void>()> job = job_;
+      l.unlock();
+      Result<void> r = job();
+      l.lock();
+      result_ = std::move(r);
+      done_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<Result<void>()> job_;
+  bool done_ = false, stop_ = false;
+  Result<void> result_;
+  std::thread thread_;  // last: it starts once the members above exist
+};
+
+EvidenceLog::EvidenceLog(std::unique_ptr<evlog::LogWriter> w, std::unique_ptr<evlog::Redactor> r)
+    : w_(std::move(w)), redactor_(std::move(r)) {
+  if (w_) sealer_ = std::make_unique<Sealer>();
+}
+
+EvidenceLog::~EvidenceLog() { (void)Collect(true); }
+
 Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(const std::string& state_dir,
-                                                       std::vector<std::string>* notices) {
+                                                       std::vector<std::string>* notices, bool enabled) {
+  const std::string dir = state_dir + "/evidence-log";
+  if (!enabled) {
+    // No log; the redaction key is still the log directory's, so tokens match a log kept later.
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Fail(errno, "create " + dir);
+    notices->push_back("the evidence log is OFF (--evidence-log off): decisions and tasks are kept in the database "
+                       "only, nothing is signed; for measuring its cost, never in production");
+    CORDON_ASSIGN_OR_RETURN(std::string rkey, evlog::LoadOrCreateRedactionKey(dir + "/redaction.key"));
+    CORDON_ASSIGN_OR_RETURN(auto redactor, evlog::Redactor::Create(std::move(rkey)));
+    return std::unique_ptr<EvidenceLog>(new EvidenceLog(nullptr, std::move(redactor)));
+  }
   evlog::WriterOptions o;
-  o.checkpoint_every = kCheckpointEvery;
-  o.checkpoint_ms = kCheckpointMs;
+  // Sealing is this class's: by count and by time on the sealer thread (Pump), at shutdown here.
+  o.checkpoint_every = 0;
+  o.checkpoint_ms = 0;
   // A record is written (so it survives a crash of cordond) before its decision or end is
   // acknowledged, and fdatasync'd with the next checkpoint: an fdatasync per record cost 4 ms
   // p50 on the loop on the test machine (cordon-evidence-bench). The database holds each decision
   // synced; a power loss can cost the log its records after the last checkpoint.
   o.sync_each = false;
-  const std::string dir = state_dir + "/evidence-log";
   CORDON_ASSIGN_OR_RETURN(auto w, evlog::LogWriter::Open(dir, o, notices));
   notices->push_back("evidence log " + dir + ": " + std::to_string(w->size()) + " records, " +
                      std::to_string(w->size() - w->sealed()) + " unsealed; signing key id " + w->public_key().KeyId() +
@@ -33,17 +111,56 @@ Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(const std::string& state_
   return log;
 }
 
-Result<void> EvidenceLog::Appended(Result<uint64_t> r) {
-  if (w_->sealed() < w_->size()) {
-    if (due_ns_ == 0) due_ns_ = sys::MonotonicNs() + static_cast<uint64_t>(kCheckpointMs) * 1'000'000ull;
-  } else {
-    due_ns_ = 0;
+Result<void> EvidenceLog::Collect(bool wait) {
+  if (!job_ && !prune_) return {};
+  std::optional<Result<void>> r = sealer_->Take(wait);
+  if (!r) return {};
+  if (prune_) {
+    auto n = w_->FinishPrune(*prune_, std::move(*r));
+    prune_.reset();
+    if (!n) return Wrap(n.error(), "pruning the evidence log");
+    pruned_ += *n;
+    return {};
   }
+  w_->FinishSeal(*job_, r->has_value());
+  job_.reset();
+  return std::move(*r);
+}
+
+void EvidenceLog::StartSeal() {
+  if (busy()) return;
+  job_ = w_->BeginSeal();
+  if (job_) sealer_->Give([job = &*job_] { return evlog::RunSeal(*job); });
+}
+
+Result<void> EvidenceLog::Pump() {
+  const uint64_t now = sys::MonotonicNs();
+  Result<void> c = Collect(false);
+  const uint64_t unsealed = w_->size() - w_->sealed();
+  if (unsealed == 0) {
+    seal_due_ns_ = 0;
+  } else if (seal_due_ns_ == 0) {
+    seal_due_ns_ = now + static_cast<uint64_t>(kCheckpointMs) * 1'000'000ull;
+  }
+  // A seal covers every record written so far; what arrives while it runs waits for the next one
+  // (its deadline starts when this one is collected): the signatures are batched by themselves.
+  if (!busy() && unsealed > 0 && (unsealed >= kCheckpointEvery || now >= seal_due_ns_)) {
+    StartSeal();
+    if (job_) seal_due_ns_ = 0;
+  }
+  collect_at_ns_ = busy() ? now + kCollectNs : 0;
+  return c;
+}
+
+Result<void> EvidenceLog::Appended(Result<uint64_t> r) {
+  Result<void> c = Pump();
   if (!r) return std::unexpected(r.error());
+  if (!c) return Wrap(c.error(), "the record is stored; signing a checkpoint failed");
   return {};
 }
 
 Result<void> EvidenceLog::Decision(const DecisionRow& d, int64_t decision_id, const Policy* policy) {
+  if (!w_) return {};
   std::string policy_sha;
   if (policy != nullptr && !policy->text.empty()) {
     auto stored = w_->StorePolicy(policy->text);
@@ -69,6 +186,7 @@ Result<void> EvidenceLog::Decision(const DecisionRow& d, int64_t decision_id, co
 }
 
 Result<void> EvidenceLog::Task(const TaskRow& t, const std::string& evidence_json) {
+  if (!w_) return {};
   nlohmann::json ev = nlohmann::json::parse(evidence_json, nullptr, false);
   if (ev.is_discarded()) ev = evidence_json;  // kept as the string it is
   nlohmann::json data = {{"task_id", t.id},
@@ -92,6 +210,7 @@ Result<void> EvidenceLog::Task(const TaskRow& t, const std::string& evidence_jso
 }
 
 Result<void> EvidenceLog::Governance(const std::string& event, const std::string& principal, nlohmann::json data) {
+  if (!w_) return {};
   redactor_->RedactJson(&data);
   nlohmann::json record = {{"event", event}, {"principal", redactor_->Redact(principal)}, {"data", std::move(data)}};
   return Appended(w_->Append("governance", record));
@@ -114,26 +233,48 @@ void EvidenceLog::RedactDecision(DecisionRow* d) const {
   for (std::string* s : {&d->reason, &d->request_id, &d->app_id}) *s = redactor_->Redact(*s);
 }
 
+std::string EvidenceLog::HashArtifact(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                                      const std::string& cwd, const std::vector<OpenBinding>* bindings,
+                                      const std::optional<evlog::DeclaredArtifact>& declared) {
+  evlog::ArtifactQuery q;
+  q.argv = argv;
+  q.env = env;
+  q.cwd = cwd.empty() ? "/work" : cwd;
+  q.bindings = bindings;
+  evlog::ArtifactReport r = evlog::HashArtifacts(q, &hashes_);
+  r.declared = declared;
+  return evlog::ArtifactJson(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 Result<void> EvidenceLog::Tick() {
-  if (due_ns_ == 0 || sys::MonotonicNs() < due_ns_) return {};
-  due_ns_ = 0;
-  return w_->Checkpoint();
+  if (!w_) return {};
+  const uint64_t now = sys::MonotonicNs();
+  if (busy() ? now < collect_at_ns_ : (seal_due_ns_ == 0 || now < seal_due_ns_)) return {};
+  return Pump();
 }
 
 Result<void> EvidenceLog::Seal() {
-  auto c = w_->Checkpoint();
-  (void)Appended(0);
-  return c;
+  if (!w_) return {};
+  Result<void> c = Collect(true);
+  auto s = w_->Checkpoint();
+  (void)Pump();
+  return !c ? c : s;
 }
 
 Result<std::string> EvidenceLog::RotateStagedKey() {
+  if (!w_) return std::string();
+  (void)Collect(true);  // the key must not change under a signature being made
   auto r = w_->RotateToStagedKey();
-  (void)Appended(0);
+  (void)Pump();
   return r;
 }
 
 Result<uint64_t> EvidenceLog::ApplyRetention(uint64_t retain_days, uint64_t retain_records) {
-  if (retain_days == 0 && retain_records == 0) return 0;
+  if (!w_ || (retain_days == 0 && retain_records == 0)) return 0;
+  // What the last prune (run on the sealer) removed, reported once; none is started while one runs.
+  CORDON_TRY(Collect(false));
+  const uint64_t done = std::exchange(pruned_, 0);
+  if (prune_) return done;
   uint64_t cut = 0;
   nlohmann::json why = {{"by", "cordond retention (daemon.json evidence_log)"}};
   if (retain_records > 0) {
@@ -148,15 +289,26 @@ Result<uint64_t> EvidenceLog::ApplyRetention(uint64_t retain_days, uint64_t reta
   // A prune rewrites the records it keeps (and appends a prune record and a checkpoint): it runs
   // only once it removes at least an eighth as many records as it keeps, so a log at its limit
   // is not rewritten at every sweep for the few records that arrived since.
-  if (cut <= w_->first_kept() || cut - w_->first_kept() < std::max<uint64_t>(1, (w_->size() - cut) / 8)) return 0;
-  auto n = w_->Prune(cut, why);
-  (void)Appended(0);
-  return n;
+  if (cut <= w_->first_kept() || cut - w_->first_kept() < std::max<uint64_t>(1, (w_->size() - cut) / 8)) return done;
+  // Off the loop: the prune's seal, the marker and the copy of the records it keeps run on the
+  // sealer; the loop only appends the prune record now and, when the job is back, the records
+  // written meanwhile (FinishPrune). A seal being signed is waited for first (one job at a time).
+  CORDON_TRY(Collect(true));
+  CORDON_ASSIGN_OR_RETURN(std::optional<evlog::PruneJob> job, w_->BeginPrune(cut, why));
+  if (job) {
+    prune_ = std::move(job);
+    sealer_->Give([job = &*prune_] { return evlog::RunPrune(*job); });
+  }
+  (void)Pump();
+  return done;
 }
 
 Result<void> EvidenceLog::Close() {
-  due_ns_ = 0;
-  return w_->Close();
+  seal_due_ns_ = collect_at_ns_ = 0;
+  if (!w_) return {};
+  Result<void> c = Collect(true);
+  auto r = w_->Close();
+  return !c ? c : r;
 }
 
 }  // namespace cordon::daemon

@@ -3,12 +3,16 @@
 // (allow and deny) and every finished task's record is appended to it as it is written to the
 // database, the policy text of a decision is stored once, content-addressed, and a checkpoint is
 // signed every kCheckpointEvery records, kCheckpointMs after an unsealed record, and at shutdown.
-// Single-threaded: it belongs to the event loop. A failing append is logged by the caller; the
-// database keeps the record whatever the log does.
+// It belongs to the event loop, which appends (a write, before the decision or the task's end is
+// acknowledged); the checkpoints are signed and synced by a sealer thread of its own (the loop
+// hands it a SealJob and collects it at its next append or deadline), so the loop never waits for
+// an fdatasync except at shutdown, a key rotation, a prune and crash recovery's seal. A failing
+// append is logged by the caller; the database keeps the record whatever the log does.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +21,7 @@
 
 #include "common/result.h"
 #include "supervisor/daemon/store.h"
+#include "supervisor/evidence/artifact.h"
 #include "supervisor/evidence/log.h"
 #include "supervisor/evidence/redact.h"
 
@@ -30,10 +35,18 @@ class EvidenceLog {
  public:
   static constexpr uint64_t kCheckpointEvery = 64;
   static constexpr int64_t kCheckpointMs = 1000;
+  static constexpr uint64_t kCollectNs = 2'000'000;
 
   // Opens (creating at first start) STATE/evidence-log. `*notices`: lines for cordond's log
   // (the key created, torn writes cut off, the key id).
-  static Result<std::unique_ptr<EvidenceLog>> Open(const std::string& state_dir, std::vector<std::string>* notices);
+  // `enabled` false (cordond --evidence-log off): no log is written, redaction and the artifact
+  // hash still apply (for measuring the log's cost; docs/evidence.md "Cost").
+  static Result<std::unique_ptr<EvidenceLog>> Open(const std::string& state_dir, std::vector<std::string>* notices,
+                                                   bool enabled = true);
+  ~EvidenceLog();
+  bool enabled() const { return w_ != nullptr; }
+  // The writer (nullptr when the log is off): its key, origin and sizes, for the EvidenceKey call.
+  const evlog::LogWriter* writer() const { return w_.get(); }
 
   // Appends decision `decision_id`, and before it `policy`'s exact text when the log does not hold
   // it yet (nullptr: the policy named was not loaded).
@@ -53,10 +66,17 @@ class EvidenceLog {
   Result<void> AddSecret(std::string_view value, const std::string& rule) { return redactor_->AddSecret(value, rule); }
   void RedactTask(TaskRow* t, std::string* evidence_json) const;
   void RedactDecision(DecisionRow* d) const;
+  // The evidence record's "artifact" object (JSON text) of a task about to be handed its sandbox:
+  // the hashes of its executable and scripts (supervisor/evidence/artifact.h, cached by file
+  // identity) and the artifact its client declared.
+  std::string HashArtifact(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                           const std::string& cwd, const std::vector<OpenBinding>* bindings,
+                           const std::optional<evlog::DeclaredArtifact>& declared);
   // A checkpoint if one is due by time; call from the loop's deadlines.
   Result<void> Tick();
-  // The monotonic time (ns) the next time-based checkpoint is due, 0 for none.
-  uint64_t NextCheckpointNs() const { return due_ns_; }
+  // The monotonic time (ns) Tick() has work: a checkpoint due by time, or the sealer's job to
+  // collect (looked at every kCollectNs while it runs); 0 for none.
+  uint64_t NextCheckpointNs() const { return busy() ? collect_at_ns_ : seal_due_ns_; }
   // Seals what is left and closes; at shutdown.
   Result<void> Close();
 
@@ -69,17 +89,32 @@ class EvidenceLog {
   Result<std::string> RotateStagedKey();
   // Retention of the log (daemon.json "evidence_log"): prunes the records beyond the newest
   // `retain_records` and those sealed more than `retain_days` ago (0 = no such limit), once that
-  // removes at least an eighth as many records as it keeps. Returns the number pruned.
+  // removes at least an eighth as many records as it keeps. The prune runs on the sealer thread
+  // (PruneJob); returns the number a prune finished since the last call removed.
   Result<uint64_t> ApplyRetention(uint64_t retain_days, uint64_t retain_records);
 
  private:
-  EvidenceLog(std::unique_ptr<evlog::LogWriter> w, std::unique_ptr<evlog::Redactor> r)
-      : w_(std::move(w)), redactor_(std::move(r)) {}
+  class Sealer;
+  EvidenceLog(std::unique_ptr<evlog::LogWriter> w, std::unique_ptr<evlog::Redactor> r);
   Result<void> Appended(Result<uint64_t> r);
+  // Takes a finished job back from the sealer (its error, if any); `wait`: waits for it.
+  Result<void> Collect(bool wait);
+  // Hands the sealer a job over everything unsealed, if none is out.
+  void StartSeal();
+  // After an append or at a deadline: collects a finished job, starts one when kCheckpointEvery
+  // records or kCheckpointMs are reached, sets the deadlines. Returns a finished job's error.
+  Result<void> Pump();
 
   std::unique_ptr<evlog::LogWriter> w_;
   std::unique_ptr<evlog::Redactor> redactor_;
-  uint64_t due_ns_ = 0;
+  evlog::FileHashCache hashes_;
+  std::unique_ptr<Sealer> sealer_;
+  bool busy() const { return job_.has_value() || prune_.has_value(); }
+  std::optional<evlog::SealJob> job_;  // out with the sealer
+  std::optional<evlog::PruneJob> prune_;  // or this (never both)
+  uint64_t pruned_ = 0;                // records the last finished prune removed, not yet reported
+  uint64_t seal_due_ns_ = 0;    // the oldest unsealed record's checkpoint is due (0: none unsealed)
+  uint64_t collect_at_ns_ = 0;  // look for job_'s result then
 };
 
 }  // namespace cordon::daemon

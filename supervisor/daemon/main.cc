@@ -53,6 +53,9 @@ constexpr const char* kUsage =
     "                            can exec (default). os: committed to the OS only (survives a cordond\n"
     "                            crash, not a power loss) and synced at checkpoints; up to ~1 ms less\n"
     "                            per task.\n"
+    "  --evidence-log MODE       on: the signed evidence log in STATE/evidence-log (default). off:\n"
+    "                            none is written (redaction still applies); for measuring its cost\n"
+    "                            (bench/evidence_ab.py). docs/evidence.md.\n"
     "  --pool-size N             Warm pool: sandboxes kept built ahead of their tasks, per policy\n"
     "                            (default 2; 0 turns the pool off). Each serves one task only.\n"
     "  --pool-policies A,B       Policies to pool (default: every policy without caller, state or\n"
@@ -194,6 +197,9 @@ int main(int argc, char** argv) {
     } else if (flag == "--id-lock-dir") {
       if (value.empty() || value[0] != '/') return Usage("--id-lock-dir needs an absolute directory path");
       o.id_lock_dir = value;
+    } else if (flag == "--evidence-log") {  // evidence (wip/evlog)
+      if (value != "on" && value != "off") return Usage("--evidence-log is 'on' or 'off', got '" + value + "'");
+      o.evidence_log = value == "on";
     } else if (flag == "--decision-sync") {
       if (value != "each" && value != "os") return Usage("--decision-sync is 'each' or 'os', got '" + value + "'");
       o.sync_decisions = value == "each";

@@ -21,6 +21,19 @@ Submission ReadSubmission(const api::SubmitRequest& req) {
   s.session = req.session();
   s.session_class = req.session_class();
   s.action = req.action();
+  if (req.has_artifact()) {  // evidence (wip/evlog): docs/evidence.md "Artifact hash"
+    const api::Artifact& a = req.artifact();
+    std::optional<std::string> content;
+    if (a.has_content()) content = a.content();
+    if (content && content->size() > evlog::kMaxDeclaredArtifactBytes) {
+      s.artifact_error = "artifact.content holds " + std::to_string(content->size()) + " bytes, more than " +
+                         std::to_string(evlog::kMaxDeclaredArtifactBytes) + "; send its sha256 instead";
+    } else if (auto d = evlog::DeclareArtifact(content, a.sha256(), a.name(), "cordond"); d) {
+      s.artifact = std::move(*d);
+    } else {
+      s.artifact_error = d.error().Message() + (d.error().hint.empty() ? "" : " (" + d.error().hint + ")");
+    }
+  }
   return s;
 }
 
@@ -152,6 +165,7 @@ SubmitVerdict Daemon::JudgeSubmit(const Conn& c, const Config& cfg, const Submit
                   "fd_bindings names " + std::to_string(s.fd_bindings.size()) + " fds but the frame carried " +
                       std::to_string(call.bound.size()) + " after stdio (at most " + std::to_string(kMaxFdBindings) +
                       ")");
+  if (!s.artifact_error.empty()) return refuse(api::ERROR_CODE_INVALID_ARGUMENT, s.artifact_error);
   if (s.stdio && call.stdio.size() != 3)
     return refuse(api::ERROR_CODE_INVALID_ARGUMENT,
                   "stdio is set but the Submit frame carried " + std::to_string(call.stdio.size()) +
@@ -211,6 +225,7 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   tr.output_drain_ms = 2000;
   auto l = std::make_unique<Live>();
   l->session = s.session;
+  l->declared_artifact = s.artifact;
   if (auto id = PrepareIdentity(d, &call, &tr, l.get()); !id) {  // secrets and token bindings (tokens.cc)
     Log("refused to start a task: " + id.error().Message());
     std::string msg = id.error().Message() + (id.error().hint.empty() ? "" : " (" + id.error().hint + ")");
@@ -273,6 +288,8 @@ Result<uint64_t> Daemon::StartPooled(const std::string& name, const LoadedPolicy
                                      uint64_t received_ns, Live* l) {
   std::unique_ptr<Pooled> p = TakePooled(name, lp);
   if (!p) return 0;
+  // What it runs is hashed before the task can touch it (docs/evidence.md "Artifact hash").
+  l->artifact = evlog_->HashArtifact(tr.argv, tr.env, tr.cwd, p->task->bindings(), l->declared_artifact);
   // The decision must be on disk before the task execs: the pooled sandbox gets the task at once
   // and holds it before its filter and exec until the sync is done. With the sync worker the loop
   // goes on meanwhile, and the reply goes out with the release (OnSynced).
@@ -332,6 +349,8 @@ bool Daemon::StartCold(Conn& c, uint64_t call_id, const Decision& d, const Submi
   auto opened = OpenBindings(*d.policy->policy, bctx);
   if (!opened) return refuse(api::ERROR_CODE_INVALID_ARGUMENT, opened.error());
   tr.bindings = std::make_shared<std::vector<OpenBinding>>(std::move(*opened));
+  // Started at once without the sync worker: what it runs is hashed first (else at LaunchOnDemand).
+  if (!syncer_) l->artifact = evlog_->HashArtifact(tr.argv, tr.env, tr.cwd, tr.bindings.get(), l->declared_artifact);
   auto task = syncer_ ? PrepareSandbox(*d.policy, tr) : StartSandbox(*d.policy, tr, call.received_ns);
   if (!task) {
     Log("starting a sandbox failed: " + task.error().Message());

@@ -266,32 +266,100 @@ Result<uint64_t> LogWriter::SealedBefore(int64_t unix_ms) const {
 
 Result<uint64_t> LogWriter::Prune(uint64_t first_kept, const nlohmann::json& reason) {
   CORDON_TRY(Checkpoint());
-  first_kept = std::min(first_kept, size());
-  if (first_kept <= first_kept_) return 0;
-  const uint64_t n = first_kept - first_kept_;
-  CORDON_ASSIGN_OR_RETURN(std::optional<PrunedPrefix> old, ReadPrunedPrefix(paths_.pruned()));
-  PrunedPrefix m = old ? std::move(*old) : PrunedPrefix{};
-  if (m.first_kept != first_kept_)
-    return FailMsg(paths_.pruned() + " names first_kept " + std::to_string(m.first_kept) + ", the writer " +
-                   std::to_string(first_kept_));
-  CORDON_ASSIGN_OR_RETURN(RecordFile rf, ReadRecordFile(paths_.records()));
-  if (rf.records.size() < n) return FailMsg(paths_.records() + " holds fewer records than it should");
+  CORDON_ASSIGN_OR_RETURN(std::optional<PruneJob> job, BeginPrune(first_kept, reason));
+  if (!job) return 0;
+  Result<void> ran = RunPrune(*job);
+  return FinishPrune(*job, std::move(ran));
+}
+
+Result<std::optional<PruneJob>> LogWriter::BeginPrune(uint64_t first_kept, const nlohmann::json& reason) {
+  if (sealing_) return std::optional<PruneJob>();
+  first_kept = std::min(first_kept, sealed_);
+  if (first_kept <= first_kept_) return std::optional<PruneJob>();
   // The prune is itself a record, sealed before anything is removed: a verifier accepts the
   // marker only when the log's last prune record names the same cut.
-  CORDON_TRY(AppendRaw("prune", {{"first_kept", first_kept}, {"pruned", n}, {"reason", reason}}));
-  CORDON_TRY(Checkpoint());
+  CORDON_TRY(AppendRaw("prune", {{"first_kept", first_kept}, {"pruned", first_kept - first_kept_}, {"reason", reason}}));
+  const off_t end = ::lseek(records_.Get(), 0, SEEK_END);
+  if (end < 0) return Fail(errno, "lseek " + paths_.records());
+  PruneJob j;
+  j.old_first_kept = first_kept_;
+  j.first_kept = first_kept;
+  j.file_bytes = static_cast<uint64_t>(end);
+  j.records_path = paths_.records();
+  j.pruned_path = paths_.pruned();
+  j.new_path = paths_.records() + ".new";
+  std::optional<SealJob> seal = BeginSeal();
+  if (!seal) return FailMsg("the prune record of " + paths_.records() + " could not be sealed");
+  j.seal = std::move(*seal);
+  return std::optional<PruneJob>(std::move(j));
+}
+
+Result<void> RunPrune(PruneJob& job) {
+  CORDON_TRY(RunSeal(job.seal));
+  job.sealed = true;
+  CORDON_ASSIGN_OR_RETURN(std::optional<PrunedPrefix> old, ReadPrunedPrefix(job.pruned_path));
+  PrunedPrefix m = old ? std::move(*old) : PrunedPrefix{};
+  if (m.first_kept != job.old_first_kept)
+    return FailMsg(job.pruned_path + " names first_kept " + std::to_string(m.first_kept) + ", the writer " +
+                   std::to_string(job.old_first_kept));
+  // The records file as it was at BeginPrune; what the writer appends meanwhile is past file_bytes.
+  CORDON_ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(job.records_path));
+  if (bytes.size() < job.file_bytes) return FailMsg(job.records_path + " is shorter than when the prune began");
+  bytes.resize(job.file_bytes);
+  const uint64_t n = job.first_kept - job.old_first_kept;
+  size_t pos = 0;
   for (uint64_t i = 0; i < n; ++i) {
-    m.leaves.push_back(LeafHash(rf.records[i]));
-    auto j = nlohmann::json::parse(rf.records[i], nullptr, false);
-    if (!j.is_discarded() && j.is_object() && KeptWhenPruned(j.value("kind", ""))) m.records[first_kept_ + i] = rf.records[i];
+    if (bytes.size() - pos < 4) return FailMsg(job.records_path + " holds fewer records than it should");
+    const auto* p = reinterpret_cast<const uint8_t*>(bytes.data() + pos);
+    const uint32_t len = uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
+    if (bytes.size() - pos - 4 < len) return FailMsg(job.records_path + " holds fewer records than it should");
+    const std::string_view rec(bytes.data() + pos + 4, len);
+    m.leaves.push_back(LeafHash(rec));
+    auto j = nlohmann::json::parse(rec, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && KeptWhenPruned(j.value("kind", "")))
+      m.records[job.old_first_kept + i] = std::string(rec);
+    pos += 4 + len;
   }
-  m.first_kept = first_kept;
-  CORDON_TRY(WriteFileAtomic(paths_.pruned(), m.Text(), 0600, false));
-  // Re-read: the prune record and its checkpoint were appended after `rf` was read.
-  CORDON_ASSIGN_OR_RETURN(RecordFile now, ReadRecordFile(paths_.records()));
-  CORDON_TRY(ReplaceRecords(now.records, n));
-  first_kept_ = first_kept;
-  return n;
+  m.first_kept = job.first_kept;
+  CORDON_TRY(WriteFileAtomic(job.pruned_path, m.Text(), 0600, false));
+  // The records it keeps, into a new file that FinishPrune completes and puts in place. A crash
+  // from here on leaves the marker with the pruned records still at the front of DIR/records,
+  // which the next writer finishes (Load).
+  UniqueFd out(::open(job.new_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out) return Fail(errno, "create " + job.new_path);
+  CORDON_TRY(WriteAll(out.Get(), std::string_view(bytes).substr(pos), job.new_path));
+  if (::fdatasync(out.Get()) != 0) return Fail(errno, "fdatasync " + job.new_path);
+  return {};
+}
+
+Result<uint64_t> LogWriter::FinishPrune(const PruneJob& job, Result<void> ran) {
+  FinishSeal(job.seal, job.sealed);
+  if (!ran) {
+    (void)::unlink(job.new_path.c_str());
+    return std::unexpected(ran.error());
+  }
+  // The records appended while the job ran: from file_bytes to the end, after the kept ones.
+  UniqueFd out(::open(job.new_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  if (!out) return Fail(errno, "open " + job.new_path);
+  const off_t end = ::lseek(records_.Get(), 0, SEEK_END);
+  if (end < 0) return Fail(errno, "lseek " + paths_.records());
+  std::string tail(static_cast<size_t>(static_cast<uint64_t>(end) - job.file_bytes), '\0');
+  size_t got = 0;
+  while (got < tail.size()) {
+    const ssize_t n = ::pread(records_.Get(), tail.data() + got, tail.size() - got, static_cast<off_t>(job.file_bytes + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Fail(n < 0 ? errno : EIO, "read " + paths_.records());
+    got += static_cast<size_t>(n);
+  }
+  CORDON_TRY(WriteAll(out.Get(), tail, job.new_path));
+  if (::fdatasync(out.Get()) != 0) return Fail(errno, "fdatasync " + job.new_path);
+  if (::rename(job.new_path.c_str(), paths_.records().c_str()) != 0)
+    return Fail(errno, "rename " + job.new_path + " to " + paths_.records());
+  // The new file is locked before the old one is let go (LockRecords, as ReplaceRecords does).
+  CORDON_ASSIGN_OR_RETURN(UniqueFd fd, LockRecords(paths_.records(), false));
+  records_ = std::move(fd);
+  first_kept_ = job.first_kept;
+  return job.first_kept - job.old_first_kept;
 }
 
 LogWriter::~LogWriter() {
@@ -344,16 +412,43 @@ Result<void> LogWriter::Tick(int64_t now_unix_ms) {
   return {};
 }
 
-Result<void> LogWriter::Checkpoint() {
-  if (sealed_ == size()) return {};
-  if (!opts_.sync_each && ::fdatasync(records_.Get()) != 0) return Fail(errno, "fdatasync " + paths_.records());
-  evlog::Checkpoint cp{origin_, size(), frontier_.Root(), NowUnixMs()};
-  CORDON_ASSIGN_OR_RETURN(SignedCheckpoint s, Sign(cp, key_));
-  CORDON_TRY(AppendWhole(checkpoints_.Get(), s.Text() + "\n", paths_.checkpoints()));
-  if (::fdatasync(checkpoints_.Get()) != 0) return Fail(errno, "fdatasync " + paths_.checkpoints());
-  sealed_ = size();
-  oldest_unsealed_ms_ = 0;
+Result<void> RunSeal(const SealJob& job) {
+  // The records first: a checkpoint on disk must never cover records that are not.
+  if (job.sync_records && ::fdatasync(job.records_fd) != 0) return Fail(errno, "fdatasync " + job.records_path);
+  CORDON_ASSIGN_OR_RETURN(SignedCheckpoint s, Sign(job.cp, *job.key));
+  CORDON_TRY(AppendWhole(job.checkpoints_fd, s.Text() + "\n", job.checkpoints_path));
+  if (::fdatasync(job.checkpoints_fd) != 0) return Fail(errno, "fdatasync " + job.checkpoints_path);
   return {};
+}
+
+std::optional<SealJob> LogWriter::BeginSeal() {
+  if (sealed_ == size() || sealing_ || closed_) return std::nullopt;
+  sealing_ = true;
+  SealJob j;
+  j.cp = evlog::Checkpoint{origin_, size(), frontier_.Root(), NowUnixMs()};
+  j.records_fd = records_.Get();
+  j.checkpoints_fd = checkpoints_.Get();
+  j.key = &key_;
+  j.sync_records = !opts_.sync_each;
+  j.records_path = paths_.records();
+  j.checkpoints_path = paths_.checkpoints();
+  return j;
+}
+
+void LogWriter::FinishSeal(const SealJob& job, bool ok) {
+  sealing_ = false;
+  if (!ok || job.cp.size <= sealed_) return;
+  sealed_ = job.cp.size;
+  oldest_unsealed_ms_ = sealed_ == size() ? 0 : NowUnixMs();
+}
+
+Result<void> LogWriter::Checkpoint() {
+  if (sealing_) return FailMsg("a checkpoint is being signed elsewhere; finish it first (LogWriter::FinishSeal)");
+  std::optional<SealJob> job = BeginSeal();
+  if (!job) return {};
+  auto r = RunSeal(*job);
+  FinishSeal(*job, r.has_value());
+  return r;
 }
 
 Result<void> LogWriter::Close() {

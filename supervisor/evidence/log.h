@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -62,6 +63,34 @@ struct WriterOptions {
   bool wait_for_lock = false;      // Open waits for another writer instead of failing
 };
 
+// A checkpoint to sign and store, taken from a LogWriter (BeginSeal) so that the slow part (the
+// records' fdatasync, the signature, the checkpoint's write and fdatasync) can run on another
+// thread while the writer goes on appending (cordond's sealer, daemon/evidence_log.h).
+struct SealJob {
+  Checkpoint cp;
+  int records_fd = -1, checkpoints_fd = -1;  // the writer's; valid until FinishSeal
+  const SigningKey* key = nullptr;
+  bool sync_records = false;
+  std::string records_path, checkpoints_path;  // for errors
+};
+// Does the job's slow part. Thread-safe against the writer's Append; not against the writer's
+// calls that write checkpoints, rotate the key or replace the records (finish the job first).
+Result<void> RunSeal(const SealJob& job);
+
+// A prune split the same way (docs/evidence.md "Retention"): BeginPrune, on the writer's thread,
+// appends the prune record and takes the seal job that covers it; RunPrune, on any thread while
+// the writer appends, seals, writes DIR/pruned and copies the records it keeps (up to the length
+// the file had at BeginPrune) into DIR/records.new; FinishPrune, on the writer's thread, adds the
+// records appended meanwhile, syncs the new file and puts it in place of DIR/records.
+struct PruneJob {
+  SealJob seal;
+  uint64_t old_first_kept = 0, first_kept = 0;
+  uint64_t file_bytes = 0;  // DIR/records's length at BeginPrune
+  std::string records_path, pruned_path, new_path;
+  bool sealed = false;      // out: the seal was written
+};
+Result<void> RunPrune(PruneJob& job);
+
 class LogWriter {
  public:
   // Opens the log in `dir`, creating the directory (0700), its key and record 0 at first use.
@@ -81,6 +110,12 @@ class LogWriter {
   Result<void> Tick(int64_t now_unix_ms);
   // A checkpoint over every record so far, unless the last one already covers them.
   Result<void> Checkpoint();
+  // The same in three steps, for a caller that runs the middle one on another thread: the job
+  // covering every record so far (nullopt when sealed, or when a job is out), RunSeal(job), then
+  // FinishSeal (`ok`: RunSeal succeeded) on the writer's thread. One job at a time.
+  std::optional<SealJob> BeginSeal();
+  void FinishSeal(const SealJob& job, bool ok);
+  bool sealing() const { return sealing_; }
   // Checkpoint(), then release the log.
   Result<void> Close();
 
@@ -97,6 +132,10 @@ class LogWriter {
   // header, rotations and policies) and only then the shortened DIR/records. `first_kept` is
   // clamped to the records sealed so far; returns how many records went (0: nothing to do).
   Result<uint64_t> Prune(uint64_t first_kept, const nlohmann::json& reason);
+  // Prune in three steps (PruneJob): nullopt when there is nothing to prune (`first_kept` is
+  // clamped to the records sealed so far) or a job is out; FinishPrune returns how many went.
+  Result<std::optional<PruneJob>> BeginPrune(uint64_t first_kept, const nlohmann::json& reason);
+  Result<uint64_t> FinishPrune(const PruneJob& job, Result<void> ran);
   uint64_t first_kept() const { return first_kept_; }
   // The tree size of the newest checkpoint signed at or before `unix_ms` (0 when none): what
   // retention by age may prune, since every record it covers is older.
@@ -130,6 +169,7 @@ class LogWriter {
   uint64_t first_kept_ = 0;       // records before it are pruned (DIR/pruned)
   std::string key_in_force_;      // the key id the records say signs the next checkpoint
   bool closed_ = false;
+  bool sealing_ = false;          // a SealJob is out (BeginSeal .. FinishSeal)
 };
 
 int64_t NowUnixMs();

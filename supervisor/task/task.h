@@ -69,6 +69,8 @@ class Task {
                                                std::shared_ptr<const SeccompFilter> filter, TaskIdentity identity,
                                                const TaskRequest& shape, const cgroup::Layout* cgroups = nullptr);
   bool pooled() const { return pooled_; }
+  // The bindings this sandbox was built with (nullptr: none); the daemon hashes what the task runs from them.
+  const std::vector<OpenBinding>* bindings() const { return req_.bindings.get(); }
   // A pooled sandbox is built and waits for its task (PID 1 blocks before the task's clone).
   bool ready() const { return ready_ && !launched_ && !settled_; }
   bool launched() const { return !pooled_ || launched_; }

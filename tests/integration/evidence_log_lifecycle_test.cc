@@ -72,6 +72,35 @@ void ForgeAppend(const std::string& log, const std::string& kind, const json& da
 // with cordond stopped the command rotates at once. Verify follows the chain from the first key
 // (pinned) to the last, and refuses a rotation the previous key did not sign and a checkpoint a
 // retired key signed after the rotation.
+// cordond serves its signing key (the EvidenceKey call): `cordon evidence key -o FILE` gives an
+// auditor the key to pin, the same key id cordond printed at start, and verify accepts the log
+// with it.
+TEST(EvidenceLogKeys, CordondServesItsKeyForAnAuditorToPin) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  ASSERT_EQ(d.Cli({"wait", Submit(d, {"/bin/true"})}).exit_code, 0);
+  const std::string pinned = d.dir() + "/pinned.pub";
+  auto k = RunProgram({BuildPath("bin/cordon"), "evidence", "key", "--socket", d.socket(), "-o", pinned});
+  ASSERT_EQ(k.exit_code, 0) << k.out << k.err;
+  auto served = evlog::PublicKey::LoadFile(pinned);
+  ASSERT_TRUE(served.has_value());
+  EXPECT_NE(k.out.find("key id: " + served->KeyId()), std::string::npos) << k.out;
+  EXPECT_NE(k.out.find("origin: cordon-evidence-log "), std::string::npos) << k.out;
+  EXPECT_NE(d.Log().find("signing key id " + served->KeyId()), std::string::npos) << d.Log();
+  ASSERT_TRUE(WIFEXITED(d.Signal(SIGTERM))) << d.Log();
+  auto v = Evidence({"verify", "--log", d.dir() + "/state", "--key", pinned});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  // Without a log (cordond --evidence-log off) the call says so, and the key command fails clearly.
+  DaemonProcess off(PrincipalsFor(::geteuid()), {"--evidence-log", "off"});
+  ASSERT_EQ(off.Cli({"submit", "--", "/bin/true"}).exit_code, 0);
+  auto none = RunProgram({BuildPath("bin/cordon"), "evidence", "key", "--socket", off.socket()});
+  EXPECT_EQ(none.exit_code, 125);
+  EXPECT_NE(none.err.find("runs without an evidence log (--evidence-log off)"), std::string::npos) << none.err;
+  EXPECT_NE(off.Log().find("the evidence log is OFF"), std::string::npos) << off.Log();
+  struct stat st{};
+  EXPECT_NE(::stat((off.dir() + "/state/evidence-log/records").c_str(), &st), 0) << "no log is written";
+}
+
 TEST(EvidenceLogKeys, RotationIsSignedByThePreviousKeyAndVerifyFollowsTheChain) {
   REQUIRE_SANDBOX();
   DaemonProcess d(PrincipalsFor(::geteuid()));

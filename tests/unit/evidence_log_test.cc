@@ -9,6 +9,8 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "supervisor/evidence/checkpoint.h"
 #include "supervisor/evidence/log.h"
@@ -61,6 +63,79 @@ TEST(EvidenceLog, WrittenRecordsVerifyAndCloseSealsThem) {
   EXPECT_EQ(r.verdict, Verdict::kSealed) << r.problem;
   EXPECT_EQ(r.records, 7u);
   EXPECT_EQ(r.checkpoints.size(), 2u);
+}
+
+// cordond's sealer (daemon/evidence_log.h) signs a checkpoint on its own thread while the loop
+// appends: the checkpoint covers exactly the records there were when the job was taken, the
+// records appended meanwhile stay valid and unsealed until the next one, and nothing is lost.
+TEST(EvidenceLog, ASealJobOnAnotherThreadCoversItsRecordsWhileAppendsGoOn) {
+  TempDir t;
+  const std::string dir = t.path("log");
+  std::vector<std::string> notes;
+  WriterOptions o;
+  o.checkpoint_every = 0;
+  o.checkpoint_ms = 0;
+  o.sync_each = false;
+  auto w = LogWriter::Open(dir, o, &notes);
+  ASSERT_TRUE(w.has_value()) << w.error().Message();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
+  std::optional<SealJob> job = (*w)->BeginSeal();
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->cp.size, 6u);
+  EXPECT_FALSE((*w)->BeginSeal().has_value()) << "one job at a time";
+  EXPECT_FALSE((*w)->Checkpoint().has_value()) << "no checkpoint of the writer's own while a job is out";
+  Result<void> sealed;
+  std::thread sealer([&] { sealed = RunSeal(*job); });
+  for (int i = 5; i < 50; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
+  sealer.join();
+  ASSERT_TRUE(sealed.has_value()) << sealed.error().Message();
+  (*w)->FinishSeal(*job, true);
+  EXPECT_EQ((*w)->sealed(), 6u);
+  auto r = Verify(dir);
+  EXPECT_EQ(r.verdict, Verdict::kUnsealed) << r.problem;
+  EXPECT_EQ(r.records, 51u);
+  EXPECT_EQ(r.unsealed, 45u);
+  ASSERT_TRUE((*w)->Close().has_value());
+  r = Verify(dir);
+  EXPECT_EQ(r.verdict, Verdict::kSealed) << r.problem;
+  EXPECT_EQ(r.checkpoints.size(), 2u);
+}
+
+// cordond prunes on its sealer thread (daemon/evidence_log.h "ApplyRetention"): the records the
+// writer appends while the prune's copy is made are carried into the new records file, and the
+// pruned log verifies with every one of them.
+TEST(EvidenceLog, APruneOnAnotherThreadKeepsTheRecordsAppendedMeanwhile) {
+  TempDir t;
+  const std::string dir = t.path("log");
+  std::vector<std::string> notes;
+  WriterOptions o;
+  o.checkpoint_every = 0;
+  o.checkpoint_ms = 0;
+  o.sync_each = false;
+  auto w = LogWriter::Open(dir, o, &notes);
+  ASSERT_TRUE(w.has_value()) << w.error().Message();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
+  ASSERT_TRUE((*w)->Checkpoint().has_value());
+  auto job = (*w)->BeginPrune(15, {{"by", "test"}});
+  ASSERT_TRUE(job.has_value()) << job.error().Message();
+  ASSERT_TRUE(job->has_value());
+  Result<void> ran;
+  std::thread pruner([&] { ran = RunPrune(**job); });
+  for (int i = 20; i < 60; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
+  pruner.join();
+  auto n = (*w)->FinishPrune(**job, std::move(ran));
+  ASSERT_TRUE(n.has_value()) << n.error().Message();
+  EXPECT_EQ(*n, 15u);
+  for (int i = 60; i < 65; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
+  ASSERT_TRUE((*w)->Close().has_value());
+  auto r = Verify(dir);
+  EXPECT_EQ(r.verdict, Verdict::kSealed) << r.problem;
+  EXPECT_EQ(r.records, 67u) << "header, 65 records and the prune record";
+  auto rf = ReadRecordFile(dir + "/records");
+  ASSERT_TRUE(rf.has_value());
+  ASSERT_EQ(rf->records.size(), 67u - 15u);
+  EXPECT_EQ(nlohmann::json::parse(rf->records.front())["seq"], 15);
+  EXPECT_EQ(nlohmann::json::parse(rf->records.back())["data"]["i"], 64);
 }
 
 TEST(EvidenceLog, ATornLastRecordIsCutOffAtTheNextOpen) {

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""What the tamper-evident evidence log costs cordond (docs/evidence.md "Cost"): two cordonds of
+the same build side by side, one with the log (`--evidence-log on`, the default) and one without
+(`--evidence-log off`; redaction and the artifact hash apply in both), measured in the same run,
+alternating A/B so that the machine's load drifts over both alike. Numbers for people, never
+pass/fail.
+
+  submit-to-exit   a pooled `/bin/true`: Submit (detached) then Wait, over a raw connection (no
+                   CLI start-up), from the Submit's first byte to the Wait's answer, which comes
+                   once the task's record is stored (and, with the log, appended). Only tasks the
+                   evidence says ran in a pooled sandbox count. p50, p95, and on/off ratios.
+  records/s        refused Submits (a policy nobody may use), alternated one by one between the two
+                   daemons: each is one decision, a database row (synced before the answer) and,
+                   with the log, one log record. p50, p95 and refusals per second of call time.
+
+  bench/evidence_ab.py [--build build] [--rounds 100] [--refusals 2000]
+"""
+import argparse, os, statistics, struct, sys, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cordond_bench import Cordond, RawClient, _field, _varint, _read_varint  # noqa: E402
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p * (len(xs) - 1) + 0.5))]
+
+
+def fields(payload):
+    """Top-level length-delimited fields of a message: {number: [bytes, ...]}."""
+    out, i = {}, 0
+    while i < len(payload):
+        key, i = _read_varint(payload, i)
+        num, wire = key >> 3, key & 7
+        if wire == 0:
+            _, i = _read_varint(payload, i)
+        elif wire == 2:
+            n, i = _read_varint(payload, i)
+            out.setdefault(num, []).append(payload[i:i + n])
+            i += n
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError("wire type %d" % wire)
+    return out
+
+
+class Client(RawClient):
+    def raw(self, req_body):
+        self.next_id += 1
+        req = _varint(1 << 3) + _varint(self.next_id) + req_body
+        self.s.sendall(struct.pack("<I", len(req)) + req)
+        (n,) = struct.unpack("<I", self._recv(4))
+        return fields(self._recv(n))
+
+    def submit_to_exit(self, argv, policy=None):
+        """ms from the Submit to the Wait's answer, and the task id."""
+        body = b"".join(_field(5, a.encode()) for a in argv)
+        if policy:
+            body += _field(4, policy.encode())
+        t = time.perf_counter()
+        resp = self.raw(_field(10, body))
+        if 2 in resp:
+            raise RuntimeError("submit refused: %r" % resp[2])
+        task_id = fields(fields(resp[10][0])[1][0])[1][0]
+        w = self.raw(_field(11, _field(1, task_id)))
+        ms = (time.perf_counter() - t) * 1000
+        if 2 in w:
+            raise RuntimeError("wait failed: %r" % w[2])
+        return ms, task_id
+
+    def pooled(self, task_id):
+        ev = self.raw(_field(15, _field(1, task_id)))
+        text = fields(ev[15][0]).get(2, [b""])[0]
+        return b'"pooled":true' in text
+
+    def refused(self):
+        resp = self.raw(_field(10, _field(5, b"/bin/true") + _field(4, b"no-such-policy")))
+        return 2 in resp
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--rounds", type=int, default=100)
+    ap.add_argument("--refusals", type=int, default=2000)
+    ap.add_argument("--pause-ms", type=int, default=250, help="between rounds: the pool refills")
+    a = ap.parse_args()
+    daemons = {"on": Cordond(a.build, "cordon-evab-on-", ["--pool-size", "2"]),
+               "off": Cordond(a.build, "cordon-evab-off-", ["--pool-size", "2", "--evidence-log", "off"])}
+    try:
+        clients = {k: Client(d.sock) for k, d in daemons.items()}
+        time.sleep(1.0)  # both pools fill
+        for k in daemons:  # warm-up: the artifact hash cache, the policy record, page cache
+            for _ in range(3):
+                clients[k].submit_to_exit(["/bin/true"])
+                time.sleep(a.pause_ms / 1000)
+        samples = {"on": [], "off": []}
+        cold = {"on": 0, "off": 0}
+        for r in range(a.rounds):
+            order = ("on", "off") if r % 2 == 0 else ("off", "on")
+            for k in order:
+                ms, tid = clients[k].submit_to_exit(["/bin/true"])
+                if clients[k].pooled(tid):
+                    samples[k].append(ms)
+                else:
+                    cold[k] += 1
+            time.sleep(a.pause_ms / 1000)
+        print("evidence log A/B (same build, same run; pooled /bin/true, submit to exit over a raw connection)")
+        print("  %-28s %10s %10s %10s" % ("", "log on", "log off", "on/off"))
+        for name, p in (("p50 ms", 0.5), ("p95 ms", 0.95)):
+            on, off = pct(samples["on"], p), pct(samples["off"], p)
+            print("  %-28s %10.3f %10.3f %10.2f   (on - off: %+.3f ms)" % (name, on, off, on / off, on - off))
+        print("  %-28s %10d %10d" % ("pooled samples (cold left out)", len(samples["on"]), len(samples["off"])))
+        if cold["on"] or cold["off"]:
+            print("  cold starts left out: on %d, off %d" % (cold["on"], cold["off"]))
+        # Refusals, alternated one by one between the two daemons; records/s = refusals / the
+        # time spent in that daemon's calls.
+        lat = {"on": [], "off": []}
+        for i in range(a.refusals):
+            for k in (("on", "off") if i % 2 == 0 else ("off", "on")):
+                t = time.perf_counter()
+                if not clients[k].refused():
+                    print("  %s: a submit of a policy nobody may use was not refused" % k)
+                lat[k].append((time.perf_counter() - t) * 1000)
+        rates = {k: len(v) / (sum(v) / 1000) for k, v in lat.items()}
+        for name, p in (("refusal p50 ms", 0.5), ("refusal p95 ms", 0.95)):
+            on, off = pct(lat["on"], p), pct(lat["off"], p)
+            print("  %-28s %10.3f %10.3f %10.2f" % (name, on, off, on / off))
+        print("  %-28s %10.0f %10.0f %10.2f" % ("refusals/s (records/s)", rates["on"], rates["off"],
+                                                rates["on"] / rates["off"]))
+        print("  (a refusal is one decision: a database row, synced, and with the log on one log record)")
+    finally:
+        for d in daemons.values():
+            d.stop()
+
+
+if __name__ == "__main__":
+    main()
