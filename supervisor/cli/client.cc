@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/setup_step.h"
+#include "supervisor/cli/approvals.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/cli/session.h"
 #include "supervisor/daemon/client.h"
@@ -51,6 +52,9 @@ constexpr const char* kClientUsage =
     "  --session S      Spend session S's budget (opened at first use; docs/governance.md).\n"
     "  --session-class C  The class of a session this submit opens (default: the task's class).\n"
     "  --action A       The user action this task serves (the session's fanout budget per action).\n"
+    "  --side-effect C  The task has side-effect class C (deploy, write, ...): held for a human's approval\n"
+    "                   when its policy's approval_required_for names C; submit waits for the decision.\n"
+    "  --approval ID    Run under approval request ID, already approved (the same request, once).\n"
     "  --retry-exit-codes  (submit, wait) Exit by retry verdict instead of the task's code: 0 success,\n"
     "                   75 retry later, 76 repair then retry once, 77 never retry (docs/governance.md).\n"
     "Attached, the task reads this process's stdin and writes to its stdout and stderr directly\n"
@@ -75,6 +79,7 @@ const char* CodeName(api::ErrorCode c) {
     case api::ERROR_CODE_RESTRICTED: return "refused (restricted)";
     case api::ERROR_CODE_FROZEN: return "refused (frozen)";  // governance (wip/govb)
     case api::ERROR_CODE_BREAKER_OPEN: return "refused (circuit breaker open)";
+    case api::ERROR_CODE_NOT_APPROVED: return "refused (not approved)";
     default: return "error";
   }
 }
@@ -108,6 +113,7 @@ const char* StateName(api::TaskState s) {
     case api::TASK_STATE_RUNNING: return "running";
     case api::TASK_STATE_FINISHED: return "finished";
     case api::TASK_STATE_FROZEN: return "frozen";  // governance (wip/govb)
+    case api::TASK_STATE_PENDING: return "pending";  // approvals (wip/govc)
     default: return "unknown";
   }
 }
@@ -249,7 +255,8 @@ int CmdSubmit(int argc, char** argv) {
   if (!ParseFlags(argc, argv, &f,
                   {{"--policy", true}, {"--app", true}, {"--class", true}, {"--request-id", true},
                    {"--env", true}, {"--cwd", true}, {"--fd", true}, {"--detach", false}, {"-h", false}, {"--help", false},
-                   {"--session", true}, {"--session-class", true}, {"--action", true}, {"--retry-exit-codes", false}},
+                   {"--session", true}, {"--session-class", true}, {"--action", true}, {"--retry-exit-codes", false},
+                   {"--side-effect", true}, {"--approval", true}},
                   &v, &err, true))
     return cli::ReportFailure(err + "\nTry 'cordon submit --help' for more information.");
   api::Request req;
@@ -270,6 +277,8 @@ int CmdSubmit(int argc, char** argv) {
     if (name == "--session-class") s->set_session_class(value);
     if (name == "--action") s->set_action(value);
     if (name == "--retry-exit-codes") retry_exit = true;
+    if (name == "--side-effect") s->add_side_effects(value);  // approvals (cli/approvals.cc)
+    if (name == "--approval") s->set_approval_id(value);
     if (name == "--fd") {
       auto eq = value.find('=');
       int n = eq == std::string::npos ? -1 : std::atoi(value.c_str() + eq + 1);
@@ -306,6 +315,12 @@ int CmdSubmit(int argc, char** argv) {
   auto resp = conn->Call(req, fds.empty() ? nullptr : fds.data(), fds.size());
   if (!resp) return cli::ReportFailure(resp.error());
   if (resp->has_error()) return FailResponse(*resp, retry_exit);
+  if (resp->submit().task().state() == api::TASK_STATE_PENDING) {  // held for approval: cli/approvals.cc
+    if (auto code = cli::AwaitApproval(*conn, resp->submit().task(), &req)) return *code;
+    resp = conn->Call(req, fds.empty() ? nullptr : fds.data(), fds.size());
+    if (!resp) return cli::ReportFailure(resp.error());
+    if (resp->has_error()) return FailResponse(*resp, retry_exit);
+  }
   const api::TaskInfo task = resp->submit().task();
   if (detach) {
     if (f.json) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "supervisor/cli/approvals.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
@@ -100,7 +101,8 @@ int PrintTasks(const google::protobuf::RepeatedPtrField<v1::ScopedTask>& tasks, 
 }  // namespace
 
 bool IsGovernanceCommand(const std::string& cmd) {
-  return cmd == "freeze" || cmd == "thaw" || cmd == "kill" || cmd == "freezes" || cmd == "breakers";
+  return cmd == "freeze" || cmd == "thaw" || cmd == "kill" || cmd == "freezes" || cmd == "breakers" ||
+         cmd == "approvals";
 }
 
 namespace {
@@ -180,6 +182,7 @@ int CmdBreakers(int argc, char** argv) {
 }  // namespace
 
 int RunGovernanceCommand(const std::string& cmd, int argc, char** argv) {
+  if (cmd == "approvals") return cli::RunApprovalsCommand(argc, argv);  // cli/approvals.cc
   for (int i = 0; i < argc; ++i)
     if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
       std::fputs(kUsage, stdout);

@@ -28,6 +28,8 @@ struct Submission {
   bool stdio = false;
   std::vector<std::string> fd_bindings;  // caller bindings the frame carries fds for
   std::string session, session_class, action;  // governance (docs/governance.md); "" = none
+  std::vector<std::string> side_effects;  // approvals (wip/govc): declared side-effect classes
+  std::string approval_id;                // approvals: run under this approved request
 };
 
 // sha256 (hex) of a canonical serialisation of what the request asks for: argv, env, cwd, policy,

@@ -76,7 +76,8 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
       const std::string path = "roles." + it.key();
       Role r;
       r.name = it.key();
-      if (!c.Object(*it, path, {"policies", "classes", "manage_all_tasks", "operator", "description"})) return c.Failure();
+      if (!c.Object(*it, path, {"policies", "classes", "manage_all_tasks", "operator", "approve", "description"}))
+        return c.Failure();
       if (it->contains("policies") && !c.StringList((*it)["policies"], path + ".policies", &r.policies))
         return c.Failure();
       if (it->contains("classes")) {
@@ -98,6 +99,8 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
         }
         r.operate = (*it)["operator"].get<bool>();
       }
+      if (it->contains("approve") && !c.StringList((*it)["approve"], path + ".approve", &r.approve))  // wip/govc
+        return c.Failure();
       out.roles[r.name] = std::move(r);
     }
   }
@@ -159,7 +162,8 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
   auto parsed = ParseStrictJson(text, "daemon " + source, FixHint("daemon.json"));
   if (!parsed) return std::unexpected(parsed.error());
   const json j = std::move(*parsed);
-  if (!c.Object(j, "", {"version", "retention", "evidence_log", "breakers", "description"})) return c.Failure();
+  if (!c.Object(j, "", {"version", "retention", "evidence_log", "breakers", "approvals", "description"}))
+    return c.Failure();
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1) {
     c.Bad("version", "expected 1 (set \"version\": 1)");
     return c.Failure();
@@ -204,6 +208,12 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
     if (!field("failure_rate_pct", 1, 100, &p.failure_rate_pct) || !field("minimum_calls", 1, 1000000, &p.minimum_calls) ||
         !field("window_ms", 1, 86400000, &p.window_ms) || !field("open_ms", 1, 86400000, &p.open_ms) ||
         !field("half_open_trials", 1, 1000, &p.half_open_trials))
+      return c.Failure();
+  }
+  if (j.contains("approvals")) {  // governance (wip/govc): docs/governance.md "Approvals"
+    const json& a = j["approvals"];
+    if (!c.Object(a, "approvals", {"timeout_s", "description"})) return c.Failure();
+    if (a.contains("timeout_s") && !c.Uint(a["timeout_s"], "approvals.timeout_s", &out.approval_timeout_s, 1, 30 * 86400))
       return c.Failure();
   }
   return out;

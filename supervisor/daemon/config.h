@@ -32,6 +32,7 @@ struct Role {
   bool manage_all_tasks = false;      // may see, wait on, cancel and read evidence of others' tasks
   // governance (wip/govb, docs/incident-response.md)
   bool operate = false;               // "operator": freeze, thaw and kill scopes (the kill-switch)
+  std::vector<std::string> approve;   // "approve": side-effect classes it may approve or deny; "*" = any (wip/govc)
 };
 
 struct Principal {
@@ -69,6 +70,7 @@ struct DaemonSettings {
   std::optional<uint64_t> evlog_retain_days;     // "evidence_log": {"retain_days": D}
   std::optional<uint64_t> evlog_retain_records;  // "evidence_log": {"retain_records": N}
   governance::BreakerParams breakers;    // "breakers": {...} (wip/govb); unset fields keep the defaults
+  uint64_t approval_timeout_s = 3600;    // "approvals": {"timeout_s": N}: a pending request expires after N s (wip/govc)
   std::string source;                    // the file read; empty when there is none
 };
 

@@ -241,6 +241,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
   }
   if (!pending_.empty()) consider(pending_retry_ns_);
   consider(next_sweep_ns_);
+  consider(ApprovalNextNs(now));  // approvals (wip/govc): expiries and ApprovalWait deadlines
   consider(evlog_->NextCheckpointNs());
   consider(sd_.NextPingNs());
   if (!stopping_) {
@@ -259,6 +260,7 @@ void Daemon::RunDeadlines(uint64_t now) {
   if (!pending_.empty() && now >= pending_retry_ns_) FlushPending();
   if (next_sweep_ns_ && now >= next_sweep_ns_) SweepLeftovers(false);
   if (auto t = evlog_->Tick(); !t) Log("sealing the evidence log failed: " + t.error().Message());
+  if (uint64_t a = ApprovalNextNs(now); a && a <= now) ApprovalTick(now);  // approvals (wip/govc)
   std::vector<uint64_t> due;
   for (auto& [s, l] : live_) {
     uint64_t d = l->task->NextDeadlineNs();

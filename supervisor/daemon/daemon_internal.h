@@ -43,6 +43,7 @@
 #include "supervisor/daemon/store.h"
 #include "supervisor/daemon/sync_worker.h"
 #include "supervisor/daemon/systemd.h"
+#include "supervisor/governance/approval.h"
 #include "supervisor/governance/breaker.h"
 #include "supervisor/governance/control_db.h"
 #include "supervisor/governance/freeze.h"
@@ -241,6 +242,8 @@ struct SubmitVerdict {
   std::optional<IdempotencyKey> replay;  // the request_id's earlier task
   int64_t retry_after_ms = 0;  // a governance refusal: when the budget refills (Error.retry_after_ms)
   std::string budget;          // and which budget ran out (Error.budget)
+  std::string approval_pending;  // approvals (wip/govc): held for this approval request instead of running
+  std::string approval_used;     // approvals: admitted under this approved request
 };
 
 // An admitted Submit whose sandbox is being built on the builder's thread (submit.cc BuildCold):
@@ -320,6 +323,16 @@ class Daemon {
   void HandleBreakers(Conn& c, uint64_t call_id);
   void HandleBreakerMode(Conn& c, uint64_t call_id, const Principal& p, const api::BreakerModeRequest& req);
   void MarkGoverned(api::TaskInfo* t) const;  // TASK_STATE_FROZEN for a frozen task
+  // Approvals for side effects (wip/govc, approval_calls.cc; docs/governance.md "Approvals").
+  Result<void> InitApprovals();
+  // Admission's approval step: false when it decided the Submit (held pending, or refused).
+  bool ApprovalGate(const Submission& s, SubmitVerdict* v);
+  std::string PendingReason(const SubmitVerdict& v) const;
+  void ReplyPending(Conn& c, uint64_t call_id, int64_t decision_id, const Submission& s, const SubmitVerdict& v);
+  void ApprovalUsed(const SubmitVerdict& v, int64_t decision_id);
+  void HandleApprovalCall(Conn& c, const api::Request& req);
+  uint64_t ApprovalNextNs(uint64_t now_ns) const;  // the loop's next approval deadline, 0 = none
+  void ApprovalTick(uint64_t now_ns);              // expiries and waiters' timeouts
   // ---- identity (tokens.cc, docs/identity.md) ----
   Result<void> InitTokens();
   // Before the sandbox: secrets' placeholders into the request's env, token bindings' pipes.
@@ -506,6 +519,13 @@ class Daemon {
   };
   std::optional<BreakerTicket> admitted_;  // the last Submit's, until its task starts (GovernedStart)
   std::unordered_map<std::string, BreakerTicket> task_breaker_;  // by task id, while it runs
+  // Approvals (wip/govc): the requests, and the ApprovalWait calls waiting on them.
+  governance::ApprovalTable approvals_;
+  struct ApprovalWaiter {
+    uint64_t conn = 0, call_id = 0, deadline_ns = 0;  // deadline 0: none
+    std::string id;
+  };
+  std::vector<ApprovalWaiter> approval_waiters_;
 };
 
 }  // namespace cordon::daemon::internal

@@ -42,7 +42,7 @@ Result<void> Daemon::InitGovernance() {
   for (const auto& f : freezes_.all())
     Log("kill-switch: " + governance::ScopeText(f.scope) + " is frozen (by '" + f.principal +
         "'); cordon thaw lifts it");
-  return {};
+  return InitApprovals();  // approval_calls.cc
 }
 
 std::optional<std::pair<api::ErrorCode, std::string>> Daemon::GovernanceRefusal(const Decision& d,
