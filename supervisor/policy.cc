@@ -86,7 +86,8 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     return p;
   };
   if (!v.Object(j, "", {"name", "version", "role", "seccomp_profile", "limits", "env", "mounts", "description",
-                        "bindings", "data_domain", "outbound", "identity", "approval_required_for"}))
+                        "bindings", "data_domain", "outbound", "identity", "approval_required_for",
+                        "breaker_counts_exit_nonzero"}))
     return done();
   for (const char* required : {"name", "version"}) {
     if (!j.contains(required)) {
@@ -181,6 +182,13 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
       if (!SideEffect(v, a[i], "approval_required_for[" + std::to_string(i) + "]", &name)) return done();
       p.approval_required_for.push_back(std::move(name));
     }
+  }
+  if (j.contains("breaker_counts_exit_nonzero")) {  // governance (wip/govc)
+    if (!j["breaker_counts_exit_nonzero"].is_boolean()) {
+      v.Bad("breaker_counts_exit_nonzero", std::string("expected true or false, got ") + TypeName(j["breaker_counts_exit_nonzero"]));
+      return done();
+    }
+    p.breaker_counts_exit_nonzero = j["breaker_counts_exit_nonzero"].get<bool>();
   }
   if (j.contains("outbound")) {
     auto o = egress::ParseOutbound(j["outbound"], "outbound");

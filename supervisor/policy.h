@@ -97,6 +97,9 @@ struct Policy {
   // governance (wip/govc, docs/governance.md "Approvals"): side-effect classes that hold a task
   // for a human's approval when the Submit declares one or uses a binding tagged with one.
   std::vector<std::string> approval_required_for;
+  // The app's circuit breaker counts a nonzero exit (failure_class exit_nonzero) as a failure
+  // ("breaker_counts_exit_nonzero": true); by default a nonzero exit is the task's own answer.
+  bool breaker_counts_exit_nonzero = false;
 
   std::string source;  // where it was loaded from: a path, or "<embedded default>"
   std::string sha256;  // of the exact bytes loaded

@@ -80,6 +80,7 @@ const char* CodeName(api::ErrorCode c) {
     case api::ERROR_CODE_FROZEN: return "refused (frozen)";  // governance (wip/govb)
     case api::ERROR_CODE_BREAKER_OPEN: return "refused (circuit breaker open)";
     case api::ERROR_CODE_NOT_APPROVED: return "refused (not approved)";
+    case api::ERROR_CODE_SUSPENDED: return "refused (suspended)";
     default: return "error";
   }
 }
@@ -129,6 +130,7 @@ nlohmann::json InfoJson(const api::TaskInfo& t) {
                       {"state", StateName(t.state())},
                       {"argv", std::vector<std::string>(t.argv().begin(), t.argv().end())},
                       {"request_id", t.request_id()},
+                      {"session", t.session()},  // governance (wip/govc)
                       {"created_unix_ms", t.created_unix_ms()}};
   if (t.state() == api::TASK_STATE_FINISHED) {
     j["exit_code"] = t.exit_code();

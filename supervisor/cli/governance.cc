@@ -10,6 +10,7 @@
 
 #include "supervisor/cli/approvals.h"
 #include "supervisor/cli/report.h"
+#include "supervisor/cli/suspend.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
 
@@ -102,7 +103,7 @@ int PrintTasks(const google::protobuf::RepeatedPtrField<v1::ScopedTask>& tasks, 
 
 bool IsGovernanceCommand(const std::string& cmd) {
   return cmd == "freeze" || cmd == "thaw" || cmd == "kill" || cmd == "freezes" || cmd == "breakers" ||
-         cmd == "approvals";
+         cmd == "approvals" || cmd == "suspensions" || cmd == "resume";
 }
 
 namespace {
@@ -183,6 +184,7 @@ int CmdBreakers(int argc, char** argv) {
 
 int RunGovernanceCommand(const std::string& cmd, int argc, char** argv) {
   if (cmd == "approvals") return cli::RunApprovalsCommand(argc, argv);  // cli/approvals.cc
+  if (cmd == "suspensions" || cmd == "resume") return cli::RunSuspendCommand(cmd, argc, argv);  // cli/suspend.cc
   for (int i = 0; i < argc; ++i)
     if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
       std::fputs(kUsage, stdout);

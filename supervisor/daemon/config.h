@@ -16,6 +16,7 @@
 #include "common/result.h"
 #include "supervisor/governance/budget_config.h"
 #include "supervisor/governance/breaker.h"
+#include "supervisor/governance/suspend.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/filter.h"
 
@@ -70,6 +71,7 @@ struct DaemonSettings {
   std::optional<uint64_t> evlog_retain_days;     // "evidence_log": {"retain_days": D}
   std::optional<uint64_t> evlog_retain_records;  // "evidence_log": {"retain_records": N}
   governance::BreakerParams breakers;    // "breakers": {...} (wip/govb); unset fields keep the defaults
+  governance::SuspendParams suspend;     // "auto_suspend": {...} (wip/govc); unset fields keep the defaults
   uint64_t approval_timeout_s = 3600;    // "approvals": {"timeout_s": N}: a pending request expires after N s (wip/govc)
   std::string source;                    // the file read; empty when there is none
 };

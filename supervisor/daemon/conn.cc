@@ -287,6 +287,8 @@ void Daemon::HandleFrame(Conn& c, const std::string& payload) {
     case api::Request::kApprovalList:  // approvals (wip/govc): approval_calls.cc
     case api::Request::kApprovalDecide:
     case api::Request::kApprovalWait: return HandleApprovalCall(c, req);
+    case api::Request::kSuspensions:  // auto-suspend (wip/govc): suspend_calls.cc
+    case api::Request::kResume: return HandleSuspendCall(c, req);
     case api::Request::kTokenVerify: return HandleTokenVerify(c, req.call_id(), req.token_verify());  // tokens.cc
     case api::Request::kTokenKeys: return HandleTokenKeys(c, req.call_id());
     case api::Request::CALL_NOT_SET: break;

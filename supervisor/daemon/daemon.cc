@@ -399,7 +399,7 @@ void Daemon::RecordFinish(Live& l) {
   l.recorded = true;
   LogTaskFinished(r);  // journal.h
   metrics_.TaskFinished(r, evidence);  // metrics.h
-  GovernedFinish(l);  // governance (wip/govb)
+  GovernedFinish(l, evidence);  // governance (wip/govb, wip/govc)
   if (l.attached_conn) {
     if (auto it = conns_.find(l.attached_conn); it != conns_.end()) {
       if (it->second->attached > 0) --it->second->attached;
@@ -420,6 +420,7 @@ void Daemon::AnswerWaiter(const Waiter& w, const TaskRow& row, bool timed_out) {
   api::Response resp;
   resp.set_call_id(w.call_id);
   FillInfo(row, resp.mutable_wait()->mutable_task());
+  MarkGoverned(resp.mutable_wait()->mutable_task());  // governance: frozen, session
   resp.mutable_wait()->set_timed_out(timed_out);
   Reply(c, resp);
 }

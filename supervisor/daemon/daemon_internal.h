@@ -315,7 +315,7 @@ class Daemon {
   // Admission's governance step: a refusal (code and one line) for a Submit that a freeze holds.
   std::optional<std::pair<api::ErrorCode, std::string>> GovernanceRefusal(const Decision& d, const Submission& s);
   void GovernedStart(const Live& l);   // a task admitted by GovernanceRefusal starts
-  void GovernedFinish(const Live& l);  // a task ended: what governance keeps about it
+  void GovernedFinish(const Live& l, const std::string& evidence);  // a task ended: what governance keeps about it
   void BreakerMoved(const governance::BreakerTransition& t);  // evidence, log, database
   // Circuit breakers (breaker_calls.cc).
   std::optional<std::pair<api::ErrorCode, std::string>> BreakerRefusal(const Submission& s);
@@ -333,6 +333,13 @@ class Daemon {
   void HandleApprovalCall(Conn& c, const api::Request& req);
   uint64_t ApprovalNextNs(uint64_t now_ns) const;  // the loop's next approval deadline, 0 = none
   void ApprovalTick(uint64_t now_ns);              // expiries and waiters' timeouts
+  // Auto-suspend (wip/govc, suspend_calls.cc; docs/incident-response.md "Auto-suspend").
+  Result<void> InitSuspend();
+  std::optional<std::pair<api::ErrorCode, std::string>> SuspendRefusal(const Decision& d, const Submission& s);
+  void CountViolation(const std::string& app, const std::string& principal, const governance::Violation& v);
+  void SuspendOnFinish(const Live& l, const std::string& evidence);
+  void SuspendOnRefusal(const Submission& s, const SubmitVerdict& v);
+  void HandleSuspendCall(Conn& c, const api::Request& req);
   // ---- identity (tokens.cc, docs/identity.md) ----
   Result<void> InitTokens();
   // Before the sandbox: secrets' placeholders into the request's env, token bindings' pipes.
@@ -526,6 +533,7 @@ class Daemon {
     std::string id;
   };
   std::vector<ApprovalWaiter> approval_waiters_;
+  governance::SuspendBoard suspends_;  // auto-suspend (wip/govc)
 };
 
 }  // namespace cordon::daemon::internal

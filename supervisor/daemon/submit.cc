@@ -104,6 +104,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     Log("evidence log: decision " + std::to_string(*decision_id) + ": " + a.error().Message());
   if (v.code != api::ERROR_CODE_OK) {
     Log("refused pid " + std::to_string(c.peer.pid) + " uid " + std::to_string(c.peer.uid) + ": " + v.reason);
+    SuspendOnRefusal(call.s, v);  // auto-suspend (wip/govc): suspend_calls.cc
     api::Response refusal;
     refusal.set_call_id(call_id);
     refusal.mutable_error()->set_code(v.code);
@@ -266,6 +267,7 @@ void Daemon::AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, Su
   resp.set_call_id(call_id);
   resp.mutable_submit()->set_decision_id(decision_id);
   FillInfo(t, resp.mutable_submit()->mutable_task());
+  resp.mutable_submit()->mutable_task()->set_session(s.session);  // governance (wip/govc)
   if (s.stdio && c) {
     // Attached: the task writes into this caller's fds, so it lives as long as the caller's
     // connection (docs/daemon.md "When a client goes").
