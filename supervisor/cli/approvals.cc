@@ -4,6 +4,7 @@
 #include "supervisor/cli/approvals.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>

@@ -5,6 +5,7 @@
 // cordond, never as a denial); another principal with an "approve" role approves it (the waiting
 // `cordon submit` then runs it, once) or denies it. Every transition is in the evidence log with
 // the principal who caused it.
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <sys/wait.h>
@@ -230,7 +231,7 @@ TEST_F(Approvals, AnotherPrincipalApprovesItRunsOnceOrDeniesIt) {
   std::string id;
   for (int i = 0; i < 1000 && id.empty(); ++i) {
     for (const auto& a : ListJson(d))
-      if (a["argv"] == json::array({"/bin/echo", "shipped"})) id = a["id"];
+      if (a["argv"] == json::array({"/bin/echo", "shipped"})) id = a["id"].get<std::string>();
     if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_FALSE(id.empty()) << "the submit was never held";
