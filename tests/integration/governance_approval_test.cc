@@ -160,7 +160,9 @@ TEST_F(Approvals, HeldPendingSurvivesAKillAndExpiresUndecided) {
   // Pending survives kill -9.
   ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
   d.Start();
-  if (NowMs() < expires - 200) EXPECT_EQ(Entry(d, id)["state"], "pending");
+  if (NowMs() < expires - 200) {
+    EXPECT_EQ(Entry(d, id)["state"], "pending");
+  }
 
   // Nobody decides: it expires, and the waiter is told so (exit 75: a new request may be approved).
   auto waited = d.Cli({"approvals", "wait", id, "--json"});

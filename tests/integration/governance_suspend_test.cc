@@ -101,8 +101,12 @@ TEST(AutoSuspend, RepeatedSeccompKillsSuspendAnAppUntilAnOperatorResumesIt) {
   for (const auto& r : GovernanceRecords(d)) {
     if (r["data"].value("subject", "") != "app:rogue") continue;
     trail.push_back(r["event"].get<std::string>() + " by " + r["principal"].get<std::string>());
-    if (r["event"] == "suspend") EXPECT_EQ(r["data"]["violations"].size(), 3u);
-    if (r["event"] == "resume") EXPECT_EQ(r["data"]["reason"], "INC-9 fixed");
+    if (r["event"] == "suspend") {
+      EXPECT_EQ(r["data"]["violations"].size(), 3u);
+    }
+    if (r["event"] == "resume") {
+      EXPECT_EQ(r["data"]["reason"], "INC-9 fixed");
+    }
   }
   EXPECT_EQ(trail, (std::vector<std::string>{"suspend by cordond", "resume by dev"}));
 
