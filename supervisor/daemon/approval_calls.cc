@@ -264,7 +264,7 @@ void Daemon::ApprovalTick(uint64_t now_ns) {
       const Approval* a = approvals_.Find(id);
       if (!a) continue;
       nlohmann::json data = ApprovalJson(*a);
-      data["timeout_s"] = config_->settings.approval_timeout_s;
+      if (config_) data["timeout_s"] = config_->settings.approval_timeout_s;  // not loaded yet at start
       // Nobody decided: the record says so, with cordond as the principal, never a human's denial.
       if (auto e = evlog_->Governance("approval_expired", "cordond", std::move(data)); !e)
         Log("evidence log: governance approval_expired: " + e.error().Message());

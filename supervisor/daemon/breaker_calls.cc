@@ -71,6 +71,16 @@ std::optional<std::pair<api::ErrorCode, std::string>> Daemon::BreakerRefusal(con
 void Daemon::GovernedStart(const Live& l) {
   if (admitted_ && !admitted_->name.empty()) task_breaker_[l.row.id] = *admitted_;
   admitted_.reset();
+  // Once per process, with the configuration loaded: sessions of tasks past the retention go.
+  static bool purged = false;
+  if (!purged && govdb_ && config_) {
+    purged = true;
+    if (uint64_t days = config_->settings.retain_days.value_or(0); days > 0)
+      if (auto r = govdb_->Query("DELETE FROM task_sessions WHERE at_unix_ms < ?1",
+                                 {NowUnixMs() - static_cast<int64_t>(days) * 86'400'000});
+          !r)
+        Log("purging old task sessions failed: " + r.error().Message());
+  }
   if (!l.session.empty() && govdb_)  // TaskInfo.session once it has finished (MarkGoverned)
     if (auto r = govdb_->Query("INSERT OR REPLACE INTO task_sessions (task_id, session, at_unix_ms) VALUES (?1,?2,?3)",
                                {l.row.id, l.session, NowUnixMs()});

@@ -45,9 +45,6 @@ Result<void> Daemon::InitGovernance() {
   // The session of each task that named one, for TaskInfo.session once it has finished (wip/govc).
   CORDON_TRY(govdb_->Exec("CREATE TABLE IF NOT EXISTS task_sessions (task_id TEXT PRIMARY KEY, session TEXT NOT NULL,"
                           " at_unix_ms INTEGER NOT NULL)"));
-  if (config_->settings.retain_days.value_or(0) > 0)  // kept as long as the tasks' records are
-    CORDON_TRY(govdb_->Query("DELETE FROM task_sessions WHERE at_unix_ms < ?1",
-                             {NowUnixMs() - static_cast<int64_t>(*config_->settings.retain_days) * 86'400'000}));
   CORDON_TRY(InitSuspend());  // suspend_calls.cc
   return InitApprovals();     // approval_calls.cc
 }

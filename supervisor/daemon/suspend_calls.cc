@@ -26,7 +26,9 @@ nlohmann::json ViolationsJson(const std::vector<governance::Violation>& vs) {
 
 Result<void> Daemon::InitSuspend() {
   suspends_ = governance::SuspendBoard(govdb_.get());
-  CORDON_TRY(suspends_.Load(NowUnixMs(), config_->settings.suspend.window_ms));
+  // Before the configuration is loaded: violations of the longest window allowed are kept;
+  // each Record prunes by the window in force.
+  CORDON_TRY(suspends_.Load(NowUnixMs(), int64_t{30} * 86'400'000));
   for (const auto& [subject, s] : suspends_.all())
     Log("auto-suspend: " + subject + " is suspended; cordon resume lifts it");
   return {};
