@@ -101,10 +101,10 @@ TEST(Suspend, NViolationsWithinTheWindowSuspendAndAResumeStartsAfresh) {
   EXPECT_FALSE(*b.Record("app:x", {100, "egress_refused", "t2"}, p));
   // The first has left the window by the time of the third.
   EXPECT_FALSE(*b.Record("app:x", {1000, "seccomp_violation", "t3"}, p));
-  auto s = b.Record("app:x", {1100, "restricted", "t4"}, p);
+  auto s = b.Record("app:x", {1050, "restricted", "t4"}, p);
   ASSERT_TRUE(s.has_value() && s->has_value());
   EXPECT_EQ((*s)->violations.size(), 3u);
-  EXPECT_EQ((*s)->since_unix_ms, 1100);
+  EXPECT_EQ((*s)->since_unix_ms, 1050);
   EXPECT_NE(SuspendRefusal(**s, p).find("app 'x' is suspended since 1970-01-01T00:00:01Z: 3 policy violations within "
                                         "1 s (last: restricted, t4); a principal with the operator role resumes it "
                                         "with `cordon resume --app x`"),
