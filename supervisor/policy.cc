@@ -59,6 +59,16 @@ bool ValidMountPath(const std::string& p, std::string* why) {
   return true;
 }
 
+// governance (wip/govc): a side-effect class name ("deploy", "write", ...).
+bool SideEffect(JsonChecker& v, const json& j, const std::string& path, std::string* out) {
+  if (!v.String(j, path, out)) return false;
+  bool ok = !out->empty() && out->size() <= 64;
+  for (char c : *out)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) ok = false;
+  if (!ok) v.Bad(path, "'" + *out + "' is not a side-effect class name: use 1 to 64 of a-z, 0-9, '_' and '-'");
+  return ok;
+}
+
 }  // namespace
 
 Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
@@ -76,7 +86,8 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     return p;
   };
   if (!v.Object(j, "", {"name", "version", "role", "seccomp_profile", "limits", "env", "mounts", "description",
-                        "bindings", "data_domain", "outbound", "identity"}))
+                        "bindings", "data_domain", "outbound", "identity", "approval_required_for",
+                        "breaker_counts_exit_nonzero"}))
     return done();
   for (const char* required : {"name", "version"}) {
     if (!j.contains(required)) {
@@ -160,6 +171,25 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     }
   }
   if (j.contains("data_domain") && !v.String(j["data_domain"], "data_domain", &p.data_domain)) return done();
+  if (j.contains("approval_required_for")) {  // governance (wip/govc, docs/governance.md "Approvals")
+    const json& a = j["approval_required_for"];
+    if (!a.is_array()) {
+      v.Bad("approval_required_for", std::string("expected an array of side-effect classes, got ") + TypeName(a));
+      return done();
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+      std::string name;
+      if (!SideEffect(v, a[i], "approval_required_for[" + std::to_string(i) + "]", &name)) return done();
+      p.approval_required_for.push_back(std::move(name));
+    }
+  }
+  if (j.contains("breaker_counts_exit_nonzero")) {  // governance (wip/govc)
+    if (!j["breaker_counts_exit_nonzero"].is_boolean()) {
+      v.Bad("breaker_counts_exit_nonzero", std::string("expected true or false, got ") + TypeName(j["breaker_counts_exit_nonzero"]));
+      return done();
+    }
+    p.breaker_counts_exit_nonzero = j["breaker_counts_exit_nonzero"].get<bool>();
+  }
   if (j.contains("outbound")) {
     auto o = egress::ParseOutbound(j["outbound"], "outbound");
     if (!o) {
@@ -176,7 +206,8 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     }
     for (size_t i = 0; i < b.size(); ++i) {
       const std::string path = "bindings[" + std::to_string(i) + "]";
-      if (!v.Object(b[i], path, {"name", "kind", "source", "target", "access", "data_domain", "max_bytes"}))
+      if (!v.Object(b[i], path, {"name", "kind", "source", "target", "access", "data_domain", "max_bytes",
+                                        "side_effect"}))
         return done();
       Binding bd;
       std::string kind, access = "ro", why;
@@ -215,6 +246,8 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
       if (b[i].contains("access") && !v.String(b[i]["access"], path + ".access", &access)) return done();
       if (b[i].contains("data_domain") && !v.String(b[i]["data_domain"], path + ".data_domain", &bd.data_domain))
         return done();
+      if (b[i].contains("side_effect") && !SideEffect(v, b[i]["side_effect"], path + ".side_effect", &bd.side_effect))
+        return done();  // governance (wip/govc)
       if (b[i].contains("max_bytes") && !v.Uint(b[i]["max_bytes"], path + ".max_bytes", &bd.max_bytes, 0, 1ull << 50))
         return done();
       if (access != "ro" && access != "rw") {

@@ -46,6 +46,7 @@ struct Binding {
   bool writable = false;    // access "rw" (default "ro")
   std::string data_domain;  // empty = none
   uint64_t max_bytes = 0;   // state: quota, 0 = none
+  std::string side_effect;  // governance: a side-effect class using it needs approval for ("" = none)
   bool from_caller() const { return source == "caller"; }
 };
 const char* BindingKindName(Binding::Kind k);
@@ -93,6 +94,12 @@ struct Policy {
   std::string data_domain;    // when set, every binding must carry the same data_domain
   egress::OutboundPolicy outbound;  // mode none (default), allowlist or monitored
   PolicyIdentity identity;          // tokens and secrets (docs/identity.md); default none
+  // governance (wip/govc, docs/governance.md "Approvals"): side-effect classes that hold a task
+  // for a human's approval when the Submit declares one or uses a binding tagged with one.
+  std::vector<std::string> approval_required_for;
+  // The app's circuit breaker counts a nonzero exit (failure_class exit_nonzero) as a failure
+  // ("breaker_counts_exit_nonzero": true); by default a nonzero exit is the task's own answer.
+  bool breaker_counts_exit_nonzero = false;
 
   std::string source;  // where it was loaded from: a path, or "<embedded default>"
   std::string sha256;  // of the exact bytes loaded

@@ -13,6 +13,7 @@
 
 #include "common/setup_step.h"
 #include "supervisor/cli/evidence_log.h"
+#include "supervisor/cli/approvals.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/cli/session.h"
 #include "supervisor/daemon/client.h"
@@ -56,6 +57,9 @@ constexpr const char* kClientUsage =
     "                   records its SHA-256 in the signed evidence (docs/evidence.md \"Artifact hash\").\n"
     "  --artifact-sha256 HEX  Declare the artifact by its SHA-256 instead (any size).\n"
     "  --artifact-name NAME   A name recorded with it (default: FILE's name).\n"
+    "  --side-effect C  The task has side-effect class C (deploy, write, ...): held for a human's approval\n"
+    "                   when its policy's approval_required_for names C; submit waits for the decision.\n"
+    "  --approval ID    Run under approval request ID, already approved (the same request, once).\n"
     "  --retry-exit-codes  (submit, wait) Exit by retry verdict instead of the task's code: 0 success,\n"
     "                   75 retry later, 76 repair then retry once, 77 never retry (docs/governance.md).\n"
     "Attached, the task reads this process's stdin and writes to its stdout and stderr directly\n"
@@ -80,6 +84,8 @@ const char* CodeName(api::ErrorCode c) {
     case api::ERROR_CODE_RESTRICTED: return "refused (restricted)";
     case api::ERROR_CODE_FROZEN: return "refused (frozen)";  // governance (wip/govb)
     case api::ERROR_CODE_BREAKER_OPEN: return "refused (circuit breaker open)";
+    case api::ERROR_CODE_NOT_APPROVED: return "refused (not approved)";
+    case api::ERROR_CODE_SUSPENDED: return "refused (suspended)";
     default: return "error";
   }
 }
@@ -113,6 +119,7 @@ const char* StateName(api::TaskState s) {
     case api::TASK_STATE_RUNNING: return "running";
     case api::TASK_STATE_FINISHED: return "finished";
     case api::TASK_STATE_FROZEN: return "frozen";  // governance (wip/govb)
+    case api::TASK_STATE_PENDING: return "pending";  // approvals (wip/govc)
     default: return "unknown";
   }
 }
@@ -128,6 +135,7 @@ nlohmann::json InfoJson(const api::TaskInfo& t) {
                       {"state", StateName(t.state())},
                       {"argv", std::vector<std::string>(t.argv().begin(), t.argv().end())},
                       {"request_id", t.request_id()},
+                      {"session", t.session()},  // governance (wip/govc)
                       {"created_unix_ms", t.created_unix_ms()}};
   if (t.state() == api::TASK_STATE_FINISHED) {
     j["exit_code"] = t.exit_code();
@@ -255,7 +263,8 @@ int CmdSubmit(int argc, char** argv) {
                   {{"--policy", true}, {"--app", true}, {"--class", true}, {"--request-id", true},
                    {"--env", true}, {"--cwd", true}, {"--fd", true}, {"--detach", false}, {"-h", false}, {"--help", false},
                    {"--session", true}, {"--session-class", true}, {"--action", true}, {"--retry-exit-codes", false},
-                   {"--artifact", true}, {"--artifact-sha256", true}, {"--artifact-name", true}},
+                   {"--artifact", true}, {"--artifact-sha256", true}, {"--artifact-name", true},
+                   {"--side-effect", true}, {"--approval", true}},
                   &v, &err, true))
     return cli::ReportFailure(err + "\nTry 'cordon submit --help' for more information.");
   api::Request req;
@@ -284,6 +293,8 @@ int CmdSubmit(int argc, char** argv) {
     }
     if (name == "--artifact-sha256") s->mutable_artifact()->set_sha256(value);
     if (name == "--artifact-name") s->mutable_artifact()->set_name(value);
+    if (name == "--side-effect") s->add_side_effects(value);  // approvals (cli/approvals.cc)
+    if (name == "--approval") s->set_approval_id(value);
     if (name == "--fd") {
       auto eq = value.find('=');
       int n = eq == std::string::npos ? -1 : std::atoi(value.c_str() + eq + 1);
@@ -320,6 +331,12 @@ int CmdSubmit(int argc, char** argv) {
   auto resp = conn->Call(req, fds.empty() ? nullptr : fds.data(), fds.size());
   if (!resp) return cli::ReportFailure(resp.error());
   if (resp->has_error()) return FailResponse(*resp, retry_exit);
+  if (resp->submit().task().state() == api::TASK_STATE_PENDING) {  // held for approval: cli/approvals.cc
+    if (auto code = cli::AwaitApproval(*conn, resp->submit().task(), &req)) return *code;
+    resp = conn->Call(req, fds.empty() ? nullptr : fds.data(), fds.size());
+    if (!resp) return cli::ReportFailure(resp.error());
+    if (resp->has_error()) return FailResponse(*resp, retry_exit);
+  }
   const api::TaskInfo task = resp->submit().task();
   if (detach) {
     if (f.json) {

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "supervisor/cli/operands.h"
+#include "supervisor/cli/approvals.h"
 #include "supervisor/cli/report.h"
+#include "supervisor/cli/suspend.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
 
@@ -92,7 +94,8 @@ int PrintTasks(const google::protobuf::RepeatedPtrField<v1::ScopedTask>& tasks, 
 }  // namespace
 
 bool IsGovernanceCommand(const std::string& cmd) {
-  return cmd == "freeze" || cmd == "thaw" || cmd == "kill" || cmd == "freezes" || cmd == "breakers";
+  return cmd == "freeze" || cmd == "thaw" || cmd == "kill" || cmd == "freezes" || cmd == "breakers" ||
+         cmd == "approvals" || cmd == "suspensions" || cmd == "resume";
 }
 
 namespace {
@@ -172,6 +175,8 @@ int CmdBreakers(int argc, char** argv) {
 }  // namespace
 
 int RunGovernanceCommand(const std::string& cmd, int argc, char** argv) {
+  if (cmd == "approvals") return cli::RunApprovalsCommand(argc, argv);  // cli/approvals.cc
+  if (cmd == "suspensions" || cmd == "resume") return cli::RunSuspendCommand(cmd, argc, argv);  // cli/suspend.cc
   for (int i = 0; i < argc; ++i)
     if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
       std::fputs(kUsage, stdout);

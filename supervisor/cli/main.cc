@@ -55,6 +55,8 @@ constexpr const char* kUsage =
     "  session   Sessions' budgets and incident markers: list|show|mark|budget (docs/governance.md)\n"
     "  envelope  App and tenant envelopes and what they spent (docs/governance.md)\n"
     "  freeze    Kill-switch (operators): freeze|thaw|kill a class, tenant, app or session; `freezes`\n"
+    "  approvals Side effects held for a human: list|approve|deny|wait (docs/governance.md)\n"
+    "  suspensions  Apps suspended for repeated policy violations; `resume` lifts one (operators)\n"
     "\n"
     "Options:\n"
     "  -h, --help     Show this help (`cordon run --help` for the run options)\n"

@@ -34,6 +34,8 @@ struct Submission {
   // why it is refused ("" = fine; absent = none declared).
   std::optional<evlog::DeclaredArtifact> artifact;
   std::string artifact_error;
+  std::vector<std::string> side_effects;  // approvals (wip/govc): declared side-effect classes
+  std::string approval_id;                // approvals: run under this approved request
 };
 
 // sha256 (hex) of a canonical serialisation of what the request asks for: argv, env, cwd, policy,

@@ -11,7 +11,8 @@ namespace {
 std::string BreakerOf(const std::string& app_id) { return app_id.empty() ? "" : "app:" + app_id; }
 
 // The failure classes a breaker counts as failed: the sandbox refused or could not run the task, or
-// a budget ended it. A nonzero exit is the task's own answer and counts as a call that worked.
+// a budget ended it. A nonzero exit is the task's own answer and counts as a call that worked,
+// unless its policy says "breaker_counts_exit_nonzero": true (BreakerOutcome).
 // Outcomes that say nothing about the app (cancelled, killed by an operator, client gone, daemon
 // restart) are not counted at all.
 std::optional<bool> Failed(const std::string& failure_class) {
@@ -70,6 +71,21 @@ std::optional<std::pair<api::ErrorCode, std::string>> Daemon::BreakerRefusal(con
 void Daemon::GovernedStart(const Live& l) {
   if (admitted_ && !admitted_->name.empty()) task_breaker_[l.row.id] = *admitted_;
   admitted_.reset();
+  // Once per process, with the configuration loaded: sessions of tasks past the retention go.
+  static bool purged = false;
+  if (!purged && govdb_ && config_) {
+    purged = true;
+    if (uint64_t days = config_->settings.retain_days.value_or(0); days > 0)
+      if (auto r = govdb_->Query("DELETE FROM task_sessions WHERE at_unix_ms < ?1",
+                                 {NowUnixMs() - static_cast<int64_t>(days) * 86'400'000});
+          !r)
+        Log("purging old task sessions failed: " + r.error().Message());
+  }
+  if (!l.session.empty() && govdb_)  // TaskInfo.session once it has finished (MarkGoverned)
+    if (auto r = govdb_->Query("INSERT OR REPLACE INTO task_sessions (task_id, session, at_unix_ms) VALUES (?1,?2,?3)",
+                               {l.row.id, l.session, NowUnixMs()});
+        !r)
+      Log("recording task " + l.row.id + "'s session failed: " + r.error().Message());
 }
 
 void Daemon::BreakerOutcome(const Live& l) {
@@ -77,7 +93,11 @@ void Daemon::BreakerOutcome(const Live& l) {
   if (it == task_breaker_.end()) return;
   const BreakerTicket t = it->second;
   task_breaker_.erase(it);
-  const std::optional<bool> failed = Failed(l.row.failure_class);
+  std::optional<bool> failed = Failed(l.row.failure_class);
+  // A nonzero exit counts where the task's policy says so (policy "breaker_counts_exit_nonzero").
+  if (l.row.failure_class == "exit_nonzero")
+    if (auto p = config_->policies.find(l.row.policy); p != config_->policies.end())
+      failed = p->second.policy->breaker_counts_exit_nonzero;
   governance::Breaker* b = breakers_.Find(t.name);
   if (!b) return;
   if (!failed) {

@@ -55,6 +55,7 @@ void Daemon::HandleTaskCall(Conn& c, const api::Request& req) {
         return;
       }
       FillInfo(*row, resp.mutable_wait()->mutable_task());
+      MarkGoverned(resp.mutable_wait()->mutable_task());
       break;
     case api::Request::kCancel:
       FillInfo(*row, resp.mutable_cancel()->mutable_task());

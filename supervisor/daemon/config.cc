@@ -77,7 +77,8 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
       const std::string path = "roles." + it.key();
       Role r;
       r.name = it.key();
-      if (!c.Object(*it, path, {"policies", "classes", "manage_all_tasks", "operator", "description"})) return c.Failure();
+      if (!c.Object(*it, path, {"policies", "classes", "manage_all_tasks", "operator", "approve", "description"}))
+        return c.Failure();
       if (it->contains("policies") && !c.StringList((*it)["policies"], path + ".policies", &r.policies))
         return c.Failure();
       if (it->contains("classes")) {
@@ -99,6 +100,8 @@ Result<Principals> ParsePrincipals(std::string_view text, const std::string& sou
         }
         r.operate = (*it)["operator"].get<bool>();
       }
+      if (it->contains("approve") && !c.StringList((*it)["approve"], path + ".approve", &r.approve))  // wip/govc
+        return c.Failure();
       out.roles[r.name] = std::move(r);
     }
   }
@@ -160,7 +163,9 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
   auto parsed = ParseStrictJson(text, "daemon " + source, FixHint("daemon.json"));
   if (!parsed) return std::unexpected(parsed.error());
   const json j = std::move(*parsed);
-  if (!c.Object(j, "", {"version", "retention", "evidence_log", "breakers", "metrics", "tls_interception", "description"})) return c.Failure();
+  if (!c.Object(j, "", {"version", "retention", "evidence_log", "breakers", "metrics", "tls_interception",
+                        "approvals", "auto_suspend", "description"}))
+    return c.Failure();
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int64_t>() != 1) {
     c.Bad("version", "expected 1 (set \"version\": 1)");
     return c.Failure();
@@ -234,6 +239,32 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
         return c.Failure();
       }
       out.tls_upstream_ca_file = t["upstream_ca_file"].get<std::string>();
+    }
+  }
+  if (j.contains("approvals")) {  // governance (wip/govc): docs/governance.md "Approvals"
+    const json& a = j["approvals"];
+    if (!c.Object(a, "approvals", {"timeout_s", "description"})) return c.Failure();
+    if (a.contains("timeout_s") && !c.Uint(a["timeout_s"], "approvals.timeout_s", &out.approval_timeout_s, 1, 30 * 86400))
+      return c.Failure();
+  }
+  if (j.contains("auto_suspend")) {  // governance (wip/govc): docs/incident-response.md "Auto-suspend"
+    const json& a = j["auto_suspend"];
+    if (!c.Object(a, "auto_suspend", {"violations", "window_s", "principals", "description"})) return c.Failure();
+    uint64_t n = 0;
+    if (a.contains("violations")) {
+      if (!c.Uint(a["violations"], "auto_suspend.violations", &n, 0, 1000000)) return c.Failure();
+      out.suspend.violations = static_cast<uint32_t>(n);
+    }
+    if (a.contains("window_s")) {
+      if (!c.Uint(a["window_s"], "auto_suspend.window_s", &n, 1, 30 * 86400)) return c.Failure();
+      out.suspend.window_ms = static_cast<int64_t>(n) * 1000;
+    }
+    if (a.contains("principals")) {
+      if (!a["principals"].is_boolean()) {
+        c.Bad("auto_suspend.principals", "expected true or false");
+        return c.Failure();
+      }
+      out.suspend.principals = a["principals"].get<bool>();
     }
   }
   return out;

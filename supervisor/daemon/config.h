@@ -16,6 +16,7 @@
 #include "common/result.h"
 #include "supervisor/governance/budget_config.h"
 #include "supervisor/governance/breaker.h"
+#include "supervisor/governance/suspend.h"
 #include "supervisor/policy.h"
 #include "supervisor/seccomp/filter.h"
 
@@ -32,6 +33,7 @@ struct Role {
   bool manage_all_tasks = false;      // may see, wait on, cancel and read evidence of others' tasks
   // governance (wip/govb, docs/incident-response.md)
   bool operate = false;               // "operator": freeze, thaw and kill scopes (the kill-switch)
+  std::vector<std::string> approve;   // "approve": side-effect classes it may approve or deny; "*" = any (wip/govc)
 };
 
 struct Principal {
@@ -75,6 +77,8 @@ struct DaemonSettings {
   // servers ("" = the host's default store).
   bool tls_interception = true;
   std::string tls_upstream_ca_file;
+  governance::SuspendParams suspend;     // "auto_suspend": {...} (wip/govc); unset fields keep the defaults
+  uint64_t approval_timeout_s = 3600;    // "approvals": {"timeout_s": N}: a pending request expires after N s (wip/govc)
   std::string source;                    // the file read; empty when there is none
 };
 

@@ -284,6 +284,11 @@ void Daemon::HandleFrame(Conn& c, const std::string& payload) {
     case api::Request::kGovernanceState:
     case api::Request::kBreakers:
     case api::Request::kBreakerMode: return HandleGovernance(c, req);
+    case api::Request::kApprovalList:  // approvals (wip/govc): approval_calls.cc
+    case api::Request::kApprovalDecide:
+    case api::Request::kApprovalWait: return HandleApprovalCall(c, req);
+    case api::Request::kSuspensions:  // auto-suspend (wip/govc): suspend_calls.cc
+    case api::Request::kResume: return HandleSuspendCall(c, req);
     case api::Request::kTokenVerify: return HandleTokenVerify(c, req.call_id(), req.token_verify());  // tokens.cc
     case api::Request::kTokenKeys: return HandleTokenKeys(c, req.call_id());
     case api::Request::kEvidenceKey: return HandleEvidenceKey(c, req.call_id());  // evidence_log.cc

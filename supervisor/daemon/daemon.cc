@@ -241,6 +241,7 @@ int Daemon::NextTimeoutMs(uint64_t now) const {
   }
   if (!pending_.empty()) consider(pending_retry_ns_);
   consider(next_sweep_ns_);
+  consider(ApprovalNextNs(now));  // approvals (wip/govc): expiries and ApprovalWait deadlines
   consider(evlog_->NextCheckpointNs());
   consider(sd_.NextPingNs());
   if (!stopping_) {
@@ -259,6 +260,7 @@ void Daemon::RunDeadlines(uint64_t now) {
   if (!pending_.empty() && now >= pending_retry_ns_) FlushPending();
   if (next_sweep_ns_ && now >= next_sweep_ns_) SweepLeftovers(false);
   if (auto t = evlog_->Tick(); !t) Log("sealing the evidence log failed: " + t.error().Message());
+  if (uint64_t a = ApprovalNextNs(now); a && a <= now) ApprovalTick(now);  // approvals (wip/govc)
   std::vector<uint64_t> due;
   for (auto& [s, l] : live_) {
     uint64_t d = l->task->NextDeadlineNs();
@@ -398,7 +400,7 @@ void Daemon::RecordFinish(Live& l) {
   l.recorded = true;
   LogTaskFinished(r);  // journal.h
   metrics_.TaskFinished(r, evidence);  // metrics.h
-  GovernedFinish(l);  // governance (wip/govb)
+  GovernedFinish(l, evidence);  // governance (wip/govb, wip/govc)
   if (l.attached_conn) {
     if (auto it = conns_.find(l.attached_conn); it != conns_.end()) {
       if (it->second->attached > 0) --it->second->attached;
@@ -419,6 +421,7 @@ void Daemon::AnswerWaiter(const Waiter& w, const TaskRow& row, bool timed_out) {
   api::Response resp;
   resp.set_call_id(w.call_id);
   FillInfo(row, resp.mutable_wait()->mutable_task());
+  MarkGoverned(resp.mutable_wait()->mutable_task());  // governance: frozen, session
   resp.mutable_wait()->set_timed_out(timed_out);
   Reply(c, resp);
 }

@@ -43,6 +43,7 @@
 #include "supervisor/daemon/store.h"
 #include "supervisor/daemon/sync_worker.h"
 #include "supervisor/daemon/systemd.h"
+#include "supervisor/governance/approval.h"
 #include "supervisor/governance/breaker.h"
 #include "supervisor/governance/control_db.h"
 #include "supervisor/governance/freeze.h"
@@ -250,6 +251,8 @@ struct SubmitVerdict {
   std::optional<IdempotencyKey> replay;  // the request_id's earlier task
   int64_t retry_after_ms = 0;  // a governance refusal: when the budget refills (Error.retry_after_ms)
   std::string budget;          // and which budget ran out (Error.budget)
+  std::string approval_pending;  // approvals (wip/govc): held for this approval request instead of running
+  std::string approval_used;     // approvals: admitted under this approved request
 };
 
 // An admitted Submit whose sandbox is being built on the builder's thread (submit.cc BuildCold):
@@ -321,7 +324,7 @@ class Daemon {
   // Admission's governance step: a refusal (code and one line) for a Submit that a freeze holds.
   std::optional<std::pair<api::ErrorCode, std::string>> GovernanceRefusal(const Decision& d, const Submission& s);
   void GovernedStart(const Live& l);   // a task admitted by GovernanceRefusal starts
-  void GovernedFinish(const Live& l);  // a task ended: what governance keeps about it
+  void GovernedFinish(const Live& l, const std::string& evidence);  // a task ended: what governance keeps about it
   void BreakerMoved(const governance::BreakerTransition& t);  // evidence, log, database
   // Circuit breakers (breaker_calls.cc).
   std::optional<std::pair<api::ErrorCode, std::string>> BreakerRefusal(const Submission& s);
@@ -329,6 +332,23 @@ class Daemon {
   void HandleBreakers(Conn& c, uint64_t call_id);
   void HandleBreakerMode(Conn& c, uint64_t call_id, const Principal& p, const api::BreakerModeRequest& req);
   void MarkGoverned(api::TaskInfo* t) const;  // TASK_STATE_FROZEN for a frozen task
+  // Approvals for side effects (wip/govc, approval_calls.cc; docs/governance.md "Approvals").
+  Result<void> InitApprovals();
+  // Admission's approval step: false when it decided the Submit (held pending, or refused).
+  bool ApprovalGate(const Submission& s, SubmitVerdict* v);
+  std::string PendingReason(const SubmitVerdict& v) const;
+  void ReplyPending(Conn& c, uint64_t call_id, int64_t decision_id, const Submission& s, const SubmitVerdict& v);
+  void ApprovalUsed(const SubmitVerdict& v, int64_t decision_id);
+  void HandleApprovalCall(Conn& c, const api::Request& req);
+  uint64_t ApprovalNextNs(uint64_t now_ns) const;  // the loop's next approval deadline, 0 = none
+  void ApprovalTick(uint64_t now_ns);              // expiries and waiters' timeouts
+  // Auto-suspend (wip/govc, suspend_calls.cc; docs/incident-response.md "Auto-suspend").
+  Result<void> InitSuspend();
+  std::optional<std::pair<api::ErrorCode, std::string>> SuspendRefusal(const Decision& d, const Submission& s);
+  void CountViolation(const std::string& app, const std::string& principal, const governance::Violation& v);
+  void SuspendOnFinish(const Live& l, const std::string& evidence);
+  void SuspendOnRefusal(const Submission& s, const SubmitVerdict& v);
+  void HandleSuspendCall(Conn& c, const api::Request& req);
   // ---- identity (tokens.cc, docs/identity.md) ----
   Result<void> InitTokens();
   // Before the sandbox: secrets' placeholders into the request's env, token bindings' pipes. A
@@ -526,6 +546,14 @@ class Daemon {
   };
   std::optional<BreakerTicket> admitted_;  // the last Submit's, until its task starts (GovernedStart)
   std::unordered_map<std::string, BreakerTicket> task_breaker_;  // by task id, while it runs
+  // Approvals (wip/govc): the requests, and the ApprovalWait calls waiting on them.
+  governance::ApprovalTable approvals_;
+  struct ApprovalWaiter {
+    uint64_t conn = 0, call_id = 0, deadline_ns = 0;  // deadline 0: none
+    std::string id;
+  };
+  std::vector<ApprovalWaiter> approval_waiters_;
+  governance::SuspendBoard suspends_;  // auto-suspend (wip/govc)
 };
 
 }  // namespace cordon::daemon::internal

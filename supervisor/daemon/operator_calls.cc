@@ -42,7 +42,11 @@ Result<void> Daemon::InitGovernance() {
   for (const auto& f : freezes_.all())
     Log("kill-switch: " + governance::ScopeText(f.scope) + " is frozen (by '" + f.principal +
         "'); cordon thaw lifts it");
-  return {};
+  // The session of each task that named one, for TaskInfo.session once it has finished (wip/govc).
+  CORDON_TRY(govdb_->Exec("CREATE TABLE IF NOT EXISTS task_sessions (task_id TEXT PRIMARY KEY, session TEXT NOT NULL,"
+                          " at_unix_ms INTEGER NOT NULL)"));
+  CORDON_TRY(InitSuspend());  // suspend_calls.cc
+  return InitApprovals();     // approval_calls.cc
 }
 
 std::optional<std::pair<api::ErrorCode, std::string>> Daemon::GovernanceRefusal(const Decision& d,
@@ -50,17 +54,26 @@ std::optional<std::pair<api::ErrorCode, std::string>> Daemon::GovernanceRefusal(
   const governance::TaskKey key{s.cls, d.principal->tenant, s.app_id, s.session};
   if (const governance::Freeze* f = freezes_.Match(key))
     return std::make_pair(api::ERROR_CODE_FROZEN, governance::FreezeRefusal(*f));
+  if (auto r = SuspendRefusal(d, s)) return r;  // suspend_calls.cc
   return BreakerRefusal(s);  // breaker_calls.cc
 }
 
-void Daemon::GovernedFinish(const Live& l) {
+void Daemon::GovernedFinish(const Live& l, const std::string& evidence) {
   frozen_tasks_.erase(l.row.id);
   BreakerOutcome(l);  // breaker_calls.cc
+  SuspendOnFinish(l, evidence);  // suspend_calls.cc
 }
 
 void Daemon::MarkGoverned(api::TaskInfo* t) const {
   if (t->state() == api::TASK_STATE_RUNNING && frozen_tasks_.contains(t->task_id()))
     t->set_state(api::TASK_STATE_FROZEN);
+  // Its session (wip/govc): the live task's, else as recorded when it started.
+  if (auto it = live_by_id_.find(t->task_id()); it != live_by_id_.end()) {
+    t->set_session(live_.at(it->second)->session);
+  } else if (govdb_ && !t->task_id().empty()) {
+    (void)govdb_->Query("SELECT session FROM task_sessions WHERE task_id = ?1", {t->task_id()},
+                        [&](const governance::DbRow& r) { t->set_session(r[0]); });
+  }
 }
 
 void Daemon::HandleGovernance(Conn& c, const api::Request& req) {
@@ -117,6 +130,9 @@ void Daemon::HandleGovernance(Conn& c, const api::Request& req) {
     CORDON_TRY(governance::SetFrozen(f, frozen));
     if (frozen) frozen_tasks_.insert(l.row.id);
     else frozen_tasks_.erase(l.row.id);
+    // A frozen task's wall clock stops: max_wall_ms counts the time it could run (wip/govc).
+    if (frozen) l.task->PauseWallClock(sys::MonotonicNs());
+    else l.task->ResumeWallClock(sys::MonotonicNs());
     return {};
   };
   auto report = [](api::ScopedTask* t, const std::string& id, const Result<void>& r) {

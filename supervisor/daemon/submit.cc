@@ -34,6 +34,8 @@ Submission ReadSubmission(const api::SubmitRequest& req) {
       s.artifact_error = d.error().Message() + (d.error().hint.empty() ? "" : " (" + d.error().hint + ")");
     }
   }
+  s.side_effects.assign(req.side_effects().begin(), req.side_effects().end());  // approvals (wip/govc)
+  s.approval_id = req.approval_id();
   return s;
 }
 
@@ -98,10 +100,11 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   const SubmitVerdict v = JudgeSubmit(c, *cfg, call);
   // A decision that starts a task is synced later, while the task's sandbox gets it (its exec waits
   // for the sync); the others now, or with the sync worker by it, and answered when it is done.
-  const bool starts_task = v.code == api::ERROR_CODE_OK && !v.replay;
+  const bool starts_task = v.code == api::ERROR_CODE_OK && !v.replay && v.approval_pending.empty();
   // Redacted before it is stored anywhere (docs/evidence.md "Redaction"), then appended to the
   // evidence log with the policy text in force.
   DecisionRow row = MakeDecisionRow(c, *cfg, call.s, v, call.now_ms);
+  if (!v.approval_pending.empty()) row.allowed = false, row.reason = PendingReason(v);  // approval_calls.cc
   evlog_->RedactDecision(&row);
   auto decision_id = store_->RecordDecision(row, starts_task || syncer_ != nullptr);
   if (!decision_id) {
@@ -114,6 +117,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     Log("evidence log: decision " + std::to_string(*decision_id) + ": " + a.error().Message());
   if (v.code != api::ERROR_CODE_OK) {
     Log("refused pid " + std::to_string(c.peer.pid) + " uid " + std::to_string(c.peer.uid) + ": " + v.reason);
+    SuspendOnRefusal(call.s, v);  // auto-suspend (wip/govc): suspend_calls.cc
     api::Response refusal;
     refusal.set_call_id(call_id);
     refusal.mutable_error()->set_code(v.code);
@@ -122,6 +126,8 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
     return ReplyWhenDurable(c, std::move(refusal));
   }
   if (v.replay) return ReplyReplay(c, call_id, *decision_id, *v.replay);
+  if (!v.approval_pending.empty()) return ReplyPending(c, call_id, *decision_id, call.s, v);  // approval_calls.cc
+  if (!v.approval_used.empty()) ApprovalUsed(v, *decision_id);
   budgets_->Bind(*decision_id);
   const int64_t now_ms = call.now_ms;
   StartSubmitted(c, call_id, std::move(call), v, *decision_id);
@@ -188,6 +194,7 @@ SubmitVerdict Daemon::JudgeSubmit(const Conn& c, const Config& cfg, const Submit
   if (live_.size() + cold_builds_.size() >= opts_.max_tasks)  // sandboxes being built count too
     return refuse(api::ERROR_CODE_UNAVAILABLE,
                   "cordond runs its limit of " + std::to_string(opts_.max_tasks) + " tasks; retry later");
+  if (!ApprovalGate(s, &v)) return v;  // approvals (wip/govc): held pending, or its approval refused
   budgets_->Admit(cfg, s, &v);  // sessions and envelopes, last: it spends their budgets
   return v;
 }
@@ -275,6 +282,7 @@ void Daemon::AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, Su
   resp.set_call_id(call_id);
   resp.mutable_submit()->set_decision_id(decision_id);
   FillInfo(t, resp.mutable_submit()->mutable_task());
+  resp.mutable_submit()->mutable_task()->set_session(s.session);  // governance (wip/govc)
   if (s.stdio && c) {
     // Attached: the task writes into this caller's fds, so it lives as long as the caller's
     // connection (docs/daemon.md "When a client goes").

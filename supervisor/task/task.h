@@ -97,6 +97,15 @@ class Task {
   uint64_t NextDeadlineNs() const;
   // Call when NextDeadlineNs() has passed.
   void OnDeadline(uint64_t now_ns);
+  // The kill-switch (wip/govc): the wall clock (max_wall_ms) stops while the task is frozen.
+  void PauseWallClock(uint64_t now_ns) {
+    if (wall_deadline_ns_) wall_paused_left_ns_ = wall_deadline_ns_ > now_ns ? wall_deadline_ns_ - now_ns : 1;
+    wall_deadline_ns_ = 0;
+  }
+  void ResumeWallClock(uint64_t now_ns) {
+    if (wall_paused_left_ns_) wall_deadline_ns_ = now_ns + wall_paused_left_ns_;
+    wall_paused_left_ns_ = 0;
+  }
   // True once the outcome is settled and nothing is left to clean up (the shim is reaped and the
   // cgroup removed). A loop may stop at finished() when it does not own cleanup (the CLI exits).
   bool done() const {
@@ -178,6 +187,7 @@ class Task {
   bool settled_ = false;   // the sandbox is gone and the outcome settled (Finish)
   bool finished_ = false;  // settled, and the state directories measured
   uint64_t wall_deadline_ns_ = 0, kill_grace_ns_ = 0;
+  uint64_t wall_paused_left_ns_ = 0;  // PauseWallClock: what was left of max_wall_ms
   std::optional<proto::ExitRecord> exit_;
   TaskTiming timing_;
   TaskOutcome outcome_;

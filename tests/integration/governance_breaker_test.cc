@@ -21,7 +21,7 @@ namespace {
 using nlohmann::json;
 
 std::string Principals() {
-  return R"({"version": 1, "roles": {"ops": {"policies": ["default"], "classes": ["interactive", "batch"],
+  return R"({"version": 1, "roles": {"ops": {"policies": ["default", "strict"], "classes": ["interactive", "batch"],
     "operator": true}}, "principals": [{"name": "ops", "tenant": "ci", "uids": [)" +
          std::to_string(::geteuid()) + R"(], "roles": ["ops"]}]})";
 }
@@ -70,6 +70,9 @@ class BreakerTest : public ::testing::Test {
   void SetUp() override {
     REQUIRE_SANDBOX();
     d_ = std::make_unique<DaemonProcess>(Principals());
+    ::mkdir((d_->conf() + "/policies").c_str(), 0755);
+    std::ofstream(d_->conf() + "/policies/strict.json")
+        << R"({"version": 1, "name": "strict", "breaker_counts_exit_nonzero": true})";
     std::ofstream(d_->conf() + "/daemon.json")
         << R"({"version": 1, "breakers": {"failure_rate_pct": 50, "minimum_calls": 3, "window_ms": 60000,
               "open_ms": 1500, "half_open_trials": 1}})";
@@ -164,6 +167,18 @@ TEST_F(BreakerTest, ForcedOpenAndMetricsOnly) {
   EXPECT_EQ(recs[0]["event"], "breaker_mode");
   EXPECT_EQ(recs[0]["principal"], "ops");
   EXPECT_EQ(recs[0]["data"]["to"], "forced_open");
+}
+
+// A nonzero exit is the task's own answer and does not count, unless its policy says so.
+TEST_F(BreakerTest, NonzeroExitsCountWhereThePolicySaysSo) {
+  DaemonProcess& d = *d_;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(d.Cli({"submit", "--app", "lax", "--", "/bin/false"}).exit_code, 1);
+    EXPECT_EQ(d.Cli({"submit", "--app", "picky", "--policy", "strict", "--", "/bin/false"}).exit_code, 1);
+  }
+  EXPECT_TRUE(WaitState(d, "app:picky", "open"));
+  json lax = BreakerOf(d, "app:lax");
+  EXPECT_TRUE(lax.is_null() || lax["state"] == "closed") << lax;
 }
 
 }  // namespace

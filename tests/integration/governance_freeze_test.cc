@@ -189,5 +189,31 @@ TEST(KillSwitch, FreezeFreezesRunningCgroupsThawResumesKillEndsThem) {
   EXPECT_EQ(GovernanceRecords(d)[3]["data"]["tasks"][0]["task_id"], batch);
 }
 
+// A frozen task's wall clock stops: max_wall_ms counts the time it could run. The task sleeps 2 s
+// under a 3 s limit and is frozen for 4 s from its start: with the clock running it would be
+// killed (wall_timeout) while frozen; stopped, it finishes once thawed.
+TEST(KillSwitch, AFrozenTasksWallClockStops) {
+  REQUIRE_SANDBOX();
+  if (std::string why = NoTaskCgroupReason(); !why.empty()) GTEST_SKIP() << why;
+  DaemonProcess d(Principals(true));
+  ::mkdir((d.conf() + "/policies").c_str(), 0755);
+  std::ofstream(d.conf() + "/policies/timed.json") << R"({"version": 1, "name": "timed", "limits": {"max_wall_ms": 3000}})";
+  d.WritePrincipals(R"({"version": 1, "roles": {"ops": {"policies": ["default", "timed"], "classes": ["interactive", "batch"],
+    "manage_all_tasks": true, "operator": true}}, "principals": [{"name": "ops", "tenant": "ci", "uids": [)" +
+                    std::to_string(::geteuid()) + R"(], "roles": ["ops"]}]})");
+  ASSERT_EQ(d.Reload().find("reload failed"), std::string::npos);
+  auto t = d.Cli({"submit", "--detach", "--app", "slowpoke", "--policy", "timed", "--", "sleep", "2"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const std::string id = Trim(t.out);
+  ASSERT_EQ(d.Cli({"freeze", "--app", "slowpoke"}).exit_code, 0);
+  ASSERT_TRUE(WaitFreezer(id, "frozen"));
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_EQ(JsonField(d.Cli({"status", "--json", id}).out, "state"), "frozen") << "not timed out while frozen";
+  ASSERT_EQ(d.Cli({"thaw", "--app", "slowpoke"}).exit_code, 0);
+  auto w = d.Cli({"wait", "--json", id});
+  EXPECT_EQ(JsonField(w.out, "failure_class"), "none") << w.out;
+  EXPECT_EQ(w.exit_code, 0) << w.out;
+}
+
 }  // namespace
 }  // namespace cordon::test

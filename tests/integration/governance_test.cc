@@ -119,6 +119,23 @@ TEST_F(Governance, SessionTaskBudgetIsSpentKeptOverRestartAndRaisedLive) {
   EXPECT_NE(denied.err.find("needs an operator"), std::string::npos) << denied.err;
 }
 
+// TaskInfo carries the task's session: while it runs, once it has finished, after a restart.
+TEST_F(Governance, TaskInfoNamesItsSession) {
+  auto d = Daemon(R"({"version": 1})");
+  auto t = d->Cli({"submit", "--detach", "--json", "--session", "s7", "--", "/bin/sleep", "0.5"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(Json(t)["session"], "s7");
+  const std::string id = Json(t)["task_id"];
+  EXPECT_EQ(Json(d->Cli({"status", "--json", id}))["session"], "s7");
+  EXPECT_EQ(Json(d->Cli({"wait", "--json", id}))["session"], "s7");
+  ASSERT_NE(d->Signal(SIGKILL), -1);
+  d->Start();
+  EXPECT_EQ(Json(d->Cli({"status", "--json", id}))["session"], "s7");
+  EXPECT_EQ(Json(d->Cli({"ps", "--all", "--json"}))[0]["session"], "s7");
+  ASSERT_EQ(d->Cli({"submit", "--", "/bin/true"}).exit_code, 0);
+  EXPECT_EQ(Json(d->Cli({"status", "--json", NewestTask(*d)}))["session"], "");
+}
+
 TEST_F(Governance, MarkerTakesOutboundAwayInsideTheSandboxAndIsInTheRecord) {
   auto d = Daemon(R"({"version": 1})");
   // bash's /dev/tcp: the proxy cordond runs for the task listens on the sandbox's own loopback, at
