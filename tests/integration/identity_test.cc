@@ -264,7 +264,7 @@ TEST(Identity, ProxyAttachesTheTokenAndSubstitutesTheSecretOnlyForTheirDestinati
 // or none, refuses the submit with the fix.
 TEST(Identity, CallerSecretFromAnFdReachesItsDestinationOnly) {
   REQUIRE_SANDBOX();
-  RecordingServer bound;
+  LoopbackHttpServer bound("ok");
   const std::string b = "127.0.0.1:" + std::to_string(bound.port());
   IdentityDaemon id(R"({"name": "ident", "version": 1, "outbound": {"mode": "allowlist", "allow": [")" + b + R"("]},
     "identity": {"secrets": [{"name": "API_KEY", "source": "caller", "destinations": [")" + b + R"("]}]}})");
