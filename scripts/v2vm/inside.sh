@@ -21,8 +21,8 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=1777 tmpfs /var/tmp
+# /tmp and /var/tmp stay the host's, under the overlay's writable tmpfs: a checkout under /tmp (as
+# CI may clone one) must stay visible, so no fresh tmpfs goes over them.
 # What systemd mounts on a unified host: cgroup2 only, nsdelegate (a cgroup namespace is a
 # delegation boundary), memory_recursiveprot.
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
@@ -150,4 +150,5 @@ done
 echo
 for p in "${!took[@]}"; do echo "V2VM-TIME $p ${took[$p]} s"; done
 echo "== left in $CG after the runs: $(find $CG -name 'task-*' -type d | wc -l) task cgroups"
+find "$CG" -name 'task-*' -type d | head -20 | sed 's/^/   /'
 finish $rc
