@@ -12,6 +12,7 @@
 
 #include "supervisor/cli/report.h"
 #include "supervisor/daemon/paths.h"
+#include "supervisor/governance/clock.h"
 #include "supervisor/governance/retry.h"
 
 namespace cordon::cli {
@@ -36,13 +37,7 @@ constexpr const char* kUsage =
     "bindings are tagged with, a side-effect class its policy's approval_required_for names; `cordon submit`\n"
     "waits for the decision and then runs it. See docs/governance.md \"Approvals\".\n";
 
-std::string When(int64_t unix_ms) {
-  const time_t t = static_cast<time_t>(unix_ms / 1000);
-  char buf[32] = "";
-  tm utc{};
-  if (unix_ms > 0 && ::gmtime_r(&t, &utc)) std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
+std::string When(int64_t unix_ms) { return unix_ms > 0 ? governance::Iso8601(unix_ms) : ""; }
 
 std::string Join(const google::protobuf::RepeatedPtrField<std::string>& v, const char* sep) {
   std::string out;

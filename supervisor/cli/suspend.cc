@@ -12,6 +12,7 @@
 #include "supervisor/cli/report.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
+#include "supervisor/governance/clock.h"
 
 namespace cordon::cli {
 namespace {
@@ -26,13 +27,7 @@ constexpr const char* kUsage =
     "Options: --socket PATH (cordond's socket), --json (print JSON).\n"
     "See docs/incident-response.md \"Auto-suspend\".\n";
 
-std::string When(int64_t unix_ms) {
-  const time_t t = static_cast<time_t>(unix_ms / 1000);
-  char buf[32] = "";
-  tm utc{};
-  if (::gmtime_r(&t, &utc)) std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
+std::string When(int64_t unix_ms) { return governance::Iso8601(unix_ms); }
 
 }  // namespace
 

@@ -120,6 +120,18 @@ void Proxy::Impl::Finish(Conn& c, const std::string& error) {
   done_ids.push_back(c.id);
 }
 
+// The record of a connection the proxy answers itself: a refusal keeps the first deny and its
+// reason; an "allow" that ends in the proxy's own reply (an upstream failure) keeps its error.
+void Proxy::Impl::NoteOutcome(Conn& c, const std::string& reason, const char* decision) {
+  c.has_record = true;
+  if (c.rec.decision.empty() || std::string_view(decision) != "allow") c.rec.decision = decision;
+  if (std::string_view(decision) == "allow") {
+    if (c.rec.error.empty()) c.rec.error = reason;
+  } else {
+    c.rec.reason = reason;
+  }
+}
+
 // The proxy's own response; the connection then only drains the client until it closes.
 void Proxy::Impl::Reply(Conn& c, int status, const std::string& reason, const char* decision) {
   if (c.state == State::kDone) return;
@@ -128,13 +140,7 @@ void Proxy::Impl::Reply(Conn& c, int status, const std::string& reason, const ch
   if (c.state == State::kResolving) resolver->Cancel(c.id);
   CloseUpstream(c);
   ReleaseSlots(c);
-  c.has_record = true;
-  if (c.rec.decision.empty() || std::string_view(decision) != "allow") c.rec.decision = decision;
-  if (std::string_view(decision) == "allow") {
-    if (c.rec.error.empty()) c.rec.error = reason;
-  } else {
-    c.rec.reason = reason;
-  }
+  NoteOutcome(c, reason, decision);
   c.rec.status = status;
   c.up.Clear();
   c.down.Assign(ProxyResponse(status, reason));

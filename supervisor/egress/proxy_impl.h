@@ -92,6 +92,7 @@ struct Proxy::Impl {
   void Finish(Conn& c, const std::string& error = {});
   // The proxy's own response; the connection then only drains the client until it closes.
   void Reply(Conn& c, int status, const std::string& reason, const char* decision);
+  void NoteOutcome(Conn& c, const std::string& reason, const char* decision);  // the record of a Reply
   // ---- accept --------------------------------------------------------------------------------
   void AcceptAll();
   // ---- request head --------------------------------------------------------------------------

@@ -128,13 +128,7 @@ void Proxy::Impl::ReplyTls(Conn& c, int status, const std::string& reason, const
   if (c.state == State::kDone) return;
   CloseUpstream(c);
   ReleaseSlots(c);
-  c.has_record = true;
-  if (c.rec.decision.empty() || std::string_view(decision) != "allow") c.rec.decision = decision;
-  if (std::string_view(decision) == "allow") {
-    if (c.rec.error.empty()) c.rec.error = reason;
-  } else {
-    c.rec.reason = reason;
-  }
+  NoteOutcome(c, reason, decision);
   c.rec.status = status;
   c.up.Clear();
   auto w = c.tls->WriteClient(ProxyResponse(status, reason));

@@ -110,14 +110,8 @@ void Proxy::Impl::AcceptTransparent(size_t index) {
 
 void Proxy::Impl::RefuseTransparent(Conn& c, const std::string& reason, const char* decision) {
   if (c.state == State::kResolving) resolver->Cancel(c.id);
-  c.has_record = true;
   c.rec.method.clear();
-  if (c.rec.decision.empty() || std::string_view(decision) != "allow") c.rec.decision = decision;
-  if (std::string_view(decision) == "allow") {
-    if (c.rec.error.empty()) c.rec.error = reason;
-  } else {
-    c.rec.reason = reason;
-  }
+  NoteOutcome(c, reason, decision);
   // A reset, as from a closed port: the client's connect() already succeeded, so this is the
   // quickest unambiguous "no" a TCP client understands.
   linger lg{1, 0};

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "supervisor/governance/clock.h"
+
 namespace cordon::governance {
 namespace {
 
@@ -13,14 +15,6 @@ constexpr const char* kSchema =
     "CREATE INDEX IF NOT EXISTS suspend_violations_at ON suspend_violations (at_unix_ms);"
     "CREATE TABLE IF NOT EXISTS suspensions (subject TEXT PRIMARY KEY, since_unix_ms INTEGER NOT NULL,"
     " violations TEXT NOT NULL)";
-
-std::string Iso(int64_t unix_ms) {
-  const time_t t = static_cast<time_t>(unix_ms / 1000);
-  char buf[32] = "";
-  tm utc{};
-  if (::gmtime_r(&t, &utc)) std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
 
 nlohmann::json ToJson(const std::vector<Violation>& vs) {
   nlohmann::json out = nlohmann::json::array();
@@ -33,7 +27,7 @@ nlohmann::json ToJson(const std::vector<Violation>& vs) {
 std::string SuspendRefusal(const Suspension& s, const SuspendParams& p) {
   const auto colon = s.subject.find(':');
   const std::string kind = s.subject.substr(0, colon), id = s.subject.substr(colon + 1);
-  std::string out = kind + " '" + id + "' is suspended since " + Iso(s.since_unix_ms) + ": " +
+  std::string out = kind + " '" + id + "' is suspended since " + Iso8601(s.since_unix_ms) + ": " +
                     std::to_string(s.violations.size()) + " policy violations within " +
                     std::to_string(p.window_ms / 1000) + " s";
   if (!s.violations.empty()) out += " (last: " + s.violations.back().kind + ", " + s.violations.back().detail + ")";
