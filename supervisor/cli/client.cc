@@ -12,10 +12,10 @@
 #include <vector>
 
 #include "common/setup_step.h"
-#include "supervisor/cli/evidence_log.h"
 #include "supervisor/cli/approvals.h"
+#include "supervisor/cli/artifact_file.h"
 #include "supervisor/cli/report.h"
-#include "supervisor/cli/session.h"
+#include "supervisor/cli/retry_exit.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
 
@@ -90,7 +90,7 @@ const char* CodeName(api::ErrorCode c) {
   }
 }
 
-// With `retry_exit`, the exit code is the error's retry verdict's (cli/session.h).
+// With `retry_exit`, the exit code is the error's retry verdict's (cli/retry_exit.h).
 int FailResponse(const api::Response& r, bool retry_exit = false) {
   const api::Error& e = r.error();
   std::string hint;

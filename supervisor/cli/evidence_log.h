@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/bindings/grant.h"
+#include "supervisor/cli/artifact_file.h"  // ReadArtifactFile
 #include "supervisor/evidence/log.h"
 
 namespace cordon {
@@ -22,9 +23,6 @@ Result<std::unique_ptr<evlog::LogWriter>> OpenRunLog(const std::string& dir);
 // Appends the run's evidence record (redacted, kind "task") and seals it with a checkpoint.
 Result<uint64_t> AppendRunEvidence(evlog::LogWriter& log, const std::string& evidence_json);
 
-// The artifact hash (docs/evidence.md "Artifact hash"). --artifact FILE's bytes (a regular file of
-// at most evlog::kMaxDeclaredArtifactBytes), or an error naming FILE and what to do instead.
-Result<std::string> ReadArtifactFile(const std::string& path);
 // `cordon run`: the record's "artifact" object, hashed before the task starts: the executable and
 // scripts of `req`, and the artifact declared by --artifact/--artifact-sha256 (`declared_*` empty:
 // none). An error only for a bad declaration.

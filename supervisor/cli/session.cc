@@ -155,23 +155,7 @@ int Envelope(int argc, char** argv) {
 
 }  // namespace
 
-int RetryExitCode(api::RetryVerdict v) {
-  switch (v) {
-    case api::RETRY_VERDICT_NEVER: return governance::kExitNeverRetry;
-    case api::RETRY_VERDICT_LATER: return governance::kExitRetryLater;
-    case api::RETRY_VERDICT_ONCE_AFTER_REPAIR: return governance::kExitRepairThenRetry;
-    default: return 0;
-  }
-}
-
-const char* RetryVerdictName(api::RetryVerdict v) {
-  switch (v) {
-    case api::RETRY_VERDICT_NEVER: return "never";
-    case api::RETRY_VERDICT_LATER: return "later";
-    case api::RETRY_VERDICT_ONCE_AFTER_REPAIR: return "once_after_repair";
-    default: return "none";
-  }
-}
+// RetryExitCode and RetryVerdictName: cli/retry_exit.cc (linked into the lean client too).
 
 bool IsSessionCommand(const char* cmd) {
   return std::string(cmd) == "session" || std::string(cmd) == "envelope";

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "proto/cordon.pb.h"
+#include "supervisor/cli/retry_exit.h"  // RetryExitCode, RetryVerdictName
 
 namespace cordon::cli {
 
@@ -10,9 +11,5 @@ namespace cordon::cli {
 bool IsSessionCommand(const char* cmd);
 // argv[0] is the first argument after the command.
 int RunSessionCommand(const char* cmd, int argc, char** argv);
-
-// `--retry-exit-codes`: 0, or 75 (later), 76 (once after repair), 77 (never).
-int RetryExitCode(::cordon::api::v1::RetryVerdict v);
-const char* RetryVerdictName(::cordon::api::v1::RetryVerdict v);
 
 }  // namespace cordon::cli
