@@ -29,8 +29,8 @@ std::string KnownGroupNames();
 // Members are as systemd lists them: some exist only on other architectures or kernels.
 std::vector<std::string> ExpandGroup(std::string_view name);
 
-// SHA-256 (hex) of the whole table: the BPF cache key includes it (filter.cc), so a cached filter
-// compiled with another table's expansion is never reused.
+// SHA-256 (hex) of the table's source, groups_table.cc, taken at build time: the BPF cache key
+// includes it (filter.cc), so a cached filter compiled with another table's expansion is never reused.
 std::string GroupTableDigest();
 
 // Rewrites an OCI seccomp profile so that no `names` (or legacy `name`) entry is a group: each

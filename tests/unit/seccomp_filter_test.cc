@@ -3,6 +3,9 @@
 // failing exit_group are allowed for any arguments, and kept across the BPF cache. A wrong "true" would hang a task on a denial
 // nobody answers yet (docs/setup-sequence.md).
 #include "supervisor/seccomp/filter.h"
+#include "supervisor/seccomp/groups.h"
+#include "supervisor/sha256.h"
+#include "common/fs_util.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -109,6 +112,14 @@ TEST_F(SeccompFilterTest, TheVerdictSurvivesTheCache) {
     EXPECT_TRUE(second->allows_clock) << name;
     EXPECT_EQ(second->bpf_sha256, first->bpf_sha256);
   }
+}
+
+// The BPF cache key's group digest is the table source's SHA-256, taken at build time (no table
+// is built to hash it): a change to the table changes the key.
+TEST(SeccompGroupDigest, IsTheTableSourcesSha256) {
+  auto src = ReadFileToString(std::string(CORDON_SOURCE_DIR) + "/supervisor/seccomp/groups_table.cc", 1 << 22);
+  ASSERT_TRUE(src) << src.error().Message();
+  EXPECT_EQ(seccomp::GroupTableDigest(), Sha256Hex(*src));
 }
 
 }  // namespace
