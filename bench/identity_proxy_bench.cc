@@ -21,6 +21,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <openssl/pem.h>
@@ -52,28 +53,6 @@ UniqueFd Listen(uint16_t* port) {
   return fd;
 }
 
-// One request over a fresh connection to `port`, read to EOF; false on any failure.
-bool Request(uint16_t port, const std::string& req, std::string* resp) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  int one = 1;
-  ::setsockopt(fd.Get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  if (::connect(fd.Get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return false;
-  if (::send(fd.Get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return false;
-  resp->clear();
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.Get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    resp->append(buf, static_cast<size_t>(n));
-  }
-  return resp->starts_with("HTTP/1.");
-}
-
 // A TCP connection to 127.0.0.1:`port`, or an invalid fd.
 UniqueFd Connect(uint16_t port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -85,6 +64,22 @@ UniqueFd Connect(uint16_t port) {
   a.sin_port = htons(port);
   if (::connect(fd.Get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) return UniqueFd();
   return fd;
+}
+
+// One request over a fresh connection to `port`, read to EOF; false on any failure.
+bool Request(uint16_t port, const std::string& req, std::string* resp) {
+  UniqueFd fd = Connect(port);
+  if (fd.Get() < 0) return false;
+  if (::send(fd.Get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return false;
+  resp->clear();
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.Get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    resp->append(buf, static_cast<size_t>(n));
+  }
+  return resp->starts_with("HTTP/1.");
 }
 
 // One HTTPS request on a fresh connection: to the origin directly (`connect_to` empty), or through
@@ -111,6 +106,50 @@ bool TlsRequest(uint16_t port, const std::string& connect_to, SSL_CTX* ctx, cons
   return ok && resp->starts_with("HTTP/1.");
 }
 
+// An origin on `listen`: answers each request "200 ok" (over TLS with `tls`, else in plain text)
+// until `stop`, counting in `saw_value` the requests whose head carries the real secret (the proxy
+// substituted it).
+void ServeOrigin(int listen, SSL_CTX* tls, const std::atomic<bool>& stop, std::atomic<long>& saw_value) {
+  static const char kResp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+  while (!stop) {
+    pollfd p{listen, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    UniqueFd c(::accept4(listen, nullptr, nullptr, SOCK_CLOEXEC));
+    if (c.Get() < 0) continue;
+    SSL* s = nullptr;
+    if (tls) {
+      s = SSL_new(tls);
+      SSL_set_fd(s, c.Get());
+      if (SSL_accept(s) != 1) {
+        SSL_free(s);
+        continue;
+      }
+    }
+    std::string head;
+    char buf[4096];
+    while (head.find("\r\n\r\n") == std::string::npos) {
+      int r = s ? SSL_read(s, buf, sizeof buf) : static_cast<int>(::read(c.Get(), buf, sizeof buf));
+      if (r <= 0) break;
+      head.append(buf, static_cast<size_t>(r));
+    }
+    if (head.find("X-Api-Key: the-real-value-0123456789") != std::string::npos) ++saw_value;
+    if (s) {
+      SSL_write(s, kResp, sizeof kResp - 1);
+      SSL_shutdown(s);
+      SSL_free(s);
+    } else {
+      (void)!::write(c.Get(), kResp, sizeof kResp - 1);
+    }
+  }
+}
+
+// A table of p50s (us), each against `direct` and against `base` (the column `base_name`).
+void PrintTable(const char* base_name, const std::vector<std::pair<const char*, double>>& rows, double direct,
+                double base) {
+  std::printf("%-48s %10s %10s %10s\n", "path", "p50 us", "/ direct", base_name);
+  for (const auto& [name, v] : rows) std::printf("%-48s %10.1f %10.2fx %10.2fx\n", name, v, v / direct, v / base);
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -129,24 +168,7 @@ int main(int argc, char** argv) {
   UniqueFd origin = Listen(&origin_port);
   std::atomic<bool> stop{false};
   std::atomic<long> saw_value{0};
-  std::thread origin_thread([&] {
-    while (!stop) {
-      pollfd p{origin.Get(), POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      UniqueFd c(::accept4(origin.Get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (c.Get() < 0) continue;
-      std::string head;
-      char buf[4096];
-      while (head.find("\r\n\r\n") == std::string::npos) {
-        ssize_t r = ::read(c.Get(), buf, sizeof buf);
-        if (r <= 0) break;
-        head.append(buf, static_cast<size_t>(r));
-      }
-      if (head.find("X-Api-Key: the-real-value-0123456789") != std::string::npos) ++saw_value;
-      static const char kResp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-      (void)!::write(c.Get(), kResp, sizeof kResp - 1);
-    }
-  });
+  std::thread origin_thread([&] { ServeOrigin(origin.Get(), nullptr, stop, saw_value); });
 
   // The HTTPS origin: a certificate for 127.0.0.1 from a CA of its own, which the proxy trusts.
   auto origin_ca = cordon::egress::InterceptCa::Generate();
@@ -171,30 +193,7 @@ int main(int argc, char** argv) {
   }
   uint16_t tls_port = 0;
   UniqueFd tls_origin = Listen(&tls_port);
-  std::thread tls_origin_thread([&] {
-    while (!stop) {
-      pollfd p{tls_origin.Get(), POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      UniqueFd c(::accept4(tls_origin.Get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (c.Get() < 0) continue;
-      SSL* s = SSL_new(origin_tls->get());
-      SSL_set_fd(s, c.Get());
-      if (SSL_accept(s) == 1) {
-        std::string head;
-        char buf[4096];
-        while (head.find("\r\n\r\n") == std::string::npos) {
-          int r = SSL_read(s, buf, sizeof buf);
-          if (r <= 0) break;
-          head.append(buf, static_cast<size_t>(r));
-        }
-        if (head.find("X-Api-Key: the-real-value-0123456789") != std::string::npos) ++saw_value;
-        static const char kResp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-        SSL_write(s, kResp, sizeof kResp - 1);
-        SSL_shutdown(s);
-      }
-      SSL_free(s);
-    }
-  });
+  std::thread tls_origin_thread([&] { ServeOrigin(tls_origin.Get(), origin_tls->get(), stop, saw_value); });
 
   const std::string dest = "127.0.0.1:" + std::to_string(origin_port);
   const std::string tls_dest = "127.0.0.1:" + std::to_string(tls_port);
@@ -317,18 +316,14 @@ int main(int argc, char** argv) {
 
   const double d = Median(direct), p = Median(proxied), id = Median(identity);
   std::printf("cordon-identity-bench: %d requests of each kind, interleaved, one connection each (loopback)\n", n);
-  std::printf("%-48s %10s %10s %10s\n", "path", "p50 us", "/ direct", "/ proxied");
-  std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "direct connection to the origin", d, 1.0, d / p);
-  std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "through the egress proxy", p, p / d, 1.0);
-  std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "proxy + secret substituted + token attached", id, id / d, id / p);
+  PrintTable("/ proxied", {{"direct connection to the origin", d}, {"through the egress proxy", p},
+                           {"proxy + secret substituted + token attached", id}}, d, p);
   std::printf("identity path overhead per request (p50): %+.1f us; secret arrived substituted in %ld of %d\n", id - p,
               substituted, n);
   const double td = Median(tls_direct), tt = Median(tls_tunnel), ti = Median(tls_intercepted);
   std::printf("\nHTTPS: %d requests of each kind, interleaved, one connection and TLS 1.3 handshake each\n", tls_n);
-  std::printf("%-48s %10s %10s %10s\n", "path", "p50 us", "/ direct", "/ tunnel");
-  std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "direct TLS connection to the origin", td, 1.0, td / tt);
-  std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "CONNECT tunnel through the proxy (end to end)", tt, tt / td, 1.0);
-  std::printf("%-48s %10.1f %10.2fx %10.2fx\n", "intercepted + secret + token (two handshakes)", ti, ti / td, ti / tt);
+  PrintTable("/ tunnel", {{"direct TLS connection to the origin", td}, {"CONNECT tunnel through the proxy (end to end)", tt},
+                          {"intercepted + secret + token (two handshakes)", ti}}, td, tt);
   std::printf("TLS interception overhead per request (p50): %+.1f us; secret arrived substituted in %ld of %d\n",
               ti - tt, tls_substituted, tls_n);
   return substituted == n && tls_substituted == tls_n ? 0 : 1;

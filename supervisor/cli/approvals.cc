@@ -8,8 +8,10 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "supervisor/cli/operands.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/daemon/paths.h"
 #include "supervisor/governance/clock.h"
@@ -90,37 +92,29 @@ int ExitForState(const std::string& s) {
 }  // namespace
 
 int RunApprovalsCommand(int argc, char** argv) {
-  std::string socket, reason;
-  bool json = false, all = false;
-  long timeout_s = 0;
-  std::vector<std::string> pos;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](std::string* out) {
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
-    };
-    if (a == "-h" || a == "--help") {
+  for (int i = 0; i < argc; ++i)
+    if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--all") {
+    }
+  DaemonArgs d;
+  if (std::string err = ReadDaemonArgs(argc, argv, {"--reason", "--timeout"}, {"--all"}, &d, "argument"); !err.empty())
+    return ReportFailure(err, "cordon approvals --help");
+  const std::string& socket = d.socket;
+  const bool json = d.json;
+  const std::vector<std::string>& pos = d.positional;
+  std::string reason;
+  bool all = false;
+  long timeout_s = 0;
+  for (const auto& [name, value] : d.values) {
+    if (name == "--all") {
       all = true;
-    } else if (a == "--socket") {
-      if (!value(&socket)) return ReportFailure("--socket needs a path", "cordon approvals --help");
-    } else if (a == "--reason") {
-      if (!value(&reason)) return ReportFailure("--reason needs a text", "cordon approvals --help");
-    } else if (a == "--timeout") {
-      std::string t;
-      char* end = nullptr;
-      if (!value(&t) || (timeout_s = std::strtol(t.c_str(), &end, 10)) <= 0 || *end != '\0')
-        return ReportFailure("--timeout needs a number of seconds > 0", "cordon approvals --help");
-    } else if (!a.empty() && a[0] == '-') {
-      return ReportFailure("unknown argument '" + a + "'", "cordon approvals --help");
+    } else if (name == "--reason") {
+      reason = value;
     } else {
-      pos.push_back(a);
+      char* end = nullptr;
+      if ((timeout_s = std::strtol(value.c_str(), &end, 10)) <= 0 || *end != '\0')
+        return ReportFailure("--timeout needs a number of seconds > 0", "cordon approvals --help");
     }
   }
   const std::string cmd = pos.empty() ? "list" : pos[0];

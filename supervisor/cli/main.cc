@@ -14,6 +14,7 @@
 #include "common/syscalls.h"
 #include "common/bindings/grant.h"
 #include "supervisor/cgroup/layout.h"
+#include "supervisor/cgroup/ready_layout.h"
 #include "supervisor/cli/client.h"
 #include "supervisor/cli/governance.h"
 #include "supervisor/cli/evidence_log.h"
@@ -377,16 +378,7 @@ int CmdRun(int argc, char** argv) {
         return Failed(Error{0, "CORDON_CGROUP_SUBTREE=" + s + " must be a single directory name", "e.g. cordon.slice"});
       bo.subtree = s;
     }
-    auto l = cgroup::DetectLayout(bo);
-    if (l && l->no_cgroup_reason.empty()) {
-      if (auto prep = cgroup::PrepareBase(*l); !prep) l->no_cgroup_reason = prep.error().Message();
-    }
-    if (l) {
-      layout = std::move(*l);
-    } else {
-      layout.emplace();
-      layout->no_cgroup_reason = l.error().Message();
-    }
+    layout = cgroup::ReadyLayout(bo);
   }
   auto task = RunTaskToCompletion(*rt, std::make_shared<const Policy>(std::move(*policy)),
                                   std::make_shared<const SeccompFilter>(std::move(*filter)), req, ids, received,

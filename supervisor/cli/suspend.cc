@@ -7,8 +7,10 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "supervisor/cli/operands.h"
 #include "supervisor/cli/report.h"
 #include "supervisor/daemon/client.h"
 #include "supervisor/daemon/paths.h"
@@ -32,29 +34,30 @@ std::string When(int64_t unix_ms) { return governance::Iso8601(unix_ms); }
 }  // namespace
 
 int RunSuspendCommand(const std::string& cmd, int argc, char** argv) {
-  std::string socket, kind, value, reason;
-  bool json = false;
-  for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto next = [&](std::string* out) {
-      if (i + 1 >= argc) return false;
-      *out = argv[++i];
-      return true;
-    };
-    if (a == "-h" || a == "--help") {
+  for (int i = 0; i < argc; ++i)
+    if (std::string_view(argv[i]) == "-h" || std::string_view(argv[i]) == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
-    } else if (a == "--json") {
-      json = true;
-    } else if (a == "--socket" || a == "--reason") {
-      if (!next(a == "--socket" ? &socket : &reason)) return ReportFailure(a + " needs a value", "cordon " + cmd + " --help");
-    } else if ((a == "--app" || a == "--principal") && cmd == "resume") {
-      if (!kind.empty()) return ReportFailure("name one of --app and --principal", "cordon resume --help");
-      kind = a.substr(2);
-      if (!next(&value) || value.empty()) return ReportFailure(a + " needs a value", "cordon resume --help");
-    } else {
-      return ReportFailure("unknown argument '" + a + "'", "cordon " + cmd + " --help");
     }
+  DaemonArgs d;
+  std::vector<std::string> with_value = {"--reason"};
+  if (cmd == "resume") with_value.insert(with_value.end(), {"--app", "--principal"});
+  if (std::string err = ReadDaemonArgs(argc, argv, with_value, {}, &d, "argument"); !err.empty())
+    return ReportFailure(err, "cordon " + cmd + " --help");
+  if (!d.positional.empty())
+    return ReportFailure("unknown argument '" + d.positional[0] + "'", "cordon " + cmd + " --help");
+  const std::string& socket = d.socket;
+  const bool json = d.json;
+  std::string kind, value, reason;
+  for (const auto& [name, v] : d.values) {
+    if (name == "--reason") {
+      reason = v;
+      continue;
+    }
+    if (!kind.empty()) return ReportFailure("name one of --app and --principal", "cordon resume --help");
+    if (v.empty()) return ReportFailure(name + " needs a value", "cordon resume --help");
+    kind = name.substr(2);
+    value = v;
   }
   v1::Request req;
   if (cmd == "resume") {

@@ -16,6 +16,7 @@
 
 #include "common/syscalls.h"
 #include "supervisor/cgroup/layout.h"
+#include "supervisor/cgroup/ready_layout.h"
 #include "supervisor/evidence/record.h"
 #include "supervisor/oci/container.h"
 #include "supervisor/oci/state.h"
@@ -117,24 +118,12 @@ void WaitForStart(const MonitorPlan& p, int sigfd) {
     Report(report.Get(), "linux.seccomp: " + filter.error().Message());
     ::_exit(127);
   }
-  std::optional<cgroup::Layout> layout;
-  {
-    auto l = cgroup::DetectLayout();
-    // Root of a user namespace that maps only some ids (rootless Podman's) owns none of the host's
-    // cgroups, whatever it can see of them: no task cgroup, as for a rootless `cordon run` without
-    // a delegated one.
-    if (l && l->no_cgroup_reason.empty() && !HostRoot())
-      l->no_cgroup_reason = "uid 0 of a user namespace that does not map every host id (rootless Podman): "
-                            "the host's cgroups are not ours";
-    if (l && l->no_cgroup_reason.empty())
-      if (auto prep = cgroup::PrepareBase(*l); !prep) l->no_cgroup_reason = prep.error().Message();
-    if (l) {
-      layout = std::move(*l);
-    } else {
-      layout.emplace();
-      layout->no_cgroup_reason = l.error().Message();
-    }
-  }
+  // Root of a user namespace that maps only some ids (rootless Podman's) owns none of the host's
+  // cgroups, whatever it can see of them: no task cgroup, as for a rootless `cordon run` without a
+  // delegated one.
+  std::optional<cgroup::Layout> layout = cgroup::ReadyLayout(
+      {}, HostRoot() ? "" : "uid 0 of a user namespace that does not map every host id (rootless Podman): "
+                            "the host's cgroups are not ours");
   TaskRequest req;
   req.argv = plan.spec.args;
   req.env = plan.spec.env;

@@ -102,6 +102,10 @@ void SettleOutcome(const TaskEnd& end, TaskOutcome* outcome) {
       o.task_signal = SIGKILL;
       o.exit_code = 128 + SIGKILL;
     }
+    // Output past the budget was cut however the task ended: one that wrote it and exited by
+    // itself before the supervisor read the pipe (and killed) did not deliver it either, and must
+    // not exit 0. Its own status stays in task_exit_code; cordon exits 137 (docs/evidence.md).
+    if (*end.killed == FailureClass::kOutputLimit) o.exit_code = 128 + SIGKILL;
   }
 }
 

@@ -28,11 +28,15 @@
 #include <thread>
 
 #include "common/syscalls.h"
+#include "tests/support/cgroup_child.h"
 
 namespace cordon::cgroup {
 namespace {
 
 using ::testing::HasSubstr;
+using test::ReadAll;
+using test::TouchMiB;
+using test::WaitStatus;
 
 Layout* g_layout = nullptr;
 std::string g_skip;
@@ -60,13 +64,6 @@ std::vector<std::string> Subdirs(const std::string& dir) {
 bool Exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
-}
-
-std::string ReadAll(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 class CgroupEnv : public ::testing::Environment {
@@ -136,21 +133,6 @@ pid_t ForkAttached(TaskCgroup& cg, const std::function<int()>& body) {
   EXPECT_EQ(::write(go[1], &c, 1), 1);
   ::close(go[1]);
   return pid;
-}
-
-int WaitStatus(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
-}
-
-int TouchMiB(size_t mib) {
-  const size_t n = mib << 20;
-  auto* p = static_cast<volatile char*>(::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  if (p == MAP_FAILED) return 2;
-  for (size_t i = 0; i < n; i += 4096) p[i] = 1;
-  return 0;
 }
 
 void PrintFigure(const char* name, const Figure& f) {

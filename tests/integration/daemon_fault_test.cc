@@ -30,11 +30,6 @@
 namespace cordon::test {
 namespace {
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // Item 11: a List with nothing to list still sets its result (docs/api.md: exactly one of result
 // and error is set), so a client can tell "no tasks" from "no answer".
 TEST(DaemonFault, EmptyListKeepsTheEnvelope) {

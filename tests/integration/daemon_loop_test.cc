@@ -34,11 +34,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // Principals "tester" (tenant ci, our uid) and, when `noisy_uid` is another uid, "noisy" (tenant
 // bulk). Both may use `policies`.
 std::string TwoTenants(uid_t noisy_uid, const std::string& policies = R"("default")") {

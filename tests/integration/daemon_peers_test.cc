@@ -28,11 +28,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // Waits (at most 500 looks, `step` apart) until the process is gone or a zombie, as /proc shows
 // it: a task's end seen from outside the daemon. The comm field may hold spaces and parentheses,
 // so the state is the field after the last ')'.

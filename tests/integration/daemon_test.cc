@@ -26,11 +26,6 @@
 namespace cordon::test {
 namespace {
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 api::Request Submit(std::vector<std::string> argv, const std::string& request_id = "") {
   api::Request r;
   for (auto& a : argv) r.mutable_submit()->add_argv(a);

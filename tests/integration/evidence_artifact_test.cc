@@ -23,11 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // sha256sum's answer for `path` (it follows symlinks, as exec does).
 std::string Sha256Sum(const std::string& path) {
   auto r = RunProgram({"/usr/bin/sha256sum", path});

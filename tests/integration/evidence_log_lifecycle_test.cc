@@ -31,11 +31,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 RunResult Evidence(const std::vector<std::string>& args) { return CordonCommand("evidence", args); }
 
 std::string Copy(const std::string& from, const std::string& to) {

@@ -28,11 +28,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 RunResult Verify(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"verify"};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "supervisor/evidence/log.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/evidence_log_files.h"
 #include "tests/support/host.h"
 #include "tests/support/run.h"
 
@@ -45,23 +45,10 @@ int64_t NowMs() {
       .count();
 }
 
-// Every governance record of the evidence log: {"event", "principal", "data"}.
-std::vector<json> GovernanceRecords(const DaemonProcess& d) {
-  std::vector<json> out;
-  auto rf = evlog::ReadRecordFile(d.dir() + "/state/evidence-log/records");
-  EXPECT_TRUE(rf.has_value());
-  if (!rf) return out;
-  for (const auto& r : rf->records) {
-    json j = json::parse(r);
-    if (j.value("kind", "") == "governance") out.push_back(j["data"]);
-  }
-  return out;
-}
-
 // The records of approval `id`, as "event by principal".
 std::vector<std::string> Trail(const DaemonProcess& d, const std::string& id) {
   std::vector<std::string> out;
-  for (const auto& r : GovernanceRecords(d))
+  for (const auto& r : GovernanceRecords(d.evidence_log()))
     if (r["data"].value("approval_id", "") == id)
       out.push_back(r["event"].get<std::string>() + " by " + r["principal"].get<std::string>());
   return out;

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "supervisor/evidence/log.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/evidence_log_files.h"
 #include "tests/support/host.h"
 #include "tests/support/run.h"
 
@@ -51,18 +51,6 @@ bool WaitState(DaemonProcess& d, const std::string& name, const std::string& sta
     if (std::chrono::steady_clock::now() >= give_up) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-}
-
-std::vector<json> GovernanceRecords(const DaemonProcess& d) {
-  std::vector<json> out;
-  auto rf = evlog::ReadRecordFile(d.dir() + "/state/evidence-log/records");
-  EXPECT_TRUE(rf.has_value());
-  if (!rf) return out;
-  for (const auto& r : rf->records) {
-    json j = json::parse(r);
-    if (j.value("kind", "") == "governance") out.push_back(j["data"]);
-  }
-  return out;
 }
 
 class BreakerTest : public ::testing::Test {
@@ -123,7 +111,7 @@ TEST_F(BreakerTest, TripsRefusesSurvivesARestartHalfOpensAndRecovers) {
   EXPECT_TRUE(WaitState(d, "app:flaky", "closed"));
 
   std::vector<std::string> events;
-  for (const auto& r : GovernanceRecords(d)) {
+  for (const auto& r : GovernanceRecords(d.evidence_log())) {
     events.push_back(r["event"]);
     EXPECT_EQ(r["principal"], "cordond");
     EXPECT_EQ(r["data"]["breaker"], "app:flaky");
@@ -162,7 +150,7 @@ TEST_F(BreakerTest, ForcedOpenAndMetricsOnly) {
   auto bad = d.Cli({"breakers", "set", "app:x", "sometimes"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("unknown breaker mode 'sometimes'"), std::string::npos) << bad.err;
-  auto recs = GovernanceRecords(d);
+  auto recs = GovernanceRecords(d.evidence_log());
   ASSERT_GE(recs.size(), 3u);
   EXPECT_EQ(recs[0]["event"], "breaker_mode");
   EXPECT_EQ(recs[0]["principal"], "ops");

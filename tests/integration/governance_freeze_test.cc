@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "supervisor/evidence/log.h"
 #include "tests/support/cgroup_bases.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/evidence_log_files.h"
 #include "tests/support/host.h"
 #include "tests/support/run.h"
 
@@ -21,11 +21,6 @@ namespace cordon::test {
 namespace {
 
 using nlohmann::json;
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // Our uid is principal "ops" (tenant "ci"), whose role may run and may operate the kill-switch
 // when `operate`.
@@ -35,19 +30,6 @@ std::string Principals(bool operate) {
          std::string(operate ? "true" : "false") + R"(}},
     "principals": [{"name": "ops", "tenant": "ci", "uids": [)" +
          std::to_string(::geteuid()) + R"(], "roles": ["ops"]}]})";
-}
-
-// The governance records of the daemon's evidence log, in order.
-std::vector<json> GovernanceRecords(const DaemonProcess& d) {
-  std::vector<json> out;
-  auto rf = evlog::ReadRecordFile(d.dir() + "/state/evidence-log/records");
-  EXPECT_TRUE(rf.has_value()) << rf.error().Message();
-  if (!rf) return out;
-  for (const auto& r : rf->records) {
-    json j = json::parse(r);
-    if (j.value("kind", "") == "governance") out.push_back(j["data"]);
-  }
-  return out;
 }
 
 // The task's freezer as the kernel shows it, read from the host: cgroup.events' "frozen" (v2) or
@@ -83,7 +65,7 @@ TEST(KillSwitch, OnlyOperatorsMayUseItAndBadScopesAreRefused) {
   auto r = d.Cli({"freeze", "--class", "batch"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("principal 'ops' has no role with \"operator\": true"), std::string::npos) << r.err;
-  EXPECT_TRUE(GovernanceRecords(d).empty());
+  EXPECT_TRUE(GovernanceRecords(d.evidence_log()).empty());
   d.WritePrincipals(Principals(true));
   d.Reload();
   r = d.Cli({"freeze", "--class", "nightly"});
@@ -95,7 +77,7 @@ TEST(KillSwitch, OnlyOperatorsMayUseItAndBadScopesAreRefused) {
   r = d.Cli({"freeze", "--app", "a", "--tenant", "b"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("name one scope"), std::string::npos) << r.err;
-  EXPECT_TRUE(GovernanceRecords(d).empty());
+  EXPECT_TRUE(GovernanceRecords(d.evidence_log()).empty());
 }
 
 TEST(KillSwitch, FreezeRefusesNewTasksAcrossARestartUntilThawed) {
@@ -130,7 +112,7 @@ TEST(KillSwitch, FreezeRefusesNewTasksAcrossARestartUntilThawed) {
   EXPECT_EQ(d.Cli({"submit", "--app", "billing-bot", "--", "/bin/true"}).exit_code, 0);
   EXPECT_EQ(Trim(d.Cli({"thaw", "--app", "billing-bot"}).out), "--app billing-bot was not frozen; nothing changed");
   // Each change is in the evidence log with the principal who made it.
-  auto recs = GovernanceRecords(d);
+  auto recs = GovernanceRecords(d.evidence_log());
   ASSERT_EQ(recs.size(), 3u);
   EXPECT_EQ(recs[0]["event"], "freeze");
   EXPECT_EQ(recs[0]["principal"], "ops");
@@ -184,9 +166,9 @@ TEST(KillSwitch, FreezeFreezesRunningCgroupsThawResumesKillEndsThem) {
   EXPECT_EQ(d.Cli({"cancel", inter}).exit_code, 0);
 
   std::vector<std::string> events;
-  for (const auto& r : GovernanceRecords(d)) events.push_back(r["event"]);
+  for (const auto& r : GovernanceRecords(d.evidence_log())) events.push_back(r["event"]);
   EXPECT_EQ(events, (std::vector<std::string>{"freeze", "thaw", "freeze", "kill"}));
-  EXPECT_EQ(GovernanceRecords(d)[3]["data"]["tasks"][0]["task_id"], batch);
+  EXPECT_EQ(GovernanceRecords(d.evidence_log())[3]["data"]["tasks"][0]["task_id"], batch);
 }
 
 // A frozen task's wall clock stops: max_wall_ms counts the time it could run. The task sleeps 2 s

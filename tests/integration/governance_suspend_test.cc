@@ -11,8 +11,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "supervisor/evidence/log.h"
 #include "tests/support/daemon_process.h"
+#include "tests/support/evidence_log_files.h"
 #include "tests/support/host.h"
 #include "tests/support/run.h"
 
@@ -26,18 +26,6 @@ std::string Principals() {
     "classes": ["interactive", "batch"], "operator": true}},
     "principals": [{"name": "dev", "tenant": "ci", "uids": [)" +
          std::to_string(::geteuid()) + R"(], "roles": ["dev"]}]})";
-}
-
-std::vector<json> GovernanceRecords(const DaemonProcess& d) {
-  std::vector<json> out;
-  auto rf = evlog::ReadRecordFile(d.dir() + "/state/evidence-log/records");
-  EXPECT_TRUE(rf.has_value());
-  if (!rf) return out;
-  for (const auto& r : rf->records) {
-    json j = json::parse(r);
-    if (j.value("kind", "") == "governance") out.push_back(j["data"]);
-  }
-  return out;
 }
 
 TEST(AutoSuspend, RepeatedSeccompKillsSuspendAnAppUntilAnOperatorResumesIt) {
@@ -98,7 +86,7 @@ TEST(AutoSuspend, RepeatedSeccompKillsSuspendAnAppUntilAnOperatorResumesIt) {
   EXPECT_EQ(d.Cli({"submit", "--app", "rogue", "--", "/bin/true"}).exit_code, 0);
 
   std::vector<std::string> trail;
-  for (const auto& r : GovernanceRecords(d)) {
+  for (const auto& r : GovernanceRecords(d.evidence_log())) {
     if (r["data"].value("subject", "") != "app:rogue") continue;
     trail.push_back(r["event"].get<std::string>() + " by " + r["principal"].get<std::string>());
     if (r["event"] == "suspend") {

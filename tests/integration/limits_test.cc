@@ -122,6 +122,24 @@ TEST(Limits, OutputBeyondTheBudgetIsCutAndTheTaskStopped) {
   EXPECT_EQ(JsonField(ev, "usage/output_bytes"), "1048576");
 }
 
+// A task that writes past the budget and exits at once, before the supervisor has read its pipe,
+// still ends as output_limit with exit 137: its output was cut all the same. (The supervisor reads
+// the output after the task's own exit 0 in about a third of such runs; 20 runs meet that order.)
+TEST(Limits, OutputPastTheBudgetFailsEvenWhenTheTaskExitedFirst) {
+  REQUIRE_SANDBOX();
+  const std::string policy = Policy("out3", R"("output_bytes": 5)");
+  for (int i = 0; i < 20; ++i) {
+    std::string evfile = WriteTempFile("out3-ev.json", "");
+    auto r = CordonRun({"/bin/sh", "-c", "echo 1234567890"}, {"--policy", policy, "--evidence", evfile});
+    std::string ev;
+    std::getline(std::ifstream(evfile), ev);
+    EXPECT_EQ(r.out, "12345");
+    EXPECT_EQ(JsonField(ev, "failure_class"), "output_limit") << ev;
+    ASSERT_EQ(r.exit_code, 137) << "run " << i << ": " << r.err << ev;
+    EXPECT_EQ(JsonField(ev, "exit/cordon_exit_code"), "137") << ev;
+  }
+}
+
 TEST(Limits, OutputWithinTheBudgetPassesUntouched) {
   REQUIRE_SANDBOX();
   auto r = CordonRun({"/bin/sh", "-c", "seq 1 1000; echo err >&2"}, {"--policy", Policy("out2", R"("output_bytes": 1048576)")});

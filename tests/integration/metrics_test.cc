@@ -43,11 +43,6 @@ double Sample(const std::string& text, const std::string& name, const Labels& wa
   return -1;
 }
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // A port nobody listens on now (the kernel's pick for port 0).
 int FreePort() {
   UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -28,11 +28,6 @@ std::string Sh(const std::string& script, const std::vector<std::string>& extra 
   return r.out;
 }
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 TEST(Sandbox, TaskRunsAsUnprivilegedUidInside) {
   REQUIRE_SANDBOX();
   EXPECT_EQ(Trim(Sh("id -u; id -g; id -un")), "1000\n1000\ncordon");

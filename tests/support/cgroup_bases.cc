@@ -4,10 +4,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
 #include "supervisor/cgroup/layout.h"
+#include "supervisor/cgroup/task_cgroup.h"
 
 namespace cordon::test {
 namespace {
@@ -63,6 +65,23 @@ std::vector<std::string> CgroupsOwnedBy(pid_t pid) {
     ::closedir(d);
   }
   return out;
+}
+
+std::vector<std::string> RemoveCgroupsOwnedBy(pid_t pid) {
+  std::vector<std::string> names;
+  for (const std::string& dir : CgroupsOwnedBy(pid)) {
+    std::string name = dir.substr(dir.rfind('/') + 1);
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+  }
+  auto layout = Layout(false);
+  if (!layout) return {};
+  for (const std::string& name : names) {
+    auto cg = cgroup::TaskCgroup::Adopt(*layout, name);
+    if (!cg) continue;
+    (void)cg->Kill();
+    (void)cg->Remove();
+  }
+  return names;
 }
 
 }  // namespace cordon::test

@@ -23,4 +23,8 @@ std::string NoTaskCgroupReason(bool ignore_v2 = false);
 // owner mark names `pid` (a cordond, or a `cordon run`).
 std::vector<std::string> CgroupsOwnedBy(pid_t pid);
 
+// Kills what the task cgroups owned by `pid` hold and removes them (the test side's clean-up after
+// a test that crashed that supervisor on purpose). Returns the task names removed.
+std::vector<std::string> RemoveCgroupsOwnedBy(pid_t pid);
+
 }  // namespace cordon::test

@@ -1,5 +1,6 @@
 // tests/support/daemon_process.h: a real cordond for a test, on its own temporary socket, state dir
-// and config dir; killed (SIGKILL) and cleaned up when the test ends.
+// and config dir; stopped as an operator stops it (SIGTERM) when the test ends, which then checks
+// that the daemon left no task cgroup behind (its warm pool's or a task's).
 #pragma once
 
 #include <dirent.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "supervisor/daemon/client.h"
+#include "tests/support/cgroup_bases.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
@@ -78,12 +80,45 @@ class DaemonProcess {
     WritePrincipals(principals);
     Start();
   }
+  // A cordond stopped with SIGTERM, or one that exited by itself, must leave no task cgroup: a
+  // failure of the test. One a test crashed on purpose (Signal(SIGKILL)) leaves its warm pool's
+  // cgroups until a later cordond on its state dir sweeps them (tested in daemon_fault_test); here
+  // the test side removes what is left of it.
   ~DaemonProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
+    Stop();
+    for (pid_t p : stopped_) {
+      std::vector<std::string> left = CgroupsOwnedBy(p);
+      if (left.empty()) continue;
+      std::string dirs;
+      for (const auto& dir : left) dirs += "\n  " + dir;
+      ADD_FAILURE() << "cordond " << p << " was stopped and left " << left.size() << " task cgroup directories:" << dirs;
+      RemoveCgroupsOwnedBy(p);
     }
+    for (pid_t p : crashed_) RemoveCgroupsOwnedBy(p);
     RunProgram({"/bin/rm", "-rf", dir_});
+  }
+
+  // SIGTERM; once cordond has begun stopping, a second SIGTERM skips the grace period of the tasks
+  // a test left running. SIGKILL (and a failure) only if it has not exited within 30 s.
+  void Stop() {
+    if (pid_ <= 0) return;
+    const size_t log_before = Log().size();
+    ::kill(pid_, SIGTERM);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    bool second = false;
+    for (;;) {
+      if (Reaped(::waitpid(pid_, nullptr, WNOHANG) == pid_, false)) return;
+      if (std::chrono::steady_clock::now() >= give_up) break;
+      if (!second && Log().find("stopping:", log_before) != std::string::npos) {
+        ::kill(pid_, SIGTERM);
+        second = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "cordond did not stop within 30 s of SIGTERM: " << Log();
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    Reaped(true, true);
   }
 
   void WritePrincipals(const std::string& text) {
@@ -116,7 +151,7 @@ class DaemonProcess {
       if (Log().find("listening on", log_before) != std::string::npos && ClientConnection::Open(socket())) return;
       int st;
       if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
+        Reaped(true, false);
         ADD_FAILURE() << "cordond exited at start: " << Log();
         return;
       }
@@ -132,7 +167,7 @@ class DaemonProcess {
     int st = -1;
     for (int i = 0; i < timeout_ms / 10; ++i) {
       if (::waitpid(pid_, &st, WNOHANG) == pid_) {
-        pid_ = -1;
+        Reaped(true, WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
         return st;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -192,13 +227,24 @@ class DaemonProcess {
   }
   std::string socket() const { return dir_ + "/cordond.sock"; }
   std::string conf() const { return dir_ + "/conf"; }
+  std::string evidence_log() const { return dir_ + "/state/evidence-log"; }  // its evidence log's directory
   const std::string& dir() const { return dir_; }
   pid_t pid() const { return pid_; }
 
  private:
+  // When `reaped`, files the daemon under crashed_ (killed with SIGKILL) or stopped_, and forgets
+  // its pid. Returns `reaped`.
+  bool Reaped(bool reaped, bool killed) {
+    if (!reaped) return false;
+    (killed ? crashed_ : stopped_).push_back(pid_);
+    pid_ = -1;
+    return true;
+  }
+
   std::string dir_;
   std::vector<std::string> extra_;
   pid_t pid_ = -1;
+  std::vector<pid_t> stopped_, crashed_;  // every cordond this fixture ran and reaped
 };
 
 }  // namespace cordon::test

@@ -1,6 +1,7 @@
 // tests/support/evidence_log_files.h: reading and rewriting a real evidence log's files
 // (STATE/evidence-log/records, docs/evidence.md) the way a tamperer would, for the tests that
-// check `cordon evidence verify` catches it (evidence_log_test, evidence_log_lifecycle_test).
+// check `cordon evidence verify` catches it (evidence_log_test, evidence_log_lifecycle_test), and
+// reading the governance records the governance tests check.
 #pragma once
 
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "supervisor/evidence/encoding.h"
 #include "supervisor/evidence/log.h"
@@ -33,6 +35,17 @@ inline void WriteRecords(const std::string& log, const std::vector<std::string>&
   std::string bytes;
   for (const auto& r : recs) bytes += evlog::Frame(r);
   std::ofstream(log + "/records", std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// The "data" of each governance record (kind "governance", docs/governance.md) of the log
+// directory `log`, in order.
+inline std::vector<nlohmann::json> GovernanceRecords(const std::string& log) {
+  std::vector<nlohmann::json> out;
+  for (const auto& r : ReadRecords(log)) {
+    nlohmann::json j = nlohmann::json::parse(r);
+    if (j.value("kind", "") == "governance") out.push_back(j["data"]);
+  }
+  return out;
 }
 
 }  // namespace cordon::test

@@ -24,6 +24,12 @@ RunResult RunProgram(const std::vector<std::string>& argv, const RunOptions& opt
 // build/bin/cordon SUBCOMMAND ARGS... (cordon seccomp lint ..., cordon policy diff ...).
 RunResult CordonCommand(const std::string& subcommand, const std::vector<std::string>& args);
 
+// `s` without its trailing newlines and spaces (a command's one-line answer).
+inline std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 // Path of a built file: BuildPath("bin/cordon").
 std::string BuildPath(const std::string& rel);
 // The pooled.* run of the isolation and security tests (tests/CMakeLists.txt): CORDON_TEST_CLI

@@ -39,6 +39,40 @@ VerifyReport Verify(const std::string& dir) {
   return r ? *r : VerifyReport{};
 }
 
+// The tests of cordond's jobs on its sealer thread start from a writer in a fresh directory that
+// checkpoints only when asked (Checkpoint(), a seal job, Close) and does not sync each record.
+class SealerThreadJob : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriterOptions o;
+    o.checkpoint_every = 0;
+    o.checkpoint_ms = 0;
+    o.sync_each = false;
+    auto opened = LogWriter::Open(dir, o, &notes);
+    ASSERT_TRUE(opened.has_value()) << opened.error().Message();
+    writer = std::move(*opened);
+  }
+
+  TempDir t;
+  const std::string dir = t.path("log");
+  std::vector<std::string> notes;
+  std::unique_ptr<LogWriter> writer;
+};
+
+// Appends records {"i": from} to {"i": to - 1}; false at the first that fails.
+bool AppendTestRecords(LogWriter& w, int from, int to) {
+  for (int i = from; i < to; ++i)
+    if (!w.Append("test", {{"i", i}}).has_value()) return false;
+  return true;
+}
+
+// Whether one of `lines` (a writer's notes, a verify's checks) contains `text`.
+bool Says(const std::vector<std::string>& lines, const std::string& text) {
+  for (const auto& l : lines)
+    if (l.find(text) != std::string::npos) return true;
+  return false;
+}
+
 TEST(EvidenceLog, WrittenRecordsVerifyAndCloseSealsThem) {
   TempDir t;
   const std::string dir = t.path("log");
@@ -49,7 +83,7 @@ TEST(EvidenceLog, WrittenRecordsVerifyAndCloseSealsThem) {
     auto w = LogWriter::Open(dir, o, &notes);
     ASSERT_TRUE(w.has_value()) << w.error().Message();
     ASSERT_EQ(notes.size(), 1u);  // the key was created
-    for (int i = 0; i < 6; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
+    ASSERT_TRUE(AppendTestRecords(**w, 0, 6));
     EXPECT_EQ((*w)->sealed(), 4u);  // record 0 (the header) and 3 more, then a checkpoint
     auto r = Verify(dir);
     EXPECT_EQ(r.verdict, Verdict::kUnsealed) << r.problem;
@@ -68,34 +102,25 @@ TEST(EvidenceLog, WrittenRecordsVerifyAndCloseSealsThem) {
 // cordond's sealer (daemon/evidence_log.h) signs a checkpoint on its own thread while the loop
 // appends: the checkpoint covers exactly the records there were when the job was taken, the
 // records appended meanwhile stay valid and unsealed until the next one, and nothing is lost.
-TEST(EvidenceLog, ASealJobOnAnotherThreadCoversItsRecordsWhileAppendsGoOn) {
-  TempDir t;
-  const std::string dir = t.path("log");
-  std::vector<std::string> notes;
-  WriterOptions o;
-  o.checkpoint_every = 0;
-  o.checkpoint_ms = 0;
-  o.sync_each = false;
-  auto w = LogWriter::Open(dir, o, &notes);
-  ASSERT_TRUE(w.has_value()) << w.error().Message();
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
-  std::optional<SealJob> job = (*w)->BeginSeal();
+TEST_F(SealerThreadJob, ASealJobOnAnotherThreadCoversItsRecordsWhileAppendsGoOn) {
+  ASSERT_TRUE(AppendTestRecords(*writer, 0, 5));
+  std::optional<SealJob> job = writer->BeginSeal();
   ASSERT_TRUE(job.has_value());
   EXPECT_EQ(job->cp.size, 6u);
-  EXPECT_FALSE((*w)->BeginSeal().has_value()) << "one job at a time";
-  EXPECT_FALSE((*w)->Checkpoint().has_value()) << "no checkpoint of the writer's own while a job is out";
+  EXPECT_FALSE(writer->BeginSeal().has_value()) << "one job at a time";
+  EXPECT_FALSE(writer->Checkpoint().has_value()) << "no checkpoint of the writer's own while a job is out";
   Result<void> sealed;
   std::thread sealer([&] { sealed = RunSeal(*job); });
-  for (int i = 5; i < 50; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
+  ASSERT_TRUE(AppendTestRecords(*writer, 5, 50));
   sealer.join();
   ASSERT_TRUE(sealed.has_value()) << sealed.error().Message();
-  (*w)->FinishSeal(*job, true);
-  EXPECT_EQ((*w)->sealed(), 6u);
+  writer->FinishSeal(*job, true);
+  EXPECT_EQ(writer->sealed(), 6u);
   auto r = Verify(dir);
   EXPECT_EQ(r.verdict, Verdict::kUnsealed) << r.problem;
   EXPECT_EQ(r.records, 51u);
   EXPECT_EQ(r.unsealed, 45u);
-  ASSERT_TRUE((*w)->Close().has_value());
+  ASSERT_TRUE(writer->Close().has_value());
   r = Verify(dir);
   EXPECT_EQ(r.verdict, Verdict::kSealed) << r.problem;
   EXPECT_EQ(r.checkpoints.size(), 2u);
@@ -104,30 +129,21 @@ TEST(EvidenceLog, ASealJobOnAnotherThreadCoversItsRecordsWhileAppendsGoOn) {
 // cordond prunes on its sealer thread (daemon/evidence_log.h "ApplyRetention"): the records the
 // writer appends while the prune's copy is made are carried into the new records file, and the
 // pruned log verifies with every one of them.
-TEST(EvidenceLog, APruneOnAnotherThreadKeepsTheRecordsAppendedMeanwhile) {
-  TempDir t;
-  const std::string dir = t.path("log");
-  std::vector<std::string> notes;
-  WriterOptions o;
-  o.checkpoint_every = 0;
-  o.checkpoint_ms = 0;
-  o.sync_each = false;
-  auto w = LogWriter::Open(dir, o, &notes);
-  ASSERT_TRUE(w.has_value()) << w.error().Message();
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
-  ASSERT_TRUE((*w)->Checkpoint().has_value());
-  auto job = (*w)->BeginPrune(15, {{"by", "test"}});
+TEST_F(SealerThreadJob, APruneOnAnotherThreadKeepsTheRecordsAppendedMeanwhile) {
+  ASSERT_TRUE(AppendTestRecords(*writer, 0, 20));
+  ASSERT_TRUE(writer->Checkpoint().has_value());
+  auto job = writer->BeginPrune(15, {{"by", "test"}});
   ASSERT_TRUE(job.has_value()) << job.error().Message();
   ASSERT_TRUE(job->has_value());
   Result<void> ran;
   std::thread pruner([&] { ran = RunPrune(**job); });
-  for (int i = 20; i < 60; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
+  ASSERT_TRUE(AppendTestRecords(*writer, 20, 60));
   pruner.join();
-  auto n = (*w)->FinishPrune(**job, std::move(ran));
+  auto n = writer->FinishPrune(**job, std::move(ran));
   ASSERT_TRUE(n.has_value()) << n.error().Message();
   EXPECT_EQ(*n, 15u);
-  for (int i = 60; i < 65; ++i) ASSERT_TRUE((*w)->Append("test", {{"i", i}}).has_value());
-  ASSERT_TRUE((*w)->Close().has_value());
+  ASSERT_TRUE(AppendTestRecords(*writer, 60, 65));
+  ASSERT_TRUE(writer->Close().has_value());
   auto r = Verify(dir);
   EXPECT_EQ(r.verdict, Verdict::kSealed) << r.problem;
   EXPECT_EQ(r.records, 67u) << "header, 65 records and the prune record";
@@ -238,18 +254,14 @@ TEST(EvidenceLogCrash, APruneCutShortIsAcceptedAndFinishedAtTheNextOpen) {
   std::ofstream(dir + "/records", std::ios::binary | std::ios::trunc) << front;
   auto v = Verify(dir);
   EXPECT_EQ(v.verdict, Verdict::kSealed) << v.problem;
-  bool noted = false;
-  for (const auto& c : v.checked) noted = noted || c.find("4 of them still at the front of the records file") != std::string::npos;
-  EXPECT_TRUE(noted);
+  EXPECT_TRUE(Says(v.checked, "4 of them still at the front of the records file"));
   notes.clear();
   {
     auto w = LogWriter::Open(dir, o, &notes);
     ASSERT_TRUE(w.has_value()) << w.error().Message();
     ASSERT_TRUE((*w)->Close().has_value());
   }
-  bool finished = false;
-  for (const auto& n : notes) finished = finished || n.find("finished a prune a crash interrupted: removed 4") != std::string::npos;
-  EXPECT_TRUE(finished);
+  EXPECT_TRUE(Says(notes, "finished a prune a crash interrupted: removed 4"));
   EXPECT_EQ(ReadRecordFile(dir + "/records")->records.size(), old->records.size());
   EXPECT_EQ(Verify(dir).verdict, Verdict::kSealed);
 }
@@ -285,9 +297,7 @@ TEST(EvidenceLogCrash, ARotationCutShortIsFinishedAtTheNextOpen) {
     ASSERT_TRUE((*w)->Append("task", {{"n", 2}}).has_value());
     ASSERT_TRUE((*w)->Close().has_value());
   }
-  bool finished = false;
-  for (const auto& n : notes) finished = finished || n.find("finished the key rotation a crash interrupted") != std::string::npos;
-  EXPECT_TRUE(finished);
+  EXPECT_TRUE(Says(notes, "finished the key rotation a crash interrupted"));
   EXPECT_EQ(Slurp(dir + "/signing.key"), new_key);
   EXPECT_EQ(Verify(dir).verdict, Verdict::kSealed) << Verify(dir).problem;
   // A key file that belongs to no rotation is refused, not used.

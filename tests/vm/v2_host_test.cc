@@ -27,24 +27,18 @@
 
 #include "common/syscalls.h"
 #include "supervisor/cgroup/task_cgroup.h"
+#include "tests/support/cgroup_child.h"
+#include "tests/support/run.h"
 
 namespace cordon::cgroup {
 namespace {
 
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
-
-std::string ReadAll(const std::string& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+using test::ReadAll;
+using test::TouchMiB;
+using test::WaitStatus;
+using test::Trim;
 
 bool WaitFor(const std::function<bool()>& ok, std::chrono::milliseconds within) {
   auto until = std::chrono::steady_clock::now() + within;
@@ -53,21 +47,6 @@ bool WaitFor(const std::function<bool()>& ok, std::chrono::milliseconds within) 
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return true;
-}
-
-int WaitStatus(pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
-}
-
-int TouchMiB(size_t mib) {
-  const size_t n = mib << 20;
-  auto* p = static_cast<volatile char*>(::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  if (p == MAP_FAILED) return 2;
-  for (size_t i = 0; i < n; i += 4096) p[i] = 1;
-  return 0;
 }
 
 Layout* g_layout = nullptr;
