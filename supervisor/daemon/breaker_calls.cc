@@ -10,8 +10,9 @@ namespace cordon::daemon::internal {
 namespace {
 
 // The breakers a task of policy `p` and app `app_id` answers to: its app's ("app:<id>") and one
-// per capability domain its policy's bindings use: a binding's data_domain ("domain:<d>") and a
-// socket service ("service:<host path>"). Sorted, without duplicates.
+// per capability domain its policy uses: a data domain ("domain:<d>", the policy's and its
+// bindings'), a socket service ("service:<host path>") and an outbound destination of its
+// allowlist ("outbound:<entry as written>"). Sorted, without duplicates.
 std::vector<std::string> BreakersOf(const Policy* p, const std::string& app_id) {
   std::set<std::string> names;
   if (!app_id.empty()) names.insert("app:" + app_id);
@@ -21,11 +22,13 @@ std::vector<std::string> BreakersOf(const Policy* p, const std::string& app_id) 
       if (!b.data_domain.empty()) names.insert("domain:" + b.data_domain);
       if (b.kind == Binding::Kind::kSocket && !b.from_caller()) names.insert("service:" + b.source);
     }
+  if (p)
+    for (const auto& a : p->outbound.allow) names.insert("outbound:" + a.text);
   return {names.begin(), names.end()};
 }
 
 bool IsBreakerName(const std::string& n) {
-  for (std::string_view prefix : {"app:", "domain:", "service:"})
+  for (std::string_view prefix : {"app:", "domain:", "service:", "outbound:"})
     if (n.starts_with(prefix) && n.size() > prefix.size()) return true;
   return false;
 }
@@ -165,7 +168,8 @@ void Daemon::HandleBreakerMode(Conn& c, uint64_t call_id, const Principal& p, co
   if (!IsBreakerName(req.name()))
     return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
                       "breaker name '" + req.name() +
-                          "' is not app:<app_id>, domain:<data_domain> or service:<socket path> (cordon breakers lists them)");
+                          "' is not app:<app_id>, domain:<data_domain>, service:<socket path> or outbound:<destination> (cordon "
+                          "breakers lists them)");
   governance::Breaker& b = breakers_.Get(req.name());
   const std::string before = governance::BreakerModeName(b.mode());
   b.set_mode(*mode);

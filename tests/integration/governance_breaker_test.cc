@@ -210,7 +210,7 @@ TEST_F(BreakerTest, ACapabilityDomainsBreakerOpensAcrossAppsAndOnlyForThatDomain
   ASSERT_EQ(d.Cli({"breakers", "set", "domain:finance", "forced_open"}).exit_code, 0);
   EXPECT_EQ(BreakerOf(d, "domain:finance")["mode"], "forced_open");
   auto bad = d.Cli({"breakers", "set", "finance", "normal"});
-  EXPECT_NE(bad.err.find("is not app:<app_id>, domain:<data_domain> or service:<socket path>"), std::string::npos)
+  EXPECT_NE(bad.err.find("is not app:<app_id>, domain:<data_domain>, service:<socket path> or outbound:<destination>"), std::string::npos)
       << bad.err;
   std::vector<std::string> events;
   for (const auto& r : GovernanceRecords(d))
