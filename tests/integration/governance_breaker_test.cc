@@ -22,7 +22,7 @@ namespace {
 using nlohmann::json;
 
 std::string Principals() {
-  return R"({"version": 1, "roles": {"ops": {"policies": ["default", "strict", "ledger", "people", "notes"], "classes": ["interactive", "batch"],
+  return R"({"version": 1, "roles": {"ops": {"policies": ["default", "strict", "ledger", "people", "notes", "net"], "classes": ["interactive", "batch"],
     "operator": true}}, "principals": [{"name": "ops", "tenant": "ci", "uids": [)" +
          std::to_string(::geteuid()) + R"(], "roles": ["ops"]}]})";
 }
@@ -82,6 +82,8 @@ class BreakerTest : public ::testing::Test {
     std::ofstream(d_->conf() + "/policies/people.json")
         << R"({"version": 1, "name": "people", "data_domain": "hr", "bindings": [{"name": "staff", "kind": "dir",
               "source": "/usr/share", "target": "/staff", "data_domain": "hr"}]})";
+    std::ofstream(d_->conf() + "/policies/net.json")
+        << R"({"version": 1, "name": "net", "outbound": {"mode": "allowlist", "allow": ["example.com:80"]}})";
     // A state binding: never pooled, so each of its tasks' sandboxes is built cold, off the loop.
     std::ofstream(d_->conf() + "/policies/notes.json")
         << R"({"version": 1, "name": "notes", "bindings": [{"name": "notes", "kind": "state", "target": "/notes"}]})";
@@ -199,10 +201,13 @@ TEST_F(BreakerTest, ACapabilityDomainsBreakerOpensAcrossAppsAndOnlyForThatDomain
   EXPECT_NE(refused.err.find("refused (circuit breaker open): circuit breaker 'domain:finance' is open"),
             std::string::npos)
       << refused.err;
-  EXPECT_EQ(d.Cli({"submit", "--app", "a1", "--", "/bin/true"}).exit_code, 0) << "outside the domain it runs";
-  auto hr = d.Cli({"submit", "--app", "a1", "--policy", "people", "--", "/bin/true"});
+  EXPECT_EQ(d.Cli({"submit", "--app", "a2", "--", "/bin/true"}).exit_code, 0) << "outside the domain it runs";
+  auto hr = d.Cli({"submit", "--app", "a2", "--policy", "people", "--", "/bin/true"});
   EXPECT_EQ(hr.exit_code, 0) << "another domain runs: " << hr.err;
   EXPECT_EQ(BreakerOf(d, "domain:hr")["state"], "closed");
+  // An outbound destination is a capability domain too.
+  EXPECT_EQ(d.Cli({"submit", "--app", "a2", "--policy", "net", "--", "/bin/true"}).exit_code, 0);
+  EXPECT_EQ(BreakerOf(d, "outbound:example.com:80")["state"], "closed");
 
   ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
   d.Start();
