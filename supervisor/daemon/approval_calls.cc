@@ -121,7 +121,13 @@ bool Daemon::ApprovalGate(const Submission& s, SubmitVerdict* v) {
   a.app_id = s.app_id;
   a.policy = s.policy;
   a.session = s.session;
-  a.argv = s.argv;
+  {
+    // Stored, listed and logged redacted, as a task's argv is (docs/evidence.md "Redaction").
+    TaskRow shown;
+    shown.argv = s.argv;
+    evlog_->RedactTask(&shown, nullptr);
+    a.argv = std::move(shown.argv);
+  }
   a.created_unix_ms = NowUnixMs();
   a.expires_unix_ms = a.created_unix_ms + static_cast<int64_t>(config_->settings.approval_timeout_s) * 1000;
   auto made = approvals_.Create(std::move(a));

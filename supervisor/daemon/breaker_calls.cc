@@ -1,5 +1,6 @@
 // supervisor/daemon/breaker_calls.cc: cordond's circuit breakers (docs/incident-response.md
-// "Circuit breakers"): the admission step that asks an app's breaker, the outcome of each task it
+// "Circuit breakers"): the admission step that asks an app's breaker and its capability domains'
+// (a ticket per Submit, carried to its task), the outcome of each task it
 // admitted, and the Breakers and BreakerMode calls. The state machine is
 // supervisor/governance/breaker.h; every transition goes to the evidence log (principal
 // "cordond", or the operator who changed a mode) and STATE/governance.db.
@@ -8,7 +9,29 @@
 namespace cordon::daemon::internal {
 namespace {
 
-std::string BreakerOf(const std::string& app_id) { return app_id.empty() ? "" : "app:" + app_id; }
+// The breakers a task of policy `p` and app `app_id` answers to: its app's ("app:<id>") and one
+// per capability domain its policy uses: a data domain ("domain:<d>", the policy's and its
+// bindings'), a socket service ("service:<host path>") and an outbound destination of its
+// allowlist ("outbound:<entry as written>"). Sorted, without duplicates.
+std::vector<std::string> BreakersOf(const Policy* p, const std::string& app_id) {
+  std::set<std::string> names;
+  if (!app_id.empty()) names.insert("app:" + app_id);
+  if (p && !p->data_domain.empty()) names.insert("domain:" + p->data_domain);
+  if (p)
+    for (const auto& b : p->bindings) {
+      if (!b.data_domain.empty()) names.insert("domain:" + b.data_domain);
+      if (b.kind == Binding::Kind::kSocket && !b.from_caller()) names.insert("service:" + b.source);
+    }
+  if (p)
+    for (const auto& a : p->outbound.allow) names.insert("outbound:" + a.text);
+  return {names.begin(), names.end()};
+}
+
+bool IsBreakerName(const std::string& n) {
+  for (std::string_view prefix : {"app:", "domain:", "service:", "outbound:"})
+    if (n.starts_with(prefix) && n.size() > prefix.size()) return true;
+  return false;
+}
 
 // The failure classes a breaker counts as failed: the sandbox refused or could not run the task, or
 // a budget ended it. A nonzero exit is the task's own answer and counts as a call that worked,
@@ -50,27 +73,39 @@ void Daemon::BreakerMoved(const governance::BreakerTransition& t) {
     Log("evidence log: governance " + event + ": " + a.error().Message());
 }
 
-std::optional<std::pair<api::ErrorCode, std::string>> Daemon::BreakerRefusal(const Submission& s) {
-  // The previous Submit's ticket was never taken by a task (refused later, or its sandbox failed):
-  // a trial slot it held is free again.
-  if (admitted_ && admitted_->trial)
-    if (governance::Breaker* b = breakers_.Find(admitted_->name)) b->ReleaseTrial();
-  admitted_.reset();
-  const std::string name = BreakerOf(s.app_id);
-  if (name.empty()) return std::nullopt;
+// Every breaker the Submit answers to must admit it. Each admission is a ticket carried with this
+// Submit (SubmitVerdict.breakers) to its task (GovernedStart), or given back when the Submit ends
+// without one (GovernedAbandon): a cold build in flight never mixes its tickets with another's.
+std::optional<std::pair<api::ErrorCode, std::string>> Daemon::BreakerRefusal(const Decision& d, const Submission& s,
+                                                                             std::vector<BreakerTicket>* tickets) {
+  const std::vector<std::string> names = BreakersOf(d.policy ? d.policy->policy.get() : nullptr, s.app_id);
+  if (names.empty()) return std::nullopt;
   if (!(breakers_.params() == config_->settings.breakers)) breakers_.set_params(config_->settings.breakers);
-  governance::Breaker& b = breakers_.Get(name);
-  auto a = b.Admit(NowUnixMs());
-  if (a.transition) BreakerMoved(*a.transition);
-  if (!a.allowed) return std::make_pair(api::ERROR_CODE_BREAKER_OPEN, a.refusal);
-  if (!a.refusal.empty()) Log(a.refusal);  // metrics-only: what it would have refused
-  admitted_ = BreakerTicket{name, a.trial};
+  for (const auto& name : names) {
+    governance::Breaker& b = breakers_.Get(name);
+    auto a = b.Admit(NowUnixMs());
+    if (a.transition) BreakerMoved(*a.transition);
+    if (!a.allowed) {
+      ReleaseTickets(*tickets);  // the breakers that admitted it before this one refused
+      tickets->clear();
+      return std::make_pair(api::ERROR_CODE_BREAKER_OPEN, a.refusal);
+    }
+    if (!a.refusal.empty()) Log(a.refusal);  // metrics-only: what it would have refused
+    tickets->push_back(BreakerTicket{name, a.trial});
+  }
   return std::nullopt;
 }
 
-void Daemon::GovernedStart(const Live& l) {
-  if (admitted_ && !admitted_->name.empty()) task_breaker_[l.row.id] = *admitted_;
-  admitted_.reset();
+void Daemon::ReleaseTickets(const std::vector<BreakerTicket>& tickets) {
+  for (const auto& t : tickets)
+    if (t.trial)  // a trial slot it held is free again
+      if (governance::Breaker* b = breakers_.Find(t.name)) b->ReleaseTrial();
+}
+
+void Daemon::GovernedAbandon(const SubmitVerdict& v) { ReleaseTickets(v.breakers); }
+
+void Daemon::GovernedStart(const Live& l, const SubmitVerdict& v) {
+  if (!v.breakers.empty()) task_breaker_[l.row.id] = v.breakers;
   // Once per process, with the configuration loaded: sessions of tasks past the retention go.
   static bool purged = false;
   if (!purged && govdb_ && config_) {
@@ -91,20 +126,22 @@ void Daemon::GovernedStart(const Live& l) {
 void Daemon::BreakerOutcome(const Live& l) {
   auto it = task_breaker_.find(l.row.id);
   if (it == task_breaker_.end()) return;
-  const BreakerTicket t = it->second;
+  const std::vector<BreakerTicket> tickets = std::move(it->second);
   task_breaker_.erase(it);
   std::optional<bool> failed = Failed(l.row.failure_class);
   // A nonzero exit counts where the task's policy says so (policy "breaker_counts_exit_nonzero").
   if (l.row.failure_class == "exit_nonzero")
     if (auto p = config_->policies.find(l.row.policy); p != config_->policies.end())
       failed = p->second.policy->breaker_counts_exit_nonzero;
-  governance::Breaker* b = breakers_.Find(t.name);
-  if (!b) return;
-  if (!failed) {
-    b->ReleaseTrial();  // a trial that ended without telling anything: another may try
-    return;
+  for (const BreakerTicket& t : tickets) {
+    governance::Breaker* b = breakers_.Find(t.name);
+    if (!b) continue;
+    if (!failed) {
+      b->ReleaseTrial();  // a trial that ended without telling anything: another may try
+      continue;
+    }
+    if (auto moved = b->Record(*failed, t.trial, NowUnixMs())) BreakerMoved(*moved);
   }
-  if (auto moved = b->Record(*failed, t.trial, NowUnixMs())) BreakerMoved(*moved);
 }
 
 void Daemon::HandleBreakers(Conn& c, uint64_t call_id) {
@@ -128,9 +165,11 @@ void Daemon::HandleBreakerMode(Conn& c, uint64_t call_id, const Principal& p, co
   if (!mode)
     return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
                       "unknown breaker mode '" + req.mode() + "'; use normal, forced_open or metrics_only");
-  if (req.name().rfind("app:", 0) != 0 || req.name().size() == 4)
+  if (!IsBreakerName(req.name()))
     return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
-                      "breaker name '" + req.name() + "' is not app:<app_id> (cordon breakers lists them)");
+                      "breaker name '" + req.name() +
+                          "' is not app:<app_id>, domain:<data_domain>, service:<socket path> or outbound:<destination> (cordon "
+                          "breakers lists them)");
   governance::Breaker& b = breakers_.Get(req.name());
   const std::string before = governance::BreakerModeName(b.mode());
   b.set_mode(*mode);

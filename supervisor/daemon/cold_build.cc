@@ -90,6 +90,7 @@ void Daemon::OnColdBuilt(ColdBuild cb, BuiltSandbox b) {
     }
   };
   auto refuse = [&](api::ErrorCode code, const std::string& msg) {
+    GovernedAbandon(cb.v);  // the breakers' tickets it carried (breaker_calls.cc)
     if (c) ReplyError(*c, cb.call_id, code, msg);
     settle_conn();
   };

@@ -390,11 +390,12 @@ void Daemon::RecordFinish(Live& l) {
     metrics_.LogError();
   }
   // While records are pending, later ones queue behind them (and keep their order).
+  // (A copy: governance reads the evidence below, GovernedFinish's refused egress among it.)
   if (!pending_.empty()) {
-    KeepPending(r, std::move(evidence), Error{0, pending_reason_, ""});
+    KeepPending(r, evidence, Error{0, pending_reason_, ""});
     r.record_pending = true;
   } else if (auto fin = store_->FinishTask(r, evidence); !fin) {
-    KeepPending(r, std::move(evidence), fin.error());
+    KeepPending(r, evidence, fin.error());
     r.record_pending = true;
   }
   l.recorded = true;

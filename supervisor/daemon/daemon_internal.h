@@ -242,6 +242,14 @@ struct SubmitCall {
   int64_t now_ms = 0;
 };
 
+// A circuit breaker's admission of one Submit (breaker_calls.cc): which breaker, and whether it
+// holds one of its half-open trial slots. Carried with the Submit (SubmitVerdict, ColdBuild) to its
+// task, or released when the Submit ends without one.
+struct BreakerTicket {
+  std::string name;
+  bool trial = false;
+};
+
 // What a Submit gets: admission's decision, then the daemon's own refusals, or a replay.
 struct SubmitVerdict {
   Decision admission;
@@ -253,6 +261,7 @@ struct SubmitVerdict {
   std::string budget;          // and which budget ran out (Error.budget)
   std::string approval_pending;  // approvals (wip/govc): held for this approval request instead of running
   std::string approval_used;     // approvals: admitted under this approved request
+  std::vector<BreakerTicket> breakers;  // the breakers that admitted it (its app's, its domains')
 };
 
 // An admitted Submit whose sandbox is being built on the builder's thread (submit.cc BuildCold):
@@ -322,12 +331,17 @@ class Daemon {
   Result<void> InitGovernance();
   void HandleGovernance(Conn& c, const api::Request& req);
   // Admission's governance step: a refusal (code and one line) for a Submit that a freeze holds.
-  std::optional<std::pair<api::ErrorCode, std::string>> GovernanceRefusal(const Decision& d, const Submission& s);
-  void GovernedStart(const Live& l);   // a task admitted by GovernanceRefusal starts
+  // Freezes, suspensions, breakers; the breakers' tickets go to v->breakers.
+  std::optional<std::pair<api::ErrorCode, std::string>> GovernanceRefusal(const Submission& s, SubmitVerdict* v);
+  void GovernedStart(const Live& l, const SubmitVerdict& v);  // a task admitted by GovernanceRefusal starts
+  void GovernedAbandon(const SubmitVerdict& v);  // an admitted Submit ends without a task: its tickets go back
+  void PruneEnvelopes(int64_t now_ms);  // retention per app/tenant envelope (app_retention.cc)
   void GovernedFinish(const Live& l, const std::string& evidence);  // a task ended: what governance keeps about it
   void BreakerMoved(const governance::BreakerTransition& t);  // evidence, log, database
   // Circuit breakers (breaker_calls.cc).
-  std::optional<std::pair<api::ErrorCode, std::string>> BreakerRefusal(const Submission& s);
+  std::optional<std::pair<api::ErrorCode, std::string>> BreakerRefusal(const Decision& d, const Submission& s,
+                                                                       std::vector<BreakerTicket>* tickets);
+  void ReleaseTickets(const std::vector<BreakerTicket>& tickets);
   void BreakerOutcome(const Live& l);
   void HandleBreakers(Conn& c, uint64_t call_id);
   void HandleBreakerMode(Conn& c, uint64_t call_id, const Principal& p, const api::BreakerModeRequest& req);
@@ -540,12 +554,8 @@ class Daemon {
   governance::FreezeTable freezes_;
   std::set<std::string> frozen_tasks_;
   governance::BreakerBoard breakers_;
-  struct BreakerTicket {
-    std::string name;  // "" when no breaker admitted it
-    bool trial = false;
-  };
-  std::optional<BreakerTicket> admitted_;  // the last Submit's, until its task starts (GovernedStart)
-  std::unordered_map<std::string, BreakerTicket> task_breaker_;  // by task id, while it runs
+  // The breakers that admitted each running task, by task id (its Submit's SubmitVerdict.breakers).
+  std::unordered_map<std::string, std::vector<BreakerTicket>> task_breaker_;
   // Approvals (wip/govc): the requests, and the ApprovalWait calls waiting on them.
   governance::ApprovalTable approvals_;
   struct ApprovalWaiter {

@@ -49,13 +49,14 @@ Result<void> Daemon::InitGovernance() {
   return InitApprovals();     // approval_calls.cc
 }
 
-std::optional<std::pair<api::ErrorCode, std::string>> Daemon::GovernanceRefusal(const Decision& d,
-                                                                                const Submission& s) {
+std::optional<std::pair<api::ErrorCode, std::string>> Daemon::GovernanceRefusal(const Submission& s,
+                                                                                SubmitVerdict* v) {
+  const Decision& d = v->admission;
   const governance::TaskKey key{s.cls, d.principal->tenant, s.app_id, s.session};
   if (const governance::Freeze* f = freezes_.Match(key))
     return std::make_pair(api::ERROR_CODE_FROZEN, governance::FreezeRefusal(*f));
   if (auto r = SuspendRefusal(d, s)) return r;  // suspend_calls.cc
-  return BreakerRefusal(s);  // breaker_calls.cc
+  return BreakerRefusal(d, s, &v->breakers);  // breaker_calls.cc
 }
 
 void Daemon::GovernedFinish(const Live& l, const std::string& evidence) {

@@ -100,6 +100,11 @@ class Store {
     int64_t first_created_unix_ms = 0, last_created_unix_ms = 0;
   };
   Result<PruneReport> Prune(int64_t older_than_ms, uint64_t keep_tasks, int64_t now_ms);
+  // Retention per app or tenant envelope (app_retention.cc; docs/governance.md "Retention per
+  // app"): finished tasks of `id` (an app_id, or a tenant when `tenant`) created before
+  // `older_than_ms`, and their admission decisions, as one range of kind "app_tasks" chained like
+  // Prune's, its summary naming the envelope. All in one transaction.
+  Result<PruneReport> PruneEnvelope(bool tenant, const std::string& id, int64_t older_than_ms, int64_t now_ms);
 
  private:
   Store() = default;

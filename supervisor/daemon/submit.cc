@@ -101,6 +101,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   // A decision that starts a task is synced later, while the task's sandbox gets it (its exec waits
   // for the sync); the others now, or with the sync worker by it, and answered when it is done.
   const bool starts_task = v.code == api::ERROR_CODE_OK && !v.replay && v.approval_pending.empty();
+  if (!starts_task) GovernedAbandon(v);  // the breakers' tickets it held (breaker_calls.cc)
   // Redacted before it is stored anywhere (docs/evidence.md "Redaction"), then appended to the
   // evidence log with the policy text in force.
   DecisionRow row = MakeDecisionRow(c, *cfg, call.s, v, call.now_ms);
@@ -109,6 +110,7 @@ void Daemon::HandleSubmit(Conn& c, uint64_t call_id, const api::SubmitRequest& r
   auto decision_id = store_->RecordDecision(row, starts_task || syncer_ != nullptr);
   if (!decision_id) {
     Log("recording a decision failed, refusing the submit: " + decision_id.error().Message());
+    if (starts_task) GovernedAbandon(v);
     return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
                       "cordond could not record the admission decision: " + decision_id.error().Message());
   }
@@ -165,7 +167,7 @@ SubmitVerdict Daemon::JudgeSubmit(const Conn& c, const Config& cfg, const Submit
   if (stopping_)
     return refuse(api::ERROR_CODE_UNAVAILABLE,
                   "cordond is shutting down and admits no new tasks; submit again once it is back");
-  if (auto g = GovernanceRefusal(v.admission, s)) return refuse(g->first, std::move(g->second));  // wip/govb
+  if (auto g = GovernanceRefusal(s, &v)) return refuse(g->first, std::move(g->second));  // wip/govb
   if (s.fd_bindings.size() > kMaxFdBindings || call.bound.size() != s.fd_bindings.size())
     return refuse(api::ERROR_CODE_INVALID_ARGUMENT,
                   "fd_bindings names " + std::to_string(s.fd_bindings.size()) + " fds but the frame carried " +
@@ -235,6 +237,7 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
   l->declared_artifact = s.artifact;
   if (auto id = PrepareIdentity(d, &call, &tr, l.get()); !id) {  // secrets and token bindings (tokens.cc)
     Log("refused to start a task: " + id.error().Message());
+    GovernedAbandon(v);
     std::string msg = id.error().Message() + (id.error().hint.empty() ? "" : " (" + id.error().hint + ")");
     return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, msg);
   }
@@ -245,6 +248,7 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
     auto pooled = StartPooled(s.policy, *d.policy, tr, call.received_ns, l.get());
     if (!pooled) {
       Log("syncing an admission decision failed, refusing the submit: " + pooled.error().Message());
+      GovernedAbandon(v);
       return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL,
                         "cordond could not record the admission decision durably: " + pooled.error().Message());
     }
@@ -254,7 +258,7 @@ void Daemon::StartSubmitted(Conn& c, uint64_t call_id, SubmitCall call, const Su
     // With the sync worker, a cold start's sandbox is built on the builder's thread; the Submit
     // goes on in OnColdBuilt() once it is back (cold_build.cc).
     if (syncer_ && builder_) return BuildCold(c, call_id, std::move(call), v, decision_id, std::move(tr), std::move(l));
-    if (!StartCold(c, call_id, d, call, tr, l.get())) return;  // answered
+    if (!StartCold(c, call_id, d, call, tr, l.get())) return GovernedAbandon(v);  // answered
   }
   AdoptStarted(&c, call_id, std::move(l), call, v, decision_id, release_ticket);
 }
@@ -265,7 +269,7 @@ void Daemon::AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, Su
   const Submission& s = call.s;
   l->task->MeasureStateWith(&state_walker_);
   l->row = MakeTaskRow(l->task->id(), s, d, v.fingerprint, call.now_ms, decision_id);
-  GovernedStart(*l);  // governance (wip/govb): the breaker that admitted it
+  GovernedStart(*l, v);  // governance (wip/govb): the breakers that admitted it
   IssueIdentity(*l, d, s);  // its tokens, now that it has an id (tokens.cc)
   TaskRow& t = l->row;
   if (auto pid = PidOfPidfd(l->task->shim_pidfd())) {

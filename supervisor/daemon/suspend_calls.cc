@@ -49,7 +49,11 @@ void Daemon::CountViolation(const std::string& app, const std::string& principal
   if (!app.empty()) subjects.push_back("app:" + app);
   if (p.principals && !principal.empty()) subjects.push_back("principal:" + principal);
   for (const auto& subject : subjects) {
-    auto r = suspends_.Record(subject, v, p);
+    std::optional<Error> not_saved;  // counted in memory all the same (STATE's disk full, say)
+    auto r = suspends_.Record(subject, v, p, &not_saved);
+    if (not_saved)
+      Log("auto-suspend: a violation of " + subject + " is counted but not saved to governance.db: " +
+          not_saved->Message());
     if (!r) {
       Log("auto-suspend: recording a violation of " + subject + " failed: " + r.error().Message());
       continue;

@@ -77,6 +77,7 @@ void Daemon::SweepLeftovers(bool at_start) {
           std::to_string(pruned->decisions) + " admission decisions; their summary and digest are in pruned_ranges");
     }
   }
+  if (pending_.empty()) PruneEnvelopes(NowUnixMs());  // budgets.json envelopes' retention_days (app_retention.cc)
   if (config_) {
     const DaemonSettings& st = config_->settings;
     auto pruned = evlog_->ApplyRetention(st.evlog_retain_days.value_or(0), st.evlog_retain_records.value_or(0));

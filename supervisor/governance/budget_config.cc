@@ -34,8 +34,13 @@ bool Optional(JsonChecker& c, const json& j, const std::string& path, const char
 bool ParseEnvelope(JsonChecker& c, const json& j, const std::string& path, Envelope* e) {
   if (!c.Object(j, path,
                 {"owner_team", "risk_class", "connectors", "tasks_per_day", "tasks_per_month", "cpu_ms_per_day",
-                 "cpu_ms_per_month", "description"}))
+                 "cpu_ms_per_month", "retention_days", "description"}))
     return false;
+  if (j.contains("retention_days")) {
+    uint64_t days = 0;
+    if (!c.Uint(j["retention_days"], path + ".retention_days", &days, 1, 36500)) return false;
+    e->retention_days = days;
+  }
   if (j.contains("owner_team") && !c.String(j["owner_team"], path + ".owner_team", &e->owner_team)) return false;
   if (j.contains("risk_class") && !c.String(j["risk_class"], path + ".risk_class", &e->risk_class)) return false;
   if (j.contains("connectors")) {

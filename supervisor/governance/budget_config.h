@@ -33,6 +33,9 @@ struct Envelope {
   // Binding names or data domains the app's tasks may use; absent = any (no connector check).
   std::optional<std::vector<std::string>> connectors;
   EnvelopeLimits limits;
+  // Finished tasks (and their admission decisions) of this app or tenant older than this many days
+  // are pruned by cordond's retention sweep (daemon/app_retention.cc); absent = cordond's retention.
+  std::optional<uint64_t> retention_days;
 };
 
 struct BudgetConfig {

@@ -53,22 +53,27 @@ Result<void> SuspendBoard::Load(int64_t now_unix_ms, int64_t window_ms) {
 }
 
 Result<std::optional<Suspension>> SuspendBoard::Record(const std::string& subject, const Violation& v,
-                                                        const SuspendParams& p) {
+                                                        const SuspendParams& p, std::optional<Error>* not_saved) {
   std::vector<Violation>& vs = recent_[subject];
   std::erase_if(vs, [&](const Violation& x) { return x.at_unix_ms <= v.at_unix_ms - p.window_ms; });
-  if (db_) {
-    CORDON_TRY(db_->Query("DELETE FROM suspend_violations WHERE at_unix_ms <= ?1", {v.at_unix_ms - p.window_ms}));
-    CORDON_TRY(db_->Query("INSERT INTO suspend_violations (subject, at_unix_ms, kind, detail) VALUES (?1,?2,?3,?4)",
-                          {subject, v.at_unix_ms, v.kind, v.detail}));
-  }
   vs.push_back(v);
+  // Saved after it is counted: a database that cannot take it loses it only from a later run.
+  auto save = [&](const std::string& sql, const std::vector<DbValue>& params) -> Result<void> {
+    if (!db_) return {};
+    auto r = db_->Query(sql, params);
+    if (r || !not_saved) return r;
+    if (!*not_saved) *not_saved = r.error();
+    return {};
+  };
+  CORDON_TRY(save("DELETE FROM suspend_violations WHERE at_unix_ms <= ?1", {v.at_unix_ms - p.window_ms}));
+  CORDON_TRY(save("INSERT INTO suspend_violations (subject, at_unix_ms, kind, detail) VALUES (?1,?2,?3,?4)",
+                  {subject, v.at_unix_ms, v.kind, v.detail}));
   if (p.violations == 0 || vs.size() < p.violations || suspended_.contains(subject)) return std::nullopt;
   Suspension s{subject, v.at_unix_ms, vs};
-  if (db_)
-    CORDON_TRY(db_->Query("INSERT OR REPLACE INTO suspensions (subject, since_unix_ms, violations) VALUES (?1,?2,?3)",
-                          {subject, s.since_unix_ms,
-                           ToJson(s.violations).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)}));
   suspended_[subject] = s;
+  CORDON_TRY(save("INSERT OR REPLACE INTO suspensions (subject, since_unix_ms, violations) VALUES (?1,?2,?3)",
+                  {subject, s.since_unix_ms,
+                   ToJson(s.violations).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)}));
   return std::optional<Suspension>(std::move(s));
 }
 

@@ -47,7 +47,11 @@ class SuspendBoard {
   Result<void> Load(int64_t now_unix_ms, int64_t window_ms);
   // Counts a violation of `subject`; the new suspension when this one reaches the threshold.
   // A subject already suspended keeps its suspension (the violation is still recorded).
-  Result<std::optional<Suspension>> Record(const std::string& subject, const Violation& v, const SuspendParams& p);
+  // Counted in memory first: when the database cannot take it (STATE's disk is full), the
+  // violation still counts and the suspension still holds until cordond stops; the error is
+  // returned in `*not_saved` (and the violation is not lost from this run's count).
+  Result<std::optional<Suspension>> Record(const std::string& subject, const Violation& v, const SuspendParams& p,
+                                           std::optional<Error>* not_saved = nullptr);
   const Suspension* Find(const std::string& subject) const;
   // Lifts a suspension (and forgets the subject's violations so far); the lifted one, or nullopt.
   Result<std::optional<Suspension>> Resume(const std::string& subject);

@@ -169,6 +169,31 @@ TEST_F(Approvals, HeldPendingSurvivesAKillAndExpiresUndecided) {
   EXPECT_NE(cli.err.find("expired (nobody decided it in time)"), std::string::npos) << cli.err;
 }
 
+// A held request's command is kept redacted, like a task's (docs/evidence.md "Redaction"): what
+// `cordon approvals list` shows and what STATE/governance.db and the evidence log hold.
+TEST_F(Approvals, AHeldRequestsArgvIsStoredRedacted) {
+  REQUIRE_SANDBOX();
+  Boot(-1, 600);
+  DaemonProcess& d = *d_;
+  const std::string token = "ghp_Zq8Xw2Lk5Mn7Bv4Cx1Az9Sd3Fg6Hj0Kl2QwEr";
+  api::Response r = Submit(d, "shipper", {"deploy"}, {"/bin/echo", "--token", token});
+  ASSERT_FALSE(r.has_error()) << r.error().message();
+  ASSERT_EQ(r.submit().task().state(), api::TASK_STATE_PENDING);
+  json e = Entry(d, r.submit().task().approval_id());
+  ASSERT_TRUE(e.is_object());
+  EXPECT_EQ(e["argv"][0], "/bin/echo");
+  EXPECT_NE(e["argv"][2].get<std::string>().find("[REDACTED:github_token:"), std::string::npos) << e;
+  EXPECT_EQ(e.dump().find(token), std::string::npos) << e;
+  auto text = d.Cli({"approvals", "list"});
+  EXPECT_EQ(text.out.find(token), std::string::npos) << text.out;
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));  // the files as a restart finds them
+  for (const char* f : {"/state/governance.db", "/state/governance.db-wal", "/state/evidence-log/records"}) {
+    std::ifstream in(d.dir() + f, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(bytes.find(token), std::string::npos) << f;
+  }
+}
+
 // Decides request `id` as `pw` through the API; "" or the error's message.
 std::string DecideAs(const passwd* pw, const std::string& socket, const std::string& id, bool approve,
                      const std::string& reason) {

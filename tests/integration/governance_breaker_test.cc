@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -21,7 +22,7 @@ namespace {
 using nlohmann::json;
 
 std::string Principals() {
-  return R"({"version": 1, "roles": {"ops": {"policies": ["default", "strict"], "classes": ["interactive", "batch"],
+  return R"({"version": 1, "roles": {"ops": {"policies": ["default", "strict", "ledger", "people", "notes", "net"], "classes": ["interactive", "batch"],
     "operator": true}}, "principals": [{"name": "ops", "tenant": "ci", "uids": [)" +
          std::to_string(::geteuid()) + R"(], "roles": ["ops"]}]})";
 }
@@ -61,6 +62,19 @@ class BreakerTest : public ::testing::Test {
     ::mkdir((d_->conf() + "/policies").c_str(), 0755);
     std::ofstream(d_->conf() + "/policies/strict.json")
         << R"({"version": 1, "name": "strict", "breaker_counts_exit_nonzero": true})";
+    // Policies whose bindings are in data domains "finance" and "hr": capability domains, each
+    // with its own breaker.
+    std::ofstream(d_->conf() + "/policies/ledger.json")
+        << R"({"version": 1, "name": "ledger", "data_domain": "finance", "bindings": [{"name": "books", "kind": "dir",
+              "source": "/usr/share", "target": "/books", "data_domain": "finance"}]})";
+    std::ofstream(d_->conf() + "/policies/people.json")
+        << R"({"version": 1, "name": "people", "data_domain": "hr", "bindings": [{"name": "staff", "kind": "dir",
+              "source": "/usr/share", "target": "/staff", "data_domain": "hr"}]})";
+    std::ofstream(d_->conf() + "/policies/net.json")
+        << R"({"version": 1, "name": "net", "outbound": {"mode": "allowlist", "allow": ["example.com:80"]}})";
+    // A state binding: never pooled, so each of its tasks' sandboxes is built cold, off the loop.
+    std::ofstream(d_->conf() + "/policies/notes.json")
+        << R"({"version": 1, "name": "notes", "bindings": [{"name": "notes", "kind": "state", "target": "/notes"}]})";
     std::ofstream(d_->conf() + "/daemon.json")
         << R"({"version": 1, "breakers": {"failure_rate_pct": 50, "minimum_calls": 3, "window_ms": 60000,
               "open_ms": 1500, "half_open_trials": 1}})";
@@ -155,6 +169,74 @@ TEST_F(BreakerTest, ForcedOpenAndMetricsOnly) {
   EXPECT_EQ(recs[0]["event"], "breaker_mode");
   EXPECT_EQ(recs[0]["principal"], "ops");
   EXPECT_EQ(recs[0]["data"]["to"], "forced_open");
+}
+
+// A capability domain has its own breaker: failures of several apps in data domain "finance" open
+// "domain:finance" (each app's own breaker has too few outcomes to open), which then refuses every
+// app's tasks that bind that domain, and nothing else: the same apps run outside it, another
+// domain ("hr") runs. It stays open across a restart, and its transitions are in the evidence log.
+TEST_F(BreakerTest, ACapabilityDomainsBreakerOpensAcrossAppsAndOnlyForThatDomain) {
+  DaemonProcess& d = *d_;
+  for (const char* app : {"a1", "a2", "a1"}) {
+    auto r = d.Cli({"submit", "--app", app, "--policy", "ledger", "--", "/nonexistent/tool"});
+    EXPECT_EQ(r.exit_code, 127) << r.err;
+  }
+  ASSERT_TRUE(WaitState(d, "domain:finance", "open"));
+  EXPECT_EQ(BreakerOf(d, "app:a1")["state"], "closed") << "2 outcomes: under the minimum of 3";
+  EXPECT_EQ(BreakerOf(d, "app:a2")["state"], "closed");
+  auto refused = d.Cli({"submit", "--app", "a3", "--policy", "ledger", "--", "/bin/true"});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("refused (circuit breaker open): circuit breaker 'domain:finance' is open"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(d.Cli({"submit", "--app", "a2", "--", "/bin/true"}).exit_code, 0) << "outside the domain it runs";
+  auto hr = d.Cli({"submit", "--app", "a2", "--policy", "people", "--", "/bin/true"});
+  EXPECT_EQ(hr.exit_code, 0) << "another domain runs: " << hr.err;
+  EXPECT_EQ(BreakerOf(d, "domain:hr")["state"], "closed");
+  // An outbound destination is a capability domain too.
+  EXPECT_EQ(d.Cli({"submit", "--app", "a2", "--policy", "net", "--", "/bin/true"}).exit_code, 0);
+  EXPECT_EQ(BreakerOf(d, "outbound:example.com:80")["state"], "closed");
+
+  ASSERT_TRUE(WIFSIGNALED(d.Signal(SIGKILL)));
+  d.Start();
+  EXPECT_EQ(BreakerOf(d, "domain:finance")["state"], "open") << "kept in STATE/governance.db";
+  ASSERT_EQ(d.Cli({"breakers", "set", "domain:finance", "forced_open"}).exit_code, 0);
+  EXPECT_EQ(BreakerOf(d, "domain:finance")["mode"], "forced_open");
+  auto bad = d.Cli({"breakers", "set", "finance", "normal"});
+  EXPECT_NE(bad.err.find("is not app:<app_id>, domain:<data_domain>, service:<socket path> or outbound:<destination>"), std::string::npos)
+      << bad.err;
+  std::vector<std::string> events;
+  for (const auto& r : GovernanceRecords(d))
+    if (r["data"]["breaker"] == "domain:finance") events.push_back(std::string(r["event"]) + "/" + std::string(r["principal"]));
+  EXPECT_EQ(events, (std::vector<std::string>{"breaker_open/cordond", "breaker_mode/ops"}));
+}
+
+// Each Submit carries the tickets of the breakers that admitted it to its own task. Failing tasks
+// of app "cold" are built off the loop (a state binding is never pooled) while another app's
+// tasks are submitted and started meanwhile; every one of the cold app's failures still counts on
+// its own breaker, and none on the other app's.
+TEST_F(BreakerTest, AColdBuildKeepsItsOwnBreakerTicket) {
+  DaemonProcess& d = *d_;
+  std::atomic<bool> done = false;
+  std::atomic<int> others = 0, other_failed = 0;
+  std::thread meanwhile([&] {
+    while (!done) {
+      if (d.Cli({"submit", "--app", "busy", "--", "/bin/true"}).exit_code != 0) ++other_failed;
+      ++others;
+    }
+  });
+  for (int i = 0; i < 3; ++i) {
+    auto r = d.Cli({"submit", "--app", "cold", "--policy", "notes", "--", "/nonexistent/tool"});
+    EXPECT_EQ(r.exit_code, 127) << r.err;
+  }
+  done = true;
+  meanwhile.join();
+  EXPECT_EQ(other_failed, 0);
+  EXPECT_GT(others, 0);
+  EXPECT_TRUE(WaitState(d, "app:cold", "open")) << "3 failures of 3: " << BreakerOf(d, "app:cold");
+  json busy = BreakerOf(d, "app:busy");
+  EXPECT_EQ(busy["state"], "closed") << busy;
+  EXPECT_EQ(busy["failures"], 0) << "none of app cold's failures counts on app busy's breaker";
 }
 
 // A nonzero exit is the task's own answer and does not count, unless its policy says so.

@@ -119,6 +119,30 @@ TEST(Suspend, NViolationsWithinTheWindowSuspendAndAResumeStartsAfresh) {
       << "violations 0: off";
 }
 
+// STATE's disk full (here: the database refuses every write): violations still count in memory,
+// the suspension still holds, and each failed save is told to the caller.
+TEST(Suspend, CountsInMemoryWhenItsDatabaseCannotTakeIt) {
+  const std::string path = TempDb("govc-suspend-full");
+  const SuspendParams p{2, 60'000, false};
+  auto db = ControlDb::Open(path);
+  ASSERT_TRUE(db.has_value());
+  SuspendBoard b(db->get());
+  ASSERT_TRUE(b.Load(0, p.window_ms).has_value());
+  ASSERT_TRUE((*db)->Exec("PRAGMA query_only = ON").has_value());
+  std::optional<Error> not_saved;
+  auto first = b.Record("app:x", {10, "egress_refused", "a"}, p, &not_saved);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_FALSE(first->has_value());
+  ASSERT_TRUE(not_saved.has_value()) << "the failed save is told";
+  EXPECT_EQ(b.recent("app:x"), 1u);
+  not_saved.reset();
+  auto second = b.Record("app:x", {20, "egress_refused", "b"}, p, &not_saved);
+  ASSERT_TRUE(second.has_value() && second->has_value()) << "the second violation suspends it";
+  EXPECT_TRUE(not_saved.has_value());
+  ASSERT_NE(b.Find("app:x"), nullptr);
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+}
+
 TEST(Suspend, SurvivesAReopenOfItsDatabase) {
   const std::string path = TempDb("govc-suspend");
   const SuspendParams p{2, 60'000, false};
