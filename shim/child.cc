@@ -33,6 +33,7 @@
 #include "shim/failure.h"
 #include "shim/privileges.h"
 #include "shim/mnt.h"
+#include "shim/net_addr.h"
 #include "shim/read_memfd.h"
 #include "shim/task.h"
 
@@ -180,6 +181,10 @@ bool ProxySocket(Pid1& p) {
   // Transparent egress: one listener per allowed destination, on the loopback address the
   // sandbox's /etc/hosts gives its name (or the allowed loopback address itself).
   for (const proto::TransparentListen& t : p.spec.transparent) {
+    // An allowed non-loopback address literal: lo takes the address first (shim/net_addr.h).
+    if (int e = (t.addr >> 24) == 127 ? 0 : AddAddressToLoopback(t.addr); e != 0)
+      return SetFailure(&p.f, SetupStep::kProxySocket, e, "add %u.%u.%u.%u to lo for transparent egress", t.addr >> 24,
+                        (t.addr >> 16) & 255, (t.addr >> 8) & 255, t.addr & 255);
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in ta{};
     ta.sin_family = AF_INET;

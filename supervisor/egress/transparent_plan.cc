@@ -63,8 +63,10 @@ TransparentPlan PlanTransparent(const OutboundPolicy& policy, uint16_t proxy_por
       }
       uint32_t a = uint32_t{r.base.bytes[0]} << 24 | uint32_t{r.base.bytes[1]} << 16 | uint32_t{r.base.bytes[2]} << 8 |
                    r.base.bytes[3];
-      if ((a >> 24) != 127) {
-        skip(e, "not a loopback address: inside the sandbox it has no route (proxy only)");
+      // A non-loopback literal: the shim puts it on the sandbox's lo (shim/net_addr.h), where the
+      // door listens; the network behind it stays unreachable but through the relay.
+      if ((a >> 24) == 0 || (a >> 28) >= 0xe) {
+        skip(e, "not a unicast address (0.0.0.0/8, multicast, reserved): nothing to listen on");
         continue;
       }
       if ((a & 0xffff0000) == kTransparentNet) {

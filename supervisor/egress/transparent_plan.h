@@ -2,10 +2,11 @@
 // variables (transparent egress, docs/network.md), and where. Pure: no sockets, no resolution.
 //
 // Each exact `name:port` entry gets a loopback address of its own inside the sandbox (127.77.x.y,
-// written into the sandbox's /etc/hosts), and each loopback address entry `127.a.b.c:port` keeps its
-// own address; PID 1 listens there inside the task's network namespace and the supervisor relays
-// every connection to the destination, with the proxy's checks and records (Proxy::AddTransparent).
-// Wildcards, ranges, `*` ports, names under .localhost and non-loopback addresses stay proxy-only.
+// written into the sandbox's /etc/hosts), and each IPv4 address entry `a.b.c.d:port` keeps its own
+// address (one outside 127.0.0.0/8 is put on the sandbox's lo by the shim); PID 1 listens there
+// inside the task's network namespace and the supervisor relays every connection to the
+// destination, with the proxy's checks and records (Proxy::AddTransparent). Wildcards, ranges,
+// IPv6, `*` ports and names under .localhost stay proxy-only.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +19,7 @@ namespace cordon::egress {
 
 // One listener inside the sandbox and the destination its connections go to.
 struct TransparentDoor {
-  uint32_t listen_addr = 0;  // IPv4, host byte order, in 127.0.0.0/8
+  uint32_t listen_addr = 0;  // IPv4, host byte order: 127.0.0.0/8, or an allowed unicast literal
   uint16_t port = 0;         // the same port on both sides
   Destination dest;          // as if the task had sent "CONNECT dest.host:port"
 };
