@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,16 @@ struct TransparentPlan {
   std::vector<TransparentDoor> doors;  // at most kMaxDoors, in allow-entry order
   std::string hosts;                   // lines for the sandbox's /etc/hosts ("127.77.0.1\tdb.internal\n")
   std::vector<std::string> proxy_only; // entries left to the proxy, each with why (docs, `cordon policy`)
+  // The sandbox's DNS server (dns.h): a UDP socket on kDnsAddr:53, the sandbox's resolv.conf
+  // naming it, when there are names (and a listener to spare); it answers `names` only.
+  bool dns = false;
+  std::map<std::string, uint32_t> names;  // lower-case name -> its 127.77.x.y
 };
 
 inline constexpr size_t kMaxTransparentDoors = 64;        // = proto::kMaxTransparentListeners
 inline constexpr uint32_t kTransparentNet = 0x7f4d0000;   // 127.77.0.0/16: the names' addresses
+inline constexpr uint32_t kDnsAddr = 0x7f000035;          // 127.0.0.53: the sandbox's DNS server
+inline constexpr uint16_t kDnsPort = 53;
 
 // `proxy_port` is the proxy's own port on 127.0.0.1, which no door may take. Mode none: no doors.
 TransparentPlan PlanTransparent(const OutboundPolicy& policy, uint16_t proxy_port);

@@ -320,6 +320,35 @@ TEST(TransparentEgress, RawTcpToAnAllowedNonLoopbackAddressLiteral) {
   EXPECT_EQ(other.served(), 0);
 }
 
+// A client that sends DNS queries itself (Node's dns.resolve*, c-ares, ignoring /etc/hosts) asks
+// the sandbox's own DNS server: an allowed name gets its 127.77.0.x, its AAAA is empty, and any
+// other name does not exist, recorded as a refused destination. No query leaves the sandbox.
+TEST(TransparentEgress, DnsQueriesInsideTheSandboxAnswerOnlyAllowedNames) {
+  REQUIRE_SANDBOX();
+  const std::string script =
+      "const dns = require('dns').promises;\n"
+      "(async () => {\n"
+      "  for (const [fn, name] of [['resolve4', 'svc.cordon-test'], ['resolve6', 'svc.cordon-test'],\n"
+      "                            ['resolve4', 'other.cordon-test'], ['resolve4', 'db.cordon-test']]) {\n"
+      "    try { console.log(fn, name, (await dns[fn](name)).join(',')); }\n"
+      "    catch (e) { console.log(fn, name, e.code); }\n"
+      "  }\n"
+      "})();\n";
+  auto r = CordonRun(NoProxy({"node", "-e", script}),
+                     {"--policy", Policy("dns", Quote("svc.cordon-test:80") + "," + Quote("db.cordon-test:5432")),
+                      "--evidence", "-"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_EQ(r.out.substr(0, r.out.find('{')),
+            "resolve4 svc.cordon-test 127.77.0.1\nresolve6 svc.cordon-test ENODATA\n"
+            "resolve4 other.cordon-test ENOTFOUND\nresolve4 db.cordon-test 127.77.0.2\n")
+      << r.out << r.err;
+  const std::string rec = RecordWith(ev, "via", "dns");
+  EXPECT_EQ(JsonField(ev, rec + "host"), "other.cordon-test") << ev;
+  EXPECT_EQ(JsonField(ev, rec + "decision"), "deny") << ev;
+  EXPECT_EQ(JsonField(ev, rec + "port"), "53") << ev;
+  EXPECT_EQ(JsonField(ev, "egress/1/host"), "") << "one record: the refused name, once: " << ev;
+}
+
 // psql (which has no proxy support at all) against a server speaking enough of the protocol.
 TEST(TransparentEgress, PsqlReachesAnAllowedDatabasePort) {
   REQUIRE_SANDBOX();

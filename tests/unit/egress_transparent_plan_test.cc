@@ -30,6 +30,8 @@ TEST(TransparentPlan, NamesGetAddressesOfTheirOwnAndLoopbackEntriesKeepTheirs) {
   EXPECT_EQ(plan.doors[3].dest.host, "127.0.0.1");
   EXPECT_EQ(FormatIpv4(plan.doors[4].listen_addr), "127.0.0.2");
   EXPECT_EQ(plan.hosts, "127.77.0.1\tdb.internal\n127.77.0.2\tapi.example.com\n");
+  EXPECT_TRUE(plan.dns) << "names: the sandbox gets its DNS server";
+  EXPECT_EQ(plan.names, (std::map<std::string, uint32_t>{{"db.internal", 0x7f4d0001}, {"api.example.com", 0x7f4d0002}}));
   EXPECT_TRUE(plan.proxy_only.empty());
 }
 
@@ -59,6 +61,7 @@ TEST(TransparentPlan, NonLoopbackLiteralsGetADoorOnTheirOwnAddress) {
   EXPECT_EQ(FormatIpv4(plan.doors[2].listen_addr), "10.1.2.3");
   EXPECT_EQ(plan.doors[2].port, 6432);
   EXPECT_EQ(plan.hosts, "") << "literals need no name";
+  EXPECT_FALSE(plan.dns) << "no names, no DNS server";
   EXPECT_TRUE(plan.proxy_only.empty());
 }
 

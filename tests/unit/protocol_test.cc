@@ -76,7 +76,7 @@ TEST(Protocol, LaunchSpecRoundTrip) {
 TEST(Protocol, TransparentListenersOnNonUnicastAddressesAreRejected) {
   for (auto [addr, port, proxy] : {std::tuple{0x00000000u, 80u, 3128u}, std::tuple{0xe0000001u, 80u, 3128u},
                                    std::tuple{0xffffffffu, 80u, 3128u}, std::tuple{0x7f000001u, 0u, 3128u},
-                                   std::tuple{0x7f000001u, 70000u, 3128u}, std::tuple{0x7f000001u, 80u, 0u}}) {
+                                   std::tuple{0x7f000001u, 140000u, 3128u}, std::tuple{0x7f000001u, 80u, 0u}}) {
     proto::LaunchSpec in = Sample(), out;
     in.proxy_port = proxy;
     in.transparent = {{addr, port}};
@@ -84,10 +84,11 @@ TEST(Protocol, TransparentListenersOnNonUnicastAddressesAreRejected) {
     EXPECT_FALSE(proto::DecodeLaunchSpec(bytes.data(), bytes.size(), &out)) << addr << ":" << port;
   }
   proto::LaunchSpec in = Sample(), out;
-  in.transparent = {{0x0a010203u, 5432u}};  // 10.1.2.3: an allowed literal, put on the sandbox's lo
+  in.transparent = {{0x0a010203u, 5432u}, {0x7f000035u, 53u | proto::kTransparentUdp}};  // a literal; DNS
   std::string bytes = proto::EncodeLaunchSpec(in);
   ASSERT_TRUE(proto::DecodeLaunchSpec(bytes.data(), bytes.size(), &out));
   EXPECT_EQ(out.transparent.at(0).addr, 0x0a010203u);
+  EXPECT_EQ(out.transparent.at(1).port, 53u | proto::kTransparentUdp);
 }
 
 TEST(Protocol, EveryTruncationAndTrailingByteIsRejected) {
