@@ -48,23 +48,24 @@ DnsAnswer AnswerDns(std::string_view q, const std::map<std::string, uint32_t>& n
     a.reply = Header(q, kNotImp, false, 0);
     return a;
   }
-  if (U16(q, 4) != 1) {
+  auto formerr = [&]() {
     a.reply = Header(q, kFormErr, false, 0);
     return a;
-  }
+  };
+  if (U16(q, 4) != 1) return formerr();
   // The question: labels (no compression in a query), then type and class.
   size_t at = kHeader;
   std::string name;
   for (;;) {
-    if (at >= q.size()) return a.reply = Header(q, kFormErr, false, 0), a;
+    if (at >= q.size()) return formerr();
     const uint8_t len = static_cast<uint8_t>(q[at++]);
     if (len == 0) break;
-    if (len > 63 || at + len > q.size() || name.size() + len + 1 > 255) return a.reply = Header(q, kFormErr, false, 0), a;
+    if (len > 63 || at + len > q.size() || name.size() + len + 1 > 255) return formerr();
     if (!name.empty()) name += '.';
     for (size_t i = 0; i < len; ++i) name += static_cast<char>(std::tolower(static_cast<unsigned char>(q[at + i])));
     at += len;
   }
-  if (at + 4 > q.size()) return a.reply = Header(q, kFormErr, false, 0), a;
+  if (at + 4 > q.size()) return formerr();
   a.qtype = U16(q, at);
   const uint16_t qclass = U16(q, at + 2);
   const std::string_view question = q.substr(kHeader, at + 4 - kHeader);
