@@ -76,7 +76,9 @@ bool DecodeLaunchSpec(const char* data, size_t size, LaunchSpec* s) {
     TransparentListen t;
     t.addr = r.U32();
     t.port = r.U32();
-    if ((t.addr >> 24) != 127 || t.port == 0 || t.port > 65535) return false;
+    // 127.0.0.0/8, or a unicast address the shim puts on lo (0.0.0.0/8, multicast and above: never).
+    const uint32_t port = t.port & ~kTransparentUdp;
+    if ((t.addr >> 24) == 0 || (t.addr >> 28) >= 0xe || port == 0 || port > 65535) return false;
     s->transparent.push_back(t);
   }
   s->hostname = r.Str();

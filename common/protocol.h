@@ -149,11 +149,14 @@ struct BindEntry {
   std::string target;  // absolute path inside the sandbox
 };
 
-// One transparent egress listener: an IPv4 address of 127.0.0.0/8 and a port.
+// One transparent egress listener: an IPv4 address (127.0.0.0/8, or a unicast address the shim
+// first puts on lo) and a port; with kTransparentUdp in `port`, a bound UDP socket (the sandbox's
+// DNS server) instead of a listening TCP one.
 inline constexpr size_t kMaxTransparentListeners = 64;
+inline constexpr uint32_t kTransparentUdp = 1u << 16;
 struct TransparentListen {
-  uint32_t addr = 0;  // host byte order, 127.0.0.0/8
-  uint32_t port = 0;  // 1..65535
+  uint32_t addr = 0;  // host byte order
+  uint32_t port = 0;  // 1..65535, | kTransparentUdp for UDP
 };
 
 // Everything the shim needs to build one sandbox. Built by the supervisor (which resolves names,

@@ -33,6 +33,7 @@
 #include "shim/failure.h"
 #include "shim/privileges.h"
 #include "shim/mnt.h"
+#include "shim/net_addr.h"
 #include "shim/read_memfd.h"
 #include "shim/task.h"
 
@@ -180,14 +181,20 @@ bool ProxySocket(Pid1& p) {
   // Transparent egress: one listener per allowed destination, on the loopback address the
   // sandbox's /etc/hosts gives its name (or the allowed loopback address itself).
   for (const proto::TransparentListen& t : p.spec.transparent) {
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    // An allowed non-loopback address literal: lo takes the address first (shim/net_addr.h).
+    if (int e = (t.addr >> 24) == 127 ? 0 : AddAddressToLoopback(t.addr); e != 0)
+      return SetFailure(&p.f, SetupStep::kProxySocket, e, "add %u.%u.%u.%u to lo for transparent egress", t.addr >> 24,
+                        (t.addr >> 16) & 255, (t.addr >> 8) & 255, t.addr & 255);
+    const bool udp = t.port & proto::kTransparentUdp;  // the sandbox's DNS server: bound, not listening
+    const uint32_t port = t.port & ~proto::kTransparentUdp;
+    UniqueFd fd(::socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
     sockaddr_in ta{};
     ta.sin_family = AF_INET;
-    ta.sin_port = htons(static_cast<uint16_t>(t.port));
+    ta.sin_port = htons(static_cast<uint16_t>(port));
     ta.sin_addr.s_addr = htonl(t.addr);
-    if (!fd || ::bind(fd.Get(), reinterpret_cast<sockaddr*>(&ta), sizeof ta) < 0 || ::listen(fd.Get(), 128) < 0)
+    if (!fd || ::bind(fd.Get(), reinterpret_cast<sockaddr*>(&ta), sizeof ta) < 0 || (!udp && ::listen(fd.Get(), 128) < 0))
       return SetFailure(&p.f, SetupStep::kProxySocket, errno, "listen on %u.%u.%u.%u:%u for transparent egress",
-                        t.addr >> 24, (t.addr >> 16) & 255, (t.addr >> 8) & 255, t.addr & 255, t.port);
+                        t.addr >> 24, (t.addr >> 16) & 255, (t.addr >> 8) & 255, t.addr & 255, port);
     p.transparent.push_back(std::move(fd));
   }
   return true;

@@ -1,4 +1,4 @@
-// supervisor/cli/token.cc: `cordon token verify` and `cordon token jwks` (docs/identity.md).
+// supervisor/cli/token.cc: `cordon token verify|jwks|rotate|mint` (docs/identity.md).
 #include "supervisor/cli/token.h"
 
 #include <sys/stat.h>
@@ -34,6 +34,13 @@ constexpr const char* kUsage =
     "      task has finished. '-' reads the token from stdin (keeps it out of `ps`).\n"
     "      Exit 0 and the claims as JSON on stdout; exit 1 and the reason when rejected; 125 when\n"
     "      it could not be checked.\n"
+    "  cordon token mint TASK --aud AUDIENCE [--step NAME] [--socket PATH]\n"
+    "      Mint a token for one execution step of your running task TASK (you must be the\n"
+    "      principal that submitted it). AUDIENCE must be one the task's policy grants\n"
+    "      (identity.tokens); NAME goes into the token's cordon.step claim. Its life ends at the\n"
+    "      earliest of identity.max_token_ttl_s and the task's wall-clock limit. Prints the token\n"
+    "      on stdout; exit 1 and the reason when cordond refuses (a finished task, another\n"
+    "      audience, not your task), 125 when it could not ask.\n"
     "  cordon token jwks [--socket PATH]\n"
     "      Print cordond's published key set (JWKS JSON).\n"
     "  cordon token rotate [--state-dir DIR]\n"
@@ -158,6 +165,44 @@ int Rotate(int argc, char** argv) {
   return 0;
 }
 
+int Mint(int argc, char** argv) {
+  std::string task, audience, step, socket;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--aud" || a == "--audience" || a == "--step" || a == "--socket") {
+      if (i + 1 >= argc) return cli::ReportFailure(a + " needs a value", "cordon token --help", kExitCordonFailure, kWho);
+      (a == "--step" ? step : a == "--socket" ? socket : audience) = argv[++i];
+    } else if (a.starts_with("--")) {
+      return cli::ReportFailure("unknown option " + a, "cordon token --help", kExitCordonFailure, kWho);
+    } else if (task.empty()) {
+      task = a;
+    } else {
+      return cli::ReportFailure("more than one task given", "cordon token mint TASK --aud AUDIENCE", kExitCordonFailure,
+                                kWho);
+    }
+  }
+  if (task.empty())
+    return cli::ReportFailure("no task given", "cordon token mint TASK --aud AUDIENCE (cordon ps lists your tasks)",
+                              kExitCordonFailure, kWho);
+  if (audience.empty())
+    return cli::ReportFailure("no audience given", "cordon token mint " + task + " --aud AUDIENCE", kExitCordonFailure,
+                              kWho);
+  api::Request req;
+  req.mutable_token_mint()->set_task_id(task);
+  req.mutable_token_mint()->set_audience(audience);
+  req.mutable_token_mint()->set_step(step);
+  auto resp = CallDaemon(socket, std::move(req));
+  if (!resp) return cli::ReportFailure(resp.error(), kExitCordonFailure, kWho);
+  if (resp->has_error()) {
+    const auto code = resp->error().code();
+    const bool refused = code == api::ERROR_CODE_TASK_FINISHED || code == api::ERROR_CODE_PERMISSION_DENIED ||
+                         code == api::ERROR_CODE_NOT_FOUND;
+    return cli::ReportFailure(resp->error().message(), {}, refused ? kExitRejected : kExitCordonFailure, kWho);
+  }
+  std::printf("%s\n", resp->token_mint().token().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int CmdToken(int argc, char** argv) {
@@ -169,7 +214,8 @@ int CmdToken(int argc, char** argv) {
   if (sub == "verify") return Verify(argc - 1, argv + 1);
   if (sub == "jwks") return Jwks(argc - 1, argv + 1);
   if (sub == "rotate") return Rotate(argc - 1, argv + 1);
-  return cli::ReportFailure("unknown subcommand '" + sub + "'", "cordon token verify|jwks|rotate; cordon token --help",
+  if (sub == "mint") return Mint(argc - 1, argv + 1);
+  return cli::ReportFailure("unknown subcommand '" + sub + "'", "cordon token verify|jwks|rotate|mint; cordon token --help",
                             kExitCordonFailure, kWho);
 }
 

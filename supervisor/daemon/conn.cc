@@ -291,6 +291,7 @@ void Daemon::HandleFrame(Conn& c, const std::string& payload) {
     case api::Request::kResume: return HandleSuspendCall(c, req);
     case api::Request::kTokenVerify: return HandleTokenVerify(c, req.call_id(), req.token_verify());  // tokens.cc
     case api::Request::kTokenKeys: return HandleTokenKeys(c, req.call_id());
+    case api::Request::kTokenMint: return HandleTokenMint(c, req.call_id(), req.token_mint());
     case api::Request::kEvidenceKey: return HandleEvidenceKey(c, req.call_id());  // evidence_log.cc
     case api::Request::CALL_NOT_SET: break;
   }

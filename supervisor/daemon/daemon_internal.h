@@ -210,6 +210,10 @@ struct Live {
   // token into the write end once the task has its id) and the egress credentials being built.
   std::vector<std::pair<std::string, UniqueFd>> token_reads, token_writes;
   std::shared_ptr<egress::Credentials> credentials;
+  // Per-step tokens (TokenMint): the policy the task runs under, and the Unix second its wall-clock
+  // limit ends counted from its start (0: no limit); set by IssueIdentity.
+  std::shared_ptr<const Policy> identity_policy;
+  int64_t token_deadline_s = 0;
   // evidence (wip/evlog): the declared artifact, and the evidence record's "artifact" object,
   // hashed right before the task was handed its sandbox (docs/evidence.md "Artifact hash").
   std::optional<evlog::DeclaredArtifact> declared_artifact;
@@ -370,9 +374,10 @@ class Daemon {
   // holds (it is never a binding of the task).
   Result<void> PrepareIdentity(const Decision& d, SubmitCall* call, TaskRequest* tr, Live* l);
   // Once the task has its id: mints its tokens, fills the bindings, hands the proxy its credentials.
-  void IssueIdentity(Live& l, const Decision& d, const Submission& s);
+  void IssueIdentity(Live& l, const Decision& d);
   void HandleTokenVerify(Conn& c, uint64_t call_id, const api::TokenVerifyRequest& req);
   void HandleTokenKeys(Conn& c, uint64_t call_id);
+  void HandleTokenMint(Conn& c, uint64_t call_id, const api::TokenMintRequest& req);
   void HandleEvidenceKey(Conn& c, uint64_t call_id);  // evidence (wip/evlog): evidence_calls.cc
   std::optional<token::SigningKey> token_key_;
   // TLS interception (egress/tls_ca.h): the CA, and the verifying context for the file it was

@@ -270,7 +270,7 @@ void Daemon::AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, Su
   l->task->MeasureStateWith(&state_walker_);
   l->row = MakeTaskRow(l->task->id(), s, d, v.fingerprint, call.now_ms, decision_id);
   GovernedStart(*l, v);  // governance (wip/govb): the breakers that admitted it
-  IssueIdentity(*l, d, s);  // its tokens, now that it has an id (tokens.cc)
+  IssueIdentity(*l, d);  // its tokens, now that it has an id (tokens.cc)
   TaskRow& t = l->row;
   if (auto pid = PidOfPidfd(l->task->shim_pidfd())) {
     t.shim_pid = *pid;

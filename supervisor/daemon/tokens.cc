@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 #include "supervisor/daemon/daemon_internal.h"
@@ -104,6 +105,37 @@ void WriteAll(int fd, std::string_view data) {
   }
 }
 
+// A token's claims for a task of `policy` (its own at start, or a step's through TokenMint): exp is
+// the earliest of now + the policy's maximum life and the task's wall-clock deadline.
+token::Claims TaskClaims(const Live& l, const Policy& policy, const std::string& audience, int64_t now) {
+  const PolicyIdentity& id = policy.identity;
+  token::Claims c;
+  c.iss = kIssuer;
+  c.sub = l.row.tenant + "/" + (l.row.app_id.empty() ? "default" : l.row.app_id) + "/" + l.row.principal;
+  c.aud = audience;
+  c.iat = c.nbf = now;
+  c.exp = now + static_cast<int64_t>(id.max_token_ttl_s);
+  if (l.token_deadline_s != 0) c.exp = std::min(c.exp, l.token_deadline_s);
+  c.task_id = l.row.id;
+  c.session = l.session;
+  c.task_class = l.row.cls;
+  c.policy = policy.name;
+  c.policy_sha256 = policy.sha256;
+  for (const Binding& b : policy.bindings) c.capabilities.push_back("binding:" + b.name);
+  for (const auto& e : policy.outbound.allow) c.capabilities.push_back("outbound:" + e.text);
+  for (const TokenGrant& g : id.tokens) c.capabilities.push_back("token:" + g.audience);
+  for (const SecretDecl& sd : id.secrets) c.capabilities.push_back("secret:" + sd.name);
+  return c;
+}
+
+// A step's name goes into a claim and the evidence log: short, plain characters.
+bool ValidStep(const std::string& step) {
+  if (step.size() > 64) return false;
+  for (char ch : step)
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == ':' || ch == '-')) return false;
+  return true;
+}
+
 }  // namespace
 
 std::string IdentityTrustDir(const DaemonOptions& opts, const Policy& policy) {
@@ -193,7 +225,7 @@ Result<void> Daemon::PrepareIdentity(const Decision& d, SubmitCall* call, TaskRe
   return {};
 }
 
-void Daemon::IssueIdentity(Live& l, const Decision& d, const Submission& s) {
+void Daemon::IssueIdentity(Live& l, const Decision& d) {
   l.token_reads.clear();  // the sandbox has its copies
   if (!l.credentials) return;
   const Policy& policy = *d.policy->policy;
@@ -214,26 +246,11 @@ void Daemon::IssueIdentity(Live& l, const Decision& d, const Submission& s) {
   }
   const int64_t now = NowUnixMs() / 1000;
   // exp: the earlier of the task's wall-clock limit and the policy's maximum (5 min by default).
-  int64_t ttl = static_cast<int64_t>(id.max_token_ttl_s);
+  l.identity_policy = d.policy->policy;
   if (policy.limits.max_wall_ms != 0)
-    ttl = std::min<int64_t>(ttl, static_cast<int64_t>((policy.limits.max_wall_ms + 999) / 1000));
-  std::vector<std::string> caps;
-  for (const Binding& b : policy.bindings) caps.push_back("binding:" + b.name);
-  for (const auto& e : policy.outbound.allow) caps.push_back("outbound:" + e.text);
-  for (const TokenGrant& g : id.tokens) caps.push_back("token:" + g.audience);
-  for (const SecretDecl& sd : id.secrets) caps.push_back("secret:" + sd.name);
+    l.token_deadline_s = now + static_cast<int64_t>((policy.limits.max_wall_ms + 999) / 1000);
   for (const TokenGrant& g : id.tokens) {
-    token::Claims c;
-    c.iss = kIssuer;
-    c.sub = d.principal->tenant + "/" + (s.app_id.empty() ? "default" : s.app_id) + "/" + d.principal->name;
-    c.aud = g.audience;
-    c.iat = c.nbf = now;
-    c.exp = now + ttl;
-    c.task_id = l.row.id;
-    c.task_class = s.cls;
-    c.policy = policy.name;
-    c.policy_sha256 = policy.sha256;
-    c.capabilities = caps;
+    token::Claims c = TaskClaims(l, policy, g.audience, now);
     auto jti = token::NewJti();
     if (jti) c.jti = *jti;
     auto jwt = jti ? token::Mint(*token_key_, c) : Result<std::string>(std::unexpected(jti.error()));
@@ -257,6 +274,82 @@ void Daemon::IssueIdentity(Live& l, const Decision& d, const Submission& s) {
   }
   l.token_writes.clear();  // EOF after the token
   if (!l.credentials->empty()) l.task->SetEgressCredentials(l.credentials);
+}
+
+void Daemon::HandleTokenMint(Conn& c, uint64_t call_id, const api::TokenMintRequest& req) {
+  const Principal* p = FindPrincipal(config_->principals, c.peer.uid, c.peer.gid);
+  if (p == nullptr)
+    return ReplyError(c, call_id, api::ERROR_CODE_UNAUTHENTICATED,
+                      "uid " + std::to_string(c.peer.uid) + " is not a principal in " + config_->principals.source);
+  const std::string& id = req.task_id();
+  if (id.empty()) return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, "task_id is empty");
+  if (req.audience().empty())
+    return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
+                      "audience is empty: name one of the task's policy's identity.tokens audiences");
+  if (!ValidStep(req.step()))
+    return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
+                      "step '" + req.step() + "' is not 1-64 of letters, digits and _ . : -");
+  // A finished task's row: from memory, the pending spool or the database, only to say so.
+  std::optional<TaskRow> row;
+  Live* live = nullptr;
+  if (auto it = live_by_id_.find(id); it != live_by_id_.end()) {
+    live = live_.at(it->second).get();
+    row = live->row;
+  } else if (const PendingRecord* pending = FindPending(id)) {
+    row = pending->row;
+  } else {
+    auto r = store_->GetTask(id);
+    if (!r) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, r.error().Message());
+    row = *r;
+  }
+  if (!row || !MayManage(config_->principals, *p, row->principal))
+    return ReplyError(c, call_id, api::ERROR_CODE_NOT_FOUND,
+                      "no task " + id + " visible to principal '" + p->name + "' (cordon ps lists yours)");
+  // The token speaks for the task's owner: an operator who may manage it still may not mint it.
+  if (row->principal != p->name)
+    return ReplyError(c, call_id, api::ERROR_CODE_PERMISSION_DENIED,
+                      "task " + id + " belongs to principal '" + row->principal +
+                          "'; only its owner may mint its tokens");
+  const int64_t now = NowUnixMs() / 1000;
+  if (live == nullptr || live->task == nullptr || live->task->finished() || row->state == "finished")
+    return ReplyError(c, call_id, api::ERROR_CODE_TASK_FINISHED,
+                      "task " + id + " has finished; tokens are minted only for a running task");
+  if (live->token_deadline_s != 0 && live->token_deadline_s <= now)
+    return ReplyError(c, call_id, api::ERROR_CODE_TASK_FINISHED,
+                      "task " + id + " has reached its wall-clock limit (policy limits.max_wall_ms); no new tokens");
+  const std::shared_ptr<const Policy> policy = live->identity_policy;
+  const TokenGrant* grant = nullptr;
+  if (policy)
+    for (const TokenGrant& g : policy->identity.tokens)
+      if (g.audience == req.audience()) grant = &g;
+  if (grant == nullptr) {
+    std::string allowed;
+    if (policy)
+      for (const TokenGrant& g : policy->identity.tokens) allowed += (allowed.empty() ? "" : ", ") + g.audience;
+    return ReplyError(c, call_id, api::ERROR_CODE_PERMISSION_DENIED,
+                      "policy '" + row->policy + "' grants task " + id + " no tokens for audience '" + req.audience() +
+                          "' (" + (allowed.empty() ? std::string("it grants none") : "it grants: " + allowed) +
+                          "); add it to the policy's identity.tokens");
+  }
+  token::Claims claims = TaskClaims(*live, *policy, req.audience(), now);
+  claims.step = req.step();
+  auto jti = token::NewJti();
+  if (!jti) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "token id: " + jti.error().Message());
+  claims.jti = *jti;
+  auto jwt = token::Mint(*token_key_, claims);
+  if (!jwt) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, "minting the token: " + jwt.error().Message());
+  if (auto a = evlog_->AddSecret(*jwt, "token"); !a) Log("evidence log: " + a.error().Message());
+  if (auto a = evlog_->Governance("token_minted", p->name,
+                                  {{"task", id}, {"aud", claims.aud}, {"jti", claims.jti}, {"exp", claims.exp},
+                                   {"kid", token_key_->public_key().kid}, {"delivery", "api"}, {"step", claims.step},
+                                   {"peer_pid", c.peer.pid}, {"peer_uid", c.peer.uid}});
+      !a)
+    Log("evidence log: token_minted: " + a.error().Message());
+  api::Response resp;
+  resp.set_call_id(call_id);
+  resp.mutable_token_mint()->set_token(*jwt);
+  resp.mutable_token_mint()->set_claims_json(token::ClaimsJson(claims).dump());
+  Reply(c, resp);
 }
 
 void Daemon::HandleTokenVerify(Conn& c, uint64_t call_id, const api::TokenVerifyRequest& req) {

@@ -213,7 +213,7 @@ void Proxy::Impl::OnResolverEvent() {
 void Proxy::Impl::Dispatch(uint64_t tag, uint32_t ev) {
   auto side = static_cast<Side>(tag & 3);
   if (side == kListenSide) return (tag >> 2) == 0 ? AcceptAll() : AcceptTransparent((tag >> 2) - 1);
-  if (side == kResolverSide) return OnResolverEvent();
+  if (side == kResolverSide) return (tag >> 2) == 0 ? OnResolverEvent() : AnswerDnsQueries();
   auto it = conns.find(tag >> 2);
   if (it == conns.end() || it->second->state == State::kDone) return;
   if (side == kClientSide) OnClientEvent(*it->second, ev);

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +78,10 @@ class Proxy {
   // to `dest`: the same checks, limits and records (via "transparent"), no HTTP exchange with the
   // client. A refused or failed connection is reset. Fails on a non-listening fd.
   Result<void> AddTransparent(UniqueFd listen_fd, Destination dest);
+  // The sandbox's DNS server (proxy_dns.cc, dns.h): answers the queries arriving on `udp_fd`, a
+  // bound UDP socket of the sandbox's loopback, from `names` (lower-case name -> 127.77.x.y) and
+  // NXDOMAIN for every other name, which is recorded once per name (via "dns", decision "deny").
+  Result<void> AddDns(UniqueFd udp_fd, std::map<std::string, uint32_t> names);
 
   // Records of connections finished since the last call, oldest first.
   std::vector<EgressRecord> TakeRecords();

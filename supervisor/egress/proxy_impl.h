@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -77,6 +78,10 @@ struct Proxy::Impl {
     uint32_t mask = 0;
   };
   std::vector<TransparentListener> transparent;
+  // The sandbox's DNS server (proxy_dns.cc): epoll tag Tag(1, kResolverSide).
+  UniqueFd dns_fd;
+  std::map<std::string, uint32_t> dns_names;
+  std::set<std::string> dns_refused;  // names already recorded as refused: one record each
 
   // ---- registration -------------------------------------------------------------------------
   void SetMask(int fd, uint64_t tag, bool* registered, uint32_t* mask, uint32_t want);
@@ -119,6 +124,8 @@ struct Proxy::Impl {
   void RefuseTransparent(Conn& c, const std::string& reason, const char* decision);
   // payload_class (and, for HTTP, the method) from the first bytes the client sent.
   void ClassifyPayload(Conn& c);
+  // ---- DNS (proxy_dns.cc) --------------------------------------------------------------------
+  void AnswerDnsQueries();
   // ---- TLS interception (proxy_tls.cc) -------------------------------------------------------
   // On a tunnel's first bytes: intercept when credentials are bound to its destination and the
   // bytes are a TLS handshake; otherwise the tunnel stays end to end.

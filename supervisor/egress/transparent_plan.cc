@@ -1,5 +1,6 @@
 #include "supervisor/egress/transparent_plan.h"
 
+#include <cctype>
 #include <map>
 #include <set>
 #include <utility>
@@ -52,6 +53,9 @@ TransparentPlan PlanTransparent(const OutboundPolicy& policy, uint16_t proxy_por
         }
         it->second = kTransparentNet + static_cast<uint32_t>(name_addr.size());
         plan.hosts += FormatIpv4(it->second) + "\t" + e.name + "\n";
+        std::string lower = e.name;
+        for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        plan.names.emplace(std::move(lower), it->second);
       }
       door.listen_addr = it->second;
       door.dest = Destination{e.name, e.port};
@@ -63,8 +67,10 @@ TransparentPlan PlanTransparent(const OutboundPolicy& policy, uint16_t proxy_por
       }
       uint32_t a = uint32_t{r.base.bytes[0]} << 24 | uint32_t{r.base.bytes[1]} << 16 | uint32_t{r.base.bytes[2]} << 8 |
                    r.base.bytes[3];
-      if ((a >> 24) != 127) {
-        skip(e, "not a loopback address: inside the sandbox it has no route (proxy only)");
+      // A non-loopback literal: the shim puts it on the sandbox's lo (shim/net_addr.h), where the
+      // door listens; the network behind it stays unreachable but through the relay.
+      if ((a >> 24) == 0 || (a >> 28) >= 0xe) {
+        skip(e, "not a unicast address (0.0.0.0/8, multicast, reserved): nothing to listen on");
         continue;
       }
       if ((a & 0xffff0000) == kTransparentNet) {
@@ -83,6 +89,11 @@ TransparentPlan PlanTransparent(const OutboundPolicy& policy, uint16_t proxy_por
     }
     plan.doors.push_back(std::move(door));
   }
+  // The DNS door takes one listener of the 64; an allowed 127.0.0.53 entry keeps that address the
+  // host's (a TCP door there would shadow it otherwise) and the sandbox has no DNS server then.
+  bool dns_taken = false;
+  for (const TransparentDoor& d : plan.doors) dns_taken = dns_taken || d.listen_addr == kDnsAddr;
+  plan.dns = !plan.names.empty() && plan.doors.size() < kMaxTransparentDoors && !dns_taken;
   return plan;
 }
 

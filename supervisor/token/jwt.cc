@@ -27,6 +27,7 @@ json ClaimsJson(const Claims& c) {
                  {"policy_sha256", c.policy_sha256},
                  {"capabilities", c.capabilities}};
   if (!c.session.empty()) cordon["session"] = c.session;
+  if (!c.step.empty()) cordon["step"] = c.step;
   return json{{"iss", c.iss}, {"sub", c.sub}, {"aud", c.aud}, {"iat", c.iat}, {"nbf", c.nbf},
               {"exp", c.exp}, {"jti", c.jti}, {"cordon", cordon}};
 }
@@ -118,6 +119,7 @@ Result<Verified> Verify(std::string_view token, const std::vector<PublicKey>& ke
   cstr("class", &c.task_class);
   cstr("policy", &c.policy);
   cstr("policy_sha256", &c.policy_sha256);
+  cstr("step", &c.step);
   if (auto caps = co->find("capabilities"); caps != co->end() && caps->is_array())
     for (const json& e : *caps)
       if (e.is_string()) c.capabilities.push_back(e.get<std::string>());

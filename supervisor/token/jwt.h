@@ -29,6 +29,7 @@ struct Claims {
   std::string policy;
   std::string policy_sha256;
   std::vector<std::string> capabilities;  // "binding:<name>", "outbound:<entry>", "token:<audience>"
+  std::string step;     // a per-step token's step (TokenMint); "" for the task's own (left out)
 };
 
 nlohmann::json ClaimsJson(const Claims& c);

@@ -172,6 +172,78 @@ TEST(Identity, RotatedKeyStaysPublishedForItsTokensAndTheNextTokenUsesTheNewKey)
   EXPECT_EQ(first.Wait().exit_code, 0);
 }
 
+// A token for one execution step, minted through the API by the task's owner (cordon token mint):
+// the step is in its cordon claim, its life ends at the task's wall-clock limit (here 60 s, below
+// the 300 s maximum), it verifies offline and online, an audience the policy does not grant is
+// refused, the mint is in the evidence log (by jti, never the token), and once the task has
+// finished both a new mint and the step token's online check are refused.
+TEST(Identity, PerStepTokenIsMintedThroughTheApiForItsOwnersRunningTaskOnly) {
+  REQUIRE_SANDBOX();
+  IdentityDaemon id(R"({"name": "ident", "version": 1, "limits": {"max_wall_ms": 60000},
+    "bindings": [{"name": "api_token", "kind": "pipe", "source": "caller"}],
+    "identity": {"tokens": [{"audience": "svc-a", "binding": "api_token"}]}})");
+  Background task({BuildPath("bin/cordon"), "submit", "--socket", id.d.socket(), "--policy", "ident", "--", "/bin/sh",
+                   "-c", "cat <&$CORDON_FD_API_TOKEN; read line; echo done"});
+  auto own = task.ReadLine();
+  ASSERT_TRUE(own && !own->empty()) << id.d.Log();
+  const std::string task_id = id.NewestTaskId();
+  auto mint = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{BuildPath("bin/cordon"), "token", "mint", "--socket", id.d.socket()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunProgram(argv);
+  };
+  auto step = mint({task_id, "--aud", "svc-a", "--step", "fetch-report"});
+  ASSERT_EQ(step.exit_code, 0) << step.err << id.d.Log();
+  const std::string token = step.out.substr(0, step.out.find('\n'));
+  EXPECT_NE(token, *own);
+  auto offline = id.VerifyOffline(token, "svc-a");
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  EXPECT_EQ(JsonField(offline.out, "cordon/step"), "fetch-report") << offline.out;
+  EXPECT_EQ(JsonField(offline.out, "cordon/task"), task_id);
+  EXPECT_EQ(JsonField(offline.out, "sub"), "ci/default/tester");
+  const long long life = std::stoll(JsonField(offline.out, "exp")) - std::stoll(JsonField(offline.out, "iat"));
+  EXPECT_GT(life, 0);
+  EXPECT_LE(life, 60) << "bounded by the task's wall-clock limit, not the 300 s maximum";
+  EXPECT_EQ(JsonField(id.VerifyOffline(*own, "svc-a").out, "cordon/step"), "") << "the task's own token has no step";
+  auto python = id.VerifyPython(token, "svc-a");
+  EXPECT_EQ(python.exit_code, 0) << python.err;
+  EXPECT_EQ(id.VerifyOnline(token).exit_code, 0);
+
+  // Refusals while it runs: an audience the policy does not grant, a bad step name, no such task.
+  auto other = mint({task_id, "--aud", "svc-b"});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("no tokens for audience 'svc-b' (it grants: svc-a)"), std::string::npos) << other.err;
+  auto bad_step = mint({task_id, "--aud", "svc-a", "--step", "two words"});
+  EXPECT_EQ(bad_step.exit_code, 125);
+  EXPECT_NE(bad_step.err.find("step 'two words' is not"), std::string::npos) << bad_step.err;
+  auto unknown = mint({"t-nope", "--aud", "svc-a"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no task t-nope visible"), std::string::npos) << unknown.err;
+  auto no_aud = mint({task_id});
+  EXPECT_EQ(no_aud.exit_code, 125);
+  EXPECT_NE(no_aud.err.find("no audience given"), std::string::npos) << no_aud.err;
+
+  // Recorded: the mint by its jti, with its step and delivery; the token itself nowhere.
+  const std::string stored = id.StoredBytes();
+  const std::string jti = JsonField(offline.out, "jti");
+  EXPECT_NE(stored.find(jti), std::string::npos) << "token_minted record of the step token";
+  EXPECT_NE(stored.find("fetch-report"), std::string::npos) << "the step is recorded";
+  EXPECT_EQ(stored.find(token), std::string::npos) << "the step token is stored somewhere in " << id.d.dir();
+
+  task.CloseStdin();
+  auto ended = task.Wait();
+  EXPECT_EQ(ended.exit_code, 0) << ended.err;
+  auto late = mint({task_id, "--aud", "svc-a", "--step", "late"});
+  EXPECT_EQ(late.exit_code, 1);
+  EXPECT_NE(late.err.find("task " + task_id + " has finished; tokens are minted only for a running task"),
+            std::string::npos)
+      << late.err;
+  EXPECT_EQ(late.out, "");
+  auto after = id.VerifyOnline(token);
+  EXPECT_EQ(after.exit_code, 1) << after.out;
+  EXPECT_NE(after.err.find("task " + task_id + " has finished"), std::string::npos) << after.err;
+}
+
 TEST(Identity, TokenExpiresAfterItsMaximumLife) {
   REQUIRE_SANDBOX();
   IdentityDaemon id(BindingPolicy(R"("max_token_ttl_s": 1, )"));

@@ -121,6 +121,10 @@ void CheckInterception(bool pool) {
   const std::string script =
       "curl -sS -m 20 " + hdr + "https://" + g + "/curl-proxy; echo; "
       "env -u HTTPS_PROXY -u https_proxy curl -sS -m 20 " + hdr + "https://" + g + "/curl-transparent; echo; "
+      // HTTP/2-capable clients: ALPN offers h2 and http/1.1, the interceptor picks http/1.1.
+      "curl -sS -m 20 --http2 -w ' %{http_version}' " + hdr + "https://" + g + "/curl-h2; echo; "
+      "env -u HTTPS_PROXY -u https_proxy curl -sS -m 20 --http2 -w ' %{http_version}' " + hdr + "https://" + g +
+      "/curl-h2-transparent; echo; "
       "python3 -c 'import os, urllib.request as u; print(u.urlopen(u.Request(\"https://" + g +
       "/python\", headers={\"X-Api-Key\": os.environ[\"API_KEY\"]}), timeout=20).read().decode())'; "
       "node -e 'fetch(\"https://" + g + "/node\", {headers: {\"X-Api-Key\": process.env.API_KEY}})"
@@ -143,12 +147,15 @@ void CheckInterception(bool pool) {
     ASSERT_EQ(JsonField(ev, "sandbox/pooled"), "true") << "no run found the warm pool ready: " << d.Log();
   }
   // Every client trusted the interception CA, the server got the real value; 502 from the rogue.
-  EXPECT_EQ(run.out, "ok-/curl-proxy\nok-/curl-transparent\nok-/python\nok-/node\n502\n0\n") << run.err << d.Log();
+  EXPECT_EQ(run.out,
+            "ok-/curl-proxy\nok-/curl-transparent\nok-/curl-h2 1.1\nok-/curl-h2-transparent 1.1\nok-/python\nok-/node\n"
+            "502\n0\n")
+      << run.err << d.Log();
   EXPECT_EQ(run.out.find(kSecret), std::string::npos);
 
   // The good server saw the secret's value and the token, never the placeholder.
   auto reqs = good.Requests();
-  ASSERT_GE(reqs.size(), 4u) << ReadFile(good.log);
+  ASSERT_GE(reqs.size(), 6u) << ReadFile(good.log);
   std::vector<std::string> paths;
   for (const auto& l : reqs) {
     EXPECT_EQ(JsonField(l, "headers/X-Api-Key"), kSecret) << l;
@@ -156,7 +163,7 @@ void CheckInterception(bool pool) {
     EXPECT_EQ(l.find("cordon-secret-"), std::string::npos) << l;
     paths.push_back(JsonField(l, "path"));
   }
-  for (const char* p : {"/curl-proxy", "/curl-transparent", "/python", "/node"})
+  for (const char* p : {"/curl-proxy", "/curl-transparent", "/curl-h2", "/curl-h2-transparent", "/python", "/node"})
     EXPECT_NE(std::find(paths.begin(), paths.end(), p), paths.end()) << p << " never arrived: " << ReadFile(good.log);
   // The rogue server's certificate did not verify: the request never left the proxy.
   EXPECT_EQ(rogue.Requests().size(), 0u) << ReadFile(rogue.log);
@@ -183,7 +190,7 @@ void CheckInterception(bool pool) {
       EXPECT_EQ(JsonField(ev, e + "credentials"), "") << ev;
     }
   }
-  EXPECT_EQ(intercepted, 4) << ev;
+  EXPECT_EQ(intercepted, 6) << ev;
   EXPECT_EQ(refused, 1) << ev;
   EXPECT_EQ(ev.find(kSecret), std::string::npos);
   RunProgram({"/bin/rm", "-rf", dir});

@@ -4,6 +4,8 @@
 // with the proxy's records. Every server runs on this machine's loopback, started by the test.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <gtest/gtest.h>
 #include <netdb.h>
 #include <signal.h>
@@ -266,6 +268,85 @@ TEST(TransparentEgress, PythonSocketByNameAllowedAndRefusedWithEvidence) {
   EXPECT_NE(JsonField(ev, no + "reason").find("loopback and not in outbound.allow"), std::string::npos) << ev;
   EXPECT_EQ(allowed.served(), 1);
   EXPECT_EQ(refused.served(), 0);
+}
+
+// The first IPv4 address of an interface that is up and not loopback, or "": a host address the
+// test's servers listen on, which a sandbox reaches only as an allowed literal.
+std::string HostNonLoopbackAddress() {
+  ifaddrs* all = nullptr;
+  if (::getifaddrs(&all) < 0) return "";
+  std::string out;
+  for (ifaddrs* i = all; i && out.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
+      continue;
+    out = inet_ntoa(reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr);
+  }
+  ::freeifaddrs(all);
+  return out;
+}
+
+// A client that connects to an allowed non-loopback IP literal (no name, no proxy variables): the
+// shim puts the address on the sandbox's lo, the door there relays it with the proxy's checks and
+// record. Another port of that address, and another address, never leave the sandbox.
+TEST(TransparentEgress, RawTcpToAnAllowedNonLoopbackAddressLiteral) {
+  REQUIRE_SANDBOX();
+  const std::string ip = HostNonLoopbackAddress();
+  if (ip.empty()) GTEST_SKIP() << "this host has no IPv4 address on an interface other than loopback";
+  PyServer allowed("echo", ip), other("echo", ip);
+  const std::string script =
+      "import errno, socket, sys\n"
+      "for host, port in ((sys.argv[1], sys.argv[2]), (sys.argv[1], sys.argv[3]), ('198.51.100.7', sys.argv[2])):\n"
+      "    try:\n"
+      "        s = socket.create_connection((host, int(port)), timeout=5)\n"
+      "        s.sendall(b'ping'); s.shutdown(socket.SHUT_WR)\n"
+      "        d = s.recv(100)\n"
+      "        print('reply', d.decode() if d else 'none')\n"
+      "    except OSError as e:\n"
+      "        print('refused', errno.errorcode.get(e.errno, type(e).__name__))\n";
+  auto r = CordonRun(NoProxy({"python3", "-c", script, ip, allowed.sport(), other.sport()}),
+                     {"--policy", Policy("literal", Quote(ip + ":" + allowed.sport())), "--evidence", "-"});
+  std::string ev = EvidenceLine(r);
+  // The allowed pair is relayed; another port of the same address has no listener (the address is
+  // the sandbox's own now); an address the policy does not name has no route inside.
+  EXPECT_EQ(r.out.substr(0, r.out.find('{')), "reply ping\nrefused ECONNREFUSED\nrefused ENETUNREACH\n")
+      << r.out << r.err;
+  EXPECT_EQ(JsonField(ev, "egress/0/host"), ip) << ev;
+  EXPECT_EQ(JsonField(ev, "egress/0/port"), allowed.sport()) << ev;
+  EXPECT_EQ(JsonField(ev, "egress/0/via"), "transparent") << ev;
+  EXPECT_EQ(JsonField(ev, "egress/0/decision"), "allow") << ev;
+  EXPECT_EQ(JsonField(ev, "egress/0/bytes_up"), "4") << ev;
+  EXPECT_EQ(JsonField(ev, "egress/1/decision"), "") << "only one connection left the sandbox: " << ev;
+  EXPECT_EQ(allowed.served(), 1);
+  EXPECT_EQ(other.served(), 0);
+}
+
+// A client that sends DNS queries itself (Node's dns.resolve*, c-ares, ignoring /etc/hosts) asks
+// the sandbox's own DNS server: an allowed name gets its 127.77.0.x, its AAAA is empty, and any
+// other name does not exist, recorded as a refused destination. No query leaves the sandbox.
+TEST(TransparentEgress, DnsQueriesInsideTheSandboxAnswerOnlyAllowedNames) {
+  REQUIRE_SANDBOX();
+  const std::string script =
+      "const dns = require('dns').promises;\n"
+      "(async () => {\n"
+      "  for (const [fn, name] of [['resolve4', 'svc.cordon-test'], ['resolve6', 'svc.cordon-test'],\n"
+      "                            ['resolve4', 'other.cordon-test'], ['resolve4', 'db.cordon-test']]) {\n"
+      "    try { console.log(fn, name, (await dns[fn](name)).join(',')); }\n"
+      "    catch (e) { console.log(fn, name, e.code); }\n"
+      "  }\n"
+      "})();\n";
+  auto r = CordonRun(NoProxy({"node", "-e", script}),
+                     {"--policy", Policy("dns", Quote("svc.cordon-test:80") + "," + Quote("db.cordon-test:5432")),
+                      "--evidence", "-"});
+  std::string ev = EvidenceLine(r);
+  EXPECT_EQ(r.out.substr(0, r.out.find('{')),
+            "resolve4 svc.cordon-test 127.77.0.1\nresolve6 svc.cordon-test ENODATA\n"
+            "resolve4 other.cordon-test ENOTFOUND\nresolve4 db.cordon-test 127.77.0.2\n")
+      << r.out << r.err;
+  const std::string rec = RecordWith(ev, "via", "dns");
+  EXPECT_EQ(JsonField(ev, rec + "host"), "other.cordon-test") << ev;
+  EXPECT_EQ(JsonField(ev, rec + "decision"), "deny") << ev;
+  EXPECT_EQ(JsonField(ev, rec + "port"), "53") << ev;
+  EXPECT_EQ(JsonField(ev, "egress/1/host"), "") << "one record: the refused name, once: " << ev;
 }
 
 // psql (which has no proxy support at all) against a server speaking enough of the protocol.

@@ -71,16 +71,24 @@ TEST(Protocol, LaunchSpecRoundTrip) {
   EXPECT_EQ(out.transparent[1].port, 8080u);
 }
 
-// Transparent egress listeners are loopback addresses with a port, only beside the proxy.
-TEST(Protocol, TransparentListenersOutsideLoopbackAreRejected) {
-  for (auto [addr, port, proxy] : {std::tuple{0x0a000001u, 80u, 3128u}, std::tuple{0x7f000001u, 0u, 3128u},
-                                   std::tuple{0x7f000001u, 70000u, 3128u}, std::tuple{0x7f000001u, 80u, 0u}}) {
+// Transparent egress listeners are unicast addresses with a port (loopback, or a literal the shim
+// puts on lo), only beside the proxy.
+TEST(Protocol, TransparentListenersOnNonUnicastAddressesAreRejected) {
+  for (auto [addr, port, proxy] : {std::tuple{0x00000000u, 80u, 3128u}, std::tuple{0xe0000001u, 80u, 3128u},
+                                   std::tuple{0xffffffffu, 80u, 3128u}, std::tuple{0x7f000001u, 0u, 3128u},
+                                   std::tuple{0x7f000001u, 140000u, 3128u}, std::tuple{0x7f000001u, 80u, 0u}}) {
     proto::LaunchSpec in = Sample(), out;
     in.proxy_port = proxy;
     in.transparent = {{addr, port}};
     std::string bytes = proto::EncodeLaunchSpec(in);
     EXPECT_FALSE(proto::DecodeLaunchSpec(bytes.data(), bytes.size(), &out)) << addr << ":" << port;
   }
+  proto::LaunchSpec in = Sample(), out;
+  in.transparent = {{0x0a010203u, 5432u}, {0x7f000035u, 53u | proto::kTransparentUdp}};  // a literal; DNS
+  std::string bytes = proto::EncodeLaunchSpec(in);
+  ASSERT_TRUE(proto::DecodeLaunchSpec(bytes.data(), bytes.size(), &out));
+  EXPECT_EQ(out.transparent.at(0).addr, 0x0a010203u);
+  EXPECT_EQ(out.transparent.at(1).port, 53u | proto::kTransparentUdp);
 }
 
 TEST(Protocol, EveryTruncationAndTrailingByteIsRejected) {
