@@ -17,6 +17,7 @@
 #include <map>
 
 #include "common/fs_util.h"
+#include "common/landlock.h"
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "supervisor/task/rootfs.h"
@@ -147,6 +148,10 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy_
   s.seccomp_flags = t->filter_->filter_flags;
   if (t->filter_->allows_held_wait) s.flags |= proto::kFlagFilterBeforeGo;
   if (t->filter_->allows_clock) s.flags |= proto::kFlagClockAfterFilter;
+  // Landlock behind the namespaces where the kernel has it (docs/landlock.md); CORDON_LANDLOCK=off
+  // leaves it out, to measure what it costs.
+  if (const char* ll = ::getenv("CORDON_LANDLOCK"); !(ll && std::strcmp(ll, "off") == 0) && landlock::Abi() > 0)
+    s.flags |= proto::kFlagLandlock;
   if (policy.outbound.mode != egress::OutboundMode::kNone) s.proxy_port = kProxyPort;
   const PolicyLimits& lim = policy.limits;
   // The task's cgroup, created and limited before anything of the task exists, or the monitor.

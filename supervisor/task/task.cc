@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/landlock.h"
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "supervisor/evidence/record.h"
@@ -301,6 +302,7 @@ TaskReport Task::Report() const {
   r.tmpfs_bytes = spec_.tmpfs_bytes;
   r.shim_pid = shim_pid_;
   r.pooled = pooled_;
+  r.landlock_abi = (spec_.flags & proto::kFlagLandlock) ? landlock::Abi() : 0;
   r.timing = timing_;
   r.outcome = outcome_;
   r.exit = exit_;
