@@ -76,6 +76,8 @@ std::string NewTaskId() {
   return s;
 }
 
+std::vector<std::string> BuildTaskEnv(const Policy& policy, const TaskRequest& req) { return BuildEnv(policy, req); }
+
 Result<RuntimePaths> LocateRuntime() {
   RuntimePaths rt;
   char exe[4096];

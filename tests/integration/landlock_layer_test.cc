@@ -6,8 +6,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <string>
+#include <sys/stat.h>
 
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "tests/support/daemon_process.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
@@ -27,7 +32,7 @@ int HostLandlockAbi() {
                    << " (CONFIG_SECURITY_LANDLOCK, lsm=landlock)";                                \
   } while (0)
 
-RunResult Run(const std::string& script, bool layer) {
+RunResult RunScript(const std::string& script, bool layer) {
   RunOptions o;
   if (!layer) o.env = EnvWith("CORDON_LANDLOCK=off");
   return CordonRun({"/bin/sh", "-c", script}, {"--evidence", "-"}, o);
@@ -35,14 +40,14 @@ RunResult Run(const std::string& script, bool layer) {
 
 TEST(LandlockLayer, EvidenceRecordsTheAbiUsed) {
   REQUIRE_LANDLOCK(1);
-  RunResult on = Run("true", true);
+  RunResult on = RunScript("true", true);
   ASSERT_EQ(on.exit_code, 0) << on.err;
   const std::string ev = EvidenceLine(on);
   EXPECT_EQ(JsonField(ev, "sandbox/landlock/abi"), std::to_string(HostLandlockAbi())) << ev;
   EXPECT_EQ(JsonField(ev, "sandbox/landlock/layer"), "second") << ev;
   // The step is stamped where it ran.
   EXPECT_NE(JsonField(ev, "timing/steps").find("landlock"), std::string::npos) << ev;
-  RunResult off = Run("true", false);
+  RunResult off = RunScript("true", false);
   ASSERT_EQ(off.exit_code, 0) << off.err;
   EXPECT_EQ(JsonField(EvidenceLine(off), "sandbox/landlock"), "null") << off.out;
 }
@@ -54,20 +59,66 @@ TEST(LandlockLayer, NoNewFilesOutsideTheScratchEvenWhereTheMountIsWritable) {
       "touch /dev/planted 2>/dev/null && echo dev=made || echo dev=refused; "
       "touch /tmp/a /work/b /dev/shm/c && echo scratch=ok; echo x > /dev/null && echo null=ok; "
       "cat /etc/passwd >/dev/null && echo read=ok";
-  RunResult on = Run(script, true);
+  RunResult on = RunScript(script, true);
   EXPECT_EQ(on.exit_code, 0) << on.err;
   EXPECT_NE(on.out.find("dev=refused\nscratch=ok\nnull=ok\nread=ok\n"), std::string::npos) << on.out;
-  RunResult off = Run(script, false);
+  RunResult off = RunScript(script, false);
   EXPECT_NE(off.out.find("dev=made\n"), std::string::npos) << off.out;
+}
+
+// A directory of the host reaches the task as its stdin: /proc/self/fd/0 leads out of the mount
+// namespace to the host's tree (the leaked-fd escape of runc's CVE-2024-21626), where `..` climbs
+// past the directory. The mount namespace cannot stop that; the Landlock layer gives fd 0 a rule
+// for what it is (a directory, read-only beneath it) and refuses everything outside.
+RunResult RunWithHostDirAsStdin(const std::string& script, bool layer) {
+  const std::string inner = FreshTempDir("landlock-inner");
+  ::chmod(inner.c_str(), 0777);  // writable by the task's uid, rootful or rootless
+  std::string cmd = BuildPath("bin/cordon") + " run -- /bin/sh -c '" + script + "' < " + inner;
+  RunOptions o;
+  if (!layer) o.env = EnvWith("CORDON_LANDLOCK=off");
+  return RunProgram({"/bin/sh", "-c", cmd}, o);
+}
+
+TEST(LandlockLayer, LeakedHostDirectoryFdCannotReachPastItself) {
+  REQUIRE_LANDLOCK(1);
+  WriteTempFile("landlock-secret", "s3cret\n");  // beside the directory, readable by anyone
+  const std::string script =
+      "cat /proc/self/fd/0/../landlock-secret 2>/dev/null || echo secret=refused; "
+      "ls /proc/self/fd/0/ >/dev/null && echo listed=ok; "
+      "touch /proc/self/fd/0/planted 2>/dev/null && echo plant=made || echo plant=refused";
+  RunResult on = RunWithHostDirAsStdin(script, true);
+  EXPECT_EQ(on.exit_code, 0) << on.err;
+  EXPECT_EQ(on.out, "secret=refused\nlisted=ok\nplant=refused\n") << on.err;
+  // The same escape with the layer off: the mount namespace alone lets it through.
+  RunResult off = RunWithHostDirAsStdin(script, false);
+  EXPECT_EQ(off.out, "s3cret\nlisted=ok\nplant=made\n") << off.err;
+}
+
+// cordond's warm pool: a sandbox built before its task still applies the layer once the task's
+// stdio has arrived, and the evidence says so.
+TEST(LandlockLayer, PooledSandboxOfCordondAppliesTheLayer) {
+  REQUIRE_LANDLOCK(1);
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  RunResult run, ev;
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    run = d.Cli({"submit", "--", "/bin/sh", "-c", "touch /dev/planted 2>/dev/null && echo dev=made || echo dev=refused"});
+    auto ps = d.Cli({"ps", "--all", "--json", "--limit", "1"});
+    ev = d.Cli({"evidence", JsonField(ps.out, "0/task_id")});
+    if (JsonField(ev.out, "sandbox/pooled") == "true") break;
+  }
+  ASSERT_EQ(JsonField(ev.out, "sandbox/pooled"), "true") << ev.out << d.Log();
+  EXPECT_EQ(run.out, "dev=refused\n") << run.err;
+  EXPECT_EQ(JsonField(ev.out, "sandbox/landlock/abi"), std::to_string(HostLandlockAbi())) << ev.out;
 }
 
 TEST(LandlockLayer, TaskCannotSignalOutsideItsDomain) {
   REQUIRE_LANDLOCK(6);
   // PID 1 of the sandbox runs as the task's uid: only the signal scope keeps the task from it.
   const std::string script = "kill -0 1 2>/dev/null; echo kill=$?";
-  RunResult on = Run(script, true);
+  RunResult on = RunScript(script, true);
   EXPECT_NE(on.out.find("kill=1\n"), std::string::npos) << on.out << on.err;
-  RunResult off = Run(script, false);
+  RunResult off = RunScript(script, false);
   EXPECT_NE(off.out.find("kill=0\n"), std::string::npos) << off.out << off.err;
 }
 
