@@ -236,6 +236,7 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
 
   // We outlive the task: whatever it leaves behind is reparented to us and killed at the end.
   (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) return Fail(errno, "landlock mode: fork");
   if (pid == 0) {
@@ -251,6 +252,10 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
     }
     if (rootful && (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0))
       ChildFail(ew, 2, errno);
+    // The task dies with `cordon run` (set after the id change, which clears it). Its own children
+    // are not covered: without a PID namespace they are killed only when `cordon run` ends normally.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(ew, 2, errno);
+    if (::getppid() != parent) ChildFail(ew, 2, ESRCH);  // `cordon run` is already gone
     if (::chdir(cwd.c_str()) != 0) ChildFail(ew, 3, errno);
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildFail(ew, 4, errno);
     if (int err = landlock::RestrictSelf(ruleset.Get()); err < 0) ChildFail(ew, 5, -err);
