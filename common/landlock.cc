@@ -1,6 +1,7 @@
 #include "common/landlock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -74,6 +75,24 @@ int AllowPath(int ruleset, int fd, uint64_t access) {
   if (!S_ISDIR(st.st_mode)) access &= ~kDirOnly;
   PathBeneathAttr attr{access, fd};
   return ::syscall(SYS_landlock_add_rule, ruleset, kRulePathBeneath, &attr, 0) == 0 ? 0 : Fail();
+}
+
+int AllowOpenFd(int ruleset, int fd, uint64_t fs_rights, bool dir_writable) {
+  struct stat st;
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fstat(fd, &st) != 0) return 0;  // not open: nothing to allow
+  uint64_t access = 0;
+  if (S_ISDIR(st.st_mode)) {
+    access = dir_writable ? fs_rights : kFsReadOnly;
+  } else if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) {
+    const int mode = fl & O_ACCMODE;
+    if ((fl & O_PATH) || mode == O_RDONLY || mode == O_RDWR) access |= kFsReadFile;
+    if (!(fl & O_PATH) && (mode == O_WRONLY || mode == O_RDWR)) access |= kFsWriteFile | (fs_rights & kFsTruncate);
+    if (S_ISCHR(st.st_mode)) access |= fs_rights & kFsIoctlDev;
+  } else {
+    return 0;
+  }
+  return AllowPath(ruleset, fd, access);
 }
 
 int AllowPort(int ruleset, uint64_t port, uint64_t access) {

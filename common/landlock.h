@@ -49,6 +49,12 @@ int CreateRuleset(int abi, uint64_t fs, uint64_t net, uint64_t scoped);
 // Allows `access` beneath the directory (or on the file) `fd` refers to (an O_PATH fd will do).
 // Access rights a non-directory cannot have are masked off for it. Returns 0 or -errno.
 int AllowPath(int ruleset, int fd, uint64_t access);
+// Allows what open fd `fd` already gives, so that reopening it by name (/dev/stdout,
+// /proc/self/fd/N) or opening beneath it keeps working under the ruleset: a regular file or a
+// device the access it was opened with (read, write and truncate; device ioctls), a directory
+// read-only or, with `dir_writable`, every right of `fs_rights` beneath it. Pipes, sockets and
+// fds that are not open need no rule: returns 0 for them. Returns 0 or -errno.
+int AllowOpenFd(int ruleset, int fd, uint64_t fs_rights, bool dir_writable);
 // Allows `access` (kNetBindTcp, kNetConnectTcp) on TCP `port`. Returns 0 or -errno.
 int AllowPort(int ruleset, uint64_t port, uint64_t access);
 // Enforces the ruleset on this thread and its future children (needs no_new_privs or

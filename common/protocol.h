@@ -119,6 +119,7 @@ inline constexpr uint32_t kFlagFilterBeforeGo = 1u << 4;  // a held task loads i
                                                           // waits for kGo: the filter allows that wait
 inline constexpr uint32_t kFlagClockAfterFilter = 1u << 5;  // the filter allows clock_gettime: the
                                                             // exec step may be stamped after it
+inline constexpr uint32_t kFlagLandlock = 1u << 6;  // the task applies Landlock as a second layer (docs/landlock.md)
 
 // One entry of the new root's filesystem, applied in order.
 enum class MountKind : uint32_t {

@@ -36,6 +36,7 @@ const char* SetupStepName(SetupStep step) {
     case SetupStep::kDropCaps: return "drop-caps";
     case SetupStep::kNoNewPrivs: return "no-new-privs";
     case SetupStep::kAwaitTask: return "await-task";
+    case SetupStep::kLandlock: return "landlock";
     case SetupStep::kChdir: return "chdir";
     case SetupStep::kAwaitGo: return "await-go";
     case SetupStep::kSeccomp: return "seccomp";

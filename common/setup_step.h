@@ -46,6 +46,7 @@ enum class SetupStep : uint32_t {
   kDropCaps,         // clear ambient, inheritable, permitted, effective
   kNoNewPrivs,       // PR_SET_NO_NEW_PRIVS: setuid binaries cannot regain privileges
   kAwaitTask,        // pooled: built, waiting for the task's kStart (argv, envp, cwd, stdio)
+  kLandlock,         // Landlock as a second layer: the task's view as a ruleset, scopes (docs/landlock.md)
   kChdir,            // chdir(cwd), without capabilities
   kAwaitGo,          // held start (kStartHold): wait for kGo (after kSeccomp with kFlagFilterBeforeGo)
   kSeccomp,          // seccomp(SET_MODE_FILTER) with the supervisor's BPF

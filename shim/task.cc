@@ -19,6 +19,7 @@
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "shim/failure.h"
+#include "shim/landlock.h"
 #include "shim/privileges.h"
 #include "shim/read_memfd.h"
 
@@ -251,7 +252,14 @@ bool IsSkippable(int err) { return err == ENOENT || err == ENOTDIR || err == EST
   Die(a, SetupStep::kExec, ENOENT, "command not found in PATH: ", file, kExitNotFound);
 }
 
+// Landlock behind the mount namespace (shim/landlock.h), once every fd the task gets is in place.
+void Landlock(TaskArgs& a) {
+  Failure f;
+  if (!ApplyLandlockLayer(*a.spec, static_cast<int>(a.fds.size()), &f)) Die(a, f);
+}
+
 bool Always(const TaskArgs&) { return true; }
+bool WithLandlock(const TaskArgs& a) { return a.spec->flags & proto::kFlagLandlock; }
 bool Cold(const TaskArgs& a) { return a.start_fd < 0; }
 bool Pooled(const TaskArgs& a) { return a.start_fd >= 0; }
 bool Held(const TaskArgs& a) { return a.go_fd >= 0; }
@@ -276,6 +284,7 @@ constexpr TaskStep kTaskSteps[] = {
     {SetupStep::kNoNewPrivs, SetNoNewPrivs, Always},
     {SetupStep::kAwaitTask, AwaitTask, Pooled},
     {SetupStep::kStdioFds, PlaceFds, Pooled},
+    {SetupStep::kLandlock, Landlock, WithLandlock},
     {SetupStep::kChdir, EnterCwd, Always},
     {SetupStep::kSeccomp, LoadFilter, FilterBeforeGo},
     {SetupStep::kAwaitGo, AwaitGo, Held},

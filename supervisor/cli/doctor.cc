@@ -18,6 +18,7 @@
 #include "common/unique_fd.h"
 #include "supervisor/cgroup/layout.h"
 #include "supervisor/host/facts.h"
+#include "supervisor/host/landlock_mode.h"
 #include "supervisor/host/namespace_refusal.h"
 
 namespace cordon {
@@ -35,6 +36,9 @@ constexpr const char* kDoctorUsage =
     "Options:\n"
     "  --json     One JSON object on stdout (fields in docs/environments.md)\n"
     "  -h, --help Show this help\n"
+    "\n"
+    "Modes: full (every namespace); landlock (namespaces refused: `cordon run --allow-landlock-mode`\n"
+    "runs tasks degraded, docs/landlock.md); none; unknown (the probe could not run).\n"
     "\n"
     "Exit codes: 0 full sandboxes can be built here; 1 they cannot (the report says why); 125 bad usage.\n";
 
@@ -79,18 +83,18 @@ int CmdDoctor(int argc, char** argv) {
 
   // The verdict: the first thing a full sandbox needs that this host refuses, with its fix.
   std::string mode = "full", why;
+  const std::string ns_refusal = host::NamespaceRefusal(probe, facts);
   if (probe.probe_err != 0) {
     mode = "unknown";
-    why = "the probe could not run: " + Errno(probe.probe_err);
-  } else if (probe.clone3_err != 0) {
+    why = ns_refusal;
+  } else if (!ns_refusal.empty() && landlock_abi > 0) {
+    // Namespaces refused, Landlock there: the degraded mode, only when a run asks for it.
+    mode = "landlock";
+    why = ns_refusal + "; `cordon run --allow-landlock-mode` runs tasks degraded here (Landlock ABI " +
+          std::to_string(landlock_abi) + ", no namespaces; docs/landlock.md)";
+  } else if (!ns_refusal.empty()) {
     mode = "none";
-    why = host::ExplainCloneRefusal(probe.clone3_err, facts);
-  } else if (probe.proc_tried && probe.proc_err != 0) {
-    mode = "none";
-    why = host::ExplainProcRefusal(probe.proc_err, facts);
-  } else if (probe.proc_tried && probe.uts_err != 0) {
-    mode = "none";
-    why = host::ExplainHostnameRefusal(probe.uts_err, facts);
+    why = ns_refusal + "; and no Landlock for --allow-landlock-mode";
   } else if (!notify) {
     mode = "none";
     why = "this kernel has no seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0 or later)";
@@ -147,6 +151,12 @@ int CmdDoctor(int argc, char** argv) {
         {"clone3", probe.clone3_err != ENOSYS},
         {"landlock_abi", landlock_abi > 0 ? landlock_abi : 0},
     };
+    if (mode == "landlock") {
+      nlohmann::json missing = nlohmann::json::array();
+      for (const auto& g : host::LandlockModeGaps(landlock_abi, facts.euid == 0))
+        missing.push_back({{"guarantee", g.guarantee}, {"effect", g.effect}});
+      j["landlock_mode_missing"] = missing;
+    }
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("mode:            %s\n", mode.c_str());
@@ -174,6 +184,11 @@ int CmdDoctor(int argc, char** argv) {
     std::printf("pidfd:           %s\n", pidfd_err == 0 ? "yes" : Errno(pidfd_err).c_str());
     std::printf("clone3:          %s\n", probe.clone3_err == ENOSYS ? "refused (ENOSYS)" : "yes");
     std::printf("landlock:        %s\n", landlock_text.c_str());
+    if (mode == "landlock") {
+      std::printf("landlock mode lacks, against a full sandbox:\n");
+      for (const auto& g : host::LandlockModeGaps(landlock_abi, facts.euid == 0))
+        std::printf("  %-19s %s\n", g.guarantee.c_str(), g.effect.c_str());
+    }
   }
   return mode == "full" ? 0 : 1;
 }

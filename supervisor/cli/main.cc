@@ -29,6 +29,7 @@
 #include "supervisor/task/task.h"
 #include "supervisor/cli/metrics.h"
 #include "supervisor/cli/doctor.h"
+#include "supervisor/cli/landlock_run.h"
 
 namespace cordon {
 namespace {
@@ -103,6 +104,10 @@ constexpr const char* kRunUsage =
     "  --per-process-limits Accept per-process rlimits for memory_bytes and max_cpu_ms when\n"
     "                       neither a cgroup nor the supervisor's monitor can hold the whole\n"
     "                       sandbox to them (otherwise such a run is refused).\n"
+    "  --allow-landlock-mode  Where user namespaces cannot be created, run the task degraded\n"
+    "                       instead of refusing: no namespaces, held by Landlock, seccomp,\n"
+    "                       no_new_privs and rlimits (docs/landlock.md). The evidence says\n"
+    "                       sandbox.mode landlock and lists what is missing.\n"
     "  --tty                Also bind /dev/tty into the sandbox.\n"
     "  --id-range S:C       Rootful only: host uids/gids for tasks (default 524288:65536, or\n"
     "                       CORDON_ID_RANGE).\n"
@@ -188,12 +193,36 @@ Result<void> WriteEvidenceLine(int fd, const std::string& json) {
   return {};
 }
 
+// The end of a run, full or landlock mode: the outcome's line, the evidence record where asked for.
+int FinishRun(const TaskOutcome& o, const std::string& evidence_json, const std::string& evidence, int evidence_fd,
+              evlog::LogWriter* run_log, const std::string& artifact, const std::string& evidence_log) {
+  if (!o.message.empty() && o.failure != FailureClass::kNone) std::fprintf(stderr, "cordon: %s\n", o.message.c_str());
+  if (!evidence.empty()) {
+    // A caller that asked for evidence learns from the exit status when there is none: 123, with
+    // the task's own status on stderr (README "Exit codes").
+    if (auto w = WriteEvidenceLine(evidence == "-" ? STDOUT_FILENO : evidence_fd, WithArtifact(evidence_json, artifact));
+        !w) {
+      std::fprintf(stderr, "cordon: writing the evidence record to %s failed: %s; the task %s\n",
+                   evidence == "-" ? "stdout" : evidence.c_str(), w.error().Message().c_str(),
+                   OutcomeText(o).c_str());
+      return kExitEvidenceNotWritten;
+    }
+  }
+  if (run_log)
+    if (auto a = AppendRunEvidence(*run_log, WithArtifact(evidence_json, artifact)); !a) {
+      std::fprintf(stderr, "cordon: appending the evidence record to the log in %s failed: %s; the task %s\n",
+                   evidence_log.c_str(), a.error().Message().c_str(), OutcomeText(o).c_str());
+      return kExitEvidenceNotWritten;
+    }
+  return o.exit_code;
+}
+
 int CmdRun(int argc, char** argv) {
   const uint64_t received = sys::MonotonicNs();
   std::string policy_name = "default", evidence, evidence_log, cwd = "/work", id_range, app = "default", tenant;
   std::string artifact_file, artifact_sha256, artifact_name;  // docs/evidence.md "Artifact hash"
   std::vector<std::string> env_args, fd_args, limit_args;
-  bool tty = false, per_process_limits = false;
+  bool tty = false, per_process_limits = false, allow_landlock_mode = false;
   int i = 0;
   for (; i < argc; ++i) {
     std::string a = argv[i], v;
@@ -207,6 +236,10 @@ int CmdRun(int argc, char** argv) {
     }
     if (a == "--tty") {
       tty = true;
+      continue;
+    }
+    if (a == "--allow-landlock-mode") {
+      allow_landlock_mode = true;
       continue;
     }
     if (a == "--per-process-limits") {
@@ -354,13 +387,22 @@ int CmdRun(int argc, char** argv) {
                       "cordon run --help");
   }
 
+  // Landlock mode (docs/landlock.md): only when asked for, and only where namespaces are refused.
+  const std::string landlock_refusal = allow_landlock_mode ? cli::FullSandboxRefusal() : "";
   FilterOptions fo;
   fo.data_dir = rt->data_dir;
+  fo.notify = landlock_refusal.empty();  // landlock mode has no supervisor to answer a listener
   if (TestKnobSet("CORDON_NO_BPF_CACHE")) fo.use_cache = false;
   auto filter = LoadSeccompFilter(policy->seccomp_profile, fo);
   if (!filter) return Failed(filter.error());
   // The profile's warnings (unknown metadata keys, skipped rules), when it was compiled now.
   for (const auto& w : filter->warnings) std::fprintf(stderr, "cordon: warning: seccomp profile %s\n", w.c_str());
+
+  if (!landlock_refusal.empty()) {
+    auto lr = cli::RunInLandlockMode(*policy, *filter, req, landlock_refusal);
+    if (!lr) return Failed(lr.error());
+    return FinishRun(lr->outcome, lr->evidence, evidence, evidence_fd.Get(), run_log.get(), artifact, evidence_log);
+  }
 
   // Per-task cgroups where this host and this user allow them; otherwise rlimits (and the evidence
   // says which). Detected per run: a one-shot CLI has no state to keep it in.
@@ -384,26 +426,8 @@ int CmdRun(int argc, char** argv) {
                                   std::make_shared<const SeccompFilter>(std::move(*filter)), req, ids, received,
                                   layout ? &*layout : nullptr, kPooledRun);
   if (!task) return Failed(task.error());
-  const TaskOutcome& o = (*task)->outcome();
-  if (!o.message.empty() && o.failure != FailureClass::kNone) std::fprintf(stderr, "cordon: %s\n", o.message.c_str());
-  if (!evidence.empty()) {
-    // A caller that asked for evidence learns from the exit status when there is none: 123, with
-    // the task's own status on stderr (README "Exit codes").
-    if (auto w = WriteEvidenceLine(evidence == "-" ? STDOUT_FILENO : evidence_fd.Get(), WithArtifact((*task)->EvidenceJson(), artifact));
-        !w) {
-      std::fprintf(stderr, "cordon: writing the evidence record to %s failed: %s; the task %s\n",
-                   evidence == "-" ? "stdout" : evidence.c_str(), w.error().Message().c_str(),
-                   OutcomeText(o).c_str());
-      return kExitEvidenceNotWritten;
-    }
-  }
-  if (run_log)
-    if (auto a = AppendRunEvidence(*run_log, WithArtifact((*task)->EvidenceJson(), artifact)); !a) {
-      std::fprintf(stderr, "cordon: appending the evidence record to the log in %s failed: %s; the task %s\n",
-                   evidence_log.c_str(), a.error().Message().c_str(), OutcomeText(o).c_str());
-      return kExitEvidenceNotWritten;
-    }
-  return o.exit_code;
+  return FinishRun((*task)->outcome(), (*task)->EvidenceJson(), evidence, evidence_fd.Get(), run_log.get(), artifact,
+                   evidence_log);
 }
 
 }  // namespace

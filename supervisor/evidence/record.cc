@@ -45,6 +45,14 @@ nlohmann::json BuildEvidence(const TaskReport& r) {
   sandbox["tmpfs_bytes"] = r.tmpfs_bytes;
   sandbox["shim_pid"] = r.shim_pid;
   sandbox["pooled"] = r.pooled;
+  // Landlock as a second layer (docs/landlock.md): the ABI used, and the scopes it gave.
+  if (r.landlock_abi > 0)
+    sandbox["landlock"] = {{"abi", r.landlock_abi},
+                           {"layer", "second"},
+                           {"net", false},
+                           {"scoped", r.landlock_abi >= 6 ? json{"abstract_unix_socket", "signal"} : json::array()}};
+  else
+    sandbox["landlock"] = nullptr;
   ev["sandbox"] = sandbox;
   json denied = json::array();
   const seccomp::DenialLog& slog = r.seccomp;

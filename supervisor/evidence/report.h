@@ -51,6 +51,7 @@ struct TaskReport {
   uint64_t tmpfs_bytes = 0;
   pid_t shim_pid = -1;
   bool pooled = false;
+  int landlock_abi = 0;  // Landlock's ABI the task restricted itself with as a second layer, 0 = none
   TaskTiming timing;
   TaskOutcome outcome;
   std::optional<proto::ExitRecord> exit;  // PID 1's report: the task's status and rusage

@@ -19,6 +19,7 @@
 #include <map>
 
 #include "common/fs_util.h"
+#include "common/landlock.h"
 #include "common/scm_rights.h"
 #include "common/syscalls.h"
 #include "supervisor/task/rootfs.h"
@@ -75,6 +76,8 @@ std::string NewTaskId() {
   return s;
 }
 
+std::vector<std::string> BuildTaskEnv(const Policy& policy, const TaskRequest& req) { return BuildEnv(policy, req); }
+
 Result<RuntimePaths> LocateRuntime() {
   RuntimePaths rt;
   char exe[4096];
@@ -111,6 +114,10 @@ Result<TaskLauncher> TaskLauncher::Create(std::shared_ptr<const Policy> policy_p
   s.seccomp_flags = l.filter_->filter_flags;
   if (l.filter_->allows_held_wait) s.flags |= proto::kFlagFilterBeforeGo;
   if (l.filter_->allows_clock) s.flags |= proto::kFlagClockAfterFilter;
+  // Landlock behind the namespaces where the kernel has it (docs/landlock.md); CORDON_LANDLOCK=off
+  // leaves it out, to measure what it costs.
+  if (const char* ll = ::getenv("CORDON_LANDLOCK"); !(ll && std::strcmp(ll, "off") == 0) && landlock::Abi() > 0)
+    s.flags |= proto::kFlagLandlock;
   if (policy.outbound.mode != egress::OutboundMode::kNone) s.proxy_port = kProxyPort;
   const PolicyLimits& lim = policy.limits;
   // Soft and hard, from the policy alone: never the caller's (docs/policy.md limits.nofile). The

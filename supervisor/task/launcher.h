@@ -61,6 +61,10 @@ struct RuntimePaths {
 };
 Result<RuntimePaths> LocateRuntime();
 
+// The task's environment: $CORDON_FD_<NAME> of its bindings, the caller's --env, the policy's
+// env.set (which wins), the proxy's variables and a default PATH. Also landlock mode's (cli/landlock_run.h).
+std::vector<std::string> BuildTaskEnv(const Policy& policy, const TaskRequest& req);
+
 // A fresh random task id (32 hex digits).
 std::string NewTaskId();
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/landlock.h"
 #include "common/syscalls.h"
 #include "supervisor/evidence/record.h"
 
@@ -245,6 +246,7 @@ TaskReport Task::Report() const {
   r.tmpfs_bytes = spec.tmpfs_bytes;
   r.shim_pid = shim_.pid();
   r.pooled = pooled_;
+  r.landlock_abi = (spec.flags & proto::kFlagLandlock) ? landlock::Abi() : 0;
   r.timing = timing_;
   r.outcome = outcome_;
   r.exit = exit_;

@@ -1,5 +1,6 @@
 // The `cordon` command line as a user meets it: help, bad input, policies, evidence, setup errors.
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -207,6 +208,8 @@ TEST(Cli, EveryFailingSetupStepIsReportedByName) {
       SetupStep::kSeccomp,      SetupStep::kExec};
   std::vector<SetupStep> all(std::begin(steps), std::end(steps));
   if (IsRoot()) all.push_back(SetupStep::kStageBindings);  // the rootful outer shim's step
+  // Landlock as a second layer, where this kernel has it (docs/landlock.md).
+  if (::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1u) > 0) all.push_back(SetupStep::kLandlock);
   if (pooled_run) {
     // Pooled runs (a held start, like cordond's) have two steps more.
     all.push_back(SetupStep::kAwaitTask);

@@ -6,6 +6,7 @@
 // added). The container's root is a directory of the test's (`--rootfs`) with the host's /usr and
 // the build tree mounted read-only, so no image is pulled. Rootful and rootless Podman alike.
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -109,6 +110,22 @@ void ExpectFullSandbox(const RunResult& r) {
 
 size_t Lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
+// The same default container with --allow-landlock-mode: the task runs degraded (docs/landlock.md),
+// its own files only, and the evidence says so.
+TEST_F(ContainerPodman, DefaultContainerRunsDegradedWithAllowLandlockMode) {
+  if (::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1u) < 1) GTEST_SKIP() << "this kernel has no Landlock";
+  RunResult r = InContainer({}, {BuildPath("bin/cordon"), "run", "--allow-landlock-mode", "--evidence", "-", "--",
+                                 "/bin/sh", "-c",
+                                 "cat /etc/passwd >/dev/null 2>&1 || echo passwd=refused; echo hi > $TMPDIR/x && "
+                                 "cat $TMPDIR/x; echo uid=$(id -u)"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  // The container's root is cordon's caller: the task is nobody, never that root.
+  EXPECT_EQ(r.out.substr(0, r.out.find('{')), "passwd=refused\nhi\nuid=65534\n") << r.out << r.err;
+  const std::string ev = EvidenceLine(r);
+  EXPECT_EQ(JsonField(ev, "sandbox/mode"), "landlock") << ev;
+  EXPECT_NE(JsonField(ev, "sandbox/full_mode_refused").find("podman"), std::string::npos) << ev;
+}
+
 TEST_F(ContainerPodman, DefaultContainerRefusesInOneLineNamingTheRightsAndExits125) {
   RunResult r = InContainer({}, Run({"/bin/echo", "ran"}));
   EXPECT_EQ(r.exit_code, 125) << r.out << r.err;
@@ -123,10 +140,12 @@ TEST_F(ContainerPodman, DefaultContainerRefusesInOneLineNamingTheRightsAndExits1
   EXPECT_NE(ours.find("--security-opt seccomp=unconfined"), std::string::npos) << r.err;
 }
 
-TEST_F(ContainerPodman, DoctorInADefaultContainerSaysNoneAndWhy) {
+TEST_F(ContainerPodman, DoctorInADefaultContainerSaysLandlockOrNoneAndWhy) {
   RunResult r = InContainer({}, {BuildPath("bin/cordon"), "doctor", "--json"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_EQ(JsonField(r.out, "mode"), "none") << r.out;
+  // Full sandboxes are refused; landlock mode is what is left where the kernel has Landlock.
+  const bool landlock = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1u) > 0;
+  EXPECT_EQ(JsonField(r.out, "mode"), landlock ? "landlock" : "none") << r.out;
   EXPECT_EQ(JsonField(r.out, "container"), "podman") << r.out;
   EXPECT_NE(JsonField(r.out, "why").find("unmask=/proc/*"), std::string::npos) << r.out;
 }
