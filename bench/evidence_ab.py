@@ -13,6 +13,11 @@ pass/fail.
                    daemons: each is one decision, a database row (synced before the answer) and,
                    with the log, one log record. p50, p95 and refusals per second of call time.
 
+  loop CPU         the CPU time cordond's event loop (its main thread, /proc/PID/task/PID/schedstat,
+                   in ns) spent per pooled task and per refusal, and all its threads together:
+                   less sensitive to the machine's load than the wall-clock rows, since a loaded
+                   host delays the loop but does not make it run longer.
+
   bench/evidence_ab.py [--build build] [--rounds 100] [--refusals 2000]
 """
 import argparse, os, statistics, struct, sys, time
@@ -24,6 +29,17 @@ from cordond_bench import Cordond, RawClient, _field, _varint, _read_varint  # n
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p * (len(xs) - 1) + 0.5))]
+
+
+def cpu_ns(pid):
+    """(the main thread's, all live threads') CPU time in ns, from schedstat."""
+    def one(tid):
+        try:
+            return int(open("/proc/%d/task/%d/schedstat" % (pid, tid)).read().split()[0])
+        except OSError:
+            return 0
+    tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+    return one(pid), sum(one(t) for t in tids)
 
 
 def fields(payload):
@@ -99,6 +115,7 @@ def main():
                 time.sleep(a.pause_ms / 1000)
         samples = {"on": [], "off": []}
         cold = {"on": 0, "off": 0}
+        cpu0 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
         for r in range(a.rounds):
             order = ("on", "off") if r % 2 == 0 else ("off", "on")
             for k in order:
@@ -108,6 +125,7 @@ def main():
                 else:
                     cold[k] += 1
             time.sleep(a.pause_ms / 1000)
+        cpu1 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
         print("evidence log A/B (same build, same run; pooled /bin/true, submit to exit over a raw connection)")
         print("  %-28s %10s %10s %10s" % ("", "log on", "log off", "on/off"))
         for name, p in (("p50 ms", 0.5), ("p95 ms", 0.95)):
@@ -116,21 +134,33 @@ def main():
         print("  %-28s %10d %10d" % ("pooled samples (cold left out)", len(samples["on"]), len(samples["off"])))
         if cold["on"] or cold["off"]:
             print("  cold starts left out: on %d, off %d" % (cold["on"], cold["off"]))
+
+        def cpu_rows(label, c0, c1, n):
+            loop = {k: (c1[k][0] - c0[k][0]) / n / 1e6 for k in c0}
+            allt = {k: (c1[k][1] - c0[k][1]) / n / 1e6 for k in c0}
+            print("  %-28s %10.3f %10.3f %10.2f   (on - off: %+.3f ms)" % (
+                label + " loop CPU ms", loop["on"], loop["off"], loop["on"] / loop["off"], loop["on"] - loop["off"]))
+            print("  %-28s %10.3f %10.3f %10.2f   (on - off: %+.3f ms)" % (
+                label + " all threads ms", allt["on"], allt["off"], allt["on"] / allt["off"], allt["on"] - allt["off"]))
+        cpu_rows("per task:", cpu0, cpu1, a.rounds)
         # Refusals, alternated one by one between the two daemons; records/s = refusals / the
         # time spent in that daemon's calls.
         lat = {"on": [], "off": []}
+        cpu2 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
         for i in range(a.refusals):
             for k in (("on", "off") if i % 2 == 0 else ("off", "on")):
                 t = time.perf_counter()
                 if not clients[k].refused():
                     print("  %s: a submit of a policy nobody may use was not refused" % k)
                 lat[k].append((time.perf_counter() - t) * 1000)
+        cpu3 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
         rates = {k: len(v) / (sum(v) / 1000) for k, v in lat.items()}
         for name, p in (("refusal p50 ms", 0.5), ("refusal p95 ms", 0.95)):
             on, off = pct(lat["on"], p), pct(lat["off"], p)
             print("  %-28s %10.3f %10.3f %10.2f" % (name, on, off, on / off))
         print("  %-28s %10.0f %10.0f %10.2f" % ("refusals/s (records/s)", rates["on"], rates["off"],
                                                 rates["on"] / rates["off"]))
+        cpu_rows("per refusal:", cpu2, cpu3, a.refusals)
         print("  (a refusal is one decision: a database row, synced, and with the log on one log record)")
     finally:
         for d in daemons.values():
