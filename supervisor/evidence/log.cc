@@ -115,6 +115,8 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir, const
                                                    std::vector<std::string>* notices) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Fail(errno, "create the evidence log directory " + dir);
   LogPaths paths(dir, opts.signing_key);
+  // The lock first: a log another process writes says so (EWOULDBLOCK), whatever its key.
+  CORDON_ASSIGN_OR_RETURN(UniqueFd records, LockRecords(paths.records(), opts.wait_for_lock));
   bool created = false;
   // A key is made only with a new log: a log that has records and no key lost it (or it lives
   // elsewhere), and a fresh key would not be the one its checkpoints name.
@@ -131,7 +133,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir, const
     notices->push_back("created the evidence log signing key " + paths.private_key() + "; key id (fingerprint) " +
                        key.Public().KeyId());
   std::unique_ptr<LogWriter> w(new LogWriter(paths, opts, std::move(key)));
-  CORDON_ASSIGN_OR_RETURN(w->records_, LockRecords(paths.records(), opts.wait_for_lock));
+  w->records_ = std::move(records);
   CORDON_ASSIGN_OR_RETURN(w->checkpoints_, OpenAppend(paths.checkpoints()));
   CORDON_TRY(w->Load(notices));
 

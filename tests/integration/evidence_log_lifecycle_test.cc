@@ -384,15 +384,15 @@ TEST(EvidenceLogKeys, ASigningKeyPathFromDaemonJsonIsCreatedThereAndRefusedWhenI
   EXPECT_NE(v.out.find(second->Public().KeyId()), std::string::npos) << v.out;
 
   // Each refusal: cordond exits at start with one line naming the file and what to do.
-  auto start = [&]() {
+  auto start = [&](const std::string& state_dir) {
     RunOptions o;
     o.timeout_ms = 15000;  // a cordond that starts after all is stopped, and fails the test
-    return RunProgram({BuildPath("bin/cordond"), "--socket", d.socket(), "--state-dir", state, "--config-dir",
+    return RunProgram({BuildPath("bin/cordond"), "--socket", d.socket(), "--state-dir", state_dir, "--config-dir",
                        d.conf()},
                       o);
   };
-  auto refused = [&](const std::string& why, const std::string& fix) {
-    auto r = start();
+  auto refused = [&](const std::string& why, const std::string& fix, const std::string& state_dir = {}) {
+    auto r = start(state_dir.empty() ? state : state_dir);
     EXPECT_NE(r.exit_code, 0) << why;
     EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(fix), std::string::npos) << r.err;
@@ -407,8 +407,8 @@ TEST(EvidenceLogKeys, ASigningKeyPathFromDaemonJsonIsCreatedThereAndRefusedWhenI
   }
   settings(keys);
   refused("signing key " + keys + " is a directory", "evidence_log.signing_key in daemon.json");
-  settings(keys + "/absent/evidence.key");
-  refused("its directory " + keys + "/absent", "create " + keys + "/absent");
+  settings(keys + "/absent/evidence.key");  // a new log (its own state dir): the key cannot be created
+  refused("its directory " + keys + "/absent", "create " + keys + "/absent", d.dir() + "/state2");
   const std::string junk = keys + "/junk.key";
   std::ofstream(junk) << "not a key\n";
   ASSERT_EQ(::chmod(junk.c_str(), 0600), 0);

@@ -82,7 +82,7 @@ TEST(EvidenceRedaction, TheValuesOfASecretBindingNeverReachTheDatabaseTheLogOrAB
   ::chmod(key_file.c_str(), 0600);
   ::mkdir((d.conf() + "/policies").c_str(), 0755);
   std::ofstream(d.conf() + "/policies/keyed.json")
-      << R"({"name": "keyed", "version": 1, "bindings": [{"name": "apikey", "kind": "file", "source": ")" << key_file
+      << R"({"name": "keyed", "version": 1, "env": {"allow": ["API_KEY"]}, "bindings": [{"name": "apikey", "kind": "file", "source": ")" << key_file
       << R"(", "secret": true}]})";
   const std::string reload = d.Reload();
   ASSERT_EQ(reload.find("reload failed"), std::string::npos) << reload;
