@@ -13,7 +13,15 @@ pass/fail.
                    daemons: each is one decision, a database row (synced before the answer) and,
                    with the log, one log record. p50, p95 and refusals per second of call time.
 
-  bench/evidence_ab.py [--build build] [--rounds 100] [--refusals 2000]
+  loop CPU         the CPU time cordond's event loop (its main thread, /proc/PID/task/PID/schedstat,
+                   in ns) spent per pooled task and per refusal, and all its threads together:
+                   less sensitive to the machine's load than the wall-clock rows, since a loaded
+                   host delays the loop but does not make it run longer.
+
+  bench/evidence_ab.py [--build build] [--baseline-build OTHER] [--rounds 100] [--refusals 2000]
+
+  --baseline-build runs a second build's on/off pair in the same rounds (four daemons, each first
+  in turn), so a change to the log's cost is measured against the build before it, same load.
 """
 import argparse, os, statistics, struct, sys, time
 
@@ -24,6 +32,17 @@ from cordond_bench import Cordond, RawClient, _field, _varint, _read_varint  # n
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p * (len(xs) - 1) + 0.5))]
+
+
+def cpu_ns(pid):
+    """(the main thread's, all live threads') CPU time in ns, from schedstat."""
+    def one(tid):
+        try:
+            return int(open("/proc/%d/task/%d/schedstat" % (pid, tid)).read().split()[0])
+        except OSError:
+            return 0
+    tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+    return one(pid), sum(one(t) for t in tids)
 
 
 def fields(payload):
@@ -84,23 +103,32 @@ class Client(RawClient):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
+    ap.add_argument("--baseline-build", default=None,
+                    help="another build (e.g. before a change): its on/off pair runs in the same rounds")
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--refusals", type=int, default=2000)
     ap.add_argument("--pause-ms", type=int, default=250, help="between rounds: the pool refills")
     a = ap.parse_args()
-    daemons = {"on": Cordond(a.build, "cordon-evab-on-", ["--pool-size", "2"]),
-               "off": Cordond(a.build, "cordon-evab-off-", ["--pool-size", "2", "--evidence-log", "off"])}
+    builds = [("", a.build)] + ([("base ", a.baseline_build)] if a.baseline_build else [])
+    daemons = {}
+    for label, build in builds:
+        daemons[label + "on"] = Cordond(build, "cordon-evab-on-", ["--pool-size", "2"])
+        daemons[label + "off"] = Cordond(build, "cordon-evab-off-", ["--pool-size", "2", "--evidence-log", "off"])
+    keys = list(daemons)
     try:
         clients = {k: Client(d.sock) for k, d in daemons.items()}
-        time.sleep(1.0)  # both pools fill
+        time.sleep(1.0)  # the pools fill
         for k in daemons:  # warm-up: the artifact hash cache, the policy record, page cache
             for _ in range(3):
                 clients[k].submit_to_exit(["/bin/true"])
                 time.sleep(a.pause_ms / 1000)
-        samples = {"on": [], "off": []}
-        cold = {"on": 0, "off": 0}
+        samples = {k: [] for k in keys}
+        cold = {k: 0 for k in keys}
+        cpu0 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
         for r in range(a.rounds):
-            order = ("on", "off") if r % 2 == 0 else ("off", "on")
+            order = keys[r % len(keys):] + keys[:r % len(keys)]  # each daemon first in turn
+            if r % 2:
+                order.reverse()
             for k in order:
                 ms, tid = clients[k].submit_to_exit(["/bin/true"])
                 if clients[k].pooled(tid):
@@ -108,30 +136,42 @@ def main():
                 else:
                     cold[k] += 1
             time.sleep(a.pause_ms / 1000)
-        print("evidence log A/B (same build, same run; pooled /bin/true, submit to exit over a raw connection)")
-        print("  %-28s %10s %10s %10s" % ("", "log on", "log off", "on/off"))
-        for name, p in (("p50 ms", 0.5), ("p95 ms", 0.95)):
-            on, off = pct(samples["on"], p), pct(samples["off"], p)
-            print("  %-28s %10.3f %10.3f %10.2f   (on - off: %+.3f ms)" % (name, on, off, on / off, on - off))
-        print("  %-28s %10d %10d" % ("pooled samples (cold left out)", len(samples["on"]), len(samples["off"])))
-        if cold["on"] or cold["off"]:
-            print("  cold starts left out: on %d, off %d" % (cold["on"], cold["off"]))
-        # Refusals, alternated one by one between the two daemons; records/s = refusals / the
-        # time spent in that daemon's calls.
-        lat = {"on": [], "off": []}
+        cpu1 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
+        lat = {k: [] for k in keys}
+        cpu2 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
         for i in range(a.refusals):
-            for k in (("on", "off") if i % 2 == 0 else ("off", "on")):
+            order = keys if i % 2 == 0 else keys[::-1]
+            for k in order:
                 t = time.perf_counter()
                 if not clients[k].refused():
                     print("  %s: a submit of a policy nobody may use was not refused" % k)
                 lat[k].append((time.perf_counter() - t) * 1000)
+        cpu3 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
         rates = {k: len(v) / (sum(v) / 1000) for k, v in lat.items()}
-        for name, p in (("refusal p50 ms", 0.5), ("refusal p95 ms", 0.95)):
-            on, off = pct(lat["on"], p), pct(lat["off"], p)
-            print("  %-28s %10.3f %10.3f %10.2f" % (name, on, off, on / off))
-        print("  %-28s %10.0f %10.0f %10.2f" % ("refusals/s (records/s)", rates["on"], rates["off"],
-                                                rates["on"] / rates["off"]))
-        print("  (a refusal is one decision: a database row, synced, and with the log on one log record)")
+
+        print("evidence log A/B (same run; pooled /bin/true, submit to exit over a raw connection)")
+        for label, build in builds:
+            on, off = label + "on", label + "off"
+            print("%s%s: log on vs log off" % ("baseline " if label else "", build))
+            print("  %-32s %10s %10s %10s" % ("", "log on", "log off", "on/off"))
+
+            def row(name, x, y, unit_diff=True):
+                extra = "   (on - off: %+.3f ms)" % (x - y) if unit_diff else ""
+                print("  %-32s %10.3f %10.3f %10.2f%s" % (name, x, y, x / y if y else float("nan"), extra))
+            for name, p in (("p50 ms", 0.5), ("p95 ms", 0.95)):
+                row(name, pct(samples[on], p), pct(samples[off], p))
+            print("  %-32s %10d %10d" % ("pooled samples (cold left out)", len(samples[on]), len(samples[off])))
+            if cold[on] or cold[off]:
+                print("  cold starts left out: on %d, off %d" % (cold[on], cold[off]))
+            for what, c0, c1, n in (("per task", cpu0, cpu1, a.rounds), ("per refusal", cpu2, cpu3, a.refusals)):
+                row(what + ": loop CPU ms", (c1[on][0] - c0[on][0]) / n / 1e6, (c1[off][0] - c0[off][0]) / n / 1e6)
+                row(what + ": all threads CPU ms", (c1[on][1] - c0[on][1]) / n / 1e6,
+                    (c1[off][1] - c0[off][1]) / n / 1e6)
+            for name, p in (("refusal p50 ms", 0.5), ("refusal p95 ms", 0.95)):
+                row(name, pct(lat[on], p), pct(lat[off], p))
+            row("refusals/s (records/s)", rates[on], rates[off], unit_diff=False)
+        print("(a refusal is one decision: a database row, synced, and with the log on one log record;")
+        print(" loop CPU: cordond's main thread, from /proc/PID/task/PID/schedstat)")
     finally:
         for d in daemons.values():
             d.stop()

@@ -207,7 +207,7 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
     for (size_t i = 0; i < b.size(); ++i) {
       const std::string path = "bindings[" + std::to_string(i) + "]";
       if (!v.Object(b[i], path, {"name", "kind", "source", "target", "access", "data_domain", "max_bytes",
-                                        "side_effect"}))
+                                        "side_effect", "secret"}))
         return done();
       Binding bd;
       std::string kind, access = "ro", why;
@@ -285,6 +285,22 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
       if (!bd.target.empty() && !ValidMountPath(bd.target, &why)) {
         v.Bad(path + ".target", "'" + bd.target + "' " + why);
         return done();
+      }
+      if (b[i].contains("secret")) {  // evidence (wip/evlog): docs/evidence.md "Secret bindings"
+        if (!b[i]["secret"].is_boolean()) {
+          v.Bad(path + ".secret", std::string("expected true or false, got ") + TypeName(b[i]["secret"]));
+          return done();
+        }
+        bd.secret = b[i]["secret"].get<bool>();
+        if (bd.secret && bd.kind != Binding::Kind::kFile && bd.kind != Binding::Kind::kDir) {
+          v.Bad(path + ".secret", "only a file or dir binding can be secret (cordond reads its files' values to "
+                                  "redact them); a " + kind + " binding has none to read");
+          return done();
+        }
+        if (bd.secret && bd.kind == Binding::Kind::kDir && bd.from_caller()) {
+          v.Bad(path + ".secret", "a dir binding from the caller cannot be secret: give a host path as its source");
+          return done();
+        }
       }
       if (bd.max_bytes && bd.kind != Binding::Kind::kState) {
         v.Bad(path + ".max_bytes", "only a state binding has a quota");

@@ -47,6 +47,7 @@ struct Binding {
   std::string data_domain;  // empty = none
   uint64_t max_bytes = 0;   // state: quota, 0 = none
   std::string side_effect;  // governance: a side-effect class using it needs approval for ("" = none)
+  bool secret = false;      // evidence (docs/evidence.md "Redaction"): its values are redacted from all cordond stores
   bool from_caller() const { return source == "caller"; }
 };
 const char* BindingKindName(Binding::Kind k);

@@ -187,7 +187,15 @@ Result<DaemonSettings> ParseDaemonSettings(std::string_view text, const std::str
   }
   if (j.contains("evidence_log")) {
     const json& e = j["evidence_log"];
-    if (!c.Object(e, "evidence_log", {"retain_days", "retain_records", "description"})) return c.Failure();
+    if (!c.Object(e, "evidence_log", {"retain_days", "retain_records", "signing_key", "description"})) return c.Failure();
+    if (e.contains("signing_key")) {  // docs/evidence.md "Keys"; read at start only
+      if (!c.String(e["signing_key"], "evidence_log.signing_key", &out.evlog_signing_key)) return c.Failure();
+      if (!out.evlog_signing_key.starts_with('/') || out.evlog_signing_key.ends_with('/')) {
+        c.Bad("evidence_log.signing_key", "expected the absolute path of the log's private key file (cordond creates "
+                                          "it, 0600, at first start), got '" + out.evlog_signing_key + "'");
+        return c.Failure();
+      }
+    }
     if (e.contains("retain_days") && !count(e["retain_days"], "evidence_log.retain_days", kMaxRetainDays, &out.evlog_retain_days))
       return c.Failure();
     if (e.contains("retain_records") &&

@@ -70,6 +70,7 @@ struct DaemonSettings {
   // The evidence log's own retention (docs/evidence.md "Retention"); absent or 0 = keep all.
   std::optional<uint64_t> evlog_retain_days;     // "evidence_log": {"retain_days": D}
   std::optional<uint64_t> evlog_retain_records;  // "evidence_log": {"retain_records": N}
+  std::string evlog_signing_key;  // "evidence_log": {"signing_key": PATH}; "" = STATE/evidence-log/signing.key
   governance::BreakerParams breakers;    // "breakers": {...} (wip/govb); unset fields keep the defaults
   std::string metrics_listen;            // "metrics": {"listen": "127.0.0.1:9464"} (docs/metrics.md); "" = off
   // "tls_interception": {"enabled": B, "upstream_ca_file": F} (wip/ident, docs/network.md): the egress

@@ -40,16 +40,20 @@ Result<void> Daemon::Init() {
                 "another cordond uses this state dir; stop it or pass a different --state-dir");
   CORDON_ASSIGN_OR_RETURN(store_, Store::Open(opts_.state_dir + "/state.db"));
   store_->SetSyncDecisions(opts_.sync_decisions);
+  // The configuration is read first (the evidence log's key path is in daemon.json) and put in
+  // force after governance and tokens are set up, as before.
+  ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
+  CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));
   std::vector<std::string> evlog_notes;
-  CORDON_ASSIGN_OR_RETURN(evlog_, EvidenceLog::Open(opts_.state_dir, &evlog_notes, opts_.evidence_log));
+  CORDON_ASSIGN_OR_RETURN(evlog_, EvidenceLog::Open(opts_.state_dir, &evlog_notes, opts_.evidence_log,
+                                                    cfg.settings.evlog_signing_key));
   for (const auto& n : evlog_notes) Log(n);
   CORDON_ASSIGN_OR_RETURN(budgets_, BudgetGate::Open(opts_.state_dir + "/state.db", evlog_.get()));
   CORDON_TRY(InitGovernance());  // governance (wip/govb): STATE/governance.db
   CORDON_TRY(InitTokens());  // identity tokens' key (tokens.cc)
 
-  ConfigPaths cp{opts_.config_dir, opts_.runtime.data_dir, true, opts_.bpf_cache};
-  CORDON_ASSIGN_OR_RETURN(Config cfg, LoadConfig(cp));
   for (const auto& n : cfg.notes) Log(n);
+  for (const auto& n : evlog_->ConfigLoaded(cfg)) Log(n);  // secret bindings (docs/evidence.md)
   config_ = std::make_shared<const Config>(std::move(cfg));
   Log(CurrentRetention().why);
   PlanPool();
@@ -454,6 +458,7 @@ void Daemon::Reload() {
     return;
   }
   for (const auto& n : cfg->notes) Log("SIGHUP: " + n);
+  for (const auto& n : evlog_->ConfigLoaded(*cfg)) Log("SIGHUP: " + n);  // secret bindings (docs/evidence.md)
   config_ = std::make_shared<const Config>(std::move(*cfg));  // running tasks keep their own policy
   NoteMetricsReload();                        // metrics_call.cc
   Log("SIGHUP: " + CurrentRetention().why);  // applied at the next sweep

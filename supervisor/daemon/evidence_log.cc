@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -10,6 +11,8 @@
 #include <thread>
 
 #include "common/syscalls.h"
+#include "supervisor/daemon/config.h"
+#include "supervisor/evidence/secret_values.h"
 #include "supervisor/policy.h"
 
 namespace cordon::daemon {
@@ -77,7 +80,8 @@ EvidenceLog::EvidenceLog(std::unique_ptr<evlog::LogWriter> w, std::unique_ptr<ev
 EvidenceLog::~EvidenceLog() { (void)Collect(true); }
 
 Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(const std::string& state_dir,
-                                                       std::vector<std::string>* notices, bool enabled) {
+                                                       std::vector<std::string>* notices, bool enabled,
+                                                       const std::string& signing_key) {
   const std::string dir = state_dir + "/evidence-log";
   if (!enabled) {
     // No log; the redaction key is still the log directory's, so tokens match a log kept later.
@@ -97,14 +101,20 @@ Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(const std::string& state_
   // p50 on the loop on the test machine (cordon-evidence-bench). The database holds each decision
   // synced; a power loss can cost the log its records after the last checkpoint.
   o.sync_each = false;
-  CORDON_ASSIGN_OR_RETURN(auto w, evlog::LogWriter::Open(dir, o, notices));
+  o.signing_key = signing_key;
+  if (!signing_key.empty()) o.signing_key_from = "evidence_log.signing_key in daemon.json";
+  auto opened = evlog::LogWriter::Open(dir, o, notices);
+  if (!opened) return Wrap(opened.error(), "the evidence log");
+  std::unique_ptr<evlog::LogWriter> w = std::move(*opened);
   notices->push_back("evidence log " + dir + ": " + std::to_string(w->size()) + " records, " +
                      std::to_string(w->size() - w->sealed()) + " unsealed; signing key id " + w->public_key().KeyId() +
-                     " (public key " + dir + "/signing.pub)");
+                     " (public key " + dir + "/signing.pub" +
+                     (signing_key.empty() ? std::string() : ", private key " + signing_key + " from daemon.json") + ")");
   // The redaction key sits beside the signing key: whoever holds it can test guesses at a token.
   CORDON_ASSIGN_OR_RETURN(std::string rkey, evlog::LoadOrCreateRedactionKey(dir + "/redaction.key"));
   CORDON_ASSIGN_OR_RETURN(auto redactor, evlog::Redactor::Create(std::move(rkey)));
   std::unique_ptr<EvidenceLog> log(new EvidenceLog(std::move(w), std::move(redactor)));
+  log->signing_key_ = signing_key;
   // What a previous cordond left unsealed (it was killed) is sealed now: those records were
   // written before they were acknowledged.
   CORDON_TRY(log->w_->Checkpoint());
@@ -131,6 +141,7 @@ void EvidenceLog::StartSeal() {
   if (busy()) return;
   job_ = w_->BeginSeal();
   if (job_) sealer_->Give([job = &*job_] { return evlog::RunSeal(*job); });
+  collect_at_ns_ = 0, collect_wait_ns_ = kCollectFirstNs;  // Pump sets the first look
 }
 
 Result<void> EvidenceLog::Pump() {
@@ -148,7 +159,13 @@ Result<void> EvidenceLog::Pump() {
     StartSeal();
     if (job_) seal_due_ns_ = 0;
   }
-  collect_at_ns_ = busy() ? now + kCollectNs : 0;
+  if (!busy()) {
+    collect_at_ns_ = 0;
+    collect_wait_ns_ = kCollectFirstNs;
+  } else if (collect_at_ns_ == 0 || now >= collect_at_ns_) {  // a job just handed over, or a look that found it busy
+    collect_at_ns_ = now + collect_wait_ns_;
+    collect_wait_ns_ = std::min(collect_wait_ns_ * 2, kCollectMaxNs);
+  }
   return c;
 }
 
@@ -163,7 +180,7 @@ Result<void> EvidenceLog::Decision(const DecisionRow& d, int64_t decision_id, co
   if (!w_) return {};
   std::string policy_sha;
   if (policy != nullptr && !policy->text.empty()) {
-    auto stored = w_->StorePolicy(policy->text);
+    auto stored = w_->StorePolicy(policy->text, policy->sha256);  // hashed once, when the policy was loaded
     if (!stored) return Appended(std::unexpected(stored.error()));
     policy_sha = *stored;
   }
@@ -187,8 +204,6 @@ Result<void> EvidenceLog::Decision(const DecisionRow& d, int64_t decision_id, co
 
 Result<void> EvidenceLog::Task(const TaskRow& t, const std::string& evidence_json) {
   if (!w_) return {};
-  nlohmann::json ev = nlohmann::json::parse(evidence_json, nullptr, false);
-  if (ev.is_discarded()) ev = evidence_json;  // kept as the string it is
   nlohmann::json data = {{"task_id", t.id},
                          {"decision_id", t.decision_id},
                          {"principal", t.principal},
@@ -204,9 +219,18 @@ Result<void> EvidenceLog::Task(const TaskRow& t, const std::string& evidence_jso
                          {"failure_class", t.failure_class},
                          {"message", t.message},
                          {"created_unix_ms", t.created_unix_ms},
-                         {"finished_unix_ms", t.finished_unix_ms},
-                         {"evidence", ev}};
-  return Appended(w_->Append("task", data));
+                         {"finished_unix_ms", t.finished_unix_ms}};
+  // The evidence goes in as the text it is (RedactTask's), last, without a parse and a dump of it
+  // again; text that is not JSON goes in as a string.
+  std::string text = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  text.pop_back();  // '}'
+  text += ",\"evidence\":";
+  if (nlohmann::json::accept(evidence_json))
+    text += evidence_json;
+  else
+    text += nlohmann::json(evidence_json).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  text += '}';
+  return Appended(w_->AppendJsonText("task", text));
 }
 
 Result<void> EvidenceLog::Governance(const std::string& event, const std::string& principal, nlohmann::json data) {
@@ -216,17 +240,40 @@ Result<void> EvidenceLog::Governance(const std::string& event, const std::string
   return Appended(w_->Append("governance", record));
 }
 
+std::vector<std::string> EvidenceLog::ConfigLoaded(const Config& cfg) {
+  std::vector<std::string> notes;
+  if (w_ && cfg.settings.evlog_signing_key != signing_key_)
+    notes.push_back("evidence_log.signing_key changed in daemon.json; the log keeps signing with " +
+                    w_->public_key().KeyId() + " (" + (signing_key_.empty() ? "its signing.key" : signing_key_) +
+                    ") until cordond restarts");
+  for (const auto& [name, lp] : cfg.policies) {
+    for (const Binding& b : lp.policy->bindings) {
+      if (!b.secret) continue;
+      evlog::SecretValues v = evlog::ReadSecretBindingAt(b);
+      size_t added = 0;
+      for (const std::string& value : v.values) added += redactor_->AddSecret(value, "binding").has_value();
+      for (std::string& n : v.notes) notes.push_back("policy " + name + ": " + std::move(n));
+      if (!b.from_caller())
+        notes.push_back("policy " + name + ": secret binding '" + b.name + "': " + std::to_string(added) +
+                        " values redacted by value from what cordond stores");
+    }
+  }
+  return notes;
+}
+
+void EvidenceLog::AddBindingSecrets(const std::vector<OpenBinding>* bindings) {
+  if (bindings == nullptr) return;
+  for (const OpenBinding& b : *bindings) {
+    if (!b.binding.secret) continue;
+    for (const std::string& value : evlog::ReadSecretBinding(b).values) (void)redactor_->AddSecret(value, "binding");
+  }
+}
+
 void EvidenceLog::RedactTask(TaskRow* t, std::string* evidence_json) const {
   for (auto& a : t->argv) a = redactor_->Redact(a);
   for (std::string* s : {&t->message, &t->request_id, &t->app_id}) *s = redactor_->Redact(*s);
   if (evidence_json == nullptr) return;
-  nlohmann::json ev = nlohmann::json::parse(*evidence_json, nullptr, false);
-  if (ev.is_discarded()) {
-    *evidence_json = redactor_->Redact(*evidence_json);
-    return;
-  }
-  redactor_->RedactJson(&ev);
-  *evidence_json = ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  redactor_->RedactJsonText(evidence_json);  // parsed and dumped again only when something matches
 }
 
 void EvidenceLog::RedactDecision(DecisionRow* d) const {
@@ -236,6 +283,7 @@ void EvidenceLog::RedactDecision(DecisionRow* d) const {
 std::string EvidenceLog::HashArtifact(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                                       const std::string& cwd, const std::vector<OpenBinding>* bindings,
                                       const std::optional<evlog::DeclaredArtifact>& declared) {
+  AddBindingSecrets(bindings);  // before anything of the task is stored (the task row comes next)
   evlog::ArtifactQuery q;
   q.argv = argv;
   q.env = env;
@@ -298,6 +346,7 @@ Result<uint64_t> EvidenceLog::ApplyRetention(uint64_t retain_days, uint64_t reta
   if (job) {
     prune_ = std::move(job);
     sealer_->Give([job = &*prune_] { return evlog::RunPrune(*job); });
+    collect_at_ns_ = 0, collect_wait_ns_ = kCollectFirstNs;
   }
   (void)Pump();
   return done;

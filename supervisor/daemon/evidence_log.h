@@ -31,18 +31,27 @@ struct Policy;
 
 namespace cordon::daemon {
 
+struct Config;
+
 class EvidenceLog {
  public:
   static constexpr uint64_t kCheckpointEvery = 64;
   static constexpr int64_t kCheckpointMs = 1000;
-  static constexpr uint64_t kCollectNs = 2'000'000;
+  // The loop looks for the sealer's result kCollectFirstNs after handing a job over, then at twice
+  // the previous wait, at most kCollectMaxNs: a signing on a busy disk takes tens of ms, and every
+  // look is a turn of the loop (its housekeeping included). The checkpoint is on disk when the
+  // sealer is done; the look only lets the next one start.
+  static constexpr uint64_t kCollectFirstNs = 4'000'000;
+  static constexpr uint64_t kCollectMaxNs = 64'000'000;
 
   // Opens (creating at first start) STATE/evidence-log. `*notices`: lines for cordond's log
   // (the key created, torn writes cut off, the key id).
   // `enabled` false (cordond --evidence-log off): no log is written, redaction and the artifact
   // hash still apply (for measuring the log's cost; docs/evidence.md "Cost").
+  // `signing_key`: the private key's path from daemon.json (evidence_log.signing_key), "" for
+  // STATE/evidence-log/signing.key; created 0600 at first start, refused when others may read it.
   static Result<std::unique_ptr<EvidenceLog>> Open(const std::string& state_dir, std::vector<std::string>* notices,
-                                                   bool enabled = true);
+                                                   bool enabled = true, const std::string& signing_key = {});
   ~EvidenceLog();
   bool enabled() const { return w_ != nullptr; }
   // The writer (nullptr when the log is off): its key, origin and sizes, for the EvidenceKey call.
@@ -64,6 +73,14 @@ class EvidenceLog {
   // A value cordond knows is secret (a minted token, a policy's secret) is redacted by exact value
   // and its encodings from everything stored after this call (rule name `rule`).
   Result<void> AddSecret(std::string_view value, const std::string& rule) { return redactor_->AddSecret(value, rule); }
+  // Secret bindings (docs/evidence.md "Secret bindings"): the values of every binding a loaded
+  // policy marks "secret" are read by path and redacted from everything stored from now on, and
+  // the signing key's path in use is compared with daemon.json's (a change needs a restart).
+  // Called at start and on SIGHUP with the configuration just loaded; returns lines for the log.
+  std::vector<std::string> ConfigLoaded(const Config& cfg);
+  // The same for one task's open bindings, read through their fds (what the task reads; HashArtifact
+  // calls it before the task runs): a value that changed since the policy was loaded.
+  void AddBindingSecrets(const std::vector<OpenBinding>* bindings);
   void RedactTask(TaskRow* t, std::string* evidence_json) const;
   void RedactDecision(DecisionRow* d) const;
   // The evidence record's "artifact" object (JSON text) of a task about to be handed its sandbox:
@@ -75,7 +92,7 @@ class EvidenceLog {
   // A checkpoint if one is due by time; call from the loop's deadlines.
   Result<void> Tick();
   // The monotonic time (ns) Tick() has work: a checkpoint due by time, or the sealer's job to
-  // collect (looked at every kCollectNs while it runs); 0 for none.
+  // collect (looked at after kCollectFirstNs, then at doubling waits); 0 for none.
   uint64_t NextCheckpointNs() const { return busy() ? collect_at_ns_ : seal_due_ns_; }
   // Seals what is left and closes; at shutdown.
   Result<void> Close();
@@ -115,6 +132,8 @@ class EvidenceLog {
   uint64_t pruned_ = 0;                // records the last finished prune removed, not yet reported
   uint64_t seal_due_ns_ = 0;    // the oldest unsealed record's checkpoint is due (0: none unsealed)
   uint64_t collect_at_ns_ = 0;  // look for job_'s result then
+  uint64_t collect_wait_ns_ = kCollectFirstNs;  // and after that, this much later
+  std::string signing_key_;     // daemon.json's evidence_log.signing_key in force ("" = the default)
 };
 
 }  // namespace cordon::daemon

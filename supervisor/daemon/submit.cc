@@ -276,6 +276,7 @@ void Daemon::AdoptStarted(Conn* c, uint64_t call_id, std::unique_ptr<Live> l, Su
     t.shim_pid = *pid;
     if (auto st = ReadStartTime(*pid)) t.shim_start_time = *st;
   }
+  evlog_->AddBindingSecrets(l->launch_req.bindings.get());  // a cold start's secret bindings, read before its row is stored
   evlog_->RedactTask(&t, nullptr);
   if (auto ins = store_->InsertTask(t); !ins) Log("recording task " + t.id + " failed: " + ins.error().Message());
   LogTaskAdmitted(t);  // journal.h

@@ -47,15 +47,6 @@ std::string Normalize(const std::string& cwd, const std::string& path) {
   return out.empty() ? "/" : out;
 }
 
-Result<UniqueFd> OpenBeneath(int dirfd, const std::string& rel, uint64_t resolve) {
-  open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;  // O_NONBLOCK: a FIFO must not block us
-  how.resolve = resolve;
-  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how)));
-  if (!fd) return Fail(errno, "open");
-  return fd;
-}
-
 bool IsRuntimePath(const std::string& p) {
   for (const char* top : {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
     const size_t n = std::char_traits<char>::length(top);
@@ -117,6 +108,16 @@ std::string ErrnoWhy(const Error& e) {
 }
 
 }  // namespace
+
+Result<UniqueFd> OpenBeneath(int dirfd, const std::string& rel, uint64_t resolve) {
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;  // O_NONBLOCK: a FIFO must not block us
+  how.resolve = resolve;
+  UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how)));
+  if (!fd) return Fail(errno, "open");
+  return fd;
+}
+
 
 Result<DeclaredArtifact> DeclareArtifact(const std::optional<std::string>& content, const std::string& sha256,
                                          const std::string& name, const std::string& hashed_by) {

@@ -89,6 +89,9 @@ struct ArtifactQuery {
 // is listed under `unhashed` with the reason. `cache` may be nullptr.
 ArtifactReport HashArtifacts(const ArtifactQuery& q, FileHashCache* cache);
 
+// openat2(dirfd, rel, O_RDONLY|O_NONBLOCK|O_CLOEXEC) with `resolve` (RESOLVE_BENEATH...).
+Result<UniqueFd> OpenBeneath(int dirfd, const std::string& rel, uint64_t resolve);
+
 // The evidence record's "artifact" object (docs/evidence.md): {"executed": [...], "unhashed":
 // [...], "declared": {...}} with "matches" naming the executed files whose hash is the declared one.
 nlohmann::json ArtifactJson(const ArtifactReport& r);

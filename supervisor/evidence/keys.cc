@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -115,7 +117,8 @@ Result<SigningKey> SigningKey::Load(const std::string& private_path) {
     return FailMsg("signing key " + private_path + " is not a PEM private key: " + OpensslError(),
                    "restore the key file, or move it away to start a new log with a new key");
   if (EVP_PKEY_get_id(k.get()) != EVP_PKEY_ED25519)
-    return FailMsg("signing key " + private_path + " is not an Ed25519 key");
+    return FailMsg("signing key " + private_path + " is not an Ed25519 key",
+                   "give the Ed25519 key the log was created with (`openssl genpkey -algorithm ed25519` makes one)");
   SigningKey s;
   s.pkey_ = k;
   CORDON_ASSIGN_OR_RETURN(std::string pub, RawPublic(k.get()));
@@ -123,16 +126,45 @@ Result<SigningKey> SigningKey::Load(const std::string& private_path) {
   return s;
 }
 
+Result<void> CheckPrivateKeyFile(const std::string& path, const std::string& hint_what) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0)
+    return Fail(errno, "signing key " + path, "point " + hint_what + " at a key file, or at a path cordond may create one");
+  if (!S_ISREG(st.st_mode))
+    return FailMsg("signing key " + path + " is " + (S_ISDIR(st.st_mode) ? "a directory" : "not a regular file") +
+                       ", not a key file",
+                   "point " + hint_what + " at a file (cordond creates it, 0600, when it does not exist)");
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return FailMsg("signing key " + path + " has mode " + mode + ": others than its owner may read or change it",
+                   "chmod 600 " + path + " (and check who may have copied it: if anyone did, rotate the key)");
+  }
+  if (st.st_uid != ::geteuid())
+    return FailMsg("signing key " + path + " belongs to uid " + std::to_string(st.st_uid) + ", not to uid " +
+                       std::to_string(::geteuid()) + " that signs with it",
+                   "chown " + std::to_string(::geteuid()) + " " + path);
+  if (::access(path.c_str(), R_OK) != 0)
+    return Fail(errno, "read the signing key " + path, "make it readable by its owner: chmod 600 " + path);
+  return {};
+}
+
 Result<SigningKey> SigningKey::LoadOrCreate(const std::string& private_path, const std::string& public_path,
-                                            bool* created) {
+                                            bool* created, const std::string& hint_what) {
   *created = false;
-  if (::access(private_path.c_str(), F_OK) == 0) {
+  struct stat st{};
+  if (::lstat(private_path.c_str(), &st) == 0 || errno != ENOENT) {
+    CORDON_TRY(CheckPrivateKeyFile(private_path, hint_what));
     CORDON_ASSIGN_OR_RETURN(SigningKey k, Load(private_path));
     // The public key beside the log is a copy for verifiers; put it back if it went missing.
     if (::access(public_path.c_str(), F_OK) != 0)
       CORDON_TRY(WriteFileAtomic(public_path, k.Public().Pem(), 0644, false));
     return k;
   }
+  const std::string parent = private_path.substr(0, private_path.rfind('/') == std::string::npos ? 0 : private_path.rfind('/'));
+  if (!parent.empty() && ::stat(parent.c_str(), &st) != 0)
+    return Fail(errno, "create the signing key " + private_path + ": its directory " + parent,
+                "create " + parent + " (mode 0700), or point " + hint_what + " elsewhere");
   CORDON_ASSIGN_OR_RETURN(SigningKey k, Generate());
   CORDON_ASSIGN_OR_RETURN(std::string pem, k.PrivatePem());
   CORDON_TRY(WriteFileAtomic(private_path, pem, 0600, true));

@@ -35,8 +35,10 @@ class SigningKey {
  public:
   // Loads the private key at `private_path`, or creates it (0600, O_EXCL) and writes the public
   // key to `public_path` (0644) when it does not exist yet. `*created` tells which.
+  // An existing key must pass CheckPrivateKeyFile; `hint_what` names where the path came from in
+  // its errors' hints ("evidence_log.signing_key in daemon.json").
   static Result<SigningKey> LoadOrCreate(const std::string& private_path, const std::string& public_path,
-                                         bool* created);
+                                         bool* created, const std::string& hint_what = "the log's signing.key");
   static Result<SigningKey> Load(const std::string& private_path);
   // A fresh key held in memory only (tests, and rotation before it is written).
   static Result<SigningKey> Generate();
@@ -50,6 +52,11 @@ class SigningKey {
   std::shared_ptr<EVP_PKEY> pkey_;
   PublicKey public_;
 };
+
+// A private key file cordond may sign with: a regular file (following a symlink), owned by this
+// euid, readable by it, and neither readable nor writable by anyone else (mode 0600 or 0400).
+// Each refusal is one line naming the file and the fix.
+Result<void> CheckPrivateKeyFile(const std::string& path, const std::string& hint_what);
 
 // Writes `bytes` to `path` through a temporary file, fsync and rename, with `mode`; fails if
 // `path` exists and `exclusive` is set.

@@ -114,14 +114,26 @@ Result<RecordFile> ReadRecordFile(const std::string& path) {
 Result<std::unique_ptr<LogWriter>> LogWriter::Open(const std::string& dir, const WriterOptions& opts,
                                                    std::vector<std::string>* notices) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Fail(errno, "create the evidence log directory " + dir);
-  LogPaths paths(dir);
+  LogPaths paths(dir, opts.signing_key);
+  // The lock first: a log another process writes says so (EWOULDBLOCK), whatever its key.
+  CORDON_ASSIGN_OR_RETURN(UniqueFd records, LockRecords(paths.records(), opts.wait_for_lock));
   bool created = false;
-  CORDON_ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadOrCreate(paths.private_key(), paths.public_key(), &created));
+  // A key is made only with a new log: a log that has records and no key lost it (or it lives
+  // elsewhere), and a fresh key would not be the one its checkpoints name.
+  struct stat rst{}, kst{};
+  if (::stat(paths.records().c_str(), &rst) == 0 && rst.st_size > 0 && ::lstat(paths.private_key().c_str(), &kst) != 0 &&
+      errno == ENOENT)
+    return FailMsg("the evidence log in " + dir + " has records but its signing key " + paths.private_key() +
+                       " does not exist",
+                   "restore the key; if cordond's daemon.json names it (evidence_log.signing_key), use the log "
+                   "through cordond (`cordon evidence rotate-key` then SIGHUP)");
+  CORDON_ASSIGN_OR_RETURN(SigningKey key, SigningKey::LoadOrCreate(paths.private_key(), paths.public_key(), &created,
+                                                                   opts.signing_key_from));
   if (created)
     notices->push_back("created the evidence log signing key " + paths.private_key() + "; key id (fingerprint) " +
                        key.Public().KeyId());
   std::unique_ptr<LogWriter> w(new LogWriter(paths, opts, std::move(key)));
-  CORDON_ASSIGN_OR_RETURN(w->records_, LockRecords(paths.records(), opts.wait_for_lock));
+  w->records_ = std::move(records);
   CORDON_ASSIGN_OR_RETURN(w->checkpoints_, OpenAppend(paths.checkpoints()));
   CORDON_TRY(w->Load(notices));
 
@@ -230,8 +242,11 @@ Result<void> LogWriter::ReplaceRecords(const std::vector<std::string>& records, 
 
 Result<void> LogWriter::InstallStagedKey(SigningKey staged) {
   CORDON_TRY(WriteFileAtomic(paths_.public_key(), staged.Public().Pem(), 0644, false));
-  if (::rename(paths_.next_key().c_str(), paths_.private_key().c_str()) != 0)
-    return Fail(errno, "rename " + paths_.next_key() + " to " + paths_.private_key());
+  // Written in place, not renamed: the key may live on another filesystem (WriterOptions::signing_key).
+  // A crash before the unlink leaves the staged copy, which Open finds already in force and removes.
+  CORDON_ASSIGN_OR_RETURN(std::string pem, staged.PrivatePem());
+  CORDON_TRY(WriteFileAtomic(paths_.private_key(), pem, 0600, false));
+  if (::unlink(paths_.next_key().c_str()) != 0 && errno != ENOENT) return Fail(errno, "remove " + paths_.next_key());
   key_ = std::move(staged);
   key_in_force_ = key_.Public().KeyId();
   return {};
@@ -367,23 +382,42 @@ LogWriter::~LogWriter() {
 }
 
 Result<uint64_t> LogWriter::AppendRaw(const std::string& kind, const nlohmann::json& data) {
-  const uint64_t seq = frontier_.size();
-  const int64_t now = NowUnixMs();
-  nlohmann::json rec = {{"seq", seq},
-                        {"prev", seq == 0 ? std::string() : HashHex(last_leaf_)},
-                        {"time_unix_ms", now},
-                        {"kind", kind},
-                        {"data", data}};
-  std::string bytes;
+  std::string text;
   try {
-    bytes = rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    text = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } catch (const nlohmann::json::exception& e) {
     return FailMsg(std::string("serialise an evidence record: ") + e.what());
   }
+  return AppendText(kind, text);
+}
+
+Result<uint64_t> LogWriter::AppendText(const std::string& kind, std::string_view data_json) {
+  const uint64_t seq = frontier_.size();
+  const int64_t now = NowUnixMs();
+  // What nlohmann::json would print for {"data","kind","prev","seq","time_unix_ms"} (keys in that
+  // order, no spaces), put together without copying `data_json` into a json tree and out again.
+  const std::string kind_json = nlohmann::json(kind).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string prev = seq == 0 ? std::string() : HashHex(last_leaf_);
+  std::string framed(4, '\0');
+  framed.reserve(4 + data_json.size() + kind_json.size() + prev.size() + 80);
+  framed += "{\"data\":";
+  framed += data_json;
+  framed += ",\"kind\":";
+  framed += kind_json;
+  framed += ",\"prev\":\"";
+  framed += prev;
+  framed += "\",\"seq\":";
+  framed += std::to_string(seq);
+  framed += ",\"time_unix_ms\":";
+  framed += std::to_string(now);
+  framed += '}';
+  const std::string_view bytes = std::string_view(framed).substr(4);
   if (bytes.size() > kMaxRecordBytes)
     return FailMsg("an evidence record of " + std::to_string(bytes.size()) + " bytes is over the " +
                    std::to_string(kMaxRecordBytes) + "-byte limit");
-  CORDON_TRY(AppendWhole(records_.Get(), Frame(bytes), paths_.records()));
+  const uint32_t n = static_cast<uint32_t>(bytes.size());
+  framed[0] = char(n >> 24), framed[1] = char(n >> 16), framed[2] = char(n >> 8), framed[3] = char(n);
+  CORDON_TRY(AppendWhole(records_.Get(), framed, paths_.records()));
   if (opts_.sync_each && ::fdatasync(records_.Get()) != 0) return Fail(errno, "fdatasync " + paths_.records());
   last_leaf_ = LeafHash(bytes);
   frontier_.Append(last_leaf_);
@@ -398,8 +432,15 @@ Result<uint64_t> LogWriter::Append(const std::string& kind, const nlohmann::json
   return seq;
 }
 
-Result<std::string> LogWriter::StorePolicy(std::string_view text) {
-  std::string sha = Sha256Hex(text);
+Result<uint64_t> LogWriter::AppendJsonText(const std::string& kind, std::string_view data_json) {
+  CORDON_ASSIGN_OR_RETURN(uint64_t seq, AppendText(kind, data_json));
+  if (opts_.checkpoint_every > 0 && size() - sealed_ >= opts_.checkpoint_every)
+    if (auto c = Checkpoint(); !c) return Wrap(c.error(), "record " + std::to_string(seq) + " is stored; sealing it");
+  return seq;
+}
+
+Result<std::string> LogWriter::StorePolicy(std::string_view text, std::string_view sha256) {
+  std::string sha = sha256.empty() ? Sha256Hex(text) : std::string(sha256);
   if (policies_.contains(sha)) return sha;
   CORDON_TRY(Append("policy", {{"sha256", sha}, {"text", std::string(text)}}));
   policies_.insert(sha);

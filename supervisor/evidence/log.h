@@ -33,11 +33,12 @@ namespace cordon::evlog {
 inline constexpr uint32_t kMaxRecordBytes = 16u << 20;
 
 struct LogPaths {
-  explicit LogPaths(std::string d) : dir(std::move(d)) {}
+  explicit LogPaths(std::string d, std::string key = {}) : dir(std::move(d)), key_path(std::move(key)) {}
   std::string dir;
+  std::string key_path;  // the private key elsewhere (cordond's daemon.json evidence_log.signing_key); "" = DIR/signing.key
   std::string records() const { return dir + "/records"; }
   std::string checkpoints() const { return dir + "/checkpoints"; }
-  std::string private_key() const { return dir + "/signing.key"; }
+  std::string private_key() const { return key_path.empty() ? dir + "/signing.key" : key_path; }
   std::string public_key() const { return dir + "/signing.pub"; }
   std::string next_key() const { return dir + "/signing.key.next"; }
   std::string pruned() const { return dir + "/pruned"; }
@@ -61,6 +62,10 @@ struct WriterOptions {
   int64_t checkpoint_ms = 1000;    // a record older than this unsealed is sealed by Tick(); 0 = never by time
   bool sync_each = true;           // fdatasync every record before Append returns
   bool wait_for_lock = false;      // Open waits for another writer instead of failing
+  // The private key's path when it is not DIR/signing.key (created there, 0600, with a new log);
+  // `signing_key_from` names where the path came from, for the hints of its errors.
+  std::string signing_key;
+  std::string signing_key_from = "the log's signing.key";
 };
 
 // A checkpoint to sign and store, taken from a LogWriter (BeginSeal) so that the slow part (the
@@ -103,9 +108,12 @@ class LogWriter {
   // Appends one record; returns its seq once it is written (and synced with sync_each). Seals
   // with a checkpoint when checkpoint_every records are unsealed.
   Result<uint64_t> Append(const std::string& kind, const nlohmann::json& data);
+  // The same with `data` already serialised: `data_json` must be one JSON value (the caller's own
+  // nlohmann::json dump); it is stored as it is, not parsed again.
+  Result<uint64_t> AppendJsonText(const std::string& kind, std::string_view data_json);
   // Stores a policy's exact bytes once (kind "policy", data {"sha256","text"}), keyed by the hex
-  // SHA-256 of `text`, which the caller has computed. Returns that key.
-  Result<std::string> StorePolicy(std::string_view text);
+  // SHA-256 of `text`, which the caller may give when it has it (`sha256`, else computed). Returns that key.
+  Result<std::string> StorePolicy(std::string_view text, std::string_view sha256 = {});
   // Seals by time: a checkpoint when the oldest unsealed record is older than checkpoint_ms.
   Result<void> Tick(int64_t now_unix_ms);
   // A checkpoint over every record so far, unless the last one already covers them.
@@ -151,6 +159,7 @@ class LogWriter {
   LogWriter(LogPaths paths, WriterOptions opts, SigningKey key)
       : paths_(std::move(paths)), opts_(opts), key_(std::move(key)) {}
   Result<uint64_t> AppendRaw(const std::string& kind, const nlohmann::json& data);
+  Result<uint64_t> AppendText(const std::string& kind, std::string_view data_json);
   Result<void> Load(std::vector<std::string>* notices);
   Result<void> ReplaceRecords(const std::vector<std::string>& records, size_t from);
   Result<void> InstallStagedKey(SigningKey staged);

@@ -111,6 +111,8 @@ std::string Redactor::Token(std::string_view rule, std::string_view secret) cons
 
 Result<void> Redactor::AddSecret(std::string_view value, const std::string& rule) {
   if (value.size() < 6) return FailMsg("a secret to redact must be at least 6 bytes long (shorter ones match ordinary text)");
+  // Known already (a secret binding is read again for every task): nothing to rebuild.
+  if (std::any_of(known_forms_.begin(), known_forms_.end(), [&](const Known& k) { return k.secret == value; })) return {};
   std::vector<std::string> forms = {std::string(value), UrlEncode(value, false, false), UrlEncode(value, true, false),
                                     UrlEncode(value, false, true)};
   const std::string json = nlohmann::json(std::string(value)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -205,6 +207,141 @@ void Redactor::RedactJson(nlohmann::json* j) const {
     }
     *j = std::move(out);
   }
+}
+
+bool Redactor::MayMatch(std::string_view joined) const {
+  if (known_ && !known_forms_.empty() && known_->Match(joined, 0, joined.size(), re2::RE2::UNANCHORED, nullptr, 0))
+    return true;
+  return any_rule_->Match(joined, nullptr);
+}
+
+bool Redactor::RedactJsonText(std::string* text) const {
+  // Every string on its own line: a rule or secret that matches one string (in Redact, on its own)
+  // matches the joined text too, since no pattern is anchored and '\n' is a word boundary; the
+  // converse need not hold, which only costs the full path. So a text whose joined strings match
+  // nothing is exactly what the full path would give back, byte for byte, had it been dumped by
+  // the same nlohmann::json settings (cordond's records are).
+  std::string joined;
+  joined.reserve(text->size());
+  if (JoinJsonStrings(*text, &joined) && !MayMatch(joined)) return true;
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded()) {
+    *text = Redact(*text);
+    return false;
+  }
+  RedactJson(&j);
+  *text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return true;
+}
+
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    *out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    *out += static_cast<char>(0xC0 | (cp >> 6));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *out += static_cast<char>(0xE0 | (cp >> 12));
+    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    *out += static_cast<char>(0xF0 | (cp >> 18));
+    *out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+}  // namespace
+
+bool JoinJsonStrings(std::string_view t, std::string* joined) {
+  std::string stack;  // the open brackets
+  size_t i = 0;
+  bool any = false;
+  while (i < t.size()) {
+    const char c = t[i];
+    if (c == '"') {
+      ++i;
+      for (;;) {
+        if (i >= t.size()) return false;
+        const char d = t[i];
+        if (d == '"') break;
+        if (static_cast<unsigned char>(d) < 0x20) return false;
+        if (d != '\\') {
+          *joined += d;
+          ++i;
+          continue;
+        }
+        if (++i >= t.size()) return false;
+        switch (t[i]) {
+          case '"': *joined += '"'; break;
+          case '\\': *joined += '\\'; break;
+          case '/': *joined += '/'; break;
+          case 'b': *joined += '\b'; break;
+          case 'f': *joined += '\f'; break;
+          case 'n': *joined += '\n'; break;
+          case 'r': *joined += '\r'; break;
+          case 't': *joined += '\t'; break;
+          case 'u': {
+            auto hex4 = [&](size_t at, uint32_t* v) {
+              if (at + 4 > t.size()) return false;
+              *v = 0;
+              for (size_t k = at; k < at + 4; ++k) {
+                const int h = HexDigit(t[k]);
+                if (h < 0) return false;
+                *v = *v << 4 | static_cast<uint32_t>(h);
+              }
+              return true;
+            };
+            uint32_t cp = 0;
+            if (!hex4(i + 1, &cp)) return false;
+            i += 4;
+            // A surrogate pair is one code point; a lone surrogate is what nlohmann refuses too.
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+              uint32_t lo = 0;
+              if (i + 2 >= t.size() || t[i + 1] != '\\' || t[i + 2] != 'u' || !hex4(i + 3, &lo) || lo < 0xDC00 ||
+                  lo > 0xDFFF)
+                return false;
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+              i += 6;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+              return false;
+            }
+            AppendUtf8(cp, joined);
+            break;
+          }
+          default:
+            return false;
+        }
+        ++i;
+      }
+      ++i;  // the closing quote
+      *joined += '\n';
+      any = true;
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      stack += c;
+    } else if (c == '}' || c == ']') {
+      if (stack.empty() || stack.back() != (c == '}' ? '{' : '[')) return false;
+      stack.pop_back();
+    } else if (!(c == ',' || c == ':' || c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '-' || c == '+' ||
+                 c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == 'E')) {
+      return false;  // not a token of JSON (numbers, true, false, null, structure)
+    }
+    any = true;
+    ++i;
+  }
+  return any && stack.empty();
 }
 
 Result<std::string> LoadOrCreateRedactionKey(const std::string& path) {

@@ -36,6 +36,13 @@ class Redactor {
   std::string Redact(std::string_view text) const;
   // Redacts every string in `j` (values, and object keys), in place.
   void RedactJson(nlohmann::json* j) const;
+  // The same on serialised JSON: `*text` is rewritten (parsed, redacted, dumped) only when a rule
+  // or a known secret can match one of its strings; most records have none, and stay as they are
+  // without being parsed. Text that is not JSON is redacted as plain text. Returns whether `*text`
+  // is now a JSON value.
+  bool RedactJsonText(std::string* text) const;
+  // Whether Redact() could change any of `texts` (one pass of each automaton over them joined).
+  bool MayMatch(std::string_view joined) const;
   std::string Token(std::string_view rule, std::string_view secret) const;
   // The tier (b) rule names, in the order they are applied.
   static std::vector<std::string> RuleNames();
@@ -57,6 +64,11 @@ class Redactor {
   };
   std::vector<Known> known_forms_;
 };
+
+// The strings of serialised JSON `text` (values and keys, unescaped), each followed by '\n', into
+// `*joined`; false when `text` is not lexically one JSON value (an unclosed string or bracket, a
+// bad escape, stray characters).
+bool JoinJsonStrings(std::string_view text, std::string* joined);
 
 // The HMAC key file (32 random bytes, 0600): read, or created at first use.
 Result<std::string> LoadOrCreateRedactionKey(const std::string& path);

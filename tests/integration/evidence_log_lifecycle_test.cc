@@ -332,5 +332,93 @@ TEST(EvidenceLogRecovery, ATaskEndedByCrashRecoveryIsInTheLog) {
   EXPECT_EQ(found, 1);
 }
 
+// daemon.json's "evidence_log": {"signing_key": PATH} (docs/evidence.md "Keys"): cordond creates
+// the key there, 0600, at first start (none in the log directory), signs with it, rotates it in
+// place on SIGHUP, and refuses to start, naming the file and the fix, on a key others may read, a
+// directory, a file that is no key, a directory that does not exist, and (not root) a key it
+// cannot read.
+TEST(EvidenceLogKeys, ASigningKeyPathFromDaemonJsonIsCreatedThereAndRefusedWhenItIsNotFitToSign) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  ASSERT_TRUE(WIFEXITED(d.Signal(SIGTERM))) << d.Log();
+  const std::string state = d.dir() + "/state", log = state + "/evidence-log", keys = d.dir() + "/keys";
+  const std::string key = keys + "/evidence.key";
+  ASSERT_EQ(RunProgram({"/bin/rm", "-rf", state}).exit_code, 0);
+  ASSERT_EQ(::mkdir(keys.c_str(), 0700), 0);
+  auto settings = [&](const std::string& path) {
+    std::ofstream(d.conf() + "/daemon.json", std::ios::trunc)
+        << R"({"version": 1, "evidence_log": {"signing_key": ")" << path << R"("}})";
+  };
+  settings(key);
+  d.Start();
+  EXPECT_NE(d.Log().find("created the evidence log signing key " + key), std::string::npos) << d.Log();
+  struct stat st{};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_NE(::stat((log + "/signing.key").c_str(), &st), 0) << "a key in the log directory too";
+  auto first = evlog::SigningKey::Load(key);
+  ASSERT_TRUE(first.has_value());
+  auto pub = evlog::PublicKey::LoadFile(log + "/signing.pub");
+  ASSERT_TRUE(pub.has_value());
+  EXPECT_EQ(pub->KeyId(), first->Public().KeyId());
+  ASSERT_EQ(d.Cli({"wait", Submit(d, {"/bin/true"})}).exit_code, 0);
+
+  // Rotation writes the new key where the old one was.
+  ASSERT_EQ(Evidence({"rotate-key", "--log", state}).exit_code, 0);
+  const std::string reload = d.Reload();
+  EXPECT_NE(reload.find("rotated the evidence log signing key from " + first->Public().KeyId()), std::string::npos)
+      << reload;
+  auto second = evlog::SigningKey::Load(key);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_NE(second->Public().KeyId(), first->Public().KeyId());
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  ASSERT_TRUE(WIFEXITED(d.Signal(SIGTERM))) << d.Log();
+  auto v = Evidence({"verify", "--log", state, "--key", log + "/signing.pub"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find(second->Public().KeyId()), std::string::npos) << v.out;
+
+  // Each refusal: cordond exits at start with one line naming the file and what to do.
+  auto start = [&](const std::string& state_dir) {
+    RunOptions o;
+    o.timeout_ms = 15000;  // a cordond that starts after all is stopped, and fails the test
+    return RunProgram({BuildPath("bin/cordond"), "--socket", d.socket(), "--state-dir", state_dir, "--config-dir",
+                       d.conf()},
+                      o);
+  };
+  auto refused = [&](const std::string& why, const std::string& fix, const std::string& state_dir = {}) {
+    auto r = start(state_dir.empty() ? state : state_dir);
+    EXPECT_NE(r.exit_code, 0) << why;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(fix), std::string::npos) << r.err;
+  };
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  refused("signing key " + key + " has mode 0644", "chmod 600 " + key);
+  ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  if (!IsRoot()) {
+    ASSERT_EQ(::chmod(key.c_str(), 0000), 0);
+    refused("read the signing key " + key, "chmod 600 " + key);
+    ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
+  }
+  settings(keys);
+  refused("signing key " + keys + " is a directory", "evidence_log.signing_key in daemon.json");
+  settings(keys + "/absent/evidence.key");  // a new log (its own state dir): the key cannot be created
+  refused("its directory " + keys + "/absent", "create " + keys + "/absent", d.dir() + "/state2");
+  const std::string junk = keys + "/junk.key";
+  std::ofstream(junk) << "not a key\n";
+  ASSERT_EQ(::chmod(junk.c_str(), 0600), 0);
+  settings(junk);
+  refused("signing key " + junk + " is not a PEM private key", "restore the key file");
+  settings("relative/evidence.key");
+  refused("evidence_log.signing_key", "expected the absolute path");
+  // A log with records but no key where daemon.json points: not a fresh key over it.
+  settings(keys + "/other.key");
+  refused("has records but its signing key " + keys + "/other.key does not exist", "restore the key");
+  EXPECT_NE(::stat((keys + "/other.key").c_str(), &st), 0);
+  settings(key);
+  d.Start();  // and the right key again: it starts
+  EXPECT_NE(d.Log().find("private key " + key + " from daemon.json"), std::string::npos) << d.Log();
+}
+
 }  // namespace
 }  // namespace cordon::test

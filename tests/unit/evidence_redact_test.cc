@@ -96,5 +96,56 @@ TEST(EvidenceRedact, TokensAreDeterministicPerKeyAndJsonIsRedactedThroughout) {
   EXPECT_EQ(j["n"], 5);
 }
 
+// RedactJsonText leaves a record unparsed when nothing can match (docs/evidence.md "Cost"): it
+// must give exactly what parsing, redacting every string and dumping gives, for every positive and
+// negative of the corpus put in a record as a value, as a key and behind JSON escapes.
+std::string FullPath(const Redactor& r, const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text);
+  r.RedactJson(&j);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+TEST(EvidenceRedact, TheUnparsedPathOfARecordGivesWhatTheFullPathGives) {
+  auto r = Make();
+  ASSERT_TRUE(r->AddSecret("binding-secret-value-42", "binding").has_value());
+  std::vector<std::string> texts = {"binding-secret-value-42", "x binding-secret-value-42 y"};
+  for (const auto& row : ReadTsv("positives.tsv")) texts.push_back(row[1]);
+  for (const auto& row : ReadTsv("negatives.tsv")) texts.push_back(row[0]);
+  size_t redacted = 0;
+  for (const std::string& t : texts) {
+    // A tab, a quote, a backslash or a newline next to the secret is escaped in the record's text.
+    for (const std::string& v : {t, "\t" + t + "\"", "Bearer\t" + t, "\\" + t + "\n"}) {
+      for (const nlohmann::json& rec :
+           {nlohmann::json{{"argv", {"/bin/echo", v}}, {"exit", 0}, {"ok", true}},
+            nlohmann::json{{"env", {{v, "x"}}}, {"n", -1.5e3}, {"z", nullptr}}}) {
+        const std::string text = rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        std::string fast = text;
+        EXPECT_TRUE(r->RedactJsonText(&fast));
+        EXPECT_EQ(fast, FullPath(*r, text)) << text;
+        redacted += fast != text;
+      }
+    }
+  }
+  EXPECT_GT(redacted, 60u);  // the positives were redacted through it, not just passed over
+  // \u escapes, surrogate pairs included, are decoded before matching.
+  std::string esc = R"({"a":"\u0062inding-secret-value-42","b":"\ud83d\ude00 ok"})";
+  EXPECT_TRUE(r->RedactJsonText(&esc));
+  EXPECT_EQ(esc.find("secret-value-42"), std::string::npos) << esc;
+  // Text that is not JSON is redacted as text.
+  std::string bad = "{\"a\": \"binding-secret-value-42";
+  EXPECT_FALSE(r->RedactJsonText(&bad));
+  EXPECT_EQ(bad.find("binding-secret-value-42"), std::string::npos) << bad;
+}
+
+TEST(EvidenceRedact, JsonStringsAreJoinedOnlyFromLexicallyValidJson) {
+  std::string j;
+  EXPECT_TRUE(JoinJsonStrings(R"({"k":["a\"b",1,true,null,{"x":"\u00e9"}]})", &j));
+  EXPECT_EQ(j, "k\na\"b\nx\n\xc3\xa9\n");
+  for (const char* bad : {"", "{", "{\"a\":\"b}", "[1,2}", "{\"a\":\"\\q\"}", "{\"a\":\"\\ud800\"}", "{\"a\":#}"}) {
+    std::string out;
+    EXPECT_FALSE(JoinJsonStrings(bad, &out)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace cordon::evlog
