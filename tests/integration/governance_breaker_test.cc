@@ -206,7 +206,7 @@ TEST_F(BreakerTest, ACapabilityDomainsBreakerOpensAcrossAppsAndOnlyForThatDomain
   EXPECT_NE(bad.err.find("is not app:<app_id>, domain:<data_domain>, service:<socket path> or outbound:<destination>"), std::string::npos)
       << bad.err;
   std::vector<std::string> events;
-  for (const auto& r : GovernanceRecords(d))
+  for (const auto& r : GovernanceRecords(d.evidence_log()))
     if (r["data"]["breaker"] == "domain:finance") events.push_back(std::string(r["event"]) + "/" + std::string(r["principal"]));
   EXPECT_EQ(events, (std::vector<std::string>{"breaker_open/cordond", "breaker_mode/ops"}));
 }
