@@ -241,7 +241,11 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
   if (pid < 0) return Fail(errno, "landlock mode: fork");
   if (pid == 0) {
     const int ew = err_w.Get();
-    (void)::setpgid(0, 0);
+    // Its own session (and process group), as a full sandbox's task has: a terminal it shares with
+    // the caller is then never its controlling terminal, so it cannot push input into the caller's
+    // shell with TIOCSTI (bubblewrap's CVE-2017-5226). The parent does not setpgid it: a group
+    // leader could not start a session.
+    if (::setsid() < 0) ChildFail(ew, 2, errno);
     for (size_t i = 0; i < nbind; ++i)
       if (::dup2(bound[i].Get(), 3 + static_cast<int>(i)) < 0) ChildFail(ew, 0, errno);
     if (::syscall(SYS_close_range, 3 + nbind, ~0u, CLOSE_RANGE_CLOEXEC) != 0) ChildFail(ew, 0, errno);
@@ -265,7 +269,6 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
     ::execve(exe.c_str(), argv.data(), envp.data());
     ChildFail(ew, 8, errno);
   }
-  (void)::setpgid(pid, pid);  // as the child does: whichever runs first
   err_w.Reset();
   err_w0.Reset();
   const uint64_t spawned = sys::MonotonicNs();

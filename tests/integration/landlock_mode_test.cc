@@ -126,6 +126,17 @@ TEST(LandlockMode, NoInetSocketsAndSignalsScoped) {
   EXPECT_EQ(r.out, "inet=refused\ninet=refused\nunix=ok\nkill=refused\n") << r.err;
 }
 
+// The task leads its own session, as in a full sandbox: the caller's terminal is never its
+// controlling terminal, so TIOCSTI into the caller's shell is refused (CVE-2017-5226's class).
+TEST(LandlockMode, TaskLeadsItsOwnSession) {
+  REQUIRE_LANDLOCK(1);
+  RunResult r = WithoutUserns("sysctl", {"run", "--allow-landlock-mode", "--", "/usr/bin/python3", "-c",
+                                         "import os; p = os.getpid(); print(os.getsid(0) == p, os.getpgid(0) == p)"});
+  SKIP_IF_HELPER_REFUSED(r);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "True True\n") << r.err;
+}
+
 TEST(LandlockMode, EgressPolicyAndOutsideCwdAreRefusedInOneLine) {
   REQUIRE_LANDLOCK(1);
   RunResult cwd = WithoutUserns("sysctl", {"run", "--allow-landlock-mode", "--cwd", "/srv", "--", "/bin/true"});
