@@ -22,15 +22,10 @@ void Daemon::HandleTaskCall(Conn& c, const api::Request& req) {
   Live* live = nullptr;
   std::optional<TaskRow> row;
   const PendingRecord* pending = nullptr;
-  if (auto it = live_by_id_.find(id); it != live_by_id_.end()) {
-    live = live_.at(it->second).get();
-    row = live->row;
-  } else if ((pending = FindPending(id))) {
-    row = pending->row;  // finished; its record waits for the database
-  } else {
-    auto r = store_->GetTask(id);
-    if (!r) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, r.error().Message());
+  if (auto r = FindTaskRow(id, &live, &pending)) {
     row = *r;
+  } else {
+    return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, r.error().Message());
   }
   if (!row || !MayManage(config_->principals, *p, row->principal))
     return ReplyError(c, call_id, api::ERROR_CODE_NOT_FOUND,

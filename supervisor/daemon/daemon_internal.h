@@ -454,6 +454,9 @@ class Daemon {
   void FlushPending();          // writes what it can; the rest stays pending
   void SaveSpool();
   const PendingRecord* FindPending(const std::string& id) const;
+  // Task `id`'s row wherever it is: running (`*live` set), finished with its record waiting for
+  // the database (`*pending` set), or in the store; nullopt when there is none.
+  Result<std::optional<TaskRow>> FindTaskRow(const std::string& id, Live** live, const PendingRecord** pending);
   // Leftovers of killed supervisors (sweep.cc): dead owners' task cgroups, unheld lease files.
   void SweepLeftovers(bool at_start);
   // The retention in force: a flag's value, else daemon.json's (of the current config), else

@@ -88,6 +88,15 @@ const PendingRecord* Daemon::FindPending(const std::string& id) const {
   return it == pending_.end() ? nullptr : &it->second;
 }
 
+Result<std::optional<TaskRow>> Daemon::FindTaskRow(const std::string& id, Live** live, const PendingRecord** pending) {
+  if (auto it = live_by_id_.find(id); it != live_by_id_.end()) {
+    *live = live_.at(it->second).get();
+    return std::optional<TaskRow>((*live)->row);
+  }
+  if ((*pending = FindPending(id))) return std::optional<TaskRow>((*pending)->row);  // its record waits for the database
+  return store_->GetTask(id);
+}
+
 std::string Daemon::PendingRefusal() const {
   return "cordond cannot write task records to its state database (" + pending_reason_ + "); " +
          std::to_string(pending_.size()) +

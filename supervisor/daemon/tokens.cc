@@ -292,15 +292,11 @@ void Daemon::HandleTokenMint(Conn& c, uint64_t call_id, const api::TokenMintRequ
   // A finished task's row: from memory, the pending spool or the database, only to say so.
   std::optional<TaskRow> row;
   Live* live = nullptr;
-  if (auto it = live_by_id_.find(id); it != live_by_id_.end()) {
-    live = live_.at(it->second).get();
-    row = live->row;
-  } else if (const PendingRecord* pending = FindPending(id)) {
-    row = pending->row;
-  } else {
-    auto r = store_->GetTask(id);
-    if (!r) return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, r.error().Message());
+  const PendingRecord* pending = nullptr;
+  if (auto r = FindTaskRow(id, &live, &pending)) {
     row = *r;
+  } else {
+    return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, r.error().Message());
   }
   if (!row || !MayManage(config_->principals, *p, row->principal))
     return ReplyError(c, call_id, api::ERROR_CODE_NOT_FOUND,

@@ -3,7 +3,6 @@
 // signals and abstract unix sockets; the evidence records the ABI. What the mount namespace alone
 // allows and the layer refuses is shown against the same run with CORDON_LANDLOCK=off.
 #include <gtest/gtest.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -13,23 +12,17 @@
 #include <thread>
 
 #include "tests/support/daemon_process.h"
+#include "tests/support/host.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
 namespace {
 
-// Landlock's ABI, asked of the kernel: 0 when it has none.
-int HostLandlockAbi() {
-  long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1u);
-  return abi < 0 ? 0 : static_cast<int>(abi);
-}
-
-#define REQUIRE_LANDLOCK(min_abi)                                                                  \
-  do {                                                                                             \
-    REQUIRE_SANDBOX();                                                                             \
-    if (HostLandlockAbi() < (min_abi))                                                             \
-      GTEST_SKIP() << "this kernel's Landlock ABI is " << HostLandlockAbi() << ", below " << (min_abi) \
-                   << " (CONFIG_SECURITY_LANDLOCK, lsm=landlock)";                                \
+// A full sandbox with Landlock behind it.
+#define REQUIRE_LANDLOCK_LAYER(min_abi) \
+  do {                                  \
+    REQUIRE_SANDBOX();                  \
+    REQUIRE_LANDLOCK(min_abi);          \
   } while (0)
 
 RunResult RunScript(const std::string& script, bool layer) {
@@ -39,7 +32,7 @@ RunResult RunScript(const std::string& script, bool layer) {
 }
 
 TEST(LandlockLayer, EvidenceRecordsTheAbiUsed) {
-  REQUIRE_LANDLOCK(1);
+  REQUIRE_LANDLOCK_LAYER(1);
   RunResult on = RunScript("true", true);
   ASSERT_EQ(on.exit_code, 0) << on.err;
   const std::string ev = EvidenceLine(on);
@@ -53,7 +46,7 @@ TEST(LandlockLayer, EvidenceRecordsTheAbiUsed) {
 }
 
 TEST(LandlockLayer, NoNewFilesOutsideTheScratchEvenWhereTheMountIsWritable) {
-  REQUIRE_LANDLOCK(1);
+  REQUIRE_LANDLOCK_LAYER(1);
   // /dev is a tmpfs of the sandbox's own, writable by the task: only Landlock keeps it to its files.
   const std::string script =
       "touch /dev/planted 2>/dev/null && echo dev=made || echo dev=refused; "
@@ -69,7 +62,7 @@ TEST(LandlockLayer, NoNewFilesOutsideTheScratchEvenWhereTheMountIsWritable) {
 // cordond's warm pool: a sandbox built before its task still applies the layer once the task's
 // stdio has arrived, and the evidence says so.
 TEST(LandlockLayer, PooledSandboxOfCordondAppliesTheLayer) {
-  REQUIRE_LANDLOCK(1);
+  REQUIRE_LANDLOCK_LAYER(1);
   DaemonProcess d(PrincipalsFor(::geteuid()));
   RunResult run, ev;
   for (int i = 0; i < 50; ++i) {
@@ -85,7 +78,7 @@ TEST(LandlockLayer, PooledSandboxOfCordondAppliesTheLayer) {
 }
 
 TEST(LandlockLayer, TaskCannotSignalOutsideItsDomain) {
-  REQUIRE_LANDLOCK(6);
+  REQUIRE_LANDLOCK_LAYER(6);
   // PID 1 of the sandbox runs as the task's uid: only the signal scope keeps the task from it.
   const std::string script = "kill -0 1 2>/dev/null; echo kill=$?";
   RunResult on = RunScript(script, true);
@@ -95,7 +88,7 @@ TEST(LandlockLayer, TaskCannotSignalOutsideItsDomain) {
 }
 
 TEST(LandlockLayer, StdoutReopenedByNameStillWorks) {
-  REQUIRE_LANDLOCK(1);
+  REQUIRE_LANDLOCK_LAYER(1);
   // The task's stdout is a file of the caller's, outside the sandbox's tree: the layer gives the
   // fd a rule of its own, so reopening it by name works as without the layer.
   const std::string out = WriteTempFile("landlock-stdout", "");

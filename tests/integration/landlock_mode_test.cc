@@ -6,28 +6,16 @@
 // runtime's seccomp answer. The seccomp way keeps our uid, so a rootful run stays rootful there.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include "tests/support/host.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
 namespace {
-
-int HostLandlockAbi() {
-  long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1u);
-  return abi < 0 ? 0 : static_cast<int>(abi);
-}
-
-#define REQUIRE_LANDLOCK(min_abi)                                                                      \
-  do {                                                                                                 \
-    if (HostLandlockAbi() < (min_abi))                                                                 \
-      GTEST_SKIP() << "this kernel's Landlock ABI is " << HostLandlockAbi() << ", below " << (min_abi) \
-                   << " (CONFIG_SECURITY_LANDLOCK, lsm=landlock)";                                    \
-  } while (0)
 
 // `take_userns_away MODE cordon ARGS...`; skips when the host will not let the helper set it up.
 RunResult WithoutUserns(const std::string& mode, std::vector<std::string> args, const RunOptions& o = {}) {

@@ -127,4 +127,9 @@ std::string HostSandboxMissing() {
   return missing;
 }
 
+int HostLandlockAbi() {
+  long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, 1u /* LANDLOCK_CREATE_RULESET_VERSION */);
+  return abi < 0 ? 0 : static_cast<int>(abi);
+}
+
 }  // namespace cordon::test

@@ -25,4 +25,16 @@ std::string HostSandboxMissing();
     if (auto why = ::cordon::test::HostSandboxMissing(); !why.empty()) GTEST_SKIP() << why;    \
   } while (0)
 
+// Landlock's ABI version as this kernel reports it (landlock_create_ruleset with
+// LANDLOCK_CREATE_RULESET_VERSION): 0 when it has none.
+int HostLandlockAbi();
+
+// Skips the current test when this kernel's Landlock ABI is below `min_abi`.
+#define REQUIRE_LANDLOCK(min_abi)                                                                     \
+  do {                                                                                                \
+    if (::cordon::test::HostLandlockAbi() < (min_abi))                                                \
+      GTEST_SKIP() << "this kernel's Landlock ABI is " << ::cordon::test::HostLandlockAbi() << ", below " \
+                   << (min_abi) << " (CONFIG_SECURITY_LANDLOCK, lsm=landlock)";                       \
+  } while (0)
+
 }  // namespace cordon::test
