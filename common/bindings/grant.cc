@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
@@ -79,11 +80,37 @@ std::string DefaultStateRoot() {
 
 namespace {
 
+// Which mount a node is on: its mount ID where the kernel reports one (statx STATX_MNT_ID, Linux
+// 5.8), else its st_dev. st_dev alone is wrong on overlayfs, the root filesystem of most
+// containers: there a regular file reports the st_dev of the layer it lives in, not the overlay's,
+// so a walk that compared st_dev skipped every file and a state directory always measured 0 bytes
+// (its max_bytes quota never held).
+struct Node {
+  uint16_t mode = 0;
+  uint64_t blocks = 0;
+  uint64_t mount = 0;
+  bool by_mount_id = false;
+};
+
+bool StatNode(int dir_fd, const char* name, int flags, Node* n) {
+  struct statx sx{};
+  if (::statx(dir_fd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+              STATX_TYPE | STATX_BLOCKS | STATX_MNT_ID, &sx) < 0)
+    return false;
+  n->mode = sx.stx_mode;
+  n->blocks = sx.stx_blocks;
+  n->by_mount_id = (sx.stx_mask & STATX_MNT_ID) != 0;
+  n->mount = n->by_mount_id ? sx.stx_mnt_id : ::makedev(sx.stx_dev_major, sx.stx_dev_minor);
+  return true;
+}
+
+bool SameMount(const Node& a, const Node& top) { return a.by_mount_id == top.by_mount_id && a.mount == top.mount; }
+
 // Walks by fd only: each subdirectory is opened relative to its parent's fd with O_NOFOLLOW and
-// O_DIRECTORY, so a task that swaps a directory for a symlink between our fstatat and the open
+// O_DIRECTORY, so a task that swaps a directory for a symlink between our statx and the open
 // (the task shares this tree: a state binding is mounted read-write in its sandbox) makes the open
-// fail (ELOOP/ENOTDIR) instead of leading root elsewhere. Never crosses into another filesystem.
-uint64_t WalkBytes(int dir_fd, dev_t dev, int depth) {
+// fail (ELOOP/ENOTDIR) instead of leading root elsewhere. Never crosses into another mount.
+uint64_t WalkBytes(int dir_fd, const Node& top, int depth) {
   // fdopendir takes the fd; a duplicate keeps the caller's.
   UniqueFd own(::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
   if (!own) return 0;
@@ -93,18 +120,18 @@ uint64_t WalkBytes(int dir_fd, dev_t dev, int depth) {
   uint64_t total = 0;
   while (dirent* e = ::readdir(d)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    struct stat st;
-    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev) continue;
-    if (!S_ISDIR(st.st_mode)) {
-      total += static_cast<uint64_t>(st.st_blocks) * 512;
+    Node n;
+    if (!StatNode(::dirfd(d), e->d_name, 0, &n) || !SameMount(n, top)) continue;
+    if (!S_ISDIR(n.mode)) {
+      total += n.blocks * 512;
       continue;
     }
-    // The directory is counted from what the open found, not from the fstatat before it.
+    // The directory is counted from what the open found, not from the statx before it.
     UniqueFd sub(::openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    struct stat again;
-    if (!sub || ::fstat(sub.Get(), &again) < 0 || again.st_dev != dev) continue;
-    total += static_cast<uint64_t>(again.st_blocks) * 512;
-    if (depth < kMaxWalkDepth) total += WalkBytes(sub.Get(), dev, depth + 1);
+    Node again;
+    if (!sub || !StatNode(sub.Get(), "", AT_EMPTY_PATH, &again) || !SameMount(again, top)) continue;
+    total += again.blocks * 512;
+    if (depth < kMaxWalkDepth) total += WalkBytes(sub.Get(), top, depth + 1);
   }
   ::closedir(d);
   return total;
@@ -114,9 +141,9 @@ uint64_t WalkBytes(int dir_fd, dev_t dev, int depth) {
 
 uint64_t DirectoryBytes(int dir_fd) {
   UniqueFd top(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  struct stat st;
-  if (!top || ::fstat(top.Get(), &st) < 0) return 0;
-  return WalkBytes(top.Get(), st.st_dev, 1);
+  Node n;
+  if (!top || !StatNode(top.Get(), "", AT_EMPTY_PATH, &n)) return 0;
+  return WalkBytes(top.Get(), n, 1);
 }
 
 uint64_t DirectoryBytes(const std::string& dir) {

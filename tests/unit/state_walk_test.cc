@@ -4,10 +4,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdio.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -90,6 +94,63 @@ TEST(StateWalk, ASymlinkSwappedInDuringTheWalkIsNotFollowed) {
   EXPECT_LT(worst, 1u << 20) << "the walk followed a swapped-in symlink and counted " << worst << " bytes";
   fs::remove_all(d);
   fs::remove_all(big);
+}
+
+// Over overlayfs (the root filesystem of most containers) a regular file reports the st_dev of
+// its layer, not the overlay's: a walk that stopped at another st_dev counted no file at all, so
+// a state directory there always measured 0 bytes and its max_bytes quota never held. The overlay
+// is mounted in a child's own user and mount namespaces (unprivileged overlay: Linux 5.11), with
+// one file in the lower layer (this filesystem) and one written through the overlay (the tmpfs
+// upper layer).
+TEST(StateWalk, CountsTheFilesOfAnOverlayMount) {
+  std::string d = test::FreshTempDir("walk-overlay");
+  fs::create_directories(d + "/lower");
+  WriteBytes(d + "/lower/old", 100000);
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(p[0]);
+    auto say = [&](const std::string& m) {
+      (void)!::write(p[1], m.data(), m.size());
+      ::_exit(0);
+    };
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) say(std::string("skip unshare: ") + std::strerror(errno));
+    std::ofstream("/proc/self/setgroups") << "deny";
+    std::ofstream("/proc/self/uid_map") << "0 " << uid << " 1";
+    std::ofstream("/proc/self/gid_map") << "0 " << gid << " 1";
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) say("error making / private");
+    const std::string up = d + "/up";
+    fs::create_directories(up);
+    if (::mount("tmpfs", up.c_str(), "tmpfs", 0, "size=8m") < 0) say(std::string("error tmpfs: ") + std::strerror(errno));
+    fs::create_directories(up + "/upper");
+    fs::create_directories(up + "/work");
+    fs::create_directories(d + "/merged");
+    const std::string opts = "lowerdir=" + d + "/lower,upperdir=" + up + "/upper,workdir=" + up + "/work";
+    if (::mount("overlay", (d + "/merged").c_str(), "overlay", 0, opts.c_str()) < 0)
+      say(std::string("skip overlay mount: ") + std::strerror(errno));
+    WriteBytes(d + "/merged/new", 200000);
+    fs::create_directories(d + "/merged/sub");
+    WriteBytes(d + "/merged/sub/deeper", 50000);
+    say("bytes " + std::to_string(DirectoryBytes(d + "/merged")));
+  }
+  ::close(p[1]);
+  std::string out;
+  char buf[256];
+  for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(p[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  fs::remove_all(d);
+  // Decided from the host: no user namespaces for this uid, or a kernel without unprivileged overlay.
+  if (out.starts_with("skip ")) GTEST_SKIP() << "this host cannot mount an overlay here: " << out.substr(5);
+  ASSERT_TRUE(out.starts_with("bytes ")) << out;
+  const uint64_t n = std::stoull(out.substr(6));
+  EXPECT_GE(n, 350000u) << "the walk skipped the overlay's files";
+  EXPECT_LT(n, 1u << 20);
 }
 
 }  // namespace
