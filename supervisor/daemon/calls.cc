@@ -20,16 +20,9 @@ void Daemon::HandleTaskCall(Conn& c, const api::Request& req) {
                       "uid " + std::to_string(c.peer.uid) + " is not a principal in " + config_->principals.source);
   if (id.empty()) return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT, "task_id is empty");
   Live* live = nullptr;
-  std::optional<TaskRow> row;
   const PendingRecord* pending = nullptr;
-  if (auto r = FindTaskRow(id, &live, &pending)) {
-    row = *r;
-  } else {
-    return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, r.error().Message());
-  }
-  if (!row || !MayManage(config_->principals, *p, row->principal))
-    return ReplyError(c, call_id, api::ERROR_CODE_NOT_FOUND,
-                      "no task " + id + " visible to principal '" + p->name + "' (cordon ps lists yours)");
+  const std::optional<TaskRow> row = FindVisibleTaskRow(c, call_id, id, *p, &live, &pending);
+  if (!row) return;
   api::Response resp;
   resp.set_call_id(call_id);
   const bool finished = row->state == "finished";

@@ -457,6 +457,11 @@ class Daemon {
   // Task `id`'s row wherever it is: running (`*live` set), finished with its record waiting for
   // the database (`*pending` set), or in the store; nullopt when there is none.
   Result<std::optional<TaskRow>> FindTaskRow(const std::string& id, Live** live, const PendingRecord** pending);
+  // FindTaskRow for a call of principal `p`: the row when `p` may manage that task; otherwise
+  // replies to `call_id` on `c` (internal error, or "not visible", the same answer for a task
+  // that does not exist and one that belongs to someone else) and returns nullopt.
+  std::optional<TaskRow> FindVisibleTaskRow(Conn& c, uint64_t call_id, const std::string& id, const Principal& p,
+                                            Live** live, const PendingRecord** pending);
   // Leftovers of killed supervisors (sweep.cc): dead owners' task cgroups, unheld lease files.
   void SweepLeftovers(bool at_start);
   // The retention in force: a flag's value, else daemon.json's (of the current config), else

@@ -97,6 +97,21 @@ Result<std::optional<TaskRow>> Daemon::FindTaskRow(const std::string& id, Live**
   return store_->GetTask(id);
 }
 
+std::optional<TaskRow> Daemon::FindVisibleTaskRow(Conn& c, uint64_t call_id, const std::string& id,
+                                                  const Principal& p, Live** live, const PendingRecord** pending) {
+  auto r = FindTaskRow(id, live, pending);
+  if (!r) {
+    ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, r.error().Message());
+    return std::nullopt;
+  }
+  if (!*r || !MayManage(config_->principals, p, (*r)->principal)) {
+    ReplyError(c, call_id, api::ERROR_CODE_NOT_FOUND,
+               "no task " + id + " visible to principal '" + p.name + "' (cordon ps lists yours)");
+    return std::nullopt;
+  }
+  return *r;
+}
+
 std::string Daemon::PendingRefusal() const {
   return "cordond cannot write task records to its state database (" + pending_reason_ + "); " +
          std::to_string(pending_.size()) +

@@ -290,17 +290,10 @@ void Daemon::HandleTokenMint(Conn& c, uint64_t call_id, const api::TokenMintRequ
     return ReplyError(c, call_id, api::ERROR_CODE_INVALID_ARGUMENT,
                       "step '" + req.step() + "' is not 1-64 of letters, digits and _ . : -");
   // A finished task's row: from memory, the pending spool or the database, only to say so.
-  std::optional<TaskRow> row;
   Live* live = nullptr;
   const PendingRecord* pending = nullptr;
-  if (auto r = FindTaskRow(id, &live, &pending)) {
-    row = *r;
-  } else {
-    return ReplyError(c, call_id, api::ERROR_CODE_INTERNAL, r.error().Message());
-  }
-  if (!row || !MayManage(config_->principals, *p, row->principal))
-    return ReplyError(c, call_id, api::ERROR_CODE_NOT_FOUND,
-                      "no task " + id + " visible to principal '" + p->name + "' (cordon ps lists yours)");
+  const std::optional<TaskRow> row = FindVisibleTaskRow(c, call_id, id, *p, &live, &pending);
+  if (!row) return;
   // The token speaks for the task's owner: an operator who may manage it still may not mint it.
   if (row->principal != p->name)
     return ReplyError(c, call_id, api::ERROR_CODE_PERMISSION_DENIED,
