@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "tests/support/background.h"
+#include "tests/support/cgroup_bases.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
@@ -288,6 +289,10 @@ TEST(Sandbox, SandboxDiesWithItsSupervisor) {
   bool gone = false;
   for (int i = 0; i < 100 && !(gone = !sleeping()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_TRUE(gone) << "the task outlived a SIGKILLed supervisor";
+  // A SIGKILLed `cordon run` leaves its task cgroup (docs/cgroups.md, "Stale directories"); this
+  // test removes what it left, as cordond's sweep would, so the host's tree stays clean.
+  RemoveCgroupsOwnedBy(pid);
+  EXPECT_TRUE(CgroupsOwnedBy(pid).empty()) << "the killed run's task cgroup could not be removed";
 }
 
 TEST(Sandbox, SignalsToCordonReachTheTask) {
