@@ -2,7 +2,7 @@
 # scripts/v2vm/run.sh: runs Cordon's cgroup, limits, sandbox and daemon tests on a pure cgroup v2
 # kernel, rootful and rootless, in a qemu VM (docs/cgroups.md, "Tested on pure cgroup v2").
 #
-#   scripts/v2vm/run.sh            the full run (about 45 min under TCG on 2 shared cores)
+#   scripts/v2vm/run.sh            the full run (10–45 min under TCG on 2 shared cores, by load)
 #   scripts/v2vm/run.sh --short    the v2 checks and a few tests per area (what CI runs)
 #   scripts/v2vm/run.sh --regex 'RE' [--phases rootful|rootless|rootful,rootless]
 #   scripts/v2vm/run.sh --exec FILE   runs bash FILE as root in the VM instead of the tests
