@@ -91,6 +91,8 @@ TEST_P(LandlockLifetime, NothingOutlivesASigkilledCordonRun) {
   for (const auto& a : ScatteringTask(mark)) args.push_back(a);
   Background run(WithoutUsernsArgv(GetParam(), args));
   ASSERT_EQ(run.ReadLine().value_or("(nothing)"), "ready");
+  // The task itself becomes the fourth once its shell has exec'd, just after "ready".
+  for (int i = 0; i < 1000 && Sleepers(mark).size() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(Sleepers(mark).size(), 4u) << "the task and its three descendants should be running";
   ::kill(run.pid(), SIGKILL);  // the helper exec'd cordon: this is `cordon run` itself
   run.Wait();
