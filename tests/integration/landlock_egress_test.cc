@@ -18,7 +18,7 @@ std::string Curl(int port, const std::string& path = "/") {
   return "curl -s -m 5 -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:" + std::to_string(port) + path + "; ";
 }
 
-// A direct connection, and a UDP socket, from Python: "reached"/"refused" each.
+// From Python: a direct connection, a UDP socket, an IPv6 socket, a bind: each refused or not.
 std::string Direct(int port) {
   return "python3 -c \"\n"
          "import socket\n"
@@ -28,6 +28,12 @@ std::string Direct(int port) {
          "try:\n"
          "    socket.socket(socket.AF_INET, socket.SOCK_DGRAM); print('udp=open')\n"
          "except OSError: print('udp=refused')\n"
+         "try:\n"
+         "    socket.socket(socket.AF_INET6, socket.SOCK_STREAM); print('v6=open')\n"
+         "except OSError: print('v6=refused')\n"
+         "try:\n"
+         "    socket.socket(socket.AF_INET, socket.SOCK_STREAM).bind(('127.0.0.1', 0)); print('bind=made')\n"
+         "except OSError: print('bind=refused')\n"
          "\"; ";
 }
 
@@ -46,7 +52,7 @@ TEST_P(LandlockEgress, AllowlistThroughTheProxyAndNothingPastIt) {
                                            "/bin/sh", "-c", script});
   SKIP_IF_HELPER_REFUSED(r);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out.substr(0, r.out.find('{')), "200\n403\ndirect=refused\nudp=refused\n1\n") << r.out << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('{')), "200\n403\ndirect=refused\nudp=refused\nv6=refused\nbind=refused\n1\n") << r.out << r.err;
   EXPECT_EQ(allowed.served(), 1);
   EXPECT_EQ(denied.served(), 0);
   const std::string ev = EvidenceLine(r);
