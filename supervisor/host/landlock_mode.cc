@@ -51,6 +51,9 @@ std::vector<ModeGap> LandlockModeGaps(int abi, bool rootful) {
       {"uts_namespace", "the host name is the host's"},
       {"cgroup", "no cgroup limits: rlimits (CPU seconds, address space, open files), pids.max only where a cgroup "
                  "can be made; no memory.peak or other cgroup figures"},
+      {"output_budget", "the task writes to the caller's stdout and stderr itself: limits.output_bytes is not "
+                        "enforced"},
+      {"scratch_size", "the scratch is a plain directory of the host's: limits.tmpfs_bytes is not enforced"},
       {"seccomp_notify", "no seccomp listener: a denied call gets the profile's errno, unrecorded, and a killed "
                          "task's message cannot name the call"},
       {"fresh_proc_and_dev", "the host's /proc (read-only) and a few devices (/dev/null, zero, full, random, "
