@@ -87,7 +87,7 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
   };
   if (!v.Object(j, "", {"name", "version", "role", "seccomp_profile", "limits", "env", "mounts", "description",
                         "bindings", "data_domain", "outbound", "identity", "approval_required_for",
-                        "breaker_counts_exit_nonzero"}))
+                        "breaker_counts_exit_nonzero", "allow_landlock_mode"}))
     return done();
   for (const char* required : {"name", "version"}) {
     if (!j.contains(required)) {
@@ -189,6 +189,13 @@ Result<Policy> ParsePolicy(std::string_view text, const std::string& source) {
       return done();
     }
     p.breaker_counts_exit_nonzero = j["breaker_counts_exit_nonzero"].get<bool>();
+  }
+  if (j.contains("allow_landlock_mode")) {  // docs/landlock.md (wip/landlock)
+    if (!j["allow_landlock_mode"].is_boolean()) {
+      v.Bad("allow_landlock_mode", std::string("expected true or false, got ") + TypeName(j["allow_landlock_mode"]));
+      return done();
+    }
+    p.allow_landlock_mode = j["allow_landlock_mode"].get<bool>();
   }
   if (j.contains("outbound")) {
     auto o = egress::ParseOutbound(j["outbound"], "outbound");

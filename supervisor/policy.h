@@ -101,6 +101,10 @@ struct Policy {
   // The app's circuit breaker counts a nonzero exit (failure_class exit_nonzero) as a failure
   // ("breaker_counts_exit_nonzero": true); by default a nonzero exit is the task's own answer.
   bool breaker_counts_exit_nonzero = false;
+  // Where user namespaces cannot be created, run this policy's tasks in the degraded landlock mode
+  // instead of refusing them ("allow_landlock_mode": true; docs/landlock.md), as `cordon run
+  // --allow-landlock-mode` does. Default false: never chosen silently.
+  bool allow_landlock_mode = false;
 
   std::string source;  // where it was loaded from: a path, or "<embedded default>"
   std::string sha256;  // of the exact bytes loaded

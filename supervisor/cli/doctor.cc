@@ -90,7 +90,8 @@ int CmdDoctor(int argc, char** argv) {
   } else if (!ns_refusal.empty() && landlock_abi > 0) {
     // Namespaces refused, Landlock there: the degraded mode, only when a run asks for it.
     mode = "landlock";
-    why = ns_refusal + "; `cordon run --allow-landlock-mode` runs tasks degraded here (Landlock ABI " +
+    why = ns_refusal + "; `cordon run --allow-landlock-mode` (or a policy's allow_landlock_mode) runs tasks degraded "
+          "here (Landlock ABI " +
           std::to_string(landlock_abi) + ", no namespaces; docs/landlock.md)";
   } else if (!ns_refusal.empty()) {
     mode = "none";

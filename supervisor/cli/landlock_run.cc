@@ -9,7 +9,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,12 +22,19 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <vector>
 
 #include "common/landlock.h"
 #include "common/syscalls.h"
 #include "common/unique_fd.h"
+#include "supervisor/cgroup/ready_layout.h"
+#include "supervisor/cgroup/task_cgroup.h"
+#include "supervisor/cli/landlock_keeper.h"
+#include "supervisor/egress/proxy.h"
+#include "supervisor/egress/record.h"
 #include "supervisor/host/facts.h"
 #include "supervisor/host/landlock_mode.h"
 #include "supervisor/task/rootfs.h"
@@ -33,6 +43,8 @@ namespace cordon::cli {
 namespace {
 
 constexpr uid_t kNobody = 65534;  // a rootful task's ids: no user namespace maps root away here
+// What `cordon run` passes on to the task, as in full mode (task/run_loop.cc).
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 constexpr const char* kDevices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"};
 
 // The task's own scratch directory (its /tmp and /work), removed with everything in it at the end.
@@ -44,18 +56,161 @@ struct Scratch {
   }
 };
 
-// What a child that failed before execve tells its parent through the error pipe.
+// What a task that failed before execve tells `cordon run` through the error pipe.
 struct ChildError {
-  int step;  // index into kChildSteps
+  int step;  // a Step
   int err;
 };
+enum Step { kStepFds, kStepRlimits, kStepIds, kStepChdir, kStepNoNewPrivs, kStepLandlock, kStepSocketRule, kStepSeccomp,
+            kStepExec, kStepKeeper };
 constexpr const char* kChildSteps[] = {"fds", "rlimits", "ids", "chdir", "no-new-privs", "landlock",
-                                       "seccomp (sockets)", "seccomp", "exec"};
+                                       "seccomp-sockets", "seccomp", "exec", "keeper"};
 
 [[noreturn]] void ChildFail(int pipe_fd, int step, int err) {
   ChildError e{step, err};
   (void)!::write(pipe_fd, &e, sizeof e);
-  ::_exit(step == 8 ? (err == ENOENT ? kExitNotFound : kExitNotExecutable) : kExitCordonFailure);
+  ::_exit(step == kStepExec ? (err == ENOENT ? kExitNotFound : kExitNotExecutable) : kExitCordonFailure);
+}
+
+struct Rlim {
+  int resource;
+  uint64_t soft, hard;
+};
+
+// Everything the task's side needs, prepared by `cordon run` before the keeper forks it: after the
+// fork it only makes system calls.
+struct TaskSide {
+  int err_fd = -1;  // ChildError on failure; CLOEXEC, so execve closes it
+  int go_fd = -1;   // the keeper's go byte: the task is in its cgroup (or has none)
+  const UniqueFd* bound = nullptr;  // bindings, placed at 3..3+nbind-1
+  size_t nbind = 0;
+  const Rlim* limits = nullptr;
+  size_t nlimits = 0;
+  bool rootful = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const char* cwd = nullptr;
+  int ruleset = -1;
+  sock_fprog* net_prog = nullptr;
+  sock_fprog* prog = nullptr;
+  uint32_t seccomp_flags = 0;
+  const char* exe = nullptr;  // "" when argv[0] is not in the task's PATH
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+};
+
+// The task's side, in the keeper's child (landlock_keeper.h): up to execve.
+[[noreturn]] void RunTaskSide(const void* arg) {
+  const TaskSide& t = *static_cast<const TaskSide*>(arg);
+  const int ew = t.err_fd;
+  const pid_t keeper = ::getppid();
+  char go = 0;
+  ssize_t n;
+  do n = ::read(t.go_fd, &go, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) ChildFail(ew, kStepKeeper, n < 0 ? errno : EPIPE);  // the keeper is gone
+  // Its own session (and process group), as a full sandbox's task has: a terminal it shares with
+  // the caller is then never its controlling terminal, so it cannot push input into the caller's
+  // shell with TIOCSTI (bubblewrap's CVE-2017-5226).
+  if (::setsid() < 0) ChildFail(ew, kStepIds, errno);
+  // `cordon run` blocked the signals it forwards: the task starts with none blocked and every
+  // disposition at its default, as in a full sandbox.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) (void)::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  (void)::sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (size_t i = 0; i < t.nbind; ++i)
+    if (::dup2(t.bound[i].Get(), 3 + static_cast<int>(i)) < 0) ChildFail(ew, kStepFds, errno);
+  if (::syscall(SYS_close_range, 3 + t.nbind, ~0u, CLOSE_RANGE_CLOEXEC) != 0) ChildFail(ew, kStepFds, errno);
+  for (size_t i = 0; i < t.nlimits; ++i) {
+    const Rlim& l = t.limits[i];
+    if (l.soft == 0) continue;  // 0 = no limit of the policy's
+    rlimit r{l.soft, l.hard};
+    if (::setrlimit(l.resource, &r) != 0) ChildFail(ew, kStepRlimits, errno);
+  }
+  if (t.rootful &&
+      (::setgroups(0, nullptr) != 0 || ::setresgid(t.gid, t.gid, t.gid) != 0 || ::setresuid(t.uid, t.uid, t.uid) != 0))
+    ChildFail(ew, kStepIds, errno);
+  // The task dies with its keeper (set after the id change, which clears it); its descendants are
+  // the keeper's to kill (landlock_keeper.h).
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(ew, kStepKeeper, errno);
+  if (::getppid() != keeper) ChildFail(ew, kStepKeeper, ESRCH);  // the keeper is already gone
+  if (::chdir(t.cwd) != 0) ChildFail(ew, kStepChdir, errno);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildFail(ew, kStepNoNewPrivs, errno);
+  if (int err = landlock::RestrictSelf(t.ruleset); err < 0) ChildFail(ew, kStepLandlock, -err);
+  if (sys::Seccomp(SECCOMP_SET_MODE_FILTER, 0, t.net_prog) < 0) ChildFail(ew, kStepSocketRule, errno);
+  if (sys::Seccomp(SECCOMP_SET_MODE_FILTER, t.seccomp_flags, t.prog) < 0) ChildFail(ew, kStepSeccomp, errno);
+  if (!*t.exe) ChildFail(ew, kStepExec, ENOENT);
+  ::execve(t.exe, t.argv, t.envp);
+  ChildFail(ew, kStepExec, errno);
+}
+
+// The egress proxy's listening socket, on the host's loopback at a port the kernel picks.
+Result<UniqueFd> ListenOnLoopback() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Fail(errno, "landlock mode: socket for the egress proxy");
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd.Get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(fd.Get(), 128) < 0)
+    return Fail(errno, "landlock mode: listen on 127.0.0.1 for the egress proxy");
+  return fd;
+}
+
+// BuildTaskEnv points the proxy variables at the sandbox's fixed port; here the proxy listens on
+// the host's loopback at `port`.
+void PointProxyEnvironmentAt(uint16_t port, std::vector<std::string>* env) {
+  for (const std::string& kv : egress::ProxyEnvironment(port)) {
+    const std::string name = kv.substr(0, kv.find('=') + 1);
+    if (name == "NO_PROXY=" || name == "no_proxy=") continue;  // BuildTaskEnv's ("localhost") stands
+    for (std::string& e : *env)
+      if (e.rfind(name, 0) == 0) e = kv;
+  }
+}
+
+// The task's cgroup where this host and user can make one (rootful, or a delegated cgroup2
+// subtree; CORDON_CGROUPS and CORDON_CGROUP_SUBTREE as for a full sandbox), with pids.max when the
+// policy sets pids and the controller is ours; nullopt and the reason otherwise.
+Result<std::optional<cgroup::TaskCgroup>> MakeTaskCgroup(const std::string& name, uint64_t pids, std::string* why_none,
+                                                         bool* pids_held) {
+  const char* m = ::getenv("CORDON_CGROUPS");
+  const std::string mode = m && *m ? m : "auto";
+  if (mode != "auto" && mode != "v1" && mode != "off")
+    return FailMsg("CORDON_CGROUPS=" + mode + " is not auto, v1 or off", "unset it, or use one of those");
+  if (mode == "off") {
+    *why_none = "CORDON_CGROUPS=off";
+    return std::nullopt;
+  }
+  cgroup::BaseOptions bo;
+  bo.ignore_v2 = mode == "v1";
+  if (const char* sub = ::getenv("CORDON_CGROUP_SUBTREE"); sub && *sub) {
+    const std::string st = sub;
+    if (st.find('/') != std::string::npos || st == "." || st == "..")
+      return FailMsg("CORDON_CGROUP_SUBTREE=" + st + " must be a single directory name", "e.g. cordon.slice");
+    bo.subtree = st;
+  }
+  const cgroup::Layout layout = cgroup::ReadyLayout(bo);
+  if (!layout.no_cgroup_reason.empty()) {
+    *why_none = layout.no_cgroup_reason;
+    return std::nullopt;
+  }
+  cgroup::Limits limits;
+  if (pids) {
+    limits.pids = pids;
+    if (auto cg = cgroup::TaskCgroup::Create(layout, name, limits)) {
+      *pids_held = true;
+      return std::optional<cgroup::TaskCgroup>(std::move(*cg));
+    }
+    limits.pids.reset();  // no pids controller of ours: a cgroup to kill with all the same
+  }
+  auto cg = cgroup::TaskCgroup::Create(layout, name, limits);
+  if (!cg) {
+    *why_none = cg.error().Message();
+    return std::nullopt;
+  }
+  return std::optional<cgroup::TaskCgroup>(std::move(*cg));
 }
 
 Result<std::vector<uint8_t>> ReadBpf(const SeccompFilter& f) {
@@ -97,53 +252,32 @@ std::string MapCwd(const std::string& cwd, const std::string& scratch) {
   return "";
 }
 
-// Kills and reaps every process left of the task: its process group, then whatever was reparented
-// to us (we are a subreaper), until none is left.
-void KillLeftovers(pid_t pgid) {
-  (void)::kill(-pgid, SIGKILL);
-  for (int round = 0; round < 100; ++round) {
-    bool found = false;
-    if (DIR* d = ::opendir("/proc")) {
-      while (dirent* e = ::readdir(d)) {
-        const pid_t p = static_cast<pid_t>(std::atoi(e->d_name));
-        if (p <= 0) continue;
-        char path[64], buf[512];
-        std::snprintf(path, sizeof path, "/proc/%d/stat", p);
-        UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
-        ssize_t n = fd ? ::read(fd.Get(), buf, sizeof buf - 1) : -1;
-        if (n <= 0) continue;
-        buf[n] = 0;
-        const char* rp = std::strrchr(buf, ')');
-        int ppid = 0;
-        if (rp && std::sscanf(rp + 2, "%*c %d", &ppid) == 1 && ppid == ::getpid()) {
-          (void)::kill(p, SIGKILL);
-          found = true;
-        }
-      }
-      ::closedir(d);
-    }
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
-    if (!found) return;
-    ::usleep(1000);
-  }
-}
-
 }  // namespace
 
 std::string FullSandboxRefusal() { return host::NamespaceRefusal(host::ProbeUserns(), host::ReadFacts()); }
 
 Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompFilter& filter, const TaskRequest& req,
-                                            const std::string& refusal) {
+                                            const std::string& refusal, const std::string& allowed_by) {
   const uint64_t t0 = sys::MonotonicNs();
   const int abi = landlock::Abi();
   if (abi < 1)
     return Fail(-abi, refusal + "; and this kernel has no Landlock for --allow-landlock-mode",
                 "grant user namespaces as said above, or boot a kernel with Landlock (lsm=...,landlock)");
-  if (policy.outbound.mode != egress::OutboundMode::kNone)
+  // Egress goes through Cordon's proxy on the host's loopback; only Landlock's TCP rules (ABI 4)
+  // keep the task from connecting past it.
+  const bool egress_on = policy.outbound.mode != egress::OutboundMode::kNone;
+  if (egress_on && abi < 4)
     return FailMsg("policy " + policy.name + " allows outbound traffic (" + egress::OutboundModeName(policy.outbound.mode) +
-                       "), which landlock mode cannot hold to its hosts: it has no network namespace and no proxy",
-                   "use a policy with outbound mode none, or grant user namespaces (cordon doctor says how)");
+                       "), which landlock mode holds to the egress proxy only with Landlock ABI >= 4 (TCP connect "
+                       "rules); this kernel has ABI " + std::to_string(abi),
+                   "use a policy with outbound mode none, boot a kernel >= 6.7, or grant user namespaces (cordon doctor "
+                   "says how)");
+  UniqueFd proxy_listen;
+  uint16_t proxy_port = 0;
+  if (egress_on) {
+    CORDON_ASSIGN_OR_RETURN(proxy_listen, ListenOnLoopback());
+    CORDON_ASSIGN_OR_RETURN(proxy_port, egress::LocalPort(proxy_listen.Get()));
+  }
   const bool rootful = ::geteuid() == 0;
   const uid_t uid = rootful ? kNobody : ::getuid();
   const gid_t gid = rootful ? kNobody : ::getgid();
@@ -190,6 +324,10 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
   for (const char* dev : kDevices)
     CORDON_TRY(allow(dev, landlock::kFsReadFile | landlock::kFsWriteFile | (fs & landlock::kFsTruncate)));
   CORDON_TRY(allow(scratch.root, fs));
+  // TCP: no bind at all, connect to the proxy's port alone (or to none).
+  if (egress_on)
+    if (int err = landlock::AllowPort(rs.Get(), proxy_port, landlock::kNetConnectTcp); err < 0)
+      return Fail(-err, "landlock mode: allow TCP connect to the egress proxy's port " + std::to_string(proxy_port));
   for (int fd : {req.stdin_fd, req.stdout_fd, req.stderr_fd})
     if (int err = landlock::AllowOpenFd(rs.Get(), fd, fs, false); err < 0) return Fail(-err, "landlock mode: allow stdio");
   const size_t nbind = req.bindings ? req.bindings->size() : 0;
@@ -200,10 +338,11 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
       return Fail(-err, "landlock mode: allow binding " + ob.binding.name);
   }
 
-  // Everything the child uses, prepared here: after fork it only makes system calls.
+  // Everything the task's side uses, prepared here: after fork it only makes system calls.
   CORDON_ASSIGN_OR_RETURN(std::vector<uint8_t> bpf, ReadBpf(filter));
-  const std::vector<sock_filter> net = host::NoInetSocketsFilter();
+  const std::vector<sock_filter> net = egress_on ? host::ProxyOnlySocketsFilter() : host::NoInetSocketsFilter();
   std::vector<std::string> env = BuildTaskEnv(policy, req);
+  if (egress_on) PointProxyEnvironmentAt(proxy_port, &env);
   env.push_back("TMPDIR=" + scratch.root + "/tmp");
   env.push_back("HOME=" + scratch.root + "/work");
   const std::string exe = FindCommand(req.argv[0], env);
@@ -212,112 +351,232 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
   argv.push_back(nullptr);
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  // Fds the child holds while it places bindings at 3..3+n-1 must sit above them.
+  // Fds the task's side holds while it places bindings at 3..3+n-1 must sit above them.
   const int high = 3 + static_cast<int>(nbind) + 8;
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return Fail(errno, "landlock mode: pipe");
-  UniqueFd err_r(p[0]), err_w0(p[1]);
-  UniqueFd err_w(::fcntl(err_w0.Get(), F_DUPFD_CLOEXEC, high)), ruleset(::fcntl(rs.Get(), F_DUPFD_CLOEXEC, high));
+  auto high_pipe = [high](UniqueFd* r, UniqueFd* w) -> Result<void> {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return Fail(errno, "landlock mode: pipe");
+    r->Reset(::fcntl(p[0], F_DUPFD_CLOEXEC, high));
+    w->Reset(::fcntl(p[1], F_DUPFD_CLOEXEC, high));
+    ::close(p[0]);
+    ::close(p[1]);
+    if (!*r || !*w) return Fail(errno, "landlock mode: dup a pipe");
+    return {};
+  };
+  UniqueFd err_r, err_w, go_r, go_w, ctl_r, ctl_w, rep_r, rep_w;
+  CORDON_TRY(high_pipe(&err_r, &err_w));
+  CORDON_TRY(high_pipe(&go_r, &go_w));
+  CORDON_TRY(high_pipe(&ctl_r, &ctl_w));
+  CORDON_TRY(high_pipe(&rep_r, &rep_w));
+  UniqueFd ruleset(::fcntl(rs.Get(), F_DUPFD_CLOEXEC, high));
   std::vector<UniqueFd> bound;
   for (size_t i = 0; i < nbind; ++i) bound.emplace_back(::fcntl((*req.bindings)[i].fd.Get(), F_DUPFD_CLOEXEC, high));
-  if (!err_w || !ruleset) return Fail(errno, "landlock mode: dup");
+  if (!ruleset) return Fail(errno, "landlock mode: dup");
   for (const auto& b : bound)
     if (!b) return Fail(errno, "landlock mode: dup a binding");
   const PolicyLimits& lim = policy.limits;
-  struct {
-    int resource;
-    uint64_t soft, hard;
-  } const limits[] = {{RLIMIT_NOFILE, lim.nofile, lim.nofile},
-                      {RLIMIT_CPU, (lim.max_cpu_ms + 999) / 1000, (lim.max_cpu_ms + 999) / 1000 + 1},
-                      {RLIMIT_AS, lim.memory_bytes, lim.memory_bytes}};
+  const Rlim limits[] = {{RLIMIT_NOFILE, lim.nofile, lim.nofile},
+                         {RLIMIT_CPU, (lim.max_cpu_ms + 999) / 1000, (lim.max_cpu_ms + 999) / 1000 + 1},
+                         {RLIMIT_AS, lim.memory_bytes, lim.memory_bytes}};
   const uint32_t seccomp_flags = filter.filter_flags & ~static_cast<uint32_t>(SECCOMP_FILTER_FLAG_NEW_LISTENER);
   sock_fprog net_prog{static_cast<unsigned short>(net.size()), const_cast<sock_filter*>(net.data())};
   sock_fprog prog{static_cast<unsigned short>(bpf.size() / sizeof(sock_filter)), reinterpret_cast<sock_filter*>(bpf.data())};
+  TaskSide side;
+  side.err_fd = err_w.Get();
+  side.go_fd = go_r.Get();
+  side.bound = bound.data();
+  side.nbind = nbind;
+  side.limits = limits;
+  side.nlimits = std::size(limits);
+  side.rootful = rootful;
+  side.uid = uid;
+  side.gid = gid;
+  side.cwd = cwd.c_str();
+  side.ruleset = ruleset.Get();
+  side.net_prog = &net_prog;
+  side.prog = &prog;
+  side.seccomp_flags = seccomp_flags;
+  side.exe = exe.c_str();
+  side.argv = argv.data();
+  side.envp = envp.data();
 
-  // We outlive the task: whatever it leaves behind is reparented to us and killed at the end.
-  (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return Fail(errno, "landlock mode: fork");
-  if (pid == 0) {
-    const int ew = err_w.Get();
-    // Its own session (and process group), as a full sandbox's task has: a terminal it shares with
-    // the caller is then never its controlling terminal, so it cannot push input into the caller's
-    // shell with TIOCSTI (bubblewrap's CVE-2017-5226). The parent does not setpgid it: a group
-    // leader could not start a session.
-    if (::setsid() < 0) ChildFail(ew, 2, errno);
-    for (size_t i = 0; i < nbind; ++i)
-      if (::dup2(bound[i].Get(), 3 + static_cast<int>(i)) < 0) ChildFail(ew, 0, errno);
-    if (::syscall(SYS_close_range, 3 + nbind, ~0u, CLOSE_RANGE_CLOEXEC) != 0) ChildFail(ew, 0, errno);
-    for (const auto& l : limits) {
-      if (l.soft == 0) continue;  // 0 = no limit of the policy's
-      rlimit r{l.soft, l.hard};
-      if (::setrlimit(l.resource, &r) != 0) ChildFail(ew, 1, errno);
+  // The task's cgroup, where one can be made: the keeper kills all of it at the end.
+  const std::string task_id = NewTaskId();
+  std::string no_cgroup_reason;
+  bool pids_held = false;
+  CORDON_ASSIGN_OR_RETURN(std::optional<cgroup::TaskCgroup> cg,
+                          MakeTaskCgroup("task-" + task_id, lim.pids, &no_cgroup_reason, &pids_held));
+
+  // Signals a user sends to `cordon run` are the task's, as in full mode (task/run_loop.cc): collect
+  // them on a signalfd and pass them to the keeper, which signals the task. Blocked before the fork
+  // so none is lost in between. SIGPIPE too: a keeper gone must not kill us when we write to it.
+  sigset_t fwd, old;
+  sigemptyset(&fwd);
+  for (int sig : kForwardedSignals) sigaddset(&fwd, sig);
+  sigset_t blocked = fwd;
+  sigaddset(&blocked, SIGPIPE);
+  ::sigprocmask(SIG_BLOCK, &blocked, &old);
+  struct Restore {
+    sigset_t m, pipe;
+    ~Restore() {
+      const timespec zero{0, 0};
+      if (!sigismember(&m, SIGPIPE)) while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {}
+      ::sigprocmask(SIG_SETMASK, &m, nullptr);
     }
-    if (rootful && (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0))
-      ChildFail(ew, 2, errno);
-    // The task dies with `cordon run` (set after the id change, which clears it). Its own children
-    // are not covered: without a PID namespace they are killed only when `cordon run` ends normally.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(ew, 2, errno);
-    if (::getppid() != parent) ChildFail(ew, 2, ESRCH);  // `cordon run` is already gone
-    if (::chdir(cwd.c_str()) != 0) ChildFail(ew, 3, errno);
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildFail(ew, 4, errno);
-    if (int err = landlock::RestrictSelf(ruleset.Get()); err < 0) ChildFail(ew, 5, -err);
-    if (sys::Seccomp(SECCOMP_SET_MODE_FILTER, 0, &net_prog) < 0) ChildFail(ew, 6, errno);
-    if (sys::Seccomp(SECCOMP_SET_MODE_FILTER, seccomp_flags, &prog) < 0) ChildFail(ew, 7, errno);
-    if (exe.empty()) ChildFail(ew, 8, ENOENT);
-    ::execve(exe.c_str(), argv.data(), envp.data());
-    ChildFail(ew, 8, errno);
-  }
-  err_w.Reset();
-  err_w0.Reset();
+  } restore{old, {}};
+  sigemptyset(&restore.pipe);
+  sigaddset(&restore.pipe, SIGPIPE);
+  UniqueFd sigfd(::signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) return Fail(errno, "landlock mode: signalfd");
+
+  // We are a subreaper too: should the keeper be killed, the task's descendants come to us.
+  (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  KeeperArgs ka;
+  ka.control_fd = ctl_r.Get();
+  ka.report_fd = rep_w.Get();
+  ka.go_fd = go_w.Get();
+  ka.task_fds[0] = go_r.Get();
+  ka.task_fds[1] = err_w.Get();
+  ka.caller_fds[0] = ctl_w.Get();
+  ka.caller_fds[1] = rep_r.Get();
+  ka.caller_fds[2] = proxy_listen.Get();
+  ka.cgroup = cg ? &*cg : nullptr;
+  ka.run_task = RunTaskSide;
+  ka.task_arg = &side;
+  const pid_t keeper = ::fork();
+  if (keeper < 0) return Fail(errno, "landlock mode: fork");
+  if (keeper == 0) RunKeeper(ka);
+  for (UniqueFd* fd : {&err_w, &go_r, &go_w, &ctl_r, &rep_w}) fd->Reset();
   const uint64_t spawned = sys::MonotonicNs();
+  // The proxy, started after the fork: the keeper is forked from a single-threaded process, and the
+  // proxy's resolvers are threads. Connections wait in the listen backlog until then.
+  std::unique_ptr<egress::Proxy> proxy;
+  if (egress_on) {
+    egress::Limits el;
+    el.max_calls = lim.max_calls;
+    auto px = egress::Proxy::Create(std::move(proxy_listen), policy.outbound, el, egress::SystemResolver(), t0);
+    if (!px) {
+      const int32_t kill_sig = SIGKILL;
+      (void)!::write(ctl_w.Get(), &kill_sig, sizeof kill_sig);
+      ctl_w.Reset();
+      (void)::waitpid(keeper, nullptr, 0);
+      return FailMsg("landlock mode: the egress proxy could not start: " + px.error().Message());
+    }
+    proxy = std::move(*px);
+  }
+  // The task's side reports a failure before execve, or the pipe closes at execve (or its death).
   ChildError ce{-1, 0};
   ssize_t got;
   do got = ::read(err_r.Get(), &ce, sizeof ce);
   while (got < 0 && errno == EINTR);
 
-  // Wait, within the wall-clock limit.
+  // Follow the keeper's reports until the task has ended, within the wall-clock limit, passing on
+  // the signals we receive.
   LandlockRunResult out;
   TaskOutcome& o = out.outcome;
-  int status = 0;
-  bool timed_out = false;
-  UniqueFd pidfd(sys::PidfdOpen(pid, 0));
-  if (got != static_cast<ssize_t>(sizeof ce) && pidfd && lim.max_wall_ms) {
-    pollfd pf{pidfd.Get(), POLLIN, 0};
-    const uint64_t deadline = spawned + lim.max_wall_ms * 1000000ull;
-    for (;;) {
+  int status = 0, keeper_err = 0;
+  bool ended = false, timed_out = false, keeper_gone = false;
+  std::vector<int> forwarded;
+  const uint64_t deadline = lim.max_wall_ms ? spawned + lim.max_wall_ms * 1000000ull : 0;
+  while (!ended && !keeper_gone && !keeper_err) {
+    int timeout = -1;
+    if (deadline && !timed_out) {
       const uint64_t now = sys::MonotonicNs();
       if (now >= deadline) {
         timed_out = true;
-        break;
+        const int32_t kill_sig = SIGKILL;
+        (void)!::write(ctl_w.Get(), &kill_sig, sizeof kill_sig);
+        continue;
       }
-      int r = ::poll(&pf, 1, static_cast<int>(std::min<uint64_t>((deadline - now) / 1000000 + 1, 1u << 30)));
-      if (r > 0) break;
-      if (r < 0 && errno != EINTR) break;
+      timeout = static_cast<int>(std::min<uint64_t>((deadline - now) / 1000000 + 1, 1u << 30));
     }
-    if (timed_out) {
-      (void)::kill(-pid, SIGKILL);
-      (void)::kill(pid, SIGKILL);
+    if (proxy) {
+      const int pt = proxy->PollTimeoutMs();
+      if (pt >= 0 && (timeout < 0 || pt < timeout)) timeout = pt;
+    }
+    pollfd pf[3] = {{rep_r.Get(), POLLIN, 0}, {sigfd.Get(), POLLIN, 0}, {proxy ? proxy->fd() : -1, POLLIN, 0}};
+    if (::poll(pf, 3, timeout) < 0) {
+      if (errno == EINTR) continue;
+      return Fail(errno, "landlock mode: poll");
+    }
+    if (proxy) {
+      if (pf[2].revents) proxy->OnReadable();
+      proxy->OnTimer();
+    }
+    if (pf[1].revents) {
+      signalfd_siginfo si;
+      while (::read(sigfd.Get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        const int32_t sig = static_cast<int32_t>(si.ssi_signo);
+        if (::write(ctl_w.Get(), &sig, sizeof sig) == static_cast<ssize_t>(sizeof sig)) forwarded.push_back(sig);
+      }
+    }
+    if (pf[0].revents) {
+      KeeperReport r;
+      ssize_t n = ::read(rep_r.Get(), &r, sizeof r);
+      if (n < 0 && errno == EINTR) continue;
+      if (n != static_cast<ssize_t>(sizeof r)) {
+        keeper_gone = true;
+      } else if (r.kind == KeeperReport::kStarted) {
+        continue;  // the task runs (its pid is the keeper's business)
+      } else if (r.kind == KeeperReport::kEnded) {
+        status = r.value;
+        ended = true;
+      } else {
+        keeper_err = r.value ? r.value : EIO;
+      }
     }
   }
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  int keeper_status = 0;
+  while (::waitpid(keeper, &keeper_status, 0) < 0 && errno == EINTR) {
   }
-  const uint64_t ended = sys::MonotonicNs();
-  KillLeftovers(pid);
+  std::vector<egress::EgressRecord> egress_records;
+  uint64_t egress_calls = 0, egress_dropped = 0;
+  if (proxy) {  // the task is gone: what it left open is closed, with its records
+    proxy->CloseAll();
+    egress_records = proxy->TakeRecords();
+    egress_calls = proxy->calls();
+    egress_dropped = proxy->dropped_records();
+    proxy.reset();
+  }
+  const uint64_t exited = sys::MonotonicNs();
+  // Whatever a killed keeper left (the task's descendants, reparented to us), and its cgroup.
+  if (!ended && cg) (void)cg->Kill();
+  (void)KillAndReapDescendants();
   (void)::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  const std::string cgroup_dir = cg ? cg->V2Dir().empty() ? cg->Dirs().front() : cg->V2Dir() : "";
+  if (cg) (void)cg->Remove();
 
-  if (got == static_cast<ssize_t>(sizeof ce)) {
-    const bool exec_step = ce.step == 8;
-    o.failure = exec_step ? FailureClass::kExecFailed : FailureClass::kSetupFailed;
-    o.exit_code = exec_step ? (ce.err == ENOENT ? kExitNotFound : kExitNotExecutable) : kExitCordonFailure;
-    o.message = std::string("landlock mode: ") + kChildSteps[ce.step] + " failed: " + std::strerror(ce.err) +
-                (exec_step && ce.err == ENOENT ? " (command not found: " + req.argv[0] + ")" : "");
+  // The outcome, in full mode's words (task/outcome.cc) wherever the cause is the same.
+  if (got == static_cast<ssize_t>(sizeof ce) && ce.step >= 0 && ce.step <= kStepKeeper) {
+    if (ce.step == kStepExec) {
+      const bool missing = ce.err == ENOENT || ce.err == ENOTDIR;
+      const std::string what = exe.empty() ? "command not found in PATH: " + req.argv[0] : "execve " + exe;
+      o.failure = FailureClass::kExecFailed;
+      o.exit_code = missing ? kExitNotFound : kExitNotExecutable;
+      o.message = (missing ? "command not found: " : "command cannot be executed: ") + what + ": " +
+                  std::strerror(ce.err) +
+                  (missing ? " (the sandbox sees only /usr, /bin, /lib* and the policy's mounts; "
+                             "give a path inside it or install the program on the host)"
+                           : " (check the file's mode and that it is a binary or a script with a #! line)");
+    } else {
+      o.failure = FailureClass::kSetupFailed;
+      o.exit_code = kExitCordonFailure;
+      o.message = std::string("sandbox setup failed at step ") + kChildSteps[ce.step] + " (landlock mode): " +
+                  std::strerror(ce.err) + (ce.step == kStepChdir ? " (--cwd must name a directory inside the sandbox)" : "");
+    }
+  } else if (keeper_err || !ended) {
+    o.failure = FailureClass::kSetupFailed;
+    o.exit_code = kExitCordonFailure;
+    o.message = keeper_err ? std::string("sandbox setup failed at step keeper (landlock mode): placing the task in its cgroup ") +
+                                 cgroup_dir + ": " + std::strerror(keeper_err)
+                           : "the landlock-mode keeper ended without a report (wait status " +
+                                 std::to_string(keeper_status) + "); the task was killed with it";
   } else if (timed_out) {
     o.failure = FailureClass::kWallTimeout;
     o.task_signal = SIGKILL;
     o.exit_code = 128 + SIGKILL;
-    o.message = "wall-clock limit of " + std::to_string(lim.max_wall_ms) + " ms reached (policy limits.max_wall_ms); task killed";
+    o.message = "wall-clock limit of " + std::to_string(lim.max_wall_ms) +
+                " ms reached (policy limits.max_wall_ms); the sandbox was killed";
   } else if (WIFEXITED(status)) {
     o.task_exit_code = WEXITSTATUS(status);
     o.exit_code = o.task_exit_code;
@@ -326,15 +585,20 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
     o.task_signal = WTERMSIG(status);
     o.exit_code = 128 + o.task_signal;
     o.failure = o.task_signal == SIGSYS ? FailureClass::kSeccompViolation : FailureClass::kSignaled;
+    // Full mode names the call (its listener sees it); here nobody listens.
+    if (o.task_signal == SIGSYS)
+      o.message = "the task was killed by SIGSYS: seccomp profile " + filter.name +
+                  " kills one of its system calls (landlock mode has no listener to name which)";
   }
 
   using nlohmann::json;
+  const json cg_dir_or_null = cgroup_dir.empty() ? json(nullptr) : json(cgroup_dir);
   json missing = json::array();
   for (const auto& g : host::LandlockModeGaps(abi, rootful)) missing.push_back({{"guarantee", g.guarantee}, {"effect", g.effect}});
   json scoped = json::array();
   if (abi >= 6) scoped = {"abstract_unix_socket", "signal"};
   json ev;
-  ev["task_id"] = NewTaskId();
+  ev["task_id"] = task_id;
   ev["command"] = req.argv;
   ev["cwd"] = req.cwd;
   ev["policy"] = {{"name", policy.name}, {"version", policy.version}, {"role", policy.role},
@@ -342,26 +606,41 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
   ev["sandbox"] = {{"mode", "landlock"},
                    {"degraded", true},
                    {"full_mode_refused", refusal},
+                   {"allowed_by", allowed_by},
                    {"namespaces", json::array()},
                    {"task_uid", uid},
                    {"task_gid", gid},
                    {"host_uid", ::getuid()},
                    {"scratch", scratch.root},
                    {"runtime_read_only", runtime_paths},
-                   {"landlock", {{"abi", abi}, {"layer", "only"}, {"net", abi >= 4}, {"tcp_ports_allowed", json::array()},
+                   {"landlock", {{"abi", abi}, {"layer", "only"}, {"net", abi >= 4},
+                                 {"tcp_ports_allowed", egress_on ? json::array({proxy_port}) : json::array()},
                                  {"scoped", scoped}}},
-                   {"inet_sockets", "refused (seccomp, EACCES)"},
+                   {"inet_sockets", egress_on ? "IPv4 TCP only, connect to the egress proxy's port only (seccomp, Landlock)"
+                                              : "refused (seccomp, EACCES)"},
                    {"no_new_privs", true},
+                   {"lifetime", {{"keeper", "subreaper"},
+                                 {"cgroup", cg_dir_or_null},
+                                 {"no_cgroup_reason", no_cgroup_reason.empty() ? json(nullptr) : json(no_cgroup_reason)},
+                                 {"signals_forwarded", forwarded}}},
                    {"missing", missing}};
   ev["seccomp"] = {{"profile", filter.name}, {"source", filter.source}, {"profile_sha256", filter.profile_sha256},
                    {"bpf_sha256", filter.bpf_sha256}, {"notify", false}};
+  // As a full sandbox's record has them (evidence/record.cc).
+  json egress_json = json::array();
+  for (const auto& e : egress_records) egress_json.push_back(egress::ToJson(e));
+  ev["egress"] = egress_json;
+  ev["outbound"] = {{"mode", egress::OutboundModeName(policy.outbound.mode)},
+                    {"calls", egress_calls},
+                    {"max_calls", lim.max_calls},
+                    {"records_dropped", egress_dropped}};
   ev["limits"] = {{"max_wall_ms", lim.max_wall_ms}, {"max_cpu_ms", lim.max_cpu_ms}, {"memory_bytes", lim.memory_bytes},
                   {"nofile", lim.nofile}, {"pids", lim.pids},
                   {"enforce", {{"wall", lim.max_wall_ms ? "supervisor" : "none"},
                                {"cpu", lim.max_cpu_ms ? "rlimit" : "none"},
                                {"memory", lim.memory_bytes ? "rlimit_as" : "none"},
-                               {"pids", "none"}}}};
-  ev["timing"] = {{"spawned_us", (spawned - t0) / 1000}, {"exit_us", (ended - t0) / 1000}};
+                               {"pids", pids_held ? "cgroup" : "none"}}}};
+  ev["timing"] = {{"spawned_us", (spawned - t0) / 1000}, {"exit_us", (exited - t0) / 1000}};
   ev["exit"] = {{"code", o.task_exit_code >= 0 ? json(o.task_exit_code) : json(nullptr)},
                 {"signal", o.task_signal ? json(o.task_signal) : json(nullptr)},
                 {"cordon_exit_code", o.exit_code}};

@@ -26,11 +26,13 @@ struct LandlockRunResult {
   std::string evidence;  // the run's record, one JSON object (docs/landlock.md "Evidence")
 };
 
-// Runs req.argv in landlock mode. `filter` must be compiled without user notification (nobody
-// answers a listener here). `refusal` is FullSandboxRefusal()'s line, kept in the evidence.
+// Runs req.argv in landlock mode, the task started by a keeper (landlock_keeper.h) that forwards
+// our signals and kills what the task leaves. `filter` must be compiled without user notification
+// (nobody answers a listener here). `refusal` is FullSandboxRefusal()'s line and `allowed_by`
+// ("flag" or "policy") what allowed the mode, both kept in the evidence.
 // Refuses, before anything runs, a kernel without Landlock and a policy whose egress is not `none`
 // (landlock mode cannot tell one host from another).
 Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompFilter& filter, const TaskRequest& req,
-                                            const std::string& refusal);
+                                            const std::string& refusal, const std::string& allowed_by);
 
 }  // namespace cordon::cli

@@ -107,7 +107,8 @@ constexpr const char* kRunUsage =
     "  --allow-landlock-mode  Where user namespaces cannot be created, run the task degraded\n"
     "                       instead of refusing: no namespaces, held by Landlock, seccomp,\n"
     "                       no_new_privs and rlimits (docs/landlock.md). The evidence says\n"
-    "                       sandbox.mode landlock and lists what is missing.\n"
+    "                       sandbox.mode landlock and lists what is missing. A policy\n"
+    "                       with \"allow_landlock_mode\": true allows it too.\n"
     "  --tty                Also bind /dev/tty into the sandbox.\n"
     "  --id-range S:C       Rootful only: host uids/gids for tasks (default 524288:65536, or\n"
     "                       CORDON_ID_RANGE).\n"
@@ -387,8 +388,10 @@ int CmdRun(int argc, char** argv) {
                       "cordon run --help");
   }
 
-  // Landlock mode (docs/landlock.md): only when asked for, and only where namespaces are refused.
-  const std::string landlock_refusal = allow_landlock_mode ? cli::FullSandboxRefusal() : "";
+  // Landlock mode (docs/landlock.md): only when the flag or the policy asks for it, and only where
+  // namespaces are refused.
+  const char* landlock_allowed_by = allow_landlock_mode ? "flag" : policy->allow_landlock_mode ? "policy" : nullptr;
+  const std::string landlock_refusal = landlock_allowed_by ? cli::FullSandboxRefusal() : "";
   FilterOptions fo;
   fo.data_dir = rt->data_dir;
   fo.notify = landlock_refusal.empty();  // landlock mode has no supervisor to answer a listener
@@ -399,7 +402,7 @@ int CmdRun(int argc, char** argv) {
   for (const auto& w : filter->warnings) std::fprintf(stderr, "cordon: warning: seccomp profile %s\n", w.c_str());
 
   if (!landlock_refusal.empty()) {
-    auto lr = cli::RunInLandlockMode(*policy, *filter, req, landlock_refusal);
+    auto lr = cli::RunInLandlockMode(*policy, *filter, req, landlock_refusal, landlock_allowed_by);
     if (!lr) return Failed(lr.error());
     return FinishRun(lr->outcome, lr->evidence, evidence, evidence_fd.Get(), run_log.get(), artifact, evidence_log);
   }

@@ -13,6 +13,8 @@
 #include "supervisor/daemon/daemon.h"
 #include "supervisor/daemon/metrics.h"
 #include "supervisor/daemon/paths.h"
+#include "supervisor/host/facts.h"
+#include "supervisor/host/landlock_mode.h"
 
 namespace {
 
@@ -230,6 +232,11 @@ int main(int argc, char** argv) {
   };
   if (!rt) return fail(rt.error());
   o.runtime = *rt;
+  // No user namespaces here (docs/landlock.md "Left"): cordond has no landlock mode, so each task
+  // will be refused; said once at start, not only per task.
+  if (const std::string why = host::NamespaceRefusal(host::ProbeUserns(), host::ReadFacts()); !why.empty())
+    std::fprintf(stderr, "cordond: warning: every task will be refused: %s (cordond has no landlock mode: docs/landlock.md)\n",
+                 why.c_str());
   try {
     auto r = daemon::RunDaemon(o);
     if (!r) return fail(r.error());

@@ -3,6 +3,7 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -37,15 +38,24 @@ std::vector<ModeGap> LandlockModeGaps(int abi, bool rootful) {
       {"mount_namespace",
        "the host's tree stays where it is: paths outside the runtime, bindings and scratch are refused (EACCES) by "
        "Landlock, not absent; their names and metadata (stat) stay visible; bindings are at their host paths"},
-      {"pid_namespace", "the task sees the host's processes in /proc; descendants that leave its process group are "
-                        "found and killed by Cordon at the end, not by a PID namespace"},
+      {"pid_namespace",
+       "the task sees the host's processes in /proc; its descendants are held by a keeper process (a child "
+       "subreaper) and, where one can be made, a cgroup, not by a PID namespace: without a cgroup, killing "
+       "`cordon run` and its keeper both at once leaves them running"},
       {"network_namespace",
-       "no network namespace: IPv4, IPv6 and packet sockets are refused by a seccomp rule instead; unix sockets "
-       "reach the host's"},
+       "no network namespace: IPv6 and packet sockets, and IPv4 ones without egress, are refused by a seccomp rule; "
+       "with egress the task's TCP goes through the proxy on the host's loopback, Landlock allowing connect to the "
+       "proxy's port alone but on any address (its rules are per port), other local processes can reach that "
+       "proxy too, and UDP (DNS included) is refused: the proxy resolves names; unix sockets reach the host's"},
       {"ipc_namespace", "System V IPC and POSIX message queues are the host's"},
       {"uts_namespace", "the host name is the host's"},
-      {"cgroup", "no per-task cgroup: rlimits only (CPU seconds, address space, open files); no memory.peak, no "
-                 "cgroup.kill"},
+      {"cgroup", "no cgroup limits: rlimits (CPU seconds, address space, open files), pids.max only where a cgroup "
+                 "can be made; no memory.peak or other cgroup figures"},
+      {"output_budget", "the task writes to the caller's stdout and stderr itself: limits.output_bytes is not "
+                        "enforced"},
+      {"scratch_size", "the scratch is a plain directory of the host's: limits.tmpfs_bytes is not enforced"},
+      {"seccomp_notify", "no seccomp listener: a denied call gets the profile's errno, unrecorded, and a killed "
+                         "task's message cannot name the call"},
       {"fresh_proc_and_dev", "the host's /proc (read-only) and a few devices (/dev/null, zero, full, random, "
                              "urandom) instead of the sandbox's own"},
   };
@@ -72,6 +82,32 @@ std::vector<sock_filter> NoInetSocketsFilter() {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_PACKET, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
       BPF_STMT(BPF_RET | BPF_K, kDeny),
+  };
+}
+
+std::vector<sock_filter> ProxyOnlySocketsFilter() {
+  constexpr uint32_t kDeny = SECCOMP_RET_ERRNO | (EACCES & SECCOMP_RET_DATA);
+  constexpr uint32_t kFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;  // or'ed into the type; not the kind
+  return {
+      /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kNativeArch, 1, 0),
+      /* 2 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),  // the policy's filter decides other arches
+      /* 3 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 1, 0),
+      /* 5 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      /* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),  // the domain
+      /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 3, 0),                   // -> 11
+      /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 8, 0),                  // -> 17
+      /* 9 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_PACKET, 7, 0),                 // -> 17
+      /* 10 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])),  // the type
+      /* 12 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~kFlags),
+      /* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOCK_STREAM, 0, 3),               // else -> 17
+      /* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])),  // the protocol
+      /* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 2, 0),                         // -> 18
+      /* 16 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 1, 0),               // -> 18
+      /* 17 */ BPF_STMT(BPF_RET | BPF_K, kDeny),
+      /* 18 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
 }
 

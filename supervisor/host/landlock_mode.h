@@ -33,4 +33,10 @@ std::vector<ModeGap> LandlockModeGaps(int abi, bool rootful);
 // A foreign architecture's calls pass through to the policy's filter, which decides them.
 std::vector<sock_filter> NoInetSocketsFilter();
 
+// The same, but for a task whose egress goes through Cordon's proxy on the host's loopback:
+// AF_INET stream sockets of protocol 0 or TCP are allowed (to reach the proxy; Landlock ABI >= 4
+// then allows connect to the proxy's port alone and no bind), every other IPv4 socket (UDP, raw),
+// IPv6 and packet sockets are refused with EACCES.
+std::vector<sock_filter> ProxyOnlySocketsFilter();
+
 }  // namespace cordon::host

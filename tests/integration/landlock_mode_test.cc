@@ -11,23 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/landlock_support.h"
 #include "tests/support/host.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
 namespace {
-
-// `take_userns_away MODE cordon ARGS...`; skips when the host will not let the helper set it up.
-RunResult WithoutUserns(const std::string& mode, std::vector<std::string> args, const RunOptions& o = {}) {
-  std::vector<std::string> argv = {BuildPath("tests/helpers/take_userns_away"), mode, BuildPath("bin/cordon")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return RunProgram(argv, o);
-}
-
-#define SKIP_IF_HELPER_REFUSED(r)                                                                    \
-  do {                                                                                               \
-    if ((r).exit_code == 126 && (r).err.rfind("take_userns_away:", 0) == 0) GTEST_SKIP() << (r).err; \
-  } while (0)
 
 // What a task may reach in landlock mode, and what it may not although file permissions allow it:
 // a file and a directory of the host outside the runtime, readable and writable by anyone.
@@ -125,18 +114,39 @@ TEST(LandlockMode, TaskLeadsItsOwnSession) {
   EXPECT_EQ(r.out, "True True\n") << r.err;
 }
 
-TEST(LandlockMode, EgressPolicyAndOutsideCwdAreRefusedInOneLine) {
+TEST(LandlockMode, OutsideCwdIsRefusedInOneLine) {
   REQUIRE_LANDLOCK(1);
   RunResult cwd = WithoutUserns("sysctl", {"run", "--allow-landlock-mode", "--cwd", "/srv", "--", "/bin/true"});
   SKIP_IF_HELPER_REFUSED(cwd);
   EXPECT_EQ(cwd.exit_code, 125);
   EXPECT_NE(cwd.err.find("--cwd /srv: landlock mode has only /work and /tmp"), std::string::npos) << cwd.err;
-  const std::string pol = WriteTempFile("landlock-egress.json", R"({"name": "egress", "version": 1,
-      "outbound": {"mode": "monitored", "allow": ["api.example.com:443"]}})");
-  RunResult eg = WithoutUserns("sysctl", {"run", "--allow-landlock-mode", "--policy", pol, "--", "/bin/true"});
-  EXPECT_EQ(eg.exit_code, 125) << eg.err;
-  EXPECT_NE(eg.err.find("allows outbound traffic (monitored), which landlock mode cannot hold"), std::string::npos)
-      << eg.err;
+}
+
+// A policy may allow the mode as the flag does ("allow_landlock_mode": true); the evidence says
+// which did. Without either, the run is refused (NeverChosenWithoutTheFlag).
+TEST(LandlockMode, PolicyFieldAllowsItAsTheFlagDoes) {
+  REQUIRE_LANDLOCK(1);
+  const std::string pol = WriteTempFile("landlock-allowed.json", R"({"name": "degradable", "version": 1,
+      "allow_landlock_mode": true})");
+  RunResult r = WithoutUserns("sysctl", {"run", "--policy", pol, "--evidence", "-", "--", "/bin/echo", "ran"});
+  SKIP_IF_HELPER_REFUSED(r);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 4), "ran\n") << r.out << r.err;
+  EXPECT_EQ(JsonField(EvidenceLine(r), "sandbox/mode"), "landlock") << r.out;
+  EXPECT_EQ(JsonField(EvidenceLine(r), "sandbox/allowed_by"), "policy") << r.out;
+  RunResult flag = WithoutUserns("sysctl", {"run", "--allow-landlock-mode", "--evidence", "-", "--", "/bin/true"});
+  EXPECT_EQ(JsonField(EvidenceLine(flag), "sandbox/allowed_by"), "flag") << flag.out << flag.err;
+  // false, or a value that is not a boolean: refused / a one-line error naming the field.
+  const std::string off = WriteTempFile("landlock-off.json", R"({"name": "strict", "version": 1,
+      "allow_landlock_mode": false})");
+  RunResult no = WithoutUserns("sysctl", {"run", "--policy", off, "--", "/bin/echo", "ran"});
+  EXPECT_EQ(no.exit_code, 125) << no.err;
+  EXPECT_EQ(no.out, "") << no.out;
+  const std::string bad = WriteTempFile("landlock-bad.json", R"({"name": "bad", "version": 1,
+      "allow_landlock_mode": "yes"})");
+  RunResult b = CordonRun({"/bin/true"}, {"--policy", bad});
+  EXPECT_EQ(b.exit_code, 125) << b.err;
+  EXPECT_NE(b.err.find("allow_landlock_mode: expected true or false, got string"), std::string::npos) << b.err;
 }
 
 TEST(LandlockMode, FlagChangesNothingWhereNamespacesWork) {

@@ -27,6 +27,16 @@ TEST(Policy, MinimalPolicyGetsDefaults) {
   EXPECT_EQ(p->sha256.size(), 64u);
 }
 
+// docs/landlock.md: the policy-side permission for landlock mode, false unless the file says true.
+TEST(Policy, AllowLandlockModeIsOptInAndBoolean) {
+  EXPECT_FALSE(P(R"({"name": "a", "version": 1})")->allow_landlock_mode);
+  EXPECT_TRUE(P(R"({"name": "a", "version": 1, "allow_landlock_mode": true})")->allow_landlock_mode);
+  auto bad = P(R"({"name": "a", "version": 1, "allow_landlock_mode": 1})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().Message().find("allow_landlock_mode: expected true or false, got number"), std::string::npos)
+      << bad.error().Message();
+}
+
 TEST(Policy, ZeroLiftsALimitOnlyWhereAllowed) {
   auto p = P(R"({"name": "x", "version": 1, "limits": {"max_wall_ms": 0, "max_cpu_ms": 0, "memory_bytes": 0, "pids": 0}})");
   ASSERT_TRUE(p) << p.error().Message();
