@@ -16,14 +16,23 @@ pass/fail.
   loop CPU         the CPU time cordond's event loop (its main thread, /proc/PID/task/PID/schedstat,
                    in ns) spent per pooled task and per refusal, and all its threads together:
                    less sensitive to the machine's load than the wall-clock rows, since a loaded
-                   host delays the loop but does not make it run longer.
+                   host delays the loop but does not make it run longer. Per task it is read per
+                   round (one task and the pause after it, both daemons in the same round), so the
+                   on - off difference is paired by round: its median, and a bootstrap 95% interval.
+
+  noise            every on - off difference comes with a bootstrap 95% interval (2000 resamples,
+                   fixed seed): for the p50s, the samples of each side resampled; for the loop CPU,
+                   the rounds' paired differences. The last lines say whether the issue's bound
+                   (sealing and redaction add at most 0.3 ms p50 to a pooled task) is shown: the
+                   interval's upper end at or under 0.3 ms, and the interval no wider than 0.6 ms
+                   (a wider one cannot tell 0.3 ms from nothing, whichever side it lies on).
 
   bench/evidence_ab.py [--build build] [--baseline-build OTHER] [--rounds 100] [--refusals 2000]
 
   --baseline-build runs a second build's on/off pair in the same rounds (four daemons, each first
   in turn), so a change to the log's cost is measured against the build before it, same load.
 """
-import argparse, os, statistics, struct, sys, time
+import argparse, os, random, statistics, struct, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cordond_bench import Cordond, RawClient, _field, _varint, _read_varint  # noqa: E402
@@ -32,6 +41,35 @@ from cordond_bench import Cordond, RawClient, _field, _varint, _read_varint  # n
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p * (len(xs) - 1) + 0.5))]
+
+
+def p50_diff_ci(on, off, n=2000, seed=15):
+    """(p50(on) - p50(off), its bootstrap 95% interval): each side's samples resampled."""
+    rnd = random.Random(seed)
+    d = sorted(pct(rnd.choices(on, k=len(on)), 0.5) - pct(rnd.choices(off, k=len(off)), 0.5) for _ in range(n))
+    return pct(on, 0.5) - pct(off, 0.5), d[int(0.025 * n)], d[int(0.975 * n) - 1]
+
+
+def median_ci(xs, n=2000, seed=15):
+    """(median of xs, its bootstrap 95% interval)."""
+    rnd = random.Random(seed)
+    d = sorted(statistics.median(rnd.choices(xs, k=len(xs))) for _ in range(n))
+    return statistics.median(xs), d[int(0.025 * n)], d[int(0.975 * n) - 1]
+
+
+def verdict(lo, hi, bound=0.3):
+    """Whether a 95% interval [lo, hi] (ms) shows the difference is at most `bound`. An interval
+    wider than 2 x bound cannot tell a difference of `bound` from none (at a high load the wall
+    p50s of two identical daemons drift apart by ms): it shows nothing either way, even when it
+    lies below the bound."""
+    if hi - lo > 2 * bound:
+        return "not resolved by this run (95%% interval %+.3f .. %+.3f ms is wider than 2 x %.1f ms): " \
+               "more rounds, a quieter host" % (lo, hi, bound)
+    if hi <= bound:
+        return "shown (95%% interval %+.3f .. %+.3f ms, its upper end <= %.1f ms)" % (lo, hi, bound)
+    if lo > bound:
+        return "NOT met (95%% interval %+.3f .. %+.3f ms, its lower end > %.1f ms)" % (lo, hi, bound)
+    return "not resolved by this run (95%% interval %+.3f .. %+.3f ms straddles %.1f ms)" % (lo, hi, bound)
 
 
 def cpu_ns(pid):
@@ -123,8 +161,10 @@ def main():
                 clients[k].submit_to_exit(["/bin/true"])
                 time.sleep(a.pause_ms / 1000)
         samples = {k: [] for k in keys}
+        paired = {k: [] for k in keys}  # per round: ms, or None for a cold start
         cold = {k: 0 for k in keys}
-        cpu0 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
+        # Loop CPU read at every round's start: round r's delta is its task and the pause after it.
+        marks = [{k: cpu_ns(d.proc.pid) for k, d in daemons.items()}]
         for r in range(a.rounds):
             order = keys[r % len(keys):] + keys[:r % len(keys)]  # each daemon first in turn
             if r % 2:
@@ -133,10 +173,13 @@ def main():
                 ms, tid = clients[k].submit_to_exit(["/bin/true"])
                 if clients[k].pooled(tid):
                     samples[k].append(ms)
+                    paired[k].append(ms)
                 else:
                     cold[k] += 1
+                    paired[k].append(None)
             time.sleep(a.pause_ms / 1000)
-        cpu1 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
+            marks.append({k: cpu_ns(d.proc.pid) for k, d in daemons.items()})
+        cpu0, cpu1 = marks[0], marks[-1]
         lat = {k: [] for k in keys}
         cpu2 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
         for i in range(a.refusals):
@@ -149,29 +192,55 @@ def main():
         cpu3 = {k: cpu_ns(d.proc.pid) for k, d in daemons.items()}
         rates = {k: len(v) / (sum(v) / 1000) for k, v in lat.items()}
 
-        print("evidence log A/B (same run; pooled /bin/true, submit to exit over a raw connection)")
+        print("evidence log A/B (same run; pooled /bin/true, submit to exit over a raw connection; %d rounds, "
+              "load average %.1f)" % (a.rounds, os.getloadavg()[0]))
+        summary = []
         for label, build in builds:
             on, off = label + "on", label + "off"
             print("%s%s: log on vs log off" % ("baseline " if label else "", build))
             print("  %-32s %10s %10s %10s" % ("", "log on", "log off", "on/off"))
 
-            def row(name, x, y, unit_diff=True):
-                extra = "   (on - off: %+.3f ms)" % (x - y) if unit_diff else ""
+            def row(name, x, y, extra=""):
                 print("  %-32s %10.3f %10.3f %10.2f%s" % (name, x, y, x / y if y else float("nan"), extra))
-            for name, p in (("p50 ms", 0.5), ("p95 ms", 0.95)):
-                row(name, pct(samples[on], p), pct(samples[off], p))
+            d50, lo50, hi50 = p50_diff_ci(samples[on], samples[off])
+            row("p50 ms", pct(samples[on], 0.5), pct(samples[off], 0.5),
+                "   (on - off: %+.3f ms, 95%% %+.3f .. %+.3f)" % (d50, lo50, hi50))
+            row("p95 ms", pct(samples[on], 0.95), pct(samples[off], 0.95))
+            pairs = [x - y for x, y in zip(paired[on], paired[off]) if x is not None and y is not None]
+            if len(pairs) >= 5:
+                dm, lom, him = median_ci(pairs)
+                print("  %-32s %+10.3f ms   (95%% %+.3f .. %+.3f; the same round's two tasks)" %
+                      ("median of on - off, paired", dm, lom, him))
             print("  %-32s %10d %10d" % ("pooled samples (cold left out)", len(samples[on]), len(samples[off])))
             if cold[on] or cold[off]:
                 print("  cold starts left out: on %d, off %d" % (cold[on], cold[off]))
-            for what, c0, c1, n in (("per task", cpu0, cpu1, a.rounds), ("per refusal", cpu2, cpu3, a.refusals)):
-                row(what + ": loop CPU ms", (c1[on][0] - c0[on][0]) / n / 1e6, (c1[off][0] - c0[off][0]) / n / 1e6)
-                row(what + ": all threads CPU ms", (c1[on][1] - c0[on][1]) / n / 1e6,
-                    (c1[off][1] - c0[off][1]) / n / 1e6)
+            loop_on = [(marks[r + 1][on][0] - marks[r][on][0]) / 1e6 for r in range(a.rounds)]
+            loop_off = [(marks[r + 1][off][0] - marks[r][off][0]) / 1e6 for r in range(a.rounds)]
+            dc, loc, hic = median_ci([x - y for x, y in zip(loop_on, loop_off)])
+            row("per task: loop CPU ms (median)", statistics.median(loop_on), statistics.median(loop_off),
+                "   (on - off, paired by round: %+.3f ms, 95%% %+.3f .. %+.3f)" % (dc, loc, hic))
+            row("per task: loop CPU ms (mean)", (cpu1[on][0] - cpu0[on][0]) / a.rounds / 1e6,
+                (cpu1[off][0] - cpu0[off][0]) / a.rounds / 1e6,
+                "   (on - off: %+.3f ms)" % ((cpu1[on][0] - cpu0[on][0] - cpu1[off][0] + cpu0[off][0]) / a.rounds / 1e6))
+            row("per task: all threads CPU ms", (cpu1[on][1] - cpu0[on][1]) / a.rounds / 1e6,
+                (cpu1[off][1] - cpu0[off][1]) / a.rounds / 1e6)
+            row("per refusal: loop CPU ms", (cpu3[on][0] - cpu2[on][0]) / a.refusals / 1e6,
+                (cpu3[off][0] - cpu2[off][0]) / a.refusals / 1e6,
+                "   (on - off: %+.3f ms)" % ((cpu3[on][0] - cpu2[on][0] - cpu3[off][0] + cpu2[off][0]) / a.refusals / 1e6))
+            row("per refusal: all threads CPU ms", (cpu3[on][1] - cpu2[on][1]) / a.refusals / 1e6,
+                (cpu3[off][1] - cpu2[off][1]) / a.refusals / 1e6)
             for name, p in (("refusal p50 ms", 0.5), ("refusal p95 ms", 0.95)):
                 row(name, pct(lat[on], p), pct(lat[off], p))
-            row("refusals/s (records/s)", rates[on], rates[off], unit_diff=False)
+            row("refusals/s (records/s)", rates[on], rates[off])
+            summary.append((label, (lo50, hi50), (loc, hic)))
         print("(a refusal is one decision: a database row, synced, and with the log on one log record;")
-        print(" loop CPU: cordond's main thread, from /proc/PID/task/PID/schedstat)")
+        print(" loop CPU: cordond's main thread, from /proc/PID/task/PID/schedstat; a round's loop CPU is its")
+        print(" task and the pause after it, pool refill included, so its median is robust to the odd slow turn)")
+        for label, (lo50, hi50), (loc, hic) in summary:
+            who = "baseline " if label else ""
+            print("%starget (issue 15: sealing and redaction add <= 0.3 ms p50 to a pooled task):" % who)
+            print("  wall p50 difference:        " + verdict(lo50, hi50))
+            print("  loop CPU per task (median): " + verdict(loc, hic))
     finally:
         for d in daemons.values():
             d.stop()

@@ -25,6 +25,15 @@ std::array<uint8_t, 32> Sha256(std::string_view data) {
   return out;
 }
 
+std::array<uint8_t, 32> Sha256(std::string_view prefix, std::string_view data) {
+  std::array<uint8_t, 32> out{};
+  SHA256_CTX c;
+  if (SHA256_Init(&c) != 1 || SHA256_Update(&c, prefix.data(), prefix.size()) != 1 ||
+      SHA256_Update(&c, data.data(), data.size()) != 1 || SHA256_Final(out.data(), &c) != 1)
+    std::abort();
+  return out;
+}
+
 std::string Sha256Hex(std::string_view data) {
   static constexpr char kHex[] = "0123456789abcdef";
   const auto d = Sha256(data);

@@ -11,6 +11,9 @@ namespace cordon {
 
 // Raw 32-byte digest of `data`.
 std::array<uint8_t, 32> Sha256(std::string_view data);
+// The digest of `prefix` followed by `data`, without a copy of them joined (the evidence log's
+// domain-separated leaf and node hashes, supervisor/evidence/merkle.cc).
+std::array<uint8_t, 32> Sha256(std::string_view prefix, std::string_view data);
 
 // Lower-case hex digest (64 characters), the form stored in caches and evidence.
 std::string Sha256Hex(std::string_view data);

@@ -90,6 +90,11 @@ Result<void> Daemon::Init() {
   if (!sigfd_) return Fail(errno, "signalfd");
   epoll_event ev{EPOLLIN, {.u64 = Token(kSignalSerial, sigfd_.Get())}};
   if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, sigfd_.Get(), &ev) < 0) return Fail(errno, "epoll_ctl signalfd");
+  if (evlog_->event_fd() >= 0) {
+    epoll_event lev{EPOLLIN, {.u64 = Token(kEvlogSerial, evlog_->event_fd())}};
+    if (::epoll_ctl(epoll_.Get(), EPOLL_CTL_ADD, evlog_->event_fd(), &lev) < 0)
+      return Fail(errno, "epoll_ctl the evidence log's sealer eventfd");
+  }
   if (opts_.sync_decisions) {
     // The database's write-ahead log exists once the store has written (recovery, the purge).
     auto w = SyncWorker::Start(opts_.state_dir + "/state.db-wal");
@@ -201,6 +206,8 @@ void Daemon::Run() {
             OnSynced();
           } else if (serial == kBuildSerial) {
             OnBuilt();
+          } else if (serial == kEvlogSerial) {
+            if (auto d = evlog_->SealerDone(); !d) Log("sealing the evidence log failed: " + d.error().Message());
           } else if (auto c = conns_.find(serial); c != conns_.end()) {
             OnConn(*c->second, events[i].events);
           } else if (auto t = live_.find(serial); t != live_.end()) {
@@ -388,8 +395,8 @@ void Daemon::RecordFinish(Live& l) {
     evidence = R"({"task_id":")" + r.id + R"(","error":"evidence record could not be written"})";
     Log("evidence of task " + r.id + ": " + e.what());
   }
-  evlog_->RedactTask(&r, &evidence);
-  if (auto a = evlog_->Task(r, evidence); !a) {
+  const bool is_json = evlog_->RedactTask(&r, &evidence);
+  if (auto a = evlog_->Task(r, evidence, is_json); !a) {
     Log("evidence log: task " + r.id + ": " + a.error().Message());
     metrics_.LogError();
   }

@@ -61,6 +61,7 @@ namespace api = ::cordon::api::v1;
 // connections and tasks get fresh serials, so an event for a closed connection whose fd number was
 // reused in the same epoll batch finds no owner instead of the wrong one.
 inline constexpr uint64_t kListenSerial = 1, kSignalSerial = 2, kSyncSerial = 3, kBuildSerial = 4;
+inline constexpr uint64_t kEvlogSerial = 5;  // the evidence log's sealer is done (evidence_log.h)
 inline constexpr int kFdBits = 20;
 inline constexpr size_t kMaxFdBindings = 64;       // caller binding fds one Submit may carry
 inline constexpr size_t kMaxPendingFds = 3 + kMaxFdBindings;  // fds received but not yet claimed by a Submit frame

@@ -1,7 +1,9 @@
 // supervisor/daemon/evidence_log.cc: what cordond appends to its evidence log, and when it seals.
 #include "supervisor/daemon/evidence_log.h"
 
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -20,9 +22,10 @@ namespace cordon::daemon {
 // The sealer: one thread that runs one job at a time while the loop goes on appending: a SealJob
 // (evlog::RunSeal: the records' fdatasync, the Ed25519 signature, the checkpoint's write and
 // fdatasync) or a PruneJob (evlog::RunPrune: that, then the marker and the kept records' copy).
+// When a job is done it adds 1 to `done_fd` (an eventfd the loop watches).
 class EvidenceLog::Sealer {
  public:
-  Sealer() : thread_([this] { Run(); }) {}
+  explicit Sealer(int done_fd) : done_fd_(done_fd), thread_([this] { Run(); }) {}
   ~Sealer() {
     {
       std::lock_guard<std::mutex> g(mu_);
@@ -61,6 +64,8 @@ class EvidenceLog::Sealer {
       result_ = std::move(r);
       done_ = true;
       cv_.notify_all();
+      const uint64_t one = 1;
+      (void)!::write(done_fd_, &one, sizeof one);  // cannot fail short of a counter at 2^64-2
     }
   }
 
@@ -69,12 +74,15 @@ class EvidenceLog::Sealer {
   std::function<Result<void>()> job_;
   bool done_ = false, stop_ = false;
   Result<void> result_;
+  const int done_fd_;
   std::thread thread_;  // last: it starts once the members above exist
 };
 
 EvidenceLog::EvidenceLog(std::unique_ptr<evlog::LogWriter> w, std::unique_ptr<evlog::Redactor> r)
     : w_(std::move(w)), redactor_(std::move(r)) {
-  if (w_) sealer_ = std::make_unique<Sealer>();
+  if (!w_) return;
+  done_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  sealer_ = std::make_unique<Sealer>(done_fd_.Get());
 }
 
 EvidenceLog::~EvidenceLog() { (void)Collect(true); }
@@ -114,6 +122,7 @@ Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(const std::string& state_
   CORDON_ASSIGN_OR_RETURN(std::string rkey, evlog::LoadOrCreateRedactionKey(dir + "/redaction.key"));
   CORDON_ASSIGN_OR_RETURN(auto redactor, evlog::Redactor::Create(std::move(rkey)));
   std::unique_ptr<EvidenceLog> log(new EvidenceLog(std::move(w), std::move(redactor)));
+  if (!log->done_fd_) return Fail(errno, "eventfd for the evidence log's sealer");
   log->signing_key_ = signing_key;
   // What a previous cordond left unsealed (it was killed) is sealed now: those records were
   // written before they were acknowledged.
@@ -141,7 +150,6 @@ void EvidenceLog::StartSeal() {
   if (busy()) return;
   job_ = w_->BeginSeal();
   if (job_) sealer_->Give([job = &*job_] { return evlog::RunSeal(*job); });
-  collect_at_ns_ = 0, collect_wait_ns_ = kCollectFirstNs;  // Pump sets the first look
 }
 
 Result<void> EvidenceLog::Pump() {
@@ -159,14 +167,14 @@ Result<void> EvidenceLog::Pump() {
     StartSeal();
     if (job_) seal_due_ns_ = 0;
   }
-  if (!busy()) {
-    collect_at_ns_ = 0;
-    collect_wait_ns_ = kCollectFirstNs;
-  } else if (collect_at_ns_ == 0 || now >= collect_at_ns_) {  // a job just handed over, or a look that found it busy
-    collect_at_ns_ = now + collect_wait_ns_;
-    collect_wait_ns_ = std::min(collect_wait_ns_ * 2, kCollectMaxNs);
-  }
   return c;
+}
+
+Result<void> EvidenceLog::SealerDone() {
+  uint64_t n = 0;
+  (void)!::read(done_fd_.Get(), &n, sizeof n);  // clears it; busy() and the sealer's state are the truth
+  if (!busy()) return {};
+  return Pump();
 }
 
 Result<void> EvidenceLog::Appended(Result<uint64_t> r) {
@@ -202,7 +210,7 @@ Result<void> EvidenceLog::Decision(const DecisionRow& d, int64_t decision_id, co
   return Appended(w_->Append("decision", data));
 }
 
-Result<void> EvidenceLog::Task(const TaskRow& t, const std::string& evidence_json) {
+Result<void> EvidenceLog::Task(const TaskRow& t, const std::string& evidence_json, bool is_json) {
   if (!w_) return {};
   nlohmann::json data = {{"task_id", t.id},
                          {"decision_id", t.decision_id},
@@ -221,14 +229,16 @@ Result<void> EvidenceLog::Task(const TaskRow& t, const std::string& evidence_jso
                          {"created_unix_ms", t.created_unix_ms},
                          {"finished_unix_ms", t.finished_unix_ms}};
   // The evidence goes in as the text it is (RedactTask's), last, without a parse and a dump of it
-  // again; text that is not JSON goes in as a string.
+  // again (nor a parse to check it: it is cordond's own dump); text that is not JSON goes in as a
+  // string.
   std::string text = data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text.pop_back();  // '}'
+  const std::string as_string =
+      is_json ? std::string() : nlohmann::json(evidence_json).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const std::string& ev = is_json ? evidence_json : as_string;
+  text.reserve(text.size() + ev.size() + 16);
   text += ",\"evidence\":";
-  if (nlohmann::json::accept(evidence_json))
-    text += evidence_json;
-  else
-    text += nlohmann::json(evidence_json).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  text += ev;
   text += '}';
   return Appended(w_->AppendJsonText("task", text));
 }
@@ -269,11 +279,11 @@ void EvidenceLog::AddBindingSecrets(const std::vector<OpenBinding>* bindings) {
   }
 }
 
-void EvidenceLog::RedactTask(TaskRow* t, std::string* evidence_json) const {
+bool EvidenceLog::RedactTask(TaskRow* t, std::string* evidence_json) const {
   for (auto& a : t->argv) a = redactor_->Redact(a);
   for (std::string* s : {&t->message, &t->request_id, &t->app_id}) *s = redactor_->Redact(*s);
-  if (evidence_json == nullptr) return;
-  redactor_->RedactJsonText(evidence_json);  // parsed and dumped again only when something matches
+  if (evidence_json == nullptr) return true;
+  return redactor_->RedactJsonText(evidence_json);  // parsed and dumped again only when something matches
 }
 
 void EvidenceLog::RedactDecision(DecisionRow* d) const {
@@ -295,9 +305,7 @@ std::string EvidenceLog::HashArtifact(const std::vector<std::string>& argv, cons
 }
 
 Result<void> EvidenceLog::Tick() {
-  if (!w_) return {};
-  const uint64_t now = sys::MonotonicNs();
-  if (busy() ? now < collect_at_ns_ : (seal_due_ns_ == 0 || now < seal_due_ns_)) return {};
+  if (!w_ || busy() || seal_due_ns_ == 0 || sys::MonotonicNs() < seal_due_ns_) return {};
   return Pump();
 }
 
@@ -346,14 +354,13 @@ Result<uint64_t> EvidenceLog::ApplyRetention(uint64_t retain_days, uint64_t reta
   if (job) {
     prune_ = std::move(job);
     sealer_->Give([job = &*prune_] { return evlog::RunPrune(*job); });
-    collect_at_ns_ = 0, collect_wait_ns_ = kCollectFirstNs;
   }
   (void)Pump();
   return done;
 }
 
 Result<void> EvidenceLog::Close() {
-  seal_due_ns_ = collect_at_ns_ = 0;
+  seal_due_ns_ = 0;
   if (!w_) return {};
   Result<void> c = Collect(true);
   auto r = w_->Close();

@@ -5,9 +5,10 @@
 // signed every kCheckpointEvery records, kCheckpointMs after an unsealed record, and at shutdown.
 // It belongs to the event loop, which appends (a write, before the decision or the task's end is
 // acknowledged); the checkpoints are signed and synced by a sealer thread of its own (the loop
-// hands it a SealJob and collects it at its next append or deadline), so the loop never waits for
-// an fdatasync except at shutdown, a key rotation, a prune and crash recovery's seal. A failing
-// append is logged by the caller; the database keeps the record whatever the log does.
+// hands it a SealJob; the sealer signals event_fd() when it is done and the loop collects it), so
+// the loop never waits for an fdatasync except at shutdown, a key rotation, a prune and crash
+// recovery's seal. A failing append is logged by the caller; the database keeps the record
+// whatever the log does.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "supervisor/daemon/store.h"
 #include "supervisor/evidence/artifact.h"
 #include "supervisor/evidence/log.h"
@@ -37,12 +39,6 @@ class EvidenceLog {
  public:
   static constexpr uint64_t kCheckpointEvery = 64;
   static constexpr int64_t kCheckpointMs = 1000;
-  // The loop looks for the sealer's result kCollectFirstNs after handing a job over, then at twice
-  // the previous wait, at most kCollectMaxNs: a signing on a busy disk takes tens of ms, and every
-  // look is a turn of the loop (its housekeeping included). The checkpoint is on disk when the
-  // sealer is done; the look only lets the next one start.
-  static constexpr uint64_t kCollectFirstNs = 4'000'000;
-  static constexpr uint64_t kCollectMaxNs = 64'000'000;
 
   // Opens (creating at first start) STATE/evidence-log. `*notices`: lines for cordond's log
   // (the key created, torn writes cut off, the key id).
@@ -60,8 +56,10 @@ class EvidenceLog {
   // Appends decision `decision_id`, and before it `policy`'s exact text when the log does not hold
   // it yet (nullptr: the policy named was not loaded).
   Result<void> Decision(const DecisionRow& d, int64_t decision_id, const Policy* policy);
-  // Appends a finished task's record with its evidence (parsed back into the record's JSON).
-  Result<void> Task(const TaskRow& t, const std::string& evidence_json);
+  // Appends a finished task's record with its evidence: `evidence_json` is one JSON value (cordond's
+  // own dump, as RedactTask left it) and goes in as the bytes it is, not parsed again; with
+  // `is_json` false (RedactTask found no JSON) it goes in as a JSON string.
+  Result<void> Task(const TaskRow& t, const std::string& evidence_json, bool is_json = true);
   // Appends a control-plane state change (kind "governance"): `event` names it ("freeze",
   // "breaker_open", "session_budget", "approval_granted", ...), `principal` is who caused it
   // (a principal's name, or "cordond" for a rule that fired), `data` the rest. Redacted like a
@@ -81,7 +79,8 @@ class EvidenceLog {
   // The same for one task's open bindings, read through their fds (what the task reads; HashArtifact
   // calls it before the task runs): a value that changed since the policy was loaded.
   void AddBindingSecrets(const std::vector<OpenBinding>* bindings);
-  void RedactTask(TaskRow* t, std::string* evidence_json) const;
+  // Returns false when `evidence_json` was not JSON (it is then redacted as plain text).
+  bool RedactTask(TaskRow* t, std::string* evidence_json) const;
   void RedactDecision(DecisionRow* d) const;
   // The evidence record's "artifact" object (JSON text) of a task about to be handed its sandbox:
   // the hashes of its executable and scripts (supervisor/evidence/artifact.h, cached by file
@@ -91,9 +90,15 @@ class EvidenceLog {
                            const std::optional<evlog::DeclaredArtifact>& declared);
   // A checkpoint if one is due by time; call from the loop's deadlines.
   Result<void> Tick();
-  // The monotonic time (ns) Tick() has work: a checkpoint due by time, or the sealer's job to
-  // collect (looked at after kCollectFirstNs, then at doubling waits); 0 for none.
-  uint64_t NextCheckpointNs() const { return busy() ? collect_at_ns_ : seal_due_ns_; }
+  // The monotonic time (ns) Tick() has work: a checkpoint due by time, 0 for none (or while the
+  // sealer has a job: its end comes through event_fd()).
+  uint64_t NextCheckpointNs() const { return busy() ? 0 : seal_due_ns_; }
+  // Readable when the sealer has finished a job (an eventfd; -1 with the log off): the loop
+  // watches it and calls SealerDone(), which takes the job back (its error, if any) and starts the
+  // next seal when one is due. Before, the loop looked for the result at 4, 8, 16... ms: two or
+  // three turns of the loop per checkpoint for nothing.
+  int event_fd() const { return done_fd_.Get(); }
+  Result<void> SealerDone();
   // Seals what is left and closes; at shutdown.
   Result<void> Close();
 
@@ -131,8 +136,7 @@ class EvidenceLog {
   std::optional<evlog::PruneJob> prune_;  // or this (never both)
   uint64_t pruned_ = 0;                // records the last finished prune removed, not yet reported
   uint64_t seal_due_ns_ = 0;    // the oldest unsealed record's checkpoint is due (0: none unsealed)
-  uint64_t collect_at_ns_ = 0;  // look for job_'s result then
-  uint64_t collect_wait_ns_ = kCollectFirstNs;  // and after that, this much later
+  UniqueFd done_fd_;            // the sealer's "job done" eventfd (event_fd())
   std::string signing_key_;     // daemon.json's evidence_log.signing_key in force ("" = the default)
 };
 

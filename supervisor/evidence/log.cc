@@ -19,24 +19,30 @@ namespace {
 
 std::string HashHex(const Hash& h) { return HexEncode(std::string_view(reinterpret_cast<const char*>(h.data()), h.size())); }
 
-Result<void> WriteAll(int fd, std::string_view bytes, const std::string& what) {
+// `*written`: how many bytes went out before a failure.
+Result<void> WriteAll(int fd, std::string_view bytes, const std::string& what, size_t* written = nullptr) {
   size_t off = 0;
   while (off < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Fail(n < 0 ? errno : ENOSPC, "write " + what);
+    if (n <= 0) {
+      if (written) *written = off;
+      return Fail(n < 0 ? errno : ENOSPC, "write " + what);
+    }
     off += static_cast<size_t>(n);
   }
   return {};
 }
 
-// Appends `bytes` whole or not at all: a short write (a full disk) is cut back off, so the file
-// keeps only whole frames.
+// Appends `bytes` (to an O_APPEND fd only its writer writes) whole or not at all: a short write
+// (a full disk) is cut back off, so the file keeps only whole frames. The length before is found
+// only then (the length now less what went out), not asked for at every append.
 Result<void> AppendWhole(int fd, std::string_view bytes, const std::string& what) {
-  const off_t before = ::lseek(fd, 0, SEEK_END);
-  if (before < 0) return Fail(errno, "lseek " + what);
-  if (auto w = WriteAll(fd, bytes, what); !w) {
-    (void)!::ftruncate(fd, before);
+  size_t written = 0;
+  if (auto w = WriteAll(fd, bytes, what, &written); !w) {
+    struct stat st{};
+    if (written > 0 && ::fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) >= written)
+      (void)!::ftruncate(fd, st.st_size - static_cast<off_t>(written));
     return w;
   }
   return {};

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -94,6 +95,30 @@ TEST(EvidenceLogKeys, CordondServesItsKeyForAnAuditorToPin) {
   EXPECT_NE(off.Log().find("the evidence log is OFF"), std::string::npos) << off.Log();
   struct stat st{};
   EXPECT_NE(::stat((off.dir() + "/state/evidence-log/records").c_str(), &st), 0) << "no log is written";
+}
+
+// The sealer tells cordond's loop when a checkpoint is written (an eventfd; docs/evidence.md
+// "Cost"), so the loop takes it back without waiting for another record: after one task and
+// nothing else, `cordon evidence key` reports every record sealed (the seal is due 1 s after the
+// first unsealed record). Were the loop never told, it would report the records before the task.
+TEST(EvidenceLogKeys, CordondTakesEachCheckpointBackWithoutAnotherRecord) {
+  REQUIRE_SANDBOX();
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  ASSERT_EQ(d.Cli({"wait", Submit(d, {"/bin/true"})}).exit_code, 0);
+  std::string last;
+  for (int i = 0; i < 200; ++i) {  // 20 s: only against a hang
+    auto k = RunProgram({BuildPath("bin/cordon"), "evidence", "key", "--socket", d.socket()});
+    ASSERT_EQ(k.exit_code, 0) << k.out << k.err;
+    last = k.out;
+    unsigned long long records = 0, sealed = 0;
+    const size_t at = k.out.find("records: ");
+    ASSERT_NE(at, std::string::npos) << k.out;
+    ASSERT_EQ(std::sscanf(k.out.c_str() + at, "records: %llu (sealed: %llu)", &records, &sealed), 2) << k.out;
+    ASSERT_GE(records, 4u) << k.out;  // the header, the policy, the decision, the task
+    if (sealed == records) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ADD_FAILURE() << "cordond never reported its records sealed: " << last << d.Log();
 }
 
 TEST(EvidenceLogKeys, RotationIsSignedByThePreviousKeyAndVerifyFollowsTheChain) {
