@@ -21,7 +21,7 @@ void Proxy::Impl::MaybeIntercept(Conn& c) {
   c.tls_decided = true;
   if (!credentials || !credentials->tls || !AnyBoundTo(*credentials, c.dest)) return;
   if (static_cast<unsigned char>(c.up.view().front()) != kTlsHandshakeRecord) return;  // not TLS: a plain tunnel
-  auto b = TlsBridge::Create(*credentials->tls, c.dest);
+  auto b = credentials->tls->open_bridge(*credentials->tls, c.dest);  // tls_ca.h: no OpenSSL named here
   if (!b) return Finish(c, "TLS interception: " + b.error().Message());
   c.tls = std::move(*b);
   c.rec.tls = "intercepted";
