@@ -13,6 +13,10 @@ contender is `NAME=COMMAND LINE` (split like a shell, no shell involved). Never 
 
 `--bwrap` adds the same bubblewrap row as cordon-bench's, `--bare` a bare /bin/true row.
 
+`--throughput SECONDS` also runs each contender with `--workers` (default 2) back-to-back loops for
+SECONDS each, contender after contender twice (A B C ... A B C), and prints tasks per second and the
+ratio to bubblewrap's: the issue's sustained-throughput row for two builds side by side.
+
 `--phases` also runs every `... cordon run ...` contender with `--evidence -` (interleaved the same
 way, in rounds of their own) and prints the median of each phase of its evidence timeline
 (`timing.*_us`, docs/evidence.md) and of the shim's setup steps that take longest, with "outside" =
@@ -109,6 +113,37 @@ def phases(cs, rounds, devnull):
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
+def throughput(cs, seconds, workers, devnull):
+    import threading
+    rates = {n: [] for n, _ in cs}
+    for _ in range(2):
+        for name, argv in cs:
+            count = [0] * workers
+            stop = time.monotonic() + seconds
+
+            def loop(i, argv=argv, stop=stop, count=count):
+                while time.monotonic() < stop:
+                    _, rc = run_once(argv, devnull)
+                    if rc == 0:
+                        count[i] += 1
+
+            t0 = time.monotonic()
+            ts = [threading.Thread(target=loop, args=(i,)) for i in range(workers)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            rates[name].append(sum(count) / (time.monotonic() - t0))
+    bw = statistics.mean(rates["bwrap"]) if rates.get("bwrap") else 0
+    print(f"ab_startup: throughput, {workers} workers back to back, {seconds:g} s per contender twice, "
+          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"| {'contender':<24} | {'tasks/s':>8} | {'/bwrap':>7}")
+    for name, _ in cs:
+        r = statistics.mean(rates[name])
+        rb = f"{r / bw:6.2f}x" if bw else "    n/a"
+        print(f"| {name:<24} | {r:8.1f} | {rb}")
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -121,6 +156,9 @@ def main():
     ap.add_argument("--bwrap", action="store_true", help="add bubblewrap --unshare-all running the program of --program")
     ap.add_argument("--bare", action="store_true", help="add the bare program of --program")
     ap.add_argument("--program", default="/bin/true", help="program for --bwrap/--bare (split like a shell)")
+    ap.add_argument("--throughput", type=float, default=0, metavar="SECONDS",
+                    help="also measure tasks/s with --workers back-to-back loops, SECONDS per contender (twice)")
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--phases", action="store_true",
                     help="also print the median phases of each `cordon run` contender's evidence timeline")
     ap.add_argument("contenders", nargs="*", metavar="NAME=COMMAND")
@@ -181,6 +219,8 @@ def main():
         print(f"| {name:<24} | {p50:7.2f} | {pct(xs, 95):7.2f} | {pct(xs, 99):7.2f} | {rf} | {rb} | {failed[name]}")
     if a.phases:
         phases(cs, a.rounds, devnull)
+    if a.throughput > 0:
+        throughput(cs, a.throughput, a.workers, devnull)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 // set-up. OpenSSL 3 marks them deprecated (in favour of EVP) but keeps them through 3.x.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "supervisor/sha256.h"
+#include "supervisor/sha256_stream.h"
 
 #include <openssl/sha.h>
 

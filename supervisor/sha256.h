@@ -15,16 +15,4 @@ std::array<uint8_t, 32> Sha256(std::string_view data);
 // Lower-case hex digest (64 characters), the form stored in caches and evidence.
 std::string Sha256Hex(std::string_view data);
 
-// SHA-256 of data that arrives in pieces (a file read block by block), without EVP's set-up (below).
-class Sha256Stream {
- public:
-  Sha256Stream();
-  void Update(std::string_view data);
-  std::array<uint8_t, 32> Final();  // once, after the last Update
-  std::string FinalHex();
-
- private:
-  alignas(8) unsigned char ctx_[112];  // OpenSSL's SHA256_CTX (its size is checked in sha256.cc)
-};
-
 }  // namespace cordon

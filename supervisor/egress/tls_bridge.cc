@@ -204,8 +204,4 @@ Result<std::unique_ptr<TlsBridge>> TlsBridge::Create(const TlsInterception& tls,
   return OpenSslTlsBridge::Create(tls, dest);
 }
 
-Result<std::unique_ptr<TlsBridge>> OpenTlsBridge(const TlsInterception& tls, const Destination& dest) {
-  return TlsBridge::Create(tls, dest);
-}
-
 }  // namespace cordon::egress

@@ -15,10 +15,8 @@
 
 namespace cordon::egress {
 
-// The proxy drives a bridge through this interface only. OpenSSL's implementation lives in
-// tls_bridge.cc and is reached through TlsInterception::open_bridge (tls_ca.h), set where an
-// interception is configured (cordond), so that a binary that never intercepts (the lean `cordon
-// run`, docs/performance.md) does not link OpenSSL's TLS through the proxy.
+// The proxy drives a bridge through this interface only, and opens one through the opener below:
+// OpenSSL's implementation (tls_bridge.cc) is linked only into programs that can intercept.
 class TlsBridge {
  public:
   // The client side waits for the task's ClientHello; the upstream side (SNI: `dest.host` unless
@@ -50,5 +48,12 @@ class TlsBridge {
   virtual const std::string& upstream_cert_sha256() const = 0;
   virtual const std::string& upstream_cert_subject() const = 0;
 };
+
+// How the proxy opens a bridge (proxy_tls.cc). tls_ca.cc installs TlsBridge::Create when the
+// program starts: every program that can make a TlsInterception links it (the CA is an InterceptCa).
+// A program that never intercepts (the lean `cordon run`, docs/performance.md; secrets and tokens are
+// cordond's) then links the proxy without OpenSSL's TLS.
+using TlsBridgeOpener = Result<std::unique_ptr<TlsBridge>> (*)(const TlsInterception& tls, const Destination& dest);
+void SetTlsBridgeOpener(TlsBridgeOpener open);
 
 }  // namespace cordon::egress

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "common/result.h"
-#include "supervisor/egress/policy.h"
 
 struct ssl_ctx_st;
 struct x509_st;
@@ -67,19 +66,10 @@ class InterceptCa {
 // default paths), TLS 1.2 or later, offering only http/1.1 by ALPN.
 Result<std::shared_ptr<ssl_ctx_st>> UpstreamContext(const std::string& ca_file);
 
-class TlsBridge;
-struct TlsInterception;
-// TlsBridge::Create (tls_bridge.cc): OpenSSL's bridge for one intercepted connection.
-Result<std::unique_ptr<TlsBridge>> OpenTlsBridge(const TlsInterception& tls, const Destination& dest);
-
 // Everything the proxy needs to intercept: the CA and the verifying client context.
 struct TlsInterception {
   std::shared_ptr<InterceptCa> ca;
   std::shared_ptr<ssl_ctx_st> upstream;
-  // How the proxy opens a bridge. Through this pointer, set where an interception is made, the
-  // proxy itself never names OpenSSL's code: the lean `cordon run`, which has no interception
-  // (secrets and tokens are cordond's), links the proxy without libssl (docs/performance.md).
-  Result<std::unique_ptr<TlsBridge>> (*open_bridge)(const TlsInterception&, const Destination&) = &OpenTlsBridge;
 };
 
 // The error queue's newest entry as text ("" when empty), clearing the queue.

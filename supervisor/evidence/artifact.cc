@@ -13,6 +13,7 @@
 
 #include "common/unique_fd.h"
 #include "supervisor/sha256.h"
+#include "supervisor/sha256_stream.h"
 
 namespace cordon::evlog {
 namespace {
@@ -154,8 +155,7 @@ Result<std::pair<std::string, uint64_t>> FileHashCache::Hash(int fd) {
     ++hits_;
     return std::make_pair(it->second, static_cast<uint64_t>(st.st_size));
   }
-  // Sha256Stream, not EVP: EVP's first use reads openssl.cnf and loads a provider, and linking it
-  // costs the lean `cordon run` most of libcrypto (docs/performance.md "The lean run").
+  // Sha256Stream, not EVP (sha256_stream.h).
   Sha256Stream sha;
   std::vector<char> buf(1 << 16);
   uint64_t total = 0;
