@@ -12,8 +12,18 @@ contender is `NAME=COMMAND LINE` (split like a shell, no shell involved). Never 
       'bwrap=bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --symlink usr/lib64 /lib64 ... /bin/true'
 
 `--bwrap` adds the same bubblewrap row as cordon-bench's, `--bare` a bare /bin/true row.
+
+`--throughput SECONDS` also runs each contender with `--workers` (default 2) back-to-back loops for
+SECONDS each, contender after contender twice (A B C ... A B C), and prints tasks per second and the
+ratio to bubblewrap's: the issue's sustained-throughput row for two builds side by side.
+
+`--phases` also runs every `... cordon run ...` contender with `--evidence -` (interleaved the same
+way, in rounds of their own) and prints the median of each phase of its evidence timeline
+(`timing.*_us`, docs/evidence.md) and of the shim's setup steps that take longest, with "outside" =
+wall time minus `done_us`: the process's start before `cordon run` reads its clock, and its exit.
 """
 import argparse
+import json
 import os
 import shlex
 import statistics
@@ -36,6 +46,104 @@ def run_once(argv, devnull):
     return (t1 - t0) / 1e6, os.waitstatus_to_exitcode(status)
 
 
+def run_evidence(argv, devnull):
+    """One run with stdout on a pipe: (wall ms, exit code, the evidence record or None)."""
+    r, w = os.pipe()
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+        (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, w, 1), (os.POSIX_SPAWN_DUP2, devnull, 2),
+        (os.POSIX_SPAWN_CLOSE, r)])
+    os.close(w)
+    out = b""
+    while chunk := os.read(r, 65536):
+        out += chunk
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    t1 = time.perf_counter_ns()
+    try:
+        ev = json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        ev = None
+    return (t1 - t0) / 1e6, os.waitstatus_to_exitcode(status), ev
+
+
+# Phases of a `cordon run` timeline: (label, start field, end field), in ms from the fields' us.
+PHASES = [("admission (policy, filter, bindings)", "received_us", "admitted_us"),
+          ("cgroup created", "admitted_us", "cgroup_us"),
+          ("shim spawned (vfork+exec)", "cgroup_us", "spawned_us"),
+          ("sandbox built (shim to ready)", "spawned_us", "ready_us"),
+          ("task started (to its execve)", "ready_us", "exec_us"),
+          ("task ran to exit", "exec_us", "exit_us"),
+          ("teardown reported (done)", "exit_us", "done_us")]
+
+
+def phases(cs, rounds, devnull):
+    runs = [(n, argv[:2] + ["--evidence", "-"] + argv[2:]) for n, argv in cs
+            if len(argv) > 2 and os.path.basename(argv[0]).startswith("cordon") and argv[1] == "run"]
+    if not runs:
+        print("ab_startup: --phases: no `cordon run` contender")
+        return
+    rows = {n: {} for n, _ in runs}
+    for r in range(rounds):
+        k = r % len(runs)
+        for name, argv in runs[k:] + runs[:k]:
+            ms, rc, ev = run_evidence(argv, devnull)
+            if rc != 0 or not ev or "timing" not in ev:
+                continue
+            t = ev["timing"]
+            d = rows[name]
+            for label, a, b in PHASES:
+                if a in t and b in t:
+                    d.setdefault(label, []).append((t[b] - t[a]) / 1000)
+            d.setdefault("outside: start before the clock, and exit", []).append(ms - t.get("done_us", 0) / 1000)
+            d.setdefault("wall (with --evidence -)", []).append(ms)
+            steps = t.get("steps", [])
+            for i, st in enumerate(steps[:-1]):
+                d.setdefault("  step " + st["step"], []).append((steps[i + 1]["start_us"] - st["start_us"]) / 1000)
+    names = [n for n, _ in runs]
+    print(f"ab_startup: phases, median ms over {rounds} interleaved rounds with --evidence -")
+    print("| phase | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    labels = [p[0] for p in PHASES] + ["outside: start before the clock, and exit", "wall (with --evidence -)"]
+    # The shim's steps that take longest (by the first contender), the others summed.
+    step_labels = sorted((l for l in rows[names[0]] if l.startswith("  step ")),
+                         key=lambda l: -statistics.median(rows[names[0]][l]))
+    for label in labels + step_labels[:6]:
+        cells = [f"{statistics.median(rows[n][label]):.2f}" if rows[n].get(label) else "-" for n in names]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+def throughput(cs, seconds, workers, devnull):
+    import threading
+    rates = {n: [] for n, _ in cs}
+    for _ in range(2):
+        for name, argv in cs:
+            count = [0] * workers
+            stop = time.monotonic() + seconds
+
+            def loop(i, argv=argv, stop=stop, count=count):
+                while time.monotonic() < stop:
+                    _, rc = run_once(argv, devnull)
+                    if rc == 0:
+                        count[i] += 1
+
+            t0 = time.monotonic()
+            ts = [threading.Thread(target=loop, args=(i,)) for i in range(workers)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            rates[name].append(sum(count) / (time.monotonic() - t0))
+    bw = statistics.mean(rates["bwrap"]) if rates.get("bwrap") else 0
+    print(f"ab_startup: throughput, {workers} workers back to back, {seconds:g} s per contender twice, "
+          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"| {'contender':<24} | {'tasks/s':>8} | {'/bwrap':>7}")
+    for name, _ in cs:
+        r = statistics.mean(rates[name])
+        rb = f"{r / bw:6.2f}x" if bw else "    n/a"
+        print(f"| {name:<24} | {r:8.1f} | {rb}")
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -48,6 +156,11 @@ def main():
     ap.add_argument("--bwrap", action="store_true", help="add bubblewrap --unshare-all running the program of --program")
     ap.add_argument("--bare", action="store_true", help="add the bare program of --program")
     ap.add_argument("--program", default="/bin/true", help="program for --bwrap/--bare (split like a shell)")
+    ap.add_argument("--throughput", type=float, default=0, metavar="SECONDS",
+                    help="also measure tasks/s with --workers back-to-back loops, SECONDS per contender (twice)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--phases", action="store_true",
+                    help="also print the median phases of each `cordon run` contender's evidence timeline")
     ap.add_argument("contenders", nargs="*", metavar="NAME=COMMAND")
     a = ap.parse_args()
     cs = []
@@ -104,6 +217,10 @@ def main():
         rb = f"{p50 / bw:6.2f}x" if bw else "    n/a"
         rf = f"{p50 / first:8.2f}x" if first else "      n/a"
         print(f"| {name:<24} | {p50:7.2f} | {pct(xs, 95):7.2f} | {pct(xs, 99):7.2f} | {rf} | {rb} | {failed[name]}")
+    if a.phases:
+        phases(cs, a.rounds, devnull)
+    if a.throughput > 0:
+        throughput(cs, a.throughput, a.workers, devnull)
 
 
 if __name__ == "__main__":

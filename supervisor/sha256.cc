@@ -9,10 +9,12 @@
 // set-up. OpenSSL 3 marks them deprecated (in favour of EVP) but keeps them through 3.x.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "supervisor/sha256.h"
+#include "supervisor/sha256_stream.h"
 
 #include <openssl/sha.h>
 
 #include <cstdlib>
+#include <new>
 
 namespace cordon {
 
@@ -34,9 +36,10 @@ std::array<uint8_t, 32> Sha256(std::string_view prefix, std::string_view data) {
   return out;
 }
 
-std::string Sha256Hex(std::string_view data) {
+namespace {
+
+std::string Hex(const std::array<uint8_t, 32>& d) {
   static constexpr char kHex[] = "0123456789abcdef";
-  const auto d = Sha256(data);
   std::string s(64, '0');
   for (size_t i = 0; i < d.size(); ++i) {
     s[2 * i] = kHex[d[i] >> 4];
@@ -44,5 +47,31 @@ std::string Sha256Hex(std::string_view data) {
   }
   return s;
 }
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) { return Hex(Sha256(data)); }
+
+static_assert(sizeof(SHA256_CTX) <= 112 && alignof(SHA256_CTX) <= 8, "Sha256Stream::ctx_ holds a SHA256_CTX");
+
+namespace {
+SHA256_CTX* Ctx(unsigned char* storage) { return std::launder(reinterpret_cast<SHA256_CTX*>(storage)); }
+}  // namespace
+
+Sha256Stream::Sha256Stream() {
+  if (SHA256_Init(new (ctx_) SHA256_CTX) != 1) std::abort();
+}
+
+void Sha256Stream::Update(std::string_view data) {
+  if (SHA256_Update(Ctx(ctx_), data.data(), data.size()) != 1) std::abort();
+}
+
+std::array<uint8_t, 32> Sha256Stream::Final() {
+  std::array<uint8_t, 32> out{};
+  if (SHA256_Final(out.data(), Ctx(ctx_)) != 1) std::abort();
+  return out;
+}
+
+std::string Sha256Stream::FinalHex() { return Hex(Final()); }
 
 }  // namespace cordon

@@ -23,16 +23,6 @@ Result<std::unique_ptr<evlog::LogWriter>> OpenRunLog(const std::string& dir);
 // Appends the run's evidence record (redacted, kind "task") and seals it with a checkpoint.
 Result<uint64_t> AppendRunEvidence(evlog::LogWriter& log, const std::string& evidence_json);
 
-// `cordon run`: the record's "artifact" object, hashed before the task starts: the executable and
-// scripts of `req`, and the artifact declared by --artifact/--artifact-sha256 (`declared_*` empty:
-// none). An error only for a bad declaration.
-Result<std::string> RunArtifactJson(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                                    const std::string& cwd, const std::vector<OpenBinding>* bindings,
-                                    const std::string& declared_file, const std::string& declared_sha256,
-                                    const std::string& declared_name);
-// The evidence record with `artifact_json` as its "artifact" (unchanged when either is not JSON).
-std::string WithArtifact(const std::string& evidence_json, const std::string& artifact_json);
-
 // True for the subcommands this file handles.
 bool IsEvidenceLogCommand(const char* sub);
 // argv[0] is the subcommand. Exit status as documented in kEvidenceUsage.

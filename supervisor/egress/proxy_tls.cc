@@ -15,13 +15,19 @@ using namespace proxy_internal;  // NOLINT: this file implements the proxy
 
 namespace {
 constexpr unsigned char kTlsHandshakeRecord = 0x16;
+// Set before main by tls_ca.cc where it is linked (tls_bridge.h); constant-initialised, so no order
+// of initialisation can see it unset once set.
+TlsBridgeOpener open_bridge = nullptr;
 }  // namespace
+
+void SetTlsBridgeOpener(TlsBridgeOpener open) { open_bridge = open; }
 
 void Proxy::Impl::MaybeIntercept(Conn& c) {
   c.tls_decided = true;
   if (!credentials || !credentials->tls || !AnyBoundTo(*credentials, c.dest)) return;
   if (static_cast<unsigned char>(c.up.view().front()) != kTlsHandshakeRecord) return;  // not TLS: a plain tunnel
-  auto b = TlsBridge::Create(*credentials->tls, c.dest);
+  if (open_bridge == nullptr) return Finish(c, "TLS interception: this program was linked without TLS");
+  auto b = open_bridge(*credentials->tls, c.dest);
   if (!b) return Finish(c, "TLS interception: " + b.error().Message());
   c.tls = std::move(*b);
   c.rec.tls = "intercepted";

@@ -43,10 +43,43 @@ void Feed(SSL* s, std::string_view cipher) {
 
 }  // namespace
 
-Result<std::unique_ptr<TlsBridge>> TlsBridge::Create(const TlsInterception& tls, const Destination& dest) {
+// OpenSSL's bridge: two sessions on memory BIOs.
+class OpenSslTlsBridge final : public TlsBridge {
+ public:
+  static Result<std::unique_ptr<TlsBridge>> Create(const TlsInterception& tls, const Destination& dest);
+  ~OpenSslTlsBridge() override;
+  void FromClient(std::string_view cipher) override;
+  void FromUpstream(std::string_view cipher) override;
+  Result<void> ReadClient(std::string* out) override;
+  Result<void> ReadUpstream(std::string* out) override;
+  Result<void> WriteClient(std::string_view plain) override;
+  Result<void> WriteUpstream(std::string_view plain) override;
+  void CloseClient() override;
+  std::string TakeForClient() override;
+  std::string TakeForUpstream() override;
+  bool client_closed() const override { return client_closed_; }
+  bool upstream_closed() const override { return upstream_closed_; }
+  bool upstream_verified() const override { return upstream_verified_; }
+  const std::string& upstream_cert_sha256() const override { return cert_sha256_; }
+  const std::string& upstream_cert_subject() const override { return cert_subject_; }
+
+ private:
+  OpenSslTlsBridge() = default;
+  Result<void> Pump(SSL* s, std::string* pending, const char* side);
+  Result<void> Read(SSL* s, std::string* out, bool* closed, const char* side);
+  void NoteUpstreamVerified();
+  SSL* client_ = nullptr;
+  SSL* upstream_ = nullptr;
+  std::string host_;
+  std::string to_client_plain_, to_upstream_plain_;  // queued until the handshake completes
+  bool closing_client_ = false, client_closed_ = false, upstream_closed_ = false, upstream_verified_ = false;
+  std::string cert_sha256_, cert_subject_;
+};
+
+Result<std::unique_ptr<TlsBridge>> OpenSslTlsBridge::Create(const TlsInterception& tls, const Destination& dest) {
   if (!tls.ca || !tls.upstream) return FailMsg("TLS interception is not configured");
   CORDON_ASSIGN_OR_RETURN(std::shared_ptr<SSL_CTX> server, tls.ca->ServerContext(dest.host));
-  std::unique_ptr<TlsBridge> b(new TlsBridge());
+  std::unique_ptr<OpenSslTlsBridge> b(new OpenSslTlsBridge());
   b->host_ = dest.host;
   CORDON_ASSIGN_OR_RETURN(b->client_, NewSsl(server.get()));
   SSL_set_accept_state(b->client_);
@@ -66,17 +99,17 @@ Result<std::unique_ptr<TlsBridge>> TlsBridge::Create(const TlsInterception& tls,
   return b;
 }
 
-TlsBridge::~TlsBridge() {
+OpenSslTlsBridge::~OpenSslTlsBridge() {
   SSL_free(client_);
   SSL_free(upstream_);
 }
 
-void TlsBridge::FromClient(std::string_view cipher) { Feed(client_, cipher); }
-void TlsBridge::FromUpstream(std::string_view cipher) { Feed(upstream_, cipher); }
-std::string TlsBridge::TakeForClient() { return Drain(client_); }
-std::string TlsBridge::TakeForUpstream() { return Drain(upstream_); }
+void OpenSslTlsBridge::FromClient(std::string_view cipher) { Feed(client_, cipher); }
+void OpenSslTlsBridge::FromUpstream(std::string_view cipher) { Feed(upstream_, cipher); }
+std::string OpenSslTlsBridge::TakeForClient() { return Drain(client_); }
+std::string OpenSslTlsBridge::TakeForUpstream() { return Drain(upstream_); }
 
-void TlsBridge::NoteUpstreamVerified() {
+void OpenSslTlsBridge::NoteUpstreamVerified() {
   if (upstream_verified_ || !SSL_is_init_finished(upstream_)) return;
   upstream_verified_ = true;
   X509* cert = SSL_get0_peer_certificate(upstream_);
@@ -97,7 +130,7 @@ void TlsBridge::NoteUpstreamVerified() {
 
 // Runs the handshake, then writes what is queued; with memory BIOs a write never waits once the
 // handshake is done.
-Result<void> TlsBridge::Pump(SSL* s, std::string* pending, const char* side) {
+Result<void> OpenSslTlsBridge::Pump(SSL* s, std::string* pending, const char* side) {
   if (!SSL_is_init_finished(s)) {
     int r = SSL_do_handshake(s);
     if (r != 1) {
@@ -125,7 +158,7 @@ Result<void> TlsBridge::Pump(SSL* s, std::string* pending, const char* side) {
   return {};
 }
 
-Result<void> TlsBridge::Read(SSL* s, std::string* out, bool* closed, const char* side) {
+Result<void> OpenSslTlsBridge::Read(SSL* s, std::string* out, bool* closed, const char* side) {
   std::string* pending = s == client_ ? &to_client_plain_ : &to_upstream_plain_;
   CORDON_TRY(Pump(s, pending, side));
   char buf[16384];
@@ -147,24 +180,28 @@ Result<void> TlsBridge::Read(SSL* s, std::string* out, bool* closed, const char*
   return Pump(s, pending, side);  // a read can finish the handshake: send what waited for it
 }
 
-Result<void> TlsBridge::ReadClient(std::string* out) { return Read(client_, out, &client_closed_, "task"); }
-Result<void> TlsBridge::ReadUpstream(std::string* out) {
+Result<void> OpenSslTlsBridge::ReadClient(std::string* out) { return Read(client_, out, &client_closed_, "task"); }
+Result<void> OpenSslTlsBridge::ReadUpstream(std::string* out) {
   return Read(upstream_, out, &upstream_closed_, "destination");
 }
 
-Result<void> TlsBridge::WriteClient(std::string_view plain) {
+Result<void> OpenSslTlsBridge::WriteClient(std::string_view plain) {
   to_client_plain_.append(plain);
   return Pump(client_, &to_client_plain_, "task");
 }
 
-Result<void> TlsBridge::WriteUpstream(std::string_view plain) {
+Result<void> OpenSslTlsBridge::WriteUpstream(std::string_view plain) {
   to_upstream_plain_.append(plain);
   return Pump(upstream_, &to_upstream_plain_, "destination");
 }
 
-void TlsBridge::CloseClient() {
+void OpenSslTlsBridge::CloseClient() {
   closing_client_ = true;
   if (SSL_is_init_finished(client_) && to_client_plain_.empty()) SSL_shutdown(client_);
+}
+
+Result<std::unique_ptr<TlsBridge>> TlsBridge::Create(const TlsInterception& tls, const Destination& dest) {
+  return OpenSslTlsBridge::Create(tls, dest);
 }
 
 }  // namespace cordon::egress

@@ -13,52 +13,47 @@
 #include "supervisor/egress/policy.h"
 #include "supervisor/egress/tls_ca.h"
 
-struct ssl_st;
-
 namespace cordon::egress {
 
+// The proxy drives a bridge through this interface only, and opens one through the opener below:
+// OpenSSL's implementation (tls_bridge.cc) is linked only into programs that can intercept.
 class TlsBridge {
  public:
   // The client side waits for the task's ClientHello; the upstream side (SNI: `dest.host` unless
   // it is an IP literal) starts its handshake with the first WriteUpstream().
   static Result<std::unique_ptr<TlsBridge>> Create(const TlsInterception& tls, const Destination& dest);
-  ~TlsBridge();
+  virtual ~TlsBridge() = default;
 
   // Ciphertext from the task's socket / the destination's socket.
-  void FromClient(std::string_view cipher);
-  void FromUpstream(std::string_view cipher);
+  virtual void FromClient(std::string_view cipher) = 0;
+  virtual void FromUpstream(std::string_view cipher) = 0;
   // Plaintext decrypted so far, appended to `*out`. An error ends the connection: a failed
   // handshake, or (upstream) a certificate that does not verify, with the reason
   // ("the certificate of api.example.com is not trusted: unable to get local issuer certificate").
-  Result<void> ReadClient(std::string* out);
-  Result<void> ReadUpstream(std::string* out);
+  virtual Result<void> ReadClient(std::string* out) = 0;
+  virtual Result<void> ReadUpstream(std::string* out) = 0;
   // Plaintext to encrypt; queued until the handshake on that side is done.
-  Result<void> WriteClient(std::string_view plain);
-  Result<void> WriteUpstream(std::string_view plain);
+  virtual Result<void> WriteClient(std::string_view plain) = 0;
+  virtual Result<void> WriteUpstream(std::string_view plain) = 0;
   // Sends close_notify to the task once everything queued is out.
-  void CloseClient();
+  virtual void CloseClient() = 0;
   // Ciphertext to send, taken (the bridge keeps none of it).
-  std::string TakeForClient();
-  std::string TakeForUpstream();
+  virtual std::string TakeForClient() = 0;
+  virtual std::string TakeForUpstream() = 0;
 
-  bool client_closed() const { return client_closed_; }      // the task sent close_notify
-  bool upstream_closed() const { return upstream_closed_; }  // the destination did
-  bool upstream_verified() const { return upstream_verified_; }
+  virtual bool client_closed() const = 0;      // the task sent close_notify
+  virtual bool upstream_closed() const = 0;    // the destination did
+  virtual bool upstream_verified() const = 0;
   // The destination's certificate, once verified: SHA-256 of its DER (hex) and its subject.
-  const std::string& upstream_cert_sha256() const { return cert_sha256_; }
-  const std::string& upstream_cert_subject() const { return cert_subject_; }
-
- private:
-  TlsBridge() = default;
-  Result<void> Pump(ssl_st* s, std::string* pending, const char* side);
-  Result<void> Read(ssl_st* s, std::string* out, bool* closed, const char* side);
-  void NoteUpstreamVerified();
-  ssl_st* client_ = nullptr;
-  ssl_st* upstream_ = nullptr;
-  std::string host_;
-  std::string to_client_plain_, to_upstream_plain_;  // queued until the handshake completes
-  bool closing_client_ = false, client_closed_ = false, upstream_closed_ = false, upstream_verified_ = false;
-  std::string cert_sha256_, cert_subject_;
+  virtual const std::string& upstream_cert_sha256() const = 0;
+  virtual const std::string& upstream_cert_subject() const = 0;
 };
+
+// How the proxy opens a bridge (proxy_tls.cc). tls_ca.cc installs TlsBridge::Create when the
+// program starts: every program that can make a TlsInterception links it (the CA is an InterceptCa).
+// A program that never intercepts (the lean `cordon run`, docs/performance.md; secrets and tokens are
+// cordond's) then links the proxy without OpenSSL's TLS.
+using TlsBridgeOpener = Result<std::unique_ptr<TlsBridge>> (*)(const TlsInterception& tls, const Destination& dest);
+void SetTlsBridgeOpener(TlsBridgeOpener open);
 
 }  // namespace cordon::egress

@@ -18,9 +18,14 @@
 
 #include "common/unique_fd.h"
 #include "supervisor/egress/address.h"
+#include "supervisor/egress/tls_bridge.h"
 
 namespace cordon::egress {
 namespace {
+
+// The proxy opens its bridges through TlsBridge::Create, installed here (tls_bridge.h): this file is
+// linked into every program that can make an interception CA, and into no other.
+[[maybe_unused]] const bool kBridgeOpenerSet = (SetTlsBridgeOpener(&TlsBridge::Create), true);
 
 constexpr long kCaLifeS = 10L * 365 * 24 * 3600;
 constexpr long kLeafLifeS = 24L * 3600;

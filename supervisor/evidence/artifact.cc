@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -14,6 +13,7 @@
 
 #include "common/unique_fd.h"
 #include "supervisor/sha256.h"
+#include "supervisor/sha256_stream.h"
 
 namespace cordon::evlog {
 namespace {
@@ -155,8 +155,8 @@ Result<std::pair<std::string, uint64_t>> FileHashCache::Hash(int fd) {
     ++hits_;
     return std::make_pair(it->second, static_cast<uint64_t>(st.st_size));
   }
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return FailMsg("SHA-256 context");
+  // Sha256Stream, not EVP (sha256_stream.h).
+  Sha256Stream sha;
   std::vector<char> buf(1 << 16);
   uint64_t total = 0;
   for (;;) {
@@ -164,18 +164,10 @@ Result<std::pair<std::string, uint64_t>> FileHashCache::Hash(int fd) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Fail(errno, "read");
     if (n == 0) break;
-    if (EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n)) != 1) return FailMsg("SHA-256 update");
+    sha.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
     total += static_cast<uint64_t>(n);
   }
-  unsigned char md[32];
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), md, &len) != 1 || len != 32) return FailMsg("SHA-256 final");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex(64, '0');
-  for (int i = 0; i < 32; ++i) {
-    hex[2 * i] = kHex[md[i] >> 4];
-    hex[2 * i + 1] = kHex[md[i] & 0xf];
-  }
+  std::string hex = sha.FinalHex();
   // Cached only when the file changed neither while it was read nor in the last 2 s: file times
   // have the kernel's coarse clock (a jiffy), so a same-size rewrite within one tick of the last
   // change would keep the key ("racily clean", as git calls it). Runtime binaries are old.

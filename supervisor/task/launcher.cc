@@ -85,7 +85,12 @@ Result<RuntimePaths> LocateRuntime() {
   if (n < 0) return Fail(errno, "readlink /proc/self/exe");
   std::string self(exe, static_cast<size_t>(n));
   std::string prefix = self.substr(0, self.rfind('/'));
-  prefix = prefix.substr(0, prefix.rfind('/'));  // .../bin/cordon -> ...
+  // .../libexec/cordon/cordon-run (the lean `cordon run`) -> ...; .../bin/cordon -> ...
+  const std::string libexec = "/" CORDON_INSTALL_LIBEXECDIR "/cordon";
+  if (prefix.size() > libexec.size() && prefix.ends_with(libexec))
+    prefix.resize(prefix.size() - libexec.size());
+  else
+    prefix = prefix.substr(0, prefix.rfind('/'));
   const char* env_shim = ::getenv("CORDON_SHIM");
   rt.shim = env_shim && *env_shim ? env_shim : prefix + "/" CORDON_INSTALL_LIBEXECDIR "/cordon/cordon-shim";
   rt.data_dir = prefix + "/" CORDON_INSTALL_DATADIR "/cordon";

@@ -3,7 +3,8 @@
 // openssl.cnf, loaded the default provider and cost ~1.3 ms of CPU per run, for a few SHA-256s.
 // And what `cordon submit|ps|status|wait|cancel` run: the lean client, libexec/cordon/cordon-client,
 // exec'd from `cordon`'s entry point (supervisor/cli/lean/entry.cc), or `cordon` itself when it is
-// not installed beside it.
+// not installed beside it. `cordon run` runs the lean one-shot, libexec/cordon/cordon-run, which
+// hands a run that needs the signed evidence log back to `cordon` (docs/performance.md "The lean run").
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +21,8 @@
 #include <thread>
 
 #include "common/unique_fd.h"
+#include "tests/support/background.h"
+#include "tests/support/host.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
@@ -124,6 +127,72 @@ TEST(LeanStart, WithoutTheLeanClientCordonRunsTheCommandItself) {
   auto r = RunProgram({dir + "/bin/cordon", "ps", "--socket", dir + "/none.sock"});
   EXPECT_EQ(r.exit_code, 125);
   EXPECT_NE(r.err.find("connect to cordond at " + dir + "/none.sock"), std::string::npos) << r.err;
+}
+
+// Starts `cordon ARGS -- /bin/sh -c 'echo ready; read x'` and returns the program of the process
+// `cordon` became while its task waits (its stdin is ours), then lets the task end and expects exit 0.
+std::string ProgramOfRun(const std::string& cordon, const std::vector<std::string>& args,
+                         const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv = {cordon, "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  for (const char* a : {"--", "/bin/sh", "-c", "echo ready; read x; exit 0"}) argv.push_back(a);
+  Background run(argv, env);
+  EXPECT_TRUE(run.started());
+  const auto line = run.ReadLine();
+  std::error_code ec;
+  const std::string exe =
+      line == "ready" ? std::filesystem::read_symlink("/proc/" + std::to_string(run.pid()) + "/exe", ec).string() : "";
+  run.CloseStdin();
+  const auto end = run.Wait();
+  EXPECT_EQ(line.value_or("<eof>"), "ready") << end.err;
+  EXPECT_EQ(end.exit_code, 0) << end.err;
+  return exe;
+}
+
+TEST(LeanStart, RunRunsTheLeanOneShot) {
+  REQUIRE_SANDBOX();
+  EXPECT_EQ(ProgramOfRun(BuildPath("bin/cordon"), {}),
+            std::filesystem::canonical(BuildPath("libexec/cordon/cordon-run")).string());
+  // The knob that keeps every command in `cordon` (and that cordon-run sets when it hands a run over).
+  std::vector<std::string> env = EnvWith("CORDON_LEAN_START=off");
+  EXPECT_EQ(ProgramOfRun(BuildPath("bin/cordon"), {}, env), std::filesystem::canonical(BuildPath("bin/cordon")).string());
+}
+
+// --evidence-log needs the signed log, which cordon-run does not link: the run is handed, unchanged,
+// to `cordon`, and its record lands in the log and verifies.
+TEST(LeanStart, ARunWithTheSignedEvidenceLogIsHandedToCordon) {
+  REQUIRE_SANDBOX();
+  const std::string log = FreshTempDir("lean-run-log") + "/log";
+  EXPECT_EQ(ProgramOfRun(BuildPath("bin/cordon"), {"--evidence-log", log}),
+            std::filesystem::canonical(BuildPath("bin/cordon")).string());
+  auto v = RunProgram({BuildPath("bin/cordon"), "evidence", "verify", "--log", log});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("OK: valid and sealed"), std::string::npos) << v.out;
+  // Its options were checked as `cordon run` checks them: a bad one is refused before the handover.
+  auto bad = RunProgram({BuildPath("bin/cordon"), "run", "--evidence-log", log, "--no-such-flag", "--", "/bin/true"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_NE(bad.err.find("unknown option '--no-such-flag'"), std::string::npos) << bad.err;
+}
+
+// `cordon` installed without cordon-run beside it (only the shim and the data) runs the task itself.
+TEST(LeanStart, WithoutTheLeanRunCordonRunsTheTaskItself) {
+  REQUIRE_SANDBOX();
+  const std::string dir = FreshTempDir("lean-run-alone");
+  std::filesystem::create_directories(dir + "/bin");
+  std::filesystem::create_directories(dir + "/libexec/cordon");
+  std::filesystem::copy_file(BuildPath("bin/cordon"), dir + "/bin/cordon");
+  std::filesystem::create_symlink(BuildPath("libexec/cordon/cordon-shim"), dir + "/libexec/cordon/cordon-shim");
+  std::filesystem::create_symlink(BuildPath("share"), dir + "/share");
+  EXPECT_EQ(ProgramOfRun(dir + "/bin/cordon", {}), std::filesystem::canonical(dir + "/bin/cordon").string());
+}
+
+TEST(LeanStart, TheLeanRunStartedByHandRunsOnlyRun) {
+  auto r = RunProgram({BuildPath("libexec/cordon/cordon-run"), "ps"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("cordon-run: runs only `run`, not 'ps'"), std::string::npos) << r.err;
+  auto h = RunProgram({BuildPath("libexec/cordon/cordon-run"), "run", "--help"});
+  EXPECT_EQ(h.exit_code, 0) << h.err;
+  EXPECT_NE(h.out.find("Usage: cordon run [OPTIONS]"), std::string::npos) << h.out;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "supervisor/sha256.h"
+#include "supervisor/sha256_stream.h"
 
 namespace cordon::seccomp {
 namespace {
@@ -70,6 +71,23 @@ TEST(Sha256Test, KnownVectors) {
   // Lengths around the padding boundary (55/56/64 bytes) must not crash and must differ.
   EXPECT_NE(Sha256Hex(std::string(55, 'x')), Sha256Hex(std::string(56, 'x')));
   EXPECT_NE(Sha256Hex(std::string(63, 'x')), Sha256Hex(std::string(64, 'x')));
+}
+
+// The streaming form (the artifact hash of files read in blocks): the same digests, whatever the cut.
+TEST(Sha256Test, StreamInPiecesMatchesTheOneShotDigest) {
+  Sha256Stream empty;
+  EXPECT_EQ(empty.FinalHex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const std::string million(1000000, 'a');
+  for (size_t piece : {1u, 55u, 64u, 65536u, 1000000u}) {
+    Sha256Stream s;
+    for (size_t off = 0; off < million.size(); off += piece)
+      s.Update(std::string_view(million).substr(off, piece));
+    EXPECT_EQ(s.FinalHex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") << piece;
+  }
+  Sha256Stream abc;
+  abc.Update("a");
+  abc.Update("bc");
+  EXPECT_EQ(abc.Final(), Sha256("abc"));
 }
 
 // ---- small helpers ----
