@@ -8,6 +8,8 @@
 #                      bubblewrap; p50/p95/p99 (series interleaved), 1 and 2 workers, cordond's CPU
 #                      per task, per-step breakdown
 #   (bench/ab_startup.py, not run here: an interleaved A/B of two builds' start-up)
+#   pool_cpu.py        where a pooled task's CPU goes: cordond's loop, its sandbox builder, its other
+#                      threads, and the sandbox's own processes (shim, PID 1, task), ms per task
 #   daemon_load.py     N concurrent sleeping tasks: admission latency, RSS and fds per live task
 #   seccomp_denials.py a denied system call under `cordon run` (notified and recorded) beside the
 #                      same profile's bare filter (SECCOMP_RET_ERRNO): ns per call, ratio
@@ -36,6 +38,7 @@ fi
 if (( quick )); then
   build/bin/cordon-host-costs --runs 50
   build/bin/cordon-bench --quick --per-worker 15
+  python3 bench/pool_cpu.py --rounds 1 --tasks 100
   python3 bench/daemon_load.py --tasks 100 --iterations 20 --flood-calls 8
   python3 bench/seccomp_denials.py --rounds 3 --calls 20000
   python3 bench/egress_bench.py --rounds 3 --requests 50
@@ -47,6 +50,7 @@ if (( quick )); then
 else
   build/bin/cordon-host-costs
   build/bin/cordon-bench
+  python3 bench/pool_cpu.py
   python3 bench/daemon_load.py
   python3 bench/seccomp_denials.py
   python3 bench/egress_bench.py

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -242,13 +243,8 @@ Result<void> TaskCgroup::AttachPid(pid_t pid, V2Entry entry) {
   return {};
 }
 
-Result<Usage> TaskCgroup::ReadUsage(Psi psi) const {
-  Usage u;
-  const Dir* mem = memory_v1_ >= 0 ? &v1_[static_cast<size_t>(memory_v1_)] : nullptr;
-  const Dir* pids = pids_v1_ >= 0 ? &v1_[static_cast<size_t>(pids_v1_)] : nullptr;
-  const Dir* io = io_v1_ >= 0 ? &v1_[static_cast<size_t>(io_v1_)] : nullptr;
+Result<void> TaskCgroup::ReadCpuInto(Usage& u) const {
   const Dir* acct = cpuacct_v1_ >= 0 ? &v1_[static_cast<size_t>(cpuacct_v1_)] : nullptr;
-
   // CPU: v2 cpu.stat is core (no cpu controller needed), so it works on hybrid hosts too.
   if (v2_.fd) {
     const std::string path = fs::Join(v2_.path, "cpu.stat");
@@ -277,6 +273,48 @@ Result<Usage> TaskCgroup::ReadUsage(Psi psi) const {
     Unavailable(u.cpu_user_usec, "no cgroup2 tree and no cpuacct hierarchy");
     Unavailable(u.cpu_system_usec, "no cgroup2 tree and no cpuacct hierarchy");
   }
+
+  return {};
+}
+
+Result<Usage> TaskCgroup::ReadCpu() const {
+  Usage u;
+  CORDON_TRY(ReadCpuInto(u));
+  // Without pids.peak the peak is the largest pids.current seen: a running check samples it too.
+  const Dir* pids = pids_v1_ >= 0 ? &v1_[static_cast<size_t>(pids_v1_)] : nullptr;
+  if (v2_pids_ || pids) {
+    const int fd = v2_pids_ ? v2_.fd.Get() : pids->fd.Get();
+    // Whether pids.peak exists is the kernel's: asked once per process.
+    static std::atomic<int> has_peak{-1};
+    if (has_peak.load(std::memory_order_relaxed) < 0)
+      has_peak.store(::faccessat(fd, "pids.peak", F_OK, 0) == 0 ? 1 : 0, std::memory_order_relaxed);
+    if (has_peak.load(std::memory_order_relaxed) == 0) {
+      Figure cur;
+      CORDON_TRY(SingleFigure(fd, v2_pids_ ? v2_.path : pids->path, "pids.current", cur, "pids.current missing"));
+      if (cur.value) pids_seen_max_ = std::max(pids_seen_max_, *cur.value);
+    }
+  }
+  return u;
+}
+
+Result<std::optional<uint64_t>> TaskCgroup::ReadMemoryCurrent() const {
+  Figure f;
+  if (v2_memory_) {
+    CORDON_TRY(SingleFigure(v2_.fd.Get(), v2_.path, "memory.current", f, "memory.current missing"));
+  } else if (memory_v1_ >= 0) {
+    const Dir& mem = v1_[static_cast<size_t>(memory_v1_)];
+    CORDON_TRY(SingleFigure(mem.fd.Get(), mem.path, "memory.usage_in_bytes", f, "missing"));
+  }
+  return f.value;
+}
+
+Result<Usage> TaskCgroup::ReadUsage(Psi psi) const {
+  Usage u;
+  const Dir* mem = memory_v1_ >= 0 ? &v1_[static_cast<size_t>(memory_v1_)] : nullptr;
+  const Dir* pids = pids_v1_ >= 0 ? &v1_[static_cast<size_t>(pids_v1_)] : nullptr;
+  const Dir* io = io_v1_ >= 0 ? &v1_[static_cast<size_t>(io_v1_)] : nullptr;
+
+  CORDON_TRY(ReadCpuInto(u));
 
   // Memory.
   if (v2_memory_) {

@@ -126,6 +126,12 @@ class TaskCgroup {
   // PSI costs three file reads (~25 us on the CI VM); kSkip leaves the pressure figures unavailable.
   enum class Psi { kInclude, kSkip };
   Result<Usage> ReadUsage(Psi psi = Psi::kInclude) const;
+  // Only cpu_user_usec and cpu_system_usec (the other figures left empty): cpu.stat on v2, two
+  // cpuacct files on v1, for the CPU budget's checks while the task runs (ReadUsage reads ~10
+  // files). Without pids.peak it also samples pids.current for the best-effort peak, as ReadUsage.
+  Result<Usage> ReadCpu() const;
+  // memory.current (v2) or memory.usage_in_bytes (v1); nullopt without a memory controller.
+  Result<std::optional<uint64_t>> ReadMemoryCurrent() const;
 
   // Kills every process in the task cgroups and waits until they are gone, at most `deadline`.
   // v2: cgroup.kill (also on hybrid hosts); v1 only: freezer FROZEN, SIGKILL each pid in
@@ -146,6 +152,7 @@ class TaskCgroup {
   static Result<TaskCgroup> Open(const Layout& layout, const std::string& task_id, bool create);
 
   Result<void> KillV1Loop(std::chrono::steady_clock::time_point until);
+  Result<void> ReadCpuInto(Usage& u) const;
 
   Dir v2_;
   std::vector<Dir> v1_;  // parallel to Layout::UsedV1()

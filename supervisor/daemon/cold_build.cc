@@ -55,6 +55,7 @@ void Daemon::BuildCold(Conn& c, uint64_t call_id, SubmitCall call, const SubmitV
       return b;
     }
     b.task = std::move(*task);
+    b.task->DeferCgroupRemoval();  // by ~Task on the chores thread (DiscardTask), off the loop
     return b;
   });
   // A call in progress: the connection is neither idle nor closed after a half-close meanwhile.

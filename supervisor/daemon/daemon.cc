@@ -383,13 +383,14 @@ void Daemon::RecordFinish(Live& l) {
   r.message = o.message;
   r.finished_unix_ms = NowUnixMs();
   std::string evidence;
+  nlohmann::json ev;  // kept for the metrics, which would otherwise parse `evidence` again
   try {
-    nlohmann::json ev = l.task->Evidence();
+    ev = l.task->Evidence();
     // A cold start's sandbox is built the pool's way, on demand: not a pooled one.
     if (l.on_demand) ev["sandbox"]["pooled"] = false;
     if (!l.artifact.empty()) ev["artifact"] = nlohmann::json::parse(l.artifact);  // evidence.md "Artifact hash"
     budgets_->Finished(*config_, r, &ev);  // charges its session and envelopes (docs/governance.md)
-    evidence = AddAdmissionToEvidence(std::move(ev), r);
+    evidence = AddAdmissionToEvidence(&ev, r);
   } catch (const std::exception& e) {
     // nlohmann::json refuses to print a string that is not UTF-8 (an argument, say).
     evidence = R"({"task_id":")" + r.id + R"(","error":"evidence record could not be written"})";
@@ -411,7 +412,7 @@ void Daemon::RecordFinish(Live& l) {
   }
   l.recorded = true;
   LogTaskFinished(r);  // journal.h
-  metrics_.TaskFinished(r, evidence);  // metrics.h
+  metrics_.TaskFinished(r, ev);  // metrics.h
   GovernedFinish(l, evidence);  // governance (wip/govb, wip/govc)
   if (l.attached_conn) {
     if (auto it = conns_.find(l.attached_conn); it != conns_.end()) {

@@ -115,14 +115,14 @@ Result<void> Metrics::Listen(const std::string& addr_port) {
   return {};
 }
 
-void Metrics::TaskFinished(const TaskRow& row, std::string_view evidence) {
+void Metrics::TaskFinished(const TaskRow& row, const nlohmann::json& ev) {
   const std::string cls = row.cls.empty() ? "batch" : row.cls;
   const std::string& policy = row.policy;
   impl_->tasks.Add({{"class", cls}, {"policy", policy}, {"failure_class", row.failure_class.empty() ? "none" : row.failure_class}})
       .Increment();
-  nlohmann::json ev = nlohmann::json::parse(evidence, nullptr, false);
-  if (!ev.is_object()) return;
-  const nlohmann::json& t = ev.contains("timing") ? ev["timing"] : nlohmann::json::object();
+  if (!ev.is_object()) return;  // the record could not be built
+  static const nlohmann::json kNone = nlohmann::json::object();
+  const nlohmann::json& t = ev.contains("timing") ? ev["timing"] : kNone;
   // Phases in the order a task goes through them (docs/evidence.md "timing"); a phase whose end
   // stamp is missing (a task that never started) is not observed.
   auto phase = [&](const char* name, const char* from, const char* to) {

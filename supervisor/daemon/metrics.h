@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/result.h"
 #include "supervisor/daemon/store.h"
 
@@ -48,7 +50,7 @@ class Metrics {
   Result<void> Listen(const std::string& addr_port);
 
   // A finished task, from its row and its evidence record (JSON text; unreadable parts are skipped).
-  void TaskFinished(const TaskRow& row, std::string_view evidence);
+  void TaskFinished(const TaskRow& row, const nlohmann::json& evidence);
   void SetGauges(const MetricsGauges& g);
   void StoreError();
   void LogError();

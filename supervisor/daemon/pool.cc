@@ -63,6 +63,9 @@ uint64_t Daemon::PoolMemory() const {
 
 uint64_t Daemon::RetireOldPooled(uint64_t now) {
   if (opts_.pool_max_age_s == 0) return 0;
+  // The loop asks on every turn: nothing is due before the earliest due time found last, which
+  // OnPoolBuilt lowers for each sandbox it adds (a sandbox taken since only makes it early).
+  if (pool_next_retire_ns_ && now < pool_next_retire_ns_) return pool_next_retire_ns_;
   const uint64_t max_age_ns = opts_.pool_max_age_s * 1'000'000'000ull;
   std::vector<uint64_t> old;
   uint64_t next = 0;
@@ -85,6 +88,9 @@ void Daemon::RefillPool() {
   if (refill_not_before_ns_ && sys::MonotonicNs() < refill_not_before_ns_) return;
   refill_not_before_ns_ = 0;  // past (or never set): it must not keep the loop's timeout at 0
   if (stopping_ || opts_.pool_size == 0) return;
+  // Asked on every turn of the loop: with every planned sandbox there or being built (the steady
+  // state between tasks), there is nothing to count.
+  if (pool_.size() + pool_builds_.size() >= pool_plan_.size() * opts_.pool_size) return;
   size_t building = 0;
   std::map<std::string, size_t> have;
   for (const auto& [s, p] : pool_) {
@@ -141,6 +147,7 @@ BuiltSandbox BuildPooled(const DaemonOptions& opts, const LoadedPolicy& lp, cons
     return b;
   }
   b.task = std::move(*task);
+  b.task->DeferCgroupRemoval();  // by ~Task on the chores thread (DiscardTask), off the loop
   return b;
 }
 
@@ -186,6 +193,10 @@ void Daemon::OnPoolBuilt(const PoolBuild& pb, BuiltSandbox b) {
   Pooled& ref = *p;
   pool_[p->serial] = std::move(p);
   SyncWatchSet(ref.serial, *ref.task, &ref.watched);
+  if (opts_.pool_max_age_s) {  // RetireOldPooled's next due time
+    const uint64_t due = ref.task->timing().prepared + opts_.pool_max_age_s * 1'000'000'000ull;
+    if (pool_next_retire_ns_ == 0 || due < pool_next_retire_ns_) pool_next_retire_ns_ = due;
+  }
 }
 
 void Daemon::OnPooled(Pooled& p, int fd) {

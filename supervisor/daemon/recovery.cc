@@ -98,8 +98,12 @@ Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_ms, const cgr
 }
 
 std::string AddAdmissionToEvidence(nlohmann::json evidence, const TaskRow& row) {
-  evidence["admission"] = AdmissionJson(row);
-  return evidence.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return AddAdmissionToEvidence(&evidence, row);
+}
+
+std::string AddAdmissionToEvidence(nlohmann::json* evidence, const TaskRow& row) {
+  (*evidence)["admission"] = AdmissionJson(row);
+  return evidence->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace cordon::daemon

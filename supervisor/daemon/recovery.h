@@ -38,5 +38,8 @@ Result<RecoveryReport> RecoverUnfinished(Store& store, int64_t now_unix_ms, cons
 // The evidence record (Task::Evidence()) with an "admission" object: principal, tenant, app_id,
 // class, request_id, request fingerprint, decision id; serialised once.
 std::string AddAdmissionToEvidence(nlohmann::json evidence, const TaskRow& row);
+// The same, adding "admission" to *evidence in place, for a caller that reads the record further
+// (cordond's metrics) without parsing the text again.
+std::string AddAdmissionToEvidence(nlohmann::json* evidence, const TaskRow& row);
 
 }  // namespace cordon::daemon

@@ -133,7 +133,7 @@ std::optional<TaskAccounting::Verdict> TaskAccounting::SampleMonitor(uint64_t no
 std::optional<TaskAccounting::Verdict> TaskAccounting::CheckCpuBudget(uint64_t now) {
   cpu_check_ns_ = 0;
   if (!cgroup_) return std::nullopt;
-  auto u = cgroup_->ReadUsage(cgroup::TaskCgroup::Psi::kSkip);
+  auto u = cgroup_->ReadCpu();
   if (!u || !u->cpu_user_usec.value || !u->cpu_system_usec.value) return std::nullopt;
   const uint64_t budget_usec = cpu_budget_ms_ * 1000;
   uint64_t used = *u->cpu_user_usec.value + *u->cpu_system_usec.value;
@@ -148,9 +148,9 @@ std::optional<TaskAccounting::Verdict> TaskAccounting::CheckCpuBudget(uint64_t n
 
 std::optional<uint64_t> TaskAccounting::MemoryBytes() const {
   if (!cgroup_) return std::nullopt;
-  auto u = cgroup_->ReadUsage(cgroup::TaskCgroup::Psi::kSkip);
-  if (!u) return std::nullopt;
-  return u->memory_current_bytes.value;
+  auto m = cgroup_->ReadMemoryCurrent();
+  if (!m) return std::nullopt;
+  return *m;
 }
 
 void TaskAccounting::Finish() {

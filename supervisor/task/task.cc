@@ -189,8 +189,9 @@ void Task::OnShimExited() {
   shim_.Reap();
   if (shim_.control_open() && !OnControlReadable()) shim_.CloseControl();
   Finish();
-  // The shim (which sits in the v1 task cgroups) is gone: the cgroup can go now.
-  accounting_.RemoveCgroup();
+  // The shim (which sits in the v1 task cgroups) is gone: the cgroup can go now, or with the
+  // destructor (DeferCgroupRemoval).
+  if (!defer_cgroup_removal_) accounting_.RemoveCgroup();
 }
 
 void Task::ForwardSignal(int signo) {

@@ -109,8 +109,12 @@ class Task {
   // True once the outcome is settled and nothing is left to clean up (the shim is reaped and the
   // cgroup removed). A loop may stop at finished() when it does not own cleanup (the CLI exits).
   bool done() const {
-    return finished_ && shim_.reaped() && !accounting_.has_cgroup() && output_.idle();
+    return finished_ && shim_.reaped() && (defer_cgroup_removal_ || !accounting_.has_cgroup()) && output_.idle();
   }
+  // cordond: the cgroup is removed by the destructor, which the daemon runs on its chores thread,
+  // instead of when the shim is reaped: its rmdirs (4 directories on a hybrid host) stay off the
+  // loop and out of the time to the Wait reply. done() no longer waits for them.
+  void DeferCgroupRemoval() { defer_cgroup_removal_ = true; }
 
   int control_fd() const { return shim_.control_fd(); }
   // The task's seccomp notifications are answered on the notifier thread
@@ -186,6 +190,7 @@ class Task {
   bool exec_ok_ = false;
   bool settled_ = false;   // the sandbox is gone and the outcome settled (Finish)
   bool finished_ = false;  // settled, and the state directories measured
+  bool defer_cgroup_removal_ = false;  // DeferCgroupRemoval
   uint64_t wall_deadline_ns_ = 0, kill_grace_ns_ = 0;
   uint64_t wall_paused_left_ns_ = 0;  // PauseWallClock: what was left of max_wall_ms
   std::optional<proto::ExitRecord> exit_;

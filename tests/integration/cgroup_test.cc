@@ -194,6 +194,39 @@ TEST_F(CgroupTest, ReadUsageOfRealChild) {
   EXPECT_TRUE(cg->Remove());
 }
 
+// The running checks' narrow reads (the CPU budget's ReadCpu, the pool's ReadMemoryCurrent) give
+// the figures ReadUsage gives, from the same files, once the task's processes are gone.
+TEST_F(CgroupTest, NarrowReadsAgreeWithReadUsage) {
+  auto cg = TaskCgroup::Create(L(), Id("narrow"), {});
+  ASSERT_TRUE(cg) << cg.error().Message();
+  pid_t pid = ForkAttached(*cg, [] {
+    if (TouchMiB(8) != 0) return 2;
+    volatile uint64_t x = 0;
+    for (uint64_t i = 0; i < 30'000'000; ++i) x = x + i;
+    return 0;
+  });
+  int st = WaitStatus(pid);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  auto u = cg->ReadUsage(TaskCgroup::Psi::kSkip);
+  ASSERT_TRUE(u) << u.error().Message();
+  auto c = cg->ReadCpu();
+  ASSERT_TRUE(c) << c.error().Message();
+  ASSERT_TRUE(u->cpu_user_usec.value && u->cpu_system_usec.value);
+  ASSERT_TRUE(c->cpu_user_usec.value && c->cpu_system_usec.value);
+  EXPECT_GT(*c->cpu_user_usec.value, 0u);
+  EXPECT_EQ(*c->cpu_user_usec.value, *u->cpu_user_usec.value);
+  EXPECT_EQ(*c->cpu_system_usec.value, *u->cpu_system_usec.value);
+  EXPECT_EQ(c->cpu_user_usec.source, u->cpu_user_usec.source);
+  EXPECT_FALSE(c->memory_current_bytes.value) << "ReadCpu reads the CPU figures only";
+  auto m = cg->ReadMemoryCurrent();
+  ASSERT_TRUE(m) << m.error().Message();
+  EXPECT_EQ(m->has_value(), u->memory_current_bytes.value.has_value());
+  if (m->has_value()) {
+    EXPECT_EQ(**m, *u->memory_current_bytes.value);
+  }
+  EXPECT_TRUE(cg->Remove());
+}
+
 TEST_F(CgroupTest, MemoryLimitOomKills) {
   Limits lim;
   lim.memory_bytes = 32u << 20;

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/cgroup_bases.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/run.h"
 
@@ -346,6 +347,27 @@ TEST(DaemonPool, StopKillsThePooledSandboxes) {
   EXPECT_EQ(d.Signal(SIGTERM), 0) << d.Log();
   for (pid_t p : shims) EXPECT_NE(::kill(p, 0), 0) << "pooled shim " << p << " outlived cordond";
   EXPECT_NE(d.Log().find("warm pool: discarded"), std::string::npos) << d.Log();
+}
+
+// cordond removes a finished task's cgroups off its loop (Task::DeferCgroupRemoval, on the chores
+// thread), after the reply: they must still go while the daemon runs, not only at its stop.
+TEST(DaemonPool, FinishedTaskCgroupIsRemovedWhileTheDaemonRuns) {
+  REQUIRE_SANDBOX();
+  if (auto why = NoTaskCgroupReason(); !why.empty()) GTEST_SKIP() << "no per-task cgroup for this user: " << why;
+  DaemonProcess d(PrincipalsFor(::geteuid()));
+  Ran r = SubmitPooled(d, {"/bin/true"});
+  ASSERT_EQ(r.run.exit_code, 0) << r.run.err << d.Log();
+  const std::string dir = "/task-" + JsonField(r.evidence, "task_id");
+  ASSERT_NE(r.evidence.find(dir + "/"), std::string::npos) << "the task had no cgroup: " << r.evidence;
+  auto left = [&] {
+    std::string out;
+    for (const std::string& base : TaskCgroupBases())
+      if (std::filesystem::exists(base + dir)) out += base + dir + " ";
+    return out;
+  };
+  for (int i = 0; i < 1000 && !left().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(left(), "") << "still there 10 s after the task ended, cordond running";
+  EXPECT_EQ(::kill(d.pid(), 0), 0) << "cordond is gone: " << d.Log();
 }
 
 }  // namespace
