@@ -34,8 +34,14 @@ using Clock = std::chrono::steady_clock;
 void WaitGoneOrZombie(const std::string& pid, std::chrono::milliseconds step) {
   const std::string stat = "/proc/" + pid + "/stat";
   for (int i = 0; i < 500; ++i) {
-    std::ifstream f(stat);
-    std::string text((std::istreambuf_iterator<char>(f)), {});
+    // read(2), not an ifstream: a process reaped between the open and the read makes the read fail
+    // with ESRCH, which libstdc++'s filebuf turns into an exception.
+    std::string text;
+    if (UniqueFd fd(::open(stat.c_str(), O_RDONLY | O_CLOEXEC)); fd) {
+      char buf[512];
+      const ssize_t n = ::read(fd.Get(), buf, sizeof buf);
+      if (n > 0) text.assign(buf, static_cast<size_t>(n));
+    }
     auto close = text.rfind(')');
     if (text.empty() || (close != std::string::npos && text.substr(close + 2, 1) == "Z")) return;
     std::this_thread::sleep_for(step);
