@@ -37,14 +37,14 @@
 #include "supervisor/egress/record.h"
 #include "supervisor/host/facts.h"
 #include "supervisor/host/landlock_mode.h"
+#include "supervisor/task/forwarded_signals.h"
+#include "supervisor/task/outcome.h"
 #include "supervisor/task/rootfs.h"
 
 namespace cordon::cli {
 namespace {
 
 constexpr uid_t kNobody = 65534;  // a rootful task's ids: no user namespace maps root away here
-// What `cordon run` passes on to the task, as in full mode (task/run_loop.cc).
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 constexpr const char* kDevices[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"};
 
 // The task's own scratch directory (its /tmp and /work), removed with everything in it at the end.
@@ -407,27 +407,12 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
   CORDON_ASSIGN_OR_RETURN(std::optional<cgroup::TaskCgroup> cg,
                           MakeTaskCgroup("task-" + task_id, lim.pids, &no_cgroup_reason, &pids_held));
 
-  // Signals a user sends to `cordon run` are the task's, as in full mode (task/run_loop.cc): collect
+  // Signals a user sends to `cordon run` are the task's, as in full mode (task/forwarded_signals.h): collect
   // them on a signalfd and pass them to the keeper, which signals the task. Blocked before the fork
   // so none is lost in between. SIGPIPE too: a keeper gone must not kill us when we write to it.
-  sigset_t fwd, old;
-  sigemptyset(&fwd);
-  for (int sig : kForwardedSignals) sigaddset(&fwd, sig);
-  sigset_t blocked = fwd;
-  sigaddset(&blocked, SIGPIPE);
-  ::sigprocmask(SIG_BLOCK, &blocked, &old);
-  struct Restore {
-    sigset_t m, pipe;
-    ~Restore() {
-      const timespec zero{0, 0};
-      if (!sigismember(&m, SIGPIPE)) while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {}
-      ::sigprocmask(SIG_SETMASK, &m, nullptr);
-    }
-  } restore{old, {}};
-  sigemptyset(&restore.pipe);
-  sigaddset(&restore.pipe, SIGPIPE);
-  UniqueFd sigfd(::signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sigfd) return Fail(errno, "landlock mode: signalfd");
+  ForwardedSignals signals;
+  if (signals.fd() < 0) return Fail(signals.errno_value(), "landlock mode: signalfd");
+  const int sigfd = signals.fd();
 
   // We are a subreaper too: should the keeper be killed, the task's descendants come to us.
   (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -494,7 +479,7 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
       const int pt = proxy->PollTimeoutMs();
       if (pt >= 0 && (timeout < 0 || pt < timeout)) timeout = pt;
     }
-    pollfd pf[3] = {{rep_r.Get(), POLLIN, 0}, {sigfd.Get(), POLLIN, 0}, {proxy ? proxy->fd() : -1, POLLIN, 0}};
+    pollfd pf[3] = {{rep_r.Get(), POLLIN, 0}, {sigfd, POLLIN, 0}, {proxy ? proxy->fd() : -1, POLLIN, 0}};
     if (::poll(pf, 3, timeout) < 0) {
       if (errno == EINTR) continue;
       return Fail(errno, "landlock mode: poll");
@@ -505,7 +490,7 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
     }
     if (pf[1].revents) {
       signalfd_siginfo si;
-      while (::read(sigfd.Get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      while (::read(sigfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
         const int32_t sig = static_cast<int32_t>(si.ssi_signo);
         if (::write(ctl_w.Get(), &sig, sizeof sig) == static_cast<ssize_t>(sizeof sig)) forwarded.push_back(sig);
       }
@@ -549,15 +534,8 @@ Result<LandlockRunResult> RunInLandlockMode(const Policy& policy, const SeccompF
   // The outcome, in full mode's words (task/outcome.cc) wherever the cause is the same.
   if (got == static_cast<ssize_t>(sizeof ce) && ce.step >= 0 && ce.step <= kStepKeeper) {
     if (ce.step == kStepExec) {
-      const bool missing = ce.err == ENOENT || ce.err == ENOTDIR;
       const std::string what = exe.empty() ? "command not found in PATH: " + req.argv[0] : "execve " + exe;
-      o.failure = FailureClass::kExecFailed;
-      o.exit_code = missing ? kExitNotFound : kExitNotExecutable;
-      o.message = (missing ? "command not found: " : "command cannot be executed: ") + what + ": " +
-                  std::strerror(ce.err) +
-                  (missing ? " (the sandbox sees only /usr, /bin, /lib* and the policy's mounts; "
-                             "give a path inside it or install the program on the host)"
-                           : " (check the file's mode and that it is a binary or a script with a #! line)");
+      SetExecFailed(ce.err, what + ": " + std::strerror(ce.err), &o);
     } else {
       o.failure = FailureClass::kSetupFailed;
       o.exit_code = kExitCordonFailure;

@@ -31,6 +31,17 @@ void SettleSeccompDeath(const TaskEnd& end, TaskOutcome* outcome) {
 
 }  // namespace
 
+void SetExecFailed(int err, const std::string& detail, TaskOutcome* outcome) {
+  TaskOutcome& o = *outcome;
+  const bool missing = err == ENOENT || err == ENOTDIR;
+  o.failure = FailureClass::kExecFailed;
+  o.exit_code = missing ? kExitNotFound : kExitNotExecutable;
+  o.message = (missing ? "command not found: " : "command cannot be executed: ") + detail +
+              (missing ? " (the sandbox sees only /usr, /bin, /lib* and the policy's mounts; "
+                         "give a path inside it or install the program on the host)"
+                       : " (check the file's mode and that it is a binary or a script with a #! line)");
+}
+
 // In order, each later step overriding: PID 1's report of the task's status; a setup error, or the
 // lack of any report; what the cgroup (or the rlimits) says; a seccomp kill; last, the
 // supervisor's own kill and its reason.
@@ -55,13 +66,7 @@ void SettleOutcome(const TaskEnd& end, TaskOutcome* outcome) {
     std::string detail = e.msg;
     if (e.err != 0) detail += std::string(": ") + std::strerror(e.err);
     if (e.step == SetupStep::kExec) {
-      o.failure = FailureClass::kExecFailed;
-      bool missing = e.err == ENOENT || e.err == ENOTDIR;
-      o.exit_code = missing ? kExitNotFound : kExitNotExecutable;
-      o.message = (missing ? "command not found: " : "command cannot be executed: ") + detail +
-                  (missing ? " (the sandbox sees only /usr, /bin, /lib* and the policy's mounts; "
-                             "give a path inside it or install the program on the host)"
-                           : " (check the file's mode and that it is a binary or a script with a #! line)");
+      SetExecFailed(e.err, detail, &o);
     } else {
       o.failure = FailureClass::kSetupFailed;
       o.exit_code = kExitCordonFailure;

@@ -28,4 +28,10 @@ struct TaskEnd {
 // Fills `outcome` (whose setup_error the control records may have set already).
 void SettleOutcome(const TaskEnd& end, TaskOutcome* outcome);
 
+// The command's execve failed with `err`: exec_failed, exit 127 when it is missing (ENOENT,
+// ENOTDIR) or 126 when it cannot be executed, and the line that says what to do. `detail` names
+// the command and the error ("execve /usr/bin/x: No such file or directory"). Full and landlock
+// mode give the same line.
+void SetExecFailed(int err, const std::string& detail, TaskOutcome* outcome);
+
 }  // namespace cordon

@@ -1,10 +1,7 @@
 // supervisor/task/run_loop.cc: one task, driven to completion on the calling thread (`cordon run`).
-#include <signal.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
-
 #include "common/syscalls.h"
 #include "supervisor/task/follow.h"
+#include "supervisor/task/forwarded_signals.h"
 #include "supervisor/task/task.h"
 
 namespace cordon {
@@ -14,28 +11,10 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::s
                                                   const TaskRequest& req, const IdRange& ids, uint64_t received_ns,
                                                   const cgroup::Layout* cgroups, bool pooled) {
   CORDON_ASSIGN_OR_RETURN(TaskIdentity identity, AcquireIdentity(ids));
-  // Signals that a user sends to `cordon run` are meant for the task: collect them on a signalfd
-  // and forward. They are blocked before the shim starts so none is lost in between.
-  sigset_t fwd, old;
-  sigemptyset(&fwd);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&fwd, s);
-  ::sigprocmask(SIG_BLOCK, &fwd, &old);
-  // SIGPIPE too, but not forwarded: the output pump writes to the caller's fds and must see EPIPE
-  // when the reader is gone, not die of it. One left pending is taken before the mask is restored.
-  sigset_t pipe_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  ::sigprocmask(SIG_BLOCK, &pipe_set, nullptr);
-  struct Restore {
-    sigset_t m, pipe;
-    ~Restore() {
-      const timespec zero{0, 0};
-      if (!sigismember(&m, SIGPIPE)) while (::sigtimedwait(&pipe, nullptr, &zero) == SIGPIPE) {}
-      ::sigprocmask(SIG_SETMASK, &m, nullptr);
-    }
-  } restore{old, pipe_set};
-  UniqueFd sigfd(::signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!sigfd) return Fail(errno, "signalfd");
+  // Signals that a user sends to `cordon run` are meant for the task: collected on a signalfd and
+  // forwarded. Blocked before the shim starts so none is lost in between.
+  ForwardedSignals signals;
+  if (signals.fd() < 0) return Fail(signals.errno_value(), "signalfd");
 
   std::unique_ptr<Task> task;
   if (pooled) {
@@ -48,7 +27,7 @@ Result<std::unique_ptr<Task>> RunTaskToCompletion(const RuntimePaths& rt, std::s
   // Without a cgroup to remove, the outcome is all we wait for: the shim's own exit (the
   // namespaces' teardown) is not the caller's wait. With one, stay until it is removed.
   FollowOptions follow;
-  follow.sigfd = sigfd.Get();
+  follow.sigfd = signals.fd();
   follow.wait_for_cleanup = cgroups && cgroups->no_cgroup_reason.empty();
   follow.after_round = [&]() -> Result<void> {
     if (!task->launched() && task->ready()) {
