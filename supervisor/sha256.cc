@@ -28,12 +28,10 @@ std::array<uint8_t, 32> Sha256(std::string_view data) {
 }
 
 std::array<uint8_t, 32> Sha256(std::string_view prefix, std::string_view data) {
-  std::array<uint8_t, 32> out{};
-  SHA256_CTX c;
-  if (SHA256_Init(&c) != 1 || SHA256_Update(&c, prefix.data(), prefix.size()) != 1 ||
-      SHA256_Update(&c, data.data(), data.size()) != 1 || SHA256_Final(out.data(), &c) != 1)
-    std::abort();
-  return out;
+  Sha256Stream s;
+  s.Update(prefix);
+  s.Update(data);
+  return s.Final();
 }
 
 namespace {

@@ -59,6 +59,15 @@ Result<void> SingleFigure(int dirfd, const std::string& dir, const char* name, F
   return {};
 }
 
+// pids.current, for the best-effort peak of a kernel without pids.peak: `seen_max` keeps the
+// largest value read. Used by ReadUsage and by the running CPU check (ReadCpu).
+Result<Figure> SamplePidsCurrent(int dirfd, const std::string& dir, uint64_t& seen_max) {
+  Figure cur;
+  CORDON_TRY(SingleFigure(dirfd, dir, "pids.current", cur, "pids.current missing"));
+  if (cur.value) seen_max = std::max(seen_max, *cur.value);
+  return cur;
+}
+
 void PressureFrom(int dirfd, const std::string& dir, const char* name, PressureFigure& out) {
   // PSI files exist in every cgroup2 directory when CONFIG_PSI=y, but reading them fails with
   // EOPNOTSUPP when the kernel was booted with psi=0: report unavailable, not an error.
@@ -288,11 +297,8 @@ Result<Usage> TaskCgroup::ReadCpu() const {
     static std::atomic<int> has_peak{-1};
     if (has_peak.load(std::memory_order_relaxed) < 0)
       has_peak.store(::faccessat(fd, "pids.peak", F_OK, 0) == 0 ? 1 : 0, std::memory_order_relaxed);
-    if (has_peak.load(std::memory_order_relaxed) == 0) {
-      Figure cur;
-      CORDON_TRY(SingleFigure(fd, v2_pids_ ? v2_.path : pids->path, "pids.current", cur, "pids.current missing"));
-      if (cur.value) pids_seen_max_ = std::max(pids_seen_max_, *cur.value);
-    }
+    if (has_peak.load(std::memory_order_relaxed) == 0)
+      CORDON_TRY(SamplePidsCurrent(fd, v2_pids_ ? v2_.path : pids->path, pids_seen_max_));
   }
   return u;
 }
@@ -350,10 +356,8 @@ Result<Usage> TaskCgroup::ReadUsage(Psi psi) const {
     const std::string& dir = v2_pids_ ? v2_.path : pids->path;
     CORDON_TRY(SingleFigure(fd, dir, "pids.peak", u.pids_peak, "missing"));
     if (!u.pids_peak.value) {
-      Figure cur;
-      CORDON_TRY(SingleFigure(fd, dir, "pids.current", cur, "pids.current missing"));
+      CORDON_ASSIGN_OR_RETURN(Figure cur, SamplePidsCurrent(fd, dir, pids_seen_max_));
       if (cur.value) {
-        pids_seen_max_ = std::max(pids_seen_max_, *cur.value);
         u.pids_peak = {pids_seen_max_, cur.source + " (largest value seen by ReadUsage; no pids.peak)", {}};
       } else {
         Unavailable(u.pids_peak, "no pids.peak or pids.current");

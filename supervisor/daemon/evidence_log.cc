@@ -82,7 +82,7 @@ EvidenceLog::EvidenceLog(std::unique_ptr<evlog::LogWriter> w, std::unique_ptr<ev
     : w_(std::move(w)), redactor_(std::move(r)) {
   if (!w_) return;
   done_fd_.Reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  sealer_ = std::make_unique<Sealer>(done_fd_.Get());
+  if (done_fd_) sealer_ = std::make_unique<Sealer>(done_fd_.Get());  // else Open fails
 }
 
 EvidenceLog::~EvidenceLog() { (void)Collect(true); }
