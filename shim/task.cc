@@ -5,7 +5,6 @@
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <signal.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -100,9 +99,12 @@ void ResetSession(TaskArgs& a) {
   }
 }
 
-// The bounding set can only shrink, and only with CAP_SETPCAP, which we still have here.
+// The bounding set can only shrink, and only with CAP_SETPCAP, which we still have here. It is
+// normally empty already: PID 1 emptied its own just before it cloned us, and a clone inherits it
+// (ForkTask in shim/child.cc), which saves the task a prctl per capability.
 void DropBounding(TaskArgs& a) {
   int cap = -1;
+  if (a.bounding_empty) return;
   if (int err = DropBoundingSet(&cap)) Die(a, SetupStep::kDropBounding, err, "drop capability from bounding set");
 }
 
@@ -113,8 +115,7 @@ void LockBits(TaskArgs& a) {
 }
 
 void DropCaps(TaskArgs& a) {
-  if (cap_reset_ambient() < 0) Die(a, SetupStep::kDropCaps, errno, "clear ambient capabilities");
-  if (cap_set_proc(a.empty_caps) < 0) Die(a, SetupStep::kDropCaps, errno, "clear capabilities");
+  if (int err = ClearCapabilities()) Die(a, SetupStep::kDropCaps, err, "clear capabilities");
 }
 
 void SetNoNewPrivs(TaskArgs& a) {
