@@ -4,9 +4,10 @@
 Runs each contender (`NAME=COMMAND LINE`, split like a shell) once per round, in a rotating order,
 and takes the CPU time (user + system) of each run from wait4(): the command and every process it
 waited for, so for `cordon-run run -- /bin/true` the CLI, the outer shim, PID 1 and the task. Prints
-the median and mean CPU ms per run, the wall p50, and the ratio to the first contender. A loaded
-host slows every contender alike; the CPU of a run moves less with the load than its wall time.
-Never fails on timing.
+the median and mean CPU ms per run, the wall p50, the ratio to the first contender, and the median
+of the per-round differences to the first contender with a bootstrap 95% interval (runs of one
+round are neighbours in time, so a loaded host's drift mostly cancels in their difference). Never
+fails on timing.
 
   bench/sandbox_cpu.py --rounds 300 \\
       'main=/tmp/main/libexec/cordon/cordon-run run -- /bin/true' \\
@@ -17,6 +18,7 @@ To compare two shims under one `cordon-run`, copy each beside a copy of the same
 """
 import argparse
 import os
+import random
 import shlex
 import statistics
 import time
@@ -47,9 +49,11 @@ def main():
             run_once(argv, devnull)
     cpu = {n: [] for n, _ in cs}
     wall = {n: [] for n, _ in cs}
+    diff = {n: [] for n, _ in cs}
     failed = {n: 0 for n, _ in cs}
     for r in range(a.rounds):
         k = r % len(cs)
+        this = {}
         for name, argv in cs[k:] + cs[:k]:
             w, c, rc = run_once(argv, devnull)
             if rc != 0:
@@ -57,14 +61,24 @@ def main():
                 continue
             cpu[name].append(c)
             wall[name].append(w)
+            this[name] = c
+        first = cs[0][0]
+        for name in this:
+            if first in this:
+                diff[name].append(this[name] - this[first])
     base = statistics.median(cpu[cs[0][0]])
     print(f"sandbox_cpu: {a.rounds} interleaved rounds, load average {os.getloadavg()[0]:.1f} at the end; "
           f"CPU = user + system of the command and all it waited for, ms per run")
-    print(f"| {'contender':<16} | {'CPU p50':>8} | {'CPU mean':>8} | {'/first':>7} | {'wall p50':>8} | failed")
-    print(f"|{'-' * 18}|{'-' * 10}|{'-' * 10}|{'-' * 9}|{'-' * 10}|-------")
+    print(f"| {'contender':<16} | {'CPU p50':>8} | {'CPU mean':>8} | {'/first':>7} | "
+          f"{'- first, per round (95%)':>26} | {'wall p50':>8} | failed")
+    print(f"|{'-' * 18}|{'-' * 10}|{'-' * 10}|{'-' * 9}|{'-' * 28}|{'-' * 10}|-------")
+    rng = random.Random(1)
     for name, _ in cs:
         m = statistics.median(cpu[name])
-        print(f"| {name:<16} | {m:8.2f} | {statistics.mean(cpu[name]):8.2f} | {m / base:6.3f}x | "
+        d = diff[name]
+        boot = sorted(statistics.median(rng.choices(d, k=len(d))) for _ in range(1000))
+        dcell = f"{statistics.median(d):+.3f} ({boot[25]:+.3f} .. {boot[974]:+.3f})"
+        print(f"| {name:<16} | {m:8.2f} | {statistics.mean(cpu[name]):8.2f} | {m / base:6.3f}x | {dcell:>26} | "
               f"{statistics.median(wall[name]):8.2f} | {failed[name]}")
 
 
