@@ -110,7 +110,8 @@ bool DropOuterPrivileges(const proto::LaunchSpec& spec, pid_t supervisor, Failur
     if (int err = DropBoundingSet(&cap))
       return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: drop capability %d from the bounding set", cap);
     if (int err = LockSecurebits()) return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: lock securebits");
-    if (int err = ClearCapabilities()) return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: clear its capabilities");
+    if (int err = ClearCapabilities())
+      return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: clear its capabilities");
     // Not dumpable: no other process of the host uid may ptrace us or open our guarded /proc files.
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kOuterDrop, errno, "outer shim: PR_SET_DUMPABLE 0");
     // A credential change can clear the parent-death signal (kernel/cred.c commit_creds): re-arm it,
