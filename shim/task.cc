@@ -52,13 +52,16 @@ void CheckHook(const TaskArgs& a, SetupStep step, uint64_t stamp_ns = 0) {
     Die(a, step, EPERM, "failed on purpose by the test hook");
 }
 
-// Moves fds[i] to number i. Sources are first lifted above the target range so that no dup2
-// overwrites a source still to be moved (they may sit anywhere, including inside 0..N).
+// Moves fds[i] to number i. A source inside 0..N-1 is first lifted above the target range, all of
+// them then, so that no dup2 overwrites a source still to be moved; sources all above it (the usual
+// case) are dup2'd straight to their places.
 void PlaceFds(TaskArgs& a) {
   const int n = static_cast<int>(a.fds.size());
+  bool clash = false;
+  for (int i = 0; i < n; ++i) clash = clash || a.fds[i] < n;
   int lifted[proto::kMaxFdsPerLaunch];
   for (int i = 0; i < n; ++i) {
-    lifted[i] = ::fcntl(a.fds[i], F_DUPFD_CLOEXEC, n);
+    lifted[i] = clash ? ::fcntl(a.fds[i], F_DUPFD_CLOEXEC, n) : a.fds[i];
     if (lifted[i] < 0) Die(a, SetupStep::kStdioFds, errno, "lift fd above target range");
   }
   for (int i = 0; i < n; ++i) {
