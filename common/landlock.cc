@@ -42,6 +42,12 @@ constexpr uint64_t kDirOnly = kFsReadDir | kFsRemoveDir | kFsRemoveFile | kFsMak
 
 int Fail() { return -errno; }
 
+// One path-beneath rule for `fd`, whose type the caller knows `access` fits.
+int AddPathRule(int ruleset, int fd, uint64_t access) {
+  PathBeneathAttr attr{access, fd};
+  return ::syscall(SYS_landlock_add_rule, ruleset, kRulePathBeneath, &attr, 0) == 0 ? 0 : Fail();
+}
+
 }  // namespace
 
 int Abi() {
@@ -73,8 +79,7 @@ int AllowPath(int ruleset, int fd, uint64_t access) {
   struct stat st;
   if (::fstat(fd, &st) != 0) return Fail();
   if (!S_ISDIR(st.st_mode)) access &= ~kDirOnly;
-  PathBeneathAttr attr{access, fd};
-  return ::syscall(SYS_landlock_add_rule, ruleset, kRulePathBeneath, &attr, 0) == 0 ? 0 : Fail();
+  return AddPathRule(ruleset, fd, access);
 }
 
 int AllowOpenFd(int ruleset, int fd, uint64_t fs_rights, bool dir_writable) {
@@ -92,7 +97,9 @@ int AllowOpenFd(int ruleset, int fd, uint64_t fs_rights, bool dir_writable) {
   } else {
     return 0;
   }
-  return AllowPath(ruleset, fd, access);
+  // The type is known from the fstat above (a file's access holds no directory-only right): no
+  // second fstat, one system call less per fd on the task's way to its exec.
+  return AddPathRule(ruleset, fd, access);
 }
 
 int AllowPort(int ruleset, uint64_t port, uint64_t access) {

@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -58,7 +57,7 @@ struct Pid1 {
   UniqueFd sync;   // SEQPACKET to the outer shim
   UniqueFd start;  // pooled: the start socket
   std::vector<UniqueFd> binding_srcs;     // resolve-bindings -> mount-bindings
-  mnt::RootState root;                    // mount-private -> bind-mounts
+  mnt::RootState root;                    // mount-private -> etc-files
   std::vector<int> task_fds;              // stdin, stdout, stderr, bound fds: the task's 0..N
   std::vector<UniqueFd> binding_dir_fds;  // binding-fds: owners of task_fds' directory entries
   UniqueFd proxy;                         // proxy-socket: the egress proxy's listening socket
@@ -138,20 +137,21 @@ bool SetIds(Pid1& p) {
 }
 
 bool MakeMountsPrivate(Pid1& p) { return mnt::MakeMountsPrivate(p.spec, &p.root, &p.f); }
-bool MountRoot(Pid1& p) { return mnt::MountRoot(p.spec, &p.f); }
+bool MountRoot(Pid1& p) { return mnt::MountRoot(p.spec, &p.root, &p.f); }
 bool BindMounts(Pid1& p) { return mnt::BindMounts(p.spec, &p.root, &p.f); }
-bool ScratchMounts(Pid1& p) { return mnt::ScratchMounts(&p.f); }
+bool ScratchMounts(Pid1& p) { return mnt::ScratchMounts(&p.root, &p.f); }
 
 // Bindings: mounted from PID 1's verified fds, never executable, read-only unless "rw".
 bool MountBindings(Pid1& p) {
   if (!bindings::MountBindings(p.spec, mnt::NewRoot(), p.binding_srcs, &p.f)) return false;
   p.binding_srcs.clear();
+  p.root.dirs.Clear();  // the bindings' mounts may hide directories made before them
   return true;
 }
 
-bool MountProc(Pid1& p) { return mnt::MountProc(p.spec, p.args.boot_floor_s, &p.f); }
-bool MountDev(Pid1& p) { return mnt::MountDev(p.spec, &p.f); }
-bool EtcFiles(Pid1& p) { return mnt::EtcFiles(p.spec, &p.f); }
+bool MountProc(Pid1& p) { return mnt::MountProc(p.spec, p.args.boot_floor_s, &p.root, &p.f); }
+bool MountDev(Pid1& p) { return mnt::MountDev(p.spec, &p.root, &p.f); }
+bool EtcFiles(Pid1& p) { return mnt::EtcFiles(p.spec, &p.root, &p.f); }
 bool PivotRoot(Pid1& p) { return mnt::PivotRoot(&p.f); }
 bool RemountReadOnly(Pid1& p) { return mnt::RemountReadOnly(&p.f); }
 bool BindingFds(Pid1& p) { return bindings::OpenBindingFds(p.spec, &p.task_fds, &p.binding_dir_fds, &p.f); }
@@ -243,8 +243,13 @@ bool ForkTask(Pid1& p) {
   }
   if (::sigaction(SIGCHLD, &sa, nullptr) < 0) return SetFailure(&p.f, SetupStep::kForkTask, errno, "sigaction SIGCHLD");
   ta.handled_signals.push_back(SIGCHLD);
-  ta.empty_caps = cap_init();
-  if (ta.empty_caps == nullptr) return SetFailure(&p.f, SetupStep::kForkTask, errno, "cap_init");
+  // PID 1 empties its own bounding set now, once: the task inherits it empty, so its drop-bounding
+  // step has nothing left to drop. PID 1 never execs, so nothing it does from here on needs it; its
+  // capabilities stay until init-lockdown.
+  int cap = -1;
+  if (int err = DropBoundingSet(&cap))
+    return SetFailure(&p.f, SetupStep::kForkTask, err, "PID 1: drop capability %d from the bounding set", cap);
+  ta.bounding_empty = true;
   if (::sigprocmask(SIG_BLOCK, &p.waitset, nullptr) < 0)
     return SetFailure(&p.f, SetupStep::kForkTask, errno, "block the forwarded signals");
 
@@ -274,21 +279,17 @@ bool ForkTask(Pid1& p) {
 
 // PID 1 after the task started: confined at least as tightly as the task, so that nothing the task
 // can reach (it runs as the same uid and may signal us) is less confined than itself. In order:
-// not dumpable (the task cannot ptrace us or open our ptrace-guarded /proc files); an empty
-// bounding set and locked securebits while CAP_SETPCAP is still ours (prctl(2) PR_CAPBSET_DROP,
-// PR_SET_SECUREBITS); no capabilities in any set; no_new_privs (seccomp(2) requires it without
+// not dumpable (the task cannot ptrace us or open our ptrace-guarded /proc files); locked
+// securebits while CAP_SETPCAP is still ours (PR_SET_SECUREBITS; the bounding set is empty since
+// ForkTask); no capabilities in any set; no_new_privs (seccomp(2) requires it without
 // CAP_SYS_ADMIN, which we just dropped); then the small filter of common/init_filter.h. Runs after
 // the task's execve (we resume from the CLONE_VFORK clone then), before the exec-ok record.
 bool LockDownInit(Pid1& p) {
   Failure* f = &p.f;
   constexpr SetupStep kStep = SetupStep::kInitLockdown;
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, kStep, errno, "PID 1: PR_SET_DUMPABLE 0");
-  int cap = -1;
-  if (int err = DropBoundingSet(&cap))
-    return SetFailure(f, kStep, err, "PID 1: drop capability %d from the bounding set", cap);
   if (int err = LockSecurebits()) return SetFailure(f, kStep, err, "PID 1: lock securebits");
-  if (cap_reset_ambient() < 0) return SetFailure(f, kStep, errno, "PID 1: clear its ambient capabilities");
-  if (cap_set_proc(p.ta.empty_caps) < 0) return SetFailure(f, kStep, errno, "PID 1: clear its capabilities");
+  if (int err = ClearCapabilities()) return SetFailure(f, kStep, err, "PID 1: clear its capabilities");
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SetFailure(f, kStep, errno, "PID 1: set no_new_privs");
   std::span<const sock_filter> prog = init_filter::Program();
   sock_fprog fprog{};

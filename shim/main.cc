@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <linux/securebits.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -111,11 +110,8 @@ bool DropOuterPrivileges(const proto::LaunchSpec& spec, pid_t supervisor, Failur
     if (int err = DropBoundingSet(&cap))
       return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: drop capability %d from the bounding set", cap);
     if (int err = LockSecurebits()) return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: lock securebits");
-    cap_t none = cap_init();
-    const bool cleared = none != nullptr && cap_reset_ambient() == 0 && cap_set_proc(none) == 0;
-    const int err = errno;
-    if (none != nullptr) cap_free(none);
-    if (!cleared) return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: clear its capabilities");
+    if (int err = ClearCapabilities())
+      return SetFailure(f, SetupStep::kOuterDrop, err, "outer shim: clear its capabilities");
     // Not dumpable: no other process of the host uid may ptrace us or open our guarded /proc files.
     if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return SetFailure(f, SetupStep::kOuterDrop, errno, "outer shim: PR_SET_DUMPABLE 0");
     // A credential change can clear the parent-death signal (kernel/cred.c commit_creds): re-arm it,

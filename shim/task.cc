@@ -5,7 +5,6 @@
 #include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <signal.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -53,13 +52,16 @@ void CheckHook(const TaskArgs& a, SetupStep step, uint64_t stamp_ns = 0) {
     Die(a, step, EPERM, "failed on purpose by the test hook");
 }
 
-// Moves fds[i] to number i. Sources are first lifted above the target range so that no dup2
-// overwrites a source still to be moved (they may sit anywhere, including inside 0..N).
+// Moves fds[i] to number i. A source inside 0..N-1 is first lifted above the target range, all of
+// them then, so that no dup2 overwrites a source still to be moved; sources all above it (the usual
+// case) are dup2'd straight to their places.
 void PlaceFds(TaskArgs& a) {
   const int n = static_cast<int>(a.fds.size());
+  bool clash = false;
+  for (int i = 0; i < n; ++i) clash = clash || a.fds[i] < n;
   int lifted[proto::kMaxFdsPerLaunch];
   for (int i = 0; i < n; ++i) {
-    lifted[i] = ::fcntl(a.fds[i], F_DUPFD_CLOEXEC, n);
+    lifted[i] = clash ? ::fcntl(a.fds[i], F_DUPFD_CLOEXEC, n) : a.fds[i];
     if (lifted[i] < 0) Die(a, SetupStep::kStdioFds, errno, "lift fd above target range");
   }
   for (int i = 0; i < n; ++i) {
@@ -100,9 +102,12 @@ void ResetSession(TaskArgs& a) {
   }
 }
 
-// The bounding set can only shrink, and only with CAP_SETPCAP, which we still have here.
+// The bounding set can only shrink, and only with CAP_SETPCAP, which we still have here. It is
+// normally empty already: PID 1 emptied its own just before it cloned us, and a clone inherits it
+// (ForkTask in shim/child.cc), which saves the task a prctl per capability.
 void DropBounding(TaskArgs& a) {
   int cap = -1;
+  if (a.bounding_empty) return;
   if (int err = DropBoundingSet(&cap)) Die(a, SetupStep::kDropBounding, err, "drop capability from bounding set");
 }
 
@@ -113,8 +118,7 @@ void LockBits(TaskArgs& a) {
 }
 
 void DropCaps(TaskArgs& a) {
-  if (cap_reset_ambient() < 0) Die(a, SetupStep::kDropCaps, errno, "clear ambient capabilities");
-  if (cap_set_proc(a.empty_caps) < 0) Die(a, SetupStep::kDropCaps, errno, "clear capabilities");
+  if (int err = ClearCapabilities()) Die(a, SetupStep::kDropCaps, err, "clear capabilities");
 }
 
 void SetNoNewPrivs(TaskArgs& a) {

@@ -1,8 +1,6 @@
 // shim/task.h: the task process (PID 2) between clone and execve.
 #pragma once
 
-#include <sys/capability.h>
-
 #include <cstdint>
 #include <vector>
 
@@ -31,7 +29,7 @@ struct TaskArgs {
   std::vector<char*> argv, envp;
   const char* path_env = nullptr;  // value of PATH in envp, for the command lookup
   std::vector<int> handled_signals;  // PID 1's handlers, reset to SIG_DFL in the task
-  cap_t empty_caps = nullptr;        // cap_init() result, made by PID 1 (the task must not malloc)
+  bool bounding_empty = false;       // PID 1 emptied its bounding set before the clone (see ForkTask)
   int go_fd = -1;                    // held start (kStartHold): wait for kGo here before the filter
   int start_fd = -1;                 // pooled: the start socket, where kStart or kStartHold arrives
   int sync_fd = -1;                  // pooled: PID 1's socket to the outer shim, for kReady

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "tests/support/run.h"
 
@@ -176,6 +177,37 @@ TEST(Hardening, HostWideProcStatisticsAreMasked) {
                       "(echo x > /proc/meminfo) 2>/dev/null && echo writable:meminfo; "
                       "head -c1 /proc/sys/kernel/ostype >/dev/null && echo sys-readable"});
   EXPECT_EQ(r.out, "sys-readable\n") << r.err;
+}
+
+// Every name PID 1 masks (shim/mnt.cc MountProc), checked against the host's own /proc, which is
+// the same kernel's: each one the host has must be in the sandbox too, masked. A file is /dev/null
+// on a nodev mount (opening it fails), a directory is empty, and both are read-only mounts. PID 1
+// skips a name its fresh procfs does not list; a name skipped that the kernel has would show here
+// as unmasked or absent.
+TEST(Hardening, EveryMaskedProcPathTheHostHasIsMaskedInside) {
+  REQUIRE_SANDBOX();
+  const std::vector<std::string> files = {
+      "kcore", "kallsyms", "keys", "key-users", "config.gz", "sched_debug", "latency_stats", "timer_stats",
+      "modules", "mtrr", "interrupts", "softirqs", "vmstat", "schedstat", "diskstats", "buddyinfo", "zoneinfo",
+      "locks", "swaps", "partitions", "iomem", "ioports", "cmdline", "bootconfig", "sys/fs/dentry-state",
+      "sys/fs/inode-nr", "sys/fs/inode-state", "sys/fs/file-nr", "sys/fs/aio-nr", "sys/kernel/pty/nr",
+      "sys/kernel/random/boot_id"};
+  const std::vector<std::string> dirs = {"acpi", "asound", "bus", "driver", "fs", "irq", "pressure", "scsi"};
+  std::string script;
+  for (const auto& f : files) {
+    if (!std::filesystem::exists("/proc/" + f)) continue;
+    script += "test -e /proc/" + f + " || echo absent:" + f + "; head -c1 /proc/" + f +
+              " >/dev/null 2>&1 && echo readable:" + f + "; grep -q ' /proc/" + f +
+              " ro,' /proc/self/mountinfo || echo not-a-ro-mount:" + f + "; ";
+  }
+  for (const auto& d : dirs) {
+    if (!std::filesystem::is_directory("/proc/" + d)) continue;
+    script += "test -d /proc/" + d + " || echo absent:" + d + "; ls -A /proc/" + d + " | sed 's|^|listed:" + d +
+              "/|'; grep -q ' /proc/" + d + " ro,' /proc/self/mountinfo || echo not-a-ro-mount:" + d + "; ";
+  }
+  script += "echo done";
+  auto r = CordonRun({"/bin/sh", "-c", script});
+  EXPECT_EQ(r.out, "done\n") << r.err;
 }
 
 TEST(Hardening, MeminfoStatCpuinfoLoadavgAndUptimeAreTheSandboxs) {

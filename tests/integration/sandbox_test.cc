@@ -142,6 +142,43 @@ TEST(Sandbox, EveryMountIsNosuidAndAllButDeviceNodesNodev) {
   EXPECT_GT(mounts, 5);
 }
 
+// Each kind of mount with exactly its flags (shim/mnt.cc): the root and the runtime binds read-only
+// and nodev but executable; the scratch mounts and /dev/shm writable, never executable; /proc's
+// masks and views read-only and noexec; /dev's device binds writable, nosuid and noexec but not
+// nodev, the only mounts without it.
+TEST(Sandbox, EachMountHasItsKindsFlags) {
+  REQUIRE_SANDBOX();
+  std::istringstream in(Sh("cat /proc/self/mountinfo"));
+  std::string line;
+  std::set<std::string> seen;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, devno, root, mnt, opts;
+    f >> id >> parent >> devno >> root >> mnt >> opts;
+    std::set<std::string> flags;
+    std::istringstream o(opts);
+    for (std::string t; std::getline(o, t, ',');)
+      if (t == "ro" || t == "rw" || t == "nosuid" || t == "nodev" || t == "noexec") flags.insert(t);
+    const bool device = mnt == "/dev/null" || mnt == "/dev/zero" || mnt == "/dev/full" || mnt == "/dev/random" ||
+                        mnt == "/dev/urandom" || mnt == "/dev/tty";
+    std::set<std::string> want;
+    if (device) {
+      want = {"rw", "nosuid", "noexec"};
+    } else if (mnt == "/tmp" || mnt == "/work" || mnt == "/dev/shm" || mnt == "/dev" || mnt == "/proc") {
+      want = {"rw", "nosuid", "nodev", "noexec"};
+    } else if (mnt.rfind("/proc/", 0) == 0) {
+      want = {"ro", "nosuid", "nodev", "noexec"};
+    } else {
+      want = {"ro", "nosuid", "nodev"};  // "/" and the runtime binds
+    }
+    EXPECT_EQ(flags, want) << line;
+    seen.insert(mnt);
+  }
+  for (const char* m : {"/", "/usr", "/tmp", "/work", "/proc", "/proc/sys", "/proc/meminfo", "/dev", "/dev/null",
+                        "/dev/urandom", "/dev/shm"})
+    EXPECT_EQ(seen.count(m), 1u) << m << " is not mounted once";
+}
+
 TEST(Sandbox, SensitiveProcFilesAreMasked) {
   REQUIRE_SANDBOX();
   // Masked files are binds of /dev/null on a nodev mount: they cannot even be opened.
