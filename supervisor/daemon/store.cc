@@ -247,7 +247,11 @@ Result<void> Store::InsertTask(const TaskRow& t) {
   static const char* kKey =
       "INSERT OR REPLACE INTO idempotency(principal, request_id, fingerprint, task_id, created_unix_ms)"
       " VALUES(?,?,?,?,?)";
-  CORDON_TRY(Exec("BEGIN IMMEDIATE"));
+  // BEGIN and COMMIT as cached statements, like the inserts: sqlite3_exec would parse both again
+  // for every task.
+  static const char* kBegin = "BEGIN IMMEDIATE";
+  static const char* kCommit = "COMMIT";
+  CORDON_TRY(Run(kBegin, "begin the task's insert"));
   auto body = [&]() -> Result<void> {
     {
       CORDON_ASSIGN_OR_RETURN(Stmt s, Query(kTask));
@@ -262,7 +266,9 @@ Result<void> Store::InsertTask(const TaskRow& t) {
     (void)Exec("ROLLBACK");
     return r;
   }
-  return Exec("COMMIT");
+  auto done = Run(kCommit, "commit the task's insert");
+  if (!done && sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");  // not left open for the next call
+  return done;
 }
 
 Result<void> Store::FinishTask(const TaskRow& t, const std::string& evidence) {
