@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -155,6 +156,47 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   CORDON_TRY(st->Exec("PRAGMA foreign_keys=OFF"));
   CORDON_TRY(st->Exec(kSchema));
   return st;
+}
+
+// The checkpoints' own connection, used only by the jobs CheckpointWith posts (they run one at a
+// time, on the poster's thread), and closed with the last of them or with the Store.
+struct Store::Checkpointer {
+  std::string path;
+  std::function<void(std::move_only_function<void()>)> post;
+  std::atomic<bool> posted{false};
+  sqlite3* db = nullptr;
+  ~Checkpointer() {
+    if (db) sqlite3_close(db);
+  }
+  void Run() {
+    if (db == nullptr) {
+      if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+        sqlite3_close(db);  // a handle is returned even on failure
+        db = nullptr;
+      } else {
+        // As the Store's connection: the database file is synced once the checkpoint is complete.
+        (void)sqlite3_exec(db, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+      }
+    }
+    // A checkpoint that fails or stops short is made again after a later commit, as SQLite's own.
+    if (db) (void)sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    posted = false;
+  }
+};
+
+void Store::CheckpointWith(std::function<void(std::move_only_function<void()>)> post) {
+  checkpointer_ = std::make_shared<Checkpointer>();
+  checkpointer_->path = path_;
+  checkpointer_->post = std::move(post);
+  // Replaces the hook sqlite3_wal_autocheckpoint installed: this connection no longer checkpoints.
+  sqlite3_wal_hook(db_, &Store::OnWalCommit, this);
+}
+
+int Store::OnWalCommit(void* store, sqlite3*, const char*, int pages) {
+  constexpr int kCheckpointPages = 1000;  // SQLite's default wal_autocheckpoint
+  const std::shared_ptr<Checkpointer>& ck = static_cast<Store*>(store)->checkpointer_;
+  if (pages >= kCheckpointPages && !ck->posted.exchange(true)) ck->post([ck] { ck->Run(); });
+  return SQLITE_OK;
 }
 
 Store::~Store() {
