@@ -158,36 +158,29 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   return st;
 }
 
-// The checkpoints' own connection, used only by the jobs CheckpointWith posts (they run one at a
-// time, on the poster's thread), and closed with the last of them or with the Store.
+// The checkpoints' own connection, opened with CheckpointWith (so that cordond's fds are as many
+// after the first checkpoint as before it) and from then on used only by the jobs it posts, one
+// at a time on the poster's thread; closed with the last of the Store and its jobs.
 struct Store::Checkpointer {
-  std::string path;
+  sqlite3* db = nullptr;
   std::function<void(std::move_only_function<void()>)> post;
   std::atomic<bool> posted{false};
-  sqlite3* db = nullptr;
-  ~Checkpointer() {
-    if (db) sqlite3_close(db);
-  }
+  ~Checkpointer() { sqlite3_close(db); }
   void Run() {
-    if (db == nullptr) {
-      if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-        sqlite3_close(db);  // a handle is returned even on failure
-        db = nullptr;
-      } else {
-        // As the Store's connection: the database file is synced once the checkpoint is complete.
-        (void)sqlite3_exec(db, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
-      }
-    }
-    // A checkpoint that fails or stops short is made again after a later commit, as SQLite's own.
-    if (db) (void)sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    // One that fails or stops short is made again after a later commit, as SQLite's own.
+    (void)sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     posted = false;
   }
 };
 
 void Store::CheckpointWith(std::function<void(std::move_only_function<void()>)> post) {
-  checkpointer_ = std::make_shared<Checkpointer>();
-  checkpointer_->path = path_;
-  checkpointer_->post = std::move(post);
+  auto ck = std::make_shared<Checkpointer>();
+  if (sqlite3_open_v2(path_.c_str(), &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
+    return;  // SQLite keeps checkpointing at the commit, on this connection's thread
+  // As this connection: the database file is synced once a checkpoint is complete.
+  (void)sqlite3_exec(ck->db, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+  ck->post = std::move(post);
+  checkpointer_ = std::move(ck);
   // Replaces the hook sqlite3_wal_autocheckpoint installed: this connection no longer checkpoints.
   sqlite3_wal_hook(db_, &Store::OnWalCommit, this);
 }

@@ -77,8 +77,9 @@ class Store {
   // write-ahead log at 1000 pages (~80 tasks here), on the thread that commits: ~4 MB copied into
   // the database and an fdatasync of it, a few ms of cordond's event loop every so often. With this,
   // such a commit calls `post` instead (once, until the job it posted has run) with a job that makes
-  // a PASSIVE checkpoint, the same one, through a connection of its own (opened by the first job):
-  // it copies what no reader still needs and never blocks this connection's writes.
+  // a PASSIVE checkpoint, the same one, through a connection of its own (opened here, 2 fds): it
+  // copies what no reader still needs and never blocks this connection's writes. If that connection
+  // cannot be opened, SQLite goes on checkpointing at the commit.
   void CheckpointWith(std::function<void(std::move_only_function<void()>)> post);
   // Inserts the task and, if it has a request_id, its idempotency key, in one transaction.
   Result<void> InsertTask(const TaskRow& t);
