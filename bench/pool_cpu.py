@@ -7,8 +7,8 @@ more builds side by side, round by round, so that a loaded host's drift hits eac
   bench/pool_cpu.py [--rounds N] [--tasks N] [--workers 1|2] [--pace-ms MS] [NAME=BUILD_DIR ...]
 
 Each round starts one cordond per build (--pool-size 2), runs --tasks tasks of /bin/true through
-it on connected clients (Submit + Wait over the API), and reads /proc before and after. Default:
-one build, ./build. Prints medians over the rounds; a number for people, never pass/fail."""
+it on connected clients (Submit + Wait over the API), and reads /proc before and after (p50 and p99 are of the
+Submit + Wait latency). Default: one build, ./build. Prints medians over the rounds; a number for people, never pass/fail."""
 import argparse, os, statistics, struct, sys, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -121,7 +121,8 @@ def one_round(build, a):
         bld = per(after.get(builder, 0) - before.get(builder, 0)) if builder else 0.0
         total = per(sum(after.values()) - sum(before.values()))
         return {"cordond": total, "loop": loop, "builder": bld, "other threads": total - loop - bld,
-                "sandbox processes": per(kids1 - kids0), "p50 ms": statistics.median(lat), "tasks/s": n / wall}
+                "sandbox processes": per(kids1 - kids0), "p50 ms": statistics.median(lat),
+                "p99 ms": statistics.quantiles(lat, n=100)[98], "tasks/s": n / wall}
     finally:
         d.stop()
 
@@ -140,7 +141,7 @@ def main():
         order = builds[r % len(builds):] + builds[:r % len(builds)]
         for name, path in order:
             res[name].append(one_round(path, a))
-    keys = ["cordond", "loop", "builder", "other threads", "sandbox processes", "p50 ms", "tasks/s"]
+    keys = ["cordond", "loop", "builder", "other threads", "sandbox processes", "p50 ms", "p99 ms", "tasks/s"]
     print(f"pooled /bin/true, {a.tasks} tasks x {a.rounds} rounds, {a.workers} worker(s), pace {a.pace_ms:g} ms; "
           f"medians; CPU in ms per task; load average {os.getloadavg()[0]:.1f}")
     print(f"| {'build':<12} | " + " | ".join(f"{k:>17}" for k in keys) + " |")

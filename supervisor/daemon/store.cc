@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -157,6 +158,40 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   return st;
 }
 
+// The checkpoints' own connection, opened with CheckpointWith (so that cordond's fds are as many
+// after the first checkpoint as before it) and from then on used only by the jobs it posts, one
+// at a time on the poster's thread; closed with the last of the Store and its jobs.
+struct Store::Checkpointer {
+  sqlite3* db = nullptr;
+  std::function<void(std::move_only_function<void()>)> post;
+  std::atomic<bool> posted{false};
+  ~Checkpointer() { sqlite3_close(db); }
+  void Run() {
+    // One that fails or stops short is made again after a later commit, as SQLite's own.
+    (void)sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    posted = false;
+  }
+};
+
+void Store::CheckpointWith(std::function<void(std::move_only_function<void()>)> post) {
+  auto ck = std::make_shared<Checkpointer>();
+  if (sqlite3_open_v2(path_.c_str(), &ck->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
+    return;  // SQLite keeps checkpointing at the commit, on this connection's thread
+  // As this connection: the database file is synced once a checkpoint is complete.
+  (void)sqlite3_exec(ck->db, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+  ck->post = std::move(post);
+  checkpointer_ = std::move(ck);
+  // Replaces the hook sqlite3_wal_autocheckpoint installed: this connection no longer checkpoints.
+  sqlite3_wal_hook(db_, &Store::OnWalCommit, this);
+}
+
+int Store::OnWalCommit(void* store, sqlite3*, const char*, int pages) {
+  constexpr int kCheckpointPages = 1000;  // SQLite's default wal_autocheckpoint
+  const std::shared_ptr<Checkpointer>& ck = static_cast<Store*>(store)->checkpointer_;
+  if (pages >= kCheckpointPages && !ck->posted.exchange(true)) ck->post([ck] { ck->Run(); });
+  return SQLITE_OK;
+}
+
 Store::~Store() {
   for (auto& [sql, s] : stmts_) sqlite3_finalize(s);
   if (db_) sqlite3_close(db_);
@@ -247,7 +282,11 @@ Result<void> Store::InsertTask(const TaskRow& t) {
   static const char* kKey =
       "INSERT OR REPLACE INTO idempotency(principal, request_id, fingerprint, task_id, created_unix_ms)"
       " VALUES(?,?,?,?,?)";
-  CORDON_TRY(Exec("BEGIN IMMEDIATE"));
+  // BEGIN and COMMIT as cached statements, like the inserts: sqlite3_exec would parse both again
+  // for every task.
+  static const char* kBegin = "BEGIN IMMEDIATE";
+  static const char* kCommit = "COMMIT";
+  CORDON_TRY(Run(kBegin, "begin the task's insert"));
   auto body = [&]() -> Result<void> {
     {
       CORDON_ASSIGN_OR_RETURN(Stmt s, Query(kTask));
@@ -262,7 +301,9 @@ Result<void> Store::InsertTask(const TaskRow& t) {
     (void)Exec("ROLLBACK");
     return r;
   }
-  return Exec("COMMIT");
+  auto done = Run(kCommit, "commit the task's insert");
+  if (!done && sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");  // not left open for the next call
+  return done;
 }
 
 Result<void> Store::FinishTask(const TaskRow& t, const std::string& evidence) {

@@ -76,7 +76,15 @@ void TaskAccounting::RemoveCgroup() {
 }
 
 void TaskAccounting::StartClocks(uint64_t from) {
-  if (cpu_budget_ms_ && cgroup_) cpu_check_ns_ = from + 5'000'000ull;
+  // The first check: when half the budget could be spent at the earliest (one second per second
+  // per CPU the host could ever have, so a CPU brought online later cannot make it late), between
+  // 5 ms and 1 s ahead. The other half covers what a pooled sandbox spent being built before it got
+  // its task. A task that ends sooner, as most do under the default 300 s budget, costs the loop
+  // no wake-up and no cgroup read for its budget.
+  static const uint64_t kCpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_CONF));
+  if (cpu_budget_ms_ && cgroup_)
+    cpu_check_ns_ = from + std::clamp<uint64_t>(cpu_budget_ms_ * 1'000'000ull / 2 / kCpus, 5'000'000ull,
+                                                1'000'000'000ull);
   if (report_.monitor) monitor_check_ns_ = from + kMonitorPeriodNs;
 }
 
