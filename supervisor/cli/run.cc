@@ -251,7 +251,7 @@ int CmdRun(int argc, char** argv, const RunSupport& support) {
     ids = *r;
   }
 
-  auto rt = LocateRuntime();
+  auto rt = LocateRuntime(support.outer_shim);
   if (!rt) return Failed(rt.error());
   auto policy = LoadPolicy(policy_name, rt->data_dir);
   if (!policy) return Failed(policy.error());

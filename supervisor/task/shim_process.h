@@ -27,6 +27,15 @@ class ShimProcess {
   // Starts `shim_path` with one end of a new control socket as its fd 3, in its own process group
   // (terminal signals reach only the supervisor, which forwards them deliberately).
   static Result<ShimProcess> Spawn(const std::string& shim_path);
+  // The same process without an exec: a fork of this one runs `outer_shim` (shim/outer.h RunOuter,
+  // linked into cordon-run) and exits with what it returns. For a single-threaded caller only (the
+  // one-shot: fork keeps the calling thread alone, and no lock of another thread's may be held).
+  // Before it runs the shim's code, the child puts itself in the state an exec of cordon-shim from
+  // Spawn would have: its own process group, the control socket at fd 3 and every fd above it
+  // closed, no signal handler, an empty signal mask, comm, command line and environment those of
+  // `cordon-shim` with no arguments and no variables (the caller's would otherwise show as the
+  // sandbox's /proc/1/cmdline). cordond keeps Spawn: its pool must not share one address layout.
+  static Result<ShimProcess> Fork(int (*outer_shim)());
 
   pid_t pid() const { return pid_; }
   // CLOCK_MONOTONIC ns of the spawn (the evidence's timing.spawned).
