@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "common/protocol.h"
@@ -119,9 +120,43 @@ Result<void> ReadCaughtSignals(ForkState* st) {
   _exit(st.outer_shim());
 }
 
+// The shim Prefork made, until Fork takes it.
+struct Preforked {
+  int (*outer_shim)() = nullptr;
+  std::optional<ShimProcess> shim;
+};
+Preforked& Slot() {
+  static Preforked p;
+  return p;
+}
+
 }  // namespace
 
+void ShimProcess::Prefork(int (*outer_shim)()) {
+  DiscardPrefork();
+  if (auto s = ForkNow(outer_shim)) {
+    Slot().outer_shim = outer_shim;
+    Slot().shim = std::move(*s);
+  }
+}
+
+void ShimProcess::DiscardPrefork() {
+  if (!Slot().shim) return;
+  Slot().shim->KillAndReap();
+  Slot().shim.reset();
+}
+
 Result<ShimProcess> ShimProcess::Fork(int (*outer_shim)()) {
+  if (Slot().shim && Slot().outer_shim == outer_shim) {
+    ShimProcess s = std::move(*Slot().shim);
+    Slot().shim.reset();
+    s.spawned_ns_ = sys::MonotonicNs();
+    return s;
+  }
+  return ForkNow(outer_shim);
+}
+
+Result<ShimProcess> ShimProcess::ForkNow(int (*outer_shim)()) {
   ForkState st;
   st.outer_shim = outer_shim;
   CORDON_TRY(ReadStat(&st));

@@ -36,6 +36,15 @@ class ShimProcess {
   // `cordon-shim` with no arguments and no variables (the caller's would otherwise show as the
   // sandbox's /proc/1/cmdline). cordond keeps Spawn: its pool must not share one address layout.
   static Result<ShimProcess> Fork(int (*outer_shim)());
+  // Fork, done early and kept: the one-shot forks its shim as soon as it knows it will run one,
+  // while it is small (fewer pages for the fork to copy, for both sides to fault in copy-on-write,
+  // for PID 1's clone to copy again and for the exits to tear down), and the child waits for its
+  // launch message while the caller admits the task. The next Fork with the same `outer_shim`
+  // hands this child out (spawned_ns is then the hand-over's). Best effort: when the early fork
+  // cannot be made, Fork makes it later and reports why.
+  static void Prefork(int (*outer_shim)());
+  // Kills and reaps a preforked shim that no Fork took (a run that ended before its sandbox).
+  static void DiscardPrefork();
 
   pid_t pid() const { return pid_; }
   // CLOCK_MONOTONIC ns of the spawn (the evidence's timing.spawned).
@@ -80,6 +89,8 @@ class ShimProcess {
   static constexpr size_t kMaxRecordFds = 2 + proto::kMaxTransparentListeners;
 
  private:
+  static Result<ShimProcess> ForkNow(int (*outer_shim)());
+
   pid_t pid_ = -1;
   UniqueFd pidfd_, ctrl_;
   uint64_t spawned_ns_ = 0;
