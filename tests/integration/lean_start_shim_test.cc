@@ -3,9 +3,12 @@
 // run"), and what an operator or the task sees of it is what the exec'd shim showed: its name, its
 // command line, no environment, no fd but its own. cordond and `cordon` itself still exec the shim.
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -98,6 +101,22 @@ TEST(LeanStart, TheOneShotNeedsNoShimProgramCordondDoes) {
   auto daemon = RunProgram({dir + "/bin/cordond", "--socket", dir + "/cordond.sock"});
   EXPECT_EQ(daemon.exit_code, 125);
   EXPECT_NE(daemon.err.find(missing), std::string::npos) << daemon.err;
+}
+
+// cordon-run forks its shim before admission (task/shim_process.h Prefork): a run refused there
+// kills and reaps it. As a subreaper, we would inherit a shim left behind and see it here.
+TEST(LeanStart, ARunRefusedAtAdmissionLeavesNoShimBehind) {
+  REQUIRE_SANDBOX();
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  auto r = RunProgram({BuildPath("bin/cordon"), "run", "--policy", "/nonexistent/lean-run.json", "--", "/bin/true"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_NE(r.err.find("/nonexistent/lean-run.json"), std::string::npos) << r.err;
+  siginfo_t si{};
+  const int rc = ::waitid(P_ALL, 0, &si, WEXITED);
+  const int err = errno;
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  EXPECT_EQ(rc, -1) << "a process was left behind: pid " << si.si_pid << ", status " << si.si_status;
+  EXPECT_EQ(err, ECHILD);
 }
 
 }  // namespace
