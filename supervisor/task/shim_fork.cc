@@ -7,6 +7,7 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -124,7 +125,16 @@ Result<void> ReadCaughtSignals(ForkState* st) {
 struct Preforked {
   int (*outer_shim)() = nullptr;
   std::optional<ShimProcess> shim;
+  rlimit nofile{};  // ours when it was forked
 };
+
+// The one process attribute the supervisor changes between the early fork and the spawn: the task
+// launcher raises its hard RLIMIT_NOFILE to the policy's limits.nofile (launcher.cc Create), which
+// the shim, PID 1 and the task must inherit as they did from the exec.
+bool SameNofile(const rlimit& a) {
+  rlimit now{};
+  return ::getrlimit(RLIMIT_NOFILE, &now) == 0 && now.rlim_cur == a.rlim_cur && now.rlim_max == a.rlim_max;
+}
 Preforked& Slot() {
   static Preforked p;
   return p;
@@ -134,9 +144,12 @@ Preforked& Slot() {
 
 void ShimProcess::Prefork(int (*outer_shim)()) {
   DiscardPrefork();
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) < 0) return;
   if (auto s = ForkNow(outer_shim)) {
     Slot().outer_shim = outer_shim;
     Slot().shim = std::move(*s);
+    Slot().nofile = nofile;
   }
 }
 
@@ -147,7 +160,9 @@ void ShimProcess::DiscardPrefork() {
 }
 
 Result<ShimProcess> ShimProcess::Fork(int (*outer_shim)()) {
-  if (Slot().shim && Slot().outer_shim == outer_shim) {
+  // A preforked shim that would start the task with other limits than ours is not the same shim.
+  if (Slot().shim && !(Slot().outer_shim == outer_shim && SameNofile(Slot().nofile))) DiscardPrefork();
+  if (Slot().shim) {
     ShimProcess s = std::move(*Slot().shim);
     Slot().shim.reset();
     s.spawned_ns_ = sys::MonotonicNs();

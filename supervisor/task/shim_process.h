@@ -40,8 +40,9 @@ class ShimProcess {
   // while it is small (fewer pages for the fork to copy, for both sides to fault in copy-on-write,
   // for PID 1's clone to copy again and for the exits to tear down), and the child waits for its
   // launch message while the caller admits the task. The next Fork with the same `outer_shim`
-  // hands this child out (spawned_ns is then the hand-over's). Best effort: when the early fork
-  // cannot be made, Fork makes it later and reports why.
+  // hands this child out (spawned_ns is then the hand-over's), unless the caller's RLIMIT_NOFILE
+  // changed since (the launcher raises it for a policy's limits.nofile): then it forks anew. Best
+  // effort: when the early fork cannot be made, Fork makes it later and reports why.
   static void Prefork(int (*outer_shim)());
   // Kills and reaps a preforked shim that no Fork took (a run that ended before its sandbox).
   static void DiscardPrefork();
