@@ -239,12 +239,6 @@ int CmdRun(int argc, char** argv, const RunSupport& support) {
   // anything has been opened, created or checked.
   if (!evidence_log.empty() && support.open_log == nullptr) return kRunNeedsFullCordon;
   if (cwd.empty() || cwd[0] != '/') return UsageError("--cwd must be an absolute path inside the sandbox", "cordon run --help");
-  // The shim's fork, made now, while this process is small and single-threaded, so that it
-  // overlaps the admission below (task/shim_process.h Prefork); one not taken is discarded.
-  struct PreforkGuard {
-    ~PreforkGuard() { ShimProcess::DiscardPrefork(); }
-  } prefork_guard;
-  if (const char* s = ::getenv("CORDON_SHIM"); support.outer_shim && !(s && *s)) ShimProcess::Prefork(support.outer_shim);
 
   IdRange ids;
   if (id_range.empty()) {
@@ -257,7 +251,7 @@ int CmdRun(int argc, char** argv, const RunSupport& support) {
     ids = *r;
   }
 
-  auto rt = LocateRuntime(support.outer_shim);
+  auto rt = LocateRuntime();
   if (!rt) return Failed(rt.error());
   auto policy = LoadPolicy(policy_name, rt->data_dir);
   if (!policy) return Failed(policy.error());
@@ -367,7 +361,6 @@ int CmdRun(int argc, char** argv, const RunSupport& support) {
   for (const auto& w : filter->warnings) std::fprintf(stderr, "cordon: warning: seccomp profile %s\n", w.c_str());
 
   if (!landlock_refusal.empty()) {
-    ShimProcess::DiscardPrefork();  // no shim in landlock mode, and its keeper must not inherit one
     auto lr = RunInLandlockMode(*policy, *filter, req, landlock_refusal, landlock_allowed_by);
     if (!lr) return Failed(lr.error());
     return FinishRun(lr->outcome, lr->evidence, evidence, evidence_fd.Get(), run_log.get(), artifact, evidence_log);

@@ -26,10 +26,6 @@ struct RunSupport {
   // Build the sandbox the warm pool's way (Task::Prepare, then Task::Launch): the test build
   // tests/ cordon-pooled only; the shipped binaries never set it.
   bool pooled = false;
-  // The outer shim's code (shim/outer.h RunOuter) when this binary links it (cordon-run): the task's
-  // shim is then a fork of this process running it, without an exec of libexec/cordon/cordon-shim
-  // (docs/performance.md "The lean run"). nullptr: exec the shim program (`cordon`).
-  int (*outer_shim)() = nullptr;
 };
 
 // Returned by CmdRun, before it has done anything, when the run needs what `support` lacks (an

@@ -78,7 +78,7 @@ std::string NewTaskId() {
 
 std::vector<std::string> BuildTaskEnv(const Policy& policy, const TaskRequest& req) { return BuildEnv(policy, req); }
 
-Result<RuntimePaths> LocateRuntime(int (*outer_shim)()) {
+Result<RuntimePaths> LocateRuntime() {
   RuntimePaths rt;
   char exe[4096];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -92,12 +92,8 @@ Result<RuntimePaths> LocateRuntime(int (*outer_shim)()) {
   else
     prefix = prefix.substr(0, prefix.rfind('/'));
   const char* env_shim = ::getenv("CORDON_SHIM");
-  rt.data_dir = prefix + "/" CORDON_INSTALL_DATADIR "/cordon";
-  if (outer_shim != nullptr && !(env_shim && *env_shim)) {
-    rt.outer_shim = outer_shim;
-    return rt;
-  }
   rt.shim = env_shim && *env_shim ? env_shim : prefix + "/" CORDON_INSTALL_LIBEXECDIR "/cordon/cordon-shim";
+  rt.data_dir = prefix + "/" CORDON_INSTALL_DATADIR "/cordon";
   if (::access(rt.shim.c_str(), X_OK) < 0)
     return Fail(errno, "the shim " + rt.shim + " is not executable",
                 "reinstall Cordon (cmake --install) so that libexec/cordon/cordon-shim sits beside bin/cordon, "
@@ -247,11 +243,11 @@ Result<std::array<int, 3>> TaskLauncher::BuildTaskPart(const TaskRequest& req, O
 }
 
 // Spawns the shim and sends it the launch message (launcher.h).
-Result<ShimProcess> TaskLauncher::Spawn(const RuntimePaths& rt, const std::vector<int>& head,
+Result<ShimProcess> TaskLauncher::Spawn(const std::string& shim_path, const std::vector<int>& head,
                                         const std::shared_ptr<std::vector<OpenBinding>>& bindings,
                                         cgroup::TaskCgroup* cgroup) {
   CORDON_ASSIGN_OR_RETURN(UniqueFd spec_fd, SealedMemfd("cordon-spec", proto::EncodeLaunchSpec(spec_)));
-  CORDON_ASSIGN_OR_RETURN(ShimProcess shim, rt.outer_shim ? ShimProcess::Fork(rt.outer_shim) : ShimProcess::Spawn(rt.shim));
+  CORDON_ASSIGN_OR_RETURN(ShimProcess shim, ShimProcess::Spawn(shim_path));
   auto abandon = [&](const Error& e, const std::string& what) {
     shim.KillAndReap();
     return Wrap(e, what);

@@ -56,16 +56,10 @@ struct TaskRequest {
 
 // Where the runtime lives; resolved once per supervisor.
 struct RuntimePaths {
-  std::string shim;        // .../libexec/cordon/cordon-shim ("" with outer_shim)
+  std::string shim;        // .../libexec/cordon/cordon-shim
   std::string data_dir;    // .../share/cordon
-  // The outer shim's code linked into this program (shim/outer.h RunOuter; cordon-run): each task's
-  // shim is then a fork of this process running it (ShimProcess::Fork), not an exec of `shim`.
-  int (*outer_shim)() = nullptr;
 };
-// Finds the prefix from /proc/self/exe. With `outer_shim` (a single-threaded one-shot that links
-// the shim's code), the shim is that code run in a fork and libexec/cordon/cordon-shim is not
-// needed; CORDON_SHIM=PATH still names a shim program to exec instead (the tests' failing shim).
-Result<RuntimePaths> LocateRuntime(int (*outer_shim)() = nullptr);
+Result<RuntimePaths> LocateRuntime();
 
 // The task's environment: $CORDON_FD_<NAME> of its bindings, the caller's --env, the policy's
 // env.set (which wins), the proxy's variables and a default PATH. Also landlock mode's (cli/landlock_run.h).
@@ -98,8 +92,7 @@ class TaskLauncher {
   // Spawns the shim and sends it the launch message: spec, BPF, `head` (stdio when cold, see
   // PooledHead when pooled), the bound fds and the v2 cgroup. v1 cgroups get the shim placed
   // before it can clone anything. A failure kills and reaps the shim.
-  // The shim is an exec of rt.shim, or a fork running rt.outer_shim when it is set.
-  Result<ShimProcess> Spawn(const RuntimePaths& rt, const std::vector<int>& head,
+  Result<ShimProcess> Spawn(const std::string& shim_path, const std::vector<int>& head,
                             const std::shared_ptr<std::vector<OpenBinding>>& bindings, cgroup::TaskCgroup* cgroup);
 
   // ---- The warm pool (docs/performance.md) ----

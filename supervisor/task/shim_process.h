@@ -27,25 +27,6 @@ class ShimProcess {
   // Starts `shim_path` with one end of a new control socket as its fd 3, in its own process group
   // (terminal signals reach only the supervisor, which forwards them deliberately).
   static Result<ShimProcess> Spawn(const std::string& shim_path);
-  // The same process without an exec: a fork of this one runs `outer_shim` (shim/outer.h RunOuter,
-  // linked into cordon-run) and exits with what it returns. For a single-threaded caller only (the
-  // one-shot: fork keeps the calling thread alone, and no lock of another thread's may be held).
-  // Before it runs the shim's code, the child puts itself in the state an exec of cordon-shim from
-  // Spawn would have: its own process group, the control socket at fd 3 and every fd above it
-  // closed, no signal handler, an empty signal mask, comm, command line and environment those of
-  // `cordon-shim` with no arguments and no variables (the caller's would otherwise show as the
-  // sandbox's /proc/1/cmdline). cordond keeps Spawn: its pool must not share one address layout.
-  static Result<ShimProcess> Fork(int (*outer_shim)());
-  // Fork, done early and kept: the one-shot forks its shim as soon as it knows it will run one,
-  // while it is small (fewer pages for the fork to copy, for both sides to fault in copy-on-write,
-  // for PID 1's clone to copy again and for the exits to tear down), and the child waits for its
-  // launch message while the caller admits the task. The next Fork with the same `outer_shim`
-  // hands this child out (spawned_ns is then the hand-over's), unless the caller's RLIMIT_NOFILE
-  // changed since (the launcher raises it for a policy's limits.nofile): then it forks anew. Best
-  // effort: when the early fork cannot be made, Fork makes it later and reports why.
-  static void Prefork(int (*outer_shim)());
-  // Kills and reaps a preforked shim that no Fork took (a run that ended before its sandbox).
-  static void DiscardPrefork();
 
   pid_t pid() const { return pid_; }
   // CLOCK_MONOTONIC ns of the spawn (the evidence's timing.spawned).
@@ -90,8 +71,6 @@ class ShimProcess {
   static constexpr size_t kMaxRecordFds = 2 + proto::kMaxTransparentListeners;
 
  private:
-  static Result<ShimProcess> ForkNow(int (*outer_shim)());
-
   pid_t pid_ = -1;
   UniqueFd pidfd_, ctrl_;
   uint64_t spawned_ns_ = 0;

@@ -26,7 +26,7 @@ Result<std::unique_ptr<Task>> Task::Create(std::shared_ptr<const Policy> policy,
 }
 
 Result<void> Task::Spawn(const RuntimePaths& rt, const std::vector<int>& head) {
-  CORDON_ASSIGN_OR_RETURN(shim_, launcher_.Spawn(rt, head, req_.bindings, accounting_.cgroup()));
+  CORDON_ASSIGN_OR_RETURN(shim_, launcher_.Spawn(rt.shim, head, req_.bindings, accounting_.cgroup()));
   timing_.spawned = shim_.spawned_ns();
   return {};
 }

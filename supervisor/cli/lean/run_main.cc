@@ -4,9 +4,6 @@
 // filter and its cache, cgroups, the task and its egress proxy, the evidence record) and nothing
 // else: no signed evidence log, protobuf, SQLite, RE2, libssl or the other subcommands.
 //
-// The task's outer shim is a fork of this program running the shim's code (shim/outer.h), not an
-// exec of libexec/cordon/cordon-shim: this process is single-threaded when it starts the sandbox.
-//
 // A run with --evidence-log needs the signed log (Ed25519 keys, RE2 redaction): this program hands
 // it, unchanged, to `cordon` (bin/cordon beside libexec/cordon), with CORDON_LEAN_START=off so that
 // `cordon` runs it itself instead of starting this program again.
@@ -19,7 +16,6 @@
 #include <string>
 
 #include "common/setup_step.h"
-#include "shim/outer.h"
 #include "supervisor/cli/run.h"
 
 namespace {
@@ -47,7 +43,7 @@ int main(int argc, char** argv) {
                  cmd, cmd);
     return kExitCordonFailure;
   }
-  const int rc = cli::CmdRun(argc - 2, argv + 2, cli::RunSupport{.outer_shim = shim::RunOuter});
+  const int rc = cli::CmdRun(argc - 2, argv + 2, cli::RunSupport{});
   if (rc != cli::kRunNeedsFullCordon) return rc;
   const std::string cordon = FullCordon();
   if (!cordon.empty()) {
