@@ -17,6 +17,9 @@ contender is `NAME=COMMAND LINE` (split like a shell, no shell involved). Never 
 SECONDS each, contender after contender twice (A B C ... A B C), and prints tasks per second and the
 ratio to bubblewrap's: the issue's sustained-throughput row for two builds side by side.
 
+Each contender's CPU per run is printed too: user+sys of the whole process tree from wait4 (the
+program and every descendant it reaped), which a loaded host inflates far less than the wall time.
+
 `--phases` also runs every `... cordon run ...` contender with `--evidence -` (interleaved the same
 way, in rounds of their own) and prints the median of each phase of its evidence timeline
 (`timing.*_us`, docs/evidence.md) and of the shim's setup steps that take longest, with "outside" =
@@ -41,8 +44,11 @@ def run_once(argv, devnull):
     t0 = time.perf_counter_ns()
     pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
         (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)])
-    _, status = os.waitpid(pid, 0)
+    _, status, ru = os.wait4(pid, 0)
     t1 = time.perf_counter_ns()
+    # wait4's usage covers the program and every descendant it waited for (cordon run: the shim,
+    # which reaped PID 1, which reaped the task): the CPU of the whole tree, load or not.
+    run_once.usage = ((ru.ru_utime + ru.ru_stime) * 1000, ru.ru_minflt)
     return (t1 - t0) / 1e6, os.waitstatus_to_exitcode(status)
 
 
@@ -191,6 +197,7 @@ def main():
         sys.exit("ab_startup: no contender; name at least one as NAME=COMMAND (or --bare/--bwrap)")
     devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
     times = {n: [] for n, _ in cs}
+    usage = {n: [] for n, _ in cs}
     failed = {n: 0 for n, _ in cs}
     for r in range(a.warmup + a.rounds):
         k = r % len(cs)
@@ -202,6 +209,7 @@ def main():
                 failed[name] += 1
             else:
                 times[name].append(ms)
+                usage[name].append(run_once.usage)
     load = os.getloadavg()[0]
     print(f"ab_startup: {a.rounds} interleaved rounds, load average {load:.1f} at the end; wall ms per run")
     first = statistics.median(times[cs[0][0]]) if times[cs[0][0]] else 0
@@ -217,6 +225,18 @@ def main():
         rb = f"{p50 / bw:6.2f}x" if bw else "    n/a"
         rf = f"{p50 / first:8.2f}x" if first else "      n/a"
         print(f"| {name:<24} | {p50:7.2f} | {pct(xs, 95):7.2f} | {pct(xs, 99):7.2f} | {rf} | {rb} | {failed[name]}")
+    print("ab_startup: CPU per run of the whole process tree (user+sys from wait4, less moved by the load than the wall time), "
+          "and its minor page faults")
+    print(f"| {'contender':<24} | {'CPU p50':>8} | {'CPU mean':>8} | {'/' + cs[0][0]:>9} | faults p50")
+    print(f"|{'-' * 26}|{'-' * 10}|{'-' * 10}|{'-' * 11}|-----------")
+    cpu_first = statistics.median(u[0] for u in usage[cs[0][0]]) if usage[cs[0][0]] else 0
+    for name, _ in cs:
+        if not usage[name]:
+            continue
+        cpu = statistics.median(u[0] for u in usage[name])
+        rf = f"{cpu / cpu_first:8.2f}x" if cpu_first else "      n/a"
+        print(f"| {name:<24} | {cpu:8.2f} | {statistics.mean(u[0] for u in usage[name]):8.2f} | {rf} | "
+              f"{statistics.median(u[1] for u in usage[name]):.0f}")
     if a.phases:
         phases(cs, a.rounds, devnull)
     if a.throughput > 0:
