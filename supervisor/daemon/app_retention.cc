@@ -28,8 +28,7 @@ constexpr const char* kTenantTasks =
 Result<Store::PruneReport> Store::PruneEnvelope(bool tenant, const std::string& id, int64_t older_than_ms,
                                                 int64_t now_ms) {
   PruneReport rep;
-  CORDON_TRY(Exec("BEGIN IMMEDIATE"));
-  auto body = [&]() -> Result<void> {
+  CORDON_TRY(InTransaction("retention of an envelope", [&]() -> Result<void> {
     CORDON_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare(tenant ? kTenantTasks : kAppTasks));
     Stmt rows(raw);
     rows.Bind(id, older_than_ms);
@@ -68,12 +67,7 @@ Result<Store::PruneReport> Store::PruneEnvelope(bool tenant, const std::string& 
             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return InsertRange("app_tasks", now_ms, rowids.front(), rowids.back(), rep.tasks, rep.first_created_unix_ms,
                        rep.last_created_unix_ms, prev, Sha256Hex(chain), summary);
-  };
-  if (auto r = body(); !r) {
-    (void)Exec("ROLLBACK");
-    return std::unexpected(r.error());
-  }
-  CORDON_TRY(Exec("COMMIT"));
+  }));
   return rep;
 }
 

@@ -233,6 +233,20 @@ Result<void> Store::Run(const char* sql, const std::string& what, const T&... va
   return {};
 }
 
+namespace {
+// Cached by their pointers, like every statement (Prepare).
+const char* const kBegin = "BEGIN IMMEDIATE";
+const char* const kCommit = "COMMIT";
+}  // namespace
+
+Result<void> Store::BeginTransaction(const std::string& what) { return Run(kBegin, "begin " + what); }
+
+Result<void> Store::EndTransaction(Result<void> body, const std::string& what) {
+  if (body) body = Run(kCommit, "commit " + what);
+  if (!body && sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");
+  return body;
+}
+
 template <class... T>
 Result<int64_t> Store::Scalar(const char* sql, int64_t fallback, const T&... values) {
   CORDON_ASSIGN_OR_RETURN(Stmt s, Query(sql, values...));
@@ -282,12 +296,7 @@ Result<void> Store::InsertTask(const TaskRow& t) {
   static const char* kKey =
       "INSERT OR REPLACE INTO idempotency(principal, request_id, fingerprint, task_id, created_unix_ms)"
       " VALUES(?,?,?,?,?)";
-  // BEGIN and COMMIT as cached statements, like the inserts: sqlite3_exec would parse both again
-  // for every task.
-  static const char* kBegin = "BEGIN IMMEDIATE";
-  static const char* kCommit = "COMMIT";
-  CORDON_TRY(Run(kBegin, "begin the task's insert"));
-  auto body = [&]() -> Result<void> {
+  return InTransaction("the task's insert", [&]() -> Result<void> {
     {
       CORDON_ASSIGN_OR_RETURN(Stmt s, Query(kTask));
       BindTask(s, t, JoinArgv(t.argv));
@@ -295,15 +304,7 @@ Result<void> Store::InsertTask(const TaskRow& t) {
     }
     if (t.request_id.empty()) return {};
     return Run(kKey, "insert idempotency key", t.principal, t.request_id, t.fingerprint, t.id, t.created_unix_ms);
-  };
-  auto r = body();
-  if (!r) {
-    (void)Exec("ROLLBACK");
-    return r;
-  }
-  auto done = Run(kCommit, "commit the task's insert");
-  if (!done && sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");  // not left open for the next call
-  return done;
+  });
 }
 
 Result<void> Store::FinishTask(const TaskRow& t, const std::string& evidence) {
@@ -410,8 +411,7 @@ Result<std::string> Store::LastDigest(const char* kind) {
 Result<Store::PruneReport> Store::Prune(int64_t older_than_ms, uint64_t keep_tasks, int64_t now_ms) {
   PruneReport rep;
   if (older_than_ms <= 0 && keep_tasks == 0) return rep;
-  CORDON_TRY(Exec("BEGIN IMMEDIATE"));
-  auto body = [&]() -> Result<void> {
+  CORDON_TRY(InTransaction("retention's prune", [&]() -> Result<void> {
     constexpr int64_t kNone = INT64_MAX;
     CORDON_ASSIGN_OR_RETURN(int64_t unfinished, Scalar("SELECT min(rowid) FROM tasks WHERE state != 'finished'", kNone));
     CORDON_ASSIGN_OR_RETURN(int64_t newest, Scalar("SELECT max(rowid) FROM tasks", 0));
@@ -486,12 +486,7 @@ Result<Store::PruneReport> Store::Prune(int64_t older_than_ms, uint64_t keep_tas
       CORDON_TRY(Run("DELETE FROM decisions WHERE id <= ?", "retention: delete decisions", dlast));
     }
     return {};
-  };
-  if (auto r = body(); !r) {
-    (void)Exec("ROLLBACK");
-    return std::unexpected(r.error());
-  }
-  CORDON_TRY(Exec("COMMIT"));
+  }));
   return rep;
 }
 

@@ -126,6 +126,18 @@ class Store {
   // Runs a statement that returns no rows; `what` names it in the error.
   template <class... T>
   Result<void> Run(const char* sql, const std::string& what, const T&... values);
+  // `body` in one BEGIN IMMEDIATE transaction, committed when it succeeds. When it fails, or the
+  // commit does, the transaction is rolled back, never left open for the next call. BEGIN and
+  // COMMIT are cached statements: sqlite3_exec would parse both again for every task. `what`
+  // names the transaction in a failed BEGIN or COMMIT.
+  template <class F>
+  Result<void> InTransaction(const std::string& what, F&& body) {
+    CORDON_TRY(BeginTransaction(what));
+    return EndTransaction(body(), what);
+  }
+  Result<void> BeginTransaction(const std::string& what);
+  // Commits after a `body` that succeeded, or rolls back; returns `body`'s or the commit's error.
+  Result<void> EndTransaction(Result<void> body, const std::string& what);
   // The first column of the first row, or `fallback` when there is no row or it is NULL.
   template <class... T>
   Result<int64_t> Scalar(const char* sql, int64_t fallback, const T&... values);
