@@ -15,17 +15,12 @@
 
 #include "supervisor/daemon/client.h"
 
+#include "tests/support/daemon_pool.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/run.h"
 
 namespace cordon::test {
 namespace {
-
-std::string AnyPolicyPrincipals() {
-  return R"({"version": 1, "roles": {"all": {"policies": ["*"], "classes": ["batch"]}},
-    "principals": [{"name": "tester", "tenant": "ci", "uids": [)" +
-         std::to_string(::geteuid()) + R"(], "roles": ["all"]}]})";
-}
 
 // A poolable policy with a CPU budget of `max_cpu_ms`.
 void WriteCpuPolicy(const DaemonProcess& d, const std::string& name, uint64_t max_cpu_ms) {
@@ -34,32 +29,6 @@ void WriteCpuPolicy(const DaemonProcess& d, const std::string& name, uint64_t ma
       << R"({"name": ")" << name << R"(", "version": 1, "role": "test", "seccomp_profile": "default",
       "limits": {"max_cpu_ms": )" << max_cpu_ms << R"(, "max_wall_ms": 20000, "tmpfs_bytes": 16777216},
       "env": {"allow": ["*"], "set": {"PATH": "/usr/bin:/bin"}}})";
-}
-
-struct Ran {
-  RunResult run;
-  std::string task_id, evidence;
-  bool pooled() const { return JsonField(evidence, "sandbox/pooled") == "true"; }
-};
-
-// `cordon submit` attached (`policy` "" for the default), until a task ran in a pooled sandbox (the pool fills in the
-// background after the start and after each take), at most ~10 s.
-Ran SubmitPooled(DaemonProcess& d, const std::vector<std::string>& cmd, const std::string& policy) {
-  Ran r;
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    std::vector<std::string> args = {"submit"};
-    if (!policy.empty()) args.insert(args.end(), {"--policy", policy});
-    args.push_back("--");
-    args.insert(args.end(), cmd.begin(), cmd.end());
-    r.run = d.Cli(args);
-    auto ps = d.Cli({"ps", "--all", "--json", "--limit", "1"});
-    r.task_id = JsonField(ps.out, "0/task_id");
-    r.evidence = d.Cli({"evidence", r.task_id}).out;
-    if (r.pooled()) return r;
-  }
-  ADD_FAILURE() << "no task ran pooled in 50 tries; last: " << r.run.err << d.Log();
-  return r;
 }
 
 uint64_t Figure(const std::string& ev, const std::string& name) {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/support/cgroup_bases.h"
+#include "tests/support/daemon_pool.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/run.h"
 
@@ -26,13 +27,6 @@ std::string ReadLink(const std::string& path) {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
 }
 
-// Our uid may use every policy, batch class.
-std::string AnyPolicyPrincipals() {
-  return R"({"version": 1, "roles": {"all": {"policies": ["*"], "classes": ["batch"]}},
-    "principals": [{"name": "tester", "tenant": "ci", "uids": [)" +
-         std::to_string(::geteuid()) + R"(], "roles": ["all"]}]})";
-}
-
 // A poolable policy (no caller, state or socket bindings) named `name`.
 void WritePolicy(const DaemonProcess& d, const std::string& name, const std::string& foo, uint64_t max_wall_ms) {
   ::mkdir((d.conf() + "/policies").c_str(), 0755);
@@ -40,38 +34,6 @@ void WritePolicy(const DaemonProcess& d, const std::string& name, const std::str
       << R"({"name": ")" << name << R"(", "version": 1, "role": "test", "seccomp_profile": "default",
       "limits": {"max_wall_ms": )" << max_wall_ms << R"(, "tmpfs_bytes": 16777216},
       "env": {"allow": ["*"], "set": {"FOO": ")" << foo << R"(", "PATH": "/usr/bin:/bin"}}})";
-}
-
-struct Ran {
-  RunResult run;
-  std::string evidence;
-  bool pooled() const { return JsonField(evidence, "sandbox/pooled") == "true"; }
-};
-
-// `cordon submit` attached, then the evidence of that task.
-Ran SubmitAndEvidence(DaemonProcess& d, const std::vector<std::string>& cmd, const std::string& policy = "") {
-  std::vector<std::string> args = {"submit"};
-  if (!policy.empty()) args.insert(args.end(), {"--policy", policy});
-  args.push_back("--");
-  args.insert(args.end(), cmd.begin(), cmd.end());
-  Ran r;
-  r.run = d.Cli(args);
-  auto ps = d.Cli({"ps", "--all", "--json", "--limit", "1"});
-  r.evidence = d.Cli({"evidence", JsonField(ps.out, "0/task_id")}).out;
-  return r;
-}
-
-// Submits until a task ran in a pooled sandbox (the pool fills in the background right after the
-// daemon starts and after each take), at most ~10 s.
-Ran SubmitPooled(DaemonProcess& d, const std::vector<std::string>& cmd, const std::string& policy = "") {
-  Ran r;
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    r = SubmitAndEvidence(d, cmd, policy);
-    if (r.pooled()) return r;
-  }
-  ADD_FAILURE() << "no task ran pooled in 50 tries; last: " << r.run.err << d.Log();
-  return r;
 }
 
 // The children of process `pid`, whichever of its threads started them (cordond's shims are
