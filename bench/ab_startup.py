@@ -18,7 +18,11 @@ SECONDS each, contender after contender twice (A B C ... A B C), and prints task
 ratio to bubblewrap's: the issue's sustained-throughput row for two builds side by side.
 
 Each contender's CPU per run is printed too: user+sys of the whole process tree from wait4 (the
-program and every descendant it reaped), which a loaded host inflates far less than the wall time.
+program and every descendant it reaped), which a loaded host inflates far less than the wall time,
+with the median of its per-round differences to the first contender and their bootstrap 95%
+interval (runs of one round are neighbours in time, so the host's drift mostly cancels). To
+compare two shims under one `cordon run`, name each with CORDON_SHIM:
+`'a=env CORDON_SHIM=/tmp/a/cordon-shim build/bin/cordon run -- /bin/true'`.
 
 `--phases` also runs every `... cordon run ...` contender with `--evidence -` (interleaved the same
 way, in rounds of their own) and prints the median of each phase of its evidence timeline
@@ -28,6 +32,7 @@ wall time minus `done_us`: the process's start before `cordon run` reads its clo
 import argparse
 import json
 import os
+import random
 import shlex
 import statistics
 import sys
@@ -198,9 +203,11 @@ def main():
     devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
     times = {n: [] for n, _ in cs}
     usage = {n: [] for n, _ in cs}
+    cpu_diff = {n: [] for n, _ in cs}  # per round: this contender's CPU minus the first's
     failed = {n: 0 for n, _ in cs}
     for r in range(a.warmup + a.rounds):
         k = r % len(cs)
+        this_round = {}
         for name, argv in cs[k:] + cs[:k]:  # rotate who goes first
             ms, rc = run_once(argv, devnull)
             if r < a.warmup:
@@ -210,6 +217,10 @@ def main():
             else:
                 times[name].append(ms)
                 usage[name].append(run_once.usage)
+                this_round[name] = run_once.usage[0]
+        if cs[0][0] in this_round:
+            for name, cpu in this_round.items():
+                cpu_diff[name].append(cpu - this_round[cs[0][0]])
     load = os.getloadavg()[0]
     print(f"ab_startup: {a.rounds} interleaved rounds, load average {load:.1f} at the end; wall ms per run")
     first = statistics.median(times[cs[0][0]]) if times[cs[0][0]] else 0
@@ -227,15 +238,23 @@ def main():
         print(f"| {name:<24} | {p50:7.2f} | {pct(xs, 95):7.2f} | {pct(xs, 99):7.2f} | {rf} | {rb} | {failed[name]}")
     print("ab_startup: CPU per run of the whole process tree (user+sys from wait4, less moved by the load than the wall time), "
           "and its minor page faults")
-    print(f"| {'contender':<24} | {'CPU p50':>8} | {'CPU mean':>8} | {'/' + cs[0][0]:>9} | faults p50")
-    print(f"|{'-' * 26}|{'-' * 10}|{'-' * 10}|{'-' * 11}|-----------")
+    print(f"| {'contender':<24} | {'CPU p50':>8} | {'CPU mean':>8} | {'/' + cs[0][0]:>9} | "
+          f"{'- ' + cs[0][0] + ', per round (95%)':>30} | faults p50")
+    print(f"|{'-' * 26}|{'-' * 10}|{'-' * 10}|{'-' * 11}|{'-' * 32}|-----------")
     cpu_first = statistics.median(u[0] for u in usage[cs[0][0]]) if usage[cs[0][0]] else 0
+    rng = random.Random(1)
     for name, _ in cs:
         if not usage[name]:
             continue
         cpu = statistics.median(u[0] for u in usage[name])
         rf = f"{cpu / cpu_first:8.2f}x" if cpu_first else "      n/a"
-        print(f"| {name:<24} | {cpu:8.2f} | {statistics.mean(u[0] for u in usage[name]):8.2f} | {rf} | "
+        d = cpu_diff[name]
+        if d:
+            boot = sorted(statistics.median(rng.choices(d, k=len(d))) for _ in range(1000))
+            dcell = f"{statistics.median(d):+.3f} ({boot[25]:+.3f} .. {boot[974]:+.3f})"
+        else:
+            dcell = "n/a"
+        print(f"| {name:<24} | {cpu:8.2f} | {statistics.mean(u[0] for u in usage[name]):8.2f} | {rf} | {dcell:>30} | "
               f"{statistics.median(u[1] for u in usage[name]):.0f}")
     if a.phases:
         phases(cs, a.rounds, devnull)
